@@ -1,0 +1,52 @@
+"""visionlite.core: the Tensor, autograd, nn, optim, data loading and serialization (no images here).
+
+Submodules that pull in more code (``nn``, ``optim``, ``data``, ``serialization``) load on first use.
+"""
+import importlib
+
+from . import dtypes
+from .autograd import Function, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import Device as device
+from .backend import cuda_available
+from .creation import (
+    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace,
+    multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+    tensor, zeros, zeros_like,
+)
+from .dtypes import (
+    bfloat16, bool_, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+    set_default_dtype, uint8,
+)
+from .ops import *  # noqa: F401,F403
+from .ops import __dict__ as _ops_namespace
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import Size, Tensor
+
+bool = bool_  # noqa: A001  (visionlite.bool, as torch.bool)
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731
+
+
+def numel(t):
+    return t.numel()
+
+
+def is_floating_point(t):
+    return t.is_floating_point()
+
+
+_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd"}
+_LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(f".{_LAZY_ATTRS[name]}", __name__), name)
+    raise AttributeError(f"module 'visionlite.core' has no attribute {name!r}")
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("importlib",)] + [
+    n for n in _ops_namespace if not n.startswith("_")]

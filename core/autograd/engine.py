@@ -1,0 +1,174 @@
+"""The backward pass: walks the recorded graph from the outputs to the leaves, iteratively.
+
+Nodes are processed in topological order (Kahn's algorithm, so a chain of any length needs no
+recursion), each node's incoming gradients are summed before its backward runs, and what a node
+saved is released right after its backward unless ``retain_graph`` is set.
+"""
+from .function import Node, _UserFunctionNode
+from .grad_mode import _enabled
+
+
+def sum_to_shape(grad, shape):
+    """Reduce a broadcast gradient back to ``shape``: the one place where unbroadcasting happens."""
+    gshape = grad._data.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    if axes:
+        grad = grad.sum(axes, keepdim=True)
+    if lead:
+        grad = grad.reshape(shape)
+    elif grad._data.shape != shape:
+        grad = grad.reshape(shape)
+    return grad
+
+
+def _fit(grad, meta):
+    shape, dtype = meta
+    if grad._data.shape != shape:
+        grad = sum_to_shape(grad, shape)
+    if grad._data.dtype != dtype:
+        grad = grad.to(dtype)
+    return grad
+
+
+def _graph_dependencies(roots):
+    """Count, for every node reachable from ``roots``, how many edges lead into it."""
+    deps = {}
+    stack = list(roots)
+    seen = set(id(n) for n in roots)
+    for n in roots:
+        deps.setdefault(n, 0)
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if isinstance(p, Node):
+                deps[p] = deps.get(p, 0) + 1
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
+    return deps
+
+
+def run_backward(tensors, grad_tensors, retain_graph=False, create_graph=False, inputs=None,
+                 allow_unused=False, accumulate=True):
+    """Propagate ``grad_tensors`` from ``tensors`` back through the graph.
+
+    With ``accumulate`` the gradients of leaves are added into their ``.grad``; otherwise the
+    gradients of ``inputs`` are returned (``autograd.grad``).
+    """
+    wanted = {}
+    if inputs is not None:
+        for i, t in enumerate(inputs):
+            wanted.setdefault((id(t._ctx) if t._ctx is not None else id(t), t._out_index), []).append(i)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+
+    grads = {}
+    leaf_grads = {}
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        node = t._ctx
+        if node is None:
+            _add_leaf(leaf_grads, t, g)
+            continue
+        slots = grads.get(node)
+        if slots is None:
+            slots = grads[node] = [None] * node.n_outputs
+            roots.append(node)
+        i = t._out_index
+        slots[i] = g if slots[i] is None else slots[i] + g
+
+    prev = _enabled[0]
+    _enabled[0] = create_graph
+    try:
+        deps = _graph_dependencies(roots)
+        ready = [n for n in roots if deps[n] == 0]
+        while ready:
+            node = ready.pop()
+            slots = grads.pop(node, None)
+            if slots is not None and node.hooks:
+                for i, hooks in node.hooks.items():
+                    for hook in hooks:
+                        if slots[i] is not None:
+                            new = hook(slots[i])
+                            if new is not None:
+                                slots[i] = new
+            if wanted and slots is not None:
+                for i, g in enumerate(slots):
+                    for j in wanted.get((id(node), i), ()):
+                        captured[j] = g
+            if slots is None or all(g is None for g in slots):
+                in_grads = (None,) * len(node.parents)
+            elif isinstance(node, _UserFunctionNode):
+                in_grads = node.run_backward(slots)
+            else:
+                if node.saved is None:
+                    from .function import _FREED_MSG
+
+                    raise RuntimeError(_FREED_MSG)
+                in_grads = node.backward(slots[0])
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+            if not retain_graph:
+                node.release()
+            for parent, slot, meta, g in zip(node.parents, node.parent_slots, node.in_meta, in_grads):
+                if parent is None:
+                    continue
+                if g is not None:
+                    g = _fit(g, meta)
+                if isinstance(parent, Node):
+                    if g is not None:
+                        pslots = grads.get(parent)
+                        if pslots is None:
+                            pslots = grads[parent] = [None] * parent.n_outputs
+                        pslots[slot] = g if pslots[slot] is None else pslots[slot] + g
+                    d = deps[parent] - 1
+                    deps[parent] = d
+                    if d == 0:
+                        ready.append(parent)
+                elif g is not None:
+                    _add_leaf(leaf_grads, parent, g)
+    finally:
+        _enabled[0] = prev
+
+    for leaf, g in leaf_grads.values():
+        if leaf._hooks:
+            for hook in leaf._hooks:
+                new = hook(g)
+                if new is not None:
+                    g = new
+        if wanted:
+            for j in wanted.get((id(leaf), 0), ()):
+                captured[j] = g
+        if accumulate:
+            _accumulate(leaf, g, create_graph)
+
+    if inputs is not None:
+        for j, g in enumerate(captured):
+            if g is None and not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors (input {j}) appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the desired behavior.")
+        return captured
+    return None
+
+
+def _add_leaf(leaf_grads, leaf, g):
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = (leaf, g)
+    else:
+        leaf_grads[id(leaf)] = (leaf, entry[1] + g)
+
+
+def _accumulate(leaf, g, create_graph):
+    if leaf.grad is None:
+        # Own a fresh copy: a gradient may be a read-only broadcast view, or the very Tensor that
+        # another leaf receives (add's backward hands the same gradient to both inputs).
+        leaf.grad = g if create_graph else g.detach().clone()
+    elif create_graph or leaf.grad.requires_grad:
+        leaf.grad = leaf.grad + g
+    else:
+        leaf.grad._data += g._data

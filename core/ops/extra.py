@@ -1,0 +1,58 @@
+"""Small composite ops built from the primitives (their gradients come for free)."""
+import numpy as np
+
+from ..backend import array_module
+from ..tensor import Tensor
+from . import elementwise as ew
+from .indexing import getitem, scatter
+from .movement import movedim
+
+
+def lerp(start, end, weight):
+    """``start + weight * (end - start)``."""
+    return start + (end - start) * weight
+
+
+def addcmul(a, t1, t2, value=1):
+    return a + t1 * t2 * value
+
+
+def addcdiv(a, t1, t2, value=1):
+    return a + t1 / t2 * value
+
+
+def clip(a, min=None, max=None):
+    return ew.clamp(a, min, max)
+
+
+def diagonal(a, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes, moved to the last dim."""
+    x = movedim(a, (dim1, dim2), (-2, -1))
+    n, m = x.shape[-2], x.shape[-1]
+    rows = np.arange(max(0, -offset), min(n, m - offset))
+    xp = array_module(a._data)
+    r = Tensor._wrap(xp.asarray(rows))
+    c = Tensor._wrap(xp.asarray(rows + offset))
+    return getitem(x, (Ellipsis, r, c))
+
+
+def index_fill(a, dim, index, value):
+    idx_shape = [1] * a.ndim
+    idx_shape[dim] = index.numel()
+    full_index = index.reshape(*idx_shape).expand(*[index.numel() if i == dim else s for i, s in enumerate(a.shape)])
+    return scatter(a, dim, full_index, value=value)
+
+
+def _tri(a, diagonal, upper):
+    xp = array_module(a._data)
+    n, m = a.shape[-2], a.shape[-1]
+    mask = xp.triu(xp.ones((n, m), dtype=bool), diagonal) if upper else xp.tril(xp.ones((n, m), dtype=bool), diagonal)
+    return ew.where(Tensor._wrap(mask), a, Tensor._wrap(xp.zeros((), dtype=a._data.dtype)))
+
+
+def tril(a, diagonal=0):
+    return _tri(a, diagonal, False)
+
+
+def triu(a, diagonal=0):
+    return _tri(a, diagonal, True)

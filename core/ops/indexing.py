@@ -1,0 +1,322 @@
+"""Indexing: ``__getitem__``/``__setitem__`` (basic and advanced), gather, scatter, index_select,
+masked_fill, nonzero, take_along_dim, sort/topk."""
+import numpy as np
+
+from ..autograd.function import Op
+from ..backend import array_module
+from ..tensor import Tensor
+from . import elementwise as ew
+from ._util import normalize_dim
+from .movement import Slice
+
+
+def _is_basic(index):
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) and not isinstance(i, bool)
+               for i in index)
+
+
+def _raw_index(index, xp):
+    """Translate an index with Tensors inside into one numpy/cupy understands."""
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i._data
+            if i.dtype.kind not in "biu":
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {i.dtype}")
+        elif isinstance(i, (list, tuple)):
+            i = xp.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
+            if i.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        out.append(i)
+    return tuple(out)
+
+
+class AdvancedIndex(Op):
+    """Advanced indexing copies; its gradient accumulates into repeated indices (np.add.at)."""
+
+    def forward(self, a, index=()):
+        self.in_shape, self.index = a.shape, index
+        return a[index]
+
+    def backward(self, g):
+        return IndexAdd.apply(g, in_shape=self.in_shape, index=self.index)
+
+
+class IndexAdd(Op):
+    """zeros(in_shape) with ``g`` added at ``index`` (duplicates accumulate): AdvancedIndex's gradient."""
+
+    def forward(self, g, in_shape=(), index=()):
+        self.index = index
+        xp = array_module(g)
+        out = xp.zeros(in_shape, dtype=g.dtype)
+        if xp is np:
+            np.add.at(out, index, g)
+        else:
+            import cupyx
+
+            cupyx.scatter_add(out, index, g)
+        return out
+
+    def backward(self, gg):
+        return gg[self.index]
+
+
+def _check_bounds(a, index):
+    dim = 0
+    for i in index:
+        if i is None:
+            continue
+        if i is Ellipsis:
+            dim = a.ndim - sum(1 for j in index if j is not None and j is not Ellipsis)
+            dim = max(dim, 0) + sum(1 for j in index[:index.index(Ellipsis)] if j is not None)
+            continue
+        if isinstance(i, (int, np.integer)) and dim < a.ndim:
+            n = a.shape[dim]
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {n}")
+        dim += 1
+
+
+def getitem(a, index):
+    """``a[index]``: basic indexing gives a view, advanced indexing (tensors, lists, masks) a copy."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    xp = array_module(a._data)
+    if _is_basic(index):
+        _check_bounds(a._data, index)
+        return Slice.apply(a, index=index)
+    raw = _raw_index(index, xp)
+    try:
+        return AdvancedIndex.apply(a, index=raw)
+    except IndexError as e:
+        raise IndexError(f"index out of range for tensor of shape {list(a._data.shape)}: {e}") from None
+
+
+class SetItem(Op):
+    """``out = a.clone(); out[index] = value``: the out-of-place form of ``__setitem__``."""
+
+    def forward(self, a, v, index=()):
+        self.index = index
+        self.v_shape = v.shape
+        out = a.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g):
+        ga = None
+        if self.needs_input_grad[0]:
+            ga = g.clone()
+            ga[self.index] = 0.0
+        gv = None
+        if self.needs_input_grad[1]:
+            gv = getitem(g, self.index)
+        return ga, gv
+
+
+def setitem(a, index, value):
+    """``a[index] = value``, in place, with gradients to both ``a``'s old value and ``value``."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    xp = array_module(a._data)
+    raw = index if _is_basic(index) else _raw_index(index, xp)
+    if isinstance(value, Tensor):
+        if value.device != a.device:
+            raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on {a.device}")
+        if value._data.dtype != a._data.dtype:
+            value = value.to(a.dtype)
+    a._check_inplace()
+    from ..autograd.grad_mode import _enabled
+
+    if _enabled[0] and (a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(xp.asarray(value, dtype=a._data.dtype))
+        a._assign(SetItem.apply(a, value, index=raw))
+        return
+    v = value._data if isinstance(value, Tensor) else value
+    if not a._data.flags.writeable:
+        a._data = a._data.copy()
+    try:
+        a._data[raw] = v
+    except (ValueError, IndexError) as e:
+        raise type(e)(f"setitem on tensor of shape {list(a._data.shape)}: {e}") from None
+    a._version[0] += 1
+
+
+class Gather(Op):
+    def forward(self, a, idx, axis=0):
+        self.in_shape, self.axis, self.idx = a.shape, axis, idx
+        return array_module(a).take_along_axis(a, idx, axis=axis)
+
+    def backward(self, g):
+        return g.new_zeros(self.in_shape).scatter_add(self.axis, Tensor._wrap(self.idx), g), None
+
+
+def _check_index_tensor(index, name):
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+
+
+def gather(a, dim, index):
+    """``out[i][j] = a[index[i][j]][j]`` along ``dim`` (index has the output's shape)."""
+    _check_index_tensor(index, "gather")
+    axis = normalize_dim(dim, a._data.ndim, "gather")
+    if index._data.ndim != a._data.ndim:
+        raise RuntimeError("gather(): Index tensor must have the same number of dimensions as input tensor")
+    idx = index._data
+    if idx.size and (idx.min() < -a._data.shape[axis] or idx.max() >= a._data.shape[axis]):
+        raise RuntimeError(f"gather(): index out of range for dimension {axis} with size {a._data.shape[axis]}")
+    small = tuple(slice(0, s) for s in idx.shape)
+    src = a if idx.shape == a._data.shape else Slice.apply(a, index=small[:axis] + (slice(None),) + small[axis + 1:])
+    return Gather.apply(src, index, axis=axis)
+
+
+def _scatter_index(idx, axis):
+    xp = array_module(idx)
+    grids = xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing="ij")
+    grids[axis] = idx
+    return tuple(grids)
+
+
+class Scatter(Op):
+    """``out = a.clone(); out[index along axis] = src`` (reduce=None) or ``+= src`` (reduce='add')."""
+
+    def forward(self, a, src, idx, axis=0, reduce=None):
+        self.axis, self.idx, self.reduce = axis, idx, reduce
+        out = a.copy()
+        where = _scatter_index(idx, axis)
+        src_part = src[tuple(slice(0, s) for s in idx.shape)]
+        xp = array_module(a)
+        if reduce == "add":
+            if xp is np:
+                np.add.at(out, where, src_part)
+            else:
+                import cupyx
+
+                cupyx.scatter_add(out, where, src_part)
+        else:
+            out[where] = src_part
+        self.src_shape = src.shape
+        return out
+
+    def backward(self, g):
+        idx = Tensor._wrap(self.idx)
+        ga = gs = None
+        if self.needs_input_grad[0]:
+            ga = g if self.reduce == "add" else g.scatter(self.axis, idx, 0.0)
+        if self.needs_input_grad[1]:
+            part = gather(g, self.axis, idx)
+            if part.shape != self.src_shape:
+                full = part.new_zeros(self.src_shape)
+                full[tuple(slice(0, s) for s in part.shape)] = part
+                part = full
+            gs = part
+        return ga, gs, None
+
+
+def scatter(a, dim, index, src=None, value=None, reduce=None):
+    """Write ``src`` (a Tensor or a number) into a copy of ``a`` at ``index`` along ``dim``."""
+    if src is None:
+        src = value
+    _check_index_tensor(index, "scatter")
+    axis = normalize_dim(dim, a._data.ndim, "scatter")
+    if not isinstance(src, Tensor):
+        xp = array_module(a._data)
+        src = Tensor._wrap(xp.full(index._data.shape, src, dtype=a._data.dtype))
+    elif src._data.dtype != a._data.dtype:
+        src = src.to(a.dtype)
+    if reduce not in (None, "add"):
+        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use None or 'add'")
+    return Scatter.apply(a, src, index, axis=axis, reduce=reduce)
+
+
+def scatter_add(a, dim, index, src):
+    return scatter(a, dim, index, src, reduce="add")
+
+
+def index_select(a, dim, index):
+    """The entries of ``a`` at the 1-D ``index`` along ``dim``."""
+    axis = normalize_dim(dim, a._data.ndim, "index_select")
+    if index._data.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    return getitem(a, (slice(None),) * axis + (index.reshape(-1),))
+
+
+def masked_fill(a, mask, value):
+    """``a`` with ``value`` where the boolean ``mask`` (broadcast) is true."""
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+        raise RuntimeError("masked_fill only supports boolean masks, but got mask with dtype "
+                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor")
+        value = value.to(a.dtype)
+    else:
+        value = Tensor._wrap(array_module(a._data).asarray(value, dtype=a._data.dtype))
+    return ew.Where.apply(mask, value, a)
+
+
+def masked_select(a, mask):
+    a2, m2 = a.expand(*np.broadcast_shapes(a.shape, mask.shape)), mask.expand(
+        *np.broadcast_shapes(a.shape, mask.shape))
+    return getitem(a2, (m2,))
+
+
+def nonzero(a, as_tuple=False):
+    xp = array_module(a._data)
+    idx = xp.nonzero(a._data)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)
+    if not idx:
+        return Tensor._wrap(xp.zeros((int(bool(a._data)), 0), dtype=np.int64))
+    return Tensor._wrap(xp.stack(idx, axis=1).astype(np.int64))
+
+
+def argwhere(a):
+    return nonzero(a)
+
+
+def take_along_dim(a, indices, dim):
+    return gather(a, dim, indices)
+
+
+def sort(a, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along ``dim``."""
+    from .reduce import _ValuesIndices
+
+    axis = normalize_dim(dim, a._data.ndim, "sort")
+    xp = array_module(a._data)
+    key = -a._data if descending and a._data.dtype.kind in "fi" else a._data
+    idx = xp.argsort(key, axis=axis, kind="stable")
+    if descending and a._data.dtype.kind not in "fi":
+        idx = xp.flip(idx, axis)
+    idx_t = Tensor._wrap(idx.astype(np.int64))
+    return _ValuesIndices((gather(a, axis, idx_t), idx_t))
+
+
+def argsort(a, dim=-1, descending=False, stable=False):
+    return sort(a, dim, descending, stable)[1]
+
+
+def topk(a, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) entries along ``dim`` as (values, indices)."""
+    from .reduce import _ValuesIndices
+
+    axis = normalize_dim(dim, a._data.ndim, "topk")
+    if not 0 <= k <= (a._data.shape[axis] if a._data.ndim else 1):
+        raise RuntimeError(f"topk(): selected index k={k} out of range for dimension {axis} of size "
+                           f"{a._data.shape[axis] if a._data.ndim else 1}")
+    vals, idx = sort(a, axis, descending=largest)
+    return _ValuesIndices((vals.narrow(axis, 0, k), idx.narrow(axis, 0, k)))
+
+
+def one_hot(index, num_classes=-1):
+    """Integer class indices ``(*)`` as int64 one-hot rows ``(*, num_classes)``."""
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError("one_hot is only applicable to index tensor of integer dtype")
+    xp = array_module(index._data)
+    if num_classes == -1:
+        num_classes = int(index._data.max()) + 1 if index._data.size else 0
+    if index._data.size and (index._data.min() < 0 or index._data.max() >= num_classes):
+        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}); got values in "
+                           f"[{int(index._data.min())}, {int(index._data.max())}]")
+    return Tensor._wrap((index._data[..., None] == xp.arange(num_classes)).astype(np.int64))

@@ -1,0 +1,144 @@
+"""Matrix products: ``matmul`` (batched, broadcast, 1-D cases), ``mm``, ``bmm``, ``dot``, ``outer``,
+``einsum``, ``addmm``, ``baddbmm``, ``linear``-ready helpers."""
+from ..autograd.function import Op
+from ..backend import array_module
+from ..tensor import Tensor
+from ._util import binary_operands
+
+
+class MatMul(Op):
+    """``a @ b`` for inputs of at least 2 dims; batch dims broadcast and are summed back by the engine."""
+
+    def forward(self, a, b):
+        if self.recording:
+            na, nb = self.needs_input_grad
+            self.save(self.inputs[1] if na else None, self.inputs[0] if nb else None)
+        return array_module(a).matmul(a, b)
+
+    def backward(self, g):
+        b, a = self.saved_values()
+        ga = g @ b.mT if b is not None else None
+        gb = a.mT @ g if a is not None else None
+        return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the extra dim removed."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        a, b = binary_operands(a, b, "matmul")
+    if a._data.ndim == 0 or b._data.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got {a._data.ndim}D and "
+                           f"{b._data.ndim}D tensors")
+    if a._data.dtype != b._data.dtype:
+        a, b = binary_operands(a, b, "matmul")
+    ka = a._data.shape[-1]
+    kb = b._data.shape[-2] if b._data.ndim > 1 else b._data.shape[0]
+    if ka != kb:
+        sa = "x".join(map(str, a._data.shape[-2:])) if a._data.ndim > 1 else str(ka)
+        sb = "x".join(map(str, b._data.shape[-2:])) if b._data.ndim > 1 else str(kb)
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+    squeeze_a = a._data.ndim == 1
+    squeeze_b = b._data.ndim == 1
+    if squeeze_a:
+        a = a.unsqueeze(0)
+    if squeeze_b:
+        b = b.unsqueeze(1)
+    out = MatMul.apply(a, b)
+    if squeeze_a and squeeze_b:
+        return out.reshape(())
+    if squeeze_a:
+        return out.squeeze(-2)
+    if squeeze_b:
+        return out.squeeze(-1)
+    return out
+
+
+def mm(a, b):
+    if a._data.ndim != 2 or b._data.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got {a._data.ndim}D and {b._data.ndim}D")
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    if a._data.ndim != 3 or b._data.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got {a._data.ndim}D and {b._data.ndim}D")
+    if a._data.shape[0] != b._data.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {a._data.shape[0]} and {b._data.shape[0]}")
+    return matmul(a, b)
+
+
+def dot(a, b):
+    if a._data.ndim != 1 or b._data.ndim != 1:
+        raise RuntimeError("1D tensors expected, but got {}D and {}D tensors".format(a._data.ndim, b._data.ndim))
+    return matmul(a, b)
+
+
+def mv(a, v):
+    return matmul(a, v)
+
+
+def outer(a, b):
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def addmm(bias, a, b, beta=1, alpha=1):
+    out = matmul(a, b)
+    if alpha != 1:
+        out = out * alpha
+    return out + (bias if beta == 1 else bias * beta)
+
+
+def baddbmm(bias, a, b, beta=1, alpha=1):
+    return addmm(bias, a, b, beta, alpha)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, built from permute/reshape/matmul-free broadcasting so gradients flow.
+
+    Each operand is aligned to a common set of labels, multiplied with broadcasting, and summed over
+    the labels missing from the output.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs = eq
+        letters = lhs.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum(): {len(terms)} operand terms in {equation!r} but {len(operands)} operands given")
+    if "." in eq:
+        raise NotImplementedError("einsum(): ellipsis is not supported")
+    labels = list(out) + sorted(set("".join(terms)) - set(out))
+    aligned = []
+    for term, x in zip(terms, operands):
+        if len(term) != x._data.ndim:
+            raise ValueError(f"einsum(): term {term!r} has {len(term)} labels but the operand has {x._data.ndim} dims")
+        # Repeated labels in one term (a diagonal) are taken with advanced indexing.
+        for c in set(term):
+            while term.count(c) > 1:
+                i, j = term.index(c), term.index(c, term.index(c) + 1)
+                x = x.diagonal(0, i, j)
+                term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+        order = [term.index(c) for c in labels if c in term]
+        x = x.permute(*order)
+        shape = []
+        present = [c for c in labels if c in term]
+        k = 0
+        for c in labels:
+            if c in term:
+                shape.append(x.shape[k])
+                k += 1
+            else:
+                shape.append(1)
+        del present
+        aligned.append(x.reshape(*shape))
+    prod = aligned[0]
+    for x in aligned[1:]:
+        prod = prod * x
+    if len(labels) > len(out):
+        prod = prod.sum(tuple(range(len(out), len(labels))))
+    return prod

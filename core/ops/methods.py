@@ -1,0 +1,78 @@
+"""Binds the functional ops as Tensor methods (``x.sum()``, ``x.reshape(...)``, ...)."""
+from .. import ops
+
+
+_SAME_NAME = """abs neg exp expm1 log log1p log2 log10 sqrt rsqrt sin cos tanh sigmoid relu erf floor ceil trunc
+sign round reciprocal square clamp clip where gather scatter scatter_add index_select masked_fill masked_select
+nonzero argwhere sort argsort topk matmul mm bmm dot mv outer add sub mul div pow remainder maximum minimum eq ne
+lt le gt ge logical_and logical_or logical_not logical_xor bitwise_not isnan isinf isfinite allclose isclose
+equal sum mean var std max min amax amin argmax argmin prod cumsum cumprod logsumexp softmax log_softmax norm all
+any count_nonzero reshape view flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand repeat tile
+flip fliplr flipud roll narrow split chunk unbind movedim clone contiguous lerp addcmul addcdiv diagonal
+index_fill tril triu take_along_dim broadcast_to""".split()
+
+
+def install(cls):
+    for name in _SAME_NAME:
+        setattr(cls, name, getattr(ops, name))
+    cls.multiply = ops.mul
+    cls.subtract = ops.sub
+    cls.divide = ops.div
+    cls.true_divide = ops.div
+    cls.absolute = ops.abs
+    cls.negative = ops.neg
+    cls.greater = ops.gt
+    cls.less = ops.lt
+    cls.new_zeros = _new(lambda xp, size, dt: xp.zeros(size, dt))
+    cls.new_ones = _new(lambda xp, size, dt: xp.ones(size, dt))
+    cls.new_empty = _new(lambda xp, size, dt: xp.empty(size, dt))
+    cls.new_full = new_full
+    cls.new_tensor = new_tensor
+    cls.view_as = lambda self, other: ops.view(self, other.shape)
+    cls.reshape_as = lambda self, other: ops.reshape(self, other.shape)
+    cls.expand_as = lambda self, other: ops.expand(self, other.shape)
+    cls.softmax = ops.softmax
+    cls.unique = unique
+
+
+def _new(make):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        from ..creation import _size
+        from ..dtypes import get_dtype
+
+        xp = self._array_module()
+        dt = self._data.dtype if dtype is None else get_dtype(dtype).np
+        out = self._wrap(make(xp, _size(size), dt))
+        if device is not None:
+            out = out.to(device)
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
+
+    return method
+
+
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    from ..creation import full
+
+    return full(size, fill_value, dtype=self.dtype if dtype is None else dtype,
+                device=self.device if device is None else device, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    from ..creation import tensor
+
+    return tensor(data, dtype=self.dtype if dtype is None else dtype, device=self.device if device is None else device,
+                  requires_grad=requires_grad)
+
+
+def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    xp = self._array_module()
+    res = xp.unique(self._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not isinstance(res, tuple):
+        return self._wrap(res)
+    out = [self._wrap(res[0])]
+    for r in res[1:]:
+        out.append(self._wrap(r.reshape(self._data.shape) if r.ndim and return_inverse and r is res[1]
+                              else r).long())
+    return tuple(out)

@@ -1,0 +1,663 @@
+"""The Tensor: an n-dimensional array (numpy on the CPU, cupy on a GPU) that records the operations
+applied to it, so gradients can flow back through them.
+
+Operations live in ``core/ops``; the methods here are thin entry points to them.
+"""
+import numpy as np
+
+from . import dtypes as _dt
+from .autograd.grad_mode import _enabled
+from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
+
+
+class Tensor:
+    """A multi-dimensional array with autograd, as ``torch.Tensor``. Create one with ``visionlite.tensor``."""
+
+    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_out_index", "_version", "_hooks", "_base",
+                 "_retains_grad", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        from .creation import _to_array
+
+        self._data = _to_array(data, dtype, device)
+        self.requires_grad = False
+        self.grad = None
+        self._ctx = None
+        self._out_index = 0
+        self._version = [0]
+        self._hooks = None
+        self._base = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _wrap(data):
+        if type(data) is not np.ndarray and isinstance(data, np.generic):
+            data = np.asarray(data)  # numpy reductions return scalars; a Tensor always holds an array
+        t = object.__new__(Tensor)
+        t._data = data
+        t.requires_grad = False
+        t.grad = None
+        t._ctx = None
+        t._out_index = 0
+        t._version = [0]
+        t._hooks = None
+        t._base = None
+        t._retains_grad = False
+        return t
+
+    # ------------------------------------------------------------------------------ metadata
+    @property
+    def shape(self):
+        return self._data.shape
+
+    def size(self, dim=None):
+        """The shape, or the length of dimension ``dim``."""
+        if dim is None:
+            return self._data.shape
+        from .ops._util import normalize_dim
+
+        return self._data.shape[normalize_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def dtype(self):
+        return _dt.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self):
+        return is_cupy_array(self._data)
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f" or self._data.dtype == getattr(_dt.bfloat16, "np", None)
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[dim]
+
+    def data_ptr(self):
+        d = self._data
+        return d.ctypes.data if type(d) is np.ndarray else d.data.ptr
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def data(self):
+        """The same storage without autograd history (as ``tensor.data`` in PyTorch)."""
+        t = Tensor._wrap(self._data)
+        t._version = self._version
+        return t
+
+    @data.setter
+    def data(self, other):
+        self._data = other._data if isinstance(other, Tensor) else other
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self._data.ndim)))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    # ------------------------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad=True):
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if requires_grad and not self.is_floating_point():
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self):
+        """A Tensor sharing storage with this one, cut from the graph."""
+        t = Tensor._wrap(self._data)
+        t._version = self._version
+        return t
+
+    def detach_(self):
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``; scalars need no ``gradient``."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._ctx is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self._ctx
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(self._out_index, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if self._ctx is None or self._retains_grad:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                t.grad = grad.detach().clone() if t.grad is None else t.grad + grad.detach()
+
+        self._retains_grad = True
+        self.register_hook(keep)
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    # ------------------------------------------------------------------------------ conversion
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``; ``copy=True`` forces a copy."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (isinstance(a, str) and a not in ("cpu",)
+                                                                 and not a.startswith("cuda")):
+                dtype = a
+            elif a is not None:
+                device = a
+        out = self
+        if device is not None:
+            dev = Device(device)
+            if dev != out.device:
+                if dev.type == "cuda":
+                    module_for(dev)  # raises a clear error without cupy or a GPU
+                from .ops.movement import ToDevice
+
+                out = ToDevice.apply(out, device=dev)
+        if dtype is not None:
+            npd = _dt.get_dtype(dtype).np
+            if npd != out._data.dtype:
+                from .ops.elementwise import Cast
+
+                if out.requires_grad and npd.kind not in "fV":
+                    out = Tensor._wrap(out._data.astype(npd))
+                else:
+                    out = Cast.apply(out, dtype=npd)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self):
+        return self.to(CPU)
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else Device("cuda", device) if isinstance(device, int) else device)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"visionlite.{self.dtype.name}"
+        return self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to(_dt.float32)
+
+    def double(self):
+        return self.to(_dt.float64)
+
+    def half(self):
+        return self.to(_dt.float16)
+
+    def bfloat16(self):
+        return self.to("bfloat16")
+
+    def long(self):
+        return self.to(_dt.int64)
+
+    def int(self):
+        return self.to(_dt.int32)
+
+    def short(self):
+        return self.to(_dt.int16)
+
+    def byte(self):
+        return self.to(_dt.uint8)
+
+    def char(self):
+        return self.to(_dt.int8)
+
+    def bool(self):
+        return self.to(_dt.bool_)
+
+    def numpy(self, force=False):
+        """The CPU numpy array (shares memory). Tensors that require grad need ``.detach()`` first."""
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        if type(self._data) is not np.ndarray:
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                                "copy the tensor to host memory first.")
+            return self._data.get()
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._data if type(self._data) is np.ndarray else self._data.get()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item() if type(self._data) is np.ndarray else self._data.get().item()
+
+    def tolist(self):
+        return self.__array__().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from .printing import tensor_repr
+
+        return tensor_repr(self)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self.__array__(), str(self.device), self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self._ctx is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment. Use .detach() first.")
+        t = Tensor._wrap(self._data.copy())
+        t.requires_grad = self.requires_grad
+        if self.grad is not None:
+            t.grad = Tensor._wrap(self.grad._data.copy())
+        memo[id(self)] = t
+        if type(self) is not Tensor:
+            t = self._copy_subclass(t)
+        return t
+
+    def _copy_subclass(self, t):
+        return t
+
+    def _array_module(self):
+        return array_module(self._data)
+
+    # ------------------------------------------------------------------------------ in place
+    def _check_inplace(self):
+        if _enabled[0] and self.requires_grad and self._ctx is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _assign(self, result):
+        """Write ``result`` (computed out of place from self) into self's storage: the in-place protocol.
+
+        The storage is kept so that views see the change, the version counter moves on so that saved
+        copies of the old value are detected, and self takes over result's place in the graph.
+        """
+        data = result._data
+        if data.dtype != self._data.dtype:
+            if data.dtype.kind == "f" and self._data.dtype.kind in "iub":
+                raise RuntimeError(f"result type {_dt.from_numpy_dtype(data.dtype).name} can't be cast to the "
+                                   f"desired output type {self.dtype.name}")
+        if data.shape != self._data.shape:
+            try:
+                data = array_module(self._data).broadcast_to(data, self._data.shape)
+            except ValueError:
+                raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                                   f"{list(data.shape)}") from None
+        if result.requires_grad and self._base is not None and _enabled[0]:
+            raise RuntimeError("in-place operation on a view of another tensor while recording gradients is not "
+                               "supported; write `x[index] = value` on the base tensor, or clone the view first")
+        xp = array_module(self._data)
+        if self._data.flags.writeable:
+            xp.copyto(self._data, data, casting="unsafe")
+        else:
+            self._data = data.astype(self._data.dtype, copy=True)
+        self._version[0] += 1
+        if result.requires_grad:
+            self._ctx = result._ctx
+            self._out_index = result._out_index
+            self.requires_grad = True
+        return self
+
+    def _inplace_arith(self, other, np_fn, op_fn):
+        self._check_inplace()
+        if not _enabled[0] or not (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            od = other._data if isinstance(other, Tensor) else other
+            try:
+                np_fn(self._data, od, out=self._data, casting="same_kind")
+            except TypeError:
+                raise RuntimeError(f"result type of {np_fn.__name__} can't be cast to the desired output type "
+                                   f"{self.dtype.name}") from None
+            except ValueError as e:
+                raise RuntimeError(f"in-place {np_fn.__name__}: {e}") from None
+            self._version[0] += 1
+            return self
+        return self._assign(op_fn(self, other))
+
+    def add_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_arith(other, array_module(self._data).add, _ops.add)
+
+    def sub_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_arith(other, array_module(self._data).subtract, _ops.sub)
+
+    def mul_(self, other):
+        return self._inplace_arith(other, array_module(self._data).multiply, _ops.mul)
+
+    def div_(self, other, rounding_mode=None):
+        if rounding_mode is not None:
+            self._check_inplace()
+            return self._assign(_ops.div(self, other, rounding_mode=rounding_mode))
+        return self._inplace_arith(other, array_module(self._data).true_divide, _ops.div)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def _generic_inplace(name):
+        def method(self, *args, **kwargs):
+            self._check_inplace()
+            return self._assign(getattr(self, name)(*args, **kwargs))
+
+        method.__name__ = name + "_"
+        method.__doc__ = f"In-place ``{name}``."
+        return method
+
+    for _name in ("pow", "exp", "log", "sqrt", "abs", "neg", "clamp", "relu", "sigmoid", "tanh", "floor",
+                  "ceil", "round", "masked_fill", "sin", "cos", "reciprocal", "sign", "trunc", "lerp",
+                  "addcmul", "addcdiv", "scatter", "scatter_add", "index_fill", "maximum", "minimum"):
+        locals()[_name + "_"] = _generic_inplace(_name)
+    del _name
+    clip_ = locals()["clamp_"]
+    __ipow__ = locals()["pow_"]
+
+    def copy_(self, src, non_blocking=False):
+        """Copy ``src`` (broadcast, cast, moved across devices) into this tensor's storage."""
+        self._check_inplace()
+        if not isinstance(src, Tensor):
+            src = Tensor._wrap(array_module(self._data).asarray(src))
+        if src.device != self.device:
+            src = src.to(self.device)
+        if _enabled[0] and src.requires_grad:
+            return self._assign(src.to(self.dtype).expand(self.shape) + self._zero_like_detached())
+        data = src._data
+        if data.dtype != self._data.dtype:
+            data = data.astype(self._data.dtype)
+        array_module(self._data).copyto(self._data, data)
+        self._version[0] += 1
+        return self
+
+    def _zero_like_detached(self):
+        return Tensor._wrap(array_module(self._data).zeros(self._data.shape, self._data.dtype))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        self._check_inplace()
+        if isinstance(value, Tensor):
+            if value.numel() != 1:
+                raise RuntimeError("fill_ only supports 0-dimension value tensor")
+            value = value.item()
+        self._data[...] = value
+        self._version[0] += 1
+        if self._ctx is not None:
+            self._ctx = None
+            self.requires_grad = False
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from .random import _fill_uniform
+
+        self._check_inplace()
+        return _fill_uniform(self, a, b, generator)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from .random import _fill_normal
+
+        self._check_inplace()
+        return _fill_normal(self, mean, std, generator)
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from .random import _fill_bernoulli
+
+        self._check_inplace()
+        return _fill_bernoulli(self, p, generator)
+
+    def random_(self, low=0, high=None, generator=None):
+        from .random import _fill_randint
+
+        self._check_inplace()
+        return _fill_randint(self, low, high, generator)
+
+    def exponential_(self, lambd=1.0, generator=None):
+        from .random import _fill_exponential
+
+        self._check_inplace()
+        return _fill_exponential(self, lambd, generator)
+
+    def __setitem__(self, index, value):
+        from .ops.indexing import setitem
+
+        setitem(self, index, value)
+
+    # ------------------------------------------------------------------------------ operators
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.div(self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return _ops.div(other, self, rounding_mode="floor")
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __invert__(self):
+        return _ops.bitwise_not(self)
+
+    def __and__(self, other):
+        return _ops.bitwise_and(self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        return _ops.bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        return _ops.bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def __eq__(self, other):
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+
+def _rebuild(array, device, requires_grad):
+    t = Tensor._wrap(array)
+    if device != "cpu":
+        t = t.to(device)
+    t.requires_grad = requires_grad
+    return t
+
+
+class _RemovableHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Size(tuple):
+    """A shape, as ``torch.Size``."""
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+from . import ops as _ops  # noqa: E402  (ops need the Tensor class first)
+from .ops import methods as _methods  # noqa: E402
+
+_methods.install(Tensor)
+__all__ = ["Tensor", "Size", "to_device"]

@@ -1,0 +1,30 @@
+"""visionlite: PyTorch + TorchVision habits on numpy (CPU) and cupy (GPU).
+
+``import visionlite as vl`` gives the core API (``vl.tensor``, ``vl.nn``, ``vl.optim``, ...); the vision
+parts (``transforms``, ``io``, ``datasets``, ``models``, ``hub``, ``utils``) load on first use.
+"""
+import importlib
+
+from . import _aliases
+from .core import *  # noqa: F401,F403
+from .core import __all__ as _core_all
+
+__version__ = "0.1.0"
+
+_aliases.install()
+
+_LAZY = {"nn", "optim", "data", "autograd", "serialization", "cuda", "transforms", "io", "datasets", "models",
+         "hub", "utils", "download", "cli"}
+_LAZY_ATTRS = {"save": ("visionlite.core.serialization", "save"), "load": ("visionlite.core.serialization", "load")}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f"visionlite.{name}")
+    if name in _LAZY_ATTRS:
+        mod, attr = _LAZY_ATTRS[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'visionlite' has no attribute {name!r}")
+
+
+__all__ = list(_core_all)
