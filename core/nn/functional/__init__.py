@@ -1,0 +1,3 @@
+"""visionlite.nn.functional: stateless layer functions, as ``torch.nn.functional``."""
+# --- activations, linear, losses, dropout, embedding, attention
+# --- conv, pooling, normalization, interpolation, padding
