@@ -307,12 +307,12 @@ class Clamp(Op):
 
     def backward(self, g):
         (a,) = self.saved_values()
-        # The gradient passes where lo <= a <= hi, boundaries included (PyTorch's convention).
+        # The gradient passes strictly inside (lo, hi): zero at the bounds, as PyTorch does.
         keep = None
         if self.lo is not None:
-            keep = a >= self.lo
+            keep = a > self.lo
         if self.hi is not None:
-            keep = (a <= self.hi) if keep is None else keep & (a <= self.hi)
+            keep = (a < self.hi) if keep is None else keep & (a < self.hi)
         return g if keep is None else g * keep
 
 

@@ -172,7 +172,7 @@ def gather(a, dim, index):
 
 def _scatter_index(idx, axis):
     xp = array_module(idx)
-    grids = xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing="ij")
+    grids = list(xp.meshgrid(*[xp.arange(s) for s in idx.shape], indexing="ij"))
     grids[axis] = idx
     return tuple(grids)
 

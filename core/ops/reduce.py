@@ -178,8 +178,8 @@ def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     for ax in axes:
         n *= a._data.shape[ax]
     centered = a - mean(a, axes, keepdim=True)
-    return Sum.apply(centered * centered, axes=axes, keepdim=keepdim) * (1.0 / max(n - correction, 0)
-                                                                         if n - correction > 0 else float("nan"))
+    scale = 1.0 / (n - correction) if n - correction > 0 else float("nan")
+    return Sum.apply(centered * centered, axes=axes, keepdim=keepdim) * scale
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
