@@ -197,7 +197,10 @@ class Tensor:
                 t.grad = grad.detach().clone() if t.grad is None else t.grad + grad.detach()
 
         self._retains_grad = True
-        self.register_hook(keep)
+        node = self._ctx
+        if node.retain_hooks is None:
+            node.retain_hooks = {}
+        node.retain_hooks[self._out_index] = keep  # runs after the other hooks, as in PyTorch
 
     @property
     def retains_grad(self):
@@ -357,9 +360,9 @@ class Tensor:
         t.requires_grad = self.requires_grad
         if self.grad is not None:
             t.grad = Tensor._wrap(self.grad._data.copy())
-        memo[id(self)] = t
         if type(self) is not Tensor:
             t = self._copy_subclass(t)
+        memo[id(self)] = t  # after the subclass copy, so a Parameter seen twice stays one Parameter
         return t
 
     def _copy_subclass(self, t):

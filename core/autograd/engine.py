@@ -96,6 +96,10 @@ def run_backward(tensors, grad_tensors, retain_graph=False, create_graph=False, 
                             new = hook(slots[i])
                             if new is not None:
                                 slots[i] = new
+            if slots is not None and node.retain_hooks:
+                for i, keep in node.retain_hooks.items():
+                    if slots[i] is not None:
+                        keep(slots[i])
             if wanted and slots is not None:
                 for i, g in enumerate(slots):
                     for j in wanted.get((id(node), i), ()):

@@ -20,6 +20,7 @@ class Node:
     in_meta = ()
     saved = ()
     hooks = None  # {output index: [hook, ...]} for hooks registered on non-leaf outputs
+    retain_hooks = None  # {output index: hook} storing .grad for retain_grad()
 
     @property
     def name(self):
