@@ -4,6 +4,8 @@ Nodes are processed in topological order (Kahn's algorithm, so a chain of any le
 recursion), each node's incoming gradients are summed before its backward runs, and what a node
 saved is released right after its backward unless ``retain_graph`` is set.
 """
+import sys
+
 from .function import Node, _UserFunctionNode
 from .grad_mode import _enabled
 
@@ -148,7 +150,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, create_graph=False, 
             for j in wanted.get((id(leaf), 0), ()):
                 captured[j] = g
         if accumulate:
-            _accumulate(leaf, g, create_graph)
+            _accumulate(leaf, g, create_graph, _stealable(g))
 
     if inputs is not None:
         for j, g in enumerate(captured):
@@ -167,11 +169,27 @@ def _add_leaf(leaf_grads, leaf, g):
         leaf_grads[id(leaf)] = (leaf, entry[1] + g)
 
 
-def _accumulate(leaf, g, create_graph):
+def _stealable(g):
+    """True when nothing but the engine holds gradient ``g`` and it owns a plain writable array.
+
+    Such a gradient becomes ``.grad`` as it is; any other is copied, since it may be a read-only
+    broadcast view or the very Tensor another leaf receives (add's backward hands one to both inputs).
+    """
+    d = g._data
+    # References to g: the leaf_grads entry, the loop variable and getrefcount's argument.
+    return (sys.getrefcount(g) <= 3 and sys.getrefcount(d) <= 2 and d.base is None and d.flags.writeable
+            and d.flags.c_contiguous and g._ctx is None)
+
+
+def _accumulate(leaf, g, create_graph, stealable=False):
     if leaf.grad is None:
-        # Own a fresh copy: a gradient may be a read-only broadcast view, or the very Tensor that
-        # another leaf receives (add's backward hands the same gradient to both inputs).
-        leaf.grad = g if create_graph else g.detach().clone()
+        if create_graph:
+            leaf.grad = g
+        elif stealable:
+            g._version = [0]
+            leaf.grad = g
+        else:
+            leaf.grad = g.detach().clone()
     elif create_graph or leaf.grad.requires_grad:
         leaf.grad = leaf.grad + g
     else:
