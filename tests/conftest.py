@@ -14,3 +14,13 @@ def _devices():
 @pytest.fixture(params=_devices())
 def device(request):
     return request.param
+
+
+@pytest.fixture
+def local_http_server(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path/served`` (see tests/helpers/http_server.py)."""
+    from tests.helpers.http_server import LocalHTTPServer
+
+    server = LocalHTTPServer(tmp_path / "served").start()
+    yield server
+    server.stop()

@@ -1,0 +1,329 @@
+"""The one downloader behind the weights hub and the datasets.
+
+:func:`download` fetches a file from one or more sources (mirrors are tried in turn) into a destination
+path, and only ever leaves there a complete file that passed its hash check:
+
+* the body is streamed with ``requests`` into a temporary file in the destination folder (unique per
+  process and call), verified, then moved into place with ``os.replace``, which is atomic;
+* a ``filelock.FileLock`` next to the destination makes concurrent processes download once: the others
+  wait, then find the finished file and reuse it;
+* connection errors, timeouts and HTTP 5xx/429 are retried with exponential backoff; a transfer cut
+  short is resumed with an HTTP ``Range`` request (from scratch if the server ignores it);
+* an HTML page served in place of the file (a login, quota or error page) is detected and reported.
+
+``requests``, ``tqdm`` and ``filelock`` are imported inside the functions that need them, so importing
+this module (and ``visionlite``) stays cheap. Status goes to the ``visionlite.download`` logger.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+__all__ = ["DownloadError", "HashMismatchError", "download", "hash_file", "verify_file"]
+
+logger = logging.getLogger("visionlite.download")
+
+TRIES = 3
+BACKOFF_BASE = 1.0  # seconds; retry k (from 0) waits BACKOFF_BASE * 2**k. Tests set it near zero.
+TIMEOUT = (10.0, 60.0)  # (connect, read) seconds, as requests takes them
+CHUNK_SIZE = 1 << 16
+
+_SSL_HINT = (
+    "If a proxy or firewall on your network inspects TLS traffic, point REQUESTS_CA_BUNDLE (or "
+    "SSL_CERT_FILE) at your organisation's CA bundle, a PEM file. Certificate verification cannot be "
+    "turned off."
+)
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched. The message names the source and what to try."""
+
+
+class HashMismatchError(DownloadError):
+    """A fetched file did not match its expected hash; it has been deleted."""
+
+
+class _Retry(Exception):
+    """An attempt failed in a way that a later attempt may not (dropped connection, HTTP 5xx)."""
+
+
+# --------------------------------------------------------------------------------------------- hashes
+
+def hash_file(path, algorithm="sha256", chunk_size=1 << 20):
+    """Hex digest of the file at ``path`` with ``algorithm`` (any name ``hashlib.new`` knows)."""
+    # md5 only checks integrity here; saying so keeps it usable on FIPS-restricted systems.
+    h = hashlib.new(algorithm, usedforsecurity=False) if algorithm == "md5" else hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk_size), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _expected_hashes(sha256=None, md5=None, hash_prefix=None):
+    """The checks to run, as ``(algorithm, expected hex, is_prefix)`` triples."""
+    checks = []
+    if sha256:
+        checks.append(("sha256", sha256.lower(), False))
+    elif hash_prefix:
+        checks.append(("sha256", hash_prefix.lower(), True))
+    if md5:
+        checks.append(("md5", md5.lower(), False))
+    return checks
+
+
+def _first_mismatch(path, checks):
+    """``(algorithm, expected, actual)`` for the first failing check, or None when all pass."""
+    for algorithm, expected, is_prefix in checks:
+        actual = hash_file(path, algorithm)
+        ok = actual.startswith(expected) if is_prefix else actual == expected
+        if not ok:
+            return algorithm, expected, actual
+    return None
+
+
+def verify_file(path, *, sha256=None, md5=None, hash_prefix=None):
+    """True when ``path`` exists and matches every hash given (a full SHA-256, its hex prefix, an MD5)."""
+    if not os.path.isfile(path):
+        return False
+    return _first_mismatch(path, _expected_hashes(sha256, md5, hash_prefix)) is None
+
+
+# ------------------------------------------------------------------------------------------- download
+
+def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=True, overwrite=False,
+             tries=None, backoff=None, timeout=None, max_redirects=None, expect_html=False):
+    """Fetch a file to ``dst`` and return ``dst``.
+
+    Args:
+        urls: one URL or a sequence of mirrors tried in turn; ``http(s)://`` or ``file://``.
+        dst: destination file path; its folder is created if needed.
+        sha256, md5, hash_prefix: expected hashes (hex); ``hash_prefix`` is a leading part of the SHA-256.
+            A file that fails a check is deleted, never kept.
+        progress: show a tqdm bar (only when stderr is a terminal).
+        overwrite: fetch even if ``dst`` already exists and verifies.
+        tries: attempts per source for retryable failures (default ``TRIES``).
+        backoff: base of the exponential wait between attempts in seconds (default ``BACKOFF_BASE``).
+        timeout: ``(connect, read)`` timeouts in seconds (default ``TIMEOUT``).
+        max_redirects: most redirects to follow (requests' default when None).
+        expect_html: the file really is an HTML page; skip the interstitial-page check.
+
+    Raises:
+        DownloadError (or HashMismatchError) naming the source(s) and how to fix the problem.
+    """
+    from filelock import FileLock, Timeout
+
+    urls = [urls] if isinstance(urls, (str, os.PathLike)) else list(urls)
+    if not urls:
+        raise ValueError("download() needs at least one URL")
+    dst = os.path.abspath(os.fspath(dst))
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    checks = _expected_hashes(sha256, md5, hash_prefix)
+    opts = dict(progress=progress, tries=TRIES if tries is None else tries,
+                backoff=BACKOFF_BASE if backoff is None else backoff, timeout=timeout or TIMEOUT,
+                max_redirects=max_redirects, expect_html=expect_html)
+
+    lock = FileLock(dst + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("Waiting for another process to finish downloading %s", dst)
+        lock.acquire()
+    try:
+        # Checked under the lock: a process that waited finds here the file the other one fetched.
+        if os.path.exists(dst) and not overwrite:
+            mismatch = _first_mismatch(dst, checks)
+            if mismatch is None:
+                logger.info("Using downloaded and verified file: %s", dst)
+                return dst
+            logger.warning("%s does not match its expected %s hash; deleting it and downloading it again",
+                           dst, mismatch[0])
+            os.remove(dst)
+        errors = []
+        for url in urls:
+            url = os.fspath(url)
+            try:
+                _fetch_verified(url, dst, checks, opts)
+                return dst
+            except DownloadError as err:
+                errors.append(err)
+                if len(urls) > 1:
+                    logger.warning("%s", err)
+        raise _combine(errors, dst)
+    finally:
+        lock.release()
+
+
+def _combine(errors, dst):
+    if len(errors) == 1:
+        return errors[0]
+    cls = HashMismatchError if all(isinstance(e, HashMismatchError) for e in errors) else DownloadError
+    lines = "\n".join(f"  - {e}" for e in errors)
+    return cls(f"All {len(errors)} sources failed for {os.path.basename(dst)}:\n{lines}")
+
+
+def _fetch_verified(url, dst, checks, opts):
+    """Fetch one source into a temporary file, verify it, and move it to ``dst``."""
+    folder, name = os.path.split(dst)
+    # Unique per process and call, so concurrent writers (even without a working lock) never share it.
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        if url.startswith("file:"):
+            _copy_local(url, tmp)
+        else:
+            logger.info("Downloading %s to %s", url, dst)
+            _fetch_http(url, tmp, name, opts)
+        mismatch = _first_mismatch(tmp, checks)
+        if mismatch is not None:
+            algorithm, expected, actual = mismatch
+            raise HashMismatchError(
+                f"The file downloaded from {url} does not match its expected {algorithm} hash "
+                f"(expected {expected}, got {actual}); it was deleted. The file at that address may have "
+                f"changed or been damaged in transit: try again, or use another source.")
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _copy_local(url, tmp):
+    path = url2pathname(urlparse(url).path)
+    if not os.path.isfile(path):
+        raise DownloadError(f"{path} not found (source {url}); place the file there or use another source.")
+    logger.info("Copying %s", path)
+    shutil.copyfile(path, tmp)
+
+
+def _fetch_http(url, tmp, name, opts):
+    """Stream ``url`` into ``tmp``, retrying and resuming; a partial ``tmp`` is kept between attempts."""
+    import requests
+
+    # trust_env stays on: HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are honoured as requests does.
+    with requests.Session() as session:
+        if opts["max_redirects"] is not None:
+            session.max_redirects = opts["max_redirects"]
+        tries, last = opts["tries"], None
+        for attempt in range(tries):
+            if attempt:
+                wait = opts["backoff"] * 2 ** (attempt - 1)
+                logger.warning("Attempt %d/%d for %s failed (%s); retrying in %.3g s",
+                               attempt, tries, url, last, wait)
+                time.sleep(wait)
+            try:
+                _attempt(session, url, tmp, name, opts)
+                return
+            except _Retry as err:
+                last = err
+    raise DownloadError(
+        f"Could not download {url} after {tries} attempts: {last}. Check that the server is up and that "
+        f"this machine can reach it (network, proxy settings such as HTTPS_PROXY), or fetch the file "
+        f"elsewhere and place it at the destination.")
+
+
+def _attempt(session, url, tmp, name, opts):
+    """One GET of ``url``; raises _Retry for failures worth another attempt, DownloadError otherwise."""
+    import requests
+    import urllib3
+
+    offset = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+    # identity encoding keeps Content-Length and Range offsets in bytes of the file itself.
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        resp = session.get(url, stream=True, timeout=opts["timeout"], headers=headers)
+    except requests.exceptions.SSLError as err:
+        raise DownloadError(f"SSL certificate verification failed for {url} ({err}). {_SSL_HINT}") from err
+    except requests.exceptions.TooManyRedirects as err:
+        raise DownloadError(f"Too many redirects for {url}; the address may have moved.") from err
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
+        raise _Retry(f"cannot connect: {err}") from err
+    except requests.exceptions.RequestException as err:
+        raise DownloadError(f"Invalid request for {url}: {err}") from err
+
+    with resp:
+        status = resp.status_code
+        if status == 416 and offset:
+            os.remove(tmp)
+            raise _Retry("the server refused to resume the partial file; starting over")
+        if status >= 500 or status == 429:
+            raise _Retry(f"HTTP {status} {resp.reason}")
+        if status >= 400:
+            hint = (" The file is not at this address: check the URL or mirror."
+                    if status in (404, 410) else "")
+            raise DownloadError(f"HTTP {status} {resp.reason} for {url}.{hint}")
+        resumed = status == 206
+        if resumed and (not offset or _range_start(resp) != offset):
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise _Retry("the server sent a different part of the file than asked; starting over")
+        if not resumed:
+            offset = 0  # the server sent the whole file (it ignored Range, or there was none)
+        content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type == "text/html" and not opts["expect_html"]:
+            raise _html_error(url)
+        # A server may compress despite "identity"; then lengths and offsets no longer count file bytes,
+        # so the body is decoded, its length is not checked, and a cut transfer restarts from scratch.
+        encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        length = resp.headers.get("Content-Length", "")
+        total = offset + int(length) if length.isdigit() and not encoded else None
+        written = offset
+        bar = _progress_bar(opts["progress"], total, offset, name)
+        try:
+            with open(tmp, "ab" if resumed else "wb") as f:
+                # Read urllib3's stream, not requests' iter_content: on a dropped connection the latter
+                # discards the bytes it already buffered, which a resume would then fetch again.
+                for chunk in resp.raw.stream(CHUNK_SIZE, decode_content=encoded):
+                    if written == 0 and not opts["expect_html"] and _looks_like_html(chunk):
+                        raise _html_error(url)
+                    f.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+        except urllib3.exceptions.HTTPError as err:
+            if encoded:
+                os.remove(tmp)
+            raise _Retry(f"connection lost after {written} bytes ({err})") from err
+        finally:
+            bar.close()
+        if total is not None and written < total:
+            raise _Retry(f"transfer ended after {written} of {total} bytes")
+
+
+def _range_start(resp):
+    match = re.match(r"bytes\s+(\d+)-", resp.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
+
+
+def _looks_like_html(chunk):
+    head = chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _html_error(url):
+    return DownloadError(
+        f"{url} returned an HTML page instead of the file (often a login, quota or error page). Open the "
+        f"URL in a browser to see why, or download the file by hand and place it at the destination.")
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(enabled, total, initial, name):
+    # A bar written to a log file or CI output is noise; only draw it for a person watching a terminal.
+    if not enabled or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=name)
