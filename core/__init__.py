@@ -2,6 +2,7 @@
 
 Submodules that pull in more code (``nn``, ``optim``, ``data``, ``serialization``) load on first use.
 """
+
 import importlib
 
 from . import dtypes
@@ -9,13 +10,46 @@ from .autograd import Function, enable_grad, grad, inference_mode, is_grad_enabl
 from .backend import Device as device
 from .backend import cuda_available
 from .creation import (
-    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace,
-    multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-    tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    multinomial,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from .dtypes import (
-    bfloat16, bool_, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
-    set_default_dtype, uint8,
+    bfloat16,
+    bool_,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
 )
 from .ops import *  # noqa: F401,F403
 from .ops import __dict__ as _ops_namespace
@@ -49,4 +83,5 @@ def __getattr__(name):
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("importlib",)] + [
-    n for n in _ops_namespace if not n.startswith("_")]
+    n for n in _ops_namespace if not n.startswith("_")
+]

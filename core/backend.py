@@ -3,6 +3,7 @@
 cupy is imported the first time a GPU is asked for, so a CPU-only install never pays for it
 and never fails to import. Code that must work on both writes ``xp = array_module(x)``.
 """
+
 import numpy as np
 
 _cupy = None

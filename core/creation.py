@@ -1,11 +1,12 @@
 """Creating tensors: from data (``tensor``, ``as_tensor``, ``from_numpy``), filled (``zeros``, ``full``,
 ...), ranges (``arange``, ``linspace``, ``eye``) and random (``rand``, ``randn``, ``randint``, ...)."""
+
 import math
 
 import numpy as np
 
 from . import dtypes as _dt
-from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
+from .backend import CPU, Device, device_of, is_cupy_array, module_for, to_device
 from .random import random_array
 from .tensor import Tensor
 
@@ -151,8 +152,10 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     default = _infer_np_dtype([fill_value])
-    return _finish(module_for(_device(device)).full(_size((size,)), fill_value, dtype=_dtype_np(dtype, default)),
-                   requires_grad)
+    return _finish(
+        module_for(_device(device)).full(_size((size,)), fill_value, dtype=_dtype_np(dtype, default)),
+        requires_grad,
+    )
 
 
 def _like(fn, a, dtype, device, requires_grad, *args):
@@ -174,18 +177,33 @@ def empty_like(a, dtype=None, device=None, requires_grad=False, memory_format=No
 
 
 def full_like(a, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return full(a.shape, fill_value, dtype=a.dtype if dtype is None else dtype,
-                device=a.device if device is None else device, requires_grad=requires_grad)
+    return full(
+        a.shape,
+        fill_value,
+        dtype=a.dtype if dtype is None else dtype,
+        device=a.device if device is None else device,
+        requires_grad=requires_grad,
+    )
 
 
 def rand_like(a, dtype=None, device=None, requires_grad=False, generator=None):
-    return rand(a.shape, dtype=dtype or a.dtype, device=device or a.device, requires_grad=requires_grad,
-                generator=generator)
+    return rand(
+        a.shape,
+        dtype=dtype or a.dtype,
+        device=device or a.device,
+        requires_grad=requires_grad,
+        generator=generator,
+    )
 
 
 def randn_like(a, dtype=None, device=None, requires_grad=False, generator=None):
-    return randn(a.shape, dtype=dtype or a.dtype, device=device or a.device, requires_grad=requires_grad,
-                 generator=generator)
+    return randn(
+        a.shape,
+        dtype=dtype or a.dtype,
+        device=device or a.device,
+        requires_grad=requires_grad,
+        generator=generator,
+    )
 
 
 def randint_like(a, low=0, high=None, dtype=None, device=None):
@@ -203,14 +221,19 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) * step < 0 and end != start:
-        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
-                           f"(start={start}, end={end}, step={step})")
+        raise RuntimeError(
+            f"arange: upper bound and larger bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     default = _infer_np_dtype(list(vals))
     npd = _dtype_np(dtype, default)
     n = max(int(math.ceil((end - start) / step)), 0)
     xp = module_for(_device(device))
-    arr = (xp.arange(n, dtype=np.float64) * step + start).astype(npd) if npd.kind == "f" else \
-        xp.arange(start, start + n * step, step, dtype=npd)[:n]
+    arr = (
+        (xp.arange(n, dtype=np.float64) * step + start).astype(npd)
+        if npd.kind == "f"
+        else xp.arange(start, start + n * step, step, dtype=npd)[:n]
+    )
     return _finish(arr, requires_grad)
 
 
@@ -231,14 +254,16 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform numbers in [0, 1)."""
-    return _finish(random_array("uniform", _size(size), _dtype_np(dtype), _device(device), generator),
-                   requires_grad)
+    return _finish(
+        random_array("uniform", _size(size), _dtype_np(dtype), _device(device), generator), requires_grad
+    )
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal numbers."""
-    return _finish(random_array("normal", _size(size), _dtype_np(dtype), _device(device), generator),
-                   requires_grad)
+    return _finish(
+        random_array("normal", _size(size), _dtype_np(dtype), _device(device), generator), requires_grad
+    )
 
 
 def randint(low=0, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
@@ -252,14 +277,23 @@ def randint(low=0, high=None, size=None, generator=None, dtype=None, device=None
         low, high = 0, low
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    arr = random_array("integers", _size((size,)), _dtype_np(dtype, np.dtype(np.int64)), _device(device),
-                       generator, low=low, high=high)
+    arr = random_array(
+        "integers",
+        _size((size,)),
+        _dtype_np(dtype, np.dtype(np.int64)),
+        _device(device),
+        generator,
+        low=low,
+        high=high,
+    )
     return _finish(arr, requires_grad)
 
 
 def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of ``0..n-1``."""
-    arr = random_array("permutation", None, _dtype_np(dtype, np.dtype(np.int64)), _device(device), generator, n=n)
+    arr = random_array(
+        "permutation", None, _dtype_np(dtype, np.dtype(np.int64)), _device(device), generator, n=n
+    )
     return _finish(arr, requires_grad)
 
 
@@ -272,16 +306,17 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
         return (noise * std + mean).detach()
     if size is None:
         size = ()
-    return _finish(random_array("normal", _size((size,)), _dtype_np(dtype), _device(device), generator)
-                   * std + mean, requires_grad)
+    return _finish(
+        random_array("normal", _size((size,)), _dtype_np(dtype), _device(device), generator) * std + mean,
+        requires_grad,
+    )
 
 
 def bernoulli(p, generator=None):
     """0/1 draws with probabilities ``p`` (a tensor)."""
-    xp = array_module(p._data)
-    from .random import _gen
+    from .random import _fill_bernoulli
 
-    return Tensor._wrap((_gen(generator, xp).random(size=p._data.shape) < p._data).astype(p._data.dtype))
+    return _fill_bernoulli(empty_like(p), p, generator)
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None):
@@ -294,11 +329,13 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
     out = []
     for row in rows:
         if (row < 0).any() or not np.isfinite(row).all() or row.sum() <= 0:
-            raise RuntimeError("multinomial: probability tensor contains either inf, nan or element < 0, or all "
-                               "zeros")
+            raise RuntimeError(
+                "multinomial: probability tensor contains either inf, nan or element < 0, or all zeros"
+            )
         if not replacement and num_samples > (row > 0).sum():
-            raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
+            raise RuntimeError(
+                "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+            )
         out.append(g.choice(len(row), size=num_samples, replace=replacement, p=row / row.sum()))
     arr = np.stack(out).astype(np.int64)
     res = Tensor._wrap(arr[0] if p.ndim == 1 else arr)

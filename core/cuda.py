@@ -1,4 +1,5 @@
 """``visionlite.cuda``: GPU queries, as ``torch.cuda``."""
+
 from .backend import cuda_available, cupy
 
 

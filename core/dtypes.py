@@ -2,6 +2,7 @@
 
 Each dtype wraps a numpy dtype; bfloat16 is available where the ``ml_dtypes`` package is installed.
 """
+
 import numpy as np
 
 
@@ -48,8 +49,15 @@ except ImportError:
 _ALL = [bool_, uint8, int8, int16, int32, int64, float16, float32, float64] + ([bfloat16] if bfloat16 else [])
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
-_ALIASES = {"half": "float16", "float": "float32", "double": "float64", "long": "int64", "int": "int32",
-            "short": "int16", "bool": "bool"}
+_ALIASES = {
+    "half": "float16",
+    "float": "float32",
+    "double": "float64",
+    "long": "int64",
+    "int": "int32",
+    "short": "int16",
+    "bool": "bool",
+}
 
 _default_float = [float32]
 
@@ -81,7 +89,9 @@ def from_numpy_dtype(np_dtype):
     """The visionlite dtype of a numpy dtype (raises for unsupported ones, e.g. complex or uint32)."""
     d = _BY_NP.get(np_dtype)
     if d is None:
-        raise TypeError(f"numpy dtype {np_dtype} has no visionlite equivalent; supported: {', '.join(_BY_NAME)}")
+        raise TypeError(
+            f"numpy dtype {np_dtype} has no visionlite equivalent; supported: {', '.join(_BY_NAME)}"
+        )
     return d
 
 

@@ -1,4 +1,5 @@
 """``repr`` of tensors in PyTorch's style: ``tensor([1., 2.], requires_grad=True)``."""
+
 import numpy as np
 
 from . import dtypes as _dt
@@ -7,7 +8,7 @@ from . import dtypes as _dt
 def _format_floats(a):
     finite = a[np.isfinite(a)]
     if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
-        return lambda v: (f"{v:.0f}." if np.isfinite(v) else str(v))
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
     big = finite.size and (np.abs(finite).max() >= 1e8 or (np.abs(finite[finite != 0]).min(initial=1) < 1e-4))
     if big:
         return lambda v: f"{v:.4e}"

@@ -1,8 +1,9 @@
 """Random numbers: ``Generator`` objects and the default generator behind ``manual_seed``.
 
-A Generator wraps numpy's PCG64; tensors on a GPU draw from a cupy generator seeded from the same
-seed, so a seed fixes the numbers on every run for each device.
+A Generator wraps numpy's PCG64. Numbers are drawn on the host and copied to the GPU for cuda tensors,
+so a seed gives the same numbers on every run and on every device.
 """
+
 import numpy as np
 
 from .backend import array_module, module_for
@@ -22,7 +23,6 @@ class Generator:
             seed += 2**64
         self._seed = seed
         self._np = np.random.Generator(np.random.PCG64(seed))
-        self._cupy = None
         return self
 
     def seed(self):
@@ -41,18 +41,12 @@ class Generator:
         self._seed = state["seed"]
         self._np = np.random.Generator(np.random.PCG64())
         self._np.bit_generator.state = state["bit_generator"]
-        self._cupy = None
 
     def numpy_generator(self):
         return self._np
 
     def for_module(self, xp):
-        """A numpy- or cupy-style generator for arrays of module ``xp``."""
-        if xp is np:
-            return self._np
-        if self._cupy is None:
-            self._cupy = xp.random.Generator(xp.random.XORWOW(self._np.integers(2**63)))
-        return self._cupy
+        return self._np
 
 
 default_generator = Generator()
@@ -79,59 +73,57 @@ def set_rng_state(state):
     default_generator.set_state(state)
 
 
-def _gen(generator, xp):
-    return (generator or default_generator).for_module(xp)
+def _gen(generator, xp=None):
+    return (generator or default_generator)._np
+
+
+def _put(t, values):
+    """Write host ``values`` into tensor ``t`` (copying to the GPU where ``t`` lives there)."""
+    xp = array_module(t._data)
+    t._data[...] = (
+        values.astype(t._data.dtype, copy=False) if xp is np else xp.asarray(values, dtype=t._data.dtype)
+    )
+    t._version[0] += 1
+    return t
 
 
 def _fill_uniform(t, a, b, generator):
-    xp = array_module(t._data)
-    t._data[...] = _gen(generator, xp).uniform(a, b, size=t._data.shape).astype(t._data.dtype)
-    t._version[0] += 1
-    return t
+    return _put(t, _gen(generator).uniform(a, b, size=t._data.shape))
 
 
 def _fill_normal(t, mean, std, generator):
-    xp = array_module(t._data)
-    t._data[...] = (_gen(generator, xp).standard_normal(size=t._data.shape) * std + mean).astype(t._data.dtype)
-    t._version[0] += 1
-    return t
+    return _put(t, _gen(generator).standard_normal(size=t._data.shape) * std + mean)
 
 
 def _fill_bernoulli(t, p, generator):
-    xp = array_module(t._data)
-    p = p._data if hasattr(p, "_data") else p
-    t._data[...] = (_gen(generator, xp).random(size=t._data.shape) < p).astype(t._data.dtype)
-    t._version[0] += 1
-    return t
+    if hasattr(p, "_data"):
+        p = p.__array__()
+    return _put(t, _gen(generator).random(size=t._data.shape) < p)
 
 
 def _fill_randint(t, low, high, generator):
     if high is None:
         low, high = 0, low
-    xp = array_module(t._data)
-    t._data[...] = _gen(generator, xp).integers(low, high, size=t._data.shape).astype(t._data.dtype)
-    t._version[0] += 1
-    return t
+    return _put(t, _gen(generator).integers(low, high, size=t._data.shape))
 
 
 def _fill_exponential(t, lambd, generator):
-    xp = array_module(t._data)
-    t._data[...] = (_gen(generator, xp).exponential(1.0 / lambd, size=t._data.shape)).astype(t._data.dtype)
-    t._version[0] += 1
-    return t
+    return _put(t, _gen(generator).exponential(1.0 / lambd, size=t._data.shape))
 
 
 def random_array(kind, shape, dtype, device, generator=None, **kw):
-    """A raw array of random numbers: kind 'uniform', 'normal', 'integers' or 'permutation'."""
-    xp = module_for(device)
-    g = _gen(generator, xp)
+    """A raw array of random numbers on ``device``: kind 'uniform', 'normal', 'integers' or 'permutation'."""
+    g = _gen(generator)
+    precision = np.float64 if dtype == np.float64 else np.float32
     if kind == "uniform":
-        return g.random(size=shape, dtype=np.float64 if dtype == np.float64 else np.float32).astype(dtype, copy=False)
-    if kind == "normal":
-        return g.standard_normal(size=shape, dtype=np.float64 if dtype == np.float64 else np.float32).astype(
-            dtype, copy=False)
-    if kind == "integers":
-        return g.integers(kw["low"], kw["high"], size=shape).astype(dtype, copy=False)
-    if kind == "permutation":
-        return g.permutation(kw["n"]).astype(dtype, copy=False)
-    raise ValueError(kind)
+        out = g.random(size=shape, dtype=precision)
+    elif kind == "normal":
+        out = g.standard_normal(size=shape, dtype=precision)
+    elif kind == "integers":
+        out = g.integers(kw["low"], kw["high"], size=shape)
+    elif kind == "permutation":
+        out = g.permutation(kw["n"])
+    else:
+        raise ValueError(f"unknown random kind {kind!r}")
+    out = out.astype(dtype, copy=False)
+    return out if device.type == "cpu" else module_for(device).asarray(out)

@@ -3,6 +3,7 @@ applied to it, so gradients can flow back through them.
 
 Operations live in ``core/ops``; the methods here are thin entry points to them.
 """
+
 import numpy as np
 
 from . import dtypes as _dt
@@ -13,8 +14,19 @@ from .backend import CPU, Device, array_module, device_of, is_cupy_array, module
 class Tensor:
     """A multi-dimensional array with autograd, as ``torch.Tensor``. Create one with ``visionlite.tensor``."""
 
-    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_out_index", "_version", "_hooks", "_base",
-                 "_retains_grad", "__weakref__", "__dict__")
+    __slots__ = (
+        "_data",
+        "requires_grad",
+        "grad",
+        "_ctx",
+        "_out_index",
+        "_version",
+        "_hooks",
+        "_base",
+        "_retains_grad",
+        "__weakref__",
+        "__dict__",
+    )
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -142,11 +154,15 @@ class Tensor:
     # ------------------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
         if self._ctx is not None and not requires_grad:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
-                               "computed variable in a subgraph that doesn't require differentiation use "
-                               "var_no_grad = var.detach().")
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
         if requires_grad and not self.is_floating_point():
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
         self.requires_grad = requires_grad
         return self
 
@@ -208,7 +224,7 @@ class Tensor:
 
     # ------------------------------------------------------------------------------ conversion
     def to(self, *args, **kwargs):
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``; ``copy=True`` forces a copy."""
+        """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``; ``copy=True`` copies."""
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
@@ -219,8 +235,9 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (isinstance(a, str) and a not in ("cpu",)
-                                                                 and not a.startswith("cuda")):
+            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (
+                isinstance(a, str) and a not in ("cpu",) and not a.startswith("cuda")
+            ):
                 dtype = a
             elif a is not None:
                 device = a
@@ -250,7 +267,9 @@ class Tensor:
         return self.to(CPU)
 
     def cuda(self, device=None):
-        return self.to("cuda" if device is None else Device("cuda", device) if isinstance(device, int) else device)
+        return self.to(
+            "cuda" if device is None else Device("cuda", device) if isinstance(device, int) else device
+        )
 
     def type(self, dtype=None):
         if dtype is None:
@@ -293,12 +312,15 @@ class Tensor:
     def numpy(self, force=False):
         """The CPU numpy array (shares memory). Tensors that require grad need ``.detach()`` first."""
         if self.requires_grad and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
-                               "instead.")
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
         if type(self._data) is not np.ndarray:
             if not force:
-                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
-                                "copy the tensor to host memory first.")
+                raise TypeError(
+                    f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                    "copy the tensor to host memory first."
+                )
             return self._data.get()
         return self._data
 
@@ -354,8 +376,10 @@ class Tensor:
 
     def __deepcopy__(self, memo):
         if self._ctx is not None:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
-                               "protocol at the moment. Use .detach() first.")
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment. Use .detach() first."
+            )
         t = Tensor._wrap(self._data.copy())
         t.requires_grad = self.requires_grad
         if self.grad is not None:
@@ -385,17 +409,23 @@ class Tensor:
         data = result._data
         if data.dtype != self._data.dtype:
             if data.dtype.kind == "f" and self._data.dtype.kind in "iub":
-                raise RuntimeError(f"result type {_dt.from_numpy_dtype(data.dtype).name} can't be cast to the "
-                                   f"desired output type {self.dtype.name}")
+                raise RuntimeError(
+                    f"result type {_dt.from_numpy_dtype(data.dtype).name} can't be cast to the "
+                    f"desired output type {self.dtype.name}"
+                )
         if data.shape != self._data.shape:
             try:
                 data = array_module(self._data).broadcast_to(data, self._data.shape)
             except ValueError:
-                raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
-                                   f"{list(data.shape)}") from None
+                raise RuntimeError(
+                    f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                    f"{list(data.shape)}"
+                ) from None
         if result.requires_grad and self._base is not None and _enabled[0]:
-            raise RuntimeError("in-place operation on a view of another tensor while recording gradients is not "
-                               "supported; write `x[index] = value` on the base tensor, or clone the view first")
+            raise RuntimeError(
+                "in-place operation on a view of another tensor while recording gradients is not "
+                "supported; write `x[index] = value` on the base tensor, or clone the view first"
+            )
         xp = array_module(self._data)
         if self._data.flags.writeable:
             xp.copyto(self._data, data, casting="unsafe")
@@ -415,8 +445,10 @@ class Tensor:
             try:
                 np_fn(self._data, od, out=self._data, casting="same_kind")
             except TypeError:
-                raise RuntimeError(f"result type of {np_fn.__name__} can't be cast to the desired output type "
-                                   f"{self.dtype.name}") from None
+                raise RuntimeError(
+                    f"result type of {np_fn.__name__} can't be cast to the desired output type "
+                    f"{self.dtype.name}"
+                ) from None
             except ValueError as e:
                 raise RuntimeError(f"in-place {np_fn.__name__}: {e}") from None
             self._version[0] += 1
@@ -456,9 +488,35 @@ class Tensor:
         method.__doc__ = f"In-place ``{name}``."
         return method
 
-    for _name in ("pow", "exp", "log", "sqrt", "abs", "neg", "clamp", "relu", "sigmoid", "tanh", "floor",
-                  "ceil", "round", "masked_fill", "sin", "cos", "reciprocal", "sign", "trunc", "lerp",
-                  "addcmul", "addcdiv", "scatter", "scatter_add", "index_fill", "maximum", "minimum"):
+    for _name in (
+        "pow",
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "neg",
+        "clamp",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "floor",
+        "ceil",
+        "round",
+        "masked_fill",
+        "sin",
+        "cos",
+        "reciprocal",
+        "sign",
+        "trunc",
+        "lerp",
+        "addcmul",
+        "addcdiv",
+        "scatter",
+        "scatter_add",
+        "index_fill",
+        "maximum",
+        "minimum",
+    ):
         locals()[_name + "_"] = _generic_inplace(_name)
     del _name
     clip_ = locals()["clamp_"]

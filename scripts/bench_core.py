@@ -4,6 +4,7 @@ Run: python scripts/bench_core.py [--device cuda]
 Prints one line per case with the times and the ratio; targets: overhead <= 3x PyTorch, large work
 <= 1.2x raw numpy doing the same arithmetic.
 """
+
 import argparse
 import time
 
@@ -30,7 +31,7 @@ def best_of(fn, repeat=7, number=None):
 
 def chain_100(lib, x):
     y = x
-    for i in range(25):
+    for _ in range(25):
         y = y * 1.01
         y = y + 0.5
         y = y.tanh()
@@ -69,8 +70,10 @@ def matmul_np(a, b):
 
 def report(name, t_vl, t_ref, ref_name, target):
     ratio = t_vl / t_ref
-    print(f"{name:<44} visionlite {t_vl * 1e3:9.3f} ms   {ref_name} {t_ref * 1e3:9.3f} ms   "
-          f"ratio {ratio:5.2f}x  (target <= {target}x)")
+    print(
+        f"{name:<44} visionlite {t_vl * 1e3:9.3f} ms   {ref_name} {t_ref * 1e3:9.3f} ms   "
+        f"ratio {ratio:5.2f}x  (target <= {target}x)"
+    )
     return ratio
 
 
@@ -117,8 +120,13 @@ def main():
 
     xp = np if dev == "cpu" else vl.core.backend.cupy()
     x_ref, w_ref = xp.asarray(x_np), xp.asarray(w_np)
-    report("elementwise chain fwd+bwd, 1M float32", best_of(run_ew),
-           best_of(lambda: (elementwise_np(x_ref, w_ref), sync())), "numpy", 1.2)
+    report(
+        "elementwise chain fwd+bwd, 1M float32",
+        best_of(run_ew),
+        best_of(lambda: (elementwise_np(x_ref, w_ref), sync())),
+        "numpy",
+        1.2,
+    )
 
     a_np = rng.standard_normal((1024, 1024)).astype(np.float32)
     b_np = rng.standard_normal((1024, 1024)).astype(np.float32)
@@ -131,8 +139,13 @@ def main():
         sync()
 
     a_ref, b_ref = xp.asarray(a_np), xp.asarray(b_np)
-    report("matmul 1024x1024 fwd+bwd", best_of(run_mm, repeat=5),
-           best_of(lambda: (matmul_np(a_ref, b_ref), sync()), repeat=5), "numpy", 1.2)
+    report(
+        "matmul 1024x1024 fwd+bwd",
+        best_of(run_mm, repeat=5),
+        best_of(lambda: (matmul_np(a_ref, b_ref), sync()), repeat=5),
+        "numpy",
+        1.2,
+    )
 
 
 if __name__ == "__main__":

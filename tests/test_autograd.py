@@ -1,9 +1,10 @@
 """Autograd engine behaviour: accumulation, retain/create graph, hooks, grad modes, Function, safety."""
+
 import numpy as np
 import pytest
+from visionlite.autograd import Function
 
 import visionlite as vl
-from visionlite.autograd import Function
 
 
 def test_leaf_grad_accumulates_over_backwards():
@@ -49,18 +50,26 @@ def test_second_order_gradients_match_torch():
     torch = pytest.importorskip("torch")
     xv = np.array([0.3, -1.2, 2.0])
     x = vl.tensor(xv, requires_grad=True)
-    (g,) = vl.autograd.grad((x.sin() * x ** 3).sum(), x, create_graph=True)
+    (g,) = vl.autograd.grad((x.sin() * x**3).sum(), x, create_graph=True)
     (gg,) = vl.autograd.grad(g.sum(), x)
     xt = torch.tensor(xv, requires_grad=True)
-    (gt,) = torch.autograd.grad((xt.sin() * xt ** 3).sum(), xt, create_graph=True)
+    (gt,) = torch.autograd.grad((xt.sin() * xt**3).sum(), xt, create_graph=True)
     (ggt,) = torch.autograd.grad(gt.sum(), xt)
     np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(gg.numpy(), ggt.numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("fn", [
-    lambda x: x.exp().tanh().sum(), lambda x: x.sigmoid().log().sum(), lambda x: (x.softmax(0) * x).sum(),
-    lambda x: x.norm(), lambda x: vl.gelu(x).sum(), lambda x: (x @ x.reshape(3, 1)).sum()])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.exp().tanh().sum(),
+        lambda x: x.sigmoid().log().sum(),
+        lambda x: (x.softmax(0) * x).sum(),
+        lambda x: x.norm(),
+        lambda x: vl.gelu(x).sum(),
+        lambda x: (x @ x.reshape(3, 1)).sum(),
+    ],
+)
 def test_double_backward_against_torch(fn):
     torch = pytest.importorskip("torch")
     xv = np.array([0.3, -1.2, 0.7])
@@ -75,6 +84,7 @@ def test_double_backward_against_torch(fn):
         gelu = staticmethod(torch.nn.functional.gelu)
 
     import types
+
     src = vl
     try:
         globals()["vl"] = types.SimpleNamespace(gelu=torch.nn.functional.gelu)
@@ -110,7 +120,7 @@ def test_long_chain_is_iterative():
     for _ in range(10000):
         y = y * 1.0001
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 10000], rtol=1e-3)
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001**10000], rtol=1e-3)
 
 
 def test_no_grad_and_decorator_and_set_grad_enabled():

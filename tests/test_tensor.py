@@ -1,4 +1,5 @@
 """Tensor creation, dtypes and promotion, conversion, printing, devices and error messages."""
+
 import numpy as np
 import pytest
 
@@ -17,8 +18,14 @@ def test_dtype_inference_follows_torch():
 
 
 PROMOTION_CASES = [
-    ("int32", "float16"), ("uint8", "int8"), ("int64", "float32"), ("float16", "float32"), ("bool", "int32"),
-    ("uint8", "bool"), ("int16", "int64"), ("float64", "int8"),
+    ("int32", "float16"),
+    ("uint8", "int8"),
+    ("int64", "float32"),
+    ("float16", "float32"),
+    ("bool", "int32"),
+    ("uint8", "bool"),
+    ("int16", "int64"),
+    ("float64", "int8"),
 ]
 
 
@@ -37,7 +44,9 @@ def test_scalar_and_zero_dim_promotion_matches_torch(dt, scalar):
     torch = pytest.importorskip("torch")
     a = np.ones(3, dt)
     assert (vl.tensor(a) * scalar).dtype.name == str((torch.tensor(a) * scalar).dtype).split(".")[1]
-    z = np.array(scalar, dtype=np.float64 if isinstance(scalar, float) and not isinstance(scalar, bool) else None)
+    z = np.array(
+        scalar, dtype=np.float64 if isinstance(scalar, float) and not isinstance(scalar, bool) else None
+    )
     got = (vl.tensor(a) * vl.tensor(z)).dtype.name
     want = str((torch.tensor(a) * torch.tensor(z)).dtype).split(".")[1]
     assert got == want
@@ -89,16 +98,19 @@ def test_manual_seed_repeats_and_generators_are_independent():
     assert np.array_equal(x.numpy(), vl.rand(3, generator=g1).numpy())
 
 
-@pytest.mark.parametrize("value,expected", [
-    (lambda: vl.tensor([1.0, 2.0]), "tensor([1., 2.])"),
-    (lambda: vl.tensor([0.1, 2.5]), "tensor([0.1000, 2.5000])"),
-    (lambda: vl.tensor([1, 2]), "tensor([1, 2])"),
-    (lambda: vl.tensor([1, 2], dtype=vl.int32), "tensor([1, 2], dtype=visionlite.int32)"),
-    (lambda: vl.tensor([True]), "tensor([True])"),
-    (lambda: vl.tensor([1.0], requires_grad=True), "tensor([1.], requires_grad=True)"),
-    (lambda: vl.tensor([1.0], requires_grad=True) * 2, "tensor([2.], grad_fn=<MulBackward>)"),
-    (lambda: vl.tensor(3.0), "tensor(3.)"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (lambda: vl.tensor([1.0, 2.0]), "tensor([1., 2.])"),
+        (lambda: vl.tensor([0.1, 2.5]), "tensor([0.1000, 2.5000])"),
+        (lambda: vl.tensor([1, 2]), "tensor([1, 2])"),
+        (lambda: vl.tensor([1, 2], dtype=vl.int32), "tensor([1, 2], dtype=visionlite.int32)"),
+        (lambda: vl.tensor([True]), "tensor([True])"),
+        (lambda: vl.tensor([1.0], requires_grad=True), "tensor([1.], requires_grad=True)"),
+        (lambda: vl.tensor([1.0], requires_grad=True) * 2, "tensor([2.], grad_fn=<MulBackward>)"),
+        (lambda: vl.tensor(3.0), "tensor(3.)"),
+    ],
+)
 def test_repr_like_pytorch(value, expected):
     assert repr(value()) == expected
 

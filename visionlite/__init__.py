@@ -3,6 +3,7 @@
 ``import visionlite as vl`` gives the core API (``vl.tensor``, ``vl.nn``, ``vl.optim``, ...); the vision
 parts (``transforms``, ``io``, ``datasets``, ``models``, ``hub``, ``utils``) load on first use.
 """
+
 import importlib
 
 from . import _aliases
@@ -13,9 +14,26 @@ __version__ = "0.1.0"
 
 _aliases.install()
 
-_LAZY = {"nn", "optim", "data", "autograd", "serialization", "cuda", "transforms", "io", "datasets", "models",
-         "hub", "utils", "download", "cli"}
-_LAZY_ATTRS = {"save": ("visionlite.core.serialization", "save"), "load": ("visionlite.core.serialization", "load")}
+_LAZY = {
+    "nn",
+    "optim",
+    "data",
+    "autograd",
+    "serialization",
+    "cuda",
+    "transforms",
+    "io",
+    "datasets",
+    "models",
+    "hub",
+    "utils",
+    "download",
+    "cli",
+}
+_LAZY_ATTRS = {
+    "save": ("visionlite.core.serialization", "save"),
+    "load": ("visionlite.core.serialization", "load"),
+}
 
 
 def __getattr__(name):

@@ -1,5 +1,6 @@
 """Makes ``visionlite.nn``, ``visionlite.optim``, ``visionlite.data``, ... the very modules under
 ``visionlite.core`` (one home per name, so ``isinstance`` holds whichever path imported them)."""
+
 import importlib
 import importlib.abc
 import importlib.util
@@ -28,8 +29,9 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if importlib.util.find_spec(real) is None:
             return None
         module = importlib.import_module(real)
-        return importlib.util.spec_from_loader(fullname, _AliasLoader(real),
-                                               is_package=hasattr(module, "__path__"))
+        return importlib.util.spec_from_loader(
+            fullname, _AliasLoader(real), is_package=hasattr(module, "__path__")
+        )
 
 
 def install():

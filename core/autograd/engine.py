@@ -4,6 +4,7 @@ Nodes are processed in topological order (Kahn's algorithm, so a chain of any le
 recursion), each node's incoming gradients are summed before its backward runs, and what a node
 saved is released right after its backward unless ``retain_graph`` is set.
 """
+
 import sys
 
 from .function import Node, _UserFunctionNode
@@ -16,7 +17,9 @@ def sum_to_shape(grad, shape):
     if gshape == shape:
         return grad
     lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
+    )
     if axes:
         grad = grad.sum(axes, keepdim=True)
     if lead:
@@ -53,8 +56,15 @@ def _graph_dependencies(roots):
     return deps
 
 
-def run_backward(tensors, grad_tensors, retain_graph=False, create_graph=False, inputs=None,
-                 allow_unused=False, accumulate=True):
+def run_backward(
+    tensors,
+    grad_tensors,
+    retain_graph=False,
+    create_graph=False,
+    inputs=None,
+    allow_unused=False,
+    accumulate=True,
+):
     """Propagate ``grad_tensors`` from ``tensors`` back through the graph.
 
     With ``accumulate`` the gradients of leaves are added into their ``.grad``; otherwise the
@@ -155,8 +165,10 @@ def run_backward(tensors, grad_tensors, retain_graph=False, create_graph=False, 
     if inputs is not None:
         for j, g in enumerate(captured):
             if g is None and not allow_unused:
-                raise RuntimeError(f"One of the differentiated Tensors (input {j}) appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (input {j}) appears to not have been "
+                    "used in the graph. Set allow_unused=True if this is the desired behavior."
+                )
         return captured
     return None
 
@@ -177,8 +189,14 @@ def _stealable(g):
     """
     d = g._data
     # References to g: the leaf_grads entry, the loop variable and getrefcount's argument.
-    return (sys.getrefcount(g) <= 3 and sys.getrefcount(d) <= 2 and d.base is None and d.flags.writeable
-            and d.flags.c_contiguous and g._ctx is None)
+    return (
+        sys.getrefcount(g) <= 3
+        and sys.getrefcount(d) <= 2
+        and d.base is None
+        and d.flags.writeable
+        and d.flags.c_contiguous
+        and g._ctx is None
+    )
 
 
 def _accumulate(leaf, g, create_graph, stealable=False):

@@ -3,12 +3,15 @@
 An ``Op`` runs its forward on raw arrays (numpy or cupy) and its backward on Tensors, so that the
 backward pass can itself be recorded when ``create_graph=True`` asks for higher-order gradients.
 """
+
 from .grad_mode import _enabled
 
-_FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after "
-              "they have already been freed). Saved intermediate values of the graph are freed when you call "
-              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-              "graph a second time or if you need to access saved tensors after calling backward.")
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
 
 
 class Node:
@@ -51,7 +54,8 @@ class Node:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by an inplace "
                     f"operation: [{x.dtype.name} {list(x.shape)}] is at version {x._version[0]}; expected "
-                    f"version {v} instead (saved by {self.name}). Clone it before modifying it in place.")
+                    f"version {v} instead (saved by {self.name}). Clone it before modifying it in place."
+                )
         return saved
 
 
@@ -85,8 +89,9 @@ class Op(Node):
             result._version = inputs[0]._version
         if recording:
             op.inputs = None
-            op.parents = tuple([t._ctx if t._ctx is not None else (t if t.requires_grad else None)
-                                for t in inputs])
+            op.parents = tuple(
+                [t._ctx if t._ctx is not None else (t if t.requires_grad else None) for t in inputs]
+            )
             op.parent_slots = tuple([t._out_index for t in inputs])
             op.in_meta = tuple([(t._data.shape, t._data.dtype) if n else None for t, n in zip(inputs, needs)])
             if cls.saves_output:
@@ -110,7 +115,8 @@ class Op(Node):
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: the output of {self.name} was changed in place after it was computed. "
-                f"Clone it before modifying it in place.")
+                f"Clone it before modifying it in place."
+            )
         out = Tensor._wrap(self.out_data)
         if _enabled[0]:  # double backward: the output stays connected to this node
             out.requires_grad = True
@@ -148,19 +154,19 @@ class FunctionCtx(Node):
 class Function:
     """Base class for user-defined differentiable operations, as ``torch.autograd.Function``::
 
-        class Exp(Function):
-            @staticmethod
-            def forward(ctx, x):
-                y = x.exp()
-                ctx.save_for_backward(y)
-                return y
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
 
-            @staticmethod
-            def backward(ctx, grad):
-                (y,) = ctx.saved_tensors
-                return grad * y
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y
 
-        y = Exp.apply(x)
+    y = Exp.apply(x)
     """
 
     @staticmethod
@@ -191,10 +197,13 @@ class Function:
             arg_tensors = [a if isinstance(a, Tensor) else None for a in args]
             ctx.parents = tuple(
                 None if t is None else (t._ctx if t._ctx is not None else (t if t.requires_grad else None))
-                for t in arg_tensors)
+                for t in arg_tensors
+            )
             ctx.parent_slots = tuple(0 if t is None else t._out_index for t in arg_tensors)
-            ctx.in_meta = tuple(None if t is None or not t.requires_grad else (t._data.shape, t._data.dtype)
-                                for t in arg_tensors)
+            ctx.in_meta = tuple(
+                None if t is None or not t.requires_grad else (t._data.shape, t._data.dtype)
+                for t in arg_tensors
+            )
             ctx.n_outputs = len(outs)
             ctx.out_meta = [(o._data.shape, o._data.dtype) if isinstance(o, Tensor) else None for o in outs]
             skip = getattr(ctx, "non_differentiable", set())
@@ -221,14 +230,18 @@ class _UserFunctionNode(FunctionCtx):
         if self.materialize_grads:
             from ..creation import zeros
 
-            grads = [g if g is not None else zeros(m[0], dtype=m[1], device=None) if m else None
-                     for g, m in zip(grads, self.out_meta)]
+            grads = [
+                g if g is not None else zeros(m[0], dtype=m[1], device=None) if m else None
+                for g, m in zip(grads, self.out_meta)
+            ]
         result = self.function.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
         if len(result) != len(self.parents):
-            raise RuntimeError(f"function {self.name} returned {len(result)} gradients, expected "
-                               f"{len(self.parents)} (one per forward argument)")
+            raise RuntimeError(
+                f"function {self.name} returned {len(result)} gradients, expected "
+                f"{len(self.parents)} (one per forward argument)"
+            )
         return result
 
 

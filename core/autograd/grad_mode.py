@@ -1,4 +1,5 @@
 """Switches for gradient recording: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``."""
+
 import functools
 
 # A one-element list so hot paths read it without a function call.

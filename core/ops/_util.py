@@ -1,4 +1,5 @@
 """Helpers shared by the op modules: operand preparation and dimension normalisation."""
+
 import numpy as np
 
 from .. import dtypes
@@ -10,8 +11,9 @@ def normalize_dim(dim, ndim, op="op"):
     """A possibly negative ``dim`` as an index in ``range(ndim)``; raises IndexError naming the op."""
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise IndexError(f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                         f"but got {dim})")
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
     return dim % n
 
 
@@ -43,8 +45,10 @@ def binary_operands(a, b, op):
         if isinstance(a, Tensor):
             da, db = a._data, b._data
             if type(da) is not type(db) or (type(da) is not np.ndarray and da.device != db.device):
-                raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found at least "
-                                   f"two devices, {device_of(da)} and {device_of(db)}")
+                raise RuntimeError(
+                    f"{op}: expected all tensors to be on the same device, but found at least "
+                    f"two devices, {device_of(da)} and {device_of(db)}"
+                )
             if da.dtype == db.dtype:
                 return a, b
             rt = dtypes.result_type(a, b)

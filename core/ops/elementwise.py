@@ -3,6 +3,7 @@
 Each Op's forward runs on raw arrays, its backward on Tensors; broadcasting of gradients is undone by
 the engine, not here.
 """
+
 import math
 
 import numpy as np
@@ -61,7 +62,7 @@ class Pow(Op):
     def forward(self, a, b):
         if self.recording:
             self.save(self.inputs[0], self.inputs[1])
-        return a ** b
+        return a**b
 
     def backward(self, g):
         a, b = self.saved_values()
@@ -69,7 +70,7 @@ class Pow(Op):
         gb = None
         if self.needs_input_grad[1]:
             # d/db a^b = a^b log(a); PyTorch defines it as 0 where a == 0 and b >= 0.
-            out = a ** b
+            out = a**b
             gb = g * where(((a == 0) & (b >= 0)), 0.0, out * log(a))
         return ga, gb
 
@@ -574,7 +575,9 @@ def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
 
 def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
     a, b = binary_operands(a, b, "isclose")
-    return Tensor._wrap(array_module(a._data).isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return Tensor._wrap(
+        array_module(a._data).isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    )
 
 
 def equal(a, b):

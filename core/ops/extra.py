@@ -1,4 +1,5 @@
 """Small composite ops built from the primitives (their gradients come for free)."""
+
 import numpy as np
 
 from ..backend import array_module
@@ -39,14 +40,20 @@ def diagonal(a, offset=0, dim1=0, dim2=1):
 def index_fill(a, dim, index, value):
     idx_shape = [1] * a.ndim
     idx_shape[dim] = index.numel()
-    full_index = index.reshape(*idx_shape).expand(*[index.numel() if i == dim else s for i, s in enumerate(a.shape)])
+    full_index = index.reshape(*idx_shape).expand(
+        *[index.numel() if i == dim else s for i, s in enumerate(a.shape)]
+    )
     return scatter(a, dim, full_index, value=value)
 
 
 def _tri(a, diagonal, upper):
     xp = array_module(a._data)
     n, m = a.shape[-2], a.shape[-1]
-    mask = xp.triu(xp.ones((n, m), dtype=bool), diagonal) if upper else xp.tril(xp.ones((n, m), dtype=bool), diagonal)
+    mask = (
+        xp.triu(xp.ones((n, m), dtype=bool), diagonal)
+        if upper
+        else xp.tril(xp.ones((n, m), dtype=bool), diagonal)
+    )
     return ew.where(Tensor._wrap(mask), a, Tensor._wrap(xp.zeros((), dtype=a._data.dtype)))
 
 

@@ -1,5 +1,6 @@
 """Indexing: ``__getitem__``/``__setitem__`` (basic and advanced), gather, scatter, index_select,
 masked_fill, nonzero, take_along_dim, sort/topk."""
+
 import numpy as np
 
 from ..autograd.function import Op
@@ -11,8 +12,10 @@ from .movement import Slice
 
 
 def _is_basic(index):
-    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) and not isinstance(i, bool)
-               for i in index)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) and not isinstance(i, bool)
+        for i in index
+    )
 
 
 def _raw_index(index, xp):
@@ -22,7 +25,9 @@ def _raw_index(index, xp):
         if isinstance(i, Tensor):
             i = i._data
             if i.dtype.kind not in "biu":
-                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {i.dtype}")
+                raise IndexError(
+                    f"tensors used as indices must be long, int, byte or bool tensors, got {i.dtype}"
+                )
         elif isinstance(i, (list, tuple)):
             i = xp.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
             if i.dtype.kind == "f":
@@ -68,7 +73,7 @@ def _check_bounds(a, index):
             continue
         if i is Ellipsis:
             dim = a.ndim - sum(1 for j in index if j is not None and j is not Ellipsis)
-            dim = max(dim, 0) + sum(1 for j in index[:index.index(Ellipsis)] if j is not None)
+            dim = max(dim, 0) + sum(1 for j in index[: index.index(Ellipsis)] if j is not None)
             continue
         if isinstance(i, (int, np.integer)) and dim < a.ndim:
             n = a.shape[dim]
@@ -164,9 +169,15 @@ def gather(a, dim, index):
         raise RuntimeError("gather(): Index tensor must have the same number of dimensions as input tensor")
     idx = index._data
     if idx.size and (idx.min() < -a._data.shape[axis] or idx.max() >= a._data.shape[axis]):
-        raise RuntimeError(f"gather(): index out of range for dimension {axis} with size {a._data.shape[axis]}")
+        raise RuntimeError(
+            f"gather(): index out of range for dimension {axis} with size {a._data.shape[axis]}"
+        )
     small = tuple(slice(0, s) for s in idx.shape)
-    src = a if idx.shape == a._data.shape else Slice.apply(a, index=small[:axis] + (slice(None),) + small[axis + 1:])
+    src = (
+        a
+        if idx.shape == a._data.shape
+        else Slice.apply(a, index=small[:axis] + (slice(None),) + small[axis + 1 :])
+    )
     return Gather.apply(src, index, axis=axis)
 
 
@@ -244,8 +255,10 @@ def index_select(a, dim, index):
 def masked_fill(a, mask, value):
     """``a`` with ``value`` where the boolean ``mask`` (broadcast) is true."""
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
-        raise RuntimeError("masked_fill only supports boolean masks, but got mask with dtype "
-                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        raise RuntimeError(
+            "masked_fill only supports boolean masks, but got mask with dtype "
+            f"{getattr(mask, 'dtype', type(mask).__name__)}"
+        )
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor")
@@ -256,8 +269,10 @@ def masked_fill(a, mask, value):
 
 
 def masked_select(a, mask):
-    a2, m2 = a.expand(*np.broadcast_shapes(a.shape, mask.shape)), mask.expand(
-        *np.broadcast_shapes(a.shape, mask.shape))
+    a2, m2 = (
+        a.expand(*np.broadcast_shapes(a.shape, mask.shape)),
+        mask.expand(*np.broadcast_shapes(a.shape, mask.shape)),
+    )
     return getitem(a2, (m2,))
 
 
@@ -303,8 +318,10 @@ def topk(a, k, dim=-1, largest=True, sorted=True):
 
     axis = normalize_dim(dim, a._data.ndim, "topk")
     if not 0 <= k <= (a._data.shape[axis] if a._data.ndim else 1):
-        raise RuntimeError(f"topk(): selected index k={k} out of range for dimension {axis} of size "
-                           f"{a._data.shape[axis] if a._data.ndim else 1}")
+        raise RuntimeError(
+            f"topk(): selected index k={k} out of range for dimension {axis} of size "
+            f"{a._data.shape[axis] if a._data.ndim else 1}"
+        )
     vals, idx = sort(a, axis, descending=largest)
     return _ValuesIndices((vals.narrow(axis, 0, k), idx.narrow(axis, 0, k)))
 
@@ -317,6 +334,8 @@ def one_hot(index, num_classes=-1):
     if num_classes == -1:
         num_classes = int(index._data.max()) + 1 if index._data.size else 0
     if index._data.size and (index._data.min() < 0 or index._data.max() >= num_classes):
-        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}); got values in "
-                           f"[{int(index._data.min())}, {int(index._data.max())}]")
+        raise RuntimeError(
+            f"one_hot: class values must be in [0, {num_classes}); got values in "
+            f"[{int(index._data.min())}, {int(index._data.max())}]"
+        )
     return Tensor._wrap((index._data[..., None] == xp.arange(num_classes)).astype(np.int64))

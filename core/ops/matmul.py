@@ -1,5 +1,6 @@
 """Matrix products: ``matmul`` (batched, broadcast, 1-D cases), ``mm``, ``bmm``, ``dot``, ``outer``,
 ``einsum``, ``addmm``, ``baddbmm``, ``linear``-ready helpers."""
+
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
@@ -27,8 +28,10 @@ def matmul(a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         a, b = binary_operands(a, b, "matmul")
     if a._data.ndim == 0 or b._data.ndim == 0:
-        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got {a._data.ndim}D and "
-                           f"{b._data.ndim}D tensors")
+        raise RuntimeError(
+            f"matmul: both arguments need at least 1 dimension, got {a._data.ndim}D and "
+            f"{b._data.ndim}D tensors"
+        )
     if a._data.dtype != b._data.dtype:
         a, b = binary_operands(a, b, "matmul")
     ka = a._data.shape[-1]
@@ -69,7 +72,7 @@ def bmm(a, b):
 
 def dot(a, b):
     if a._data.ndim != 1 or b._data.ndim != 1:
-        raise RuntimeError("1D tensors expected, but got {}D and {}D tensors".format(a._data.ndim, b._data.ndim))
+        raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")
     return matmul(a, b)
 
 
@@ -109,20 +112,24 @@ def einsum(equation, *operands):
         out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     terms = lhs.split(",")
     if len(terms) != len(operands):
-        raise ValueError(f"einsum(): {len(terms)} operand terms in {equation!r} but {len(operands)} operands given")
+        raise ValueError(
+            f"einsum(): {len(terms)} operand terms in {equation!r} but {len(operands)} operands given"
+        )
     if "." in eq:
         raise NotImplementedError("einsum(): ellipsis is not supported")
     labels = list(out) + sorted(set("".join(terms)) - set(out))
     aligned = []
     for term, x in zip(terms, operands):
         if len(term) != x._data.ndim:
-            raise ValueError(f"einsum(): term {term!r} has {len(term)} labels but the operand has {x._data.ndim} dims")
+            raise ValueError(
+                f"einsum(): term {term!r} has {len(term)} labels but the operand has {x._data.ndim} dims"
+            )
         # Repeated labels in one term (a diagonal) are taken with advanced indexing.
         for c in set(term):
             while term.count(c) > 1:
                 i, j = term.index(c), term.index(c, term.index(c) + 1)
                 x = x.diagonal(0, i, j)
-                term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+                term = term[:i] + term[i + 1 : j] + term[j + 1 :] + c
         order = [term.index(c) for c in labels if c in term]
         x = x.permute(*order)
         shape = []

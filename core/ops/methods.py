@@ -1,15 +1,18 @@
 """Binds the functional ops as Tensor methods (``x.sum()``, ``x.reshape(...)``, ...)."""
+
 from .. import ops
 
-
-_SAME_NAME = """abs neg exp expm1 log log1p log2 log10 sqrt rsqrt sin cos tanh sigmoid relu erf floor ceil trunc
-sign round reciprocal square clamp clip where gather scatter scatter_add index_select masked_fill masked_select
-nonzero argwhere sort argsort topk matmul mm bmm dot mv outer add sub mul div pow remainder maximum minimum eq ne
-lt le gt ge logical_and logical_or logical_not logical_xor bitwise_not isnan isinf isfinite allclose isclose
-equal sum mean var std max min amax amin argmax argmin prod cumsum cumprod logsumexp softmax log_softmax norm all
-any count_nonzero reshape view flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand repeat tile
-flip fliplr flipud roll narrow split chunk unbind movedim clone contiguous lerp addcmul addcdiv diagonal
-index_fill tril triu take_along_dim broadcast_to""".split()
+_SAME_NAME = """
+abs neg exp expm1 log log1p log2 log10 sqrt rsqrt sin cos tanh sigmoid relu erf floor ceil trunc
+sign round reciprocal square clamp clip where gather scatter scatter_add index_select masked_fill
+masked_select nonzero argwhere sort argsort topk matmul mm bmm dot mv outer add sub mul div pow
+remainder maximum minimum eq ne lt le gt ge logical_and logical_or logical_not logical_xor
+bitwise_not isnan isinf isfinite allclose isclose equal sum mean var std max min amax amin argmax
+argmin prod cumsum cumprod logsumexp softmax log_softmax norm all any count_nonzero reshape view
+flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand repeat tile flip fliplr
+flipud roll narrow split chunk unbind movedim clone contiguous lerp addcmul addcdiv diagonal
+index_fill tril triu take_along_dim broadcast_to
+""".split()
 
 
 def install(cls):
@@ -55,15 +58,24 @@ def _new(make):
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     from ..creation import full
 
-    return full(size, fill_value, dtype=self.dtype if dtype is None else dtype,
-                device=self.device if device is None else device, requires_grad=requires_grad)
+    return full(
+        size,
+        fill_value,
+        dtype=self.dtype if dtype is None else dtype,
+        device=self.device if device is None else device,
+        requires_grad=requires_grad,
+    )
 
 
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     from ..creation import tensor
 
-    return tensor(data, dtype=self.dtype if dtype is None else dtype, device=self.device if device is None else device,
-                  requires_grad=requires_grad)
+    return tensor(
+        data,
+        dtype=self.dtype if dtype is None else dtype,
+        device=self.device if device is None else device,
+        requires_grad=requires_grad,
+    )
 
 
 def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
@@ -73,6 +85,7 @@ def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=Non
         return self._wrap(res)
     out = [self._wrap(res[0])]
     for r in res[1:]:
-        out.append(self._wrap(r.reshape(self._data.shape) if r.ndim and return_inverse and r is res[1]
-                              else r).long())
+        out.append(
+            self._wrap(r.reshape(self._data.shape) if r.ndim and return_inverse and r is res[1] else r).long()
+        )
     return tuple(out)

@@ -1,5 +1,6 @@
 """Shape and movement ops: reshape/view, permute/transpose, expand, repeat, cat/stack, split/chunk,
 flip, roll, narrow, squeeze/unsqueeze, pad, copies across devices."""
+
 import numpy as np
 
 from ..autograd.function import Op
@@ -179,8 +180,10 @@ def view(a, *shape):
     try:
         a._data.view().shape = shape  # probes whether a view is possible without copying
     except AttributeError:
-        raise RuntimeError(f"view size is not compatible with input tensor's size and stride (shape "
-                           f"{list(a._data.shape)} -> {list(shape)}); use .reshape(...) instead.") from None
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (shape "
+            f"{list(a._data.shape)} -> {list(shape)}); use .reshape(...) instead."
+        ) from None
     return Reshape.apply(a, shape=shape)
 
 
@@ -193,9 +196,9 @@ def flatten(a, start_dim=0, end_dim=-1):
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = a._data.shape
     n = 1
-    for d in shape[s:e + 1]:
+    for d in shape[s : e + 1]:
         n *= d
-    return reshape(a, shape[:s] + (n,) + shape[e + 1:])
+    return reshape(a, shape[:s] + (n,) + shape[e + 1 :])
 
 
 def unflatten(a, dim, sizes):
@@ -212,9 +215,11 @@ def unflatten(a, dim, sizes):
     for s in sizes:
         n *= s
     if n != shape[dim]:
-        raise RuntimeError(f"unflatten: provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
-                           f"({shape[dim]}) in the input tensor")
-    return reshape(a, shape[:dim] + sizes + shape[dim + 1:])
+        raise RuntimeError(
+            f"unflatten: provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+            f"({shape[dim]}) in the input tensor"
+        )
+    return reshape(a, shape[:dim] + sizes + shape[dim + 1 :])
 
 
 def squeeze(a, dim=None):
@@ -241,9 +246,11 @@ def permute(a, *dims):
     dims = _shape_arg(dims)
     nd = a._data.ndim
     if len(dims) != nd:
-        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                           f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
-                           f"to len(dims) = {len(dims)}")
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
+            f"to len(dims) = {len(dims)}"
+        )
     axes = tuple(normalize_dim(d, nd, "permute") for d in dims)
     if len(set(axes)) != nd:
         raise RuntimeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
@@ -272,7 +279,10 @@ def t(a):
 def movedim(a, source, destination):
     nd = a._data.ndim
     src = [normalize_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
-    dst = [normalize_dim(d, nd, "movedim") for d in ((destination,) if isinstance(destination, int) else destination)]
+    dst = [
+        normalize_dim(d, nd, "movedim")
+        for d in ((destination,) if isinstance(destination, int) else destination)
+    ]
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -283,8 +293,10 @@ def expand(a, *sizes):
     sizes = _shape_arg(sizes)
     shape = a._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-                           f"number of dimensions in the tensor ({len(shape)})")
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+            f"number of dimensions in the tensor ({len(shape)})"
+        )
     lead = len(sizes) - len(shape)
     target = []
     for i, s in enumerate(sizes):
@@ -294,9 +306,11 @@ def expand(a, *sizes):
                 raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
             s = cur
         elif cur is not None and cur != 1 and cur != s:
-            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
-                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
-                               f"{list(shape)}")
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                f"{list(shape)}"
+            )
         target.append(s)
     target = tuple(target)
     if target == shape:
@@ -316,8 +330,9 @@ def broadcast_tensors(*tensors):
 def repeat(a, *reps):
     reps = _shape_arg(reps)
     if len(reps) < a._data.ndim:
-        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
-                           "tensor")
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+        )
     return Repeat.apply(a, reps=reps)
 
 
@@ -345,16 +360,21 @@ def cat(tensors, dim=0):
     dev = device_of(ref._data)
     for i, x in enumerate(tensors):
         if x._data.ndim != nd:
-            raise RuntimeError(f"cat(): Tensors must have same number of dimensions: got {nd} and "
-                               f"{x._data.ndim} (tensor {i})")
+            raise RuntimeError(
+                f"cat(): Tensors must have same number of dimensions: got {nd} and "
+                f"{x._data.ndim} (tensor {i})"
+            )
         for d in range(nd):
             if d != axis and x._data.shape[d] != ref._data.shape[d]:
-                raise RuntimeError(f"cat(): Sizes of tensors must match except in dimension {axis}. Expected "
-                                   f"size {ref._data.shape[d]} but got size {x._data.shape[d]} for tensor number "
-                                   f"{i} in the list.")
+                raise RuntimeError(
+                    f"cat(): Sizes of tensors must match except in dimension {axis}. Expected "
+                    f"size {ref._data.shape[d]} but got size {x._data.shape[d]} for tensor number "
+                    f"{i} in the list."
+                )
         if device_of(x._data) != dev:
-            raise RuntimeError(f"cat(): all tensors must be on the same device, got {dev} and "
-                               f"{device_of(x._data)}")
+            raise RuntimeError(
+                f"cat(): all tensors must be on the same device, got {dev} and {device_of(x._data)}"
+            )
     tensors = [x if x._data.dtype == rt else x.to(rt) for x in tensors]
     return Cat.apply(*tensors, axis=axis)
 
@@ -370,8 +390,10 @@ def stack(tensors, dim=0):
     shape = tensors[0]._data.shape
     for i, x in enumerate(tensors):
         if x._data.shape != shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
-                               f"{list(x._data.shape)} at entry {i}")
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
+                f"{list(x._data.shape)} at entry {i}"
+            )
     dim = normalize_dim(dim, len(shape) + 1, "stack")
     return cat([unsqueeze(x, dim) for x in tensors], dim)
 
@@ -408,8 +430,10 @@ def split(a, split_size_or_sections, dim=0):
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != size:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size "
-                               f"at dimension {dim}), but got split_sizes={sizes}")
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size "
+                f"at dimension {dim}), but got split_sizes={sizes}"
+            )
     out, start = [], 0
     for s in sizes:
         out.append(narrow(a, dim, start, s))
@@ -445,8 +469,10 @@ def flipud(a):
 def roll(a, shifts, dims=None):
     if dims is None:
         flat = reshape(a, -1)
-        return reshape(Roll.apply(flat, shifts=shifts if isinstance(shifts, int) else tuple(shifts), axes=0),
-                       *a._data.shape)
+        return reshape(
+            Roll.apply(flat, shifts=shifts if isinstance(shifts, int) else tuple(shifts), axes=0),
+            *a._data.shape,
+        )
     if isinstance(dims, int):
         dims = (dims,)
         shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
@@ -482,7 +508,9 @@ def pad(a, pad, mode="constant", value=None):
             widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
         return PadConstant.apply(a, widths=tuple(widths), value=0.0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
-        raise NotImplementedError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+        raise NotImplementedError(
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
     # Non-constant modes gather from the input with computed indices, so the gradient is a scatter-add.
     from .indexing import index_select
 
@@ -493,8 +521,10 @@ def pad(a, pad, mode="constant", value=None):
             continue
         n = a._data.shape[axis]
         if mode == "reflect" and (lo >= n or hi >= n):
-            raise RuntimeError(f"pad: padding size should be less than the corresponding input dimension, but got "
-                               f"padding ({lo}, {hi}) at dimension {axis} of input {list(a._data.shape)}")
+            raise RuntimeError(
+                f"pad: padding size should be less than the corresponding input dimension, but got "
+                f"padding ({lo}, {hi}) at dimension {axis} of input {list(a._data.shape)}"
+            )
         idx = np.arange(-lo, n + hi)
         if mode == "reflect":
             period = 2 * (n - 1) if n > 1 else 1
@@ -504,7 +534,9 @@ def pad(a, pad, mode="constant", value=None):
             idx = np.clip(idx, 0, n - 1)
         else:
             if lo > n or hi > n:
-                raise RuntimeError("pad: padding value causes wrapping around more than once in circular mode")
+                raise RuntimeError(
+                    "pad: padding value causes wrapping around more than once in circular mode"
+                )
             idx = idx % n
         out = index_select(out, axis, Tensor._wrap(xp.asarray(idx)))
     return out

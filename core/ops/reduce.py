@@ -1,5 +1,6 @@
 """Reductions: sum, mean, var/std, max/min (with indices), amax/amin, argmax/argmin, prod, cumsum,
 logsumexp, norm, softmax and log_softmax."""
+
 import numpy as np
 
 from .. import dtypes
@@ -160,8 +161,10 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
     if a._data.dtype.kind != "f":
-        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-                           f"or complex dtype. Got: {a.dtype.name}")
+        raise RuntimeError(
+            f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {a.dtype.name}"
+        )
     axes = normalize_dims(dim, a._data.ndim, "mean")
     n = 1
     for ax in axes:
@@ -212,8 +215,10 @@ def _max_min(a, dim, keepdim, largest, name):
         return (ew.maximum if largest else ew.minimum)(a, dim)
     if dim is None:
         if a._data.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
-                               "Specify the reduction dim with the 'dim' argument.")
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
         return AMaxMin.apply(a, axes=tuple(range(a._data.ndim)), keepdim=False, largest=largest)
     axis = normalize_dim(dim, a._data.ndim, name)
     if a._data.ndim == 0:

@@ -1,4 +1,5 @@
 """The error function, which numpy lacks: a CPU implementation beside cupy's own kernel."""
+
 import math
 
 import numpy as np

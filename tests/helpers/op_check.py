@@ -5,6 +5,7 @@ the outputs and the gradients of ``out.sum()`` (weighted, so every output elemen
 ``gradcheck(fn, inputs)`` checks visionlite's analytic gradients against central differences in float64,
 so the suite means something without torch.
 """
+
 import numpy as np
 import pytest
 
@@ -17,7 +18,9 @@ def _torch():
 
 def make_inputs(shapes, low=-2.0, high=2.0, seed=0, dtype=np.float32, forward_only=False):
     rng = np.random.default_rng(seed)
-    return [rng.uniform(low, high, size=s).astype(dtype) if not isinstance(s, np.ndarray) else s for s in shapes]
+    return [
+        rng.uniform(low, high, size=s).astype(dtype) if not isinstance(s, np.ndarray) else s for s in shapes
+    ]
 
 
 def to_vl(arrays, requires_grad=True, device="cpu"):
@@ -53,8 +56,21 @@ def _first(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-def helper_test_op(shapes, torch_fn, vl_fn=None, atol=1e-5, rtol=1e-4, grad_atol=1e-4, grad_rtol=1e-3,
-                   low=-2.0, high=2.0, forward_only=False, inputs=None, device="cpu", dtype=np.float32):
+def helper_test_op(
+    shapes,
+    torch_fn,
+    vl_fn=None,
+    atol=1e-5,
+    rtol=1e-4,
+    grad_atol=1e-4,
+    grad_rtol=1e-3,
+    low=-2.0,
+    high=2.0,
+    forward_only=False,
+    inputs=None,
+    device="cpu",
+    dtype=np.float32,
+):
     """Forward + backward of ``vl_fn`` against ``torch_fn`` (same function body usually: pass one)."""
     torch = _torch()
     vl_fn = vl_fn or torch_fn
@@ -63,14 +79,20 @@ def helper_test_op(shapes, torch_fn, vl_fn=None, atol=1e-5, rtol=1e-4, grad_atol
     vt = to_vl(arrays, requires_grad=not forward_only, device=device)
     t_out = _first(torch_fn(*tt))
     v_out = _first(vl_fn(*vt))
-    assert tuple(v_out.shape) == tuple(t_out.shape), f"shape {tuple(v_out.shape)} != torch {tuple(t_out.shape)}"
-    assert str(v_out.dtype).split(".")[-1] == str(t_out.dtype).split(".")[-1], \
+    assert tuple(v_out.shape) == tuple(t_out.shape), (
+        f"shape {tuple(v_out.shape)} != torch {tuple(t_out.shape)}"
+    )
+    assert str(v_out.dtype).split(".")[-1] == str(t_out.dtype).split(".")[-1], (
         f"dtype {v_out.dtype} != torch {t_out.dtype}"
+    )
     np.testing.assert_allclose(_as_numpy(v_out), _as_numpy(t_out), atol=atol, rtol=rtol, err_msg="forward")
     if forward_only or not t_out.requires_grad:
         return v_out
-    weights = np.random.default_rng(1).uniform(0.5, 1.5, size=tuple(t_out.shape)).astype(arrays[0].dtype
-                                                                                         if arrays else np.float32)
+    weights = (
+        np.random.default_rng(1)
+        .uniform(0.5, 1.5, size=tuple(t_out.shape))
+        .astype(arrays[0].dtype if arrays else np.float32)
+    )
     (t_out * torch.tensor(weights, dtype=t_out.dtype)).sum().backward()
     (v_out * vl.tensor(weights, dtype=v_out.dtype, device=device)).sum().backward()
     for i, (a, b) in enumerate(zip(vt, tt)):
@@ -78,15 +100,18 @@ def helper_test_op(shapes, torch_fn, vl_fn=None, atol=1e-5, rtol=1e-4, grad_atol
             assert a.grad is None or np.allclose(_as_numpy(a.grad), 0), f"input {i}: torch has no grad"
             continue
         assert a.grad is not None, f"input {i}: visionlite produced no gradient"
-        np.testing.assert_allclose(_as_numpy(a.grad), _as_numpy(b.grad), atol=grad_atol, rtol=grad_rtol,
-                                   err_msg=f"grad of input {i}")
+        np.testing.assert_allclose(
+            _as_numpy(a.grad), _as_numpy(b.grad), atol=grad_atol, rtol=grad_rtol, err_msg=f"grad of input {i}"
+        )
     return v_out
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     """Central-difference check of d(sum(w * fn(*inputs)))/d(input) in float64 for every float input."""
-    inputs = [vl.tensor(np.asarray(x, dtype=np.float64) if np.asarray(x).dtype.kind == "f" else np.asarray(x))
-              for x in inputs]
+    inputs = [
+        vl.tensor(np.asarray(x, dtype=np.float64) if np.asarray(x).dtype.kind == "f" else np.asarray(x))
+        for x in inputs
+    ]
     for t in inputs:
         if t.is_floating_point():
             t.requires_grad_(True)
@@ -103,8 +128,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
             plus, minus = base.copy().reshape(-1), base.copy().reshape(-1)
             plus[j] += eps
             minus[j] -= eps
-            args_p = [vl.tensor(plus.reshape(base.shape)) if k == i else x.detach() for k, x in enumerate(inputs)]
-            args_m = [vl.tensor(minus.reshape(base.shape)) if k == i else x.detach() for k, x in enumerate(inputs)]
+            args_p = [
+                vl.tensor(plus.reshape(base.shape)) if k == i else x.detach() for k, x in enumerate(inputs)
+            ]
+            args_m = [
+                vl.tensor(minus.reshape(base.shape)) if k == i else x.detach() for k, x in enumerate(inputs)
+            ]
             with vl.no_grad():
                 fp = float((_first(fn(*args_p)) * w).sum().item())
                 fm = float((_first(fn(*args_m)) * w).sum().item())
