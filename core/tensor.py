@@ -224,7 +224,7 @@ class Tensor:
 
     # ------------------------------------------------------------------------------ conversion
     def to(self, *args, **kwargs):
-        """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``; ``copy=True`` copies."""
+        """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``."""
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
