@@ -6,11 +6,16 @@ from . import dtypes as _dt
 
 
 def _format_floats(a):
-    finite = a[np.isfinite(a)]
-    if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+    """PyTorch's choice: integers as ``1.``, else 4 decimals, or scientific for wide ranges."""
+    nonzero = np.abs(a[np.isfinite(a) & (a != 0)])
+    if not nonzero.size:
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v).replace("inf", "inf")
+    big, small = nonzero.max(), nonzero.min()
+    if np.all(nonzero == np.round(nonzero)):
+        if big > 1e8:
+            return lambda v: f"{v:.4e}"
         return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
-    big = finite.size and (np.abs(finite).max() >= 1e8 or (np.abs(finite[finite != 0]).min(initial=1) < 1e-4))
-    if big:
+    if big / small > 1000.0 or big > 1e8 or small < 1e-4:
         return lambda v: f"{v:.4e}"
     return lambda v: f"{v:.4f}"
 
@@ -21,7 +26,10 @@ def tensor_repr(t):
     opts = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, max_line_width=80)
     if kind == "f" or a.dtype == getattr(_dt.bfloat16, "np", None):
         a64 = a.astype(np.float64)
-        body = np.array2string(a64, formatter={"float_kind": _format_floats(a64)}, **opts)
+        fmt = _format_floats(a64)
+        # PyTorch right-aligns every element to the widest one.
+        width = max((len(fmt(v)) for v in a64.flat), default=0)
+        body = np.array2string(a64, formatter={"float_kind": lambda v: fmt(v).rjust(width)}, **opts)
     elif kind == "b":
         body = np.array2string(a, formatter={"bool": lambda v: "True" if v else "False"}, **opts)
     else:

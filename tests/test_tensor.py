@@ -195,3 +195,12 @@ def test_bool_and_integer_ops():
     assert (~a).tolist() == [False, True]
     assert vl.tensor([1, 2, 3]).sum().dtype == vl.int64
     assert (vl.tensor([1, 2]) == vl.tensor([1, 3])).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("values", [
+    [[4.0, 6.0], [8.0, 10.0]], [0.1, -2.5, 100.25], [1e-5, 1.0], [1e9, 1.0], [0.0, float("nan"), float("inf"), 1.5],
+    [[1, 20], [3, 4]], [0.25, 0.5],
+])
+def test_repr_matches_torch_layout(values):
+    torch = pytest.importorskip("torch")
+    assert repr(vl.tensor(values)) == repr(torch.tensor(values))
