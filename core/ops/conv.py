@@ -1,0 +1,380 @@
+"""2-D convolution and transposed convolution as primitives with a fused backward.
+
+How it is made fast on numpy (and stays plain array code for cupy):
+
+* The zero-padded input is rearranged once into *phase planes*: for stride ``s`` the padded image is
+  split into ``s*s`` sub-images ``P[a, b][u, v] = xpad[u*s + a, v*s + b]``, each stored channel-major
+  as a ``(C, N*Hq*Wq)`` matrix. In that layout every kernel tap ``(i, j)`` reads one phase at a fixed
+  flat offset, so its im2col rows are a *contiguous* slice: building the column matrix is ``kh*kw``
+  memcpy-like copies rather than a gather, and col2im is as many strided adds (no ``np.add.at``).
+  Outputs are computed on the whole ``Hq x Wq`` grid and cropped; the few extra columns cost ~5%.
+* The column matrix is built a chunk of columns at a time, so it stays in cache for the GEMM that
+  consumes it (one GEMM per chunk with ``K = kh*kw*C/groups``). On the GPU one chunk covers everything.
+* 1x1 convolutions skip all of this (a batched GEMM on the NCHW input); depthwise convolutions
+  (one input channel per group) are a loop of multiply-adds over the taps instead of tiny GEMMs.
+
+Backward runs on raw arrays too, so these ops do not support double backward.
+"""
+import numpy as np
+
+from ..autograd.function import Op
+from ..autograd.grad_mode import _enabled
+from ..backend import array_module
+from ..tensor import Tensor
+
+_CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32) that stays in a core's cache
+_CHUNK_ELEMS_GPU = 1 << 28
+
+
+class ConvGeometry:
+    """Where each kernel tap of a convolution reads in the phase planes of its padded input.
+
+    ``in_hw`` is the (unpadded) input size, ``pad`` = (top, bottom, left, right). ``out_hw`` may force the
+    output size (used by transposed convolutions with ``output_padding``).
+    """
+
+    def __init__(self, n, c, in_hw, w_shape, groups, stride, pad, dilation, out_hw=None):
+        o, cg, kh, kw = w_shape
+        (sh, sw), (dh, dw) = stride, dilation
+        self.n, self.c, self.in_hw, self.o, self.groups = n, c, tuple(in_hw), o, groups
+        self.stride, self.pad, self.k = (sh, sw), tuple(pad), (kh, kw)
+        if out_hw is None:
+            out_hw = tuple((size + lo + hi - d * (k - 1) - 1) // s + 1 for size, lo, hi, d, k, s in
+                           zip(in_hw, pad[::2], pad[1::2], (dh, dw), (kh, kw), (sh, sw)))
+        self.out_hw = ho, wo = out_hw
+        # Padded rows/cols that some output actually reads; the phase grid covers exactly those.
+        used_h, used_w = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+        self.hq, self.wq = -(-used_h // sh), -(-used_w // sw)
+        self.lq = n * self.hq * self.wq
+        self.taps = []  # (phase index, flat offset) per tap, in (i, j) order
+        for i in range(kh):
+            for j in range(kw):
+                (qi, a), (qj, b) = divmod(i * dh, sh), divmod(j * dw, sw)
+                self.taps.append((a * sw + b, qi * self.wq + qj))
+        self.pointwise = kh == kw == 1 and not any(pad)
+
+    def _phase_windows(self):
+        """Per phase: (phase, dst rows, dst cols, src row slice, src col slice) of the unpadded input."""
+        (sh, sw), (top, _, left, _) = self.stride, self.pad
+        h, w = self.in_hw
+        out = []
+        for a in range(sh):
+            rows = _axis_window(a, sh, top, h, self.hq)
+            for b in range(sw):
+                cols = _axis_window(b, sw, left, w, self.wq)
+                if rows is not None and cols is not None:
+                    out.append((a * sw + b, rows, cols))
+        return out
+
+    def split(self, x):
+        """Phase planes ``(s_h*s_w, C, N*Hq*Wq)`` of the zero-padded NCHW input ``x``."""
+        xp = array_module(x)
+        sh, sw = self.stride
+        planes = xp.zeros((sh * sw, self.c, self.n, self.hq, self.wq), dtype=x.dtype)
+        for p, (u0, u1, r0, r1), (v0, v1, c0, c1) in self._phase_windows():
+            planes[p, :, :, u0:u1, v0:v1] = x[:, :, r0:r1:sh, c0:c1:sw].transpose(1, 0, 2, 3)
+        return planes.reshape(sh * sw, self.c, self.lq)
+
+    def merge(self, planes, dtype):
+        """Inverse of ``split`` for gradients: phase planes back to an NCHW array (padding dropped)."""
+        xp = array_module(planes)
+        sh, sw = self.stride
+        planes = planes.reshape(sh * sw, self.c, self.n, self.hq, self.wq)
+        x = xp.zeros((self.n, self.c) + self.in_hw, dtype=dtype)
+        for p, (u0, u1, r0, r1), (v0, v1, c0, c1) in self._phase_windows():
+            x[:, :, r0:r1:sh, c0:c1:sw] = planes[p, :, :, u0:u1, v0:v1].transpose(1, 0, 2, 3)
+        return x
+
+    def embed(self, y):
+        """An NCHW output-shaped array placed on the ``(G, O/G, N*Hq*Wq)`` grid, zero elsewhere."""
+        xp = array_module(y)
+        ho, wo = self.out_hw
+        full = xp.zeros((self.o, self.n, self.hq, self.wq), dtype=y.dtype)
+        full[:, :, :ho, :wo] = y.transpose(1, 0, 2, 3)
+        return full.reshape(self.groups, self.o // self.groups, self.lq)
+
+    def crop(self, full, bias=None):
+        """The valid ``(N, O, Ho, Wo)`` part of a grid result, plus ``bias``, as a contiguous array."""
+        xp = array_module(full)
+        ho, wo = self.out_hw
+        view = full.reshape(self.o, self.n, self.hq, self.wq)[:, :, :ho, :wo].transpose(1, 0, 2, 3)
+        out = xp.empty((self.n, self.o, ho, wo), dtype=full.dtype)
+        if bias is None:
+            out[...] = view
+        else:
+            xp.add(view, bias.reshape(-1, 1, 1), out=out)
+        return out
+
+    def chunk(self, xp, k):
+        """Columns per im2col chunk for a column matrix with ``k`` rows."""
+        return max(512, (_CHUNK_ELEMS_CPU if xp is np else _CHUNK_ELEMS_GPU) // max(k, 1))
+
+
+def _axis_window(phase, s, lo, size, nq):
+    """For one axis and phase: grid slots ``[u0, u1)`` that hold input indices ``r0, r0+s, ... < r1``."""
+    u0 = max(0, -(-(lo - phase) // s))
+    r0 = u0 * s + phase - lo
+    if r0 >= size or u0 >= nq:
+        return None
+    cnt = min(nq - u0, -(-(size - r0) // s))
+    return u0, u0 + cnt, r0, r0 + (cnt - 1) * s + 1
+
+
+def weight_matrix(w, groups):
+    """``(O, C/g, kh, kw)`` weights as ``(g, O/g, kh*kw*C/g)`` with the tap index outer, as the columns."""
+    o, cg, kh, kw = w.shape
+    return w.reshape(groups, o // groups, cg, kh * kw).transpose(0, 1, 3, 2).reshape(groups, o // groups, -1)
+
+
+def weight_from_matrix(wm, w_shape):
+    o, cg, kh, kw = w_shape
+    g = wm.shape[0]
+    return wm.reshape(g, o // g, kh * kw, cg).transpose(0, 1, 3, 2).reshape(w_shape)
+
+
+def _matmul_into(a, b, out):
+    xp = array_module(a)
+    if xp is np:
+        xp.matmul(a, b, out=out)
+    else:
+        out[...] = xp.matmul(a, b)
+
+
+def _fill_columns(cols, planes, geom, start, stop):
+    """Columns ``[start, stop)`` of the im2col matrix, ``cols`` shaped ``(g, taps, C/g, chunk)``."""
+    g, lq = geom.groups, geom.lq
+    for t, (p, off) in enumerate(geom.taps):
+        src = planes[p].reshape(g, -1, lq)
+        n = max(0, min(stop + off, lq) - (start + off))
+        if n:
+            cols[:, t, :, :n] = src[:, :, start + off:start + off + n]
+        if n < stop - start:
+            cols[:, t, :, n:stop - start] = 0
+
+
+def grid_forward(planes, wm, geom):
+    """Convolution on the phase grid: ``(g, O/g, N*Hq*Wq)`` from phase planes and the weight matrix."""
+    xp = array_module(planes)
+    g, og, k = wm.shape
+    lq, ntap = geom.lq, len(geom.taps)
+    if k == ntap and g > 1:  # one input channel per group (depthwise): multiply-adds, not tiny GEMMs
+        return _depthwise_forward(planes, wm, geom)
+    out = xp.empty((g, og, lq), dtype=planes.dtype)
+    if ntap == 1 and geom.taps[0][1] == 0:
+        _matmul_into(wm, planes[geom.taps[0][0]].reshape(g, -1, lq), out)
+        return out
+    step = geom.chunk(xp, g * k)
+    cols = xp.empty((g, ntap, k // ntap, min(step, lq)), dtype=planes.dtype)
+    for s in range(0, lq, step):
+        e = min(s + step, lq)
+        _fill_columns(cols, planes, geom, s, e)
+        _matmul_into(wm, cols.reshape(g, k, -1)[:, :, :e - s], out[:, :, s:e])
+    return out
+
+
+def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
+    """Gradients of ``grid_forward``: (d planes or None, d weight matrix or None)."""
+    xp = array_module(gfull)
+    g, og, k = wm.shape
+    lq, ntap = geom.lq, len(geom.taps)
+    if k == ntap and g > 1:
+        return _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
+    nphase = geom.stride[0] * geom.stride[1]
+    gplanes = xp.zeros((nphase, g, k // ntap, lq), dtype=gfull.dtype) if need_planes else None
+    gwm = xp.zeros(wm.shape, dtype=gfull.dtype) if need_weight else None
+    wmt = wm.transpose(0, 2, 1)
+    if ntap == 1 and geom.taps[0][1] == 0:
+        p = geom.taps[0][0]
+        if need_planes:
+            _matmul_into(wmt, gfull, gplanes[p])
+        if need_weight:
+            _matmul_into(gfull, planes[p].reshape(g, -1, lq).transpose(0, 2, 1), gwm)
+        return gplanes, gwm
+    step = geom.chunk(xp, g * k)
+    width = min(step, lq)
+    cols = xp.empty((g, ntap, k // ntap, width), dtype=gfull.dtype) if need_weight else None
+    gcols = xp.empty((g, k, width), dtype=gfull.dtype) if need_planes else None
+    for s in range(0, lq, step):
+        e = min(s + step, lq)
+        gs = gfull[:, :, s:e]
+        if need_weight:
+            _fill_columns(cols, planes, geom, s, e)
+            gwm += xp.matmul(gs, cols.reshape(g, k, -1)[:, :, :e - s].transpose(0, 2, 1))
+        if need_planes:
+            _matmul_into(wmt, gs, gcols[:, :, :e - s])
+            gc = gcols.reshape(g, ntap, k // ntap, width)
+            for t, (p, off) in enumerate(geom.taps):  # col2im: one strided add per tap
+                n = max(0, min(e + off, lq) - (s + off))
+                if n:
+                    gplanes[p, :, :, s + off:s + off + n] += gc[:, t, :, :n]
+    if need_planes:
+        gplanes = gplanes.reshape(nphase, -1, lq)
+    return gplanes, gwm
+
+
+def _depthwise_forward(planes, wm, geom):
+    xp = array_module(planes)
+    g, og, _ = wm.shape
+    lq = geom.lq
+    out = xp.zeros((g, og, lq), dtype=planes.dtype)
+    tmp = xp.empty((g, og, lq), dtype=planes.dtype)
+    for t, (p, off) in enumerate(geom.taps):
+        n = lq - off
+        src = planes[p].reshape(g, 1, lq)[:, :, off:]
+        xp.multiply(src, wm[:, :, t:t + 1], out=tmp[:, :, :n])
+        out[:, :, :n] += tmp[:, :, :n]
+    return out
+
+
+def _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
+    xp = array_module(gfull)
+    g, og, _ = wm.shape
+    lq = geom.lq
+    nphase = geom.stride[0] * geom.stride[1]
+    gplanes = xp.zeros((nphase, g, 1, lq), dtype=gfull.dtype) if need_planes else None
+    gwm = xp.empty(wm.shape, dtype=gfull.dtype) if need_weight else None
+    for t, (p, off) in enumerate(geom.taps):
+        n = lq - off
+        gs = gfull[:, :, :n]
+        if need_weight:  # a batched dot product per (group, output) pair
+            gwm[:, :, t:t + 1] = xp.matmul(gs, planes[p].reshape(g, lq, 1)[:, off:])
+        if need_planes:
+            gplanes[p, :, :, off:] += xp.matmul(wm[:, :, t].reshape(g, 1, og), gs)
+    if need_planes:
+        gplanes = gplanes.reshape(nphase, g, lq)
+    return gplanes, gwm
+
+
+# ------------------------------------------------------------------------------ 1x1 convolutions
+def _pointwise_input(x, geom):
+    sh, sw = geom.stride
+    ho, wo = geom.out_hw
+    xs = x[:, :, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw] if (sh, sw) != (1, 1) else x
+    return array_module(x).ascontiguousarray(xs).reshape(geom.n, geom.groups, geom.c // geom.groups, ho * wo)
+
+
+def _pointwise_forward(x, wm, geom, bias):
+    ho, wo = geom.out_hw
+    y = array_module(x).matmul(wm, _pointwise_input(x, geom)).reshape(geom.n, geom.o, ho, wo)
+    if bias is not None:
+        y += bias.reshape(-1, 1, 1)
+    return y
+
+
+def _pointwise_backward(x, g, wm, geom, need_x, need_w):
+    xp = array_module(g)
+    gr = g.reshape(geom.n, geom.groups, geom.o // geom.groups, -1)
+    gx = gw = None
+    if need_x:
+        gxs = xp.matmul(wm.transpose(0, 2, 1), gr).reshape((geom.n, geom.c) + geom.out_hw)
+        if geom.stride == (1, 1):
+            gx = gxs
+        else:
+            sh, sw = geom.stride
+            gx = xp.zeros((geom.n, geom.c) + geom.in_hw, dtype=g.dtype)
+            gx[:, :, ::sh, ::sw][:, :, :geom.out_hw[0], :geom.out_hw[1]] = gxs
+    if need_w:
+        gw = xp.matmul(gr, _pointwise_input(x, geom).transpose(0, 1, 3, 2)).sum(0)
+    return gx, gw
+
+
+# ------------------------------------------------------------------------------ whole convolutions
+def conv_forward(x, w, bias, geom):
+    """Raw NCHW convolution: ``x (N, C, H, W)``, ``w (O, C/g, kh, kw)`` -> ``(N, O, Ho, Wo)``; also returns
+    what ``conv_backward`` needs (the phase planes, or the input itself for 1x1 kernels)."""
+    wm = weight_matrix(w, geom.groups)
+    if geom.pointwise:
+        return _pointwise_forward(x, wm, geom, bias), x
+    planes = geom.split(x)
+    return geom.crop(grid_forward(planes, wm, geom), bias), planes
+
+
+def conv_backward(saved, g, w, geom, need_x, need_w):
+    """Raw gradients ``(d x, d w)`` of ``conv_forward`` given the output gradient ``g (N, O, Ho, Wo)``."""
+    wm = weight_matrix(w, geom.groups)
+    if geom.pointwise:
+        gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
+    else:
+        gplanes, gwm = grid_backward(saved, geom.embed(g), wm, geom, need_x, need_w)
+        gx = geom.merge(gplanes, g.dtype) if need_x else None
+    return gx, (weight_from_matrix(gwm, w.shape) if need_w else None)
+
+
+def conv_transpose_forward(x, w, bias, geom):
+    """Raw transposed convolution: the input-gradient of the convolution described by ``geom`` (whose
+    input is this op's output), applied to ``x`` (N, C_in, H, W) with ``w`` (C_in, C_out/g, kh, kw)."""
+    wm = weight_matrix(w, geom.groups)
+    if geom.pointwise:
+        y, _ = _pointwise_backward(None, x, wm, geom, True, False)
+    else:
+        gplanes, _ = grid_backward(None, geom.embed(x), wm, geom, True, False)
+        y = geom.merge(gplanes, x.dtype)
+    if bias is not None:
+        y += bias.reshape(-1, 1, 1)
+    return y
+
+
+def _no_double_backward(name):
+    if _enabled[0]:
+        raise RuntimeError(f"{name}: double backward (create_graph=True) is not supported; its backward "
+                           f"runs on raw arrays for speed")
+
+
+class Conv2dOp(Op):
+    """``conv2d(x, w[, b])`` on NCHW arrays; ``geom`` is a ConvGeometry for these shapes."""
+
+    def forward(self, x, w, b=None, geom=None):
+        y, saved = conv_forward(x, w, b, geom)
+        if self.recording:
+            self.geom, self.has_bias = geom, b is not None
+            if geom.pointwise:  # the input itself: keep the Tensor so in-place changes are caught
+                saved = self.inputs[0]
+            self.save(saved if self.needs_input_grad[1] else None, self.inputs[1])
+        return y
+
+    def backward(self, g):
+        _no_double_backward("conv2d")
+        saved, w = self.saved_values()
+        saved = saved._data if isinstance(saved, Tensor) else saved
+        needs = self.needs_input_grad
+        gx, gw = conv_backward(saved, g._data, w._data, self.geom, needs[0], needs[1])
+        gb = g._data.sum(axis=(0, 2, 3)) if self.has_bias and needs[2] else None
+        return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[:len(needs)]
+
+
+class ConvTranspose2dOp(Op):
+    """``conv_transpose2d(x, w[, b])``: ``geom`` describes the forward convolution it inverts."""
+
+    def forward(self, x, w, b=None, geom=None):
+        y = conv_transpose_forward(x, w, b, geom)
+        if self.recording:
+            self.geom, self.has_bias = geom, b is not None
+            self.save(self.inputs[0] if self.needs_input_grad[1] else None, self.inputs[1])
+        return y
+
+    def backward(self, g):
+        _no_double_backward("conv_transpose2d")
+        x, w = self.saved_values()
+        needs = self.needs_input_grad
+        geom, gd = self.geom, g._data
+        wm = weight_matrix(w._data, geom.groups)
+        gx = gw = None
+        if geom.pointwise:
+            if needs[0]:
+                gx = _pointwise_forward(gd, wm, geom, None)
+            if needs[1]:
+                _, gwm = _pointwise_backward(gd, x._data, wm, geom, False, True)
+                gw = weight_from_matrix(gwm, w.shape)
+        else:
+            planes = geom.split(gd)
+            if needs[0]:
+                gx = geom.crop(grid_forward(planes, wm, geom))
+            if needs[1]:
+                _, gwm = grid_backward(planes, geom.embed(x._data), wm, geom, False, True)
+                gw = weight_from_matrix(gwm, w.shape)
+        gb = gd.sum(axis=(0, 2, 3)) if self.has_bias and needs[2] else None
+        return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[:len(needs)]
+
+
+__all__ = ["ConvGeometry", "Conv2dOp", "ConvTranspose2dOp", "conv_forward", "conv_backward",
+           "conv_transpose_forward"]
