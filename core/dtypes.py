@@ -31,6 +31,7 @@ class dtype:
 
 bool_ = dtype("bool", np.bool_, 0)
 uint8 = dtype("uint8", np.uint8, 1)
+uint16 = dtype("uint16", np.uint16, 1)  # 16-bit PNGs decode to it, as in TorchVision
 int8 = dtype("int8", np.int8, 1)
 int16 = dtype("int16", np.int16, 1)
 int32 = dtype("int32", np.int32, 1)
@@ -46,7 +47,8 @@ try:  # bfloat16 needs ml_dtypes; without it the name exists but cannot be used
 except ImportError:
     bfloat16 = None
 
-_ALL = [bool_, uint8, int8, int16, int32, int64, float16, float32, float64] + ([bfloat16] if bfloat16 else [])
+_ALL = [bool_, uint8, uint16, int8, int16, int32, int64, float16, float32, float64] + (
+    [bfloat16] if bfloat16 else [])
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
 _ALIASES = {
