@@ -1,0 +1,55 @@
+"""visionlite.models: TorchVision-compatible classification models and their pretrained weights.
+
+``from visionlite.models import resnet50, ResNet50_Weights`` imports only the ResNet family: each name
+loads its module on first use, so ``import visionlite.models`` stays cheap.
+"""
+import importlib
+
+from ._api import (  # noqa: F401
+    Weights,
+    WeightsEnum,
+    get_model,
+    get_model_builder,
+    get_model_weights,
+    get_weight,
+    list_models,
+)
+
+# Public names of each submodule, so that attribute access imports only the module that defines the name.
+_EXPORTS = {
+    "alexnet": ["AlexNet", "AlexNet_Weights", "alexnet"],
+    "mobilenetv2": ["MobileNetV2", "MobileNet_V2_Weights", "mobilenet_v2"],
+    "mobilenetv3": ["MobileNetV3", "MobileNet_V3_Large_Weights", "MobileNet_V3_Small_Weights",
+                    "mobilenet_v3_large", "mobilenet_v3_small"],
+    "resnet": [
+        "ResNet", "BasicBlock", "Bottleneck",
+        "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights", "ResNet101_Weights", "ResNet152_Weights",
+        "ResNeXt50_32X4D_Weights", "ResNeXt101_32X8D_Weights", "ResNeXt101_64X4D_Weights",
+        "Wide_ResNet50_2_Weights", "Wide_ResNet101_2_Weights",
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
+    ],
+    "squeezenet": ["SqueezeNet", "SqueezeNet1_0_Weights", "SqueezeNet1_1_Weights", "squeezenet1_0",
+                   "squeezenet1_1"],
+    "vgg": ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights",
+            "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights",
+            "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"],
+    "_finetune": ["replace_head", "get_head", "freeze_backbone", "freeze_batchnorm", "param_groups"],
+    "feature_extraction": ["create_feature_extractor", "get_graph_node_names"],
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights", "get_weight",
+           "list_models", *_HOME]
+
+
+def __getattr__(name):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME))
