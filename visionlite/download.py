@@ -126,7 +126,7 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
     dst = os.path.abspath(os.fspath(dst))
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     checks = _expected_hashes(sha256, md5, hash_prefix)
-    opts = dict(progress=progress, tries=TRIES if tries is None else tries,
+    opts = dict(progress=progress, tries=max(1, TRIES if tries is None else tries),
                 backoff=BACKOFF_BASE if backoff is None else backoff, timeout=timeout or TIMEOUT,
                 max_redirects=max_redirects, expect_html=expect_html)
 
@@ -240,11 +240,13 @@ def _attempt(session, url, tmp, name, opts):
     try:
         resp = session.get(url, stream=True, timeout=opts["timeout"], headers=headers)
     except requests.exceptions.SSLError as err:
-        raise DownloadError(f"SSL certificate verification failed for {url} ({err}). {_SSL_HINT}") from err
+        raise DownloadError(f"SSL/TLS error for {url} ({_reason(err)}). {_SSL_HINT}") from err
     except requests.exceptions.TooManyRedirects as err:
         raise DownloadError(f"Too many redirects for {url}; the address may have moved.") from err
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
-        raise _Retry(f"cannot connect: {err}") from err
+    except requests.exceptions.Timeout as err:
+        raise _Retry("timed out") from err
+    except requests.exceptions.ConnectionError as err:
+        raise _Retry(f"cannot connect ({_reason(err)})") from err
     except requests.exceptions.RequestException as err:
         raise DownloadError(f"Invalid request for {url}: {err}") from err
 
@@ -289,11 +291,18 @@ def _attempt(session, url, tmp, name, opts):
         except urllib3.exceptions.HTTPError as err:
             if encoded:
                 os.remove(tmp)
-            raise _Retry(f"connection lost after {written} bytes ({err})") from err
+            raise _Retry(f"connection lost after {written} bytes ({type(err).__name__})") from err
         finally:
             bar.close()
         if total is not None and written < total:
             raise _Retry(f"transfer ended after {written} of {total} bytes")
+
+
+def _reason(err):
+    """The telling end of a requests error ("[Errno 111] Connection refused"), without the pool wrapping."""
+    text = str(err)
+    match = re.search(r"\[(?:Errno -?\d+|SSL[^\]]*)\][^'\"()]*", text)
+    return match.group(0).strip() if match else text
 
 
 def _range_start(resp):
