@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers import op_check
 from tests.helpers.op_check import gradcheck, helper_test_op
 
 torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def _run_on(device):
+    """Every op test runs on each device of the ``device`` fixture (cuda where a GPU is visible)."""
+    op_check.current["device"] = device
+    yield
+    op_check.current["device"] = "cpu"
 
 
 # ---------------------------------------------------------------------------- elementwise binary
@@ -153,10 +162,10 @@ def test_getitem_advanced_dup(): helper_test_op([(5, 3)], lambda a: a[torch.tens
 def test_getitem_mask(): helper_test_op([(4, 3)], lambda a: a[a > 0])
 def test_getitem_mixed(): helper_test_op([(4, 5, 6)], lambda a: a[:, [0, 1, 1], 2:4])
 def test_getitem_list(): helper_test_op([(4, 5)], lambda a: a[[0, 3], [1, 1]])
-def test_gather(): helper_test_op([(3, 4)], lambda a: a.gather(1, torch.tensor([[0, 0], [1, 3], [2, 2]])), lambda a: a.gather(1, vl.tensor([[0, 0], [1, 3], [2, 2]])))
-def test_scatter(): helper_test_op([(3, 4), (3, 2)], lambda a, b: a.scatter(1, torch.tensor([[0, 1], [1, 3], [2, 0]]), b), lambda a, b: a.scatter(1, vl.tensor([[0, 1], [1, 3], [2, 0]]), b))
-def test_scatter_add(): helper_test_op([(3, 4), (3, 2)], lambda a, b: a.scatter_add(1, torch.tensor([[0, 0], [1, 3], [2, 2]]), b), lambda a, b: a.scatter_add(1, vl.tensor([[0, 0], [1, 3], [2, 2]]), b))
-def test_index_select(): helper_test_op([(3, 4)], lambda a: a.index_select(1, torch.tensor([3, 0, 3])), lambda a: a.index_select(1, vl.tensor([3, 0, 3])))
+def test_gather(): helper_test_op([(3, 4)], lambda a: a.gather(1, torch.tensor([[0, 0], [1, 3], [2, 2]])), lambda a: a.gather(1, vl.tensor([[0, 0], [1, 3], [2, 2]], device=a.device)))
+def test_scatter(): helper_test_op([(3, 4), (3, 2)], lambda a, b: a.scatter(1, torch.tensor([[0, 1], [1, 3], [2, 0]]), b), lambda a, b: a.scatter(1, vl.tensor([[0, 1], [1, 3], [2, 0]], device=a.device), b))
+def test_scatter_add(): helper_test_op([(3, 4), (3, 2)], lambda a, b: a.scatter_add(1, torch.tensor([[0, 0], [1, 3], [2, 2]]), b), lambda a, b: a.scatter_add(1, vl.tensor([[0, 0], [1, 3], [2, 2]], device=a.device), b))
+def test_index_select(): helper_test_op([(3, 4)], lambda a: a.index_select(1, torch.tensor([3, 0, 3])), lambda a: a.index_select(1, vl.tensor([3, 0, 3], device=a.device)))
 def test_masked_fill(): helper_test_op([(3, 4)], lambda a: a.masked_fill(a > 0.5, -1.0))
 def test_topk(): helper_test_op([(3, 6)], lambda a: a.topk(2, 1)[0])
 def test_sort(): helper_test_op([(3, 6)], lambda a: a.sort(1, descending=True)[0])
@@ -214,8 +223,8 @@ GRADCHECKS = [
     ("flip_roll", lambda a: a.flip(0).roll(1, 1) * a, [(3, 4)]),
     ("pad_reflect", lambda a: vl.pad(a, (1, 2), mode="reflect"), [(2, 4)]),
     ("getitem", lambda a: a[vl.tensor([0, 0, 2])] * a, [(3, 4)]),
-    ("gather_scatter", lambda a: a.gather(1, vl.tensor([[0, 0], [3, 1], [2, 2]])).sum() + a.scatter(
-        1, vl.tensor([[1], [0], [3]]), 0.0), [(3, 4)]),
+    ("gather_scatter", lambda a: a.gather(1, vl.tensor([[0, 0], [3, 1], [2, 2]], device=a.device)).sum() + a.scatter(
+        1, vl.tensor([[1], [0], [3]], device=a.device), 0.0), [(3, 4)]),
     ("where", lambda a, b: vl.where(a > 0, a * b, b), [(3, 4), (3, 4)]),
     ("clamp", lambda a: a.clamp(-0.5, 0.5), [(3, 4)]),
 ]

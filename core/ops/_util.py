@@ -73,3 +73,17 @@ def binary_operands(a, b, op):
     xp = array_module(a._data)
     bt = Tensor._wrap(xp.asarray(b, dtype=rt))
     return (bt, a) if swapped else (a, bt)
+
+
+def broadcast_error(a, b, op):
+    """PyTorch's message for shapes that do not broadcast, naming the op and the first bad dim."""
+    sa, sb = tuple(a._data.shape), tuple(b._data.shape)
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    for d in range(n - 1, -1, -1):
+        if pa[d] != pb[d] and pa[d] != 1 and pb[d] != 1:
+            return RuntimeError(
+                f"{op}: the size of tensor a ({pa[d]}) must match the size of tensor b ({pb[d]}) "
+                f"at non-singleton dimension {d} (shapes {list(sa)} and {list(sb)})"
+            )
+    return RuntimeError(f"{op}: shapes {list(sa)} and {list(sb)} cannot be broadcast together")

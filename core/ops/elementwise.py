@@ -12,7 +12,7 @@ from .. import dtypes
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
-from ._util import as_tensor_like, binary_operands
+from ._util import as_tensor_like, binary_operands, broadcast_error
 from .special import erf as _erf
 
 
@@ -352,7 +352,12 @@ class ZeroGrad(Op):
 def _binary(op_cls, name):
     def fn(a, b):
         a, b = binary_operands(a, b, name)
-        return op_cls.apply(a, b)
+        try:
+            return op_cls.apply(a, b)
+        except ValueError:
+            if a._data.shape == b._data.shape:
+                raise
+            raise broadcast_error(a, b, name) from None
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with broadcasting and PyTorch's type promotion."
@@ -527,7 +532,10 @@ def where(cond, a=None, b=None):
 def _compare(np_name, name):
     def fn(a, b):
         a, b = binary_operands(a, b, name)
-        return Tensor._wrap(getattr(array_module(a._data), np_name)(a._data, b._data))
+        try:
+            return Tensor._wrap(getattr(array_module(a._data), np_name)(a._data, b._data))
+        except ValueError:
+            raise broadcast_error(a, b, name) from None
 
     fn.__name__ = name
     return fn

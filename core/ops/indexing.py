@@ -19,11 +19,14 @@ def _is_basic(index):
 
 
 def _raw_index(index, xp):
-    """Translate an index with Tensors inside into one numpy/cupy understands."""
+    """Translate an index with Tensors inside into one numpy/cupy understands.
+
+    Index tensors may live on the CPU while the indexed tensor is on a GPU, as PyTorch allows.
+    """
     out = []
     for i in index:
         if isinstance(i, Tensor):
-            i = i._data
+            i = i._data if array_module(i._data) is xp else xp.asarray(i.__array__())
             if i.dtype.kind not in "biu":
                 raise IndexError(
                     f"tensors used as indices must be long, int, byte or bool tensors, got {i.dtype}"

@@ -11,6 +11,9 @@ import pytest
 
 import visionlite as vl
 
+# The device the helpers run on when a test does not name one (set by the test module's device fixture).
+current = {"device": "cpu"}
+
 
 def _torch():
     return pytest.importorskip("torch")
@@ -68,11 +71,12 @@ def helper_test_op(
     high=2.0,
     forward_only=False,
     inputs=None,
-    device="cpu",
+    device=None,
     dtype=np.float32,
 ):
     """Forward + backward of ``vl_fn`` against ``torch_fn`` (same function body usually: pass one)."""
     torch = _torch()
+    device = device or current["device"]
     vl_fn = vl_fn or torch_fn
     arrays = inputs if inputs is not None else make_inputs(shapes, low, high, dtype=dtype)
     tt = to_torch(arrays, requires_grad=not forward_only)
@@ -108,20 +112,24 @@ def helper_test_op(
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     """Central-difference check of d(sum(w * fn(*inputs)))/d(input) in float64 for every float input."""
+    device = current["device"]
     inputs = [
-        vl.tensor(np.asarray(x, dtype=np.float64) if np.asarray(x).dtype.kind == "f" else np.asarray(x))
+        vl.tensor(
+            np.asarray(x, dtype=np.float64) if np.asarray(x).dtype.kind == "f" else np.asarray(x),
+            device=device,
+        )
         for x in inputs
     ]
     for t in inputs:
         if t.is_floating_point():
             t.requires_grad_(True)
     out = _first(fn(*inputs))
-    w = vl.tensor(np.random.default_rng(seed).uniform(0.5, 1.5, size=tuple(out.shape)))
+    w = vl.tensor(np.random.default_rng(seed).uniform(0.5, 1.5, size=tuple(out.shape)), device=device)
     (out * w).sum().backward()
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             continue
-        base = t.detach().numpy().copy()
+        base = t.detach().cpu().numpy().copy()
         numeric = np.zeros_like(base)
         flat = numeric.reshape(-1)
         for j in range(base.size):
@@ -138,5 +146,5 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
                 fp = float((_first(fn(*args_p)) * w).sum().item())
                 fm = float((_first(fn(*args_m)) * w).sum().item())
             flat[j] = (fp - fm) / (2 * eps)
-        analytic = np.zeros_like(base) if t.grad is None else t.grad.numpy()
+        analytic = np.zeros_like(base) if t.grad is None else t.grad.cpu().numpy()
         np.testing.assert_allclose(analytic, numeric, atol=atol, rtol=rtol, err_msg=f"gradcheck input {i}")
