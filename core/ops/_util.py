@@ -67,11 +67,18 @@ def binary_operands(a, b, op):
             a2 = a.to(b._data.dtype) if a._data.dtype != b._data.dtype else a
             return (b, a2) if swapped else (a2, b)
         raise TypeError(f"{op}: unsupported operand type {type(b).__name__}")
-    rt = dtypes.result_type(a, b)
+    kind = a._data.dtype.kind
+    if (kind == "f" and type(b) in (float, int)) or (kind in "iu" and type(b) is int):
+        rt = a._data.dtype  # the common case: a Python number never widens a tensor of its category
+    else:
+        rt = dtypes.result_type(a, b)
     if a._data.dtype != rt:
         a = a.to(rt)
     xp = array_module(a._data)
-    bt = Tensor._wrap(xp.asarray(b, dtype=rt))
+    try:
+        bt = Tensor._wrap(xp.asarray(b, dtype=rt))
+    except OverflowError:  # e.g. uint8 tensor + 300: wraps around, as in PyTorch
+        bt = Tensor._wrap(xp.asarray(np.array(b, dtype=np.int64).astype(rt)))
     return (bt, a) if swapped else (a, bt)
 
 
