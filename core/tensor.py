@@ -427,7 +427,7 @@ class Tensor:
                 "supported; write `x[index] = value` on the base tensor, or clone the view first"
             )
         xp = array_module(self._data)
-        if self._data.flags.writeable:
+        if getattr(self._data.flags, "writeable", True):  # cupy arrays have no such flag
             xp.copyto(self._data, data, casting="unsafe")
         else:
             self._data = data.astype(self._data.dtype, copy=True)

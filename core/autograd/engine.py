@@ -193,7 +193,7 @@ def _stealable(g):
         sys.getrefcount(g) <= 3
         and sys.getrefcount(d) <= 2
         and d.base is None
-        and d.flags.writeable
+        and getattr(d.flags, "writeable", True)
         and d.flags.c_contiguous
         and g._ctx is None
     )

@@ -141,7 +141,7 @@ def setitem(a, index, value):
         a._assign(SetItem.apply(a, value, index=raw))
         return
     v = value._data if isinstance(value, Tensor) else value
-    if not a._data.flags.writeable:
+    if not getattr(a._data.flags, "writeable", True):  # cupy arrays are always writable
         a._data = a._data.copy()
     try:
         a._data[raw] = v
