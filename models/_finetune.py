@@ -1,0 +1,190 @@
+"""Helpers for fine-tuning a pretrained classifier: find and replace its head, freeze its backbone (with
+BatchNorm statistics frozen or still updating, a separate choice), and split its parameters into optimizer
+groups by name pattern.
+
+Typical use::
+
+    model = resnet50(weights="DEFAULT")          # loads all 1000-class weights with strict=True
+    replace_head(model, num_classes=10)          # then swap the last layer, explicitly
+    freeze_backbone(model, freeze_bn_stats=True)
+    groups = param_groups(model, [("fc.*", {"lr": 1e-2})], default={"lr": 1e-3}, weight_decay=1e-4)
+    optimizer = visionlite.optim.SGD(groups, lr=1e-3, momentum=0.9)
+"""
+import fnmatch
+import math
+
+from visionlite import nn
+
+__all__ = ["count_parameters", "freeze_backbone", "freeze_batchnorm", "get_head", "param_groups",
+           "replace_head", "unfreeze_batchnorm"]
+
+
+def _is_norm(module):
+    # BatchNorm*, GroupNorm, LayerNorm, InstanceNorm, LocalResponseNorm...: their parameters are not weights
+    # to decay, and matching on the class name also covers user-defined norm layers.
+    return "Norm" in type(module).__name__
+
+
+def get_head(model):
+    """Qualified name of ``model``'s classification layer: its last ``Linear`` in registration order, else its
+    last ``Conv2d`` (SqueezeNet classifies with a 1x1 convolution). E.g. ``"fc"``, ``"classifier.6"``."""
+    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if linears:
+        return linears[-1]
+    convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if convs:
+        return convs[-1]
+    raise ValueError(f"{type(model).__name__} has no Linear or Conv2d layer to treat as its head; pass name=")
+
+
+def _parent(model, name):
+    """The module holding ``name``'s last component, and that component."""
+    *path, leaf = name.split(".")
+    parent = model
+    for part in path:
+        parent = getattr(parent, part)
+    return parent, leaf
+
+
+def replace_head(model, num_classes, name=None):
+    """Replace ``model``'s classification layer by a freshly initialised one with ``num_classes`` outputs.
+
+    Args:
+        model: a classifier (works for every model in visionlite.models).
+        num_classes: new number of outputs.
+        name: qualified name of the layer to replace (default: :func:`get_head`).
+    Returns the new layer. Its initialisation is PyTorch's default for the layer type (Linear), or
+    TorchVision's ``normal(0, 0.01)`` for SqueezeNet's final 1x1 convolution; seed with ``vl.manual_seed``.
+    """
+    name = name or get_head(model)
+    parent, leaf = _parent(model, name)
+    old = getattr(parent, leaf)
+    if isinstance(old, nn.Linear):
+        new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    elif isinstance(old, nn.Conv2d):
+        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
+                        bias=old.bias is not None)
+        nn.init.normal_(new.weight, mean=0.0, std=0.01)
+        if new.bias is not None:
+            nn.init.zeros_(new.bias)
+    else:
+        raise TypeError(f"{name!r} is a {type(old).__name__}; replace_head handles Linear and Conv2d heads")
+    new = new.to(old.weight.device)
+    setattr(parent, leaf, new)
+    if hasattr(model, "num_classes"):
+        model.num_classes = num_classes
+    return new
+
+
+# ------------------------------------------------------------------------------------------- freezing
+
+class _FrozenStats:
+    """Mixin for a norm layer that stays in eval mode: it normalises with its running statistics and never
+    updates them, whatever ``model.train()`` says."""
+
+    @property
+    def training(self):
+        return False
+
+    @training.setter
+    def training(self, mode):
+        pass
+
+
+_FROZEN_CLASSES = {}
+
+
+def _frozen_class(cls):
+    if cls not in _FROZEN_CLASSES:
+        _FROZEN_CLASSES[cls] = type(cls.__name__, (_FrozenStats, cls), {"__module__": cls.__module__,
+                                                                         "_unfrozen_class": cls})
+    return _FROZEN_CLASSES[cls]
+
+
+def _batchnorms(model):
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def freeze_batchnorm(model):
+    """Keep every BatchNorm layer of ``model`` in eval mode: running statistics are used and no longer
+    updated, even during ``model.train()``. Parameters (affine weight and bias) are untouched; see
+    :func:`freeze_backbone`. The state dict is unchanged. Returns the number of layers frozen."""
+    layers = [m for m in _batchnorms(model) if not isinstance(m, _FrozenStats)]
+    for m in layers:
+        m.__class__ = _frozen_class(type(m))
+    return len(layers)
+
+
+def unfreeze_batchnorm(model):
+    """Undo :func:`freeze_batchnorm`: BatchNorm layers follow ``train()``/``eval()`` again."""
+    for m in _batchnorms(model):
+        if isinstance(m, _FrozenStats):
+            m.__class__ = type(m)._unfrozen_class
+            m.training = model.training
+
+
+def freeze_backbone(model, trainable=None, freeze_bn_stats=True):
+    """Stop gradients for every parameter except the head (or those matching ``trainable``).
+
+    Args:
+        model: the model to freeze in place.
+        trainable: fnmatch pattern(s) on parameter names that stay trainable (default: the head found by
+            :func:`get_head`, e.g. ``"fc.*"``).
+        freeze_bn_stats: the separate BatchNorm choice. True (the usual choice with a frozen backbone and
+            small batches): BatchNorm layers stay in eval mode, so their running statistics keep the
+            pretrained values (see :func:`freeze_batchnorm`). False: they keep adapting their running
+            statistics to the new data during training, while their affine parameters stay frozen.
+    Returns the names of the parameters left trainable.
+    """
+    patterns = [trainable] if isinstance(trainable, str) else list(trainable or [get_head(model) + ".*"])
+    kept = []
+    for name, p in model.named_parameters():
+        keep = any(fnmatch.fnmatchcase(name, pat) for pat in patterns)
+        p.requires_grad_(keep)
+        if keep:
+            kept.append(name)
+    if not kept:
+        raise ValueError(f"No parameter matches {patterns}: everything would be frozen. Parameter names look "
+                         f"like {[n for n, _ in list(model.named_parameters())[-2:]]}")
+    if freeze_bn_stats:
+        freeze_batchnorm(model)
+    return kept
+
+
+# ----------------------------------------------------------------------------------- parameter groups
+
+def param_groups(model, rules=(), default=None, weight_decay=0.0, no_decay_norm_and_bias=True,
+                 trainable_only=True):
+    """Split ``model``'s parameters into optimizer parameter groups by name pattern.
+
+    Args:
+        rules: ``(pattern, options)`` pairs; a parameter takes the options of the first fnmatch pattern its
+            name matches (e.g. ``[("fc.*", {"lr": 1e-2}), ("layer4.*", {"lr": 1e-3})]``).
+        default: options for parameters matching no rule (e.g. ``{"lr": 1e-4}`` for the backbone).
+        weight_decay: weight decay of every group, unless its options set one.
+        no_decay_norm_and_bias: give biases and normalization-layer parameters ``weight_decay=0`` (usual).
+        trainable_only: leave out parameters with ``requires_grad=False`` (frozen ones).
+    Returns a list of dicts ``{"params": [...], "weight_decay": ..., **options}`` for any visionlite
+    optimizer; empty groups are left out.
+    """
+    norm_params = {id(p) for m in model.modules() if _is_norm(m) for p in m.parameters(recurse=False)}
+    rules = list(rules) + [("*", dict(default or {}))]
+    groups = {}
+    for name, p in model.named_parameters():
+        if trainable_only and not p.requires_grad:
+            continue
+        index = next(i for i, (pattern, _) in enumerate(rules) if fnmatch.fnmatchcase(name, pattern))
+        no_decay = no_decay_norm_and_bias and (name.endswith("bias") or id(p) in norm_params)
+        groups.setdefault((index, no_decay), []).append(p)
+    out = []
+    for (index, no_decay), params in sorted(groups.items()):
+        options = {"weight_decay": weight_decay, **rules[index][1]}
+        if no_decay:
+            options["weight_decay"] = 0.0
+        out.append({"params": params, **options})
+    return out
+
+
+def count_parameters(model, trainable_only=False):
+    """Number of scalar parameters in ``model`` (only those with ``requires_grad`` if asked)."""
+    return sum(math.prod(p.shape) for p in model.parameters() if p.requires_grad or not trainable_only)
