@@ -1,15 +1,15 @@
 """Makes ``visionlite.nn``, ``visionlite.optim``, ``visionlite.data``, ... the very modules under
 ``visionlite.core`` (one home per name, so ``isinstance`` holds whichever path imported them)."""
-
 import importlib
-import importlib.abc
-import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 
 ALIASED = ("nn", "optim", "data", "autograd", "serialization", "cuda")
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader:
+    """Hands back the already-imported real module instead of executing a second copy."""
+
     def __init__(self, target):
         self.target = target
 
@@ -20,18 +20,24 @@ class _AliasLoader(importlib.abc.Loader):
         pass
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder):
+class _AliasFinder:
+    """A meta-path finder for ``visionlite.<aliased>...`` names."""
+
     def find_spec(self, fullname, path=None, target=None):
         parts = fullname.split(".")
         if len(parts) < 2 or parts[0] != "visionlite" or parts[1] not in ALIASED:
             return None
         real = "visionlite.core." + ".".join(parts[1:])
-        if importlib.util.find_spec(real) is None:
-            return None
-        module = importlib.import_module(real)
-        return importlib.util.spec_from_loader(
-            fullname, _AliasLoader(real), is_package=hasattr(module, "__path__")
-        )
+        try:
+            module = importlib.import_module(real)
+        except ModuleNotFoundError as e:
+            if e.name == real:
+                return None
+            raise
+        return ModuleSpec(fullname, _AliasLoader(real), is_package=hasattr(module, "__path__"))
+
+    def invalidate_caches(self):
+        pass
 
 
 def install():
