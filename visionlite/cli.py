@@ -1,0 +1,245 @@
+"""The ``visionlite`` command: fetch pretrained weights, manage their cache, classify images, list models.
+
+    visionlite download resnet50 mobilenet_v3_small.IMAGENET1K_V1
+    visionlite cache list | verify | clear [FILE...]
+    visionlite classify cat.jpg dog.png --model resnet50
+    visionlite models [--include 'resnet*'] [--all-weights]
+
+Run ``visionlite COMMAND --help`` for the options of each command.
+"""
+import argparse
+import logging
+import os
+import sys
+
+__all__ = ["main", "resolve_weights"]
+
+logger = logging.getLogger("visionlite.cli")
+
+
+class CLIError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def resolve_weights(spec):
+    """A weights enum member from ``MODEL`` (its default weights), ``MODEL.WEIGHTS`` or ``Enum.MEMBER``.
+
+    E.g. ``"resnet50"``, ``"resnet50.IMAGENET1K_V1"``, ``"ResNet50_Weights.IMAGENET1K_V1"``.
+    """
+    from visionlite.models import get_model_weights, get_weight, list_models
+
+    model, _, member = spec.partition(".")
+    if model.lower() in list_models():
+        enum = get_model_weights(model.lower())
+        return enum.verify(member or "DEFAULT")
+    if member:
+        return get_weight(spec)
+    raise ValueError(f"Unknown model {spec!r}; `visionlite models` lists them")
+
+
+# ------------------------------------------------------------------------------------------- download
+
+def _cmd_download(args):
+    from visionlite import hub
+
+    for spec in args.specs:
+        if spec.startswith(("http://", "https://")):
+            path = hub.cached_file(spec, progress=args.progress)
+        else:
+            weights = resolve_weights(spec)
+            path = hub.cached_file(weights.url, progress=args.progress, sha256=weights.sha256)
+            spec = f"{spec} ({weights!r})"
+        print(f"{spec}: {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- cache
+
+def _weights_by_file():
+    """``{file name: weights member}`` over the whole registry."""
+    from visionlite.models import get_model_weights, list_models
+
+    found = {}
+    for name in list_models():
+        for member in get_model_weights(name):
+            found.setdefault(member.file_name, member)
+    return found
+
+
+def _cmd_cache(args):
+    from visionlite import hub
+
+    folder = os.path.join(hub.get_dir(), "checkpoints")
+    if args.action == "list":
+        known = _weights_by_file()
+        items = hub.list_cached()
+        print(f"{folder}: {len(items)} file(s), {sum(i.size for i in items) / 1e6:.1f} MB")
+        for item in items:
+            owner = known.get(item.name)
+            print(f"  {item.name:48s} {item.size / 1e6:9.1f} MB  {owner!r}" if owner else
+                  f"  {item.name:48s} {item.size / 1e6:9.1f} MB")
+        return 0
+    if args.action == "verify":
+        return _verify_cache(hub)
+    if args.action == "clear":
+        names = args.files or None
+        items = [i for i in hub.list_cached() if names is None or i.name in names]
+        if names:
+            unknown = sorted(set(names) - {i.name for i in items})
+            if unknown:
+                raise CLIError(f"not in the cache ({folder}): {', '.join(unknown)}")
+        if not items:
+            print(f"{folder}: nothing to delete")
+            return 0
+        if not args.yes and sys.stdin.isatty():
+            answer = input(f"Delete {len(items)} file(s) from {folder}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 1
+        for name in hub.clear_cache(names=[i.name for i in items]):
+            print(f"deleted {name}")
+        return 0
+    raise CLIError(f"unknown cache action {args.action!r}")
+
+
+def _verify_cache(hub):
+    from visionlite.download import hash_file
+
+    known = _weights_by_file()
+    bad = 0
+    for item in hub.list_cached():
+        member = known.get(item.name)
+        full = member.sha256 if member is not None else None
+        prefix = hub.hash_prefix_from_name(item.name)
+        if not full and not prefix:
+            status = "unverifiable (no known hash)"
+        else:
+            digest = hash_file(item.path)
+            ok = digest == full if full else digest.startswith(prefix)
+            status = ("ok" if ok else "CORRUPT") + (" (full SHA-256)" if full else " (hash prefix)")
+            bad += not ok
+        print(f"  {item.name:48s} {status}")
+    if bad:
+        print(f"{bad} corrupt file(s): delete them with `visionlite cache clear FILE`; they are fetched "
+              "again on next use")
+    return 1 if bad else 0
+
+
+# ------------------------------------------------------------------------------------------- classify
+
+def _cmd_classify(args):
+    import numpy as np
+    from PIL import Image
+
+    import visionlite as vl
+    from visionlite.models import get_model
+
+    spec = args.model if args.weights is None else f"{args.model}.{args.weights}"
+    weights = resolve_weights(spec)
+    model = get_model(args.model.lower(), weights=weights, progress=args.progress).eval().to(args.device)
+    preprocess = weights.transforms()
+    categories = weights.meta["categories"]
+    if categories is None:
+        raise CLIError(f"{weights!r} has no category names (it is a feature extractor), so it can't classify")
+    for path in args.images:
+        try:
+            with Image.open(path) as img:
+                x = preprocess(img.convert("RGB"))
+        except (OSError, ValueError) as err:
+            raise CLIError(f"cannot read image {path}: {err}") from None
+        with vl.no_grad():
+            probs = model(x.unsqueeze(0).to(args.device)).softmax(-1)[0]
+        probs = np.asarray(probs.cpu().numpy(), dtype=np.float64)
+        top = np.argsort(-probs, kind="stable")[:args.topk]
+        print(f"{path}  ({args.model}, {weights!r})")
+        for rank, idx in enumerate(top, 1):
+            print(f"  {rank}. {categories[idx]:32s} {100 * probs[idx]:6.2f}%")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- models
+
+def _cmd_models(args):
+    from visionlite import hub
+    from visionlite.models import get_model_weights, list_models
+
+    cached = {i.name for i in hub.list_cached()}
+    names = list_models(include=args.include, exclude=args.exclude)
+    print(f"{'model':20s} {'weights':22s} {'params':>8s} {'acc@1':>7s} {'acc@5':>7s} {'file MB':>8s}  cached")
+    for name in names:
+        enum = get_model_weights(name)
+        members = list(enum) if args.all_weights else [enum.DEFAULT]
+        for member in members:
+            meta = member.meta
+            metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+            label = member.name + ("*" if args.all_weights and member is enum.DEFAULT else "")
+            print(f"{name:20s} {label:22s} {meta['num_params'] / 1e6:7.1f}M {_pct(metrics.get('acc@1'))} "
+                  f"{_pct(metrics.get('acc@5'))} {meta.get('_file_size', float('nan')):8.1f}  "
+                  f"{'yes' if member.file_name in cached else ''}")
+    if args.all_weights:
+        print("* the DEFAULT weights")
+    return 0
+
+
+def _pct(value):
+    return f"{value:7.3f}" if isinstance(value, (int, float)) and value == value else f"{'-':>7s}"
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="visionlite", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print results and errors")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("download", help="download and verify pretrained weights into the cache")
+    p.add_argument("specs", nargs="+", metavar="MODEL[.WEIGHTS]",
+                   help="e.g. resnet50 (its DEFAULT weights), resnet50.IMAGENET1K_V1, or a weights URL")
+    p.set_defaults(run=_cmd_download)
+
+    p = sub.add_parser("cache", help="list, verify or clear the weights cache")
+    p.add_argument("action", choices=["list", "verify", "clear"])
+    p.add_argument("files", nargs="*", help="for clear: only these file names (default: all)")
+    p.add_argument("-y", "--yes", action="store_true", help="clear without asking")
+    p.set_defaults(run=_cmd_cache)
+
+    p = sub.add_parser("classify", help="top-k ImageNet classes of images with a pretrained model")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", default="resnet50", help="registered model name (default: resnet50)")
+    p.add_argument("--weights", default=None, help="weights name (default: the model's DEFAULT)")
+    p.add_argument("--topk", type=int, default=5, help="number of classes to show (default: 5)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.set_defaults(run=_cmd_classify)
+
+    p = sub.add_parser("models", help="list the models with their parameter counts and accuracy")
+    p.add_argument("--include", action="append", help="fnmatch pattern(s) of model names to show")
+    p.add_argument("--exclude", action="append", help="fnmatch pattern(s) of model names to hide")
+    p.add_argument("--all-weights", action="store_true", help="one line per weights entry")
+    p.set_defaults(run=_cmd_models)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``visionlite`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    if args.progress and not sys.stderr.isatty():
+        args.progress = False
+    from visionlite.download import DownloadError
+
+    try:
+        return args.run(args)
+    except CLIError as err:
+        print(f"visionlite {args.command}: {err}", file=sys.stderr)
+        return 2
+    except (DownloadError, ValueError, KeyError, OSError) as err:
+        # Registry look-ups, download and cache errors carry messages written for users.
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"visionlite {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
