@@ -1,0 +1,255 @@
+"""2-D pooling primitives (max, average, adaptive average, adaptive max) with fused backward.
+
+Windows are visited one kernel tap at a time: tap ``(i, j)`` of every window is one strided slice of
+the (padded) input, so a pooling is ``kh*kw`` vectorized passes over output-sized arrays. Max pooling
+keeps the winning tap per output (int8/int16) and routes gradients back tap by tap, with no ``np.add.at``.
+Backward runs on raw arrays, so these ops do not support double backward.
+"""
+import numpy as np
+
+from ..autograd.function import Op
+from ..autograd.grad_mode import _enabled
+from ..backend import array_module
+from ..tensor import Tensor
+
+
+def pool_out_size(size, k, s, p, d, ceil_mode):
+    """Output length of one pooled axis, PyTorch's rule (a ceil-mode window must start inside the input
+    or its left padding)."""
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+class PoolGeometry:
+    """Windows of a 2-D pooling: kernel ``k``, ``stride``, symmetric ``pad``, ``dilation`` per axis."""
+
+    def __init__(self, in_hw, k, stride, pad, dilation, ceil_mode):
+        self.in_hw, self.k, self.stride, self.pad, self.dilation = tuple(in_hw), k, stride, pad, dilation
+        self.out_hw = tuple(pool_out_size(*a, ceil_mode) for a in zip(in_hw, k, stride, pad, dilation))
+        # The padded extent that windows reach (ceil mode can reach past the right padding).
+        self.padded = tuple(max(n + 2 * p, (o - 1) * s + d * (kk - 1) + 1) for n, p, o, s, d, kk in
+                            zip(in_hw, pad, self.out_hw, stride, dilation, k))
+        # Windows never share an input element: each tap slice can be written, not added.
+        self.disjoint = all(d * (kk - 1) < s for kk, s, d in zip(k, stride, dilation))
+
+    def padded_input(self, x, fill):
+        """``x`` inside a ``fill``-valued border (``x`` itself when no border is needed)."""
+        (ph, pw), (h, w) = self.pad, self.in_hw
+        if self.padded == (h, w):
+            return x
+        xp = array_module(x)
+        out = xp.full(x.shape[:-2] + self.padded, fill, dtype=x.dtype)
+        out[..., ph:ph + h, pw:pw + w] = x
+        return out
+
+    def tap_slices(self):
+        """For each tap, the index of its strided slice into the padded input."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.k, self.stride, self.dilation, self.out_hw
+        return [(Ellipsis, slice(i * dh, i * dh + (ho - 1) * sh + 1, sh),
+                 slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)) for i in range(kh) for j in range(kw)]
+
+    def unpad(self, gpad):
+        (ph, pw), (h, w) = self.pad, self.in_hw
+        return gpad if gpad.shape[-2:] == (h, w) else array_module(gpad).ascontiguousarray(
+            gpad[..., ph:ph + h, pw:pw + w])
+
+    def flat_indices(self, tap):
+        """PyTorch's ``return_indices``: flat ``h * W + w`` input position of each window's winning tap."""
+        xp = array_module(tap)
+        (_, kw), (sh, sw), (ph, pw) = self.k, self.stride, self.pad
+        (dh, dw), (ho, wo) = self.dilation, self.out_hw
+        tap = tap.astype(np.int64)
+        rows = (xp.arange(ho) * sh - ph).reshape(-1, 1) + (tap // kw) * dh
+        cols = (xp.arange(wo) * sw - pw) + (tap % kw) * dw
+        return rows * self.in_hw[1] + cols
+
+
+def _tap_dtype(ntaps):
+    return np.int8 if ntaps <= 127 else np.int16 if ntaps <= 32767 else np.int32
+
+
+def _no_double_backward(name):
+    if _enabled[0]:
+        raise RuntimeError(f"{name}: double backward (create_graph=True) is not supported; its backward "
+                           f"runs on raw arrays for speed")
+
+
+def max_pool_forward(x, geom):
+    """Raw max pooling of ``x (..., H, W)``: ``(out, winning tap per output)``; ties go to the first tap."""
+    xp = array_module(x)
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    views = [geom.padded_input(x, fill)[s] for s in geom.tap_slices()]
+    out = views[0].copy()
+    tap = xp.zeros(out.shape, dtype=_tap_dtype(len(views)))
+    better = xp.empty(out.shape, dtype=bool)
+    for t, v in enumerate(views[1:], 1):
+        xp.greater(v, out, out=better)
+        xp.maximum(out, v, out=out)  # also carries NaN, as PyTorch does
+        tap[better] = t
+    return out, tap
+
+
+def max_pool_backward(g, tap, geom):
+    """Route ``g`` to each window's winning input element; sums where windows overlap."""
+    xp = array_module(g)
+    gpad = xp.zeros(g.shape[:-2] + geom.padded, dtype=g.dtype)
+    buf = xp.empty(g.shape, dtype=g.dtype)
+    for t, s in enumerate(geom.tap_slices()):
+        won = tap == t
+        if geom.disjoint:
+            xp.multiply(g, won, out=gpad[s])
+        else:
+            xp.multiply(g, won, out=buf)
+            gpad[s] += buf
+    return geom.unpad(gpad)
+
+
+class MaxPool2dOp(Op):
+    """Max pooling over the last two dims; ``indices_out`` (a list), if given, receives the winning taps."""
+
+    def forward(self, x, geom=None, indices_out=None):
+        out, tap = max_pool_forward(x, geom)
+        if indices_out is not None:
+            indices_out.append(tap)
+        if self.recording:
+            self.geom = geom
+            self.save(tap)
+        return out
+
+    def backward(self, g):
+        _no_double_backward("max_pool2d")
+        (tap,) = self.saved_values()
+        return Tensor._wrap(max_pool_backward(g._data, tap, self.geom))
+
+
+def avg_divisor(geom, count_include_pad, divisor_override, xp):
+    """The ``(Ho, Wo)`` divisor of each window, as PyTorch: window size clipped to the padded input, or
+    (without ``count_include_pad``) to the input; ``divisor_override`` replaces both."""
+    if divisor_override:
+        return divisor_override
+    sizes = []
+    for n, k, s, p, o in zip(geom.in_hw, geom.k, geom.stride, geom.pad, geom.out_hw):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        sizes.append(end - start)
+    return xp.asarray(np.outer(sizes[0], sizes[1]))
+
+
+class AvgPool2dOp(Op):
+    """Average pooling over the last two dims; ``divisor`` is a number or an ``(Ho, Wo)`` array."""
+
+    def forward(self, x, geom=None, divisor=None):
+        xp = array_module(x)
+        xpad = geom.padded_input(x, 0)
+        slices = geom.tap_slices()
+        out = xpad[slices[0]].copy()
+        for s in slices[1:]:
+            out += xpad[s]
+        out /= xp.asarray(divisor, dtype=x.dtype) if not np.isscalar(divisor) else divisor
+        if self.recording:
+            self.geom, self.divisor = geom, divisor
+        return out
+
+    def backward(self, g):
+        _no_double_backward("avg_pool2d")
+        xp = array_module(g._data)
+        geom = self.geom
+        div = self.divisor
+        gs = g._data / (xp.asarray(div, dtype=g._data.dtype) if not np.isscalar(div) else div)
+        gpad = xp.zeros(gs.shape[:-2] + geom.padded, dtype=gs.dtype)
+        for s in geom.tap_slices():
+            if geom.disjoint:
+                gpad[s] = gs
+            else:
+                gpad[s] += gs
+        return Tensor._wrap(geom.unpad(gpad))
+
+
+def adaptive_windows(n, o):
+    """PyTorch's adaptive windows along one axis: starts ``floor(i*n/o)``, ends ``ceil((i+1)*n/o)``."""
+    i = np.arange(o)
+    return (i * n) // o, -(-((i + 1) * n) // o)
+
+
+def adaptive_matrix(n, o, dtype):
+    """``(o, n)`` averaging matrix of adaptive average pooling along one axis."""
+    start, end = adaptive_windows(n, o)
+    cols = np.arange(n)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _apply_axis(xp, a, mat, axis):
+    """``mat (o, n)`` applied along ``axis`` of ``a`` (one GEMM through tensordot)."""
+    return xp.moveaxis(xp.tensordot(mat, a, axes=([1], [axis])), 0, axis)
+
+
+class AdaptiveAvgPool2dOp(Op):
+    """Adaptive average pooling as two small matrix products (rows, then columns)."""
+
+    def forward(self, x, out_hw=None):
+        xp = array_module(x)
+        h, w = x.shape[-2:]
+        mh, mw = (xp.asarray(adaptive_matrix(n, o, x.dtype)) for n, o in zip((h, w), out_hw))
+        if self.recording:
+            self.mats = mh, mw
+        y = _apply_axis(xp, _apply_axis(xp, x, mw, x.ndim - 1), mh, x.ndim - 2)
+        return xp.ascontiguousarray(y)
+
+    def backward(self, g):
+        _no_double_backward("adaptive_avg_pool2d")
+        gd = g._data
+        xp = array_module(gd)
+        mh, mw = self.mats
+        gx = _apply_axis(xp, _apply_axis(xp, gd, mw.T, gd.ndim - 1), mh.T, gd.ndim - 2)
+        return Tensor._wrap(xp.ascontiguousarray(gx))
+
+
+class AdaptiveMaxPool2dOp(Op):
+    """Adaptive max pooling: windows of varying size, visited tap by tap through gathers (a window shorter
+    than the longest repeats its last element, which cannot change the max or its first position)."""
+
+    def forward(self, x, out_hw=None, indices_out=None):
+        xp = array_module(x)
+        h, w = x.shape[-2:]
+        (sh, eh), (sw, ew) = adaptive_windows(h, out_hw[0]), adaptive_windows(w, out_hw[1])
+        best = idx = None
+        for di in range(int((eh - sh).max())):
+            rows = xp.asarray(np.minimum(sh + di, eh - 1))
+            xr = xp.take(x, rows, axis=-2)
+            for dj in range(int((ew - sw).max())):
+                cols = xp.asarray(np.minimum(sw + dj, ew - 1))
+                v = xp.take(xr, cols, axis=-1)
+                here = rows.reshape(-1, 1) * w + cols
+                if best is None:
+                    best, idx = v, xp.broadcast_to(here, v.shape).copy()
+                    continue
+                better = v > best
+                best = xp.maximum(best, v)
+                idx = xp.where(better, here, idx)
+        if indices_out is not None:
+            indices_out.append(idx)
+        if self.recording:
+            self.in_shape = x.shape
+            self.save(idx)
+        return best
+
+    def backward(self, g):
+        _no_double_backward("adaptive_max_pool2d")
+        (idx,) = self.saved_values()
+        return Tensor._wrap(scatter_flat(g._data, idx, self.in_shape))
+
+
+def scatter_flat(g, idx, in_shape):
+    """Sum ``g (..., Ho, Wo)`` into a zero ``in_shape`` array at plane positions ``idx`` (``h * W + w``)."""
+    xp = array_module(g)
+    hw = in_shape[-2] * in_shape[-1]
+    planes = int(np.prod(in_shape[:-2], dtype=np.int64))
+    flat = idx.reshape(planes, -1) + (xp.arange(planes) * hw).reshape(-1, 1)
+    out = xp.bincount(flat.ravel(), weights=g.reshape(-1), minlength=planes * hw)
+    return out.astype(g.dtype).reshape(in_shape)
