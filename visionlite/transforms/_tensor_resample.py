@@ -1,0 +1,163 @@
+"""Resampling for the tensor backend: separable resize (as ``torch.nn.functional.interpolate``, with the
+Pillow-style antialiasing filter) and grid sampling for affine, rotate and perspective warps.
+
+All functions take and return raw ``N,C,H,W`` float arrays (numpy or cupy); ``functional`` handles
+dtypes. Coordinates follow PyTorch's ``align_corners=False`` convention: pixel centres sit at ``i + 0.5``.
+"""
+import numpy as np
+
+from visionlite.core.backend import array_module
+
+_F32 = np.float32
+
+
+# ------------------------------------------------------------------------------------------- resize
+def _bilinear_filter(x):
+    return np.maximum(0.0, 1.0 - np.abs(x))
+
+
+def _cubic_filter(x, a):
+    x = np.abs(x)
+    near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    far = ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def _antialias_matrix(in_size, out_size, mode):
+    """``(out, in)`` weights of PyTorch's antialiased resize (Pillow's filters: triangle, cubic a=-0.5).
+
+    Downscaling widens the filter by the scale so that every input pixel contributes; weights are
+    computed in float32 as PyTorch does for float32 images, so window edges fall on the same pixels.
+    """
+    interp_size, fn = (2, _bilinear_filter) if mode == "bilinear" else (4, lambda x: _cubic_filter(x, -0.5))
+    scale = _F32(in_size / out_size)
+    support = _F32(interp_size * 0.5) * scale if scale >= 1.0 else _F32(interp_size * 0.5)
+    invscale = _F32(1.0) / scale if scale >= 1.0 else _F32(1.0)
+    center = scale * (np.arange(out_size, dtype=_F32) + _F32(0.5))
+    xmin = np.maximum((center - support + _F32(0.5)).astype(np.int64), 0)
+    xmax = np.minimum((center + support + _F32(0.5)).astype(np.int64), in_size)
+    j = np.arange(in_size, dtype=_F32)[None, :]
+    w = fn((j - center[:, None] + _F32(0.5)) * invscale).astype(_F32)
+    cols = np.arange(in_size)[None, :]
+    w[(cols < xmin[:, None]) | (cols >= xmax[:, None])] = 0.0
+    total = w.sum(axis=1, keepdims=True)
+    return np.divide(w, total, out=np.zeros_like(w), where=total != 0)
+
+
+def _interp_matrix(in_size, out_size, mode):
+    """``(out, in)`` weights of PyTorch's plain (non-antialiased) bilinear or bicubic resize."""
+    scale = _F32(in_size / out_size)
+    src = scale * (np.arange(out_size, dtype=_F32) + _F32(0.5)) - _F32(0.5)
+    rows = np.arange(out_size)
+    w = np.zeros((out_size, in_size), dtype=np.float64)
+    if mode == "bilinear":
+        src = np.maximum(src, _F32(0.0))
+        i0 = src.astype(np.int64)
+        lam = (src - i0.astype(_F32)).astype(np.float64)
+        i1 = np.minimum(i0 + 1, in_size - 1)
+        np.add.at(w, (rows, i0), 1.0 - lam)
+        np.add.at(w, (rows, i1), lam)
+    else:  # bicubic, A = -0.75 as in PyTorch (and OpenCV); taps beyond the border repeat the edge pixel
+        i0 = np.floor(src).astype(np.int64)
+        t = (src - i0.astype(_F32)).astype(np.float64)
+        for k, x in enumerate((t + 1.0, t, 1.0 - t, 2.0 - t)):
+            np.add.at(w, (rows, np.clip(i0 - 1 + k, 0, in_size - 1)), _cubic_filter(x, -0.75))
+    return w.astype(_F32)
+
+
+def _nearest_index(in_size, out_size, exact):
+    if out_size == in_size:
+        return np.arange(out_size)
+    scale = _F32(in_size / out_size)
+    pos = np.arange(out_size, dtype=_F32) + (_F32(0.5) if exact else _F32(0.0))
+    return np.minimum(np.floor(pos * scale).astype(np.int64), in_size - 1)
+
+
+def resize(x, size, mode, antialias):
+    """Resize float ``x`` (``N,C,H,W``) to ``size = (h, w)``; ``mode``: nearest, nearest-exact, bilinear,
+    bicubic. Returns a float array of the same dtype (bicubic may overshoot the input range)."""
+    xp = array_module(x)
+    (h, w), (oh, ow) = x.shape[-2:], size
+    if mode in ("nearest", "nearest-exact"):
+        exact = mode == "nearest-exact"
+        iy = xp.asarray(_nearest_index(h, oh, exact))
+        ix = xp.asarray(_nearest_index(w, ow, exact))
+        return x[..., iy[:, None], ix[None, :]]
+    make = _antialias_matrix if antialias else _interp_matrix
+    wy = xp.asarray(make(h, oh, mode), dtype=x.dtype)
+    wx = xp.asarray(make(w, ow, mode), dtype=x.dtype)
+    # apply the cheaper axis first: the cost of each pass is (rows kept) x (in) x (out)
+    if h * w * ow + ow * h * oh <= w * h * oh + oh * w * ow:
+        return xp.matmul(wy, xp.matmul(x, wx.T))
+    return xp.matmul(xp.matmul(wy, x), wx.T)
+
+
+# ------------------------------------------------------------------------------------ grid sampling
+def _linspace(start, end, steps):
+    """float32 ``linspace`` computed as PyTorch does: from the start for the first half, from the end
+    for the second, so that symmetric grids come out exactly symmetric."""
+    if steps == 1:
+        return np.array([start], dtype=_F32)
+    start, end = _F32(start), _F32(end)
+    step = (end - start) / _F32(steps - 1)
+    i = np.arange(steps)
+    half = steps // 2
+    out = np.empty(steps, dtype=_F32)
+    out[:half] = start + step * i[:half].astype(_F32)
+    out[half:] = end - step * (steps - i[half:] - 1).astype(_F32)
+    return out
+
+
+def affine_grid(matrix, w, h, ow, oh, dtype):
+    """Sampling grid ``(oh, ow, 2)`` in [-1, 1] units for the inverse affine ``matrix`` (6 numbers,
+    centred coordinates), as TorchVision builds it for rotate and affine."""
+    theta = np.asarray(matrix, dtype=dtype).reshape(2, 3)
+    xs = _linspace(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow).astype(dtype)
+    ys = _linspace(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh).astype(dtype)
+    rt = theta.T / np.array([0.5 * w, 0.5 * h], dtype=dtype)
+    gx = xs[None, :] * rt[0, 0] + ys[:, None] * rt[1, 0] + rt[2, 0]
+    gy = xs[None, :] * rt[0, 1] + ys[:, None] * rt[1, 1] + rt[2, 1]
+    return np.stack([gx, gy], axis=-1)
+
+
+def perspective_grid(coeffs, ow, oh, dtype):
+    """Sampling grid ``(oh, ow, 2)`` for the 8 perspective coefficients (output -> input pixels)."""
+    c = [dtype(v) for v in coeffs]
+    xs = _linspace(0.5, ow + 0.5 - 1.0, ow).astype(dtype)[None, :]
+    ys = _linspace(0.5, oh + 0.5 - 1.0, oh).astype(dtype)[:, None]
+    den = xs * c[6] + ys * c[7] + dtype(1.0)
+    gx = (xs * (c[0] / dtype(0.5 * ow)) + ys * (c[1] / dtype(0.5 * ow)) + c[2] / dtype(0.5 * ow)) / den - 1
+    gy = (xs * (c[3] / dtype(0.5 * oh)) + ys * (c[4] / dtype(0.5 * oh)) + c[5] / dtype(0.5 * oh)) / den - 1
+    return np.stack([gx.astype(dtype), gy.astype(dtype)], axis=-1)
+
+
+def grid_sample(x, grid, mode):
+    """``torch.nn.functional.grid_sample(x, grid[None], mode, padding_mode='zeros', align_corners=False)``
+    for float ``x`` of shape ``N,C,H,W`` and one grid ``(oh, ow, 2)`` shared by the batch."""
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    grid = xp.asarray(grid)
+    one = grid.dtype.type(1)
+    ix = ((grid[..., 0] + one) * w - one) / 2
+    iy = ((grid[..., 1] + one) * h - one) / 2
+    if mode == "nearest":
+        # PyTorch rounds half to even (nearbyint), as xp.rint does
+        return _gather(x, xp.rint(iy).astype(np.int64), xp.rint(ix).astype(np.int64), None)
+    x0, y0 = xp.floor(ix), xp.floor(iy)
+    wx0, wx1 = x0 + one - ix, ix - x0
+    wy0, wy1 = y0 + one - iy, iy - y0
+    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+    out = _gather(x, y0, x0, wx0 * wy0)
+    out += _gather(x, y0, x0 + 1, wx1 * wy0)
+    out += _gather(x, y0 + 1, x0, wx0 * wy1)
+    out += _gather(x, y0 + 1, x0 + 1, wx1 * wy1)
+    return out
+
+
+def _gather(x, iy, ix, weight):
+    """``x[..., iy, ix] * weight`` with zero where ``(iy, ix)`` falls outside the image."""
+    h, w = x.shape[-2:]
+    inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    vals = x[..., iy.clip(0, h - 1), ix.clip(0, w - 1)]
+    weight = inside.astype(x.dtype) if weight is None else (weight * inside).astype(x.dtype)
+    return vals * weight
