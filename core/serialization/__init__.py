@@ -1,0 +1,153 @@
+"""``visionlite.save`` and ``visionlite.load``: checkpoints in the safetensors format, and torch's files.
+
+``save`` writes safetensors (tensors as safetensors tensors, the rest of the object as JSON metadata)
+atomically, or torch's zip format with ``format="torch"``. ``load`` reads either, and both of torch's
+formats (zip, and the legacy pre-1.6 one), telling them apart by their content. torch files are
+unpickled weights-only: only tensors and plain containers are rebuilt, nothing named in the file is
+imported or run.
+"""
+import io
+import os
+import pickle
+import struct
+import zipfile
+import zlib
+
+from .errors import CheckpointError, UnsafeCheckpointError, corrupt
+
+__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError"]
+
+_FORMATS = ("safetensors", "torch")
+
+
+def save(obj, f, format="safetensors"):
+    """Save ``obj`` (a tensor, a state dict, or nested dicts/lists/tuples of tensors, numpy arrays, numbers,
+    strings, bytes and None) to ``f``, a path or a writable binary file.
+
+    ``format="safetensors"`` (the default) writes visionlite's format; ``format="torch"`` writes torch's zip
+    format, which ``torch.load(f, weights_only=True)`` reads. A path is written to a temporary file in the
+    same folder, fsync'ed and renamed over ``f``, so a crash never leaves a half-written checkpoint.
+    Tensors on a GPU are written from host memory; Parameters are saved as plain tensors; a tensor
+    appearing twice is stored once.
+    """
+    from .atomic import write_atomically
+
+    if format not in _FORMATS:
+        raise ValueError(f"unknown checkpoint format {format!r}; expected one of {', '.join(_FORMATS)}")
+    if format == "safetensors":
+        from .safe_format import to_bytes
+
+        data = to_bytes(obj)  # encode fully before touching the disk: bad input leaves no file behind
+
+        def write(out):
+            out.write(data)
+    else:
+        from .torch_writer import write_torch_zip
+
+        def write(out):
+            write_torch_zip(obj, out)
+
+    if hasattr(f, "write"):
+        write(f)
+    elif isinstance(f, (str, bytes, os.PathLike)):
+        write_atomically(f, write)
+    else:
+        raise TypeError(f"save() expects a path or a writable binary file, got {type(f).__name__}")
+
+
+def load(f, map_location=None, weights_only=True):
+    """Load an object saved by ``visionlite.save`` or ``torch.save`` from ``f`` (a path or a binary file).
+
+    The format is detected from the content: safetensors, torch's zip format or its legacy format.
+    Tensors load as visionlite Tensors on the CPU; ``map_location`` moves them: ``'cuda'``, a device, a dict
+    from saved locations to devices (``{'cuda:1': 'cuda:0'}``, unmapped locations load on the CPU) or a
+    callable ``fn(storage, location)`` returning a tensor, device or None. A plain safetensors file loads as
+    a dict of tensors. Only ``weights_only=True`` exists: torch files are rebuilt from an allowlist of
+    tensor and container types, and any other global in the pickle raises ``UnsafeCheckpointError``.
+    """
+    if weights_only is False:
+        raise ValueError("visionlite.load does not support weights_only=False: unpickling arbitrary objects "
+                         "runs code named by the file, which is unsafe for files from others. For a trusted "
+                         "file holding more than tensors, use torch.load(..., weights_only=False) and "
+                         "re-save the tensors (e.g. model.state_dict()) with visionlite.save or torch.save.")
+    if weights_only not in (True, None):
+        raise TypeError(f"weights_only must be True, got {weights_only!r}")
+    from .storage import location_resolver
+
+    location_resolver(map_location)  # a bad map_location fails here, not as a "corrupt file" later
+    file, name, close = _open(f)
+    try:
+        return _load(file, name, map_location)
+    finally:
+        if close:
+            file.close()
+
+
+def _open(f):
+    if isinstance(f, (str, bytes, os.PathLike)):
+        path = os.fsdecode(f)
+        return open(path, "rb"), path, True
+    if not hasattr(f, "read"):
+        raise TypeError(f"load() expects a path or a readable binary file, got {type(f).__name__}")
+    name = getattr(f, "name", None)
+    name = os.fsdecode(name) if isinstance(name, (str, bytes)) else "<file object>"
+    seekable = getattr(f, "seekable", lambda: False)()
+    return (f if seekable else io.BytesIO(f.read())), name, False
+
+
+_TAR_MAGIC = b"ustar"
+
+
+def detect_format(head):
+    """``'torch_zip'``, ``'torch_legacy'``, ``'safetensors'``, ``'tar'``, ``'pickle'`` or None for the first
+    512 bytes of a file."""
+    from .safe_format import _MAX_HEADER
+    from .torch_legacy import MAGIC_NUMBER
+
+    if head[:4] == b"PK\x03\x04":
+        return "torch_zip"
+    # PROTO n, LONG1 of 10 bytes, the magic number: torch.save's legacy header for any pickle protocol >= 2
+    if head[:1] == b"\x80" and head[2:14] == b"\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little"):
+        return "torch_legacy"
+    if len(head) >= 10 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= _MAX_HEADER:
+        return "safetensors"
+    if head[257:262] == _TAR_MAGIC:
+        return "tar"
+    if head[:1] == b"\x80":
+        return "pickle"
+    return None
+
+
+def _load(file, name, map_location):
+    start = file.tell()
+    head = file.read(512)
+    file.seek(start)
+    kind = detect_format(head)
+    if kind is None:
+        what = "is empty" if not head else f"is not a checkpoint (it starts with {head[:16]!r})"
+        raise CheckpointError(f"{name} {what}: visionlite.load reads safetensors files and files written by "
+                              "torch.save")
+    if kind == "tar":
+        raise CheckpointError(f"{name} is in torch's tar format (PyTorch < 0.4), which visionlite cannot "
+                              "read: re-save it with a recent torch.save")
+    if kind == "pickle":
+        raise CheckpointError(f"{name} is a plain pickle, not a torch checkpoint; visionlite.load does not "
+                              "unpickle arbitrary objects")
+    try:
+        if kind == "safetensors":
+            from .safe_format import from_bytes
+
+            return from_bytes(file.read(), name, map_location)
+        if kind == "torch_zip":
+            from .torch_reader import load_zip
+
+            return load_zip(file, name, map_location)
+        from .torch_legacy import load_legacy
+
+        return load_legacy(file, name, map_location)
+    except CheckpointError:
+        raise
+    except (EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error,
+            pickle.UnpicklingError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            OverflowError) as e:
+        raise corrupt(name, f"{type(e).__name__}: {e}") from e

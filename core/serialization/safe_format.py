@@ -1,0 +1,219 @@
+"""visionlite's native checkpoint format: a safetensors file.
+
+Tensors are stored as safetensors tensors, named by their path in the saved object (``model.conv.weight``),
+so a flat state dict reads as-is in any safetensors tool. The rest of the object (dicts, lists, tuples,
+numbers, strings, None, bools, bytes) is kept as JSON in the header's ``__metadata__`` under
+``visionlite.structure``; tensors appear there as ``{"tensor": name}``. Nothing is pickled, so loading
+cannot run code.
+"""
+import base64
+import json
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..backend import CPU, Device, to_device
+from ..tensor import Tensor
+from .errors import CheckpointError, corrupt
+from .storage import check_supported, host_contiguous, location_resolver
+
+STRUCTURE_KEY = "visionlite.structure"
+FORMAT_VERSION = "1"
+_MAX_HEADER = 100_000_000  # the safetensors library's own limit
+
+# safetensors dtype codes -> numpy dtypes (BF16 is added when ml_dtypes is installed)
+_CODES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
+          "U32": np.uint32, "I32": np.int32, "U64": np.uint64, "I64": np.int64, "F16": np.float16,
+          "F32": np.float32, "F64": np.float64}
+
+
+class _Encoder:
+    """Walks an object, collecting arrays under unique path names and returning its JSON structure."""
+
+    def __init__(self):
+        self.arrays = {}
+        self._names = {}  # id(tensor or array) -> name, so an object saved twice is stored once
+        self._keep = []  # keeps those objects alive so their ids stay unique while encoding
+
+    def _name(self, path):
+        name = ".".join(path) or "tensor"
+        if name == "__metadata__":
+            name = "_metadata_"
+        unique, n = name, 1
+        while unique in self.arrays:
+            unique, n = f"{name}#{n}", n + 1
+        return unique
+
+    def _array(self, obj, kind, path):
+        name = self._names.get(id(obj))
+        if name is None:
+            data = obj._data if isinstance(obj, Tensor) else np.asarray(obj)
+            data = host_contiguous(data)  # CUDA tensors are written from host memory
+            if data.dtype.kind not in "biuf" and data.dtype != getattr(_dt.bfloat16, "np", None):
+                raise TypeError(f"visionlite.save: cannot store the {data.dtype} array at "
+                                f"'{'.'.join(path)}' (only bool, integer and floating arrays)")
+            name = self._names[id(obj)] = self._name(path)
+            self.arrays[name] = data
+            self._keep.append(obj)
+        return {kind: name}
+
+    def encode(self, obj, path=()):
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        if isinstance(obj, Tensor):
+            return self._array(obj, "tensor", path)
+        if isinstance(obj, np.ndarray):
+            return self._array(obj, "ndarray", path)
+        if isinstance(obj, np.generic):
+            return self._array(obj, "npscalar", path)
+        if isinstance(obj, (bytes, bytearray)):
+            return {"bytes": base64.b64encode(bytes(obj)).decode("ascii")}
+        if isinstance(obj, _dt.dtype):
+            return {"dtype": obj.name}
+        if isinstance(obj, Device):
+            return {"device": str(obj)}
+        if isinstance(obj, dict):
+            items = [[self.encode(k, path + ("key",)), self.encode(v, path + (str(k),))]
+                     for k, v in obj.items()]
+            node = {"odict" if isinstance(obj, OrderedDict) else "dict": items}
+            attrs = getattr(obj, "__dict__", None)
+            if isinstance(obj, OrderedDict) and attrs:  # e.g. a state dict's _metadata (version numbers)
+                node["attrs"] = {k: self.encode(v, path + (k,)) for k, v in attrs.items()}
+            return node
+        if isinstance(obj, (list, tuple)):
+            kind = "list" if isinstance(obj, list) else "tuple"
+            return {kind: [self.encode(v, path + (str(i),)) for i, v in enumerate(obj)]}
+        where = ".".join(path) or "the top level"
+        raise TypeError(f"visionlite.save cannot store a {type(obj).__module__}.{type(obj).__name__} at "
+                        f"{where}: it stores tensors, numpy arrays, numbers, strings, bytes, None and "
+                        "dicts/lists/tuples of them")
+
+
+def encode(obj):
+    """``(arrays by name, metadata dict)`` for ``obj``."""
+    enc = _Encoder()
+    structure = enc.encode(obj)
+    metadata = {STRUCTURE_KEY: json.dumps(structure), "visionlite.format": FORMAT_VERSION}
+    if isinstance(obj, dict) and all(isinstance(v, Tensor) for v in obj.values()) and \
+            all(isinstance(k, str) for k in obj) and len(enc.arrays) == len(obj):
+        metadata["format"] = "pt"  # a flat state dict: what other safetensors readers expect
+    return enc.arrays, metadata
+
+
+def to_bytes(obj):
+    """The safetensors file content for ``obj``."""
+    from safetensors.numpy import save
+
+    arrays, metadata = encode(obj)
+    return save(arrays, metadata=metadata)
+
+
+# ----------------------------------------------------------------------------------------------- loading
+def read_header(data, checkpoint):
+    """The JSON header of safetensors bytes ``data``."""
+    if len(data) < 8:
+        raise corrupt(checkpoint, "shorter than a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if n > _MAX_HEADER or 8 + n > len(data):
+        raise corrupt(checkpoint, f"the safetensors header claims {n} bytes but the file has {len(data) - 8}")
+    try:
+        header = json.loads(bytes(data[8:8 + n]))
+    except ValueError as e:
+        raise corrupt(checkpoint, f"bad safetensors header ({e})") from None
+    if not isinstance(header, dict):
+        raise corrupt(checkpoint, "the safetensors header is not a JSON object")
+    return header
+
+
+def _arrays(data, checkpoint):
+    from safetensors import SafetensorError, deserialize
+
+    codes = dict(_CODES)
+    if _dt.bfloat16 is not None:
+        codes["BF16"] = _dt.bfloat16.np
+    try:
+        entries = deserialize(bytes(data))
+    except SafetensorError as e:
+        raise corrupt(checkpoint, f"{e}") from None
+    arrays = {}
+    for name, info in entries:
+        code = info["dtype"]
+        if code == "BF16" and "BF16" not in codes:
+            raise CheckpointError(f"{checkpoint}: tensor {name!r} is bfloat16, which needs the ml_dtypes "
+                                  "package: pip install ml_dtypes")
+        if code not in codes:
+            raise CheckpointError(f"{checkpoint}: tensor {name!r} has dtype {code}, which visionlite does "
+                                  "not support")
+        # deserialize hands out one bytearray per tensor: the array owns it, no further copy
+        arrays[name] = np.frombuffer(info["data"], dtype=codes[code]).reshape(info["shape"])
+    return arrays
+
+
+class _Decoder:
+    def __init__(self, arrays, checkpoint, map_location):
+        self.arrays, self.checkpoint = arrays, checkpoint
+        self._resolve = location_resolver(map_location)
+        self._tensors = {}  # name -> Tensor, so a tensor saved once and referenced twice loads once
+
+    def _array(self, name):
+        if name not in self.arrays:
+            raise corrupt(self.checkpoint, f"the structure names a missing tensor {name!r}")
+        return self.arrays[name]
+
+    def tensor(self, name):
+        t = self._tensors.get(name)
+        if t is None:
+            array = self._array(name)
+            check_supported(array.dtype, f"{self.checkpoint}: tensor {name!r}")
+            t = Tensor._wrap(array)
+            device = self._resolve(t, "cpu")
+            if device != CPU:
+                t = Tensor._wrap(to_device(array, device))
+            self._tensors[name] = t
+        return t
+
+    def decode(self, node):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, dict) and len(node) >= 1:
+            kind = next(iter(node))
+            value = node[kind]
+            if kind == "tensor":
+                return self.tensor(value)
+            if kind == "ndarray":
+                return self._array(value)
+            if kind == "npscalar":
+                return self._array(value)[()]
+            if kind == "list":
+                return [self.decode(v) for v in value]
+            if kind == "tuple":
+                return tuple(self.decode(v) for v in value)
+            if kind in ("dict", "odict"):
+                pairs = ((self.decode(k), self.decode(v)) for k, v in value)
+                out = OrderedDict(pairs) if kind == "odict" else dict(pairs)
+                for attr, v in node.get("attrs", {}).items():
+                    setattr(out, attr, self.decode(v))
+                return out
+            if kind == "bytes":
+                return base64.b64decode(value)
+            if kind == "dtype":
+                return _dt.get_dtype(value)
+            if kind == "device":
+                return Device(value)
+        raise corrupt(self.checkpoint, f"unknown structure node {str(node)[:80]!r}")
+
+
+def from_bytes(data, checkpoint, map_location=None):
+    """The object stored in safetensors bytes ``data``; a plain safetensors file gives a dict of tensors."""
+    header = read_header(data, checkpoint)
+    arrays = _arrays(data, checkpoint)
+    metadata = header.get("__metadata__") or {}
+    decoder = _Decoder(arrays, checkpoint, map_location)
+    if STRUCTURE_KEY not in metadata:
+        return {name: decoder.tensor(name) for name in header if name != "__metadata__"}
+    try:
+        structure = json.loads(metadata[STRUCTURE_KEY])
+    except (TypeError, ValueError) as e:
+        raise corrupt(checkpoint, f"bad {STRUCTURE_KEY} metadata ({e})") from None
+    return decoder.decode(structure)

@@ -1,0 +1,132 @@
+"""Storages named by torch checkpoints, the tensors viewing them, and where loaded tensors are placed.
+
+Unpickling a torch checkpoint meets each tensor before the bytes of its storage (the legacy format
+stores them after the pickle), so tensors are first created empty and listed on their storage; once
+every storage is read, ``materialize`` copies each view out of it and moves it to its device.
+"""
+import warnings
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..backend import CPU, Device, to_device
+from ..tensor import Tensor
+from .errors import CheckpointError, corrupt
+
+
+class StorageRef:
+    """A flat storage of ``numel`` elements of numpy dtype ``np_dtype``, saved at ``location``.
+
+    ``views`` lists ``(tensor, offset, size, stride, view_dtype)`` for the tensors built on it;
+    ``array`` is set by the format reader once the bytes are read.
+    """
+
+    __slots__ = ("key", "np_dtype", "numel", "location", "views", "array", "bf16_as_uint16")
+
+    def __init__(self, key, np_dtype, numel, location, bf16_as_uint16=False):
+        self.key, self.np_dtype, self.numel, self.location = key, np_dtype, numel, location
+        self.bf16_as_uint16 = bf16_as_uint16
+        self.views = []
+        self.array = None
+
+    @property
+    def nbytes(self):
+        return self.numel * self.np_dtype.itemsize
+
+
+def location_resolver(map_location):
+    """``map_location`` (None, str, device, dict or callable) -> ``fn(storage_tensor, location) -> Device``.
+
+    None keeps everything on the CPU. A dict maps saved location strings (``'cuda:0'``) to targets;
+    unmapped locations go to the CPU. A callable receives the storage as a flat CPU tensor and the saved
+    location, and returns a tensor (whose device is used), a device, a string or None (the CPU).
+    """
+    if map_location is None:
+        return lambda storage, location: CPU
+    if isinstance(map_location, (str, Device)):
+        target = Device(map_location)
+        return lambda storage, location: target
+    if isinstance(map_location, dict):
+        table = {k: Device(v) for k, v in map_location.items()}
+        return lambda storage, location: table.get(location, CPU)
+    if callable(map_location):
+        def resolve(storage, location):
+            result = map_location(storage, location)
+            if result is None:
+                return CPU
+            if isinstance(result, Tensor):
+                return result.device
+            try:
+                return Device(result)
+            except (TypeError, ValueError) as e:
+                raise CheckpointError(f"map_location({location!r}) returned {result!r}: {e}") from None
+        return resolve
+    raise TypeError(f"map_location must be None, a string, a device, a dict or a callable, "
+                    f"got {type(map_location).__name__}")
+
+
+def strided_copy(base, offset, size, stride, name):
+    """An owned C-contiguous copy of the view ``(offset, size, stride)`` (in elements) of flat ``base``.
+
+    The view is bounds-checked first: a crafted file must not make ``as_strided`` read outside ``base``.
+    """
+    if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)):
+        raise corrupt(name, f"bad tensor geometry size={size!r} stride={stride!r}")
+    for v in (offset, *size, *stride):
+        if type(v) is not int or v < 0:
+            raise corrupt(name, f"bad tensor geometry offset={offset!r} size={size!r} stride={stride!r}")
+    if 0 in size:
+        return np.empty(size, dtype=base.dtype)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= base.size:
+        raise corrupt(name, f"a tensor view (offset {offset}, size {size}, stride {stride}) reaches past the "
+                            f"end of its storage of {base.size} elements")
+    view = np.lib.stride_tricks.as_strided(base[offset:], shape=size,
+                                           strides=tuple(s * base.itemsize for s in stride), writeable=False)
+    return np.array(view, order="C", copy=True)
+
+
+def _bf16_fallback(raw_uint16):
+    # bfloat16 is the top half of a float32: widening the bits is exact
+    return (raw_uint16.astype(np.uint32) << 16).view(np.float32)
+
+
+def materialize(storages, name, map_location):
+    """Fill every tensor listed on ``storages`` (key -> StorageRef with ``array`` set) and place it."""
+    resolve = location_resolver(map_location)
+    warned = False
+    for ref in storages.values():
+        base = ref.array
+        if ref.bf16_as_uint16:
+            if not warned:
+                warnings.warn(f"{name}: bfloat16 tensors are loaded as float32 because the ml_dtypes package "
+                              "is not installed (pip install ml_dtypes to keep bfloat16)", stacklevel=3)
+                warned = True
+            base = _bf16_fallback(base)
+        if not ref.views:
+            continue
+        device = resolve(Tensor._wrap(base), ref.location)
+        for tensor, offset, size, stride, view_dtype in ref.views:
+            src = base
+            if view_dtype is not None and view_dtype != base.dtype:
+                if base.nbytes % view_dtype.itemsize:
+                    raise corrupt(name, f"storage {ref.key} of {base.nbytes} bytes cannot hold {view_dtype}")
+                src = base.view(view_dtype)
+            data = strided_copy(src, offset, size, stride, name)
+            tensor._data = to_device(data, device) if device != CPU else data
+            if tensor.requires_grad and not tensor.is_floating_point():
+                tensor.requires_grad = False
+
+
+def check_supported(np_dtype, what):
+    """Refuse numpy dtypes visionlite tensors cannot hold (e.g. complex, uint16), naming ``what``."""
+    try:
+        _dt.from_numpy_dtype(np_dtype)
+    except TypeError as e:
+        raise CheckpointError(f"{what}: {e}") from None
+
+
+def host_contiguous(data):
+    """A C-contiguous host copy of raw array ``data`` (no copy if it already is one; 0-d stays 0-d)."""
+    data = to_device(data, CPU)
+    return data if data.flags.c_contiguous else np.array(data, order="C")

@@ -1,0 +1,54 @@
+"""Reading ``torch.save``'s pre-1.6 format (``_use_new_zipfile_serialization=False``).
+
+The file is a run of pickles followed by raw storages: the magic number, the protocol version (1001),
+a dict of system info (byte order, type sizes), the object itself (tensors name storages through
+persistent ids ``('storage', StorageType, key, location, numel, view)``), the sorted list of storage
+keys; then for each key, an int64 element count and the storage's bytes.
+"""
+import numpy as np
+
+from .errors import CheckpointError, corrupt
+from .restricted_unpickler import restricted_load
+from .storage import materialize
+from .torch_reader import storage_loader
+
+MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+PROTOCOL_VERSION = 1001
+# how the magic number starts a protocol-2 file: PROTO 2, LONG1 of 10 bytes, the number little-endian
+MAGIC_PREFIX = b"\x80\x02\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little")
+
+
+def _read_exact(file, n, checkpoint, what):
+    data = file.read(n)
+    if len(data) != n:
+        raise corrupt(checkpoint, f"the file ends inside {what} ({len(data)} of {n} bytes)")
+    return data
+
+
+def load_legacy(file, checkpoint, map_location=None):
+    """The object saved in legacy-format ``file`` (a binary file at offset 0), with visionlite Tensors."""
+    if restricted_load(file, checkpoint) != MAGIC_NUMBER:
+        raise CheckpointError(f"{checkpoint} is a pickle file but not a torch checkpoint (bad magic number)")
+    version = restricted_load(file, checkpoint)
+    if version != PROTOCOL_VERSION:
+        raise CheckpointError(f"{checkpoint}: unsupported legacy protocol version {version!r}")
+    sys_info = restricted_load(file, checkpoint)
+    little = sys_info.get("little_endian", True) if isinstance(sys_info, dict) else True
+    order = "<" if little else ">"
+    storages = {}
+    obj = restricted_load(file, checkpoint, storage_loader(checkpoint, storages, 6))
+    keys = restricted_load(file, checkpoint)
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+            and sorted(keys) == sorted(storages)):
+        raise corrupt(checkpoint, "the list of storage keys does not match the storages the object uses")
+    for key in keys:
+        ref = storages[key]
+        size = _read_exact(file, 8, checkpoint, f"storage {key}'s size")
+        count = int(np.frombuffer(size, dtype=order + "i8")[0])
+        if count != ref.numel:
+            raise corrupt(checkpoint, f"storage {key} records {count} elements, expected {ref.numel}")
+        data = _read_exact(file, ref.nbytes, checkpoint, f"storage {key}")
+        raw = np.frombuffer(data, dtype=ref.np_dtype.newbyteorder(order))
+        ref.array = raw.astype(ref.np_dtype, copy=False)
+    materialize(storages, checkpoint, map_location)
+    return obj
