@@ -1,5 +1,9 @@
 """visionlite.nn.functional: stateless layer functions, as ``torch.nn.functional``."""
 # --- activations, linear, losses, dropout, embedding, attention
+from .activation import *  # noqa: F401,F403
+from .linear import bilinear, linear  # noqa: F401
+
+# isort: split
 # --- conv, pooling, normalization, interpolation, padding
 from ...ops.movement import pad  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401

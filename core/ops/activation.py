@@ -1,0 +1,166 @@
+"""Activation primitives beyond relu/gelu/silu/sigmoid/tanh (those live in ``elementwise``).
+
+Piecewise-linear ones save a boolean mask for backward (their second derivative is zero, so the mask is
+all that double backward needs). Smooth ones compute their derivative from raw arrays in an ordinary
+backward, and from Tensor ops when ``create_graph`` asks for a differentiable one. Gradients at the kinks
+follow PyTorch exactly (the tests pin each one).
+"""
+from ..autograd.function import Op
+from ..autograd.grad_mode import _enabled
+from ..backend import array_module
+from ..tensor import Tensor
+from . import elementwise as ew
+
+
+def _mask_grad(g, mask, scale=None):
+    m = Tensor._wrap(mask.astype(g._data.dtype) if scale is None else mask * g._data.dtype.type(scale))
+    return g * m
+
+
+class Hardtanh(Op):
+    """clamp(x, lo, hi) with zero gradient at and beyond both bounds (relu6 is hardtanh(x, 0, 6))."""
+
+    def forward(self, a, lo=-1.0, hi=1.0):
+        xp = array_module(a)
+        if self.recording:
+            self.save((a > lo) & (a < hi))
+        return xp.clip(a, a.dtype.type(lo), a.dtype.type(hi))
+
+    def backward(self, g):
+        return _mask_grad(g, *self.saved_values())
+
+
+class LeakyRelu(Op):
+    """x where x > 0, else slope * x; the gradient at 0 is ``slope``."""
+
+    def forward(self, a, slope=0.01):
+        xp = array_module(a)
+        pos = a > 0
+        if self.recording:
+            self.save(pos)
+            self.slope = slope
+        return xp.where(pos, a, a * a.dtype.type(slope))
+
+    def backward(self, g):
+        xp = array_module(g._data)
+        (pos,) = self.saved_values()
+        d = xp.where(pos, g._data.dtype.type(1), g._data.dtype.type(self.slope))
+        return g * Tensor._wrap(d)
+
+
+class Hardsigmoid(Op):
+    """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), else 0."""
+
+    def forward(self, a):
+        xp = array_module(a)
+        if self.recording:
+            self.save((a > -3) & (a < 3))
+        return xp.clip(a / a.dtype.type(6) + a.dtype.type(0.5), 0, 1).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return _mask_grad(g, *self.saved_values(), 1.0 / 6)
+
+
+class Hardswish(Op):
+    """x * relu6(x + 3) / 6; gradient 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3."""
+
+    def forward(self, a):
+        xp = array_module(a)
+        if self.recording:
+            self.save(self.inputs[0])
+        return (a * xp.clip(a + a.dtype.type(3), 0, 6) / a.dtype.type(6)).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (x,) = self.saved_values()
+        if _enabled[0]:
+            mid = x * (1 / 3) + 0.5
+            return g * ew.where(x <= -3, 0.0, ew.where(x < 3, mid, 1.0))
+        a = x._data
+        xp = array_module(a)
+        d = xp.where(a <= -3, 0, xp.where(a < 3, a / 3 + 0.5, 1)).astype(a.dtype, copy=False)
+        return g * Tensor._wrap(d)
+
+
+class Elu(Op):
+    """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)); covers elu, celu and selu.
+
+    The negative branch includes x == 0, so the gradient at 0 is ``scale * alpha * input_scale``.
+    """
+
+    def forward(self, a, alpha=1.0, scale=1.0, input_scale=1.0):
+        xp = array_module(a)
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        if self.recording:
+            self.save(self.inputs[0])
+        neg = xp.expm1(a * a.dtype.type(input_scale)) * a.dtype.type(alpha)
+        return (xp.where(a > 0, a, neg) * a.dtype.type(scale)).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (x,) = self.saved_values()
+        k = self.scale * self.alpha * self.input_scale
+        if _enabled[0]:
+            # x == 0 gets the constant k, so its second derivative there is 0, as in PyTorch.
+            neg = ew.where(x < 0, ew.exp(x * self.input_scale) * k, k)
+            return g * ew.where(x > 0, float(self.scale), neg)
+        a = x._data
+        xp = array_module(a)
+        t = a.dtype.type
+        d = xp.where(a > 0, t(self.scale), xp.exp(a * t(self.input_scale)) * t(k))
+        return g * Tensor._wrap(d.astype(a.dtype, copy=False))
+
+
+class Softplus(Op):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
+
+    def forward(self, a, beta=1.0, threshold=20.0):
+        xp = array_module(a)
+        self.beta, self.threshold = beta, threshold
+        if self.recording:
+            self.save(self.inputs[0])
+        z = a * a.dtype.type(beta)
+        # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows.
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / a.dtype.type(beta)
+        return xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (x,) = self.saved_values()
+        z = x * self.beta
+        if _enabled[0]:
+            return g * ew.where(z > self.threshold, 1.0, ew.sigmoid(z))
+        zd = z._data
+        xp = array_module(zd)
+        e = xp.exp(-xp.abs(zd))
+        sig = xp.where(zd >= 0, 1 / (1 + e), e / (1 + e))
+        return g * Tensor._wrap(xp.where(zd > self.threshold, 1, sig).astype(zd.dtype, copy=False))
+
+
+def _float(x):
+    from .. import dtypes
+
+    return x if x._data.dtype.kind == "f" else x.to(dtypes.get_default_dtype())
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return Hardtanh.apply(_float(x), lo=float(min_val), hi=float(max_val))
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyRelu.apply(_float(x), slope=float(negative_slope))
+
+
+def hardsigmoid(x):
+    return Hardsigmoid.apply(_float(x))
+
+
+def hardswish(x):
+    return Hardswish.apply(_float(x))
+
+
+def elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
+    return Elu.apply(_float(x), alpha=float(alpha), scale=float(scale), input_scale=float(input_scale))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    return Softplus.apply(_float(x), beta=float(beta), threshold=float(threshold))
