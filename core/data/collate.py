@@ -71,11 +71,11 @@ def default_collate(batch):
         fields = {key: default_collate([d[key] for d in batch]) for key in elem}
         return _same_mapping_type(elem, fields)
     if _is_namedtuple(elem):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, abc.Sequence):
         if any(len(s) != len(elem) for s in batch):
             raise RuntimeError("default_collate: each element in list of batch should be of equal size")
-        fields = [default_collate(list(s)) for s in zip(*batch)]
+        fields = [default_collate(s) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return fields
         return _same_sequence_type(elem, fields)

@@ -313,7 +313,7 @@ class _MultiProcessIter:
             if proc.sentinel in ready:
                 raise self._worker_died(w)
             if not ready:
-                self._shutdown_workers()
+                self._shutdown_workers(grace_s=0.0)  # the worker is stuck: no point waiting for it
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for a batch "
                                    f"from worker {w}")
 
@@ -334,7 +334,7 @@ class _MultiProcessIter:
             "out of memory, crashed in native code, or was killed from outside; try num_workers=0 to see "
             "the error in the main process.")
 
-    def _shutdown_workers(self):
+    def _shutdown_workers(self, grace_s=_SHUTDOWN_GRACE_S):
         if self._shut_down:
             return
         self._shut_down = True
@@ -345,7 +345,7 @@ class _MultiProcessIter:
                 pass  # that worker is gone already
         for conn in self._result_conns:
             conn.close()  # unblocks a worker still writing a batch nobody will read
-        deadline = time.monotonic() + _SHUTDOWN_GRACE_S
+        deadline = time.monotonic() + grace_s
         for proc in self._workers:
             proc.join(timeout=max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
