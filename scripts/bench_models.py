@@ -1,0 +1,141 @@
+"""Benchmark visionlite against PyTorch on the same models, weights and inputs (a benchmark, not a test).
+
+Eval-mode inference at 224x224 with batch 1 and 16 for resnet18, resnet50 and mobilenet_v2, and one
+training step (forward, cross-entropy, backward, SGD with momentum) of resnet18 at batch 16. Each case
+reports the median wall time of both libraries and the ratio visionlite / PyTorch (targets: inference
+within 1.5x, training within 2x). Needs torch and torchvision installed.
+
+    python scripts/bench_models.py                  # CPU, all cases
+    python scripts/bench_models.py --repeat 10 --cases resnet18
+    python scripts/bench_models.py --device cuda    # cupy vs torch on the GPU
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import visionlite.models as vm
+
+import visionlite as vl
+
+INFERENCE = [("resnet18", 1), ("resnet18", 16), ("resnet50", 1), ("resnet50", 16), ("mobilenet_v2", 1),
+             ("mobilenet_v2", 16)]
+
+
+def _median_time(fn, repeat, warmup, sync):
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _twin_models(name, torch, tvm, device):
+    """The torchvision model and a visionlite model holding the same random weights."""
+    torch.manual_seed(0)
+    theirs = tvm.get_model(name).to(device)
+    ours = vm.get_model(name)
+    ours.load_state_dict({k: vl.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
+    return theirs, ours.to(device)
+
+
+def bench_inference(name, batch, args, torch, tvm):
+    theirs, ours = _twin_models(name, torch, tvm, args.device)
+    theirs.eval()
+    ours.eval()
+    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    xt, xv = torch.from_numpy(x).to(args.device), vl.tensor(x, device=args.device)
+
+    def run_torch():
+        with torch.no_grad():
+            theirs(xt)
+
+    def run_ours():
+        with vl.no_grad():
+            ours(xv)
+
+    return _time_pair(run_ours, run_torch, args, torch)
+
+
+def bench_train_step(name, batch, args, torch, tvm):
+    theirs, ours = _twin_models(name, torch, tvm, args.device)
+    theirs.train()
+    ours.train()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    y = rng.integers(0, 1000, size=batch)
+    xt, yt = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
+    xv, yv = vl.tensor(x, device=args.device), vl.tensor(y, device=args.device)
+    opt_t = torch.optim.SGD(theirs.parameters(), lr=1e-3, momentum=0.9)
+    opt_v = vl.optim.SGD(ours.parameters(), lr=1e-3, momentum=0.9)
+    loss_t, loss_v = torch.nn.CrossEntropyLoss(), vl.nn.CrossEntropyLoss()
+
+    def run_torch():
+        opt_t.zero_grad()
+        loss_t(theirs(xt), yt).backward()
+        opt_t.step()
+
+    def run_ours():
+        opt_v.zero_grad()
+        loss_v(ours(xv), yv).backward()
+        opt_v.step()
+
+    return _time_pair(run_ours, run_torch, args, torch)
+
+
+def _time_pair(run_ours, run_torch, args, torch):
+    cuda = args.device.startswith("cuda")
+    sync_t = torch.cuda.synchronize if cuda else (lambda: None)
+    sync_v = vl.cuda.synchronize if cuda else (lambda: None)
+    t_torch = _median_time(run_torch, args.repeat, args.warmup, sync_t)
+    t_ours = _median_time(run_ours, args.repeat, args.warmup, sync_v)
+    return t_ours, t_torch
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--cases", nargs="*", help="only cases whose model name is listed")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="skip the training step")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+        import torchvision.models as tvm
+    except ImportError:
+        print("bench_models.py compares with PyTorch: pip install torch torchvision", file=sys.stderr)
+        return 2
+
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), numpy {np.__version__}, device {args.device}")
+    print(f"{'case':34s} {'visionlite ms':>14s} {'torch ms':>10s} {'ratio':>7s}")
+    cases = [(f"{n} eval batch {b}", bench_inference, n, b) for n, b in INFERENCE]
+    if args.train:
+        cases.append(("resnet18 train step batch 16", bench_train_step, "resnet18", 16))
+    worst = {}
+    for label, fn, name, batch in cases:
+        if args.cases and name not in args.cases:
+            continue
+        t_ours, t_torch = fn(name, batch, args, torch, tvm)
+        ratio = t_ours / t_torch
+        kind = "train" if "train" in label else "eval"
+        worst[kind] = max(worst.get(kind, 0.0), ratio)
+        print(f"{label:34s} {1e3 * t_ours:14.1f} {1e3 * t_torch:10.1f} {ratio:6.2f}x", flush=True)
+    targets = {"eval": 1.5, "train": 2.0}
+    for kind, ratio in worst.items():
+        verdict = "within" if ratio <= targets[kind] else "OVER"
+        print(f"worst {kind} ratio {ratio:.2f}x: {verdict} the {targets[kind]}x target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
