@@ -35,7 +35,7 @@ _EXPORTS = {
             "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights",
             "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"],
     "_finetune": ["replace_head", "get_head", "freeze_backbone", "freeze_batchnorm", "unfreeze_batchnorm",
-                  "param_groups", "count_parameters"],
+                  "param_groups", "count_parameters", "ModelEMA"],
     "feature_extraction": ["create_feature_extractor", "get_graph_node_names"],
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -10,12 +10,14 @@ Typical use::
     groups = param_groups(model, [("fc.*", {"lr": 1e-2})], default={"lr": 1e-3}, weight_decay=1e-4)
     optimizer = visionlite.optim.SGD(groups, lr=1e-3, momentum=0.9)
 """
+import copy
 import fnmatch
 import math
 
+import visionlite as vl
 from visionlite import nn
 
-__all__ = ["count_parameters", "freeze_backbone", "freeze_batchnorm", "get_head", "param_groups",
+__all__ = ["ModelEMA", "count_parameters", "freeze_backbone", "freeze_batchnorm", "get_head", "param_groups",
            "replace_head", "unfreeze_batchnorm"]
 
 
@@ -188,3 +190,49 @@ def param_groups(model, rules=(), default=None, weight_decay=0.0, no_decay_norm_
 def count_parameters(model, trainable_only=False):
     """Number of scalar parameters in ``model`` (only those with ``requires_grad`` if asked)."""
     return sum(math.prod(p.shape) for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# ------------------------------------------------------------------------------------------------- EMA
+
+class ModelEMA:
+    """An exponential moving average of a model's weights, often a little more accurate than the model.
+
+    After each optimizer step call ``ema.update(model)``: every floating-point parameter and buffer becomes
+    ``decay * ema + (1 - decay) * current`` (integer buffers such as BatchNorm's batch counter are copied).
+    With ``warmup`` the decay starts low, ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so early
+    averages are not dominated by the random initial head. Evaluate ``ema.module`` (kept in eval mode).
+    """
+
+    def __init__(self, model, decay=0.999, warmup=True):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        self.module = copy.deepcopy(model).eval()
+        self.module.requires_grad_(False)
+        self.decay = decay
+        self.warmup = warmup
+        self.updates = 0
+
+    def current_decay(self):
+        n = self.updates
+        return min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
+
+    def update(self, model):
+        """Move the average towards ``model``'s current weights."""
+        d = self.current_decay()
+        self.updates += 1
+        current = model.state_dict()
+        with vl.no_grad():
+            for name, avg in self.module.state_dict().items():
+                new = current[name].detach()
+                if avg.is_floating_point():
+                    avg.lerp_(new.to(avg.dtype), 1.0 - d)
+                else:
+                    avg.copy_(new)
+
+    def state_dict(self):
+        return {"module": self.module.state_dict(), "updates": self.updates, "decay": self.decay}
+
+    def load_state_dict(self, state):
+        self.module.load_state_dict(state["module"], strict=True)
+        self.updates = int(state["updates"])
+        self.decay = float(state["decay"])
