@@ -106,8 +106,9 @@ def detect_format(head):
 
     if head[:4] == b"PK\x03\x04":
         return "torch_zip"
-    # PROTO n, LONG1 of 10 bytes, the magic number: torch.save's legacy header for any pickle protocol >= 2
-    if head[:1] == b"\x80" and head[2:14] == b"\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little"):
+    # PROTO n, a FRAME from protocol 4 on, LONG1 of 10 bytes holding the magic: torch.save's legacy header
+    body = head[11:] if head[2:3] == b"\x95" else head[2:]
+    if head[:1] == b"\x80" and body[:12] == b"\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little"):
         return "torch_legacy"
     if len(head) >= 10 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= _MAX_HEADER:
         return "safetensors"

@@ -59,14 +59,14 @@ class _Encoder:
         return {kind: name}
 
     def encode(self, obj, path=()):
+        if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass
+            return self._array(obj, "npscalar", path)
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return obj
         if isinstance(obj, Tensor):
             return self._array(obj, "tensor", path)
         if isinstance(obj, np.ndarray):
             return self._array(obj, "ndarray", path)
-        if isinstance(obj, np.generic):
-            return self._array(obj, "npscalar", path)
         if isinstance(obj, (bytes, bytearray)):
             return {"bytes": base64.b64encode(bytes(obj)).decode("ascii")}
         if isinstance(obj, _dt.dtype):
@@ -211,7 +211,8 @@ def from_bytes(data, checkpoint, map_location=None):
     metadata = header.get("__metadata__") or {}
     decoder = _Decoder(arrays, checkpoint, map_location)
     if STRUCTURE_KEY not in metadata:
-        return {name: decoder.tensor(name) for name in header if name != "__metadata__"}
+        # sorted, as safetensors' own load_file returns them
+        return {name: decoder.tensor(name) for name in sorted(header) if name != "__metadata__"}
     try:
         structure = json.loads(metadata[STRUCTURE_KEY])
     except (TypeError, ValueError) as e:

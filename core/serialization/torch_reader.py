@@ -45,12 +45,13 @@ def _ascii(value):
 
 
 def _archive_prefix(zf, checkpoint):
-    pickles = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-    if len(pickles) == 1:
-        return pickles[0][: -len("/data.pkl")]
-    if any(n.endswith("/constants.pkl") or "/code/" in n for n in zf.namelist()):
+    names = zf.namelist()
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
         raise CheckpointError(f"{checkpoint} is a TorchScript archive (torch.jit.save), not a checkpoint: "
                               "load it with torch.jit.load and save its state_dict()")
+    pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    if len(pickles) == 1:
+        return pickles[0][: -len("/data.pkl")]
     raise CheckpointError(f"{checkpoint} is a zip archive but not a torch checkpoint (no <name>/data.pkl)")
 
 
