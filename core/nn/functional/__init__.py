@@ -7,6 +7,7 @@ from .linear import bilinear, linear  # noqa: F401
 # --- conv, pooling, normalization, interpolation, padding
 from ...ops.movement import pad  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from .interpolation import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm  # noqa: F401
 from .pooling import (  # noqa: F401
     adaptive_avg_pool1d,

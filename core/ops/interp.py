@@ -1,0 +1,126 @@
+"""Separable resampling along one axis (nearest, nearest-exact, linear, cubic), as PyTorch's upsample
+kernels compute it, with a fused backward.
+
+Every mode is a set of taps: output ``o`` along the axis is ``sum_k w_k[o] * x[idx_k[o]]``. The forward
+is a gather per tap; the backward scatters each tap back. Tap indices never decrease along the axis,
+so on the CPU the scatter is a segment sum (``add.reduceat``) instead of ``np.add.at``; on the GPU it is
+``cupyx.scatter_add``. Source positions are computed in the input's float type, as PyTorch does, so
+nearest-neighbour picks agree exactly.
+"""
+import numpy as np
+
+from ..autograd.function import Op
+from ..autograd.grad_mode import _enabled
+from ..backend import array_module
+from ..tensor import Tensor
+
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic coefficient
+
+
+def _scale(in_size, out_size, scale, align_corners, dtype):
+    """PyTorch's source-per-destination ratio for one axis, in the compute dtype."""
+    f = dtype.type
+    if align_corners:
+        return f(in_size - 1) / f(out_size - 1) if out_size > 1 else f(0)
+    if scale is not None and scale > 0:
+        return f(1.0 / scale)
+    return f(in_size) / f(out_size)
+
+
+def axis_taps(mode, in_size, out_size, scale=None, align_corners=False, dtype=np.float32):
+    """Taps ``[(idx, weight or None), ...]`` (numpy arrays over the output positions) for one axis.
+
+    ``mode`` is 'nearest', 'nearest-exact', 'linear' or 'cubic'; ``scale`` is the user's scale factor
+    for this axis (None when the size was given or the factor is recomputed)."""
+    dtype = np.dtype(dtype)
+    o = np.arange(out_size)
+    last = in_size - 1
+    if mode in ("nearest", "nearest-exact"):
+        if out_size == in_size:
+            return [(o, None)]
+        if mode == "nearest" and out_size == 2 * in_size:
+            return [(o >> 1, None)]
+        r = _scale(in_size, out_size, scale, False, dtype)
+        pos = o.astype(dtype) if mode == "nearest" else o.astype(dtype) + dtype.type(0.5)
+        return [(np.minimum(np.floor(pos * r).astype(np.int64), last), None)]
+    r = _scale(in_size, out_size, scale, align_corners, dtype)
+    of = o.astype(dtype)
+    if mode == "linear":
+        if out_size == in_size:
+            return [(o, None)]
+        src = of * r if align_corners else np.maximum(r * (of + dtype.type(0.5)) - dtype.type(0.5), 0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), last)
+        lam = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
+        i1 = np.minimum(i0 + 1, last)
+        return [(i0, (1 - lam).astype(dtype)), (i1, lam)]
+    if mode == "cubic":
+        src = of * r if align_corners else r * (of + dtype.type(0.5)) - dtype.type(0.5)
+        fl = np.floor(src)
+        t = (src - fl).astype(dtype)
+        a = dtype.type(_CUBIC_A)
+
+        def near(d):  # |d| <= 1
+            return ((a + 2) * d - (a + 3)) * d * d + 1
+
+        def far(d):  # 1 < |d| < 2
+            return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+        weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+        base = fl.astype(np.int64) - 1
+        return [(np.clip(base + k, 0, last), w.astype(dtype)) for k, w in enumerate(weights)]
+    raise ValueError(f"axis_taps: unknown mode {mode!r}")
+
+
+def _shape_along(w, ndim, axis):
+    shape = [1] * ndim
+    shape[axis] = -1
+    return w.reshape(shape)
+
+
+def index_add(out, axis, idx, values):
+    """``out[..., idx[o], ...] += values[..., o, ...]`` along ``axis``, for non-decreasing ``idx``."""
+    xp = array_module(out)
+    if xp is np:
+        uniq, starts = np.unique(idx, return_index=True)
+        sums = np.add.reduceat(values, starts, axis=axis)
+        index = [slice(None)] * out.ndim
+        index[axis] = uniq
+        out[tuple(index)] += sums
+    else:
+        import cupyx
+
+        cupyx.scatter_add(xp.moveaxis(out, axis, 0), xp.asarray(idx), xp.moveaxis(values, axis, 0))
+    return out
+
+
+class Resample1dOp(Op):
+    """``sum_k w_k * take(x, idx_k, axis)`` for the ``taps`` of ``axis_taps``."""
+
+    def forward(self, x, axis=-1, taps=()):
+        xp = array_module(x)
+        axis = axis % x.ndim
+        dev = [(xp.asarray(i),
+                None if w is None else _shape_along(xp.asarray(w, dtype=x.dtype), x.ndim, axis))
+               for i, w in taps]
+        out = None
+        for i, w in dev:
+            v = xp.take(x, i, axis=axis)
+            if w is not None:
+                v *= w
+            out = v if out is None else xp.add(out, v, out=out)
+        if self.recording:
+            self.axis, self.taps, self.dev, self.in_size = axis, taps, dev, x.shape[axis]
+        return out
+
+    def backward(self, g):
+        if _enabled[0]:
+            raise RuntimeError("interpolate: double backward (create_graph=True) is not supported; its "
+                               "backward runs on raw arrays for speed")
+        gd = g._data
+        xp = array_module(gd)
+        shape = list(gd.shape)
+        shape[self.axis] = self.in_size
+        gx = xp.zeros(shape, dtype=gd.dtype)
+        for (idx, _), (_, w) in zip(self.taps, self.dev):
+            index_add(gx, self.axis, idx, gd if w is None else gd * w)
+        return Tensor._wrap(gx)
