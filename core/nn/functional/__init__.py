@@ -2,6 +2,7 @@
 # --- activations, linear, losses, dropout, embedding, attention
 from .activation import *  # noqa: F401,F403
 from .linear import bilinear, linear  # noqa: F401
+from .loss import *  # noqa: F401,F403
 
 # isort: split
 # --- conv, pooling, normalization, interpolation, padding

@@ -5,4 +5,5 @@ from .activation import *  # noqa: F401,F403
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .linear import Bilinear, Identity, Linear  # noqa: F401
+from .loss import *  # noqa: F401,F403
 # --- conv, pooling, normalization, upsampling
