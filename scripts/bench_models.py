@@ -17,9 +17,9 @@ import sys
 import time
 
 import numpy as np
-import visionlite.models as vm
 
 import visionlite as vl
+from visionlite import models as vm
 
 INFERENCE = [("resnet18", 1), ("resnet18", 16), ("resnet50", 1), ("resnet50", 16), ("mobilenet_v2", 1),
              ("mobilenet_v2", 16)]

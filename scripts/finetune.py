@@ -39,9 +39,8 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def build_transforms(img_size, weights):
     """Training augmentation and the evaluation preset, both ending in normalised ``(3, S, S)`` tensors."""
-    from visionlite.transforms.presets import ImageClassification
-
     from visionlite import transforms as T
+    from visionlite.transforms.presets import ImageClassification
 
     preset = weights.transforms.keywords if weights is not None else {}
     mean, std = preset.get("mean", MEAN), preset.get("std", STD)
@@ -179,7 +178,7 @@ def save_checkpoint(path, model, optimizer, scheduler, ema, epoch, best_acc, cla
     vl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
              "epoch": epoch, "best_acc": best_acc, "classes": list(classes), "rng": rng_states(),
-             "model_name": args.model}, path)
+             "model_name": args.model, "epochs": args.epochs}, path)
 
 
 def load_checkpoint(path, model, optimizer, scheduler, ema, classes, args):
@@ -188,6 +187,10 @@ def load_checkpoint(path, model, optimizer, scheduler, ema, classes, args):
     if ckpt["model_name"] != args.model or list(ckpt["classes"]) != list(classes):
         raise SystemExit(f"{path} was written for model {ckpt['model_name']} with classes {ckpt['classes']}; "
                          f"this run has {args.model} with {list(classes)}")
+    if int(ckpt["epochs"]) != args.epochs:
+        # The learning-rate schedule spans the planned epochs; a different plan would not continue it.
+        raise SystemExit(f"{path} belongs to a {ckpt['epochs']}-epoch run: resume with --epochs "
+                         f"{ckpt['epochs']}, or start a new run in another --out folder")
     model.load_state_dict(ckpt["model"], strict=True)
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -242,6 +245,8 @@ def parse_args(argv=None):
                    help="with --freeze-backbone: let BatchNorm running statistics adapt to the new data")
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
                    help="continue from CKPT (default: OUT/last.safetensors)")
+    p.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
+                   help="stop after this epoch (e.g. to fit a time slot); continue later with --resume")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
@@ -290,7 +295,8 @@ def main(argv=None):
 
     print(f"{args.model} ({'pretrained ' + repr(weights) if weights else 'random init'}), "
           f"{len(classes)} classes, {len(train_set)} train / {len(val_set)} val images")
-    for epoch in range(start_epoch, args.epochs + 1):
+    last_epoch = args.epochs if args.stop_after is None else min(args.epochs, args.stop_after)
+    for epoch in range(start_epoch, last_epoch + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_one_epoch(model, train_loader, criterion, optimizer, scheduler, ema,

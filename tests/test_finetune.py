@@ -1,0 +1,224 @@
+"""Fine-tuning helpers (head replacement, freezing, parameter groups, EMA, feature extraction) and
+scripts/finetune.py end to end on a small generated ImageFolder, including resume."""
+import csv
+import importlib.util
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import visionlite as vl
+from visionlite import models as vm
+from visionlite import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+@pytest.mark.parametrize("name,head", [("resnet18", "fc"), ("alexnet", "classifier.6"),
+                                       ("mobilenet_v3_small", "classifier.3"),
+                                       ("squeezenet1_1", "classifier.1")])
+def test_replace_head(name, head):
+    model = vm.get_model(name)
+    assert vm.get_head(model) == head
+    new = vm.replace_head(model, 7)
+    assert model.get_submodule(head) is new
+    with vl.no_grad():
+        out = model.eval()(vl.randn(2, 3, 64, 64))
+    assert tuple(out.shape) == (2, 7)
+    assert [k for k in model.state_dict() if k.startswith(head)] == [f"{head}.weight", f"{head}.bias"]
+
+
+def test_freeze_backbone_keeps_head_trainable_and_bn_stats_frozen():
+    model = vm.resnet18(num_classes=3)
+    kept = vm.freeze_backbone(model)
+    assert kept == ["fc.weight", "fc.bias"]
+    assert all(not p.requires_grad for n, p in model.named_parameters() if not n.startswith("fc."))
+    before = _np(model.bn1.running_mean).copy()
+    model.train()
+    assert not model.bn1.training and model.layer1[0].bn2.training is False
+    loss = model(vl.randn(2, 3, 32, 32) * 3 + 1).sum()
+    loss.backward()
+    np.testing.assert_array_equal(_np(model.bn1.running_mean), before)
+    assert model.conv1.weight.grad is None and model.fc.weight.grad is not None
+    assert isinstance(model.bn1, nn.BatchNorm2d) and type(model.bn1).__name__ == "BatchNorm2d"
+    vm.unfreeze_batchnorm(model)
+    model.train()
+    assert model.bn1.training
+
+
+def test_freeze_backbone_with_bn_stats_updating():
+    model = vm.resnet18(num_classes=3)
+    vm.freeze_backbone(model, freeze_bn_stats=False)
+    before = _np(model.bn1.running_mean).copy()
+    model.train()
+    model(vl.randn(2, 3, 32, 32) * 3 + 1)
+    assert not np.allclose(_np(model.bn1.running_mean), before)
+    assert not model.bn1.weight.requires_grad
+
+
+def test_freeze_backbone_bad_pattern():
+    with pytest.raises(ValueError, match="No parameter matches"):
+        vm.freeze_backbone(vm.resnet18(), trainable="head.*")
+
+
+def test_param_groups_by_pattern_and_no_decay():
+    model = vm.resnet18(num_classes=4)
+    groups = vm.param_groups(model, [("fc.*", {"lr": 0.1})], default={"lr": 0.01}, weight_decay=1e-4)
+    names = {id(p): n for n, p in model.named_parameters()}
+    by_key = {(g["lr"], g["weight_decay"]): sorted(names[id(p)] for p in g["params"]) for g in groups}
+    assert by_key[(0.1, 1e-4)] == ["fc.weight"]
+    assert by_key[(0.1, 0.0)] == ["fc.bias"]
+    assert "bn1.weight" in by_key[(0.01, 0.0)] and "layer1.0.bn1.bias" in by_key[(0.01, 0.0)]
+    assert "conv1.weight" in by_key[(0.01, 1e-4)] and "bn1.weight" not in by_key[(0.01, 1e-4)]
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    vm.freeze_backbone(model)
+    assert sum(len(g["params"]) for g in vm.param_groups(model)) == 2
+    opt = vl.optim.SGD(groups, lr=0.5, momentum=0.9)
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in groups]
+
+
+def test_model_ema_follows_formula():
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    ema = vm.ModelEMA(model, decay=0.9, warmup=False)
+    w0 = _np(model[0].weight).copy()
+    with vl.no_grad():
+        model[0].weight.add_(1.0)
+    model.train()
+    model(vl.randn(4, 3))  # moves the BN running stats and counter
+    ema.update(model)
+    np.testing.assert_allclose(_np(ema.module[0].weight), 0.9 * w0 + 0.1 * (w0 + 1.0), rtol=1e-6)
+    assert int(ema.module[1].num_batches_tracked.item()) == 1
+    assert not ema.module.training and not ema.module[0].weight.requires_grad
+    state = ema.state_dict()
+    other = vm.ModelEMA(model, decay=0.5)
+    other.load_state_dict(state)
+    assert other.updates == 1 and other.decay == 0.9
+    assert vm.ModelEMA(model, decay=0.999).current_decay() == pytest.approx(1 / 10)
+
+
+# --------------------------------------------------------------------------------- feature extraction
+
+def test_feature_extractor_matches_torchvision(tmp_path):
+    torch = pytest.importorskip("torch")
+    tv_fx = pytest.importorskip("torchvision.models.feature_extraction")
+    tvm = pytest.importorskip("torchvision.models")
+    torch.manual_seed(0)
+    theirs = tvm.resnet18().eval()
+    torch.save(theirs.state_dict(), tmp_path / "r18.pth")
+    ours = vm.resnet18().eval()
+    ours.load_state_dict(vl.load(tmp_path / "r18.pth"))
+    nodes = {"layer1": "c2", "layer2.0.relu_1": "mid", "layer4": "c5"}
+    ref = tv_fx.create_feature_extractor(theirs, return_nodes=nodes)
+    fx = vm.create_feature_extractor(ours, return_nodes=nodes)
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x))
+    with vl.no_grad():
+        got = fx(vl.tensor(x))
+    assert list(got) == ["c2", "mid", "c5"]
+    for key in got:
+        np.testing.assert_allclose(_np(got[key]), expected[key].numpy(), rtol=1e-4, atol=1e-4)
+    assert list(fx.state_dict()) == list(ours.state_dict())
+
+    train_nodes, eval_nodes = vm.get_graph_node_names(ours, example_input=vl.zeros(1, 3, 32, 32))
+    tv_eval = tv_fx.get_graph_node_names(theirs)[1]
+    leaves = [n for n in eval_nodes if not any(m.startswith(n + ".") for m in eval_nodes)]
+    assert [n for n in tv_eval if n in set(leaves)] == leaves  # same names, same order
+    assert "layer1.0.relu_1" in eval_nodes and train_nodes == eval_nodes
+
+
+def test_feature_extractor_errors():
+    model = vm.resnet18()
+    with pytest.raises(ValueError, match="layer5.*not a submodule"):
+        vm.create_feature_extractor(model, ["layer5"])
+    fx = vm.create_feature_extractor(model, ["layer1.0.relu_7"])
+    with pytest.raises(ValueError, match="were not produced"):
+        fx(vl.zeros(1, 3, 32, 32))
+
+
+# ---------------------------------------------------------------------------------- finetune script
+
+def _load_script(name):
+    path = os.path.join(ROOT, "scripts", f"{name}.py")
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(os.path.dirname(path))
+    return module
+
+
+def make_image_folder(root, per_class=10, size=24):
+    """Three easily told apart classes: a bright square, a dark disc, horizontal stripes, with noise."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size]
+    for label in ("disc", "square", "stripes"):
+        os.makedirs(root / label)
+        for i in range(per_class):
+            img = rng.uniform(90, 160, size=(size, size, 3))
+            c, r = rng.integers(8, size - 8, size=2), rng.integers(4, 7)
+            if label == "square":
+                img[c[0] - r:c[0] + r, c[1] - r:c[1] + r] = 250
+            elif label == "disc":
+                img[(yy - c[0]) ** 2 + (xx - c[1]) ** 2 < r * r] = 5
+            else:
+                img[(yy // 3) % 2 == 0] *= 0.3
+            Image.fromarray(img.astype(np.uint8)).save(root / label / f"{i}.png")
+    return root
+
+
+def test_finetune_script_end_to_end_with_resume(tmp_path):
+    finetune = _load_script("finetune")
+    data = make_image_folder(tmp_path / "shapes")
+    common = [str(data), "--model", "resnet18", "--weights", "none", "--img-size", "32", "--batch-size", "8",
+              "--lr", "0.05", "--backbone-lr-mult", "1", "--accum-steps", "2", "--ema-decay", "0.9",
+              "--val-split", "0.3", "--no-progress"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    finetune.main(common + ["--epochs", "3", "--out", str(straight)])
+    finetune.main(common + ["--epochs", "3", "--out", str(resumed), "--stop-after", "1"])
+    with pytest.raises(SystemExit, match="--epochs 3"):  # another schedule would not continue this one
+        finetune.main(common + ["--epochs", "2", "--out", str(resumed), "--resume"])
+    # The resumed run must continue exactly where the interrupted one stopped.
+    finetune.main(common + ["--epochs", "3", "--out", str(resumed), "--resume"])
+
+    with open(straight / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[-1]["val_acc"]) > 0.6  # three easy classes, 9 validation images
+    with open(resumed / "metrics.csv", newline="") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+    with Image.open(straight / "metrics.png") as png:
+        assert png.size == (1000, 420)
+
+    a, b = vl.load(straight / "last.safetensors"), vl.load(resumed / "last.safetensors")
+    assert a["epoch"] == b["epoch"] == 3
+    for key in a["model"]:
+        np.testing.assert_allclose(_np(b["model"][key]), _np(a["model"][key]), rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+    for key in a["ema"]["module"]:
+        np.testing.assert_allclose(_np(b["ema"]["module"][key]), _np(a["ema"]["module"][key]), rtol=1e-5,
+                                   atol=1e-6, err_msg=key)
+    best = vl.load(straight / "best.safetensors")
+    model = vm.resnet18(num_classes=3)
+    model.load_state_dict(best["model"], strict=True)
+    assert best["classes"] == ["disc", "square", "stripes"]
+
+
+def test_lr_schedule_warmup_then_cosine():
+    finetune = _load_script("finetune")
+    factors = [finetune.lr_factor(s, 4, 20) for s in range(20)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4] == 1.0 and factors[12] == pytest.approx(0.5) and factors[-1] < 0.05
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+    assert math.isclose(finetune.lr_factor(20, 4, 20), 0.0, abs_tol=1e-12)
