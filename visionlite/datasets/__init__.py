@@ -4,8 +4,19 @@ Submodules load on first use, so ``import visionlite.datasets`` stays cheap.
 """
 import importlib
 
+_HOMES = {
+    "VisionDataset": "vision", "StandardTransform": "vision",
+    "MNIST": "mnist", "FashionMNIST": "mnist", "KMNIST": "mnist", "EMNIST": "mnist",
+    "CIFAR10": "cifar", "CIFAR100": "cifar", "SVHN": "svhn",
+    "DatasetFolder": "folder", "ImageFolder": "folder", "FakeData": "fakedata", "Digits": "digits",
+    "CocoDetection": "coco", "CocoCaptions": "coco", "VOCDetection": "voc", "VOCSegmentation": "voc",
+}
+__all__ = list(_HOMES)
+
 
 def __getattr__(name):
     if name == "utils":
         return importlib.import_module("visionlite.datasets.utils")
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"visionlite.datasets.{_HOMES[name]}"), name)
     raise AttributeError(f"module 'visionlite.datasets' has no attribute {name!r}")

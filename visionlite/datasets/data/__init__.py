@@ -1,0 +1,1 @@
+"""Data files shipped with visionlite.datasets (a package so that installs include them)."""
