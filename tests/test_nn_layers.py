@@ -299,3 +299,89 @@ def test_flatten_unflatten():
         assert repr(vm) == repr(tm)
         x = np.arange(2 * 12 * 5, dtype=np.float32).reshape(2, 12, 5)
         compare_modules(vm, tm, [x])
+
+
+# ----------------------------------------------------------------------------------------- dropout
+def test_dropout_train_eval_and_gradient():
+    vl.manual_seed(0)
+    m = nn.Dropout(p=0.3)
+    assert repr(m) == repr(torch.nn.Dropout(p=0.3))
+    x = vl.ones(200, 100, requires_grad=True)
+    y = m(x)
+    data = to_np(y)
+    values = np.unique(data)
+    assert len(values) == 2 and values[0] == 0 and values[1] == np.float32(1 / 0.7)
+    assert abs((data == 0).mean() - 0.3) < 0.01
+    y.sum().backward()
+    np.testing.assert_allclose(to_np(x.grad), data)  # d/dx = mask / (1 - p)
+    m.eval()
+    assert np.array_equal(to_np(m(x)), np.ones((200, 100)))
+    vl.manual_seed(5)
+    a = to_np(F.dropout(vl.ones(50), 0.5))
+    vl.manual_seed(5)
+    assert np.array_equal(a, to_np(F.dropout(vl.ones(50), 0.5)))  # the seed fixes the mask
+    assert np.array_equal(to_np(F.dropout(vl.ones(5), 1.0)), np.zeros(5))
+    assert np.array_equal(to_np(F.dropout(vl.ones(5), 0.0)), np.ones(5))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)
+
+
+def test_channel_dropout_zeroes_whole_channels():
+    vl.manual_seed(1)
+    y = to_np(nn.Dropout2d(0.5)(vl.ones(8, 16, 5, 5)))
+    per_channel = y.reshape(8, 16, 25)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
+    assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
+    y1 = to_np(nn.Dropout1d(0.5)(vl.ones(4, 6, 7)))
+    assert np.all((y1 == 0).all(-1) | (y1 == 2.0).all(-1))
+    y3 = to_np(F.dropout3d(vl.ones(2, 3, 2, 2, 2), 0.5))
+    assert np.all((y3.reshape(6, 8) == 0).all(-1) | (y3.reshape(6, 8) == 2.0).all(-1))
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
+        F.dropout2d(vl.ones(2, 3), 0.5)
+
+
+def test_dropout_inplace():
+    vl.manual_seed(0)
+    x = vl.ones(100)
+    out = F.dropout(x, 0.5, inplace=True)
+    assert out is x and set(np.unique(to_np(x))) <= {0.0, 2.0}
+
+
+# --------------------------------------------------------------------------------------- embedding
+def test_embedding_matches_torch_with_padding_and_freq():
+    idx = np.array([[1, 2, 0, 2], [4, 0, 2, 9]], dtype=np.int64)
+    for kw in ({}, {"padding_idx": 0}, {"padding_idx": -1}, {"scale_grad_by_freq": True, "padding_idx": 2}):
+        torch.manual_seed(0)
+        tm, vm = torch.nn.Embedding(10, 3, **kw), nn.Embedding(10, 3, **kw)
+        assert repr(vm) == repr(tm)
+        copy_torch_weights(vm, tm)
+        compare_modules(vm, tm, [idx])
+        if "padding_idx" in kw:
+            assert np.all(to_np(vm.weight.grad)[vm.padding_idx] == 0)
+    vl.manual_seed(0)
+    fresh = nn.Embedding(10, 4, padding_idx=3)
+    assert np.all(to_np(fresh.weight)[3] == 0) and np.abs(to_np(fresh.weight)).sum() > 0
+
+
+def test_embedding_max_norm_renormalises_like_torch():
+    torch.manual_seed(0)
+    tm, vm = torch.nn.Embedding(6, 4, max_norm=1.0), nn.Embedding(6, 4, max_norm=1.0)
+    copy_torch_weights(vm, tm)
+    idx = np.array([0, 2, 2, 5])
+    compare_modules(vm, tm, [idx])
+    np.testing.assert_allclose(to_np(vm.weight), tm.weight.detach().numpy(), atol=1e-6)
+    assert repr(vm) == repr(tm)
+
+
+def test_embedding_functional_from_pretrained_and_errors():
+    w = np.random.default_rng(0).normal(size=(5, 3))
+    gradcheck(lambda ww: F.embedding(vl.tensor([[0, 4], [4, 1]]), ww), [w])
+    e = nn.Embedding.from_pretrained(vl.tensor(w))
+    assert not e.weight.requires_grad and e.weight.shape == (5, 3)
+    assert nn.Embedding.from_pretrained(vl.tensor(w), freeze=False).weight.requires_grad
+    with pytest.raises(IndexError, match="index 7 is out of range for 5 embeddings"):
+        F.embedding(vl.tensor([1, 7]), vl.tensor(w))
+    with pytest.raises(TypeError, match="integer"):
+        F.embedding(vl.tensor([1.0]), vl.tensor(w))
+    oh = F.one_hot(vl.tensor([0, 2]), 3)
+    assert oh.tolist() == [[1, 0, 0], [0, 0, 1]] and oh.dtype == vl.int64

@@ -1,6 +1,8 @@
 """visionlite.nn.functional: stateless layer functions, as ``torch.nn.functional``."""
 # --- activations, linear, losses, dropout, embedding, attention
 from .activation import *  # noqa: F401,F403
+from .dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
+from .embedding import embedding, one_hot  # noqa: F401
 from .linear import bilinear, linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
 

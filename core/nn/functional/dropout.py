@@ -1,0 +1,79 @@
+"""Dropout, as in ``torch.nn.functional``: zero elements (or whole channels) with probability ``p`` in
+training and scale the survivors by ``1 / (1 - p)``; identity in eval. Masks come from visionlite's
+seedable generator (``visionlite.manual_seed``)."""
+import warnings
+
+from ...backend import array_module
+from ...random import random_array
+from ...tensor import Tensor
+
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d"]
+
+
+def _check_p(p):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _masked(input, mask_shape, p, inplace):
+    """input * keep_mask / (1 - p), the mask drawn at ``mask_shape`` (broadcast over the rest)."""
+    x = input._data
+    if p == 1.0:
+        mask = array_module(x).zeros(mask_shape, dtype=x.dtype)
+    else:
+        keep = random_array("uniform", mask_shape, x.dtype, input.device) >= p
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    mask = Tensor._wrap(mask)
+    out = input * mask
+    if inplace:
+        input._check_inplace()
+        return input._assign(out)
+    return out
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` (training only). Shape ``(*)`` -> ``(*)``."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _masked(input, input.shape, p, inplace)
+
+
+def _channel_dropout(input, p, training, inplace, spatial_dims, name):
+    _check_p(p)
+    batched = spatial_dims + 2
+    if input.ndim not in (batched - 1, batched):
+        raise RuntimeError(f"{name}: Expected {batched - 1}D or {batched}D input, but received a "
+                           f"{input.ndim}D "
+                           f"input of shape {list(input.shape)}")
+    if not training or p == 0.0:
+        return input
+    lead = 2 if input.ndim == batched else 1
+    mask_shape = tuple(input.shape[:lead]) + (1,) * (input.ndim - lead)
+    return _masked(input, mask_shape, p, inplace)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of ``(N, C, L)`` or ``(C, L)`` input with probability ``p``."""
+    return _channel_dropout(input, p, training, inplace, 1, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of ``(N, C, H, W)`` input with probability ``p``; a 3-D input is read as
+    ``(N, C, L)`` (PyTorch's current behaviour, with its warning)."""
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                      "dim. This behavior will change in a future release to interpret the input as one "
+                      "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+                      "dropout behavior, please switch to using dropout1d instead.", stacklevel=2)
+        return _channel_dropout(input, p, training, inplace, 1, "dropout2d")
+    if input.ndim != 4:
+        raise RuntimeError(f"dropout2d: Expected 3D or 4D input, but received a {input.ndim}D input of shape "
+                           f"{list(input.shape)}")
+    return _channel_dropout(input, p, training, inplace, 2, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``."""
+    return _channel_dropout(input, p, training, inplace, 3, "dropout3d")
