@@ -1,6 +1,6 @@
 """visionlite.optim: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedulers, as
 ``torch.optim``."""
-# from . import lr_scheduler
+from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
