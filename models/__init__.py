@@ -4,6 +4,8 @@
 loads its module on first use, so ``import visionlite.models`` stays cheap.
 """
 import importlib
+import sys
+import types
 
 from ._api import (  # noqa: F401
     Weights,
@@ -54,3 +56,15 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_HOME))
+
+
+class _Package(types.ModuleType):
+    # Importing the submodule ``alexnet`` makes Python set the package attribute ``alexnet`` to the module;
+    # keep the builder function there instead, as TorchVision's star imports do.
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _HOME.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -137,7 +137,7 @@ def registered_weights(model, name):
         entry = _registry()[model][name]
     except KeyError:
         raise KeyError(f"weights.json has no entry {model}.{name}") from None
-    preset = dict(entry["transforms"])
+    preset = {k: tuple(v) if isinstance(v, list) else v for k, v in entry["transforms"].items()}
     fn = _PRESETS[preset.pop("fn")]
     meta = dict(entry["meta"])
     meta["min_size"] = tuple(meta["min_size"])
