@@ -76,18 +76,23 @@ def test_format_detected_by_content_not_name():
         np.testing.assert_array_equal(_np(from_torch[k]), EXPECTED[f"model/{k}"])
 
 
-def test_file_objects_and_bfloat16_fallback(monkeypatch):
+def test_file_objects_and_bfloat16_fallback(monkeypatch, tmp_path):
     with open(ASSETS / "dtypes_zip.pt", "rb") as f:
         ck = vl.load(io.BytesIO(f.read()))
     np.testing.assert_array_equal(_np(ck["float32"]), EXPECTED["dtypes/float32"])
     from visionlite.core import dtypes
 
+    vl.save({"bf": vl.tensor([1.5, -2.25, 3.0], dtype=vl.bfloat16)}, tmp_path / "bf.safetensors")
     monkeypatch.setattr(dtypes, "bfloat16", None)  # as without ml_dtypes
     for fmt in ("zip", "legacy"):
         with pytest.warns(UserWarning, match="ml_dtypes"):
             ck = vl.load(ASSETS / f"dtypes_{fmt}.pt")
         assert ck["bfloat16"].dtype == vl.float32
         np.testing.assert_array_equal(ck["bfloat16"].numpy(), EXPECTED["dtypes/bfloat16"])
+    for source in (tmp_path / "bf.safetensors", io.BytesIO((tmp_path / "bf.safetensors").read_bytes())):
+        with pytest.warns(UserWarning, match="ml_dtypes"):
+            bf = vl.load(source)["bf"]
+        assert bf.dtype == vl.float32 and bf.tolist() == [1.5, -2.25, 3.0]
 
 
 def test_map_location():
@@ -410,9 +415,9 @@ def _tuple_of_ints(values):
     return b"(" + b"".join(_int(v) for v in values) + b"t"
 
 
-def _tensor_pickle(numel, offset, size, stride):
+def _tensor_pickle(numel, offset, size, stride, location="cpu"):
     """A hand-written data.pkl holding one float tensor viewing storage '0'."""
-    pid = b"(" + _s("storage") + _g("torch", "FloatStorage") + _s("0") + _s("cpu") + _int(numel)
+    pid = b"(" + _s("storage") + _g("torch", "FloatStorage") + _s("0") + _s(location) + _int(numel)
     return (b"\x80\x02" + _g("torch._utils", "_rebuild_tensor_v2") + b"(" + pid + b"tQ"
             + _int(offset) + _tuple_of_ints(size) + _tuple_of_ints(stride) + b"\x89"
             + _g("collections", "OrderedDict") + b")RtR.")
@@ -425,6 +430,13 @@ def test_crafted_pickles_are_refused(tmp_path):
 
     t = load_pickle(_tensor_pickle(4, 1, (3,), (1,)))  # the hand-written form itself is fine
     assert t.shape == (3,) and t.dtype == vl.float32
+    # a tensor saved from a GPU loads on the CPU unless map_location says otherwise
+    gpu_pickle = _tensor_pickle(4, 0, (2, 2), (2, 1), location="cuda:0")
+    _zip_checkpoint(tmp_path / "gpu.pth", gpu_pickle, [("0", b"\x00" * 16)])
+    assert vl.load(tmp_path / "gpu.pth").device == vl.device("cpu")
+    seen = []
+    vl.load(tmp_path / "gpu.pth", map_location=lambda storage, location: seen.append(location))
+    assert seen == ["cuda:0"]
     with pytest.raises(CheckpointError, match="past the end of its storage"):  # would read out of bounds
         load_pickle(_tensor_pickle(4, 2, (2, 2), (2, 1)))
     with pytest.raises(CheckpointError, match="holds 16 bytes, expected 40"):
@@ -454,6 +466,8 @@ def test_truncated_files_raise_clear_errors(tmp_path, name, keep):
     path.write_bytes(raw[: int(len(raw) * keep)])
     with pytest.raises(CheckpointError, match=rf"checkpoint .*cut_{name} is truncated or corrupt"):
         vl.load(path)
+    with pytest.raises(CheckpointError, match=r"checkpoint <file object> is truncated or corrupt"):
+        vl.load(io.BytesIO(path.read_bytes()))
 
 
 def test_corrupt_storage_bytes_are_detected(tmp_path):

@@ -77,7 +77,7 @@ def load(f, map_location=None, weights_only=True):
     location_resolver(map_location)  # a bad map_location fails here, not as a "corrupt file" later
     file, name, close = _open(f)
     try:
-        return _load(file, name, map_location)
+        return _load(file, name, map_location, path=name if close else None)
     finally:
         if close:
             file.close()
@@ -119,7 +119,7 @@ def detect_format(head):
     return None
 
 
-def _load(file, name, map_location):
+def _load(file, name, map_location, path=None):
     start = file.tell()
     head = file.read(512)
     file.seek(start)
@@ -136,9 +136,9 @@ def _load(file, name, map_location):
                               "unpickle arbitrary objects")
     try:
         if kind == "safetensors":
-            from .safe_format import from_bytes
+            from .safe_format import load_safetensors
 
-            return from_bytes(file.read(), name, map_location)
+            return load_safetensors(file, name, map_location, path)
         if kind == "torch_zip":
             from .torch_reader import load_zip
 

@@ -16,7 +16,14 @@ from .. import dtypes as _dt
 from ..backend import CPU, Device, to_device
 from ..tensor import Tensor
 from .errors import CheckpointError, corrupt
-from .storage import check_supported, host_contiguous, location_resolver
+from .storage import (
+    bf16_bits_to_float32,
+    check_supported,
+    host_contiguous,
+    location_resolver,
+    read_array,
+    warn_bf16_as_float32,
+)
 
 STRUCTURE_KEY = "visionlite.structure"
 FORMAT_VERSION = "1"
@@ -110,43 +117,77 @@ def to_bytes(obj):
 
 
 # ----------------------------------------------------------------------------------------------- loading
-def read_header(data, checkpoint):
-    """The JSON header of safetensors bytes ``data``."""
-    if len(data) < 8:
-        raise corrupt(checkpoint, "shorter than a safetensors header")
-    n = int.from_bytes(data[:8], "little")
-    if n > _MAX_HEADER or 8 + n > len(data):
-        raise corrupt(checkpoint, f"the safetensors header claims {n} bytes but the file has {len(data) - 8}")
+def read_header(file, checkpoint):
+    """``(header dict, header length)`` of the safetensors file ``file`` (read from its current position)."""
+    start = file.tell()
+    size = file.seek(0, 2) - start
+    file.seek(start)
+    n = int.from_bytes(file.read(8), "little")
+    if n > _MAX_HEADER or 8 + n > size:
+        raise corrupt(checkpoint, f"the safetensors header claims {n} bytes but the file has {size - 8}")
     try:
-        header = json.loads(bytes(data[8:8 + n]))
+        header = json.loads(file.read(n))
     except ValueError as e:
         raise corrupt(checkpoint, f"bad safetensors header ({e})") from None
+    file.seek(start)
     if not isinstance(header, dict):
         raise corrupt(checkpoint, "the safetensors header is not a JSON object")
-    return header
+    return header, n
 
 
-def _arrays(data, checkpoint):
+def _dtype_of(code, name, checkpoint):
+    """The numpy dtype for safetensors dtype ``code``; None for bfloat16 without ml_dtypes."""
+    if code == "BF16":
+        return None if _dt.bfloat16 is None else _dt.bfloat16.np
+    if code not in _CODES:
+        raise CheckpointError(f"{checkpoint}: tensor {name!r} has dtype {code}, which visionlite does not "
+                              "support")
+    return np.dtype(_CODES[code])
+
+
+def _arrays_from_path(path, header, header_len, checkpoint):
+    # safe_open validates the header and maps the file: the fast path for files on disk
+    from safetensors import SafetensorError, safe_open
+
+    arrays, warned = {}, False
+    try:
+        with safe_open(path, framework="numpy") as f:
+            for name in f.keys():
+                info = header[name]
+                if _dtype_of(info["dtype"], name, checkpoint) is not None:
+                    arrays[name] = f.get_tensor(name)
+                    continue
+                if not warned:
+                    warn_bf16_as_float32(checkpoint)
+                    warned = True
+                begin, end = info["data_offsets"]
+                with open(path, "rb") as raw:
+                    raw.seek(8 + header_len + begin)
+                    bits = read_array(raw, np.uint16, (end - begin) // 2, checkpoint, f"tensor {name!r}")
+                arrays[name] = bf16_bits_to_float32(bits).reshape(info["shape"])
+    except SafetensorError as e:
+        raise corrupt(checkpoint, str(e)) from None
+    return arrays
+
+
+def _arrays_from_bytes(data, checkpoint):
     from safetensors import SafetensorError, deserialize
 
-    codes = dict(_CODES)
-    if _dt.bfloat16 is not None:
-        codes["BF16"] = _dt.bfloat16.np
     try:
-        entries = deserialize(bytes(data))
+        entries = deserialize(data)
     except SafetensorError as e:
-        raise corrupt(checkpoint, f"{e}") from None
-    arrays = {}
+        raise corrupt(checkpoint, str(e)) from None
+    arrays, warned = {}, False
     for name, info in entries:
-        code = info["dtype"]
-        if code == "BF16" and "BF16" not in codes:
-            raise CheckpointError(f"{checkpoint}: tensor {name!r} is bfloat16, which needs the ml_dtypes "
-                                  "package: pip install ml_dtypes")
-        if code not in codes:
-            raise CheckpointError(f"{checkpoint}: tensor {name!r} has dtype {code}, which visionlite does "
-                                  "not support")
+        dtype = _dtype_of(info["dtype"], name, checkpoint)
         # deserialize hands out one bytearray per tensor: the array owns it, no further copy
-        arrays[name] = np.frombuffer(info["data"], dtype=codes[code]).reshape(info["shape"])
+        if dtype is None:
+            if not warned:
+                warn_bf16_as_float32(checkpoint)
+                warned = True
+            arrays[name] = bf16_bits_to_float32(np.frombuffer(info["data"], np.uint16)).reshape(info["shape"])
+        else:
+            arrays[name] = np.frombuffer(info["data"], dtype=dtype).reshape(info["shape"])
     return arrays
 
 
@@ -204,10 +245,16 @@ class _Decoder:
         raise corrupt(self.checkpoint, f"unknown structure node {str(node)[:80]!r}")
 
 
-def from_bytes(data, checkpoint, map_location=None):
-    """The object stored in safetensors bytes ``data``; a plain safetensors file gives a dict of tensors."""
-    header = read_header(data, checkpoint)
-    arrays = _arrays(data, checkpoint)
+def load_safetensors(file, checkpoint, map_location=None, path=None):
+    """The object stored in safetensors ``file`` (a seekable binary file; ``path`` when it is one on disk).
+
+    A plain safetensors file (not written by visionlite) loads as a dict of tensors.
+    """
+    header, header_len = read_header(file, checkpoint)
+    if path is not None and file.tell() == 0:
+        arrays = _arrays_from_path(path, header, header_len, checkpoint)
+    else:
+        arrays = _arrays_from_bytes(file.read(), checkpoint)
     metadata = header.get("__metadata__") or {}
     decoder = _Decoder(arrays, checkpoint, map_location)
     if STRUCTURE_KEY not in metadata:

@@ -86,8 +86,38 @@ def strided_copy(base, offset, size, stride, name):
     return np.array(view, order="C", copy=True)
 
 
-def _bf16_fallback(raw_uint16):
-    # bfloat16 is the top half of a float32: widening the bits is exact
+def _whole(size, stride, offset, numel):
+    """Whether the view is its whole storage in C order (strides of length-1 dimensions do not matter)."""
+    if offset != 0 or len(size) != len(stride):  # both are tuples (see torch_objects._empty_view)
+        return False
+    expected = 1
+    for n, s in zip(reversed(size), reversed(stride)):
+        if type(n) is not int or (n != 1 and s != expected):
+            return False
+        expected *= n
+    return expected == numel
+
+
+def read_array(file, np_dtype, numel, checkpoint, what):
+    """``numel`` elements of ``np_dtype`` read from ``file`` into a new (owned, writable) array."""
+    array = np.empty(numel, dtype=np_dtype)
+    view = memoryview(array.view(np.uint8))
+    done = 0
+    while done < array.nbytes:
+        n = file.readinto(view[done:])
+        if not n:
+            raise corrupt(checkpoint, f"the file ends inside {what} ({done} of {array.nbytes} bytes)")
+        done += n
+    return array
+
+
+def warn_bf16_as_float32(checkpoint):
+    warnings.warn(f"{checkpoint}: bfloat16 tensors are loaded as float32 because the ml_dtypes package is "
+                  "not installed (pip install ml_dtypes to keep bfloat16)", stacklevel=5)
+
+
+def bf16_bits_to_float32(raw_uint16):
+    """float32 values of bfloat16 bit patterns (exact: bfloat16 is the top half of a float32)."""
     return (raw_uint16.astype(np.uint32) << 16).view(np.float32)
 
 
@@ -99,10 +129,9 @@ def materialize(storages, name, map_location):
         base = ref.array
         if ref.bf16_as_uint16:
             if not warned:
-                warnings.warn(f"{name}: bfloat16 tensors are loaded as float32 because the ml_dtypes package "
-                              "is not installed (pip install ml_dtypes to keep bfloat16)", stacklevel=3)
+                warn_bf16_as_float32(name)
                 warned = True
-            base = _bf16_fallback(base)
+            base = bf16_bits_to_float32(base)
         if not ref.views:
             continue
         device = resolve(Tensor._wrap(base), ref.location)
@@ -112,7 +141,10 @@ def materialize(storages, name, map_location):
                 if base.nbytes % view_dtype.itemsize:
                     raise corrupt(name, f"storage {ref.key} of {base.nbytes} bytes cannot hold {view_dtype}")
                 src = base.view(view_dtype)
-            data = strided_copy(src, offset, size, stride, name)
+            if len(ref.views) == 1 and src is base and _whole(size, stride, offset, base.size):
+                data = base.reshape(size)  # the common case: one tensor owns its storage, no copy needed
+            else:
+                data = strided_copy(src, offset, size, stride, name)
             tensor._data = to_device(data, device) if device != CPU else data
             if tensor.requires_grad and not tensor.is_floating_point():
                 tensor.requires_grad = False

@@ -5,17 +5,18 @@ a dict of system info (byte order, type sizes), the object itself (tensors name 
 persistent ids ``('storage', StorageType, key, location, numel, view)``), the sorted list of storage
 keys; then for each key, an int64 element count and the storage's bytes.
 """
+import sys
+
 import numpy as np
 
 from .errors import CheckpointError, corrupt
 from .restricted_unpickler import restricted_load
-from .storage import materialize
+from .storage import materialize, read_array
 from .torch_reader import storage_loader
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
-# how the magic number starts a protocol-2 file: PROTO 2, LONG1 of 10 bytes, the number little-endian
-MAGIC_PREFIX = b"\x80\x02\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little")
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 def _read_exact(file, n, checkpoint, what):
@@ -41,14 +42,19 @@ def load_legacy(file, checkpoint, map_location=None):
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)
             and sorted(keys) == sorted(storages)):
         raise corrupt(checkpoint, "the list of storage keys does not match the storages the object uses")
+    here = file.tell()
+    end = file.seek(0, 2)
+    file.seek(here)
     for key in keys:
         ref = storages[key]
+        if ref.nbytes + 8 > end - file.tell():  # checked before allocating: the size comes from the file
+            raise corrupt(checkpoint, f"the file ends inside storage {key}")
         size = _read_exact(file, 8, checkpoint, f"storage {key}'s size")
         count = int(np.frombuffer(size, dtype=order + "i8")[0])
         if count != ref.numel:
             raise corrupt(checkpoint, f"storage {key} records {count} elements, expected {ref.numel}")
-        data = _read_exact(file, ref.nbytes, checkpoint, f"storage {key}")
-        raw = np.frombuffer(data, dtype=ref.np_dtype.newbyteorder(order))
-        ref.array = raw.astype(ref.np_dtype, copy=False)
+        ref.array = read_array(file, ref.np_dtype, ref.numel, checkpoint, f"storage {key}")
+        if order != _NATIVE:
+            ref.array.byteswap(inplace=True)
     materialize(storages, checkpoint, map_location)
     return obj

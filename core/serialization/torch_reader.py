@@ -5,13 +5,16 @@ through persistent ids ``('storage', StorageType, key, location, numel)``), one 
 ``<prefix>/data/<key>`` of raw bytes per storage, ``<prefix>/byteorder`` and ``<prefix>/version``.
 """
 import io
+import struct
+import sys
 import zipfile
+import zlib
 
 import numpy as np
 
 from .errors import CheckpointError, corrupt
 from .restricted_unpickler import restricted_load
-from .storage import materialize
+from .storage import materialize, read_array
 from .torch_objects import StorageType
 
 
@@ -55,6 +58,25 @@ def _archive_prefix(zf, checkpoint):
     raise CheckpointError(f"{checkpoint} is a zip archive but not a torch checkpoint (no <name>/data.pkl)")
 
 
+def _read_record(zf, file, info, ref, checkpoint):
+    """Storage ``ref``'s record as a new array, read straight from ``file`` and CRC-checked."""
+    what = f"storage {ref.key}"
+    if info.file_size != ref.nbytes:
+        raise corrupt(checkpoint, f"{what} holds {info.file_size} bytes, expected {ref.nbytes}")
+    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1:
+        file.seek(info.header_offset)
+        local = file.read(30)
+        if len(local) == 30 and local[:4] == b"PK\x03\x04":
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            file.seek(info.header_offset + 30 + name_len + extra_len)
+            array = read_array(file, ref.np_dtype, ref.numel, checkpoint, what)
+            if zlib.crc32(array.view(np.uint8)) != info.CRC:
+                raise corrupt(checkpoint, f"{what} fails its CRC-32 check")
+            return array
+    # compressed or unusual records: zipfile unpacks and checks them
+    return np.frombuffer(zf.read(info), dtype=ref.np_dtype).copy()
+
+
 def load_zip(file, checkpoint, map_location=None):
     """The object saved in torch zip-format ``file`` (a seekable binary file), with visionlite Tensors."""
     with zipfile.ZipFile(file) as zf:
@@ -72,10 +94,8 @@ def load_zip(file, checkpoint, map_location=None):
             record = f"{prefix}/data/{key}"
             if record not in names:
                 raise corrupt(checkpoint, f"the record for storage {key} is missing")
-            data = zf.read(record)
-            if len(data) < ref.nbytes:
-                raise corrupt(checkpoint, f"storage {key} holds {len(data)} bytes, expected {ref.nbytes}")
-            dtype = ref.np_dtype.newbyteorder("<" if order == "little" else ">")
-            ref.array = np.frombuffer(data, dtype=dtype, count=ref.numel).astype(ref.np_dtype, copy=False)
+            ref.array = _read_record(zf, file, zf.getinfo(record), ref, checkpoint)
+            if order != sys.byteorder:
+                ref.array.byteswap(inplace=True)
     materialize(storages, checkpoint, map_location)
     return obj
