@@ -126,6 +126,27 @@ def test_map_location_to_device(device, tmp_path):
     np.testing.assert_array_equal(back.cpu().numpy(), np.arange(6.0, dtype=np.float32).reshape(2, 3).T)
 
 
+def test_torch_checkpoint_saved_from_device(device, tmp_path):
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("torch cannot see the GPU, so it cannot write a GPU checkpoint")
+    base = torch.arange(12.0, device=device).reshape(3, 4)
+    ck = {"t": base.t(), "row": base[1], "bf": torch.ones(2, dtype=torch.bfloat16, device=device) / 3}
+    expected_location = "cuda:0" if device == "cuda" else "cpu"
+    for zipped in (True, False):
+        torch.save(ck, tmp_path / "ck.pt", _use_new_zipfile_serialization=zipped)
+        cpu = vl.load(tmp_path / "ck.pt")  # GPU checkpoints load on the CPU by default
+        assert all(t.device == vl.device("cpu") for t in cpu.values())
+        np.testing.assert_array_equal(cpu["t"].numpy(), ck["t"].cpu().numpy())
+        np.testing.assert_array_equal(_np(cpu["bf"]), ck["bf"].float().cpu().numpy())
+        seen = set()
+        moved = vl.load(tmp_path / "ck.pt", map_location=lambda s, loc, seen=seen: seen.add(loc) or device)
+        assert seen == {expected_location} and moved["row"].device == vl.device(device)
+        np.testing.assert_array_equal(moved["row"].cpu().numpy(), ck["row"].cpu().numpy())
+        mapped = vl.load(tmp_path / "ck.pt", map_location={expected_location: device})
+        assert mapped["t"].device == vl.device(device)
+
+
 # ------------------------------------------------------------------------------ torch on the fly
 def _torch_checkpoint(torch):
     g = torch.Generator().manual_seed(3)
@@ -272,6 +293,8 @@ def test_save_refuses_unsupported_objects(tmp_path):
         vl.save({"c": np.ones(2, complex)}, tmp_path / "x")
     with pytest.raises(ValueError, match="unknown checkpoint format"):
         vl.save({}, tmp_path / "x", format="pickle")
+    with pytest.raises(FileNotFoundError, match="folder .*missing does not exist"):
+        vl.save({}, tmp_path / "missing" / "x")
     assert os.listdir(tmp_path) == []  # nothing written
 
 

@@ -11,6 +11,8 @@ def write_atomically(path, write):
     """
     path = os.fspath(path)
     folder, base = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist")
     tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
     # 0o666 lets the umask decide the mode, as for a plainly opened file (mkstemp would force 0o600)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
