@@ -74,18 +74,17 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
     xp = array_module(tensor._data)
     g = _gen(generator, xp)
-    values = g.standard_normal(size=tensor.shape) * std + mean
-    bad = (values < a) | (values > b)
-    # Redraw the rejected values; each round keeps at least P(a <= x <= b) of them, so this ends fast
-    # unless [a, b] holds almost no mass.
+    values = (g.standard_normal(size=tensor.shape) * std + mean).reshape(-1)
+    redo = xp.nonzero((values < a) | (values > b))[0]
+    # Redraw only the rejected values; each round accepts P(a <= x <= b) of them, so this ends fast
+    # unless [a, b] holds almost no mass (then the stragglers are clipped).
     for _ in range(1000):
-        n_bad = int(bad.sum())
-        if not n_bad:
+        if not redo.size:
             break
-        values[bad] = g.standard_normal(size=n_bad) * std + mean
-        bad = (values < a) | (values > b)
-    else:
-        values = xp.clip(values, a, b)
+        fresh = g.standard_normal(size=redo.size) * std + mean
+        values[redo] = fresh
+        redo = redo[(fresh < a) | (fresh > b)]
+    values = xp.clip(values, a, b).reshape(tensor.shape)
     with no_grad():
         tensor._data[...] = values.astype(tensor._data.dtype)
         tensor._version[0] += 1
