@@ -185,6 +185,17 @@ def rotate(x, matrix, interpolation, expand, fill):
     return _grid_transform(x, grid, interpolation, fill)
 
 
+def elastic_transform(x, displacement, interpolation, fill):
+    """Sample at the identity grid plus ``displacement`` (``H,W,2``, in [-1, 1] grid units)."""
+    h, w = x.shape[-2:]
+    dtype = work_dtype(x.dtype)
+    ys = rs._linspace((-h + 1) / h, (h - 1) / h, h).astype(dtype)
+    xs = rs._linspace((-w + 1) / w, (w - 1) / w, w).astype(dtype)
+    identity = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), axis=-1)
+    grid = array_module(displacement).asarray(identity) + displacement.astype(dtype)
+    return _grid_transform(x, grid, interpolation, fill)
+
+
 def perspective(x, coeffs, interpolation, fill):
     h, w = x.shape[-2:]
     grid = rs.perspective_grid(coeffs, w, h, work_dtype(x.dtype).type)

@@ -94,18 +94,17 @@ def resize(x, size, mode, antialias):
 
 # ------------------------------------------------------------------------------------ grid sampling
 def _linspace(start, end, steps):
-    """float32 ``linspace`` computed as PyTorch does: from the start for the first half, from the end
-    for the second, so that symmetric grids come out exactly symmetric."""
+    """float32 ``linspace`` bit for bit as PyTorch's CPU kernel: the first half counts up from ``start``,
+    the second down from ``end`` (so symmetric grids are exactly symmetric), each value one fused
+    multiply-add, emulated here by an exact float64 product rounded once to float32."""
     if steps == 1:
         return np.array([start], dtype=_F32)
     start, end = _F32(start), _F32(end)
-    step = (end - start) / _F32(steps - 1)
+    step = np.float64((end - start) / _F32(steps - 1))
     i = np.arange(steps)
-    half = steps // 2
-    out = np.empty(steps, dtype=_F32)
-    out[:half] = start + step * i[:half].astype(_F32)
-    out[half:] = end - step * (steps - i[half:] - 1).astype(_F32)
-    return out
+    up = (np.float64(start) + step * i).astype(_F32)
+    down = (np.float64(end) - step * (steps - 1 - i)).astype(_F32)
+    return np.where(i < steps // 2, up, down)
 
 
 def affine_grid(matrix, w, h, ow, oh, dtype):

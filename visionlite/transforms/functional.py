@@ -45,6 +45,8 @@ def interpolation_mode(value):
     if isinstance(value, (int, np.integer)) and int(value) in _FROM_PIL_INT:
         return InterpolationMode[_FROM_PIL_INT[int(value)]]
     raw = getattr(value, "value", value)  # lets torchvision's own enum members through
+    if isinstance(raw, str) and raw.startswith("InterpolationMode."):
+        raw = raw.split(".", 1)[1]
     for mode in InterpolationMode:
         if raw == mode.value or (isinstance(raw, str) and raw.upper() == mode.name):
             return mode
@@ -403,6 +405,23 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
     matrix = _get_inverse_affine_matrix(center_f, angle, [1.0 * t for t in translate], scale, shear)
     fill = _grid_fill(img, fill, "affine")
     return wrap(F_t.affine(img._data, matrix, _grid_mode(interpolation, "affine"), fill))
+
+
+def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Move each pixel by ``displacement`` (a ``1,H,W,2`` Tensor in [-1, 1] grid units)."""
+    interpolation = interpolation_mode(interpolation)
+    if not isinstance(displacement, Tensor):
+        raise TypeError("elastic_transform: displacement should be a visionlite Tensor")
+    is_tensor = _dispatch(img, "elastic_transform")
+    t_img = img if is_tensor else pil_to_tensor(img)
+    expected = (1,) + tuple(t_img.shape[-2:]) + (2,)
+    if tuple(displacement.shape) != expected:
+        raise ValueError(f"elastic_transform: displacement shape should be {expected}, got "
+                         f"{tuple(displacement.shape)}")
+    fill = _grid_fill(t_img, fill, "elastic_transform")
+    mode = _grid_mode(interpolation, "elastic_transform")
+    out = wrap(F_t.elastic_transform(t_img._data, displacement._data[0], mode, fill))
+    return out if is_tensor else to_pil_image(out, mode=img.mode)
 
 
 # -------------------------------------------------------------------------------------------- colour
