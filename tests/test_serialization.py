@@ -203,7 +203,7 @@ def test_torch_model_state_dict_and_single_tensor(tmp_path):
     np.testing.assert_array_equal(vl.load(tmp_path / "t.pt").numpy(), [1.0, 3.0])
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated, but such files exist
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")  # torch.jit is deprecated
 def test_torchscript_archive_is_refused_clearly(tmp_path):
     torch = pytest.importorskip("torch")
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "scripted.pt")
