@@ -15,7 +15,7 @@ from .vision import VisionDataset
 
 __all__ = ["Digits"]
 
-_TEST_EVERY = 5  # every fifth digit (indices 4, 9, 14, ...) is held out as the test split
+_TEST_EVERY = 5  # of each class, the 5th, 10th, 15th, ... digit is held out as the test split
 
 
 def _load_all():
@@ -34,8 +34,8 @@ class Digits(VisionDataset):
 
     Args:
         root: unused (the data ships with visionlite); accepted so code written for MNIST runs as is.
-        train: the 1,438 training digits if True, else the 359 test digits. The split is fixed: every
-            fifth digit is a test digit, which keeps the ten classes balanced in both.
+        train: the 1,442 training digits if True, else the 355 test digits. The split is fixed: every
+            fifth digit of each class (in file order) is a test digit, so both splits keep the class mix.
         transform: callable on the PIL image (mode 'L', pixels 0-255).
         target_transform: callable on the int label.
         download: ignored, for the same reason as ``root``.
@@ -49,7 +49,11 @@ class Digits(VisionDataset):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
         images, labels = _load_all()
-        keep = (np.arange(len(labels)) % _TEST_EVERY == _TEST_EVERY - 1) != bool(train)
+        rank_in_class = np.empty(len(labels), np.int64)
+        for c in np.unique(labels):
+            members = labels == c
+            rank_in_class[members] = np.arange(members.sum())
+        keep = (rank_in_class % _TEST_EVERY == _TEST_EVERY - 1) != bool(train)
         self.data = vl.Tensor._wrap(np.ascontiguousarray(images[keep]))
         self.targets = vl.Tensor._wrap(np.ascontiguousarray(labels[keep]))
 

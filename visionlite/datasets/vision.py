@@ -43,7 +43,7 @@ class VisionDataset(Dataset):
             body.append(f"Root location: {self.root}")
         body += self.extra_repr().splitlines()
         if self.transforms is not None:
-            body += repr(self.transforms).splitlines()
+            body.append(repr(self.transforms))  # indented on its first line only, as TorchVision prints it
         indent = " " * self._repr_indent
         return "\n".join([f"Dataset {type(self).__name__}"] + [indent + line for line in body])
 
