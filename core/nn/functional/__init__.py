@@ -1,6 +1,7 @@
 """visionlite.nn.functional: stateless layer functions, as ``torch.nn.functional``."""
 # --- activations, linear, losses, dropout, embedding, attention
 from .activation import *  # noqa: F401,F403
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
 from .dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
 from .linear import bilinear, linear  # noqa: F401
