@@ -1,0 +1,219 @@
+"""In-place operations on Tensors: the in-place protocol (``_assign``) and the ``*_`` methods.
+
+An in-place op is computed out of place and written back into the same storage, so views see the
+change; the version counter then moves on (saved copies of the old value are detected at backward)
+and the tensor takes the result's place in the graph.
+"""
+
+from . import dtypes as _dt
+from .autograd.grad_mode import _enabled
+from .backend import array_module
+
+
+class InplaceMethods:
+    """Mixed into ``Tensor``."""
+
+    __slots__ = ()
+
+    def _check_inplace(self):
+        if _enabled[0] and self.requires_grad and self._ctx is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _assign(self, result):
+        """Write ``result`` (computed out of place from self) into self's storage: the in-place protocol.
+
+        The storage is kept so that views see the change, the version counter moves on so that saved
+        copies of the old value are detected, and self takes over result's place in the graph.
+        """
+        data = result._data
+        if data.dtype != self._data.dtype:
+            if data.dtype.kind == "f" and self._data.dtype.kind in "iub":
+                raise RuntimeError(
+                    f"result type {_dt.from_numpy_dtype(data.dtype).name} can't be cast to the "
+                    f"desired output type {self.dtype.name}"
+                )
+        if data.shape != self._data.shape:
+            try:
+                data = array_module(self._data).broadcast_to(data, self._data.shape)
+            except ValueError:
+                raise RuntimeError(
+                    f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                    f"{list(data.shape)}"
+                ) from None
+        if result.requires_grad and self._base is not None and _enabled[0]:
+            raise RuntimeError(
+                "in-place operation on a view of another tensor while recording gradients is not "
+                "supported; write `x[index] = value` on the base tensor, or clone the view first"
+            )
+        xp = array_module(self._data)
+        if getattr(self._data.flags, "writeable", True):  # cupy arrays have no such flag
+            xp.copyto(self._data, data, casting="unsafe")
+        else:
+            self._data = data.astype(self._data.dtype, copy=True)
+        self._version[0] += 1
+        if result.requires_grad:
+            self._ctx = result._ctx
+            self._out_index = result._out_index
+            self.requires_grad = True
+        return self
+
+    def _inplace_arith(self, other, np_fn, op_fn):
+        self._check_inplace()
+        other_needs = isinstance(other, InplaceMethods) and other.requires_grad
+        if not _enabled[0] or not (self.requires_grad or other_needs):
+            od = other._data if isinstance(other, InplaceMethods) else other
+            try:
+                np_fn(self._data, od, out=self._data, casting="same_kind")
+            except TypeError:
+                raise RuntimeError(
+                    f"result type of {np_fn.__name__} can't be cast to the desired output type "
+                    f"{self.dtype.name}"
+                ) from None
+            except ValueError as e:
+                raise RuntimeError(f"in-place {np_fn.__name__}: {e}") from None
+            self._version[0] += 1
+            return self
+        return self._assign(op_fn(self, other))
+
+    def add_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_arith(other, array_module(self._data).add, _ops().add)
+
+    def sub_(self, other, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_arith(other, array_module(self._data).subtract, _ops().sub)
+
+    def mul_(self, other):
+        return self._inplace_arith(other, array_module(self._data).multiply, _ops().mul)
+
+    def div_(self, other, rounding_mode=None):
+        if rounding_mode is not None:
+            self._check_inplace()
+            return self._assign(_ops().div(self, other, rounding_mode=rounding_mode))
+        return self._inplace_arith(other, array_module(self._data).true_divide, _ops().div)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def _generic_inplace(name):
+        def method(self, *args, **kwargs):
+            self._check_inplace()
+            return self._assign(getattr(self, name)(*args, **kwargs))
+
+        method.__name__ = name + "_"
+        method.__doc__ = f"In-place ``{name}``."
+        return method
+
+    for _name in (
+        "pow",
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "neg",
+        "clamp",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "floor",
+        "ceil",
+        "round",
+        "masked_fill",
+        "sin",
+        "cos",
+        "reciprocal",
+        "sign",
+        "trunc",
+        "lerp",
+        "addcmul",
+        "addcdiv",
+        "scatter",
+        "scatter_add",
+        "index_fill",
+        "maximum",
+        "minimum",
+    ):
+        locals()[_name + "_"] = _generic_inplace(_name)
+    del _name
+    clip_ = locals()["clamp_"]
+    __ipow__ = locals()["pow_"]
+
+    def copy_(self, src, non_blocking=False):
+        """Copy ``src`` (broadcast, cast, moved across devices) into this tensor's storage."""
+        self._check_inplace()
+        if not isinstance(src, InplaceMethods):
+            src = self._wrap(array_module(self._data).asarray(src))
+        if src.device != self.device:
+            src = src.to(self.device)
+        if _enabled[0] and src.requires_grad:
+            return self._assign(src.to(self.dtype).expand(self.shape) + self._zero_like_detached())
+        data = src._data
+        if data.dtype != self._data.dtype:
+            data = data.astype(self._data.dtype)
+        array_module(self._data).copyto(self._data, data)
+        self._version[0] += 1
+        return self
+
+    def _zero_like_detached(self):
+        return self._wrap(array_module(self._data).zeros(self._data.shape, self._data.dtype))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        self._check_inplace()
+        if isinstance(value, InplaceMethods):
+            if value.numel() != 1:
+                raise RuntimeError("fill_ only supports 0-dimension value tensor")
+            value = value.item()
+        self._data[...] = value
+        self._version[0] += 1
+        if self._ctx is not None:
+            self._ctx = None
+            self.requires_grad = False
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from .random import _fill_uniform
+
+        self._check_inplace()
+        return _fill_uniform(self, a, b, generator)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from .random import _fill_normal
+
+        self._check_inplace()
+        return _fill_normal(self, mean, std, generator)
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from .random import _fill_bernoulli
+
+        self._check_inplace()
+        return _fill_bernoulli(self, p, generator)
+
+    def random_(self, low=0, high=None, generator=None):
+        from .random import _fill_randint
+
+        self._check_inplace()
+        return _fill_randint(self, low, high, generator)
+
+    def exponential_(self, lambd=1.0, generator=None):
+        from .random import _fill_exponential
+
+        self._check_inplace()
+        return _fill_exponential(self, lambd, generator)
+
+    def __setitem__(self, index, value):
+        from .ops.indexing import setitem
+
+        setitem(self, index, value)
+
+
+def _ops():
+    from . import ops
+
+    return ops
