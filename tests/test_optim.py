@@ -395,15 +395,32 @@ def test_with_a_linear_module():
     np.testing.assert_allclose(layer.bias.detach().numpy(), tlayer.bias.detach().numpy(), atol=1e-10)
 
 
-def test_runs_on_each_device(device):
-    p = vl.tensor(INIT["w"].astype(np.float32), device=device, requires_grad=True)
-    ref = vl.tensor(INIT["w"].astype(np.float32), requires_grad=True)
-    opts = [optim.Adam([p], lr=0.05, amsgrad=True), optim.Adam([ref], lr=0.05, amsgrad=True)]
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-11)], ids=["float32", "float64"])
+@pytest.mark.parametrize("opt_name,kwargs", CASES, ids=_ids(CASES))
+def test_runs_on_each_device(device, opt_name, kwargs, dtype, tol):
+    """On cuda the update runs as one fused kernel per parameter: it must agree with the CPU's array ops."""
+    start = INIT["w"].astype(dtype)
+    p = vl.tensor(start, device=device, requires_grad=True)
+    ref = vl.tensor(start, requires_grad=True)
+    opts = [getattr(optim, opt_name)([p], **kwargs), getattr(optim, opt_name)([ref], **kwargs)]
     for _ in range(5):
         for t, opt in zip((p, ref), opts):
             opt.zero_grad()
             (t * t * t).sum().backward()
             opt.step()
-    assert p.device == vl.device(device) and opts[0].state[p]["exp_avg"].device == vl.device(device)
-    assert opts[0].state[p]["step"].device == vl.device("cpu")
-    np.testing.assert_allclose(p.detach().cpu().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert p.device == vl.device(device)
+    for key, value in opts[0].state[p].items():
+        assert value.device == vl.device("cpu" if key == "step" else device), key
+    assert p.dtype == ref.dtype == vl.tensor(start).dtype
+    np.testing.assert_allclose(p.detach().cpu().numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
+
+    # a checkpoint taken on the device loads onto the CPU (and back), state following the parameter
+    cpu_param = vl.tensor(p.detach().cpu().numpy(), requires_grad=True)
+    moved = getattr(optim, opt_name)([cpu_param], **kwargs)
+    moved.load_state_dict(opts[0].state_dict())
+    for key, value in moved.state[cpu_param].items():
+        assert value.device == vl.device("cpu"), key
+    back = getattr(optim, opt_name)([p], **kwargs)
+    back.load_state_dict(moved.state_dict())
+    for key, value in back.state[p].items():
+        assert value.device == vl.device("cpu" if key == "step" else device), key

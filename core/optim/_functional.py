@@ -102,3 +102,42 @@ def addcmul(y, a, b, value):
     t = a * value
     t *= b
     y += t
+
+
+# ---------------------------------------------------------------------------------- fused GPU updates
+def fused(param, grad):
+    """True where a parameter's update runs as one GPU kernel: a cupy float32/float64 array (and a gradient
+    of the same dtype).
+
+    Each array op is a kernel launch on the GPU, and an update of a dozen ops per parameter costs more in
+    launches than in arithmetic; the fused kernels follow the CPU code's order of operations.
+    """
+    return (type(param) is not np.ndarray and param.dtype.kind == "f" and param.dtype.itemsize >= 4
+            and grad.dtype == param.dtype)
+
+
+_kernels = {}
+
+
+def kernel(name, in_params, out_params, body):
+    """A cupy ``ElementwiseKernel``, compiled once per distinct code (variants differ by options)."""
+    key = (name, in_params, out_params, body)
+    k = _kernels.get(key)
+    if k is None:
+        from ..backend import cupy
+
+        k = _kernels[key] = cupy().ElementwiseKernel(in_params, out_params, body, name)
+    return k
+
+
+def grad_expr(maximize, weight_decay):
+    """CUDA code for the (negated, weight-decayed) gradient ``d``, as ``grad_of`` and ``g + p * wd``."""
+    code = "T d = -g;" if maximize else "T d = g;"
+    return code + (" d = d + p * wd;" if weight_decay != 0 else "")
+
+
+def lerp_expr(target, end, weight):
+    """CUDA code for ``lerp(target, end, w)`` with the end point chosen as ``lerp`` does (``w1 = 1 - w``)."""
+    if abs(weight) < 0.5:
+        return f"{target} = {target} + ({end} - {target}) * w;"
+    return f"{target} = {end} - ({end} - {target}) * w1;"

@@ -50,25 +50,37 @@ class Adagrad(Optimizer):
 
     def _step_group(self, group):
         lr = F.as_float(group["lr"])
-        lr_decay, eps = group["lr_decay"], group["eps"]
         weight_decay = F.as_float(group["weight_decay"])
         for p in group["params"]:
             if p.grad is None:
                 continue
-            param = F.writable(p)
-            grad = F.grad_of(p, group["maximize"])
             state = self.state[p]
             if len(state) == 0:  # a group added after construction
                 state = self._init_state(p, group)
             step = F.advance(state["step"])
-            if weight_decay != 0:
-                grad = grad + param * weight_decay
-            clr = lr / (1 + (step - 1) * lr_decay)
-            state_sum = state["sum"]._data
-            state_sum += grad * grad
-            std = array_module(param).sqrt(state_sum)
-            std += eps
-            update = grad * -clr  # PyTorch's addcdiv order: (value * g) / std
-            update /= std
-            param += update
+            param, grad = F.writable(p), F.grad_of(p, False)
+            update = _adagrad_fused if F.fused(param, grad) else _adagrad_arrays
+            update(param, grad, state["sum"]._data, clr=lr / (1 + (step - 1) * group["lr_decay"]),
+                   eps=group["eps"], weight_decay=weight_decay, maximize=group["maximize"])
             p._version[0] += 1
+
+
+def _adagrad_arrays(param, grad, state_sum, *, clr, eps, weight_decay, maximize):
+    """One Adagrad update in place, at the step's decayed learning rate ``clr``."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + param * weight_decay
+    state_sum += grad * grad
+    std = array_module(param).sqrt(state_sum)
+    std += eps
+    update = grad * -clr  # PyTorch's addcdiv order: (value * g) / std
+    update /= std
+    param += update
+
+
+def _adagrad_fused(param, grad, state_sum, *, clr, eps, weight_decay, maximize):
+    """The GPU twin of ``_adagrad_arrays``: the same operations in one kernel."""
+    code = F.grad_expr(maximize, weight_decay) + " s = s + d * d; p = p + (d * neg_lr) / (sqrt(s) + eps);"
+    F.kernel("visionlite_adagrad", "T g, T wd, T eps, T neg_lr", "T p, T s", code)(
+        grad, weight_decay, eps, -clr, param, state_sum)

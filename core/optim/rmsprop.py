@@ -40,43 +40,74 @@ class RMSprop(Optimizer):
 
     def _step_group(self, group):
         lr = F.as_float(group["lr"])
-        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        momentum, centered = group["momentum"], group["centered"]
         weight_decay = F.as_float(group["weight_decay"])
         for p in group["params"]:
             if p.grad is None:
                 continue
-            param = F.writable(p)
-            grad = F.grad_of(p, group["maximize"])
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = F.new_step()
                 state["square_avg"] = F.zeros_like(p)
                 if momentum > 0:
                     state["momentum_buffer"] = F.zeros_like(p)
-                if group["centered"]:
+                if centered:
                     state["grad_avg"] = F.zeros_like(p)
             F.advance(state["step"])
-            if weight_decay != 0:
-                grad = grad + param * weight_decay
-            square_avg = state["square_avg"]._data
-            square_avg *= alpha
-            F.addcmul(square_avg, grad, grad, 1 - alpha)
-            xp = array_module(param)
-            if group["centered"]:
-                grad_avg = F.buffer(state, "grad_avg", p)
-                F.lerp(grad_avg, grad, 1 - alpha)
-                avg = square_avg - grad_avg * grad_avg
-                xp.sqrt(avg, out=avg)
-            else:
-                avg = xp.sqrt(square_avg)
-            avg += eps
-            if momentum > 0:
-                buf = F.buffer(state, "momentum_buffer", p)
-                buf *= momentum
-                buf += grad / avg
-                F.add_scaled(param, buf, -lr)
-            else:
-                update = grad * -lr  # PyTorch's addcdiv order: (value * g) / avg
-                update /= avg
-                param += update
+            param, grad = F.writable(p), F.grad_of(p, False)
+            grad_avg = F.buffer(state, "grad_avg", p) if centered else None
+            buf = F.buffer(state, "momentum_buffer", p) if momentum > 0 else None
+            update = _rmsprop_fused if F.fused(param, grad) else _rmsprop_arrays
+            update(param, grad, state["square_avg"]._data, grad_avg, buf, lr=lr, alpha=group["alpha"],
+                   eps=group["eps"], weight_decay=weight_decay, momentum=momentum, maximize=group["maximize"])
             p._version[0] += 1
+
+
+def _rmsprop_arrays(param, grad, square_avg, grad_avg, buf, *, lr, alpha, eps, weight_decay, momentum,
+                    maximize):
+    """One RMSprop update in place; ``grad_avg`` is None unless centered, ``buf`` None without momentum."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + param * weight_decay
+    square_avg *= alpha
+    F.addcmul(square_avg, grad, grad, 1 - alpha)
+    xp = array_module(param)
+    if grad_avg is not None:
+        F.lerp(grad_avg, grad, 1 - alpha)
+        avg = square_avg - grad_avg * grad_avg
+        xp.sqrt(avg, out=avg)
+    else:
+        avg = xp.sqrt(square_avg)
+    avg += eps
+    if buf is not None:
+        buf *= momentum
+        buf += grad / avg
+        F.add_scaled(param, buf, -lr)
+    else:
+        update = grad * -lr  # PyTorch's addcdiv order: (value * g) / avg
+        update /= avg
+        param += update
+
+
+def _rmsprop_fused(param, grad, square_avg, grad_avg, buf, *, lr, alpha, eps, weight_decay, momentum,
+                   maximize):
+    """The GPU twin of ``_rmsprop_arrays``: the same operations in one kernel."""
+    code = F.grad_expr(maximize, weight_decay) + " s = s * alpha + (d * w) * d;"
+    outs, arrays = "T p, T s", [param, square_avg]
+    if grad_avg is not None:
+        code += F.lerp_expr("a", "d", 1 - alpha) + " T avg = sqrt(s - a * a);"
+        outs += ", T a"
+        arrays.append(grad_avg)
+    else:
+        code += " T avg = sqrt(s);"
+    code += " avg = avg + eps;"
+    if buf is not None:
+        code += " b = b * mom + d / avg; p = p + b * neg_lr;"
+        outs += ", T b"
+        arrays.append(buf)
+    else:
+        code += " p = p + (d * neg_lr) / avg;"
+    k = F.kernel("visionlite_rmsprop", "T g, T wd, T alpha, T w, T w1, T eps, T mom, T neg_lr", outs, code)
+    w = 1 - alpha
+    k(grad, weight_decay, alpha, w, 1 - w, eps, momentum, -lr, *arrays)

@@ -1,4 +1,5 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
+from ..backend import array_module
 from ..tensor import Tensor
 from . import _functional as F
 from .optimizer import Optimizer
@@ -41,26 +42,47 @@ class SGD(Optimizer):
         lr = F.as_float(group["lr"])
         weight_decay = F.as_float(group["weight_decay"])
         momentum = group["momentum"]
-        dampening = group["dampening"]
         for p in group["params"]:
             if p.grad is None:
                 continue
-            param = F.writable(p)
-            grad = F.grad_of(p, group["maximize"])
-            if weight_decay != 0:
-                grad = grad + param * weight_decay
+            param, grad = F.writable(p), F.grad_of(p, False)
+            buf = first = None
             if momentum != 0:
                 state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = Tensor._wrap(grad.copy())
-                else:
-                    b = buf._data
-                    b *= momentum
-                    F.add_scaled(b, grad, 1 - dampening)
-                if group["nesterov"]:
-                    grad = grad + buf._data * momentum
-                else:
-                    grad = buf._data
-            F.add_scaled(param, grad, -lr)
+                first = "momentum_buffer" not in state or state["momentum_buffer"] is None
+                if first:
+                    state["momentum_buffer"] = Tensor._wrap(array_module(param).empty_like(param))
+                buf = state["momentum_buffer"]._data
+            update = _sgd_fused if F.fused(param, grad) else _sgd_arrays
+            update(param, grad, buf, first, lr=lr, momentum=momentum, dampening=group["dampening"],
+                   weight_decay=weight_decay, nesterov=group["nesterov"], maximize=group["maximize"])
             p._version[0] += 1
+
+
+def _sgd_arrays(param, grad, buf, first, *, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """One SGD update of ``param`` (and of the momentum buffer ``buf``, filled on the ``first`` step)."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + param * weight_decay
+    if buf is not None:
+        if first:
+            buf[...] = grad
+        else:
+            buf *= momentum
+            F.add_scaled(buf, grad, 1 - dampening)
+        grad = grad + buf * momentum if nesterov else buf
+    F.add_scaled(param, grad, -lr)
+
+
+def _sgd_fused(param, grad, buf, first, *, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """The GPU twin of ``_sgd_arrays``: the same operations in one kernel."""
+    code = F.grad_expr(maximize, weight_decay)
+    outs = "T p"
+    if buf is not None:
+        outs += ", T b"
+        code += " b = d;" if first else " b = b * mom + d * damp;"
+        code += " d = d + b * mom;" if nesterov else " d = b;"
+    code += " p = p + d * neg_lr;"
+    k = F.kernel("visionlite_sgd", "T g, T wd, T mom, T damp, T neg_lr", outs, code)
+    k(grad, weight_decay, momentum, 1 - dampening, -lr, param, *(() if buf is None else (buf,)))
