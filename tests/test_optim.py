@@ -1,6 +1,7 @@
 """visionlite.optim against torch.optim: the same losses from the same starting points must give the same
 parameter trajectories; checkpoints must resume bit-for-bit; bad arguments must fail as in PyTorch."""
 import copy
+import pickle
 import re
 
 import numpy as np
@@ -225,7 +226,7 @@ def test_state_dict_round_trip_resumes_bit_for_bit(opt_name, kwargs):
     first = Run(vl, opt_name, kwargs, groups=groups)
     for _ in range(10):
         first.step()
-    saved = first.opt.state_dict()
+    saved = pickle.loads(pickle.dumps(first.opt.state_dict()))  # as a checkpoint file would hold it
     resumed = Run(vl, opt_name, kwargs, groups=groups, init=first.values())
     resumed.opt.load_state_dict(saved)
     for _ in range(10):
@@ -279,6 +280,20 @@ def test_load_state_dict_casts_to_the_parameter_dtype_but_keeps_step():
     assert state["exp_avg"]._data is not src.opt.state[src.params["w"]]["exp_avg"]._data
     dst.step()
     assert dst.params["w"].dtype == vl.float32
+
+
+def test_load_state_dict_accepts_a_plain_number_step():
+    src = Run(vl, "Adam", dict(lr=0.05))
+    src.step()
+    saved = copy.deepcopy(src.opt.state_dict())
+    for s in saved["state"].values():
+        s["step"] = 1
+    dst = Run(vl, "Adam", dict(lr=0.05), init=src.values())
+    dst.opt.load_state_dict(saved)
+    src.step()
+    dst.step()
+    assert all(np.array_equal(a, b) for a, b in zip(src.values().values(), dst.values().values()))
+    assert dst.opt.state[dst.params["w"]]["step"].item() == 2.0
 
 
 def test_load_state_dict_rejects_a_different_layout():

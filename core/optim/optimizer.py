@@ -14,6 +14,7 @@ import numpy as np
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backend import CPU, to_device
 from ..tensor import Tensor
+from . import _functional as F
 
 __all__ = ["Optimizer", "required"]
 
@@ -211,6 +212,8 @@ def _cast_state(param, value, key=None):
     stays a CPU tensor of its own dtype (a float32 step count must not become float16 with the parameter)."""
     if isinstance(value, np.ndarray):
         value = Tensor._wrap(value)
+    if key == "step" and isinstance(value, (int, float)):  # older checkpoints count steps in plain numbers
+        value = Tensor._wrap(np.asarray(value, dtype=F.scalar_dtype()))
     if isinstance(value, Tensor):
         data = to_device(value._data, CPU if key == "step" else param.device)
         if data is value._data:
