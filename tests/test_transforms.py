@@ -1,7 +1,6 @@
 """Transform classes against torchvision.transforms: deterministic ones output for output, random ones
 by drawing parameters with visionlite's ``get_params`` and replaying them through TorchVision."""
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import torchvision.transforms.functional as TF  # noqa: E402
 from PIL import Image  # noqa: E402
 
 ASSETS = pathlib.Path(__file__).parent / "assets"
-warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 

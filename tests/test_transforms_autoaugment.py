@@ -1,7 +1,6 @@
 """AutoAugment, RandAugment, TrivialAugmentWide and AugMix against TorchVision: the policy and magnitude
 tables must be equal, each op must give TorchVision's pixels, and a recorded run must replay exactly."""
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from PIL import Image  # noqa: E402
 from torchvision.transforms import autoaugment as TAA  # noqa: E402
 
 ASSETS = pathlib.Path(__file__).parent / "assets"
-warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.fixture(scope="module")

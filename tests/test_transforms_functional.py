@@ -1,7 +1,6 @@
 """transforms.functional against torchvision.transforms.functional on real photos: PIL inputs must match
 pixel for pixel, uint8 tensors within one level, float tensors within float32 rounding."""
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from PIL import Image  # noqa: E402
 from torchvision.transforms import InterpolationMode as TIM  # noqa: E402
 
 ASSETS = pathlib.Path(__file__).parent / "assets"
-warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.fixture(scope="module")
