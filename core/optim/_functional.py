@@ -62,12 +62,13 @@ def buffer(state, key, p):
     return t._data
 
 
-def grad_of(p, maximize):
+def grad_of(p):
+    """The raw gradient array of parameter ``p``, checked against the parameter's shape."""
     g = p.grad._data
     if g.shape != p._data.shape:
         raise RuntimeError(f"the gradient of a parameter has shape {tuple(g.shape)} but the parameter has "
                            f"shape {tuple(p._data.shape)}; assign .grad a tensor of the parameter's shape")
-    return -g if maximize else g
+    return g
 
 
 def writable(p):
@@ -131,7 +132,7 @@ def kernel(name, in_params, out_params, body):
 
 
 def grad_expr(maximize, weight_decay):
-    """CUDA code for the (negated, weight-decayed) gradient ``d``, as ``grad_of`` and ``g + p * wd``."""
+    """CUDA code for the gradient ``d``: negated when maximizing, plus ``p * wd`` with weight decay."""
     code = "T d = -g;" if maximize else "T d = g;"
     return code + (" d = d + p * wd;" if weight_decay != 0 else "")
 

@@ -58,7 +58,7 @@ class Adagrad(Optimizer):
             if len(state) == 0:  # a group added after construction
                 state = self._init_state(p, group)
             step = F.advance(state["step"])
-            param, grad = F.writable(p), F.grad_of(p, False)
+            param, grad = F.writable(p), F.grad_of(p)
             update = _adagrad_fused if F.fused(param, grad) else _adagrad_arrays
             update(param, grad, state["sum"]._data, clr=lr / (1 + (step - 1) * group["lr_decay"]),
                    eps=group["eps"], weight_decay=weight_decay, maximize=group["maximize"])

@@ -60,7 +60,7 @@ class Adam(Optimizer):
                 if amsgrad:
                     state["max_exp_avg_sq"] = F.zeros_like(p)
             step = F.advance(state["step"])
-            param, grad = F.writable(p), F.grad_of(p, False)
+            param, grad = F.writable(p), F.grad_of(p)
             moments = (state["exp_avg"]._data, state["exp_avg_sq"]._data,
                        F.buffer(state, "max_exp_avg_sq", p) if amsgrad else None)
             update = _adam_fused if F.fused(param, grad) else _adam_arrays

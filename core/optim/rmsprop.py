@@ -54,7 +54,7 @@ class RMSprop(Optimizer):
                 if centered:
                     state["grad_avg"] = F.zeros_like(p)
             F.advance(state["step"])
-            param, grad = F.writable(p), F.grad_of(p, False)
+            param, grad = F.writable(p), F.grad_of(p)
             grad_avg = F.buffer(state, "grad_avg", p) if centered else None
             buf = F.buffer(state, "momentum_buffer", p) if momentum > 0 else None
             update = _rmsprop_fused if F.fused(param, grad) else _rmsprop_arrays

@@ -45,11 +45,11 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            param, grad = F.writable(p), F.grad_of(p, False)
+            param, grad = F.writable(p), F.grad_of(p)
             buf = first = None
             if momentum != 0:
                 state = self.state[p]
-                first = "momentum_buffer" not in state or state["momentum_buffer"] is None
+                first = state.get("momentum_buffer") is None
                 if first:
                     state["momentum_buffer"] = Tensor._wrap(array_module(param).empty_like(param))
                 buf = state["momentum_buffer"]._data
