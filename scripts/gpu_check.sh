@@ -20,7 +20,7 @@ timeout 60 $PY scripts/bench_core.py --device cuda || status=1
 for bench in bench_nn bench_models; do
   if [ -f scripts/$bench.py ] && $PY scripts/$bench.py --help 2>/dev/null | grep -q -- "--device"; then
     echo "== $bench (cuda) =="
-    timeout 90 $PY scripts/$bench.py --device cuda --quick || status=1
+    timeout 120 $PY scripts/$bench.py --device cuda --repeat 3 || status=1
   fi
 done
 exit $status

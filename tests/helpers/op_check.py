@@ -137,10 +137,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
             plus[j] += eps
             minus[j] -= eps
             args_p = [
-                vl.tensor(plus.reshape(base.shape)) if k == i else x.detach() for k, x in enumerate(inputs)
+                vl.tensor(plus.reshape(base.shape), device=device) if k == i else x.detach()
+                for k, x in enumerate(inputs)
             ]
             args_m = [
-                vl.tensor(minus.reshape(base.shape)) if k == i else x.detach() for k, x in enumerate(inputs)
+                vl.tensor(minus.reshape(base.shape), device=device) if k == i else x.detach()
+                for k, x in enumerate(inputs)
             ]
             with vl.no_grad():
                 fp = float((_first(fn(*args_p)) * w).sum().item())
