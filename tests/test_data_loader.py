@@ -217,10 +217,10 @@ def test_worker_seeds_differ_across_workers_and_epochs_and_repeat_across_runs():
         loader = data.DataLoader(RandomDraws(), batch_size=None, num_workers=2, persistent_workers=persistent,
                                  generator=vl.Generator().manual_seed(seed))
         epochs = [collect(loader) for _ in range(2)]
-        return _draws(epochs[0]), _draws(epochs[1]), [b["seed"] for b in epochs[0]]
+        return _draws(epochs[0]), _draws(epochs[1]), [[b["seed"] for b in e[:2]] for e in epochs]
 
     for persistent in (False, True):
-        first, second, seeds = run(0, persistent)
+        first, second, (seeds, next_seeds) = run(0, persistent)
         again, second_again, _ = run(0, persistent)
         np.testing.assert_array_equal(first, again)  # same generator seed -> same numbers
         np.testing.assert_array_equal(second, second_again)
@@ -229,6 +229,7 @@ def test_worker_seeds_differ_across_workers_and_epochs_and_repeat_across_runs():
         assert not np.isin(worker0, worker1).any()
         assert len(set(first[:, 0])) == 8
         assert len(set(seeds)) == 2 and seeds[1] - seeds[0] == 1  # base_seed + worker_id
+        assert not set(seeds) & set(next_seeds)  # each epoch a new base seed, persistent workers too
         other, _, _ = run(1, persistent)
         assert not np.isin(first, other).any()
 
@@ -260,6 +261,16 @@ def test_worker_exception_is_reraised_with_its_traceback():
     text = str(info.value)
     assert "Caught KeyError in DataLoader worker process 1" in text
     assert "raise_from_dataset" in text and "item 3 is broken" in text
+
+
+def failing_init(worker_id):
+    raise ValueError(f"worker {worker_id} cannot start")
+
+
+def test_worker_init_fn_error_is_reraised():
+    expected = "(?s)in DataLoader worker process 0.*failing_init.*worker 0 cannot start"
+    with pytest.raises(ValueError, match=expected):
+        collect(data.DataLoader(Squares(4), num_workers=1, worker_init_fn=failing_init))
 
 
 @pytest.mark.parametrize("how, match", [("kill", "killed by signal SIGKILL"), ("exit", "exit code 3")])
