@@ -95,6 +95,22 @@ class Killing(data.Dataset):
         return i
 
 
+class KillOnce(data.Dataset):
+    """Item 3 kills its worker the first time it is asked for (a marker file remembers)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        if i == 3 and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+
 class Slow(data.Dataset):
     def __len__(self):
         return 4
@@ -280,6 +296,14 @@ def test_dead_worker_raises_instead_of_hanging(how, match):
     with pytest.raises(RuntimeError, match=match) as info:
         collect(loader)
     assert "DataLoader worker" in str(info.value) and time.monotonic() - start < 10
+
+
+def test_persistent_loader_starts_new_workers_after_a_crash(tmp_path):
+    loader = data.DataLoader(KillOnce(str(tmp_path / "killed")), batch_size=2, num_workers=2,
+                             persistent_workers=True)
+    with pytest.raises(RuntimeError, match="SIGKILL"):
+        collect(loader)
+    assert [b.tolist() for b in loader] == [[0, 1], [2, 3], [4, 5]]
 
 
 def test_timeout_raises():

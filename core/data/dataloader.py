@@ -168,7 +168,7 @@ class DataLoader:
             return _SingleProcessIter(self)
         if not self.persistent_workers:
             return _MultiProcessIter(self)
-        if self._iterator is None:
+        if self._iterator is None or self._iterator._shut_down:  # first epoch, or the workers failed
             object.__setattr__(self, "_iterator", _MultiProcessIter(self))
         else:
             self._iterator._reset(self)
@@ -220,6 +220,8 @@ class _MultiProcessIter:
         try:
             proc.start()
         except Exception as e:
+            task_writer.close()
+            result_reader.close()
             if "pickle" not in str(e).lower():
                 raise
             raise TypeError(
