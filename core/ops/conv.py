@@ -172,74 +172,111 @@ def grid_forward(planes, wm, geom):
     return out
 
 
-def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
-    """Gradients of ``grid_forward``: (d planes or None, d weight matrix or None)."""
+def _fill_shifted(cols, gfull, offs, start, stop):
+    """``cols[:, i, :, q - start] = gfull[:, :, q - offs[i]]`` for q in ``[start, stop)``; zero where
+    ``q - offs[i] < 0``. The adjoint of ``_fill_columns`` for the taps of one phase."""
+    width = stop - start
+    for i, off in enumerate(offs):
+        zeros = min(max(off - start, 0), width)
+        if zeros:
+            cols[:, i, :, :zeros] = 0
+        if zeros < width:
+            cols[:, i, :, zeros:width] = gfull[:, :, start + zeros - off:stop - off]
+
+
+def _backward_weight(planes, gfull, wm, geom):
     xp = array_module(gfull)
     g, og, k = wm.shape
     lq, ntap = geom.lq, len(geom.taps)
-    if k == ntap and g > 1:
-        return _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
-    nphase = geom.stride[0] * geom.stride[1]
-    gplanes = xp.zeros((nphase, g, k // ntap, lq), dtype=gfull.dtype) if need_planes else None
-    gwm = xp.zeros(wm.shape, dtype=gfull.dtype) if need_weight else None
-    wmt = wm.transpose(0, 2, 1)
-    if ntap == 1 and geom.taps[0][1] == 0:
-        p = geom.taps[0][0]
-        if need_planes:
-            _matmul_into(wmt, gfull, gplanes[p])
-        if need_weight:
-            _matmul_into(gfull, planes[p].reshape(g, -1, lq).transpose(0, 2, 1), gwm)
-        return gplanes, gwm
+    if ntap == 1 and geom.taps[0][1] == 0:  # 1x1 kernels: the planes are the column matrix
+        return xp.matmul(gfull, planes[geom.taps[0][0]].reshape(g, -1, lq).transpose(0, 2, 1))
+    gwm = xp.zeros(wm.shape, dtype=gfull.dtype)
     step = geom.chunk(xp, g * k)
-    width = min(step, lq)
-    cols = xp.empty((g, ntap, k // ntap, width), dtype=gfull.dtype) if need_weight else None
-    gcols = xp.empty((g, k, width), dtype=gfull.dtype) if need_planes else None
+    cols = xp.empty((g, ntap, k // ntap, min(step, lq)), dtype=gfull.dtype)
     for s in range(0, lq, step):
         e = min(s + step, lq)
-        gs = gfull[:, :, s:e]
-        if need_weight:
-            _fill_columns(cols, planes, geom, s, e)
-            gwm += xp.matmul(gs, cols.reshape(g, k, -1)[:, :, :e - s].transpose(0, 2, 1))
-        if need_planes:
-            _matmul_into(wmt, gs, gcols[:, :, :e - s])
-            gc = gcols.reshape(g, ntap, k // ntap, width)
-            for t, (p, off) in enumerate(geom.taps):  # col2im: one strided add per tap
-                n = max(0, min(e + off, lq) - (s + off))
-                if n:
-                    gplanes[p, :, :, s + off:s + off + n] += gc[:, t, :, :n]
-    if need_planes:
-        gplanes = gplanes.reshape(nphase, -1, lq)
+        _fill_columns(cols, planes, geom, s, e)
+        gwm += xp.matmul(gfull[:, :, s:e], cols.reshape(g, k, -1)[:, :, :e - s].transpose(0, 2, 1))
+    return gwm
+
+
+def _backward_planes(gfull, wm, geom):
+    """Input gradient as a convolution too: phase ``p`` gets ``sum_t W_t^T gfull[q - off_t]`` over its
+    taps, one GEMM with ``K = taps * O/g`` per chunk (copies instead of col2im's read-modify-writes)."""
+    xp = array_module(gfull)
+    g, og, k = wm.shape
+    lq, ntap = geom.lq, len(geom.taps)
+    cg = k // ntap
+    nphase = geom.stride[0] * geom.stride[1]
+    gplanes = xp.zeros((nphase, g, cg, lq), dtype=gfull.dtype)
+    w4 = wm.reshape(g, og, ntap, cg)
+    for p in range(nphase):
+        taps = [t for t, (pp, _) in enumerate(geom.taps) if pp == p]
+        if not taps:
+            continue
+        offs = [geom.taps[t][1] for t in taps]
+        wp = w4[:, :, taps, :].transpose(0, 3, 2, 1).reshape(g, cg, -1)  # (g, C/g, taps * O/g)
+        if offs == [0]:
+            _matmul_into(wp, gfull, gplanes[p])
+            continue
+        step = geom.chunk(xp, g * og * len(taps))
+        cols = xp.empty((g, len(taps), og, min(step, lq)), dtype=gfull.dtype)
+        for s in range(0, lq, step):
+            e = min(s + step, lq)
+            _fill_shifted(cols, gfull, offs, s, e)
+            _matmul_into(wp, cols.reshape(g, -1, cols.shape[-1])[:, :, :e - s], gplanes[p, :, :, s:e])
+    return gplanes.reshape(nphase, -1, lq)
+
+
+def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
+    """Gradients of ``grid_forward``: (d planes or None, d weight matrix or None)."""
+    g, og, k = wm.shape
+    if k == len(geom.taps) and g > 1:
+        return _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
+    gplanes = _backward_planes(gfull, wm, geom) if need_planes else None
+    gwm = _backward_weight(planes, gfull, wm, geom) if need_weight else None
     return gplanes, gwm
 
 
 def _depthwise_forward(planes, wm, geom):
+    """One input channel per group: per tap, a broadcast multiply-add over a cache-sized chunk."""
     xp = array_module(planes)
     g, og, _ = wm.shape
     lq = geom.lq
     out = xp.zeros((g, og, lq), dtype=planes.dtype)
-    tmp = xp.empty((g, og, lq), dtype=planes.dtype)
-    for t, (p, off) in enumerate(geom.taps):
-        n = lq - off
-        src = planes[p].reshape(g, 1, lq)[:, :, off:]
-        xp.multiply(src, wm[:, :, t:t + 1], out=tmp[:, :, :n])
-        out[:, :, :n] += tmp[:, :, :n]
+    step = geom.chunk(xp, 2 * g * og)
+    tmp = xp.empty((g, og, min(step, lq)), dtype=planes.dtype)
+    for s in range(0, lq, step):
+        e = min(s + step, lq)
+        for t, (p, off) in enumerate(geom.taps):
+            n = max(0, min(e + off, lq) - (s + off))
+            if n:
+                src = planes[p].reshape(g, 1, lq)[:, :, s + off:s + off + n]
+                xp.multiply(src, wm[:, :, t:t + 1], out=tmp[:, :, :n])
+                out[:, :, s:s + n] += tmp[:, :, :n]
     return out
 
 
 def _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
     xp = array_module(gfull)
-    g, og, _ = wm.shape
+    g, og, ntap = wm.shape
     lq = geom.lq
     nphase = geom.stride[0] * geom.stride[1]
     gplanes = xp.zeros((nphase, g, 1, lq), dtype=gfull.dtype) if need_planes else None
-    gwm = xp.empty(wm.shape, dtype=gfull.dtype) if need_weight else None
-    for t, (p, off) in enumerate(geom.taps):
-        n = lq - off
-        gs = gfull[:, :, :n]
-        if need_weight:  # a batched dot product per (group, output) pair
-            gwm[:, :, t:t + 1] = xp.matmul(gs, planes[p].reshape(g, lq, 1)[:, off:])
-        if need_planes:
-            gplanes[p, :, :, off:] += xp.matmul(wm[:, :, t].reshape(g, 1, og), gs)
+    gwm = xp.zeros(wm.shape, dtype=gfull.dtype) if need_weight else None
+    wt = wm.transpose(0, 2, 1).reshape(g, ntap, 1, og)
+    step = geom.chunk(xp, 2 * g * og)
+    for s in range(0, lq, step):
+        e = min(s + step, lq)
+        for t, (p, off) in enumerate(geom.taps):
+            n = max(0, min(e + off, lq) - (s + off))
+            if not n:
+                continue
+            gs = gfull[:, :, s:s + n]
+            if need_weight:  # a batched dot product per (group, output) pair
+                gwm[:, :, t:t + 1] += xp.matmul(gs, planes[p].reshape(g, lq, 1)[:, s + off:s + off + n])
+            if need_planes:
+                gplanes[p, :, :, s + off:s + off + n] += xp.matmul(wt[:, t], gs)
     if need_planes:
         gplanes = gplanes.reshape(nphase, g, lq)
     return gplanes, gwm

@@ -3,9 +3,9 @@ kernels compute it, with a fused backward.
 
 Every mode is a set of taps: output ``o`` along the axis is ``sum_k w_k[o] * x[idx_k[o]]``. The forward
 is a gather per tap; the backward scatters each tap back. Tap indices never decrease along the axis,
-so on the CPU the scatter is a segment sum (``add.reduceat``) instead of ``np.add.at``; on the GPU it is
-``cupyx.scatter_add``. Source positions are computed in the input's float type, as PyTorch does, so
-nearest-neighbour picks agree exactly.
+so the scatter splits into rounds of distinct targets, and for regular scales each round is a few
+strided-slice adds (no ``np.add.at``). Source positions are computed in the input's float type, as
+PyTorch does, so nearest-neighbour picks agree exactly.
 """
 import numpy as np
 
@@ -77,19 +77,50 @@ def _shape_along(w, ndim, axis):
     return w.reshape(shape)
 
 
-def index_add(out, axis, idx, values):
-    """``out[..., idx[o], ...] += values[..., o, ...]`` along ``axis``, for non-decreasing ``idx``."""
-    xp = array_module(out)
-    if xp is np:
-        uniq, starts = np.unique(idx, return_index=True)
-        sums = np.add.reduceat(values, starts, axis=axis)
-        index = [slice(None)] * out.ndim
-        index[axis] = uniq
-        out[tuple(index)] += sums
-    else:
-        import cupyx
+def _pieces(src, dst):
+    """Split paired index lists into maximal pieces along which both advance by constant steps:
+    ``[(src slice, dst slice), ...]``."""
+    out, i, n = [], 0, len(src)
+    while i < n:
+        j = i + 1
+        if j < n:
+            ds, dd = src[j] - src[i], dst[j] - dst[i]
+            while j + 1 < n and src[j + 1] - src[j] == ds and dst[j + 1] - dst[j] == dd:
+                j += 1
+            j += 1
+        ds = src[i + 1] - src[i] if j - i > 1 else 1
+        dd = dst[i + 1] - dst[i] if j - i > 1 else 1
+        out.append((slice(src[i], src[j - 1] + 1, ds), slice(dst[i], dst[j - 1] + 1, dd)))
+        i = j
+    return out
 
-        cupyx.scatter_add(xp.moveaxis(out, axis, 0), xp.asarray(idx), xp.moveaxis(values, axis, 0))
+
+def scatter_plan(idx):
+    """How to add values at output positions ``o`` into positions ``idx[o]`` (``idx`` non-decreasing)
+    without ``np.add.at``: rounds in which every target appears once, each as a few strided slices
+    (regular resampling) or, failing that, one gather and a fancy-index add."""
+    idx = np.asarray(idx)
+    uniq, starts, counts = np.unique(idx, return_index=True, return_counts=True)
+    rounds = []
+    for r in range(int(counts.max())):
+        sel = counts > r
+        src, dst = (starts[sel] + r).tolist(), uniq[sel].tolist()
+        pieces = _pieces(src, dst)
+        rounds.append(pieces if len(pieces) <= 8 else (np.asarray(src), np.asarray(dst)))
+    return rounds
+
+
+def index_add(out, axis, plan, values):
+    """``out[..., idx[o], ...] += values[..., o, ...]`` along ``axis`` following ``scatter_plan(idx)``."""
+    xp = array_module(out)
+    lead = (slice(None),) * axis
+    for rnd in plan:
+        if isinstance(rnd, list):
+            for src, dst in rnd:
+                out[lead + (dst,)] += values[lead + (src,)]
+        else:
+            src, dst = rnd
+            out[lead + (xp.asarray(dst),)] += xp.take(values, xp.asarray(src), axis=axis)
     return out
 
 
@@ -109,7 +140,8 @@ class Resample1dOp(Op):
                 v *= w
             out = v if out is None else xp.add(out, v, out=out)
         if self.recording:
-            self.axis, self.taps, self.dev, self.in_size = axis, taps, dev, x.shape[axis]
+            self.axis, self.dev, self.in_size = axis, dev, x.shape[axis]
+            self.plans = [scatter_plan(i) for i, _ in taps]
         return out
 
     def backward(self, g):
@@ -121,6 +153,6 @@ class Resample1dOp(Op):
         shape = list(gd.shape)
         shape[self.axis] = self.in_size
         gx = xp.zeros(shape, dtype=gd.dtype)
-        for (idx, _), (_, w) in zip(self.taps, self.dev):
-            index_add(gx, self.axis, idx, gd if w is None else gd * w)
+        for plan, (_, w) in zip(self.plans, self.dev):
+            index_add(gx, self.axis, plan, gd if w is None else gd * w)
         return Tensor._wrap(gx)

@@ -77,41 +77,52 @@ def _no_double_backward(name):
                            f"runs on raw arrays for speed")
 
 
-def max_pool_forward(x, geom):
-    """Raw max pooling of ``x (..., H, W)``: ``(out, winning tap per output)``; ties go to the first tap."""
+def max_pool_forward(x, geom, track=True):
+    """Raw max pooling of ``x (..., H, W)``: ``(out, winning tap per output or None)``; ties go to the
+    first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed."""
     xp = array_module(x)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     views = [geom.padded_input(x, fill)[s] for s in geom.tap_slices()]
     out = views[0].copy()
+    if not track:
+        for v in views[1:]:
+            xp.maximum(out, v, out=out)  # carries NaN, as PyTorch does
+        return out, None
     tap = xp.zeros(out.shape, dtype=_tap_dtype(len(views)))
     better = xp.empty(out.shape, dtype=bool)
     for t, v in enumerate(views[1:], 1):
         xp.greater(v, out, out=better)
-        xp.maximum(out, v, out=out)  # also carries NaN, as PyTorch does
-        tap[better] = t
+        xp.maximum(out, v, out=out)
+        xp.copyto(tap, t, where=better)
     return out, tap
 
 
 def max_pool_backward(g, tap, geom):
-    """Route ``g`` to each window's winning input element; sums where windows overlap."""
+    """Route ``g`` to each window's winning input element: a scatter by flat index (an assignment when
+    windows are disjoint, a bincount where they overlap) rather than one masked pass per tap."""
     xp = array_module(g)
-    gpad = xp.zeros(g.shape[:-2] + geom.padded, dtype=g.dtype)
-    buf = xp.empty(g.shape, dtype=g.dtype)
-    for t, s in enumerate(geom.tap_slices()):
-        won = tap == t
-        if geom.disjoint:
-            xp.multiply(g, won, out=gpad[s])
-        else:
-            xp.multiply(g, won, out=buf)
-            gpad[s] += buf
-    return geom.unpad(gpad)
+    (kh, kw), (sh, sw), (dh, dw) = geom.k, geom.stride, geom.dilation
+    (ho, wo), (hp, wp) = geom.out_hw, geom.padded
+    lead = g.shape[:-2]
+    planes = int(np.prod(lead, dtype=np.int64))
+    offsets = xp.asarray([i * dh * wp + j * dw for i in range(kh) for j in range(kw)], dtype=np.int64)
+    idx = offsets[tap]
+    idx += (xp.arange(ho, dtype=np.int64) * (sh * wp)).reshape(-1, 1) + xp.arange(wo, dtype=np.int64) * sw
+    idx += (xp.arange(planes, dtype=np.int64) * (hp * wp)).reshape(lead + (1, 1))
+    size = planes * hp * wp
+    if geom.disjoint:
+        gpad = xp.zeros(size, dtype=g.dtype)
+        gpad[idx.reshape(-1)] = g.reshape(-1)
+    else:
+        gpad = xp.bincount(idx.reshape(-1), weights=g.reshape(-1), minlength=size).astype(g.dtype)
+    return geom.unpad(gpad.reshape(lead + (hp, wp)))
 
 
 class MaxPool2dOp(Op):
     """Max pooling over the last two dims; ``indices_out`` (a list), if given, receives the winning taps."""
 
     def forward(self, x, geom=None, indices_out=None):
-        out, tap = max_pool_forward(x, geom)
+        out, tap = max_pool_forward(x, geom, track=self.recording or indices_out is not None)
         if indices_out is not None:
             indices_out.append(tap)
         if self.recording:
