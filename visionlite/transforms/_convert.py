@@ -33,10 +33,10 @@ def to_tensor(pic):
         arr = pic[:, :, None] if pic.ndim == 2 else pic
     else:
         raise TypeError(f"to_tensor: pic should be a PIL Image or a numpy array, got {type(pic).__name__}")
-    chw = arr.transpose(2, 0, 1)
+    # the layout change is cheapest on bytes; then one ufunc pass casts and divides into the output
+    chw = np.ascontiguousarray(arr.transpose(2, 0, 1))
     if arr.dtype != np.uint8:
-        return wrap(np.ascontiguousarray(chw))
-    # one pass: the uint8 -> float cast, the layout change and the division all happen in the ufunc
+        return wrap(chw)
     dtype = _dt.get_default_dtype().np
     out = np.empty(chw.shape, dtype=dtype)
     np.divide(chw, dtype.type(255), out=out)
