@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..backend import array_module
-from ..random import _gen
+from ..random import _gen, _put
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -72,10 +72,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std^2) restricted to [a, b] (``a``, ``b`` are absolute bounds, as in PyTorch)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    xp = array_module(tensor._data)
-    g = _gen(generator, xp)
+    g = _gen(generator)  # numbers are drawn on the host for every device, then copied over
     values = (g.standard_normal(size=tensor.shape) * std + mean).reshape(-1)
-    redo = xp.nonzero((values < a) | (values > b))[0]
+    redo = np.nonzero((values < a) | (values > b))[0]
     # Redraw only the rejected values; each round accepts P(a <= x <= b) of them, so this ends fast
     # unless [a, b] holds almost no mass (then the stragglers are clipped).
     for _ in range(1000):
@@ -84,11 +83,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         fresh = g.standard_normal(size=redo.size) * std + mean
         values[redo] = fresh
         redo = redo[(fresh < a) | (fresh > b)]
-    values = xp.clip(values, a, b).reshape(tensor.shape)
     with no_grad():
-        tensor._data[...] = values.astype(tensor._data.dtype)
-        tensor._version[0] += 1
-    return tensor
+        return _put(tensor, np.clip(values, a, b).reshape(tensor.shape))
 
 
 def constant_(tensor, val):
@@ -171,23 +167,19 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    xp = array_module(tensor._data)
-    flat = _gen(generator, xp).standard_normal(size=(rows, cols))
+    flat = _gen(generator).standard_normal(size=(rows, cols))  # drawn and factored on the host
     if rows < cols:
         flat = flat.T
-    q, r = xp.linalg.qr(flat)
+    q, r = np.linalg.qr(flat)
     # The sign fix makes Q uniformly distributed (QR alone is biased by its sign convention).
-    q = q * xp.sign(xp.diag(r))
+    q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
     with no_grad():
-        tensor._data[...] = (gain * q).reshape(tensor.shape).astype(tensor._data.dtype)
-        tensor._version[0] += 1
-    return tensor
+        return _put(tensor, (gain * q).reshape(tensor.shape))
 
 
 # Deprecated spellings PyTorch still accepts.
 uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
 kaiming_uniform, kaiming_normal = kaiming_uniform_, kaiming_normal_
-del np
