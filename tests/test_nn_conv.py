@@ -7,8 +7,8 @@ import pytest
 
 import visionlite as vl
 import visionlite.nn.functional as F
-from visionlite import nn
 from tests.helpers.op_check import gradcheck, helper_test_op
+from visionlite import nn
 from visionlite.core.ops import conv as conv_ops
 
 torch = pytest.importorskip("torch")
