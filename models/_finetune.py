@@ -104,7 +104,7 @@ def _frozen_class(cls):
 
 
 def _batchnorms(model):
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))]
 
 
 def freeze_batchnorm(model):
