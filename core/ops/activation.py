@@ -12,9 +12,12 @@ from ..tensor import Tensor
 from . import elementwise as ew
 
 
-def _mask_grad(g, mask, scale=None):
-    m = Tensor._wrap(mask.astype(g._data.dtype) if scale is None else mask * g._data.dtype.type(scale))
-    return g * m
+def _grad_times(g, d):
+    """``g * d`` for a raw derivative ``d``. It is recorded as a Tensor product only under ``create_graph``;
+    that is exact for piecewise-linear functions, whose ``d`` is constant wherever it is defined."""
+    if _enabled[0]:
+        return g * Tensor._wrap(d)
+    return Tensor._wrap(g._data * d)
 
 
 class Hardtanh(Op):
@@ -27,7 +30,7 @@ class Hardtanh(Op):
         return xp.clip(a, a.dtype.type(lo), a.dtype.type(hi))
 
     def backward(self, g):
-        return _mask_grad(g, *self.saved_values())
+        return _grad_times(g, *self.saved_values())
 
 
 class LeakyRelu(Op):
@@ -35,17 +38,18 @@ class LeakyRelu(Op):
 
     def forward(self, a, slope=0.01):
         xp = array_module(a)
-        pos = a > 0
         if self.recording:
-            self.save(pos)
+            self.save(a > 0)
             self.slope = slope
-        return xp.where(pos, a, a * a.dtype.type(slope))
+        scaled = a * a.dtype.type(slope)
+        if 0 <= slope <= 1:
+            return xp.maximum(a, scaled)  # one pass fewer than where(); equal for such slopes (incl. at 0)
+        return xp.where(a > 0, a, scaled)
 
     def backward(self, g):
         xp = array_module(g._data)
         (pos,) = self.saved_values()
-        d = xp.where(pos, g._data.dtype.type(1), g._data.dtype.type(self.slope))
-        return g * Tensor._wrap(d)
+        return _grad_times(g, xp.where(pos, g._data.dtype.type(1), g._data.dtype.type(self.slope)))
 
 
 class Hardsigmoid(Op):
@@ -58,7 +62,8 @@ class Hardsigmoid(Op):
         return xp.clip(a / a.dtype.type(6) + a.dtype.type(0.5), 0, 1).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        return _mask_grad(g, *self.saved_values(), 1.0 / 6)
+        (inside,) = self.saved_values()
+        return _grad_times(g, inside * g._data.dtype.type(1.0 / 6))
 
 
 class Hardswish(Op):
@@ -77,8 +82,9 @@ class Hardswish(Op):
             return g * ew.where(x <= -3, 0.0, ew.where(x < 3, mid, 1.0))
         a = x._data
         xp = array_module(a)
-        d = xp.where(a <= -3, 0, xp.where(a < 3, a / 3 + 0.5, 1)).astype(a.dtype, copy=False)
-        return g * Tensor._wrap(d)
+        t = a.dtype.type
+        d = xp.where(a < 3, a * t(1 / 3) + t(0.5), t(1))
+        return Tensor._wrap(g._data * xp.where(a > -3, d, t(0)))
 
 
 class Elu(Op):
@@ -106,7 +112,7 @@ class Elu(Op):
         xp = array_module(a)
         t = a.dtype.type
         d = xp.where(a > 0, t(self.scale), xp.exp(a * t(self.input_scale)) * t(k))
-        return g * Tensor._wrap(d.astype(a.dtype, copy=False))
+        return Tensor._wrap(g._data * d)
 
 
 class Softplus(Op):
@@ -124,14 +130,14 @@ class Softplus(Op):
 
     def backward(self, g):
         (x,) = self.saved_values()
-        z = x * self.beta
         if _enabled[0]:
+            z = x * self.beta
             return g * ew.where(z > self.threshold, 1.0, ew.sigmoid(z))
-        zd = z._data
+        zd = x._data * x._data.dtype.type(self.beta)
         xp = array_module(zd)
         e = xp.exp(-xp.abs(zd))
         sig = xp.where(zd >= 0, 1 / (1 + e), e / (1 + e))
-        return g * Tensor._wrap(xp.where(zd > self.threshold, 1, sig).astype(zd.dtype, copy=False))
+        return Tensor._wrap(g._data * xp.where(zd > self.threshold, 1, sig).astype(zd.dtype, copy=False))
 
 
 def _float(x):
