@@ -144,3 +144,10 @@ def test_errors():
         nn.GRU(3, 4, dropout=2.0)
     with pytest.raises(NotImplementedError, match="proj_size"):
         nn.LSTM(3, 4, proj_size=2)
+
+
+def test_double_backward_is_refused_clearly():
+    m = nn.GRU(2, 3)
+    x = vl.tensor(RNG.normal(size=(2, 1, 2)).astype(np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="double backward"):
+        vl.autograd.grad(m(x)[0].sum(), x, create_graph=True)

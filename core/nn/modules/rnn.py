@@ -9,6 +9,7 @@ import math
 from ... import creation
 from ...ops import elementwise as ew
 from ...ops import movement as mv
+from ...ops import rnn as rnn_ops
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -20,27 +21,24 @@ _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
 # ------------------------------------------------------------------------------------------ steps
-def _lstm_step(gi, h, c, w_hh, b_hh):
-    """One LSTM step from the precomputed input part ``gi (N, 4H)``; returns (h, c)."""
-    gates = gi + F.linear(h, w_hh, b_hh)
-    i, f, g, o = gates.chunk(4, -1)
-    c = ew.sigmoid(f) * c + ew.sigmoid(i) * ew.tanh(g)
-    return ew.sigmoid(o) * ew.tanh(c), c
+# Each step takes the hidden weight already transposed, ``w_hh_t (H, G)``, so a sequence transposes it once.
+def _hidden(h, w_hh_t, b_hh):
+    out = h @ w_hh_t
+    return out if b_hh is None else out + b_hh
 
 
-def _gru_step(gi, h, w_hh, b_hh):
-    """One GRU step: r, z from input and hidden parts together; the new gate applies r to the hidden part."""
-    gh = F.linear(h, w_hh, b_hh)
-    i_r, i_z, i_n = gi.chunk(3, -1)
-    h_r, h_z, h_n = gh.chunk(3, -1)
-    r = ew.sigmoid(i_r + h_r)
-    z = ew.sigmoid(i_z + h_z)
-    n = ew.tanh(i_n + r * h_n)
-    return n + z * (h - n)  # = (1 - z) * n + z * h
+def _lstm_step(gi, h, c, w_hh_t, b_hh):
+    """One LSTM step from the input part of the gates ``gi (N, 4H)``; returns (h, c)."""
+    return rnn_ops.lstm_cell(gi + _hidden(h, w_hh_t, b_hh), c)
 
 
-def _rnn_step(gi, h, w_hh, b_hh, relu):
-    pre = gi + F.linear(h, w_hh, b_hh)
+def _gru_step(gi, h, w_hh_t, b_hh):
+    """One GRU step: the hidden part keeps its bias apart, since r multiplies only h's share of n."""
+    return rnn_ops.gru_cell(gi, _hidden(h, w_hh_t, b_hh), h)
+
+
+def _rnn_step(gi, h, w_hh_t, b_hh, relu):
+    pre = gi + _hidden(h, w_hh_t, b_hh)
     return ew.relu(pre) if relu else ew.tanh(pre)
 
 
@@ -140,16 +138,20 @@ class RNNBase(Module):
 
     def _run_direction(self, x, state, w_ih, w_hh, b_ih, b_hh, reverse):
         gi_all = F.linear(x, w_ih, b_ih)  # (L, N, G): the input part of every step in one product
+        if b_hh is not None and self.mode != "GRU":
+            gi_all = gi_all + b_hh  # outside GRU's reset gate b_hh just adds, so it joins once here
+            b_hh = None
+        w_hh_t = w_hh.t()
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outputs = [None] * x.shape[0]
         for t in steps:
             gi = gi_all[t]
             if self.mode == "LSTM":
-                state = list(_lstm_step(gi, state[0], state[1], w_hh, b_hh))
+                state = list(_lstm_step(gi, state[0], state[1], w_hh_t, b_hh))
             elif self.mode == "GRU":
-                state = [_gru_step(gi, state[0], w_hh, b_hh)]
+                state = [_gru_step(gi, state[0], w_hh_t, b_hh)]
             else:
-                state = [_rnn_step(gi, state[0], w_hh, b_hh, self.mode == "RNN_RELU")]
+                state = [_rnn_step(gi, state[0], w_hh_t, b_hh, self.mode == "RNN_RELU")]
             outputs[t] = state[0]
         return mv.stack(outputs, 0), state
 
@@ -319,7 +321,7 @@ class RNNCell(_CellBase):
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
-        h = _rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh,
+        h = _rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh.t(), self.bias_hh,
                       self.nonlinearity == "relu")
         return h if batched else h.squeeze(0)
 
@@ -332,7 +334,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, input, hx=None):
         x, (h, c), batched = self._prepare(input, hx, 2)
-        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
+        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh.t(), self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -344,5 +346,5 @@ class GRUCell(_CellBase):
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
-        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh.t(), self.bias_hh)
         return h if batched else h.squeeze(0)
