@@ -1,0 +1,98 @@
+"""Box geometry on raw ``N,4`` arrays, matching TorchVision's v2 kernels: every op works on corner
+(XYXY) boxes in pixel-edge coordinates (pixel ``i`` spans ``[i, i + 1)``) and clamps to the new canvas.
+"""
+import numpy as np
+
+from .tv_tensors import BoundingBoxFormat as BF
+
+
+def convert_format(boxes, old, new):
+    """Convert ``N,4`` boxes between XYXY, XYWH and CXCYWH."""
+    if old == new:
+        return boxes.copy()
+    b = boxes.astype(np.float64) if boxes.dtype.kind != "f" else boxes
+    if old == BF.XYWH:
+        b = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
+    elif old == BF.CXCYWH:
+        b = np.stack([b[:, 0] - 0.5 * b[:, 2], b[:, 1] - 0.5 * b[:, 3], b[:, 0] + 0.5 * b[:, 2],
+                      b[:, 1] + 0.5 * b[:, 3]], axis=1)
+    if new == BF.XYWH:
+        b = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    elif new == BF.CXCYWH:
+        b = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]],
+                     axis=1)
+    return _cast(b, boxes.dtype)
+
+
+def _cast(b, dtype):
+    return b.astype(dtype) if dtype.kind == "f" else np.round(b).astype(dtype)
+
+
+def to_xyxy(boxes, fmt):
+    return convert_format(boxes, fmt, BF.XYXY).astype(np.float64)
+
+
+def from_xyxy(xyxy, fmt, dtype):
+    return _cast(convert_format(xyxy, BF.XYXY, fmt), np.dtype(dtype))
+
+
+def clamp(xyxy, canvas_size):
+    h, w = canvas_size
+    out = xyxy.copy()
+    out[:, 0::2] = out[:, 0::2].clip(0, w)
+    out[:, 1::2] = out[:, 1::2].clip(0, h)
+    return out
+
+
+def hflip(xyxy, canvas_size):
+    w = canvas_size[1]
+    return np.stack([w - xyxy[:, 2], xyxy[:, 1], w - xyxy[:, 0], xyxy[:, 3]], axis=1)
+
+
+def vflip(xyxy, canvas_size):
+    h = canvas_size[0]
+    return np.stack([xyxy[:, 0], h - xyxy[:, 3], xyxy[:, 2], h - xyxy[:, 1]], axis=1)
+
+
+def resize(xyxy, canvas_size, new_size):
+    (h, w), (nh, nw) = canvas_size, new_size
+    return xyxy * np.array([nw / w, nh / h, nw / w, nh / h])
+
+
+def crop(xyxy, top, left, height, width):
+    """Crop (a negative ``top``/``left`` pads): shift, then clamp to the ``height x width`` canvas."""
+    return clamp(xyxy - np.array([left, top, left, top], dtype=np.float64), (height, width))
+
+
+def pad(xyxy, canvas_size, left, top, right, bottom):
+    shifted = xyxy + np.array([left, top, left, top], dtype=np.float64)
+    size = (canvas_size[0] + top + bottom, canvas_size[1] + left + right)
+    return clamp(shifted, size), size
+
+
+def affine(xyxy, matrix, canvas_size, expand_size=None):
+    """Map the four corners of each box by the forward affine ``matrix`` (6 numbers, pixel coordinates)
+    and keep their enclosing box. With ``expand_size`` (the grown canvas of a rotation with expand) the
+    result shifts by half the growth, as the pixels do: both Pillow and the tensor backend keep the
+    image centred in the grown canvas. (TorchVision's v2 shifts by the rotated frame's corner instead,
+    which can leave its boxes up to a pixel off the pixels.)"""
+    m = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
+    corners = xyxy[:, [[0, 1], [2, 1], [2, 3], [0, 3]]].reshape(-1, 2)
+    pts = corners @ m[:, :2].T + m[:, 2]
+    pts = pts.reshape(-1, 4, 2)
+    out = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
+    size = canvas_size
+    if expand_size is not None:
+        (h, w), (nh, nw) = canvas_size, expand_size
+        out = out + np.array([nw - w, nh - h, nw - w, nh - h], dtype=np.float64) / 2
+        size = expand_size
+    return clamp(out, size), size
+
+
+def valid_mask(xyxy, canvas_size, min_size=1.0, min_area=1.0):
+    """Which boxes are kept by ``SanitizeBoundingBoxes``: big enough and inside the canvas."""
+    h, w = canvas_size
+    ws, hs = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+    valid = (ws >= min_size) & (hs >= min_size) & (xyxy >= 0).all(axis=1) & (ws * hs >= min_area)
+    valid &= (xyxy[:, 0] <= w) & (xyxy[:, 2] <= w) & (xyxy[:, 1] <= h) & (xyxy[:, 3] <= h)
+    return valid

@@ -1,0 +1,88 @@
+"""Tensors that know what they hold, so joint transforms can treat each correctly (as
+``torchvision.tv_tensors``): ``Image``, ``Mask`` and ``BoundingBoxes`` (with a format and the size of
+the image they live on). Operations on them return plain Tensors; ``wrap`` re-attaches the meaning.
+"""
+from enum import Enum
+
+import numpy as np
+
+from visionlite.core.creation import _to_array
+from visionlite.core.tensor import Tensor
+
+__all__ = ["BoundingBoxFormat", "BoundingBoxes", "Image", "Mask", "wrap"]
+
+
+class BoundingBoxFormat(Enum):
+    """Box layouts: corners (XYXY), corner and size (XYWH), centre and size (CXCYWH)."""
+
+    XYXY = "XYXY"
+    XYWH = "XYWH"
+    CXCYWH = "CXCYWH"
+
+
+def as_format(format):
+    """A ``BoundingBoxFormat`` from itself or its name ("XYXY", "xywh", ...)."""
+    if isinstance(format, BoundingBoxFormat):
+        return format
+    name = str(getattr(format, "value", format)).upper()
+    if name not in BoundingBoxFormat.__members__:
+        raise ValueError(f"unknown bounding box format {format!r}; use XYXY, XYWH or CXCYWH")
+    return BoundingBoxFormat[name]
+
+
+def _new(cls, array):
+    t = Tensor._wrap(array)
+    t.__class__ = cls
+    return t
+
+
+def as_image(array):
+    """An ``Image`` around a raw ``C,H,W`` array (no copy)."""
+    return _new(Image, array)
+
+
+class Image(Tensor):
+    """A ``C,H,W`` (or batched) image tensor."""
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        if hasattr(data, "getbands"):  # a PIL image
+            arr = np.asarray(data)
+            data = (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)).copy()
+        super().__init__(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        if self.ndim < 2:
+            raise ValueError(f"Image: expected at least 2 dimensions (H, W), got shape {tuple(self.shape)}")
+        if self.ndim == 2:
+            self._data = self._data[None]
+
+
+class Mask(Tensor):
+    """Segmentation masks ``H,W`` or per-instance ``N,H,W`` (any dtype; resampled with nearest)."""
+
+
+class BoundingBoxes(Tensor):
+    """``N,4`` boxes in ``format`` on an image of ``canvas_size = (height, width)``."""
+
+    def __init__(self, data, *, format, canvas_size, dtype=None, device=None, requires_grad=False):
+        super().__init__(_to_array(data, dtype, device), requires_grad=requires_grad)
+        if self.ndim == 1:
+            self._data = self._data[None]
+        if self.ndim != 2 or self.shape[-1] != 4:
+            raise ValueError(f"BoundingBoxes: expected shape (N, 4), got {tuple(self.shape)}")
+        self.format = as_format(format)
+        self.canvas_size = tuple(int(s) for s in canvas_size)
+        if len(self.canvas_size) != 2:
+            raise ValueError(f"BoundingBoxes: canvas_size should be (height, width), got {canvas_size}")
+
+    def __repr__(self):
+        data = Tensor._wrap(self._data)
+        return f"BoundingBoxes({data!r}, format={self.format}, canvas_size={self.canvas_size})"
+
+
+def wrap(array_or_tensor, *, like, **meta):
+    """A tensor of ``like``'s kind (and metadata, overridden by ``meta``) around new data."""
+    data = array_or_tensor._data if isinstance(array_or_tensor, Tensor) else array_or_tensor
+    out = _new(type(like), data)
+    if isinstance(like, BoundingBoxes):
+        out.format = meta.get("format", like.format)
+        out.canvas_size = tuple(meta.get("canvas_size", like.canvas_size))
+    return out
