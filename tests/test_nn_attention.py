@@ -2,9 +2,9 @@
 kdim/vdim, bias_kv, zero_attn, weights), TransformerEncoderLayer / TransformerEncoder; float64 gradchecks."""
 import numpy as np
 import pytest
-import visionlite.nn.functional as F
 
 import visionlite as vl
+import visionlite.nn.functional as F
 from tests.helpers.nn_check import copy_torch_weights, to_np
 from tests.helpers.op_check import gradcheck, helper_test_op
 from visionlite import nn

@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 import pytest
-from visionlite.nn import init
 
 import visionlite as vl
 from tests.helpers.nn_check import to_np
 from visionlite import nn
+from visionlite.nn import init
 
 torch = pytest.importorskip("torch")
 tinit = torch.nn.init

@@ -2,9 +2,9 @@
 Embedding; float64 gradchecks for the functional forms."""
 import numpy as np
 import pytest
-import visionlite.nn.functional as F
 
 import visionlite as vl
+import visionlite.nn.functional as F
 from tests.helpers.nn_check import compare_modules, copy_torch_weights, to_np
 from tests.helpers.op_check import gradcheck, helper_test_op
 from visionlite import nn

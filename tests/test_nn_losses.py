@@ -1,9 +1,9 @@
 """Losses against PyTorch (values and gradients, every reduction), float64 gradchecks, and input checks."""
 import numpy as np
 import pytest
-import visionlite.nn.functional as F
 
 import visionlite as vl
+import visionlite.nn.functional as F
 from tests.helpers.nn_check import to_np
 from tests.helpers.op_check import gradcheck, helper_test_op
 from visionlite import nn

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
+from .hooks import HookMixin, RemovableHandle
 from .parameter import Buffer, Parameter
 
 __all__ = ["Module"]
@@ -27,27 +28,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``handle.remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, *registries):
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-        self._registries = registries
-
-    def remove(self):
-        for reg in self._registries:
-            reg.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _add_indent(text, spaces):
@@ -72,7 +52,7 @@ def _as_tensor(value):
     return Tensor._wrap(np.asarray(value))
 
 
-class Module:
+class Module(HookMixin):
     """Base class for all neural network modules; subclasses define ``forward`` and call
     ``super().__init__()`` before assigning parameters or submodules."""
 
@@ -567,82 +547,12 @@ class Module:
         self._load_state_dict_post_hooks[handle.id] = hook
         return handle
 
-    # --------------------------------------------------------------------------------------- hooks
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """``hook(module, args)`` (or ``hook(module, args, kwargs)``) runs before forward and may return
-        replacement args (or ``(args, kwargs)``)."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        if with_kwargs:
-            self._hooks_with_kwargs.add(("pre", handle.id))
-        return handle
-
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after forward and
-        may return a replacement output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        if with_kwargs:
-            self._hooks_with_kwargs.add(("post", handle.id))
-        return handle
-
-    def register_full_backward_hook(self, hook, prepend=False):
-        """``hook(module, grad_input, grad_output)`` runs once the gradients w.r.t. the module's tensor inputs
-        are known; it may return replacement ``grad_input``."""
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
-
-    def register_full_backward_pre_hook(self, hook, prepend=False):
-        """``hook(module, grad_output)`` runs before the module's backward; may return new ``grad_output``."""
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
-
+    # ---------------------------------------------------------------------------------------- call
     def __call__(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
-
-    def _call_with_hooks(self, args, kwargs):
-        for hid, hook in list(self._forward_pre_hooks.items()):
-            if ("pre", hid) in self._hooks_with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError("forward pre-hook registered with with_kwargs=True must return "
-                                           f"None or a tuple of (new_args, new_kwargs), but got {result}.")
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        backward_state = None
-        if self._backward_hooks or self._backward_pre_hooks:
-            from ._backward_hooks import BackwardHookState
-
-            backward_state = BackwardHookState(self)
-            args = backward_state.wrap_inputs(args)
-        output = self.forward(*args, **kwargs)
-        for hid, hook in list(self._forward_hooks.items()):
-            if ("post", hid) in self._hooks_with_kwargs:
-                result = hook(self, args, kwargs, output)
-            else:
-                result = hook(self, args, output)
-            if result is not None:
-                output = result
-        if backward_state is not None:
-            output = backward_state.wrap_outputs(output)
-        return output
 
     # ---------------------------------------------------------------------------------------- repr
     def _get_name(self):
