@@ -240,3 +240,47 @@ def test_lr_schedule_warmup_then_cosine():
     assert factors[4] == 1.0 and factors[12] == pytest.approx(0.5) and factors[-1] < 0.05
     assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
     assert math.isclose(finetune.lr_factor(20, 4, 20), 0.0, abs_tol=1e-12)
+
+
+# -------------------------------------------------------------------------------------------- demo
+
+@pytest.fixture
+def weights_home(monkeypatch, tmp_path):
+    from visionlite import hub
+
+    monkeypatch.setattr(hub, "_hub_dir", None)
+    monkeypatch.setenv("VISIONLITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VISIONLITE_OFFLINE", raising=False)
+    monkeypatch.delenv("VISIONLITE_WEIGHTS_MIRROR", raising=False)
+    return tmp_path / "home" / "checkpoints"
+
+
+def test_demo_weights_lookup_never_uses_the_network(weights_home, local_http_server, monkeypatch):
+    demo = _load_script("demo")
+    weights = vm.ResNet18_Weights.DEFAULT
+    monkeypatch.setattr(weights.value, "url", local_http_server.url("resnet18-f37072fd.pth"))
+    assert demo.cached_weights(weights, allow_download=False) is None
+    assert local_http_server.total_gets() == 0
+    assert "VISIONLITE_OFFLINE" not in os.environ  # restored
+
+
+@pytest.mark.slow
+def test_demo_fine_tunes_from_cached_weights(weights_home, monkeypatch, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    tvm = pytest.importorskip("torchvision.models")
+    import hashlib
+
+    torch.manual_seed(0)
+    path = tmp_path / "r18.pth"
+    torch.save(tvm.resnet18().state_dict(), path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    name = f"resnet18-{sha[:8]}.pth"
+    weights_home.mkdir(parents=True)
+    (weights_home / name).write_bytes(path.read_bytes())
+    value = vm.ResNet18_Weights.DEFAULT.value
+    monkeypatch.setattr(value, "url", f"http://127.0.0.1:9/{name}")  # nothing listens there
+    demo = _load_script("demo")
+    acc = demo.main(["--epochs", "2"])
+    out = capsys.readouterr().out
+    assert "found in the cache" in out and "ImageNet-pretrained ResNet-18 reaches" in out
+    assert acc > 0.8
