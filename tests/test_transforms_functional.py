@@ -218,3 +218,35 @@ def test_bad_input_raises_clear_errors(chw, pil):
         F.pad(t, 400, padding_mode="reflect")
     with pytest.raises(TypeError, match="uint8"):
         F.posterize(t.float(), 2)
+
+
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not vl.cuda_available(), reason="cuda: cupy or a GPU is "
+                                                                                       "not available"))
+
+
+@pytest.mark.parametrize("fn", _params(CASES + UINT8_ONLY))
+@pytest.mark.parametrize("gpu", [CUDA])
+def test_tensor_ops_on_gpu_match_cpu(fn, gpu, chw):
+    for x in (chw, chw.astype(np.float32) / 255):
+        if x.dtype != np.uint8 and fn in [f for _, f in UINT8_ONLY]:
+            continue
+        cpu = fn(F, vl.tensor(x), IM)
+        out = fn(F, vl.tensor(x, device=gpu), IM)
+        assert out.device.type == gpu and out.dtype == cpu.dtype and out.shape == cpu.shape
+        diff = np.abs(out.cpu().numpy().astype(np.float64) - cpu.numpy().astype(np.float64))
+        assert diff.max() <= (1 if x.dtype == np.uint8 else 1e-4)
+
+
+@pytest.mark.parametrize("gpu", [CUDA])
+def test_blur_normalize_erase_on_gpu(gpu, chw):
+    x = chw.astype(np.float32) / 255
+    for img in (chw, x):
+        cpu = F.gaussian_blur(vl.tensor(img), 7, 1.5).numpy().astype(np.float64)
+        out = F.gaussian_blur(vl.tensor(img, device=gpu), 7, 1.5).cpu().numpy().astype(np.float64)
+        assert np.abs(out - cpu).max() <= 1
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    np.testing.assert_allclose(F.normalize(vl.tensor(x, device=gpu), mean, std).cpu().numpy(),
+                               F.normalize(vl.tensor(x), mean, std).numpy(), rtol=1e-6, atol=1e-6)
+    v = vl.randn(3, 10, 12)
+    np.testing.assert_array_equal(F.erase(vl.tensor(x, device=gpu), 3, 4, 10, 12, v).cpu().numpy(),
+                                  F.erase(vl.tensor(x), 3, 4, 10, 12, v).numpy())

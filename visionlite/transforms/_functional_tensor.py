@@ -280,7 +280,7 @@ def _hsv2rgb(h, s, v):
     t = (v * (one - s * (one - f))).clip(0.0, 1.0)
     # for each hue sextant i, which of (v, q, p, t) each of r, g, b takes
     table = ((v, q, p, p, t, v), (t, v, v, q, p, p), (p, p, t, v, v, q))
-    return xp.stack([xp.choose(i, [c.astype(h.dtype) for c in row]) for row in table], axis=-3)
+    return xp.stack([xp.choose(i, xp.stack([c.astype(h.dtype) for c in row])) for row in table], axis=-3)
 
 
 def adjust_gamma(x, gamma, gain=1.0):
@@ -393,5 +393,5 @@ def normalize(x, mean, std, inplace=False):
 
 def erase(x, i, j, h, w, v, inplace=False):
     out = x if inplace else x.copy()
-    out[..., i:i + h, j:j + w] = v
+    out[..., i:i + h, j:j + w] = array_module(x).asarray(v) if hasattr(v, "shape") else v
     return out

@@ -12,6 +12,7 @@ import numpy as np
 
 import visionlite as vl
 from visionlite.core import random as _random
+from visionlite.core.backend import array_module
 from visionlite.core.nn.module import Module
 from visionlite.core.tensor import Tensor
 
@@ -328,6 +329,8 @@ class AugMix(Module):
         m = self._sample_dirichlet(np.full((b, 2), self.alpha))
         weights = self._sample_dirichlet(np.full((b, self.mixture_width), self.alpha)) * m[:, 1:2]
         bshape = (b, 1, 1, 1)
+        xp = array_module(batch._data)
+        m, weights = xp.asarray(m), xp.asarray(weights)
         mix = m[:, 0].reshape(bshape) * batch._data
         for i in range(self.mixture_width):
             aug = batch
