@@ -279,6 +279,7 @@ def test_demo_fine_tunes_from_cached_weights(weights_home, monkeypatch, tmp_path
     (weights_home / name).write_bytes(path.read_bytes())
     value = vm.ResNet18_Weights.DEFAULT.value
     monkeypatch.setattr(value, "url", f"http://127.0.0.1:9/{name}")  # nothing listens there
+    monkeypatch.setattr(value, "sha256", sha)
     demo = _load_script("demo")
     acc = demo.main(["--epochs", "2"])
     out = capsys.readouterr().out
