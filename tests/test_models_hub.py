@@ -103,3 +103,30 @@ def test_weights_transforms_preset():
     preset = vm.ResNet50_Weights.IMAGENET1K_V2.transforms()
     assert isinstance(preset, presets.ImageClassification)
     assert preset.crop_size == [224] and preset.resize_size == [232]
+
+
+def test_pin_weights_records_full_hashes(local_http_server, tmp_path, capsys):
+    import importlib.util
+    import json
+    import os
+
+    data = b"weights bytes " * 1000
+    sha = hashlib.sha256(data).hexdigest()
+    name = f"tiny-{sha[:8]}.pth"
+    local_http_server.add_file(name, data)
+    registry = tmp_path / "weights.json"
+    entry = {"url": local_http_server.url(name), "sha256": None}
+    missing = {"url": local_http_server.url("gone-0123abcd.pth"), "sha256": None}
+    registry.write_text(json.dumps({"models": {"tiny": {"V1": entry}, "gone": {"V1": missing}}}))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(root, "scripts", "pin_weights.py")
+    spec = importlib.util.spec_from_file_location("_pin_weights", path)
+    pin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin)
+
+    assert pin.main(["--registry", str(registry), "--no-progress"]) == 1  # "gone" could not be fetched
+    pinned = json.loads(registry.read_text())["models"]
+    assert pinned["tiny"]["V1"]["sha256"] == sha and pinned["gone"]["V1"]["sha256"] is None
+    assert pin.main(["--registry", str(registry), "--include", "tiny", "--dry-run"]) == 0
+    assert f"pinned {sha}" in capsys.readouterr().out
+    assert local_http_server.gets(name) == 1
