@@ -250,3 +250,26 @@ def test_chunk_size_does_not_change_results(monkeypatch):
     full = F.conv2d(x, w, padding=1, stride=2).numpy()
     monkeypatch.setattr(conv_ops, "_CHUNK_ELEMS_CPU", 1)  # smallest chunks (512 columns)
     np.testing.assert_allclose(F.conv2d(x, w, padding=1, stride=2).numpy(), full, atol=1e-5)
+
+
+@pytest.fixture
+def threaded(monkeypatch):
+    """Split even small arrays across 3 threads, so the parallel paths (uneven parts) are exercised."""
+    from visionlite.core.ops import _threads
+
+    monkeypatch.setattr(_threads, "_MIN_ELEMS", 0)
+    monkeypatch.setenv("VISIONLITE_NUM_THREADS", "3")
+
+
+@pytest.mark.parametrize("idx", [2, 6, 7, 11])
+def test_conv2d_threaded_matches_torch(threaded, idx):
+    xs, ws, bias, kw = CONV2D[idx]
+    shapes = [xs, ws] + ([(ws[0],)] if bias else [])
+    helper_test_op(shapes, lambda *a: TF.conv2d(*a, **kw), lambda *a: F.conv2d(*a, **kw), atol=1e-4,
+                   grad_atol=1e-3)
+
+
+def test_conv_transpose2d_threaded_matches_torch(threaded):
+    xs, ws, bias, kw = CONV_T2D[2]
+    helper_test_op([xs, ws], lambda *a: TF.conv_transpose2d(*a, **kw),
+                   lambda *a: F.conv_transpose2d(*a, **kw), atol=1e-4, grad_atol=1e-3)

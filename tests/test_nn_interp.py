@@ -112,3 +112,13 @@ def test_upsample_modules_match_torch(make):
     vm = make(nn)
     assert repr(vm) == repr(tm)
     np.testing.assert_allclose(vm(vl.tensor(x)).numpy(), t.numpy(), atol=1e-5)
+
+
+def test_interpolate_threaded_matches_torch(monkeypatch):
+    from visionlite.core.ops import _threads
+
+    monkeypatch.setattr(_threads, "_MIN_ELEMS", 0)
+    monkeypatch.setenv("VISIONLITE_NUM_THREADS", "3")
+    for kw in ({"scale_factor": 2, "mode": "bilinear"}, {"size": (5, 9), "mode": "bicubic"}):
+        helper_test_op([(4, 2, 6, 5)], lambda x, k=kw: TF.interpolate(x, **k),
+                       lambda x, k=kw: F.interpolate(x, **k))

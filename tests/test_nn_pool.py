@@ -165,3 +165,22 @@ def test_max_pool_module_return_indices():
     tv, ti = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     vv, vi = nn.MaxPool2d(2, return_indices=True)(vl.tensor(x))
     np.testing.assert_array_equal(vi.numpy(), ti.numpy())
+
+
+@pytest.fixture
+def threaded(monkeypatch):
+    """Split even small arrays across 3 threads, so the parallel paths (uneven parts) are exercised."""
+    from visionlite.core.ops import _threads
+
+    monkeypatch.setattr(_threads, "_MIN_ELEMS", 0)
+    monkeypatch.setenv("VISIONLITE_NUM_THREADS", "3")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: lib.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+    lambda lib, x: lib.max_pool2d(x, 2),
+    lambda lib, x: lib.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+    lambda lib, x: lib.avg_pool2d(x, 2),
+])
+def test_pools_threaded_match_torch(threaded, fn):
+    helper_test_op([(4, 3, 9, 8)], lambda x: fn(TF, x), lambda x: fn(F, x), inputs=[_ties((4, 3, 9, 8))])

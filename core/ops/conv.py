@@ -21,6 +21,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from ._threads import split_map
 
 _CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32) that stays in a core's cache
 _CHUNK_ELEMS_GPU = 1 << 28
@@ -71,8 +72,13 @@ class ConvGeometry:
         xp = array_module(x)
         sh, sw = self.stride
         planes = xp.zeros((sh * sw, self.c, self.n, self.hq, self.wq), dtype=x.dtype)
-        for p, (u0, u1, r0, r1), (v0, v1, c0, c1) in self._phase_windows():
-            planes[p, :, :, u0:u1, v0:v1] = x[:, :, r0:r1:sh, c0:c1:sw].transpose(1, 0, 2, 3)
+        windows = self._phase_windows()
+
+        def part(a, b):
+            for p, (u0, u1, r0, r1), (v0, v1, c0, c1) in windows:
+                planes[p, :, a:b, u0:u1, v0:v1] = x[a:b, :, r0:r1:sh, c0:c1:sw].transpose(1, 0, 2, 3)
+
+        split_map(part, self.n, x.size, xp)
         return planes.reshape(sh * sw, self.c, self.lq)
 
     def merge(self, planes, dtype):
@@ -81,8 +87,13 @@ class ConvGeometry:
         sh, sw = self.stride
         planes = planes.reshape(sh * sw, self.c, self.n, self.hq, self.wq)
         x = xp.zeros((self.n, self.c) + self.in_hw, dtype=dtype)
-        for p, (u0, u1, r0, r1), (v0, v1, c0, c1) in self._phase_windows():
-            x[:, :, r0:r1:sh, c0:c1:sw] = planes[p, :, :, u0:u1, v0:v1].transpose(1, 0, 2, 3)
+        windows = self._phase_windows()
+
+        def part(a, b):
+            for p, (u0, u1, r0, r1), (v0, v1, c0, c1) in windows:
+                x[a:b, :, r0:r1:sh, c0:c1:sw] = planes[p, :, a:b, u0:u1, v0:v1].transpose(1, 0, 2, 3)
+
+        split_map(part, self.n, x.size, xp)
         return x
 
     def embed(self, y):
@@ -90,7 +101,11 @@ class ConvGeometry:
         xp = array_module(y)
         ho, wo = self.out_hw
         full = xp.zeros((self.o, self.n, self.hq, self.wq), dtype=y.dtype)
-        full[:, :, :ho, :wo] = y.transpose(1, 0, 2, 3)
+
+        def part(a, b):
+            full[:, a:b, :ho, :wo] = y[a:b].transpose(1, 0, 2, 3)
+
+        split_map(part, self.n, y.size, xp)
         return full.reshape(self.groups, self.o // self.groups, self.lq)
 
     def crop(self, full, bias=None):
@@ -99,10 +114,14 @@ class ConvGeometry:
         ho, wo = self.out_hw
         view = full.reshape(self.o, self.n, self.hq, self.wq)[:, :, :ho, :wo].transpose(1, 0, 2, 3)
         out = xp.empty((self.n, self.o, ho, wo), dtype=full.dtype)
-        if bias is None:
-            out[...] = view
-        else:
-            xp.add(view, bias.reshape(-1, 1, 1), out=out)
+
+        def part(a, b):
+            if bias is None:
+                out[a:b] = view[a:b]
+            else:
+                xp.add(view[a:b], bias.reshape(-1, 1, 1), out=out[a:b])
+
+        split_map(part, self.n, out.size, xp)
         return out
 
     def chunk(self, xp, k):
@@ -143,13 +162,18 @@ def _matmul_into(a, b, out):
 def _fill_columns(cols, planes, geom, start, stop):
     """Columns ``[start, stop)`` of the im2col matrix, ``cols`` shaped ``(g, taps, C/g, chunk)``."""
     g, lq = geom.groups, geom.lq
-    for t, (p, off) in enumerate(geom.taps):
-        src = planes[p].reshape(g, -1, lq)
-        n = max(0, min(stop + off, lq) - (start + off))
-        if n:
-            cols[:, t, :, :n] = src[:, :, start + off:start + off + n]
-        if n < stop - start:
-            cols[:, t, :, n:stop - start] = 0
+
+    def part(t0, t1):
+        for t in range(t0, t1):
+            p, off = geom.taps[t]
+            src = planes[p].reshape(g, -1, lq)
+            n = max(0, min(stop + off, lq) - (start + off))
+            if n:
+                cols[:, t, :, :n] = src[:, :, start + off:start + off + n]
+            if n < stop - start:
+                cols[:, t, :, n:stop - start] = 0
+
+    split_map(part, len(geom.taps), cols[..., :stop - start].size, array_module(planes))
 
 
 def grid_forward(planes, wm, geom):
@@ -176,12 +200,17 @@ def _fill_shifted(cols, gfull, offs, start, stop):
     """``cols[:, i, :, q - start] = gfull[:, :, q - offs[i]]`` for q in ``[start, stop)``; zero where
     ``q - offs[i] < 0``. The adjoint of ``_fill_columns`` for the taps of one phase."""
     width = stop - start
-    for i, off in enumerate(offs):
-        zeros = min(max(off - start, 0), width)
-        if zeros:
-            cols[:, i, :, :zeros] = 0
-        if zeros < width:
-            cols[:, i, :, zeros:width] = gfull[:, :, start + zeros - off:stop - off]
+
+    def part(i0, i1):
+        for i in range(i0, i1):
+            off = offs[i]
+            zeros = min(max(off - start, 0), width)
+            if zeros:
+                cols[:, i, :, :zeros] = 0
+            if zeros < width:
+                cols[:, i, :, zeros:width] = gfull[:, :, start + zeros - off:stop - off]
+
+    split_map(part, len(offs), cols[..., :width].size, array_module(gfull))
 
 
 def _backward_weight(planes, gfull, wm, geom):
@@ -239,21 +268,26 @@ def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
 
 
 def _depthwise_forward(planes, wm, geom):
-    """One input channel per group: per tap, a broadcast multiply-add over a cache-sized chunk."""
+    """One input channel per group: per tap, a broadcast multiply-add over a cache-sized chunk;
+    groups are split across threads."""
     xp = array_module(planes)
     g, og, _ = wm.shape
     lq = geom.lq
     out = xp.zeros((g, og, lq), dtype=planes.dtype)
-    step = geom.chunk(xp, 2 * g * og)
-    tmp = xp.empty((g, og, min(step, lq)), dtype=planes.dtype)
-    for s in range(0, lq, step):
-        e = min(s + step, lq)
-        for t, (p, off) in enumerate(geom.taps):
-            n = max(0, min(e + off, lq) - (s + off))
-            if n:
-                src = planes[p].reshape(g, 1, lq)[:, :, s + off:s + off + n]
-                xp.multiply(src, wm[:, :, t:t + 1], out=tmp[:, :, :n])
-                out[:, :, s:s + n] += tmp[:, :, :n]
+
+    def part(g0, g1):
+        step = geom.chunk(xp, 2 * (g1 - g0) * og)
+        tmp = xp.empty((g1 - g0, og, min(step, lq)), dtype=planes.dtype)
+        for s in range(0, lq, step):
+            e = min(s + step, lq)
+            for t, (p, off) in enumerate(geom.taps):
+                n = max(0, min(e + off, lq) - (s + off))
+                if n:
+                    src = planes[p].reshape(g, 1, lq)[g0:g1, :, s + off:s + off + n]
+                    xp.multiply(src, wm[g0:g1, :, t:t + 1], out=tmp[:, :, :n])
+                    out[g0:g1, :, s:s + n] += tmp[:, :, :n]
+
+    split_map(part, g, out.size * len(geom.taps), xp)
     return out
 
 
@@ -265,18 +299,23 @@ def _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
     gplanes = xp.zeros((nphase, g, 1, lq), dtype=gfull.dtype) if need_planes else None
     gwm = xp.zeros(wm.shape, dtype=gfull.dtype) if need_weight else None
     wt = wm.transpose(0, 2, 1).reshape(g, ntap, 1, og)
-    step = geom.chunk(xp, 2 * g * og)
-    for s in range(0, lq, step):
-        e = min(s + step, lq)
-        for t, (p, off) in enumerate(geom.taps):
-            n = max(0, min(e + off, lq) - (s + off))
-            if not n:
-                continue
-            gs = gfull[:, :, s:s + n]
-            if need_weight:  # a batched dot product per (group, output) pair
-                gwm[:, :, t:t + 1] += xp.matmul(gs, planes[p].reshape(g, lq, 1)[:, s + off:s + off + n])
-            if need_planes:
-                gplanes[p, :, :, s + off:s + off + n] += xp.matmul(wt[:, t], gs)
+
+    def part(g0, g1):
+        step = geom.chunk(xp, 2 * (g1 - g0) * og)
+        for s in range(0, lq, step):
+            e = min(s + step, lq)
+            for t, (p, off) in enumerate(geom.taps):
+                n = max(0, min(e + off, lq) - (s + off))
+                if not n:
+                    continue
+                gs = gfull[g0:g1, :, s:s + n]
+                if need_weight:  # a batched dot product per (group, output) pair
+                    src = planes[p].reshape(g, lq, 1)[g0:g1, s + off:s + off + n]
+                    gwm[g0:g1, :, t:t + 1] += xp.matmul(gs, src)
+                if need_planes:
+                    gplanes[p, g0:g1, :, s + off:s + off + n] += xp.matmul(wt[g0:g1, t], gs)
+
+    split_map(part, g, gfull.size * ntap, xp)
     if need_planes:
         gplanes = gplanes.reshape(nphase, g, lq)
     return gplanes, gwm

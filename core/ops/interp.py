@@ -2,10 +2,10 @@
 kernels compute it, with a fused backward.
 
 Every mode is a set of taps: output ``o`` along the axis is ``sum_k w_k[o] * x[idx_k[o]]``. The forward
-is a gather per tap; the backward scatters each tap back. Tap indices never decrease along the axis,
-so the scatter splits into rounds of distinct targets, and for regular scales each round is a few
-strided-slice adds (no ``np.add.at``). Source positions are computed in the input's float type, as
-PyTorch does, so nearest-neighbour picks agree exactly.
+gathers each tap, the backward scatters each tap back. Tap indices never decrease along the axis, so
+both split into rounds of distinct targets, and for regular scales each round is a few strided-slice
+copies or adds (no fancy indexing, no ``np.add.at``). Source positions are computed in the input's
+float type, as PyTorch does, so nearest-neighbour picks agree exactly.
 """
 import numpy as np
 
@@ -13,6 +13,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from ._threads import split_map
 
 _CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic coefficient
 
@@ -124,24 +125,51 @@ def index_add(out, axis, plan, values):
     return out
 
 
+def gather(out, axis, plan, x):
+    """``out[..., o, ...] = x[..., idx[o], ...]`` along ``axis`` (the same plan read the other way)."""
+    xp = array_module(out)
+    lead = (slice(None),) * axis
+    for rnd in plan:
+        if isinstance(rnd, list):
+            for src, dst in rnd:
+                out[lead + (src,)] = x[lead + (dst,)]
+        else:
+            src, dst = rnd
+            out[lead + (xp.asarray(src),)] = xp.take(x, xp.asarray(dst), axis=axis)
+    return out
+
+
 class Resample1dOp(Op):
-    """``sum_k w_k * take(x, idx_k, axis)`` for the ``taps`` of ``axis_taps``."""
+    """``sum_k w_k * x[..., idx_k, ...]`` along ``axis`` for the ``taps`` of ``axis_taps``; slices of the
+    leading (batch) dim run in parallel threads on the CPU."""
 
     def forward(self, x, axis=-1, taps=()):
         xp = array_module(x)
         axis = axis % x.ndim
-        dev = [(xp.asarray(i),
-                None if w is None else _shape_along(xp.asarray(w, dtype=x.dtype), x.ndim, axis))
-               for i, w in taps]
-        out = None
-        for i, w in dev:
-            v = xp.take(x, i, axis=axis)
-            if w is not None:
-                v *= w
-            out = v if out is None else xp.add(out, v, out=out)
+        plans = [scatter_plan(i) for i, _ in taps]
+        weights = [None if w is None else _shape_along(xp.asarray(w, dtype=x.dtype), x.ndim, axis)
+                   for _, w in taps]
+        shape = list(x.shape)
+        shape[axis] = len(taps[0][0])
+        out = xp.empty(shape, dtype=x.dtype)
+
+        def part(a, b):
+            o, xs = out[a:b], x[a:b]
+            tmp = xp.empty(o.shape, dtype=x.dtype) if len(taps) > 1 else None
+            for k, (plan, w) in enumerate(zip(plans, weights)):
+                dst = o if k == 0 else tmp
+                gather(dst, axis, plan, xs)
+                if w is not None:
+                    dst *= w
+                if k:
+                    o += tmp
+
+        if axis == 0:
+            part(0, x.shape[0])
+        else:
+            split_map(part, x.shape[0], out.size * len(taps), xp)
         if self.recording:
-            self.axis, self.dev, self.in_size = axis, dev, x.shape[axis]
-            self.plans = [scatter_plan(i) for i, _ in taps]
+            self.axis, self.plans, self.weights, self.in_size = axis, plans, weights, x.shape[axis]
         return out
 
     def backward(self, g):
@@ -153,6 +181,13 @@ class Resample1dOp(Op):
         shape = list(gd.shape)
         shape[self.axis] = self.in_size
         gx = xp.zeros(shape, dtype=gd.dtype)
-        for plan, (_, w) in zip(self.plans, self.dev):
-            index_add(gx, self.axis, plan, gd if w is None else gd * w)
+
+        def part(a, b):
+            for plan, w in zip(self.plans, self.weights):
+                index_add(gx[a:b], self.axis, plan, gd[a:b] if w is None else gd[a:b] * w)
+
+        if self.axis == 0:
+            part(0, gd.shape[0])
+        else:
+            split_map(part, gd.shape[0], gd.size * len(self.plans), xp)
         return Tensor._wrap(gx)

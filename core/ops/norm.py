@@ -10,6 +10,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from ._threads import split_map
 
 
 def _no_double_backward(name):
@@ -33,13 +34,11 @@ def channel_dot(a, b):
     return array_module(a).matmul(a[:, :, None, :], b[:, :, :, None])[:, :, 0, 0].sum(0)
 
 
-def batch_stats(x3):
-    """``(mean, biased var, centered x)`` per channel of ``x3 (N, C, L)``; the centered copy is reused."""
-    m = x3.shape[0] * x3.shape[2]
-    mean = channel_sum(x3) / m
-    d = x3 - mean[:, None]
-    var = channel_dot(d, d) / m
-    return mean, var, d
+def _sum_parts(parts):
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
 
 
 class BatchNormOp(Op):
@@ -48,6 +47,7 @@ class BatchNormOp(Op):
     With ``training`` the statistics come from ``x`` (and gradients flow through them); ``stats_out``, a
     list, then receives ``(mean, biased var)`` for the running averages. Otherwise ``mean`` and ``var``
     are the given running statistics. ``affine`` says whether ``weight`` and ``bias`` are inputs.
+    The elementwise passes run on slices of the batch in parallel threads (CPU).
     """
 
     def forward(self, x, weight=None, bias=None, training=True, mean=None, var=None, eps=1e-5,
@@ -55,18 +55,35 @@ class BatchNormOp(Op):
         xp = array_module(x)
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
+        m = n * x3.shape[2]
+        y = xp.empty(x3.shape, dtype=x.dtype)
         if training:
-            mean, var, d = batch_stats(x3)
+            mean = _sum_parts(split_map(lambda a, b: channel_sum(x3[a:b]), n, x.size, xp)) / m
+
+            def center(a, b):  # y holds x - mean until it is scaled below
+                d = xp.subtract(x3[a:b], mean[:, None], out=y[a:b])
+                return channel_dot(d, d)
+
+            var = _sum_parts(split_map(center, n, x.size, xp)) / m  # two passes: no cancellation
             if stats_out is not None:
                 stats_out.append((mean, var))
-        else:
-            d = x3 - mean[:, None]
-        invstd = 1.0 / xp.sqrt(var + eps)
-        invstd = invstd.astype(x.dtype, copy=False)
+        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
         scale = invstd if weight is None else invstd * weight
-        y = xp.multiply(d, scale[:, None], out=d)
-        if bias is not None:
-            y += bias[:, None]
+        if training:
+            shift = bias
+
+            def affine(a, b):
+                xp.multiply(y[a:b], scale[:, None], out=y[a:b])
+                if shift is not None:
+                    y[a:b] += shift[:, None]
+        else:  # one fused affine map: x * scale + (bias - mean * scale)
+            shift = -mean * scale if bias is None else bias - mean * scale
+
+            def affine(a, b):
+                xp.multiply(x3[a:b], scale[:, None], out=y[a:b])
+                y[a:b] += shift[:, None]
+
+        split_map(affine, n, x.size, xp)
         if self.recording:
             self.training, self.mean, self.invstd, self.affine = training, mean, invstd, weight is not None
             self.save(self.inputs[0], self.inputs[1] if weight is not None else None)
@@ -79,21 +96,32 @@ class BatchNormOp(Op):
         needs = self.needs_input_grad
         n, c = x.shape[:2]
         x3, g3 = x._data.reshape(n, c, -1), g._data.reshape(n, c, -1)
-        m = x3.shape[0] * x3.shape[2]
-        invstd = self.invstd
+        m = n * x3.shape[2]
+        mean, invstd = self.mean, self.invstd
         scale = invstd if w is None else invstd * w._data
-        d = x3 - self.mean[:, None]  # x - mean, reused as the buffer for the input gradient
-        gsum = channel_sum(g3)
-        gdot = channel_dot(g3, d) * invstd  # sum(g * xhat)
-        gx = None
-        if needs[0]:
+        gx = xp.empty(x3.shape, dtype=g3.dtype) if needs[0] else None
+
+        def sums(a, b):  # gx holds x - mean until the input gradient overwrites it
+            d = xp.subtract(x3[a:b], mean[:, None], out=None if gx is None else gx[a:b])
+            return channel_sum(g3[a:b]), channel_dot(g3[a:b], d)
+
+        parts = split_map(sums, n, 2 * x3.size, xp)
+        gsum = _sum_parts([p[0] for p in parts])
+        gdot = _sum_parts([p[1] for p in parts]) * invstd  # sum(g * xhat)
+        if gx is not None:
             if self.training:  # gx = scale * (g - mean(g) - xhat * mean(g * xhat))
-                xp.multiply(d, (-scale * invstd * gdot / m)[:, None], out=d)
-                d += (-scale * gsum / m)[:, None]
-                d += g3 * scale[:, None]
-                gx = d
+                coef_d, coef_1 = (-scale * invstd * gdot / m)[:, None], (-scale * gsum / m)[:, None]
+
+                def input_grad(a, b):
+                    d = gx[a:b]
+                    d *= coef_d
+                    d += coef_1
+                    d += g3[a:b] * scale[:, None]
             else:
-                gx = g3 * scale[:, None]
+                def input_grad(a, b):
+                    xp.multiply(g3[a:b], scale[:, None], out=gx[a:b])
+
+            split_map(input_grad, n, 2 * x3.size, xp)
             gx = Tensor._wrap(gx.reshape(x.shape))
         grads = [gx]
         if self.affine:

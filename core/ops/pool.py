@@ -2,7 +2,8 @@
 
 Windows are visited one kernel tap at a time: tap ``(i, j)`` of every window is one strided slice of
 the (padded) input, so a pooling is ``kh*kw`` vectorized passes over output-sized arrays. Max pooling
-keeps the winning tap per output (int8/int16) and routes gradients back tap by tap, with no ``np.add.at``.
+keeps the winning tap per output (int8/int16) and scatters gradients back by flat index (no ``np.add.at``).
+Planes are processed in parallel slices on the CPU.
 Backward runs on raw arrays, so these ops do not support double backward.
 """
 import numpy as np
@@ -11,6 +12,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from ._threads import split_map
 
 
 def pool_out_size(size, k, s, p, d, ceil_mode):
@@ -77,24 +79,40 @@ def _no_double_backward(name):
                            f"runs on raw arrays for speed")
 
 
+def _planes(a):
+    """``a (..., H, W)`` as ``(planes, H, W)`` (a view when possible)."""
+    return a.reshape((-1,) + a.shape[-2:])
+
+
 def max_pool_forward(x, geom, track=True):
     """Raw max pooling of ``x (..., H, W)``: ``(out, winning tap per output or None)``; ties go to the
-    first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed."""
+    first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed.
+    Planes are split across threads (see ``_threads``)."""
     xp = array_module(x)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    views = [geom.padded_input(x, fill)[s] for s in geom.tap_slices()]
-    out = views[0].copy()
-    if not track:
-        for v in views[1:]:
-            xp.maximum(out, v, out=out)  # carries NaN, as PyTorch does
-        return out, None
-    tap = xp.zeros(out.shape, dtype=_tap_dtype(len(views)))
-    better = xp.empty(out.shape, dtype=bool)
-    for t, v in enumerate(views[1:], 1):
-        xp.greater(v, out, out=better)
-        xp.maximum(out, v, out=out)
-        xp.copyto(tap, t, where=better)
-    return out, tap
+    x3 = _planes(x)
+    out = xp.empty((x3.shape[0],) + geom.out_hw, dtype=x.dtype)
+    tap = xp.zeros(out.shape, dtype=_tap_dtype(geom.k[0] * geom.k[1])) if track else None
+    slices = geom.tap_slices()
+
+    def part(a, b):
+        xpad = geom.padded_input(x3[a:b], fill)
+        o = out[a:b]
+        o[...] = xpad[slices[0]]
+        if not track:
+            for s in slices[1:]:
+                xp.maximum(o, xpad[s], out=o)  # carries NaN, as PyTorch does
+            return
+        won, better = tap[a:b], xp.empty(o.shape, dtype=bool)
+        for t, s in enumerate(slices[1:], 1):
+            v = xpad[s]
+            xp.greater(v, o, out=better)
+            xp.maximum(o, v, out=o)
+            xp.copyto(won, t, where=better)
+
+    split_map(part, x3.shape[0], x.size, xp)
+    lead = x.shape[:-2]
+    return out.reshape(lead + geom.out_hw), (tap.reshape(lead + geom.out_hw) if track else None)
 
 
 def max_pool_backward(g, tap, geom):
@@ -103,19 +121,25 @@ def max_pool_backward(g, tap, geom):
     xp = array_module(g)
     (kh, kw), (sh, sw), (dh, dw) = geom.k, geom.stride, geom.dilation
     (ho, wo), (hp, wp) = geom.out_hw, geom.padded
-    lead = g.shape[:-2]
-    planes = int(np.prod(lead, dtype=np.int64))
+    g3, tap3 = _planes(g), _planes(tap)
+    gx = xp.empty((g3.shape[0],) + geom.in_hw, dtype=g.dtype)
     offsets = xp.asarray([i * dh * wp + j * dw for i in range(kh) for j in range(kw)], dtype=np.int64)
-    idx = offsets[tap]
-    idx += (xp.arange(ho, dtype=np.int64) * (sh * wp)).reshape(-1, 1) + xp.arange(wo, dtype=np.int64) * sw
-    idx += (xp.arange(planes, dtype=np.int64) * (hp * wp)).reshape(lead + (1, 1))
-    size = planes * hp * wp
-    if geom.disjoint:
-        gpad = xp.zeros(size, dtype=g.dtype)
-        gpad[idx.reshape(-1)] = g.reshape(-1)
-    else:
-        gpad = xp.bincount(idx.reshape(-1), weights=g.reshape(-1), minlength=size).astype(g.dtype)
-    return geom.unpad(gpad.reshape(lead + (hp, wp)))
+    base = (xp.arange(ho, dtype=np.int64) * (sh * wp)).reshape(-1, 1) + xp.arange(wo, dtype=np.int64) * sw
+
+    def part(a, b):
+        idx = offsets[tap3[a:b]]
+        idx += base
+        idx += (xp.arange(b - a, dtype=np.int64) * (hp * wp)).reshape(-1, 1, 1)
+        size = (b - a) * hp * wp
+        if geom.disjoint:
+            gpad = xp.zeros(size, dtype=g.dtype)
+            gpad[idx.reshape(-1)] = g3[a:b].reshape(-1)
+        else:
+            gpad = xp.bincount(idx.reshape(-1), weights=g3[a:b].reshape(-1), minlength=size).astype(g.dtype)
+        gx[a:b] = geom.unpad(gpad.reshape(b - a, hp, wp))
+
+    split_map(part, g3.shape[0], g.size * 4, xp)
+    return gx.reshape(g.shape[:-2] + geom.in_hw)
 
 
 class MaxPool2dOp(Op):
@@ -156,29 +180,43 @@ class AvgPool2dOp(Op):
 
     def forward(self, x, geom=None, divisor=None):
         xp = array_module(x)
-        xpad = geom.padded_input(x, 0)
+        x3 = _planes(x)
+        out = xp.empty((x3.shape[0],) + geom.out_hw, dtype=x.dtype)
+        div = divisor if np.isscalar(divisor) else xp.asarray(divisor, dtype=x.dtype)
         slices = geom.tap_slices()
-        out = xpad[slices[0]].copy()
-        for s in slices[1:]:
-            out += xpad[s]
-        out /= xp.asarray(divisor, dtype=x.dtype) if not np.isscalar(divisor) else divisor
+
+        def part(a, b):
+            xpad, o = geom.padded_input(x3[a:b], 0), out[a:b]
+            o[...] = xpad[slices[0]]
+            for s in slices[1:]:
+                o += xpad[s]
+            o /= div
+
+        split_map(part, x3.shape[0], x.size, xp)
         if self.recording:
-            self.geom, self.divisor = geom, divisor
-        return out
+            self.geom, self.div = geom, div
+        return out.reshape(x.shape[:-2] + geom.out_hw)
 
     def backward(self, g):
         _no_double_backward("avg_pool2d")
-        xp = array_module(g._data)
+        gd = g._data
+        xp = array_module(gd)
         geom = self.geom
-        div = self.divisor
-        gs = g._data / (xp.asarray(div, dtype=g._data.dtype) if not np.isscalar(div) else div)
-        gpad = xp.zeros(gs.shape[:-2] + geom.padded, dtype=gs.dtype)
-        for s in geom.tap_slices():
-            if geom.disjoint:
-                gpad[s] = gs
-            else:
-                gpad[s] += gs
-        return Tensor._wrap(geom.unpad(gpad))
+        g3 = _planes(gd)
+        gx = xp.empty((g3.shape[0],) + geom.in_hw, dtype=gd.dtype)
+
+        def part(a, b):
+            gs = g3[a:b] / self.div
+            gpad = xp.zeros((b - a,) + geom.padded, dtype=gd.dtype)
+            for s in geom.tap_slices():
+                if geom.disjoint:
+                    gpad[s] = gs
+                else:
+                    gpad[s] += gs
+            gx[a:b] = geom.unpad(gpad)
+
+        split_map(part, g3.shape[0], gd.size * 4, xp)
+        return Tensor._wrap(gx.reshape(gd.shape[:-2] + geom.in_hw))
 
 
 def adaptive_windows(n, o):

@@ -1,0 +1,54 @@
+"""Split heavy numpy passes (pooling, batch-norm arithmetic, im2col copies) across the cores that BLAS
+uses. numpy releases the GIL inside its loops, so threads working on disjoint slices of the batch
+run truly in parallel; PyTorch parallelizes these passes too, and on two cores this halves their time.
+
+Used only for CPU arrays: on the GPU the work is already parallel, and ``xp is not numpy`` runs inline.
+"""
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+_MIN_ELEMS = 1 << 17  # below this many elements, handing work to a thread costs more than it saves
+_pool = None
+_pool_lock = threading.Lock()
+_local = threading.local()
+
+
+def num_threads():
+    """Threads to use: numpy's BLAS setting (OPENBLAS/OMP/MKL_NUM_THREADS), else the usable CPUs."""
+    for var in ("VISIONLITE_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _get_pool(n):
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="visionlite-op")
+        return _pool
+
+
+def _run_marked(fn, a, b):
+    _local.inside = True
+    try:
+        return fn(a, b)
+    finally:
+        _local.inside = False
+
+
+def split_map(fn, n, elems, xp=np):
+    """``[fn(start, stop), ...]`` over ``[0, n)`` cut into one part per thread, run in parallel when the
+    work (``elems`` array elements) is large enough; the parts' results in order."""
+    k = min(num_threads(), n)
+    if xp is not np or k <= 1 or elems < _MIN_ELEMS or getattr(_local, "inside", False):
+        return [fn(0, n)]
+    bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+    pool = _get_pool(k - 1)
+    futures = [pool.submit(_run_marked, fn, a, b) for a, b in bounds[1:]]
+    first = _run_marked(fn, *bounds[0])  # this thread takes the first part
+    return [first] + [f.result() for f in futures]
