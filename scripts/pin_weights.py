@@ -16,10 +16,9 @@ import logging
 import os
 import sys
 
-from visionlite.models import _api
-
 from visionlite import hub
 from visionlite.download import DownloadError, hash_file
+from visionlite.models import _api
 
 
 def _load(path):

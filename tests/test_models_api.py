@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
-from visionlite.models import _api
 
 from visionlite import models as vm
+from visionlite.models import _api
 
 MODELS = [
     "alexnet", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet101", "resnet152",
