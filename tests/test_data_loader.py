@@ -1,9 +1,10 @@
 """DataLoader: batching as torch's DataLoader does, and real worker processes (the platform's default
 start method; test_data_spawn.py covers 'spawn'): order, seeding, persistent workers, IterableDataset
-sharding, exceptions, crashes and timeouts."""
+sharding, exceptions, crashes and timeouts. Only the tests comparing with PyTorch need torch."""
 import os
 import random
 import signal
+import sys
 import time
 
 import numpy as np
@@ -12,12 +13,14 @@ import pytest
 import visionlite as vl
 from visionlite import data
 
-torch = pytest.importorskip("torch")
-tud = torch.utils.data
+
+def torch_data():
+    """``torch.utils.data``, skipping the calling test where torch is not installed."""
+    return pytest.importorskip("torch").utils.data
 
 
 def to_np(batch):
-    if isinstance(batch, (vl.Tensor, torch.Tensor)):
+    if hasattr(batch, "numpy") and not isinstance(batch, np.ndarray):  # a visionlite or torch tensor
         return batch.numpy()
     if isinstance(batch, (list, tuple)):
         return [to_np(b) for b in batch]
@@ -127,7 +130,10 @@ class Sharded(data.IterableDataset):
         self.start, self.stop = start, stop
 
     def __iter__(self):
-        info = data.get_worker_info() or tud.get_worker_info()
+        info = data.get_worker_info()
+        torch = sys.modules.get("torch")
+        if info is None and torch is not None:  # the same dataset also runs in torch's workers
+            info = torch.utils.data.get_worker_info()
         if info is None:
             return iter(range(self.start, self.stop))
         per = -(-(self.stop - self.start) // info.num_workers)
@@ -136,10 +142,6 @@ class Sharded(data.IterableDataset):
 
     def __len__(self):
         return self.stop - self.start
-
-
-class TorchSharded(Sharded, tud.IterableDataset):
-    pass
 
 
 class Unpicklable(data.Dataset):
@@ -160,6 +162,7 @@ def collect(loader):
     dict(batch_size=4), dict(batch_size=4, drop_last=True), dict(batch_size=None),
     dict(batch_size=3, collate_fn=lambda b: [x[1] for x in b])])
 def test_single_process_matches_torch(kwargs):
+    tud = torch_data()
     ours = collect(data.DataLoader(Squares(10), **kwargs))
     theirs = collect(tud.DataLoader(Squares(10), **kwargs))
     assert_batches_equal(ours, theirs)
@@ -167,6 +170,8 @@ def test_single_process_matches_torch(kwargs):
 
 
 def test_batch_sampler_and_tensor_dataset_match_torch():
+    torch = pytest.importorskip("torch")
+    tud = torch.utils.data
     x = np.arange(20, dtype=np.float32).reshape(10, 2)
     sampler = [[3, 1], [0], [9, 8, 7]]
     ours = collect(data.DataLoader(data.TensorDataset(vl.tensor(x)), batch_sampler=sampler))
@@ -198,6 +203,7 @@ def test_shuffle_is_a_permutation_and_follows_generator():
     (dict(num_workers=1, multiprocessing_context="nope"), "valid start method"),
 ])
 def test_option_errors_match_torch(kwargs, match):
+    tud = torch_data()
     with pytest.raises(ValueError, match=match):
         data.DataLoader(Squares(4), **kwargs)
     with pytest.raises(ValueError):
@@ -218,10 +224,16 @@ def test_iterable_dataset_option_errors_and_frozen_attributes():
 @pytest.mark.parametrize("prefetch_factor", [1, 3])
 def test_workers_return_batches_in_order(prefetch_factor):
     ds = Squares(50, delay_every=6)
-    expected = collect(data.DataLoader(ds, batch_size=3))
     got = collect(data.DataLoader(ds, batch_size=3, num_workers=2, prefetch_factor=prefetch_factor))
-    assert_batches_equal(got, expected)
-    assert_batches_equal(got, collect(tud.DataLoader(ds, batch_size=3)))
+    assert [b[1].tolist() for b in got] == [list(range(i, min(i + 3, 50))) for i in range(0, 50, 3)]
+    assert_batches_equal(got, collect(data.DataLoader(ds, batch_size=3)))
+
+
+def test_workers_match_torch():
+    tud = torch_data()
+    ds = Squares(50, delay_every=6)
+    assert_batches_equal(collect(data.DataLoader(ds, batch_size=3, num_workers=2)),
+                         collect(tud.DataLoader(ds, batch_size=3)))
 
 
 def _draws(batches):
@@ -262,12 +274,63 @@ def test_persistent_workers_reuse_processes_and_survive_an_early_break():
 
 
 def test_iterable_dataset_with_workers_matches_torch():
+    tud = torch_data()
+
+    class TorchSharded(Sharded, tud.IterableDataset):
+        pass
+
     for kwargs in (dict(batch_size=None), dict(batch_size=2), dict(batch_size=2, drop_last=True)):
         ours = collect(data.DataLoader(Sharded(0, 7), num_workers=2, **kwargs))
-        theirs = collect(tud.DataLoader(TorchSharded(0, 7), num_workers=2, **kwargs))
+        # 'fork' hands the dataset over without pickling, so a class local to this test is fine.
+        theirs = collect(tud.DataLoader(TorchSharded(0, 7), num_workers=2, multiprocessing_context="fork",
+                                        **kwargs))
         assert_batches_equal(ours, theirs)
+
+
+def test_iterable_dataset_with_workers_shards():
     ours = collect(data.DataLoader(Sharded(0, 5), num_workers=2, persistent_workers=True, batch_size=2))
     assert [b.tolist() for b in ours] == [[0, 1], [3, 4], [2]]
+
+
+class Endless(data.IterableDataset):
+    """An IterableDataset with no __len__."""
+
+    def __iter__(self):
+        return iter(range(3))
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_len_of_an_iterator_outlives_its_loader(num_workers):
+    it = iter(data.DataLoader(list(range(10)), batch_size=2, num_workers=num_workers))  # loader now freed
+    assert len(it) == 5  # as torch's iterator gives
+    assert len(collect(it)) == 5
+
+
+def test_len_of_an_iterator_matches_torch():
+    tud = torch_data()
+    for num_workers in (0, 2):
+        for kwargs in (dict(batch_size=3), dict(batch_size=3, drop_last=True)):
+            ours = iter(data.DataLoader(list(range(10)), num_workers=num_workers, **kwargs))
+            theirs = iter(tud.DataLoader(list(range(10)), num_workers=num_workers, **kwargs))
+            assert len(ours) == len(theirs)
+
+
+def test_len_of_a_persistent_iterator_and_of_one_without_length():
+    loader = data.DataLoader(list(range(7)), batch_size=2, num_workers=2, persistent_workers=True)
+    assert [len(iter(loader)) for _ in range(2)] == [4, 4]
+    for num_workers in (0, 1):
+        it = iter(data.DataLoader(Endless(), batch_size=2, num_workers=num_workers))
+        with pytest.raises(TypeError, match="Endless"):
+            len(it)
+        assert [b.tolist() for b in it] == [[0, 1], [2]]  # iterating still works
+
+
+def test_in_order():
+    assert data.DataLoader(Squares(4)).in_order is True
+    assert len(collect(data.DataLoader(Squares(4), in_order=False))) == 4  # no workers: no effect, as torch
+    assert len(collect(data.DataLoader(Squares(4), num_workers=1, in_order=True))) == 4
+    with pytest.raises(NotImplementedError, match="in_order=False"):
+        data.DataLoader(Squares(4), num_workers=1, in_order=False)
 
 
 def test_worker_exception_is_reraised_with_its_traceback():
@@ -291,7 +354,7 @@ def test_worker_init_fn_error_is_reraised():
 
 @pytest.mark.parametrize("how, match", [("kill", "killed by signal SIGKILL"), ("exit", "exit code 3")])
 def test_dead_worker_raises_instead_of_hanging(how, match):
-    loader = data.DataLoader(Killing(how), batch_size=2, num_workers=2)
+    loader = data.DataLoader(Killing(how), batch_size=2, num_workers=2, timeout=10)  # a regression fails
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=match) as info:
         collect(loader)
@@ -300,7 +363,7 @@ def test_dead_worker_raises_instead_of_hanging(how, match):
 
 def test_persistent_loader_starts_new_workers_after_a_crash(tmp_path):
     loader = data.DataLoader(KillOnce(str(tmp_path / "killed")), batch_size=2, num_workers=2,
-                             persistent_workers=True)
+                             persistent_workers=True, timeout=10)  # a regression fails, not hangs
     with pytest.raises(RuntimeError, match="SIGKILL"):
         collect(loader)
     assert [b.tolist() for b in loader] == [[0, 1], [2, 3], [4, 5]]

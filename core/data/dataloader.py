@@ -12,7 +12,6 @@ import multiprocessing.connection
 import os
 import signal
 import time
-import weakref
 
 from . import _channel
 from .collate import default_collate, default_convert
@@ -48,7 +47,8 @@ class DataLoader:
     queued per worker, default 2), ``persistent_workers`` (keep workers between epochs),
     ``worker_init_fn(worker_id)``, ``generator`` (seeds shuffling and the workers' seeds), ``timeout``
     (seconds to wait for a batch; 0 waits forever), ``multiprocessing_context`` ('fork', 'spawn',
-    'forkserver' or a context). ``pin_memory`` is accepted for compatibility and has no effect.
+    'forkserver' or a context), ``in_order`` (only True: batches always come in sampler order).
+    ``pin_memory`` is accepted for compatibility and has no effect.
 
     Each worker seeds Python's ``random``, numpy's global generator and visionlite's default generator
     with ``base_seed + worker_id``, where ``base_seed`` is drawn from ``generator`` (or the default
@@ -60,7 +60,7 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None,
-                 persistent_workers=False, pin_memory_device=""):
+                 persistent_workers=False, pin_memory_device="", in_order=True):
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              f"multiprocessing (got {num_workers!r})")
@@ -76,6 +76,11 @@ class DataLoader:
             raise ValueError(f"prefetch_factor should be a positive integer, got {prefetch_factor!r}")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
+        if not in_order and num_workers > 0:
+            # Batches in sampler order are a valid result for in_order=False too, but passing it signals a
+            # wish for out-of-order delivery that this loader does not offer; say so rather than ignore it.
+            raise NotImplementedError("DataLoader(in_order=False) is not supported: workers' batches are "
+                                      "always returned in sampler order. Use in_order=True (the default).")
         iterable = isinstance(dataset, IterableDataset)
         if iterable:
             for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
@@ -113,6 +118,7 @@ class DataLoader:
         self.worker_init_fn = worker_init_fn
         self.generator = generator
         self.persistent_workers = persistent_workers
+        self.in_order = in_order
         self.multiprocessing_context = multiprocessing_context
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if batch_sampler is not None else default_convert)
@@ -175,10 +181,25 @@ class DataLoader:
         return self._iterator
 
 
+def _length(loader):
+    """``len(loader)`` now, or the reason it has none (a str) for the iterator's ``len()`` to raise."""
+    try:
+        return len(loader)
+    except (TypeError, NotImplementedError) as e:
+        return (f"len() of this DataLoader iterator is undefined: its dataset "
+                f"({type(loader.dataset).__name__}) or sampler has no length ({e})")
+
+
+def _iter_len(it):
+    if isinstance(it._len, str):
+        raise TypeError(it._len)
+    return it._len
+
+
 class _SingleProcessIter:
     def __init__(self, loader):
         self._sampler_iter = iter(loader._index_sampler)
-        self._len = loader.__len__
+        self._len = _length(loader)
         self._base_seed = _draw_seed(loader.generator)  # drawn as in worker mode, so both use the RNG alike
         self._fetcher = make_fetcher(loader._iterable, loader.dataset, loader._auto_collation,
                                      loader.collate_fn, loader.drop_last)
@@ -187,7 +208,7 @@ class _SingleProcessIter:
         return self
 
     def __len__(self):
-        return self._len()
+        return _iter_len(self)
 
     def __next__(self):
         return self._fetcher.fetch(next(self._sampler_iter))
@@ -195,7 +216,6 @@ class _SingleProcessIter:
 
 class _MultiProcessIter:
     def __init__(self, loader):
-        self._loader = weakref.proxy(loader)  # only for len(); persistent workers would make a cycle
         self._ctx = loader.multiprocessing_context or mp.get_context()
         self._persistent = loader.persistent_workers
         self._timeout = loader.timeout
@@ -239,6 +259,8 @@ class _MultiProcessIter:
 
     def _reset(self, loader, first=False):
         self._sampler_iter = iter(loader._index_sampler)
+        # Kept rather than the loader itself: persistent workers would make loader and iterator a cycle.
+        self._len = _length(loader)
         self._send_idx = 0  # id of the next task to hand out
         self._rcvd_idx = 0  # id of the next task whose result we return
         self._task_worker = {}
@@ -260,7 +282,7 @@ class _MultiProcessIter:
         return self
 
     def __len__(self):
-        return len(self._loader)
+        return _iter_len(self)
 
     def _put_task(self):
         for _ in range(len(self._active)):
