@@ -26,6 +26,7 @@ MAX_POOL = [  # (shape, args, kwargs)
     ((3, 5, 6), (2,), {"ceil_mode": True}),  # unbatched, odd size
     ((1, 1, 5, 5), (5,), {}),  # one window
     ((2, 2, 6, 9), ((2, 3),), {"stride": (1, 2)}),
+    ((1, 2, 30, 30), (13, 3, 6), {}),  # 169 taps: winning-tap indices need int16
 ]
 
 

@@ -84,6 +84,31 @@ def _planes(a):
     return a.reshape((-1,) + a.shape[-2:])
 
 
+def _max_tree(xp, views):
+    """``(max, first index of the max)`` over a list of same-shape arrays, combined pairwise in order:
+    the left operand wins ties, so the first maximum in list order wins, as in PyTorch's scan. The
+    tree needs no masked writes into a running index array (measured ~2x faster than a linear scan)."""
+    dt = np.dtype(_tap_dtype(len(views)))
+    level = list(zip(views, range(len(views))))
+    while len(level) > 1:
+        nxt = []
+        for (lv, li), (rv, ri) in zip(level[0::2], level[1::2]):
+            right = xp.greater(rv, lv)
+            val = xp.maximum(lv, rv)
+            if isinstance(li, int) and isinstance(ri, int):  # both leaves: li + right * (ri - li)
+                idx = (right.view(np.int8) if dt == np.int8 else right.astype(dt)) * dt.type(ri - li)
+                if li:
+                    idx += dt.type(li)
+            else:
+                idx = xp.where(right, ri, li).astype(dt, copy=False)
+            nxt.append((val, idx))
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    val, idx = level[0]
+    return val, idx
+
+
 def max_pool_forward(x, geom, track=True):
     """Raw max pooling of ``x (..., H, W)``: ``(out, winning tap per output or None)``; ties go to the
     first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed.
@@ -103,12 +128,7 @@ def max_pool_forward(x, geom, track=True):
             for s in slices[1:]:
                 xp.maximum(o, xpad[s], out=o)  # carries NaN, as PyTorch does
             return
-        won, better = tap[a:b], xp.empty(o.shape, dtype=bool)
-        for t, s in enumerate(slices[1:], 1):
-            v = xpad[s]
-            xp.greater(v, o, out=better)
-            xp.maximum(o, v, out=o)
-            xp.copyto(won, t, where=better)
+        o[...], tap[a:b] = _max_tree(xp, [xpad[s] for s in slices])
 
     split_map(part, x3.shape[0], x.size, xp)
     lead = x.shape[:-2]
