@@ -3,8 +3,9 @@
 Two pipelines, as ImageNet training scripts use them:
   eval:  Resize(256), CenterCrop(224), ToTensor(), Normalize(mean, std)
   train: RandomResizedCrop(224), RandomHorizontalFlip(), ToTensor(), Normalize(mean, std)
-Both libraries decode with Pillow the same way, so the difference is in the transforms. Rounds alternate
-between the libraries and the best round counts, which keeps background load from favouring either.
+Both libraries decode with Pillow the same way, so the difference is in the transforms. The libraries
+take turns image by image (alternating which goes first) and each round's totals are compared, so load
+from other processes falls on both alike; the best round of each counts.
 TorchVision runs twice: with torch's default thread count and with one thread (as in DataLoader workers).
 
     python scripts/bench_transforms.py [--images N] [--rounds R]
@@ -40,11 +41,20 @@ def pipelines(T):
     }
 
 
-def run(pipeline, corpus):
+def one(pipeline, data):
     start = time.perf_counter()
-    for data in corpus:
-        pipeline(Image.open(io.BytesIO(data)).convert("RGB"))
-    return len(corpus) / (time.perf_counter() - start)
+    pipeline(Image.open(io.BytesIO(data)).convert("RGB"))
+    return time.perf_counter() - start
+
+
+def interleaved_round(pipes, corpus):
+    """Seconds each pipeline spent on the corpus, the two taking turns image by image."""
+    spent = {name: 0.0 for name in pipes}
+    for k, data in enumerate(corpus):
+        order = list(pipes) if k % 2 == 0 else list(pipes)[::-1]
+        for name in order:
+            spent[name] += one(pipes[name], data)
+    return spent
 
 
 def main():
@@ -69,12 +79,12 @@ def main():
         print(f"\ntorch threads: {threads}")
         print(f"{'pipeline':<8} {'visionlite img/s':>17} {'torchvision img/s':>18} {'ratio':>7}")
         for name in ("eval", "train"):
+            pipes = {lib: libs[lib][name] for lib in libs}
+            interleaved_round(pipes, corpus[:10])  # warm up: first calls import and cache
             best = {lib: 0.0 for lib in libs}
-            for lib in libs:  # warm up: first calls import and cache
-                run(libs[lib][name], corpus[:10])
             for _ in range(args.rounds):
-                for lib in libs:
-                    best[lib] = max(best[lib], run(libs[lib][name], corpus))
+                spent = interleaved_round(pipes, corpus)
+                best = {lib: max(best[lib], len(corpus) / spent[lib]) for lib in libs}
             ratio = best["visionlite"] / best["torchvision"]
             print(f"{name:<8} {best['visionlite']:>17.1f} {best['torchvision']:>18.1f} {ratio:>6.2f}x")
 
