@@ -257,3 +257,17 @@ def test_cross_entropy_backward_values_exact():
     e = np.exp(LOGITS.astype(np.float64) - LOGITS.max(1, keepdims=True))
     expected = (e / e.sum(1, keepdims=True) - np.eye(5)[TARGET]) / 6
     np.testing.assert_allclose(to_np(x.grad), expected, atol=1e-12)
+
+
+def test_cross_entropy_probabilities_refuse_ignore_index_like_torch():
+    msg = "ignore_index is not supported for floating point target"
+    for ign in (0, 3):
+        with pytest.raises(RuntimeError, match=msg):
+            TF.cross_entropy(torch.tensor(LOGITS), torch.tensor(PROBS), ignore_index=ign)
+        with pytest.raises(RuntimeError, match=msg):
+            F.cross_entropy(vl.tensor(LOGITS), vl.tensor(PROBS), ignore_index=ign)
+    # Negative indices (the default -100 included) are accepted by both.
+    for ign in (-100, -1):
+        got = F.cross_entropy(vl.tensor(LOGITS), vl.tensor(PROBS), ignore_index=ign)
+        want = TF.cross_entropy(torch.tensor(LOGITS), torch.tensor(PROBS), ignore_index=ign)
+        np.testing.assert_allclose(to_np(got), want.numpy(), rtol=1e-5)

@@ -134,6 +134,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class_dim = 1 if input.ndim > 1 else 0
     logp = _red.log_softmax(input, class_dim)
     if target.is_floating_point():
+        # PyTorch refuses only non-negative indices here, so the default -100 (and any negative) passes.
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target: a float target "
+                               "holds class probabilities; pass class indices (int64) to ignore a class, "
+                               "or leave ignore_index at its default")
         return _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_dim)
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
