@@ -108,6 +108,15 @@ def test_random_split_fraction_lengths_match_torch(n, fractions):
     assert items == list(range(n))  # disjoint and complete
 
 
+@pytest.mark.parametrize("lengths", [[1], [0, 1], [1, 0], [0, 0, 1]])
+def test_random_split_int_lengths_summing_to_one_are_fractions_as_in_torch(lengths):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both libraries warn about the empty splits
+        ours = data.random_split(Range(0, 5), lengths, generator=vl.Generator().manual_seed(0))
+        theirs = tud.random_split(range(5), lengths, generator=torch.Generator().manual_seed(0))
+    assert [len(s) for s in ours] == [len(s) for s in theirs] == [5 * x for x in lengths]
+
+
 def test_random_split_repeats_with_seed_and_checks_lengths():
     a = data.random_split(Range(0, 20), [5, 15], generator=vl.Generator().manual_seed(3))
     b = data.random_split(Range(0, 20), [5, 15], generator=vl.Generator().manual_seed(3))

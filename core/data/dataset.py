@@ -138,13 +138,16 @@ def random_split(dataset, lengths, generator=None):
     """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
 
     ``lengths`` are sample counts summing to ``len(dataset)``, or fractions summing to 1
-    (e.g. ``[0.8, 0.2]``). ``generator`` (a ``visionlite.Generator``) fixes the shuffle.
+    (e.g. ``[0.8, 0.2]``; as in PyTorch, ints summing to 1 such as ``[0, 1]`` count as fractions too).
+    ``generator`` (a ``visionlite.Generator``) fixes the shuffle.
     """
     from ..random import default_generator
 
     n = len(dataset)
     lengths = list(lengths)
-    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1 and any(isinstance(x, float) for x in lengths):
+    # As in PyTorch, lengths summing to 1 are fractions even when written as ints: [0, 1] means "all in
+    # the second split" whatever the dataset's size.
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         lengths = _lengths_from_fractions(lengths, n)
     if any(not isinstance(x, int) or x < 0 for x in lengths):
         raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1, "
