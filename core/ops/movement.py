@@ -490,9 +490,10 @@ def contiguous(a, memory_format=None):
     return Clone.apply(a)
 
 
-def pad(a, pad, mode="constant", value=None):
-    """Pad the last ``len(pad)//2`` dims: ``pad = (left, right, top, bottom, ...)`` from the last dim
-    backwards; modes 'constant', 'reflect', 'replicate', 'circular'."""
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last ``len(pad)//2`` dims of ``input``: ``pad = (left, right, top, bottom, ...)`` from the
+    last dim backwards; modes 'constant', 'reflect', 'replicate', 'circular'."""
+    a = input  # torch's parameter name, so F.pad(input=x, pad=...) works
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
         raise ValueError(f"pad: padding length must be divisible by 2, got {len(pad)}")
