@@ -6,12 +6,15 @@ How it is made fast on numpy (and stays plain array code for cupy):
   split into ``s*s`` sub-images ``P[a, b][u, v] = xpad[u*s + a, v*s + b]``, each stored channel-major
   as a ``(C, N*Hq*Wq)`` matrix. In that layout every kernel tap ``(i, j)`` reads one phase at a fixed
   flat offset, so its im2col rows are a *contiguous* slice: building the column matrix is ``kh*kw``
-  memcpy-like copies rather than a gather, and col2im is as many strided adds (no ``np.add.at``).
-  Outputs are computed on the whole ``Hq x Wq`` grid and cropped; the few extra columns cost ~5%.
+  memcpy-like copies rather than a gather. Outputs are computed on the whole ``Hq x Wq`` grid and
+  cropped (the padding border costs a few percent of extra columns).
 * The column matrix is built a chunk of columns at a time, so it stays in cache for the GEMM that
   consumes it (one GEMM per chunk with ``K = kh*kw*C/groups``). On the GPU one chunk covers everything.
+* The input gradient is itself a convolution on the grid: shifted copies of the output gradient and
+  one GEMM with ``K = taps*O/groups`` per phase, so there is no col2im and no ``np.add.at``.
 * 1x1 convolutions skip all of this (a batched GEMM on the NCHW input); depthwise convolutions
   (one input channel per group) are a loop of multiply-adds over the taps instead of tiny GEMMs.
+* Copies and elementwise passes are split across threads (``_threads``); GEMMs use BLAS's threads.
 
 Backward runs on raw arrays too, so these ops do not support double backward.
 """
