@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from visionlite.core.serialization import CheckpointError, UnsafeCheckpointError
 
 import visionlite as vl
+from visionlite.core.serialization import CheckpointError, UnsafeCheckpointError
 
 ASSETS = Path(__file__).parent / "assets" / "checkpoints"
 EXPECTED = dict(np.load(ASSETS / "expected.npz"))
@@ -468,6 +468,15 @@ def test_crafted_pickles_are_refused(tmp_path):
     with pytest.raises(UnsafeCheckpointError, match="BUILD"):
         load_pickle(b"\x80\x02" + _g("torch", "float32") + b"(N}(" + _s("np") + b"Nutb.")
     assert vl.float32.np == np.float32
+    # BUILD on an OrderedDict may set _metadata (what torch writes) and nothing else
+    ordered = b"\x80\x02" + _g("collections", "OrderedDict") + b")R}("
+    got = load_pickle(ordered + _s("_metadata") + b"}(" + _s("") + b"}uub.")
+    assert isinstance(got, OrderedDict) and got._metadata == {"": {}}
+    for key in ("evil", "__class__", "__setitem__"):
+        with pytest.raises(UnsafeCheckpointError, match=f"BUILD.*'{key}'"):
+            load_pickle(ordered + _s(key) + b"Nub.")
+        with pytest.raises(UnsafeCheckpointError, match=f"BUILD.*'{key}'"):
+            load_pickle(ordered + _s("_metadata") + b"}" + _s(key) + b"Nub.")
     # INST would construct any class
     with pytest.raises(UnsafeCheckpointError, match="opcode"):
         load_pickle(b"\x80\x02(i" + b"collections\nOrderedDict\n.")

@@ -4,8 +4,8 @@ A pickle is a small program that may import and call anything it names, so loadi
 checkpoint with ``pickle`` can run arbitrary code. Here every global a pickle names is looked up in an
 explicit allowlist that maps it to visionlite's own stand-in (``torch_objects``); nothing is ever
 imported. The opcodes that call or mutate objects are checked too: REDUCE may only call allowlisted
-callables, BUILD may only set the ``_metadata`` attribute of an OrderedDict state dict, and
-SETITEM(S)/APPEND(S)/ADDITEMS may only fill dicts, lists and sets. This mirrors
+callables, BUILD may only set the ``_metadata`` attribute of an OrderedDict (any other key is
+refused), and SETITEM(S)/APPEND(S)/ADDITEMS may only fill dicts, lists and sets. This mirrors
 ``torch.load(weights_only=True)``.
 
 It extends the pure-Python ``pickle._Unpickler`` (the reference implementation of the C one) because
@@ -109,9 +109,17 @@ class RestrictedUnpickler(pickle._Unpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         _require(inst, (OrderedDict,), "BUILD")
-        if not (isinstance(state, dict) and all(isinstance(k, str) for k in state)):
-            raise UnsafeCheckpointError(f"{self.checkpoint}: OrderedDict state {type(state).__name__} is not "
-                                        "a dict of attributes")
+        if not isinstance(state, dict):
+            raise UnsafeCheckpointError(f"{self.checkpoint}: pickle opcode BUILD gives an OrderedDict the "
+                                        f"state {type(state).__name__}, not a dict of attributes: refused "
+                                        "in a weights-only checkpoint, the file may be malicious")
+        # A state dict carries only _metadata (module versions); any other attribute, e.g. a dunder that
+        # shadows a method, has no business in a weights-only file.
+        for key in state:
+            if key != "_metadata":
+                raise UnsafeCheckpointError(f"{self.checkpoint}: pickle opcode BUILD sets the attribute "
+                                            f"{key!r} on an OrderedDict; only '_metadata' is allowed in a "
+                                            "weights-only checkpoint, the file may be malicious")
         inst.__dict__.update(state)
 
     def load_setitem(self):
