@@ -29,3 +29,14 @@ def test_import_visionlite_stays_light():
             f"or m.startswith({lazy!r}))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
+
+
+def test_pytorch_and_torchvision_module_paths_alias_their_homes():
+    import visionlite.transforms.v2.tv_tensors as v2_tv_tensors
+    import visionlite.tv_tensors as tv_tensors
+    from visionlite.data import DataLoader
+    from visionlite.utils.data import DataLoader as UtilsDataLoader
+
+    assert UtilsDataLoader is DataLoader
+    assert tv_tensors is v2_tv_tensors
+    assert callable(vl.utils.make_grid)

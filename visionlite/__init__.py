@@ -29,6 +29,7 @@ _LAZY = {
     "utils",
     "download",
     "cli",
+    "tv_tensors",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

@@ -4,7 +4,17 @@ import importlib
 import sys
 from importlib.machinery import ModuleSpec
 
-ALIASED = ("nn", "optim", "data", "autograd", "serialization", "cuda")
+# user-facing module name -> its one real home
+ALIASES = {
+    "visionlite.nn": "visionlite.core.nn",
+    "visionlite.optim": "visionlite.core.optim",
+    "visionlite.data": "visionlite.core.data",
+    "visionlite.autograd": "visionlite.core.autograd",
+    "visionlite.serialization": "visionlite.core.serialization",
+    "visionlite.cuda": "visionlite.core.cuda",
+    "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
+    "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
+}
 
 
 class _AliasLoader:
@@ -21,13 +31,17 @@ class _AliasLoader:
 
 
 class _AliasFinder:
-    """A meta-path finder for ``visionlite.<aliased>...`` names."""
+    """A meta-path finder for the aliased names and their submodules."""
 
     def find_spec(self, fullname, path=None, target=None):
-        parts = fullname.split(".")
-        if len(parts) < 2 or parts[0] != "visionlite" or parts[1] not in ALIASED:
+        if not fullname.startswith("visionlite."):
             return None
-        real = "visionlite.core." + ".".join(parts[1:])
+        for alias, home in ALIASES.items():
+            if fullname == alias or fullname.startswith(alias + "."):
+                real = home + fullname[len(alias):]
+                break
+        else:
+            return None
         try:
             module = importlib.import_module(real)
         except ModuleNotFoundError as e:
