@@ -31,6 +31,17 @@ def png_bytes(seed, size=(6, 4), mode="RGB"):
     return buf.getvalue()
 
 
+def broken_png_bytes():
+    """A PNG whose second IDAT chunk has a damaged header: PIL opens it, then fails with SyntaxError."""
+    pixels = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)  # > 64 KiB: 2 IDATs
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    blob = bytearray(buf.getvalue())
+    second = blob.index(b"IDAT", blob.index(b"IDAT") + 4)
+    blob[second] = ord("?")
+    return bytes(blob)
+
+
 COCO = {
     "info": {"description": "test"}, "licenses": [],
     "images": [{"id": 42, "file_name": "000042.jpg", "width": 6, "height": 4},
@@ -76,6 +87,28 @@ def test_coco_detection_from_downloaded_zip(local_http_server, tmp_path):
     (tmp_path / "val2017" / "000007.jpg").write_bytes(b"broken")
     with pytest.raises(OSError, match="000007.jpg"):
         ds[0]
+    (tmp_path / "val2017" / "000007.jpg").write_bytes(broken_png_bytes())
+    with pytest.raises(OSError, match="(?s)000007.jpg.*broken PNG file"):
+        ds[0]
+
+
+def test_images_over_pils_size_limit_name_their_file(voc_root, monkeypatch, tmp_path):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5)  # 6x4 test images are then "decompression bombs"
+    with pytest.raises(Image.DecompressionBombError, match="2007_000001.jpg"):
+        VOCDetection(voc_root)[0]
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "000042.jpg").write_bytes(png_bytes(0))
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(COCO))
+    with pytest.raises(Image.DecompressionBombError, match="000042.jpg"):
+        CocoDetection(tmp_path / "val", ann)[2]
+
+
+def test_voc_broken_png_names_its_file(voc_root):
+    mask = voc_root / "VOCdevkit" / "VOC2012" / "SegmentationClass" / "2007_000002.png"
+    mask.write_bytes(broken_png_bytes())
+    with pytest.raises(OSError, match="(?s)2007_000002.png.*broken PNG file"):
+        VOCSegmentation(voc_root)[0]
 
 
 VOC_XML = """<annotation>

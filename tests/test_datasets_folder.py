@@ -87,6 +87,14 @@ def test_unreadable_image_names_its_file(tree):
         ds[ds.samples.index((str(tree / "9" / "cut.jpg"), ds.class_to_idx["9"]))]
 
 
+def test_image_over_pils_size_limit_names_its_file(tree, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5)  # the 5x4 test images are then "decompression bombs"
+    ds = ImageFolder(tree)
+    with pytest.raises(Image.DecompressionBombError, match="MAX_IMAGE_PIXELS") as info:
+        ds[0]
+    assert ds.samples[0][0] in str(info.value)
+
+
 def test_fake_data():
     ds = FakeData(size=5, image_size=(3, 6, 4), num_classes=3, transform=np.asarray)
     img, target = ds[2]

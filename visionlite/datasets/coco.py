@@ -2,8 +2,7 @@
 import json
 import os
 
-from PIL import Image
-
+from ._image import open_image
 from .vision import VisionDataset
 
 __all__ = ["CocoDetection", "CocoCaptions"]
@@ -41,11 +40,7 @@ class CocoDetection(VisionDataset):
 
     def _load_image(self, img_id):
         path = os.path.join(self.root, self.imgs[img_id]["file_name"])
-        try:
-            with open(path, "rb") as f:
-                return Image.open(f).convert("RGB")
-        except OSError as e:
-            raise OSError(f"cannot read COCO image {path} (image id {img_id}): {e}") from e
+        return open_image(path, "RGB", f"COCO image (id {img_id})")
 
     def _load_target(self, img_id):
         return list(self.anns_by_image.get(img_id, []))

@@ -5,8 +5,7 @@ class indices match TorchVision's for the same tree.
 """
 import os
 
-from PIL import Image, UnidentifiedImageError
-
+from ._image import open_image
 from .vision import VisionDataset
 
 __all__ = ["DatasetFolder", "ImageFolder", "IMG_EXTENSIONS", "default_loader", "pil_loader", "find_classes",
@@ -77,13 +76,7 @@ def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=No
 
 def pil_loader(path):
     """Open an image file as an RGB PIL image; an unreadable file raises an error naming it."""
-    try:
-        with open(path, "rb") as f:
-            img = Image.open(f)
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        # PIL's own message names a file object, or nothing for a truncated file; say which file it was.
-        raise OSError(f"cannot read image {path}: {e}") from e
+    return open_image(path, "RGB")
 
 
 def default_loader(path):

@@ -4,8 +4,7 @@ import os
 from xml.etree.ElementTree import ParseError
 from xml.etree.ElementTree import parse as parse_xml
 
-from PIL import Image
-
+from ._image import open_image
 from .utils import download_and_extract_archive, not_found_message, verify_str_arg
 from .vision import VisionDataset
 
@@ -57,15 +56,6 @@ class _VOCBase(VisionDataset):
     def __len__(self):
         return len(self.images)
 
-    def _open_image(self, path, mode=None):
-        try:
-            with open(path, "rb") as f:
-                img = Image.open(f)
-                img.load()  # read now, while the file is open
-                return img.convert(mode) if mode else img
-        except OSError as e:
-            raise OSError(f"cannot read image {path}: {e}") from e
-
 
 class VOCSegmentation(_VOCBase):
     """`Pascal VOC <http://host.robots.ox.ac.uk/pascal/VOC/>`_ segmentation: (RGB image, palette mask).
@@ -85,8 +75,8 @@ class VOCSegmentation(_VOCBase):
         return self.targets
 
     def __getitem__(self, index):
-        img = self._open_image(self.images[index], "RGB")
-        target = self._open_image(self.masks[index])
+        img = open_image(self.images[index], "RGB")
+        target = open_image(self.masks[index])
         if self.transforms is not None:
             img, target = self.transforms(img, target)
         return img, target
@@ -107,7 +97,7 @@ class VOCDetection(_VOCBase):
         return self.targets
 
     def __getitem__(self, index):
-        img = self._open_image(self.images[index], "RGB")
+        img = open_image(self.images[index], "RGB")
         path = self.annotations[index]
         try:
             # Python's expat refuses entity-expansion bombs and ElementTree never fetches external entities.
