@@ -170,6 +170,26 @@ def test_html_page_detected_by_body(served, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("body", [
+    b"<html><body>quota</body></html>", b"\xef\xbb\xbf  <!DOCTYPE HTML PUBLIC>\n<p>x</p>",
+    b"\n<HEAD><title>Sign in</title></HEAD>", b"<body>Error 403</body>", b"<title>Not allowed</title>",
+    b"<!-- generated -->\n<!-- again --> <html lang='en'>", b"<?xml version='1.0'?>\n<html>x</html>",
+    b"\t<!--\n multi-line comment -->\n\n<head>\n"])
+def test_html_page_detected_by_its_start(local_http_server, tmp_path, body):
+    local_http_server.add_file("data.bin", body)
+    with pytest.raises(DownloadError, match="HTML page"):
+        download(local_http_server.url("data.bin"), tmp_path / "data.bin", progress=False)
+    assert not (tmp_path / "data.bin").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("body", [b"<svg xmlns='x'/>", b"<header>not a page</header>", b"<!-- x -->{}",
+                                  b"<htmlish/>", b"  plain text mentioning <html> later"])
+def test_markup_that_is_not_an_html_page_is_kept(local_http_server, tmp_path, body):
+    local_http_server.add_file("data.bin", body)
+    dst = download(local_http_server.url("data.bin"), tmp_path / "d", progress=False)
+    assert open(dst, "rb").read() == body
+
+
 def test_html_allowed_when_expected(served, tmp_path):
     served.behave("page.html", html=True)
     dst = download(served.url("page.html"), tmp_path / "page.html", progress=False, expect_html=True)

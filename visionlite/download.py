@@ -310,9 +310,16 @@ def _range_start(resp):
     return int(match.group(1)) if match else None
 
 
+# What an HTML page starts with once a BOM, whitespace, an XML declaration and comments are skipped. The
+# tag must end there ("<htmlish" is not "<html"), and comments are skipped whole, whatever their length.
+_HTML_PRELUDE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*", re.DOTALL)
+_HTML_START = re.compile(rb"(?:<!doctype\s+html|<(?:html|head|body|title))[\s/>]", re.IGNORECASE)
+
+
 def _looks_like_html(chunk):
-    head = chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html"))
+    """True when the first chunk of a body starts like an HTML page."""
+    start = _HTML_PRELUDE.match(chunk).end()
+    return _HTML_START.match(chunk, start) is not None
 
 
 def _html_error(url):
