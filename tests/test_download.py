@@ -5,6 +5,7 @@ import logging
 import multiprocessing
 import os
 import socket
+import tempfile
 
 import pytest
 
@@ -228,6 +229,29 @@ def test_status_goes_to_logging_not_stdout(served, tmp_path, caplog, capsys):
     assert captured.out == "" and captured.err == ""  # no bar either: stderr is not a terminal here
 
 
+def test_destination_folder_holds_only_the_file(served, tmp_path):
+    dst = tmp_path / "out" / "data.bin"
+    download(served.url("data.bin"), dst, sha256=SHA, progress=False)
+    assert os.listdir(dst.parent) == ["data.bin"]  # the lock lives elsewhere
+    lock = dl._lock_path(str(dst))
+    assert os.path.dirname(lock) == os.path.join(tempfile.gettempdir(), dl._LOCK_FOLDER)
+    assert dl._lock_path(str(tmp_path / "out" / "." / "data.bin")) == lock  # one lock per real path
+    assert dl._lock_path(str(tmp_path / "out" / "other.bin")) != lock
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permission bits")
+def test_lock_folder_writable_by_others_is_refused(served, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    folder = tmp_path / "tmp" / dl._LOCK_FOLDER
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)  # another user could plant a link at a lock path there
+    with pytest.raises(DownloadError, match="TMPDIR") as info:
+        download(served.url("data.bin"), tmp_path / "data.bin", progress=False)
+    assert str(folder) in str(info.value)
+    folder.chmod(0o700)
+    download(served.url("data.bin"), tmp_path / "data.bin", progress=False)
+
+
 def _fetch_in_child(url, dst, sha, barrier):
     # Runs in a spawned process: line up with the sibling so both ask for the file at the same moment.
     barrier.wait(timeout=30)
@@ -248,4 +272,4 @@ def test_two_processes_download_once(served, tmp_path):
     assert [p.exitcode for p in procs] == [0, 0]
     assert served.gets("data.bin") == 1
     assert open(dst, "rb").read() == DATA
-    assert leftovers(os.path.dirname(dst)) == []
+    assert os.listdir(os.path.dirname(dst)) == ["data.bin"]

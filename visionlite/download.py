@@ -5,8 +5,9 @@ path, and only ever leaves there a complete file that passed its hash check:
 
 * the body is streamed with ``requests`` into a temporary file in the destination folder (unique per
   process and call), verified, then moved into place with ``os.replace``, which is atomic;
-* a ``filelock.FileLock`` next to the destination makes concurrent processes download once: the others
-  wait, then find the finished file and reuse it;
+* a ``filelock.FileLock`` keyed by the destination's real path makes concurrent processes download once:
+  the others wait, then find the finished file and reuse it. Lock files live in a private folder of the
+  temp dir (see :func:`_lock_path`), so dataset folders and the weights cache hold only real files;
 * connection errors, timeouts and HTTP 5xx/429 are retried with exponential backoff; a transfer cut
   short is resumed with an HTTP ``Range`` request (from scratch if the server ignores it);
 * an HTML page served in place of the file (a login, quota or error page) is detected and reported.
@@ -21,7 +22,9 @@ import logging
 import os
 import re
 import shutil
+import stat
 import sys
+import tempfile
 import time
 import uuid
 from urllib.parse import urlparse
@@ -130,7 +133,7 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
                 backoff=BACKOFF_BASE if backoff is None else backoff, timeout=timeout or TIMEOUT,
                 max_redirects=max_redirects, expect_html=expect_html)
 
-    lock = FileLock(dst + ".lock")
+    lock = FileLock(_lock_path(dst))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -159,6 +162,26 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
         raise _combine(errors, dst)
     finally:
         lock.release()
+
+
+# One folder per user: a folder shared between users would let one plant a link where another's lock goes.
+# Processes of different users thus do not wait for each other; at worst both fetch the file, and each
+# still moves a complete, verified copy into place atomically.
+_LOCK_FOLDER = f"visionlite-locks-{os.getuid()}" if hasattr(os, "getuid") else "visionlite-locks"
+
+
+def _lock_path(dst):
+    """The lock file guarding ``dst``: ``<temp dir>/visionlite-locks-<uid>/<hash of its real path>.lock``."""
+    folder = os.path.join(tempfile.gettempdir(), _LOCK_FOLDER)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if hasattr(os, "getuid"):
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise DownloadError(
+                f"The download lock folder {folder} is not a private folder of this user (a link, owned by "
+                f"someone else, or writable by others). Remove it, or point TMPDIR at a folder of your own.")
+    key = hashlib.sha256(os.fsencode(os.path.normcase(os.path.realpath(dst)))).hexdigest()[:32]
+    return os.path.join(folder, key + ".lock")
 
 
 def _combine(errors, dst):
