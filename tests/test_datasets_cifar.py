@@ -94,10 +94,22 @@ def test_cifar100_fine_labels(local_http_server, tmp_path, monkeypatch):
     assert_same(CIFAR100(tmp_path, download=True), tv_datasets.CIFAR100(tmp_path))
 
 
-def test_missing_or_corrupt_batches_say_how_to_fix(tmp_path):
+def test_missing_or_corrupt_batches_say_how_to_fix(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="download=True") as info:
         CIFAR10(tmp_path)
     assert "data_batch_1" in str(info.value)
+    folder = tmp_path / CIFAR10.base_folder
+    folder.mkdir()
+    for name, _ in CIFAR10.train_list[1:]:  # all but data_batch_1 present and intact (faked MD5s)
+        (folder / name).write_bytes(name.encode())
+    (folder / "test_batch").write_bytes(b"damaged")
+    fake = [(name, hashlib.md5(name.encode()).hexdigest()) for name, _ in CIFAR10.train_list]
+    monkeypatch.setattr(CIFAR10, "train_list", fake)
+    with pytest.raises(RuntimeError, match="download=True") as info:
+        CIFAR10(tmp_path)
+    listed = str(info.value)
+    assert "data_batch_1" in listed and "test_batch" in listed  # missing, and failing its MD5 check
+    assert not any(name in listed for name, _ in fake[1:])
 
 
 class _RunsCode:

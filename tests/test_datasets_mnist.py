@@ -98,6 +98,12 @@ def test_mnist_missing_files_say_how_to_fix(tmp_path):
     with pytest.raises(RuntimeError, match="download=True") as info:
         MNIST(tmp_path)
     assert "train-images-idx3-ubyte" in str(info.value)
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"")
+    with pytest.raises(RuntimeError, match="download=True") as info:
+        MNIST(tmp_path)
+    assert "train-labels-idx1-ubyte" in str(info.value)  # only the file still missing is listed
+    assert "train-images-idx3-ubyte" not in str(info.value)
 
 
 def test_mnist_corrupted_download_is_rejected_once(local_http_server, tmp_path, monkeypatch):

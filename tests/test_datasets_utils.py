@@ -231,6 +231,20 @@ def test_malicious_zip_refused(tmp_path, name):
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("entry, why", [
+    (_entry("/abs/evil.txt", b"evil"), "is an absolute path"),
+    (_entry("a/../../evil.txt", b"evil"), "has a '..' path component"),
+    (_entry("fifo", kind=tarfile.FIFOTYPE), "is a special file"),
+    (_entry("up", kind=tarfile.SYMTYPE, linkname="../x"), "is a symlink pointing outside"),
+    (_entry("hard", kind=tarfile.LNKTYPE, linkname="/x"), "is a hard link pointing outside"),
+])
+def test_unsafe_entry_messages_read_well(tmp_path, entry, why):
+    archive = tmp_path / "evil.tar"
+    archive.write_bytes(_tar_bytes([entry]))
+    with pytest.raises(UnsafeArchiveError, match=f"entry '{entry[0].name}' {why}"):
+        utils.extract_archive(archive, tmp_path / "root")
+
+
 # ------------------------------------------------------------------------------------------ messages
 
 def test_verify_str_arg():

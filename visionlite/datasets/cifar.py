@@ -77,8 +77,9 @@ class CIFAR10(VisionDataset):
         if download:
             self.download()
         if not self._check_integrity():
-            files = [os.path.join(self.base_folder, name) for name, _ in self.train_list + self.test_list]
-            raise RuntimeError(not_found_message(type(self).__name__, self.root, files)
+            bad = [os.path.join(self.base_folder, name) for name, md5 in self.train_list + self.test_list
+                   if not check_integrity(os.path.join(self.root, self.base_folder, name), md5)]
+            raise RuntimeError(not_found_message(type(self).__name__, self.root, bad)
                                + " (files present but failing their MD5 check count as missing)")
         images, self.targets = [], []
         for name, _ in self.train_list if self.train else self.test_list:

@@ -71,7 +71,7 @@ class MNIST(VisionDataset):
             self.download()
         if not self._check_exists():
             raise RuntimeError(utils.not_found_message(type(self).__name__, self.root,
-                                                       self._expected_files()))
+                                                       self._missing_files()))
         images, labels = self._load_data()
         if len(images) != len(labels):
             raise RuntimeError(f"{type(self).__name__}: {len(images)} images but {len(labels)} labels under "
@@ -92,8 +92,8 @@ class MNIST(VisionDataset):
         return (os.path.join(self.raw_folder, f"{prefix}-images-idx3-ubyte"),
                 os.path.join(self.raw_folder, f"{prefix}-labels-idx1-ubyte"))
 
-    def _expected_files(self):
-        return [os.path.relpath(f, self.root) for f in self._files()]
+    def _missing_files(self):
+        return [os.path.relpath(f, self.root) for f in self._files() if not utils.check_integrity(f)]
 
     def _check_exists(self):
         return all(utils.check_integrity(f) for f in self._files())

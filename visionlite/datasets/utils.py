@@ -96,7 +96,8 @@ def not_found_message(what, root, expected=()):
     Args:
         what: what is missing, e.g. ``"MNIST"``.
         root: the dataset root that was searched.
-        expected: paths (relative to ``root``) where the files should be.
+        expected: paths (relative to ``root``) of the files that are missing (or damaged), and only those:
+            listing files that are in place would send the reader looking for the wrong thing.
     """
     places = ", ".join(os.path.join(root, p) for p in expected) or str(root)
     return f"{what} not found under {root}; pass download=True to fetch it, or place the files at {places}."
@@ -185,12 +186,12 @@ def _decompress(from_path, out, compression):
 
 
 def _name_problem(name):
-    """Why an archive member name is unsafe (checked on the text alone), or None."""
+    """Why an archive member name is unsafe (checked on the text alone), as a predicate; or None."""
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        return "absolute path"
+        return "is an absolute path"
     if ".." in parts:
-        return "'..' path component"
+        return "has a '..' path component"
     return None
 
 
@@ -198,16 +199,16 @@ def _check_tar_member(member, archive):
     """Refuse a member whose name, link target or type is unsafe, before anything is written."""
     problem = _name_problem(member.name)
     if problem is None and not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-        problem = "special file (device or FIFO)"
+        problem = "is a special file (device or FIFO)"
     if problem is None and member.issym():
         target = member.linkname
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), target))
         if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            problem = f"symlink pointing outside the extraction folder ({target})"
+            problem = f"is a symlink pointing outside the extraction folder ({target})"
     if problem is None and member.islnk() and _name_problem(member.linkname):
-        problem = f"hard link pointing outside the extraction folder ({member.linkname})"
+        problem = f"is a hard link pointing outside the extraction folder ({member.linkname})"
     if problem:
-        raise UnsafeArchiveError(f"Refusing to extract {archive}: entry {member.name!r} is a {problem}.")
+        raise UnsafeArchiveError(f"Refusing to extract {archive}: entry {member.name!r} {problem}.")
 
 
 def _inside(root, path):
@@ -264,5 +265,5 @@ def _extract_zip(from_path, to_path):
             problem = _name_problem(info.filename)
             if problem:
                 raise UnsafeArchiveError(
-                    f"Refusing to extract {from_path}: entry {info.filename!r} is a {problem}.")
+                    f"Refusing to extract {from_path}: entry {info.filename!r} {problem}.")
         zf.extractall(to_path)
