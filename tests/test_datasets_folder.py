@@ -13,8 +13,6 @@ import visionlite as vl
 from visionlite import data
 from visionlite.datasets import DatasetFolder, Digits, FakeData, ImageFolder, VisionDataset
 
-tv_datasets = pytest.importorskip("torchvision.datasets")
-
 
 def save_image(path, seed, size=(5, 4), fmt=None):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +32,7 @@ def tree(tmp_path):
 
 
 def test_image_folder_matches_torchvision(tree):
+    tv_datasets = pytest.importorskip("torchvision.datasets")
     ours, theirs = ImageFolder(tree), tv_datasets.ImageFolder(tree)
     assert ours.classes == theirs.classes == ["10", "9", "B", "a_cls", "b"]
     assert ours.class_to_idx == theirs.class_to_idx
@@ -46,6 +45,7 @@ def test_image_folder_matches_torchvision(tree):
 
 
 def test_dataset_folder_options_match_torchvision(tree):
+    tv_datasets = pytest.importorskip("torchvision.datasets")
     def first_byte(path):
         return Path(path).read_bytes()[:1]
 
@@ -151,6 +151,7 @@ class _Named:
 
 
 def test_vision_dataset_repr_matches_torchvision():
+    tv_datasets = pytest.importorskip("torchvision.datasets")
     body = {"__len__": lambda self: 3, "extra_repr": lambda self: "Split: Train"}
     ours = type("Toy", (VisionDataset,), body)
     theirs = type("Toy", (tv_datasets.VisionDataset,), body)

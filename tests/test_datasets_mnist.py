@@ -14,8 +14,6 @@ from visionlite import download as dl
 from visionlite.datasets import EMNIST, KMNIST, MNIST, FashionMNIST
 from visionlite.download import DownloadError, HashMismatchError
 
-tv_datasets = pytest.importorskip("torchvision.datasets")
-
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
@@ -65,6 +63,7 @@ def assert_same_as_torchvision(ours, theirs):
 
 
 def test_mnist_download_through_mirrors_and_load(local_http_server, tmp_path, monkeypatch):
+    tv_datasets = pytest.importorskip("torchvision.datasets")
     resources, arrays = serve_mnist(local_http_server, "good")
     local_http_server.behave("down/train-images-idx3-ubyte.gz", fail_first=100, fail_status=503)
     mirrors = [local_http_server.url("down") + "/", local_http_server.url("good") + "/"]
@@ -163,6 +162,7 @@ def test_read_idx_other_types_match_numpy(tmp_path):
 
 @pytest.mark.parametrize("cls, tv_name", [(FashionMNIST, "FashionMNIST"), (KMNIST, "KMNIST")])
 def test_mnist_relatives(local_http_server, tmp_path, monkeypatch, cls, tv_name):
+    tv_datasets = pytest.importorskip("torchvision.datasets")
     resources, _ = serve_mnist(local_http_server, tv_name, seed=1)
     monkeypatch.setattr(cls, "mirrors", [local_http_server.url(tv_name) + "/"])
     monkeypatch.setattr(cls, "resources", resources)
@@ -172,6 +172,7 @@ def test_mnist_relatives(local_http_server, tmp_path, monkeypatch, cls, tv_name)
 
 
 def test_emnist_zip_download_and_split(local_http_server, tmp_path, monkeypatch):
+    tv_datasets = pytest.importorskip("torchvision.datasets")
     rng = np.random.default_rng(2)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
