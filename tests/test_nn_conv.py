@@ -261,7 +261,7 @@ def threaded(monkeypatch):
     monkeypatch.setenv("VISIONLITE_NUM_THREADS", "3")
 
 
-@pytest.mark.parametrize("idx", [2, 6, 7, 11])
+@pytest.mark.parametrize("idx", [2, 3, 6, 7, 11])
 def test_conv2d_threaded_matches_torch(threaded, idx):
     xs, ws, bias, kw = CONV2D[idx]
     shapes = [xs, ws] + ([(ws[0],)] if bias else [])

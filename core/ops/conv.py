@@ -260,12 +260,43 @@ def _backward_planes(gfull, wm, geom):
     return gplanes.reshape(nphase, -1, lq)
 
 
+def _backward_planes_col2im(gfull, wm, geom):
+    """Input gradient by col2im, for layers with more output than input channels (then the column
+    matrix ``W^T g`` is smaller than the shifted copies of ``g``): one strided add per tap, threads
+    splitting the channels so that their writes never overlap."""
+    xp = array_module(gfull)
+    g, og, k = wm.shape
+    lq, ntap = geom.lq, len(geom.taps)
+    cg = k // ntap
+    nphase = geom.stride[0] * geom.stride[1]
+    gplanes = xp.zeros((nphase, g, cg, lq), dtype=gfull.dtype)
+    step = geom.chunk(xp, g * k)
+    width = min(step, lq)
+    gcols = xp.empty((g, k, width), dtype=gfull.dtype)
+    gc = gcols.reshape(g, ntap, cg, width)
+    for s in range(0, lq, step):
+        e = min(s + step, lq)
+        _matmul_into(wm.transpose(0, 2, 1), gfull[:, :, s:e], gcols[:, :, :e - s])
+
+        def part(c0, c1, s=s, e=e):
+            for t, (p, off) in enumerate(geom.taps):
+                n = max(0, min(e + off, lq) - (s + off))
+                if n:
+                    gplanes[p, :, c0:c1, s + off:s + off + n] += gc[:, t, c0:c1, :n]
+
+        split_map(part, cg, g * k * (e - s), xp)
+    return gplanes.reshape(nphase, -1, lq)
+
+
 def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
     """Gradients of ``grid_forward``: (d planes or None, d weight matrix or None)."""
     g, og, k = wm.shape
-    if k == len(geom.taps) and g > 1:
+    ntap = len(geom.taps)
+    if k == ntap and g > 1:
         return _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
-    gplanes = _backward_planes(gfull, wm, geom) if need_planes else None
+    # Shifted copies of g (taps * O/g rows) against col2im's read-modify-write adds (taps * C/g rows).
+    planes_grad = _backward_planes_col2im if 2 * og > 3 * (k // ntap) else _backward_planes
+    gplanes = planes_grad(gfull, wm, geom) if need_planes else None
     gwm = _backward_weight(planes, gfull, wm, geom) if need_weight else None
     return gplanes, gwm
 
