@@ -30,6 +30,7 @@ from plot_metrics import plot_metrics  # scripts/plot_metrics.py, beside this fi
 import visionlite as vl
 from visionlite import data, nn
 from visionlite import models as vm
+from visionlite.download import DownloadError
 
 CSV_FIELDS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc_ema", "seconds"]
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -272,7 +273,12 @@ def main(argv=None):
                                    num_workers=args.workers)
     val_loader = data.DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
 
-    model, head = build_model(args, weights, len(classes))
+    try:
+        model, head = build_model(args, weights, len(classes))
+    except DownloadError as err:  # includes OfflineError and hash mismatches
+        raise SystemExit(f"Pretrained weights {weights!r} are unavailable: {err}\n"
+                         "Fetch them with `visionlite download` where a network is reachable, or pass "
+                         "--weights none to start from random initialisation.") from None
     if args.freeze_backbone:
         vm.freeze_backbone(model, freeze_bn_stats=not args.train_bn_stats)
     model.to(args.device)
