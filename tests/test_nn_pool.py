@@ -185,3 +185,27 @@ def threaded(monkeypatch):
 ])
 def test_pools_threaded_match_torch(threaded, fn):
     helper_test_op([(4, 3, 9, 8)], lambda x: fn(TF, x), lambda x: fn(F, x), inputs=[_ties((4, 3, 9, 8))])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_threaded_ops_work_in_a_forked_child(threaded):
+    import os
+
+    x = vl.randn(4, 3, 8, 8)
+    F.max_pool2d(x, 2)  # the parent's thread pool exists now
+    pid = os.fork()
+    if pid == 0:  # a data-loader-like child: must build its own pool instead of waiting forever
+        ok = tuple(F.max_pool2d(x, 2).shape) == (4, 3, 4, 4)
+        os._exit(0 if ok else 1)
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert status == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("a threaded op hung in the forked child")

@@ -33,6 +33,16 @@ def _get_pool(n):
         return _pool
 
 
+def _reset_after_fork():
+    # Threads do not survive a fork: a forked data-loader worker must build its own pool (and lock).
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _run_marked(fn, a, b):
     _local.inside = True
     try:
