@@ -1,11 +1,15 @@
 """visionlite.nn.functional: stateless layer functions, as ``torch.nn.functional``."""
-# --- activations, linear, losses, dropout, embedding, attention
+# --- activations, linear, losses, dropout, embedding, attention, distances, fold, pixel shuffle, sampling
 from .activation import *  # noqa: F401,F403
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
+from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: F401
 from .dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
+from .fold import fold, unfold  # noqa: F401
 from .linear import bilinear, linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
+from .pixelshuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
+from .sampling import affine_grid, grid_sample  # noqa: F401
 
 # isort: split
 # --- conv, pooling, normalization, interpolation, padding
