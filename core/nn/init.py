@@ -10,7 +10,7 @@ from ..random import _gen, _put
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "orthogonal_"]
+           "orthogonal_", "sparse_"]
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                 "conv_transpose3d", "sigmoid")
@@ -179,7 +179,24 @@ def orthogonal_(tensor, gain=1, generator=None):
         return _put(tensor, (gain * q).reshape(tensor.shape))
 
 
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A sparse 2-D matrix (Martens, 2010): N(0, std^2) values with ``ceil(sparsity * rows)`` of the
+    entries of every column, at random rows, set to zero."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    g = _gen(generator)  # drawn on the host for every device, then copied over
+    values = g.standard_normal(size=(rows, cols)) * std
+    # Sorting uniform noise down each column gives every column its own random row order.
+    zero_rows = np.argsort(g.random(size=(rows, cols)), axis=0)[:num_zeros]
+    values[zero_rows, np.arange(cols)] = 0.0
+    with no_grad():
+        return _put(tensor, values)
+
+
 # Deprecated spellings PyTorch still accepts.
 uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
 kaiming_uniform, kaiming_normal = kaiming_uniform_, kaiming_normal_
+sparse = sparse_
