@@ -4,6 +4,7 @@ run truly in parallel; PyTorch parallelizes these passes too, and on two cores t
 
 Used only for CPU arrays: on the GPU the work is already parallel, and ``xp is not numpy`` runs inline.
 """
+
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -5,6 +5,7 @@ all that double backward needs). Smooth ones compute their derivative from raw a
 backward, and from Tensor ops when ``create_graph`` asks for a differentiable one. Gradients at the kinks
 follow PyTorch exactly (the tests pin each one).
 """
+
 from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module

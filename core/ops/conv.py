@@ -18,6 +18,7 @@ How it is made fast on numpy (and stays plain array code for cupy):
 
 Backward runs on raw arrays too, so these ops do not support double backward.
 """
+
 import numpy as np
 
 from ..autograd.function import Op
@@ -43,8 +44,10 @@ class ConvGeometry:
         self.n, self.c, self.in_hw, self.o, self.groups = n, c, tuple(in_hw), o, groups
         self.stride, self.pad, self.k = (sh, sw), tuple(pad), (kh, kw)
         if out_hw is None:
-            out_hw = tuple((size + lo + hi - d * (k - 1) - 1) // s + 1 for size, lo, hi, d, k, s in
-                           zip(in_hw, pad[::2], pad[1::2], (dh, dw), (kh, kw), (sh, sw)))
+            out_hw = tuple(
+                (size + lo + hi - d * (k - 1) - 1) // s + 1
+                for size, lo, hi, d, k, s in zip(in_hw, pad[::2], pad[1::2], (dh, dw), (kh, kw), (sh, sw))
+            )
         self.out_hw = ho, wo = out_hw
         # Padded rows/cols that some output actually reads; the phase grid covers exactly those.
         used_h, used_w = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
@@ -172,11 +175,11 @@ def _fill_columns(cols, planes, geom, start, stop):
             src = planes[p].reshape(g, -1, lq)
             n = max(0, min(stop + off, lq) - (start + off))
             if n:
-                cols[:, t, :, :n] = src[:, :, start + off:start + off + n]
+                cols[:, t, :, :n] = src[:, :, start + off : start + off + n]
             if n < stop - start:
-                cols[:, t, :, n:stop - start] = 0
+                cols[:, t, :, n : stop - start] = 0
 
-    split_map(part, len(geom.taps), cols[..., :stop - start].size, array_module(planes))
+    split_map(part, len(geom.taps), cols[..., : stop - start].size, array_module(planes))
 
 
 def grid_forward(planes, wm, geom):
@@ -195,7 +198,7 @@ def grid_forward(planes, wm, geom):
     for s in range(0, lq, step):
         e = min(s + step, lq)
         _fill_columns(cols, planes, geom, s, e)
-        _matmul_into(wm, cols.reshape(g, k, -1)[:, :, :e - s], out[:, :, s:e])
+        _matmul_into(wm, cols.reshape(g, k, -1)[:, :, : e - s], out[:, :, s:e])
     return out
 
 
@@ -211,7 +214,7 @@ def _fill_shifted(cols, gfull, offs, start, stop):
             if zeros:
                 cols[:, i, :, :zeros] = 0
             if zeros < width:
-                cols[:, i, :, zeros:width] = gfull[:, :, start + zeros - off:stop - off]
+                cols[:, i, :, zeros:width] = gfull[:, :, start + zeros - off : stop - off]
 
     split_map(part, len(offs), cols[..., :width].size, array_module(gfull))
 
@@ -228,7 +231,7 @@ def _backward_weight(planes, gfull, wm, geom):
     for s in range(0, lq, step):
         e = min(s + step, lq)
         _fill_columns(cols, planes, geom, s, e)
-        gwm += xp.matmul(gfull[:, :, s:e], cols.reshape(g, k, -1)[:, :, :e - s].transpose(0, 2, 1))
+        gwm += xp.matmul(gfull[:, :, s:e], cols.reshape(g, k, -1)[:, :, : e - s].transpose(0, 2, 1))
     return gwm
 
 
@@ -256,7 +259,7 @@ def _backward_planes(gfull, wm, geom):
         for s in range(0, lq, step):
             e = min(s + step, lq)
             _fill_shifted(cols, gfull, offs, s, e)
-            _matmul_into(wp, cols.reshape(g, -1, cols.shape[-1])[:, :, :e - s], gplanes[p, :, :, s:e])
+            _matmul_into(wp, cols.reshape(g, -1, cols.shape[-1])[:, :, : e - s], gplanes[p, :, :, s:e])
     return gplanes.reshape(nphase, -1, lq)
 
 
@@ -276,13 +279,13 @@ def _backward_planes_col2im(gfull, wm, geom):
     gc = gcols.reshape(g, ntap, cg, width)
     for s in range(0, lq, step):
         e = min(s + step, lq)
-        _matmul_into(wm.transpose(0, 2, 1), gfull[:, :, s:e], gcols[:, :, :e - s])
+        _matmul_into(wm.transpose(0, 2, 1), gfull[:, :, s:e], gcols[:, :, : e - s])
 
         def part(c0, c1, s=s, e=e):
             for t, (p, off) in enumerate(geom.taps):
                 n = max(0, min(e + off, lq) - (s + off))
                 if n:
-                    gplanes[p, :, c0:c1, s + off:s + off + n] += gc[:, t, c0:c1, :n]
+                    gplanes[p, :, c0:c1, s + off : s + off + n] += gc[:, t, c0:c1, :n]
 
         split_map(part, cg, g * k * (e - s), xp)
     return gplanes.reshape(nphase, -1, lq)
@@ -317,9 +320,9 @@ def _depthwise_forward(planes, wm, geom):
             for t, (p, off) in enumerate(geom.taps):
                 n = max(0, min(e + off, lq) - (s + off))
                 if n:
-                    src = planes[p].reshape(g, 1, lq)[g0:g1, :, s + off:s + off + n]
-                    xp.multiply(src, wm[g0:g1, :, t:t + 1], out=tmp[:, :, :n])
-                    out[g0:g1, :, s:s + n] += tmp[:, :, :n]
+                    src = planes[p].reshape(g, 1, lq)[g0:g1, :, s + off : s + off + n]
+                    xp.multiply(src, wm[g0:g1, :, t : t + 1], out=tmp[:, :, :n])
+                    out[g0:g1, :, s : s + n] += tmp[:, :, :n]
 
     split_map(part, g, out.size * len(geom.taps), xp)
     return out
@@ -342,12 +345,12 @@ def _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
                 n = max(0, min(e + off, lq) - (s + off))
                 if not n:
                     continue
-                gs = gfull[g0:g1, :, s:s + n]
+                gs = gfull[g0:g1, :, s : s + n]
                 if need_weight:  # a batched dot product per (group, output) pair
-                    src = planes[p].reshape(g, lq, 1)[g0:g1, s + off:s + off + n]
-                    gwm[g0:g1, :, t:t + 1] += xp.matmul(gs, src)
+                    src = planes[p].reshape(g, lq, 1)[g0:g1, s + off : s + off + n]
+                    gwm[g0:g1, :, t : t + 1] += xp.matmul(gs, src)
                 if need_planes:
-                    gplanes[p, g0:g1, :, s + off:s + off + n] += xp.matmul(wt[g0:g1, t], gs)
+                    gplanes[p, g0:g1, :, s + off : s + off + n] += xp.matmul(wt[g0:g1, t], gs)
 
     split_map(part, g, gfull.size * ntap, xp)
     if need_planes:
@@ -359,7 +362,7 @@ def _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
 def _pointwise_input(x, geom):
     sh, sw = geom.stride
     ho, wo = geom.out_hw
-    xs = x[:, :, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw] if (sh, sw) != (1, 1) else x
+    xs = x[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw] if (sh, sw) != (1, 1) else x
     return array_module(x).ascontiguousarray(xs).reshape(geom.n, geom.groups, geom.c // geom.groups, ho * wo)
 
 
@@ -382,7 +385,7 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
         else:
             sh, sw = geom.stride
             gx = xp.zeros((geom.n, geom.c) + geom.in_hw, dtype=g.dtype)
-            gx[:, :, ::sh, ::sw][:, :, :geom.out_hw[0], :geom.out_hw[1]] = gxs
+            gx[:, :, ::sh, ::sw][:, :, : geom.out_hw[0], : geom.out_hw[1]] = gxs
     if need_w:
         gw = xp.matmul(gr, _pointwise_input(x, geom).transpose(0, 1, 3, 2)).sum(0)
     return gx, gw
@@ -426,8 +429,10 @@ def conv_transpose_forward(x, w, bias, geom):
 
 def _no_double_backward(name):
     if _enabled[0]:
-        raise RuntimeError(f"{name}: double backward (create_graph=True) is not supported; its backward "
-                           f"runs on raw arrays for speed")
+        raise RuntimeError(
+            f"{name}: double backward (create_graph=True) is not supported; its backward "
+            f"runs on raw arrays for speed"
+        )
 
 
 class Conv2dOp(Op):
@@ -449,7 +454,7 @@ class Conv2dOp(Op):
         needs = self.needs_input_grad
         gx, gw = conv_backward(saved, g._data, w._data, self.geom, needs[0], needs[1])
         gb = g._data.sum(axis=(0, 2, 3)) if self.has_bias and needs[2] else None
-        return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[:len(needs)]
+        return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[: len(needs)]
 
 
 class ConvTranspose2dOp(Op):
@@ -483,8 +488,14 @@ class ConvTranspose2dOp(Op):
                 _, gwm = grid_backward(planes, geom.embed(x._data), wm, geom, False, True)
                 gw = weight_from_matrix(gwm, w.shape)
         gb = gd.sum(axis=(0, 2, 3)) if self.has_bias and needs[2] else None
-        return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[:len(needs)]
+        return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[: len(needs)]
 
 
-__all__ = ["ConvGeometry", "Conv2dOp", "ConvTranspose2dOp", "conv_forward", "conv_backward",
-           "conv_transpose_forward"]
+__all__ = [
+    "ConvGeometry",
+    "Conv2dOp",
+    "ConvTranspose2dOp",
+    "conv_forward",
+    "conv_backward",
+    "conv_transpose_forward",
+]

@@ -7,6 +7,7 @@ both split into rounds of distinct targets, and for regular scales each round is
 copies or adds (no fancy indexing, no ``np.add.at``). Source positions are computed in the input's
 float type, as PyTorch does, so nearest-neighbour picks agree exactly.
 """
+
 import numpy as np
 
 from ..autograd.function import Op
@@ -147,8 +148,9 @@ class Resample1dOp(Op):
         xp = array_module(x)
         axis = axis % x.ndim
         plans = [scatter_plan(i) for i, _ in taps]
-        weights = [None if w is None else _shape_along(xp.asarray(w, dtype=x.dtype), x.ndim, axis)
-                   for _, w in taps]
+        weights = [
+            None if w is None else _shape_along(xp.asarray(w, dtype=x.dtype), x.ndim, axis) for _, w in taps
+        ]
         shape = list(x.shape)
         shape[axis] = len(taps[0][0])
         out = xp.empty(shape, dtype=x.dtype)
@@ -174,8 +176,10 @@ class Resample1dOp(Op):
 
     def backward(self, g):
         if _enabled[0]:
-            raise RuntimeError("interpolate: double backward (create_graph=True) is not supported; its "
-                               "backward runs on raw arrays for speed")
+            raise RuntimeError(
+                "interpolate: double backward (create_graph=True) is not supported; its "
+                "backward runs on raw arrays for speed"
+            )
         gd = g._data
         xp = array_module(gd)
         shape = list(gd.shape)

@@ -3,6 +3,7 @@
 Binary cross entropy: written as clamp(log(x), -100), its gradient at x = 0 or 1 is 0 * inf = NaN; the
 fused form gives PyTorch's (x - t) / max(x (1 - x), 1e-12) everywhere.
 """
+
 import numpy as np
 
 from ..autograd.function import Op

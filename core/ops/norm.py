@@ -6,6 +6,7 @@ per-channel sums go through BLAS (a batched gemv against ones, a batched dot for
 and the elementwise passes write into preallocated arrays. Backward runs on raw arrays, so these ops
 do not support double backward.
 """
+
 from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module
@@ -15,8 +16,10 @@ from ._threads import split_map
 
 def _no_double_backward(name):
     if _enabled[0]:
-        raise RuntimeError(f"{name}: double backward (create_graph=True) is not supported; its backward "
-                           f"runs on raw arrays for speed")
+        raise RuntimeError(
+            f"{name}: double backward (create_graph=True) is not supported; its backward "
+            f"runs on raw arrays for speed"
+        )
 
 
 def channel_sum(a):
@@ -50,8 +53,9 @@ class BatchNormOp(Op):
     The elementwise passes run on slices of the batch in parallel threads (CPU).
     """
 
-    def forward(self, x, weight=None, bias=None, training=True, mean=None, var=None, eps=1e-5,
-                stats_out=None):
+    def forward(
+        self, x, weight=None, bias=None, training=True, mean=None, var=None, eps=1e-5, stats_out=None
+    ):
         xp = array_module(x)
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
@@ -118,6 +122,7 @@ class BatchNormOp(Op):
                     d += coef_1
                     d += g3[a:b] * scale[:, None]
             else:
+
                 def input_grad(a, b):
                     xp.multiply(g3[a:b], scale[:, None], out=gx[a:b])
 

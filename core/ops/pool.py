@@ -6,6 +6,7 @@ keeps the winning tap per output (int8/int16) and scatters gradients back by fla
 Planes are processed in parallel slices on the CPU.
 Backward runs on raw arrays, so these ops do not support double backward.
 """
+
 import numpy as np
 
 from ..autograd.function import Op
@@ -32,8 +33,10 @@ class PoolGeometry:
         self.in_hw, self.k, self.stride, self.pad, self.dilation = tuple(in_hw), k, stride, pad, dilation
         self.out_hw = tuple(pool_out_size(*a, ceil_mode) for a in zip(in_hw, k, stride, pad, dilation))
         # The padded extent that windows reach (ceil mode can reach past the right padding).
-        self.padded = tuple(max(n + 2 * p, (o - 1) * s + d * (kk - 1) + 1) for n, p, o, s, d, kk in
-                            zip(in_hw, pad, self.out_hw, stride, dilation, k))
+        self.padded = tuple(
+            max(n + 2 * p, (o - 1) * s + d * (kk - 1) + 1)
+            for n, p, o, s, d, kk in zip(in_hw, pad, self.out_hw, stride, dilation, k)
+        )
         # Windows never share an input element: each tap slice can be written, not added.
         self.disjoint = all(d * (kk - 1) < s for kk, s, d in zip(k, stride, dilation))
 
@@ -44,19 +47,29 @@ class PoolGeometry:
             return x
         xp = array_module(x)
         out = xp.full(x.shape[:-2] + self.padded, fill, dtype=x.dtype)
-        out[..., ph:ph + h, pw:pw + w] = x
+        out[..., ph : ph + h, pw : pw + w] = x
         return out
 
     def tap_slices(self):
         """For each tap, the index of its strided slice into the padded input."""
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.k, self.stride, self.dilation, self.out_hw
-        return [(Ellipsis, slice(i * dh, i * dh + (ho - 1) * sh + 1, sh),
-                 slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)) for i in range(kh) for j in range(kw)]
+        return [
+            (
+                Ellipsis,
+                slice(i * dh, i * dh + (ho - 1) * sh + 1, sh),
+                slice(j * dw, j * dw + (wo - 1) * sw + 1, sw),
+            )
+            for i in range(kh)
+            for j in range(kw)
+        ]
 
     def unpad(self, gpad):
         (ph, pw), (h, w) = self.pad, self.in_hw
-        return gpad if gpad.shape[-2:] == (h, w) else array_module(gpad).ascontiguousarray(
-            gpad[..., ph:ph + h, pw:pw + w])
+        return (
+            gpad
+            if gpad.shape[-2:] == (h, w)
+            else array_module(gpad).ascontiguousarray(gpad[..., ph : ph + h, pw : pw + w])
+        )
 
     def flat_indices(self, tap):
         """PyTorch's ``return_indices``: flat ``h * W + w`` input position of each window's winning tap."""
@@ -75,8 +88,10 @@ def _tap_dtype(ntaps):
 
 def _no_double_backward(name):
     if _enabled[0]:
-        raise RuntimeError(f"{name}: double backward (create_graph=True) is not supported; its backward "
-                           f"runs on raw arrays for speed")
+        raise RuntimeError(
+            f"{name}: double backward (create_graph=True) is not supported; its backward "
+            f"runs on raw arrays for speed"
+        )
 
 
 def _planes(a):

@@ -5,6 +5,7 @@ and the time loop multiplies that by the sequence length; each op here is one no
 on raw arrays. Double backward through them is not supported (it raises); the matrix products around
 them stay ordinary ops.
 """
+
 from ..autograd.function import Op
 from ..autograd.grad_mode import _enabled
 from ..backend import array_module
@@ -18,8 +19,9 @@ def _sigmoid(xp, a):
 
 def _no_double_backward(name):
     if _enabled[0]:
-        raise RuntimeError(f"{name}: double backward (create_graph=True) through LSTM/GRU cells is not "
-                           "supported")
+        raise RuntimeError(
+            f"{name}: double backward (create_graph=True) through LSTM/GRU cells is not supported"
+        )
 
 
 class LSTMCellState(Op):
@@ -29,8 +31,8 @@ class LSTMCellState(Op):
         xp = array_module(gates)
         H = c.shape[-1]
         i = _sigmoid(xp, gates[..., :H])
-        f = _sigmoid(xp, gates[..., H:2 * H])
-        g = xp.tanh(gates[..., 2 * H:3 * H])
+        f = _sigmoid(xp, gates[..., H : 2 * H])
+        g = xp.tanh(gates[..., 2 * H : 3 * H])
         if self.recording:
             self.save(i, f, g, c)
         return f * c + i * g
@@ -43,8 +45,8 @@ class LSTMCellState(Op):
         H = c.shape[-1]
         dgates = xp.zeros(d.shape[:-1] + (4 * H,), dtype=d.dtype)
         dgates[..., :H] = d * g * i * (1 - i)
-        dgates[..., H:2 * H] = d * c * f * (1 - f)
-        dgates[..., 2 * H:3 * H] = d * i * (1 - g * g)
+        dgates[..., H : 2 * H] = d * c * f * (1 - f)
+        dgates[..., 2 * H : 3 * H] = d * i * (1 - g * g)
         return Tensor._wrap(dgates), Tensor._wrap(d * f)
 
 
@@ -54,7 +56,7 @@ class LSTMCellOutput(Op):
     def forward(self, gates, c_new):
         xp = array_module(gates)
         H = c_new.shape[-1]
-        o = _sigmoid(xp, gates[..., 3 * H:])
+        o = _sigmoid(xp, gates[..., 3 * H :])
         tc = xp.tanh(c_new)
         if self.recording:
             self.save(o, tc)
@@ -67,7 +69,7 @@ class LSTMCellOutput(Op):
         xp = array_module(d)
         H = o.shape[-1]
         dgates = xp.zeros(d.shape[:-1] + (4 * H,), dtype=d.dtype)
-        dgates[..., 3 * H:] = d * tc * o * (1 - o)
+        dgates[..., 3 * H :] = d * tc * o * (1 - o)
         return Tensor._wrap(dgates), Tensor._wrap(d * o * (1 - tc * tc))
 
 
@@ -79,9 +81,9 @@ class GRUCellUpdate(Op):
         xp = array_module(gi)
         H = h.shape[-1]
         r = _sigmoid(xp, gi[..., :H] + gh[..., :H])
-        z = _sigmoid(xp, gi[..., H:2 * H] + gh[..., H:2 * H])
-        gh_n = gh[..., 2 * H:]
-        n = xp.tanh(gi[..., 2 * H:] + r * gh_n)
+        z = _sigmoid(xp, gi[..., H : 2 * H] + gh[..., H : 2 * H])
+        gh_n = gh[..., 2 * H :]
+        n = xp.tanh(gi[..., 2 * H :] + r * gh_n)
         if self.recording:
             self.save(r, z, n, gh_n, h)
         return n + z * (h - n)
@@ -97,7 +99,7 @@ class GRUCellUpdate(Op):
         dz = d * (h - n) * z * (1 - z)
         dgi = xp.concatenate([dr, dz, dn], axis=-1)
         dgh = dgi.copy()
-        dgh[..., 2 * H:] *= r
+        dgh[..., 2 * H :] *= r
         return Tensor._wrap(dgi), Tensor._wrap(dgh), Tensor._wrap(d * z)
 
 
