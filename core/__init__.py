@@ -6,7 +6,16 @@ Submodules that pull in more code (``nn``, ``optim``, ``data``, ``serialization`
 import importlib
 
 from . import dtypes
-from .autograd import Function, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (
+    Function,
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .backend import Device as device
 from .backend import cuda_available
 from .creation import (

@@ -25,6 +25,8 @@ def _infer_np_dtype(data):
                 walk(y)
         elif isinstance(x, Tensor):
             kinds.add(x._data.dtype)
+        elif isinstance(x, np.ndarray):
+            kinds.add(x.dtype)
         elif isinstance(x, (bool, np.bool_)):
             kinds.add("b")
         elif isinstance(x, (int, np.integer)):
@@ -118,6 +120,15 @@ def _dtype_np(dtype, default=None):
     return _dt.get_dtype(dtype).np
 
 
+def _size_arg(size, kw):
+    """Sizes given positionally or as ``size=``; any other keyword is an error."""
+    if not size and "size" in kw:
+        size = (kw.pop("size"),)
+    if kw:
+        raise TypeError(f"unexpected keyword arguments {sorted(kw)}")
+    return _size(size)
+
+
 def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
@@ -135,16 +146,22 @@ def _finish(arr, requires_grad):
     return t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(module_for(_device(device)).zeros(_size(size), dtype=_dtype_np(dtype)), requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False, **kw):
+    """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
+    size = _size_arg(size, kw)
+    return _finish(module_for(_device(device)).zeros(size, dtype=_dtype_np(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(module_for(_device(device)).ones(_size(size), dtype=_dtype_np(dtype)), requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad=False, **kw):
+    """A tensor of ones (size given as for ``zeros``)."""
+    size = _size_arg(size, kw)
+    return _finish(module_for(_device(device)).ones(size, dtype=_dtype_np(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(module_for(_device(device)).empty(_size(size), dtype=_dtype_np(dtype)), requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, **kw):
+    """An uninitialised tensor (size given as for ``zeros``)."""
+    size = _size_arg(size, kw)
+    return _finish(module_for(_device(device)).empty(size, dtype=_dtype_np(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):

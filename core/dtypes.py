@@ -48,7 +48,8 @@ except ImportError:
     bfloat16 = None
 
 _ALL = [bool_, uint8, uint16, int8, int16, int32, int64, float16, float32, float64] + (
-    [bfloat16] if bfloat16 else [])
+    [bfloat16] if bfloat16 else []
+)
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
 _ALIASES = {
@@ -85,6 +86,11 @@ def get_dtype(spec):
         return _BY_NP[np.dtype(spec)]
     except (KeyError, TypeError):
         raise TypeError(f"unsupported dtype {spec!r}; supported: {', '.join(_BY_NAME)}") from None
+
+
+def is_float(np_dtype):
+    """True for floating numpy dtypes, bfloat16 (whose numpy kind is 'V') included."""
+    return np_dtype.kind == "f" or (bfloat16 is not None and np_dtype == bfloat16.np)
 
 
 def from_numpy_dtype(np_dtype):

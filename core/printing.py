@@ -4,15 +4,29 @@ import numpy as np
 
 from . import dtypes as _dt
 
+_THRESHOLD, _EDGEITEMS = 1000, 3
 
-def _format_floats(a):
+
+def _shown(a):
+    """The elements that will be printed: all, or the edge items of each dim of a summarised tensor."""
+    if a.size <= _THRESHOLD:
+        return a
+    for axis, n in enumerate(a.shape):
+        if n > 2 * _EDGEITEMS:
+            a = np.concatenate(
+                [a.take(range(_EDGEITEMS), axis), a.take(range(n - _EDGEITEMS, n), axis)], axis
+            )
+    return a
+
+
+def _float_format(shown):
     """PyTorch's choice: integers as ``1.``, else 4 decimals, or scientific for wide ranges."""
-    nonzero = np.abs(a[np.isfinite(a) & (a != 0)])
+    nonzero = np.abs(shown[np.isfinite(shown) & (shown != 0)])
     if not nonzero.size:
-        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v).replace("inf", "inf")
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
     big, small = nonzero.max(), nonzero.min()
     if np.all(nonzero == np.round(nonzero)):
-        if big > 1e8:
+        if big / small > 1000.0 or big > 1e8:
             return lambda v: f"{v:.4e}"
         return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
     if big / small > 1000.0 or big > 1e8 or small < 1e-4:
@@ -20,31 +34,45 @@ def _format_floats(a):
     return lambda v: f"{v:.4f}"
 
 
+def _formatter(a):
+    """An element formatter right-aligning every element to the widest shown one, as PyTorch does."""
+    shown = _shown(a)
+    if _dt.is_float(a.dtype):
+        fmt = _float_format(shown.astype(np.float64))
+    elif a.dtype == np.bool_:
+        fmt = lambda v: "True" if v else "False"  # noqa: E731
+    else:
+        fmt = str
+    width = max((len(fmt(v)) for v in shown.flat), default=0)
+    return lambda v: fmt(v).rjust(width)
+
+
 def tensor_repr(t):
     a = t.__array__()
-    kind = a.dtype.kind
-    opts = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, max_line_width=80)
-    if kind == "f" or a.dtype == getattr(_dt.bfloat16, "np", None):
-        a64 = a.astype(np.float64)
-        fmt = _format_floats(a64)
-        # PyTorch right-aligns every element to the widest one.
-        width = max((len(fmt(v)) for v in a64.flat), default=0)
-        body = np.array2string(a64, formatter={"float_kind": lambda v: fmt(v).rjust(width)}, **opts)
-    elif kind == "b":
-        body = np.array2string(a, formatter={"bool": lambda v: "True" if v else "False"}, **opts)
-    else:
-        body = np.array2string(a, **opts)
+    default = {np.dtype(np.int64), np.dtype(np.bool_), _dt.get_default_dtype().np}
     extras = []
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
-    default = {np.dtype(np.int64), np.dtype(np.bool_), _dt.get_default_dtype().np}
-    if a.dtype not in default or a.size == 0:
+    if a.size == 0:
+        body = "[]"
+        if a.ndim != 1:
+            extras.insert(0, f"size={tuple(a.shape)}")
+    else:
+        data = a.astype(np.float64) if _dt.is_float(a.dtype) else a
+        body = np.array2string(
+            data,
+            separator=", ",
+            prefix="tensor(",
+            threshold=_THRESHOLD,
+            edgeitems=_EDGEITEMS,
+            max_line_width=80,
+            formatter={"all": _formatter(a)},
+        )
+        body = body.replace(", ...,", ",  ...,")  # PyTorch pads the in-row ellipsis like an element
+    if a.dtype not in default:
         extras.append(f"dtype=visionlite.{t.dtype.name}")
     if t._ctx is not None:
         extras.append(f"grad_fn=<{t._ctx.name}>")
     elif t.requires_grad:
         extras.append("requires_grad=True")
-    if a.size == 0 and a.ndim > 1:
-        body = "[]"
-        extras.insert(0, f"size={tuple(a.shape)}")
     return "tensor(" + body + ("" if not extras else ", " + ", ".join(extras)) + ")"

@@ -63,12 +63,12 @@ class Tensor(InplaceMethods):
     # ------------------------------------------------------------------------------ metadata
     @property
     def shape(self):
-        return self._data.shape
+        return Size(self._data.shape)
 
     def size(self, dim=None):
         """The shape, or the length of dimension ``dim``."""
         if dim is None:
-            return self._data.shape
+            return Size(self._data.shape)
         from .ops._util import normalize_dim
 
         return self._data.shape[normalize_dim(dim, self._data.ndim, "size")]
@@ -111,7 +111,7 @@ class Tensor(InplaceMethods):
         return self._data.nbytes
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f" or self._data.dtype == getattr(_dt.bfloat16, "np", None)
+        return _dt.is_float(self._data.dtype)
 
     def is_contiguous(self, memory_format=None):
         return bool(self._data.flags.c_contiguous)
@@ -135,9 +135,7 @@ class Tensor(InplaceMethods):
     @property
     def data(self):
         """The same storage without autograd history (as ``tensor.data`` in PyTorch)."""
-        t = Tensor._wrap(self._data)
-        t._version = self._version
-        return t
+        return Tensor._wrap(self._data)  # its own version counter: writes through .data go unchecked
 
     @data.setter
     def data(self, other):
@@ -235,9 +233,7 @@ class Tensor(InplaceMethods):
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (
-                isinstance(a, str) and a not in ("cpu",) and not a.startswith("cuda")
-            ):
+            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (isinstance(a, str) and _is_dtype_name(a)):
                 dtype = a
             elif a is not None:
                 device = a
@@ -371,6 +367,11 @@ class Tensor(InplaceMethods):
 
         return tensor_repr(self)
 
+    def __format__(self, spec):
+        if self._data.ndim == 0 or (spec and self._data.size == 1):
+            return self.item().__format__(spec)
+        return repr(self).__format__(spec)
+
     def __reduce_ex__(self, protocol):
         return (_rebuild, (self.__array__(), str(self.device), self.requires_grad))
 
@@ -493,6 +494,14 @@ class Tensor(InplaceMethods):
         return _ops.getitem(self, index)
 
 
+def _is_dtype_name(name):
+    try:
+        _dt.get_dtype(name)
+        return True
+    except TypeError:
+        return False
+
+
 def _rebuild(array, device, requires_grad):
     t = Tensor._wrap(array)
     if device != "cpu":
@@ -511,7 +520,17 @@ class _RemovableHandle:
 
 
 class Size(tuple):
-    """A shape, as ``torch.Size``."""
+    """A shape, as ``torch.Size``: a tuple of ints."""
+
+    def __repr__(self):
+        return f"visionlite.Size({list(self)})"
+
+    def __getitem__(self, i):
+        out = tuple.__getitem__(self, i)
+        return Size(out) if isinstance(i, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
 
     def numel(self):
         n = 1

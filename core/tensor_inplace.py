@@ -16,8 +16,28 @@ class InplaceMethods:
     __slots__ = ()
 
     def _check_inplace(self):
-        if _enabled[0] and self.requires_grad and self._ctx is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if _enabled[0]:
+            if self.requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            base = self._base
+            if base is not None and base.requires_grad and base._ctx is None:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+                )
+
+    def _snapshot(self):
+        """The current value in a separate buffer that takes self's place in the graph.
+
+        A recorded in-place op runs on the snapshot, so it may save its input for backward while self's
+        storage is overwritten with the result.
+        """
+        t = self._wrap(self._data.copy())
+        t.requires_grad = self.requires_grad
+        t._ctx = self._ctx
+        t._out_index = self._out_index
+        return t
 
     def _assign(self, result):
         """Write ``result`` (computed out of place from self) into self's storage: the in-place protocol.
@@ -41,6 +61,7 @@ class InplaceMethods:
                     f"{list(data.shape)}"
                 ) from None
         if result.requires_grad and self._base is not None and _enabled[0]:
+            # PyTorch rewrites the base's graph here; refusing is better than a silently wrong gradient.
             raise RuntimeError(
                 "in-place operation on a view of another tensor while recording gradients is not "
                 "supported; write `x[index] = value` on the base tensor, or clone the view first"
@@ -73,7 +94,7 @@ class InplaceMethods:
                 raise RuntimeError(f"in-place {np_fn.__name__}: {e}") from None
             self._version[0] += 1
             return self
-        return self._assign(op_fn(self, other))
+        return self._assign(op_fn(self._snapshot(), other))
 
     def add_(self, other, alpha=1):
         if alpha != 1:
@@ -91,7 +112,7 @@ class InplaceMethods:
     def div_(self, other, rounding_mode=None):
         if rounding_mode is not None:
             self._check_inplace()
-            return self._assign(_ops().div(self, other, rounding_mode=rounding_mode))
+            return self._assign(_ops().div(self._snapshot(), other, rounding_mode=rounding_mode))
         return self._inplace_arith(other, array_module(self._data).true_divide, _ops().div)
 
     __iadd__ = add_
@@ -102,7 +123,8 @@ class InplaceMethods:
     def _generic_inplace(name):
         def method(self, *args, **kwargs):
             self._check_inplace()
-            return self._assign(getattr(self, name)(*args, **kwargs))
+            src = self._snapshot() if _enabled[0] and self.requires_grad else self
+            return self._assign(getattr(src, name)(*args, **kwargs))
 
         method.__name__ = name + "_"
         method.__doc__ = f"In-place ``{name}``."
@@ -170,11 +192,15 @@ class InplaceMethods:
             if value.numel() != 1:
                 raise RuntimeError("fill_ only supports 0-dimension value tensor")
             value = value.item()
+        if _enabled[0] and self.requires_grad:
+            # Stay in the graph (the old value then gets a zero gradient), as PyTorch does.
+            src = self._snapshot()
+            xp = array_module(self._data)
+            filled = self._wrap(xp.full((), value, dtype=self._data.dtype))
+            keep_old = self._wrap(xp.zeros(self._data.shape, dtype=bool))
+            return self._assign(_ops().where(keep_old, src, filled))
         self._data[...] = value
         self._version[0] += 1
-        if self._ctx is not None:
-            self._ctx = None
-            self.requires_grad = False
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):

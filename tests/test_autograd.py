@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from visionlite.autograd import Function
 
 import visionlite as vl
+from visionlite.autograd import Function
 
 
 def test_leaf_grad_accumulates_over_backwards():
@@ -280,3 +280,74 @@ def test_gradient_dtype_follows_input_dtype():
     b = vl.tensor([1.0, 2.0], dtype=vl.float64, requires_grad=True)
     (a * b).sum().backward()
     assert a.grad.dtype == vl.float32 and b.grad.dtype == vl.float64
+
+
+def test_inplace_on_views_never_gives_silently_wrong_gradients():
+    w = vl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 1
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        y[1:][0] = 10.0
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        y[1:].mul_(2)
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        w.view(3).add_(1)
+    with vl.no_grad():
+        w[0:2].zero_()  # allowed without recording, as in PyTorch
+    assert w.tolist() == [0.0, 0.0, 3.0]
+
+
+@pytest.mark.parametrize("op", ["clamp_", "mul_", "div_", "pow_", "abs_", "sin_", "reciprocal_"])
+def test_inplace_ops_that_save_their_input_match_torch(op):
+    torch = pytest.importorskip("torch")
+    args = {"clamp_": (0.6, 2.5), "mul_": None, "div_": None, "pow_": (2.0,), "abs_": (), "sin_": (),
+            "reciprocal_": ()}[op]
+    grads = []
+    for lib in (vl, torch):
+        w = lib.tensor([0.5, 1.5, 3.0], requires_grad=True)
+        y = w * 1
+        getattr(y, op)(*(args if args is not None else (w,)))
+        (y * y).sum().backward()
+        grads.append(np.asarray(w.grad.detach().numpy()))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+def test_fill_and_zero_keep_a_nonleaf_in_the_graph():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (vl, torch):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = w * 2
+        y.zero_()
+        (y + w * 3).sum().backward()
+        grads.append(w.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1])
+
+
+def test_writes_through_data_are_not_version_checked():
+    x = vl.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data.mul_(1.0)  # PyTorch allows this: .data is outside autograd
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_grad_mode_decorators_with_and_without_parentheses_and_on_generators():
+    x = vl.tensor([1.0], requires_grad=True)
+
+    @vl.no_grad
+    def bare(t):
+        return t * 2
+
+    @vl.inference_mode
+    def inference(t):
+        return t * 2, vl.is_inference_mode_enabled()
+
+    @vl.no_grad()
+    def steps(t):
+        for _ in range(2):
+            yield (t * 2).requires_grad
+
+    out, inside = inference(x)
+    assert not bare(x).requires_grad and not out.requires_grad and inside
+    assert list(steps(x)) == [False, False]
+    assert (x * 2).requires_grad and not vl.is_inference_mode_enabled()

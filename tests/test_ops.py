@@ -227,7 +227,28 @@ GRADCHECKS = [
         1, vl.tensor([[1], [0], [3]], device=a.device), 0.0), [(3, 4)]),
     ("where", lambda a, b: vl.where(a > 0, a * b, b), [(3, 4), (3, 4)]),
     ("clamp", lambda a: a.clamp(-0.5, 0.5), [(3, 4)]),
+    ("neg_sub", lambda a, b: -a - b, [(3, 4), (4,)]),
+    ("relu", lambda a: (a + 0.05).relu(), [(3, 4)]),
+    ("minimum_min_amin", lambda a, b: vl.minimum(a, b + 0.1) + a.min(1)[0].sum() + a.amin(0).sum(), [(3, 4), (3, 4)]),
+    ("view_ops", lambda a: a.unsqueeze(0).transpose(1, 2).squeeze(0).t().view(12).unflatten(0, (2, 6)).flatten(), [(3, 4)]),
+    ("split_chunk_narrow", lambda a: a.split(1)[1] * a.chunk(3)[2] + a.narrow(1, 1, 2).sum(), [(3, 4)]),
+    ("index_select_masked_fill", lambda a: a.index_select(0, vl.tensor([2, 0, 2], device=a.device)).masked_fill(
+        vl.tensor([True, False, True, False], device=a.device), 0.0), [(3, 4)]),
+    ("setitem", lambda a, b: _setitem_fn(a, b), [(3, 4), (2, 4)]),
+    ("pad_constant", lambda a: vl.pad(a, (1, 2, 2, 0), value=0.5), [(2, 3)]),
+    ("std_of_constant_rows", lambda a: (a * vl.tensor([[1.0], [0.0]], device=a.device, dtype=a.dtype)).std(1), [(2, 4)]),
+    ("pow_zero_exponent", lambda a: (a * 0) ** 0 + a ** 2, [(2, 3)]),
+    ("remainder", lambda a, b: (a * 3) % (b * b + 1), [(2, 3), (2, 3)]),
+    ("int_slice_array_index", lambda a: a[0, :, [1, 2]] * 2, [(2, 3, 4)]),
+    ("zero_size", lambda a: a[:, :0].sum(1) + a.sum(), [(3, 4)]),
 ]
+
+
+def _setitem_fn(a, b):
+    c = a * 1
+    c[1:] = b * 2
+    c[0, [0, 2]] = b[0, :2]
+    return c * c
 
 
 @pytest.mark.parametrize("name,fn,shapes", GRADCHECKS, ids=[g[0] for g in GRADCHECKS])

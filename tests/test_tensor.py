@@ -214,3 +214,59 @@ def test_bool_and_integer_ops():
 def test_repr_matches_torch_layout(values):
     torch = pytest.importorskip("torch")
     assert repr(vl.tensor(values)) == repr(torch.tensor(values))
+
+
+def test_list_of_zero_dim_tensors_and_format_and_size():
+    t = vl.tensor([vl.tensor(1.5), vl.tensor(2.0)])
+    assert t.dtype == vl.float32 and t.tolist() == [1.5, 2.0]
+    assert f"{vl.tensor(3.14159):.2f}" == "3.14"
+    s = vl.zeros(size=(2, 3)).shape
+    assert s == (2, 3) and s.numel() == 6 and repr(s) == "visionlite.Size([2, 3])" and s[1:] == (3,)
+    assert vl.sub(vl.ones(2), vl.ones(2), alpha=2).tolist() == [-1.0, -1.0]
+
+
+def test_reductions_on_zero_dim_and_empty_inputs_match_torch():
+    torch = pytest.importorskip("torch")
+    assert vl.tensor(3.0).sum(0).item() == torch.tensor(3.0).sum(0).item()
+    assert vl.tensor(3.0).cumsum(0).shape == torch.tensor(3.0).cumsum(0).shape
+    np.testing.assert_array_equal(vl.zeros(0, 3).logsumexp(0).numpy(), torch.zeros(0, 3).logsumexp(0).numpy())
+    assert vl.ones(2, 3).sum(dim=()).item() == torch.ones(2, 3).sum(dim=()).item()
+
+
+def test_advanced_indexing_with_ints_follows_torch_dim_order():
+    torch = pytest.importorskip("torch")
+    a = np.arange(24.0).reshape(2, 3, 4)
+    for index in [(0, slice(None), [1, 2]), (0, Ellipsis, [1, 2]), (None, 1, slice(None), [0, 2])]:
+        t_index = tuple(torch.tensor(i) if isinstance(i, list) else i for i in index)
+        np.testing.assert_array_equal(vl.tensor(a)[index].numpy(), torch.tensor(a)[t_index].numpy())
+    x, tx = vl.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    x[0, :, [1, 2]] = vl.ones(3, 2)
+    tx[0, :, [1, 2]] = torch.ones(3, 2)
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+
+
+def test_bfloat16_stays_bfloat16():
+    if vl.bfloat16 is None:
+        pytest.skip("ml_dtypes is not installed: bfloat16 is unavailable")
+    x = vl.ones(2, 2, dtype=vl.bfloat16)
+    for out in (x.exp(), x / 2, x @ x, x.mean(), x.sigmoid()):
+        assert out.dtype == vl.bfloat16
+
+
+def test_clear_errors_for_bad_arguments():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        vl.zeros(2).to("tpu")
+    with pytest.raises(RuntimeError, match="chunks"):
+        vl.zeros(2, 3).chunk(0)
+    with pytest.raises(RuntimeError, match=r"masked_fill: the mask of shape \[4\]"):
+        vl.zeros(2, 3).masked_fill(vl.zeros(4, dtype=vl.bool), 1.0)
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        vl.zeros(2, 3).scatter(1, vl.tensor([0, 1]), 1.0)
+
+
+def test_repr_of_large_tensors_is_summarised_like_torch():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((40, 40)).astype(np.float32)
+    assert repr(vl.tensor(a)) == repr(torch.tensor(a))
+    assert repr(vl.arange(2000.0)).replace("visionlite", "torch") == repr(torch.arange(2000.0))
+    assert repr(vl.tensor([True, False])) == repr(torch.tensor([True, False]))

@@ -3,7 +3,14 @@
 from ..tensor import Tensor
 from .engine import run_backward
 from .function import Function, FunctionCtx, Node, Op
-from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 __all__ = [
     "backward",

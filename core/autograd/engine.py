@@ -7,6 +7,8 @@ saved is released right after its backward unless ``retain_graph`` is set.
 
 import sys
 
+import numpy as np
+
 from .function import Node, _UserFunctionNode
 from .grad_mode import _enabled
 
@@ -95,6 +97,9 @@ def run_backward(
 
     prev = _enabled[0]
     _enabled[0] = create_graph
+    # inf/nan in gradients are values, not events: PyTorch stays silent and so does numpy here.
+    quiet = np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    quiet.__enter__()
     try:
         deps = _graph_dependencies(roots)
         ready = [n for n in roots if deps[n] == 0]
@@ -149,6 +154,7 @@ def run_backward(
                     _add_leaf(leaf_grads, parent, g)
     finally:
         _enabled[0] = prev
+        quiet.__exit__(None, None, None)
 
     for leaf, g in leaf_grads.values():
         if leaf._hooks:

@@ -86,7 +86,10 @@ class Op(Node):
         out = op.forward(*[t._data for t in inputs], **attrs)
         result = Tensor._wrap(out)
         if op.is_view:
-            result._version = inputs[0]._version
+            src = inputs[0]
+            result._version = src._version
+            if out.base is not None:  # a real view (numpy copies some reshapes): in-place ops must know
+                result._base = src._base if src._base is not None else src
         if recording:
             op.inputs = None
             op.parents = tuple(

@@ -18,11 +18,19 @@ def normalize_dim(dim, ndim, op="op"):
 
 
 def normalize_dims(dim, ndim, op="op"):
-    """``dim`` (None, int, or a sequence) as a sorted tuple of non-negative axes; None means all."""
-    if dim is None:
+    """``dim`` (None, int, or a sequence) as a sorted tuple of non-negative axes.
+
+    None and an empty sequence mean all dims (as PyTorch reads ``dim=()``); a 0-d tensor accepts dim 0
+    or -1 and has no axes to reduce.
+    """
+    if dim is None or (not isinstance(dim, (int, np.integer)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
-        return (normalize_dim(int(dim), ndim, op),)
+        dim = (dim,)
+    if ndim == 0:
+        for d in dim:
+            normalize_dim(int(d), 0, op)
+        return ()
     axes = tuple(sorted(normalize_dim(int(d), ndim, op) for d in dim))
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")

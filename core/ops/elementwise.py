@@ -16,6 +16,11 @@ from ._util import as_tensor_like, binary_operands, broadcast_error
 from .special import erf as _erf
 
 
+def _quiet():
+    # 1/0 = inf and log(0) = -inf are results, not errors: silent, as in PyTorch.
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
 # ----------------------------------------------------------------------------------------- binary
 class Add(Op):
     def forward(self, a, b):
@@ -49,7 +54,8 @@ class Div(Op):
     def forward(self, a, b):
         if self.recording:
             self.save(self.inputs[0] if self.needs_input_grad[1] else None, self.inputs[1])
-        return a / b
+        with _quiet():
+            return a / b
 
     def backward(self, g):
         a, b = self.saved_values()
@@ -62,11 +68,13 @@ class Pow(Op):
     def forward(self, a, b):
         if self.recording:
             self.save(self.inputs[0], self.inputs[1])
-        return a**b
+        with _quiet():
+            return a**b
 
     def backward(self, g):
         a, b = self.saved_values()
-        ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        # b * a^(b-1) is 0 * inf at a == 0, b == 0; PyTorch defines that gradient as 0.
+        ga = g * where(b == 0, 0.0, b * a ** (b - 1)) if self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
             # d/db a^b = a^b log(a); PyTorch defines it as 0 where a == 0 and b >= 0.
@@ -147,7 +155,8 @@ class Log(Op):
     def forward(self, a):
         if self.recording:
             self.save(self.inputs[0])
-        return array_module(a).log(a)
+        with _quiet():
+            return array_module(a).log(a)
 
     def backward(self, g):
         (a,) = self.saved_values()
@@ -158,7 +167,8 @@ class Log1p(Op):
     def forward(self, a):
         if self.recording:
             self.save(self.inputs[0])
-        return array_module(a).log1p(a)
+        with _quiet():
+            return array_module(a).log1p(a)
 
     def backward(self, g):
         (a,) = self.saved_values()
@@ -179,7 +189,8 @@ class Rsqrt(Op):
     saves_output = True
 
     def forward(self, a):
-        return 1 / array_module(a).sqrt(a)
+        with _quiet():
+            return 1 / array_module(a).sqrt(a)
 
     def backward(self, g):
         out = self.output()
@@ -365,7 +376,7 @@ def _binary(op_cls, name):
 
 
 _add = _binary(Add, "add")
-sub = _binary(Sub, "sub")
+_sub = _binary(Sub, "sub")
 mul = _binary(Mul, "mul")
 maximum = _binary(Maximum, "maximum")
 minimum = _binary(Minimum, "minimum")
@@ -376,17 +387,22 @@ def add(a, b, alpha=1):
     return _add(a, b if alpha == 1 else mul(b, alpha))
 
 
+def sub(a, b, alpha=1):
+    """``a - alpha * b`` with broadcasting."""
+    return _sub(a, b if alpha == 1 else mul(b, alpha))
+
+
 def div(a, b, rounding_mode=None):
     """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
     if rounding_mode is None:
         a, b = binary_operands(a, b, "div")
-        if not a._data.dtype.kind == "f":
+        if not dtypes.is_float(a._data.dtype):
             ft = dtypes.get_default_dtype().np
             a, b = a.to(ft), b.to(ft)
         return Div.apply(a, b)
     a, b = binary_operands(a, b, "div")
     xp = array_module(a._data)
-    if a._data.dtype.kind == "f":
+    if dtypes.is_float(a._data.dtype):
         q = Div.apply(a, b)
         return ZeroGrad.apply(q, fn=xp.floor if rounding_mode == "floor" else xp.trunc)
     if rounding_mode == "floor":
@@ -403,7 +419,7 @@ def pow(a, b):
             return mul(a, a)
         if b == 1:
             return a.clone()
-        if b == 0.5 and a._data.dtype.kind == "f":
+        if b == 0.5 and dtypes.is_float(a._data.dtype):
             return sqrt(a)
     a, b = binary_operands(a, b, "pow")
     return Pow.apply(a, b)
@@ -412,12 +428,12 @@ def pow(a, b):
 def remainder(a, b):
     """Python-style modulus (sign of the divisor); gradient 1 with respect to ``a``."""
     a, b = binary_operands(a, b, "remainder")
-    return sub(a, mul(div(a, b, rounding_mode="floor"), b).detach())
+    return sub(a, mul(div(a, b, rounding_mode="floor").detach(), b))
 
 
 def _unary(op_cls, name, float_only=True):
     def fn(a):
-        if float_only and a._data.dtype.kind != "f":
+        if float_only and not dtypes.is_float(a._data.dtype):
             a = a.to(dtypes.get_default_dtype())
         return op_cls.apply(a)
 
@@ -470,7 +486,7 @@ def _zero_grad_fn(name, np_name):
     def fn(a):
         xp = array_module(a._data)
         f = getattr(xp, np_name)
-        if a._data.dtype.kind != "f":
+        if not dtypes.is_float(a._data.dtype):
             return Tensor._wrap(f(a._data).astype(a._data.dtype) if name != "sign" else xp.sign(a._data))
         return ZeroGrad.apply(a, fn=f)
 
@@ -490,7 +506,7 @@ def round(a, decimals=0):
     xp = array_module(a._data)
     if decimals:
         return ZeroGrad.apply(a, fn=lambda x: xp.round(x, decimals))
-    return ZeroGrad.apply(a, fn=xp.round) if a._data.dtype.kind == "f" else a.clone()
+    return ZeroGrad.apply(a, fn=xp.round) if dtypes.is_float(a._data.dtype) else a.clone()
 
 
 def clamp(a, min=None, max=None):
@@ -504,7 +520,7 @@ def clamp(a, min=None, max=None):
         if max is not None:
             out = minimum(out, max)
         return out
-    if a._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+    if not dtypes.is_float(a._data.dtype) and any(isinstance(v, float) for v in (min, max)):
         a = a.to(dtypes.get_default_dtype())
     return Clamp.apply(a, lo=min, hi=max)
 
@@ -525,7 +541,13 @@ def where(cond, a=None, b=None):
         rt = dtypes.result_type(a, b)
         return Tensor._wrap(xp.where(cond._data, xp.asarray(a, dtype=rt), xp.asarray(b, dtype=rt)))
     a, b = binary_operands(a, b, "where")
-    return Where.apply(cond, a, b)
+    try:
+        return Where.apply(cond, a, b)
+    except ValueError:
+        shapes = [list(t._data.shape) for t in (cond, a, b)]
+        raise RuntimeError(
+            f"where: condition, input and other of shapes {shapes} cannot be broadcast together"
+        ) from None
 
 
 from .compare import isinf, isnan  # noqa: E402,F401  (used by callers through this module)

@@ -85,10 +85,47 @@ def _check_bounds(a, index):
         dim += 1
 
 
+def _index_steps(index):
+    """``index`` as a list of indexing steps applied one after another, in PyTorch's dim order.
+
+    numpy treats an int next to an array index as advanced and moves the result dims first; PyTorch
+    selects with ints first. Such an index becomes two steps: the ints (a basic view), then the rest.
+    """
+    index = tuple(
+        int(i) if isinstance(i, Tensor) and i._data.ndim == 0 and i._data.dtype.kind in "iu" else i
+        for i in index
+    )
+    if _is_basic(index) or not any(
+        isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index
+    ):
+        return [index]
+    first, rest = [], []
+    for i in index:
+        if i is None:
+            first.append(None)
+            rest.append(slice(None))
+        elif i is Ellipsis:
+            first.append(Ellipsis)
+            rest.append(Ellipsis)
+        elif isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            first.append(i)
+        elif isinstance(i, slice):
+            first.append(i)
+            rest.append(slice(None))
+        else:
+            first.append(slice(None))
+            rest.append(i)
+    return [tuple(first), tuple(rest)]
+
+
 def getitem(a, index):
     """``a[index]``: basic indexing gives a view, advanced indexing (tensors, lists, masks) a copy."""
     if not isinstance(index, tuple):
         index = (index,)
+    steps = _index_steps(index)
+    if len(steps) > 1:
+        return getitem(getitem(a, steps[0]), steps[1])
+    index = steps[0]
     xp = array_module(a._data)
     if _is_basic(index):
         _check_bounds(a._data, index)
@@ -101,24 +138,33 @@ def getitem(a, index):
 
 
 class SetItem(Op):
-    """``out = a.clone(); out[index] = value``: the out-of-place form of ``__setitem__``."""
+    """``out = a.clone(); out[index] = value``: the out-of-place form of ``__setitem__``.
 
-    def forward(self, a, v, index=()):
-        self.index = index
-        self.v_shape = v.shape
+    ``steps`` are the raw indexing steps of ``_index_steps``: all but the last select a view.
+    """
+
+    def forward(self, a, v, steps=()):
+        self.steps = steps
         out = a.copy()
-        out[index] = v
+        _target(out, steps)[steps[-1]] = v
         return out
 
     def backward(self, g):
-        ga = None
+        ga = gv = None
         if self.needs_input_grad[0]:
             ga = g.clone()
-            ga[self.index] = 0.0
-        gv = None
+            _target(ga, self.steps)[self.steps[-1]] = 0.0
         if self.needs_input_grad[1]:
-            gv = getitem(g, self.index)
+            gv = g
+            for step in self.steps:
+                gv = getitem(gv, step)
         return ga, gv
+
+
+def _target(x, steps):
+    for step in steps[:-1]:
+        x = x[step]
+    return x
 
 
 def setitem(a, index, value):
@@ -126,7 +172,7 @@ def setitem(a, index, value):
     if not isinstance(index, tuple):
         index = (index,)
     xp = array_module(a._data)
-    raw = index if _is_basic(index) else _raw_index(index, xp)
+    steps = [st if _is_basic(st) else _raw_index(st, xp) for st in _index_steps(index)]
     if isinstance(value, Tensor):
         if value.device != a.device:
             raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on {a.device}")
@@ -138,13 +184,13 @@ def setitem(a, index, value):
     if _enabled[0] and (a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
         if not isinstance(value, Tensor):
             value = Tensor._wrap(xp.asarray(value, dtype=a._data.dtype))
-        a._assign(SetItem.apply(a, value, index=raw))
+        a._assign(SetItem.apply(a._snapshot(), value, steps=steps))
         return
     v = value._data if isinstance(value, Tensor) else value
     if not getattr(a._data.flags, "writeable", True):  # cupy arrays are always writable
         a._data = a._data.copy()
     try:
-        a._data[raw] = v
+        _target(a._data, steps)[steps[-1]] = v
     except (ValueError, IndexError) as e:
         raise type(e)(f"setitem on tensor of shape {list(a._data.shape)}: {e}") from None
     a._version[0] += 1
@@ -238,6 +284,12 @@ def scatter(a, dim, index, src=None, value=None, reduce=None):
         src = Tensor._wrap(xp.full(index._data.shape, src, dtype=a._data.dtype))
     elif src._data.dtype != a._data.dtype:
         src = src.to(a.dtype)
+    if index._data.ndim != a._data.ndim or src._data.ndim != a._data.ndim:
+        raise RuntimeError(
+            f"scatter(): index (shape {list(index._data.shape)}), src (shape "
+            f"{list(src._data.shape)}) and self (shape {list(a._data.shape)}) must have the same "
+            "number of dimensions"
+        )
     if reduce not in (None, "add"):
         raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use None or 'add'")
     return Scatter.apply(a, src, index, axis=axis, reduce=reduce)
@@ -268,7 +320,13 @@ def masked_fill(a, mask, value):
         value = value.to(a.dtype)
     else:
         value = Tensor._wrap(array_module(a._data).asarray(value, dtype=a._data.dtype))
-    return ew.Where.apply(mask, value, a)
+    try:
+        return ew.Where.apply(mask, value, a)
+    except ValueError:
+        raise RuntimeError(
+            f"masked_fill: the mask of shape {list(mask._data.shape)} does not broadcast to the "
+            f"tensor of shape {list(a._data.shape)}"
+        ) from None
 
 
 def masked_select(a, mask):

@@ -14,7 +14,7 @@ class MatMul(Op):
         if self.recording:
             na, nb = self.needs_input_grad
             self.save(self.inputs[1] if na else None, self.inputs[0] if nb else None)
-        return array_module(a).matmul(a, b)
+        return array_module(a).matmul(a, b).astype(a.dtype, copy=False)  # bfloat16 matmul may widen
 
     def backward(self, g):
         b, a = self.saved_values()
@@ -32,14 +32,13 @@ def matmul(a, b):
             f"matmul: both arguments need at least 1 dimension, got {a._data.ndim}D and "
             f"{b._data.ndim}D tensors"
         )
-    if a._data.dtype != b._data.dtype:
-        a, b = binary_operands(a, b, "matmul")
+    a, b = binary_operands(a, b, "matmul")  # same device, promoted dtypes
     ka = a._data.shape[-1]
     kb = b._data.shape[-2] if b._data.ndim > 1 else b._data.shape[0]
     if ka != kb:
         sa = "x".join(map(str, a._data.shape[-2:])) if a._data.ndim > 1 else str(ka)
         sb = "x".join(map(str, b._data.shape[-2:])) if b._data.ndim > 1 else str(kb)
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+        raise RuntimeError(f"matmul: mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
     squeeze_a = a._data.ndim == 1
     squeeze_b = b._data.ndim == 1
     if squeeze_a:

@@ -442,6 +442,8 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def chunk(a, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     dim = normalize_dim(dim, a._data.ndim, "chunk")
     size = a._data.shape[dim]
     step = -(-size // chunks) if size else 1

@@ -160,7 +160,7 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     """Mean over ``dim``; needs a floating input (or ``dtype``)."""
     if dtype is not None:
         a = a.to(dtype)
-    if a._data.dtype.kind != "f":
+    if not dtypes.is_float(a._data.dtype):
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {a.dtype.name}"
@@ -185,9 +185,22 @@ def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     return Sum.apply(centered * centered, axes=axes, keepdim=keepdim) * scale
 
 
+class SqrtOfVariance(Op):
+    """sqrt for std: its gradient is 0 where the std is 0 (constant input), as in PyTorch, not inf."""
+
+    saves_output = True
+
+    def forward(self, v):
+        return array_module(v).sqrt(v)
+
+    def backward(self, g):
+        out = self.output()
+        return ew.where(out == 0, 0.0, g / (out * 2))
+
+
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
     """Standard deviation (see ``var``)."""
-    return ew.sqrt(var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
+    return SqrtOfVariance.apply(var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
 
 
 def var_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
@@ -285,6 +298,9 @@ def cumsum(a, dim, dtype=None):
         a = a.to(dtype)
     elif a._data.dtype.kind in "biu":
         a = a.to(dtypes.int64)
+    if a._data.ndim == 0:
+        normalize_dim(dim, 0, "cumsum")
+        return a.clone()
     return Cumsum.apply(a, axis=normalize_dim(dim, a._data.ndim, "cumsum"))
 
 
@@ -297,6 +313,10 @@ def cumprod(a, dim, dtype=None):
 def logsumexp(a, dim, keepdim=False):
     """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
     axes = normalize_dims(dim, a._data.ndim, "logsumexp")
+    if 0 in [a._data.shape[ax] for ax in axes]:  # an empty sum: log(0) = -inf
+        shape = tuple(1 if i in axes else n for i, n in enumerate(a._data.shape))
+        out = a.new_full(shape, float("-inf"))
+        return out if keepdim else out.squeeze(axes)
     m = amax(a, axes, keepdim=True).detach()
     m = ew.where(ew.isinf(m), 0.0, m)
     out = ew.log(sum(ew.exp(a - m), axes, keepdim=True)) + m
@@ -353,6 +373,8 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
         return sum((a != 0).to(a.dtype), axes, keepdim=keepdim)
     if p == 1:
         return sum(ew.abs(a), axes, keepdim=keepdim)
+    if not isinstance(p, (int, float)):
+        raise NotImplementedError(f"norm: p={p!r} is not supported; use a number, inf, -inf or 'fro'")
     return ew.pow(sum(ew.pow(ew.abs(a), p), axes, keepdim=keepdim), 1.0 / p)
 
 
