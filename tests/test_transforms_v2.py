@@ -171,3 +171,47 @@ def test_bad_input():
         tvt.BoundingBoxes(np.zeros((2, 4)), format="XXYY", canvas_size=(4, 4))
     with pytest.raises(ValueError, match="larger than input image size"):
         V.RandomCrop(500)(_sample())
+
+
+def _rect_image(h, w, rect):
+    x1, y1, x2, y2 = rect
+    img = np.zeros((1, h, w), np.uint8)
+    img[0, y1:y2, x1:x2] = 255
+    return img
+
+
+@pytest.mark.parametrize("mode", [IM.NEAREST, IM.NEAREST_EXACT, IM.BILINEAR])
+def test_mask_follows_a_tensor_image_resize(mode):
+    # with a tensor image, a mask is resampled as TorchVision v2 does (NEAREST), unless the image itself
+    # uses NEAREST_EXACT; under a nearest resize both then cover exactly the same pixels
+    img = _rect_image(61, 83, (20, 10, 70, 40))
+    out_img, out_mask = V.Resize((23, 29), interpolation=mode)(tvt.Image(vl.tensor(img)),
+                                                                tvt.Mask(vl.tensor(img[0] > 0)))
+    ref = vl.tensor(img[0] > 0).to(vl.uint8)[None]
+    expected_mode = IM.NEAREST_EXACT if mode == IM.NEAREST_EXACT else IM.NEAREST
+    expected = vl.transforms.functional.resize(ref, [23, 29], expected_mode).numpy()[0] > 0
+    np.testing.assert_array_equal(out_mask.numpy() > 0, expected)
+    if mode != IM.BILINEAR:
+        np.testing.assert_array_equal(out_mask.numpy() > 0, out_img.numpy()[0] > 0)
+
+
+def test_mask_resize_matches_torchvision_v2_for_tensor_images():
+    torch = pytest.importorskip("torch")
+    TV2 = pytest.importorskip("torchvision.transforms.v2")
+    from torchvision import tv_tensors as TVT
+
+    img = _rect_image(61, 83, (20, 10, 70, 40))
+    mask = (np.arange(61 * 83).reshape(61, 83) % 7).astype(np.uint8)
+    ours = V.Resize((23, 29))(tvt.Image(vl.tensor(img)), tvt.Mask(vl.tensor(mask)))[1]
+    theirs = TV2.Resize((23, 29))(TVT.Image(torch.from_numpy(img)), TVT.Mask(torch.from_numpy(mask)))[1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("crop", [(80, 100), (61, 101), (70, 50), (64, 84)])
+def test_center_crop_larger_than_image_keeps_boxes_on_the_pixels(crop):
+    rect = (20, 10, 70, 40)
+    img = _rect_image(61, 83, rect)
+    boxes = tvt.BoundingBoxes([rect], format="XYXY", canvas_size=(61, 83))
+    out_img, out_boxes = V.CenterCrop(crop)(tvt.Image(vl.tensor(img)), boxes)
+    assert out_boxes.canvas_size == tuple(out_img.shape[-2:]) == crop
+    np.testing.assert_array_equal(out_boxes.numpy()[0], _extent(out_img.numpy()[0]))

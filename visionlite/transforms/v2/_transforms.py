@@ -74,6 +74,15 @@ def _warp_mode(mode):
     return InterpolationMode.NEAREST if mode == InterpolationMode.NEAREST_EXACT else mode
 
 
+def _mask_mode(params):
+    """Nearest flavour for masks, so that they stay on the image's pixels: with a PIL image NEAREST_EXACT
+    (Pillow's NEAREST samples pixel centres); with a tensor image the image's own choice when it is
+    NEAREST_EXACT, else NEAREST, as TorchVision v2 resamples masks."""
+    if params.get("pil_image") or params.get("interpolation") == InterpolationMode.NEAREST_EXACT:
+        return InterpolationMode.NEAREST_EXACT
+    return InterpolationMode.NEAREST
+
+
 class Transform(Module):
     """Base class: subclasses draw parameters in ``make_params`` and transform each kind of input."""
 
@@ -83,6 +92,7 @@ class Transform(Module):
         rebuild = _flatten(sample, leaves)
         kinds = _kinds(leaves)
         params = self.make_params(leaves, kinds, _canvas(leaves, kinds))
+        params.setdefault("pil_image", any(k == "image" and is_pil_image(x) for x, k in zip(leaves, kinds)))
         out = list(leaves)
         # pixels first: boxes take the canvas size the image actually came out with
         for i in sorted(range(len(leaves)), key=lambda i: kinds[i] == "boxes"):
@@ -110,9 +120,8 @@ class Transform(Module):
         return img
 
     def mask(self, mask, params):
-        """Masks follow the image's geometry with zero fill and nearest sampling at pixel centres
-        (NEAREST_EXACT, which is how Pillow's NEAREST samples, so masks stay on PIL images' pixels)."""
-        return self.image(mask, dict(params, interpolation=InterpolationMode.NEAREST_EXACT, fill=0))
+        """Masks follow the image's geometry with zero fill and nearest sampling."""
+        return self.image(mask, dict(params, interpolation=_mask_mode(params), fill=0))
 
     def boxes(self, xyxy, canvas_size, params):
         return xyxy, canvas_size
@@ -221,7 +230,11 @@ class CenterCrop(_Crop):
 
     def make_params(self, leaves, kinds, canvas_size):
         (h, w), (ch, cw) = canvas_size, self.size
-        top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+        # a crop bigger than the image pads (ch - h) // 2 rows on top (and likewise on the left); the
+        # boxes shift by exactly that. (TorchVision v2 rounds (h - ch) / 2 instead, which is a pixel off
+        # the padded pixels when the difference is odd and its half rounds away from zero.)
+        top = -((ch - h) // 2) if ch > h else int(round((h - ch) / 2.0))
+        left = -((cw - w) // 2) if cw > w else int(round((w - cw) / 2.0))
         return {"top": top, "left": left, "height": ch, "width": cw}
 
     def image(self, img, params):
