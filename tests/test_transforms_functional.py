@@ -106,6 +106,34 @@ def test_float_tensor_close(fn, chw):
     np.testing.assert_allclose(actual.numpy(), expected, atol=2e-5, rtol=0)
 
 
+WARPS = [c for c in CASES if c[0].startswith(("rotate", "affine", "perspective"))]
+
+
+@pytest.mark.parametrize("fn", _params(WARPS))
+def test_float16_warps_match_torchvision(fn, chw):
+    # TorchVision builds a float16 image's sampling grid with float32 arithmetic (rounded once to float16)
+    # and samples in float16: the same steps give the same values. (The crop stays small: PyTorch's
+    # float16 grid_sample on CPU returns garbage, NaNs included, for planes of some 60k pixels and more.)
+    x = (chw[:, :120, :160].astype(np.float32) / 255).astype(np.float16)
+    expected = fn(TF, torch.from_numpy(x), TIM).numpy()
+    actual = fn(F, vl.tensor(x), IM)
+    assert actual.dtype == vl.float16 and actual.shape == expected.shape
+    diff = np.abs(actual.numpy().astype(np.float32) - expected.astype(np.float32))
+    assert (diff > 1e-3).mean() < 1e-3, diff.max()
+
+
+def test_float16_elastic_transform_computes_in_float32(chw):
+    # TorchVision's elastic grid is float32, so a float16 image is sampled in float32 and cast back
+    x = (chw[:, :60, :80].astype(np.float32) / 255).astype(np.float16)
+    d = np.random.default_rng(0).uniform(-0.05, 0.05, (1, 60, 80, 2)).astype(np.float32)
+    expected = TF.elastic_transform(torch.from_numpy(x), torch.from_numpy(d)).numpy()
+    actual = F.elastic_transform(vl.tensor(x), vl.tensor(d))
+    assert actual.dtype == vl.float16
+    # float32 sums may round differently: at most one float16 step apart
+    np.testing.assert_allclose(actual.numpy().astype(np.float32), expected.astype(np.float32), atol=1e-3,
+                               rtol=0)
+
+
 BATCHED = {"resize_bilinear", "resize_bicubic", "contrast", "gamma", "affine", "equalize"}
 
 

@@ -24,7 +24,8 @@ def max_value(dtype):
 
 
 def work_dtype(dtype):
-    """The float dtype an op computes in: the image's own for floats, float32 for integers."""
+    """The float dtype an op computes in: the image's own for floats, float32 for integers. (Warp grids
+    for float16 images are computed in float32 and rounded once, see ``_tensor_resample``.)"""
     return np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(_F32)
 
 
@@ -188,17 +189,19 @@ def rotate(x, matrix, interpolation, expand, fill):
 def elastic_transform(x, displacement, interpolation, fill):
     """Sample at the identity grid plus ``displacement`` (``H,W,2``, in [-1, 1] grid units)."""
     h, w = x.shape[-2:]
-    dtype = work_dtype(x.dtype)
-    ys = rs._linspace((-h + 1) / h, (h - 1) / h, h).astype(dtype)
-    xs = rs._linspace((-w + 1) / w, (w - 1) / w, w).astype(dtype)
-    identity = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), axis=-1)
+    # TorchVision's identity grid is float32 whatever the image, so the grid (and the sampling, which
+    # runs in the grid's dtype) is float32 unless the displacement is float64
+    dtype = np.result_type(_F32, displacement.dtype)
+    ys = rs._linspace((-h + 1) / h, (h - 1) / h, h)
+    xs = rs._linspace((-w + 1) / w, (w - 1) / w, w)
+    identity = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), axis=-1).astype(dtype)
     grid = array_module(displacement).asarray(identity) + displacement.astype(dtype)
     return _grid_transform(x, grid, interpolation, fill)
 
 
 def perspective(x, coeffs, interpolation, fill):
     h, w = x.shape[-2:]
-    grid = rs.perspective_grid(coeffs, w, h, work_dtype(x.dtype).type)
+    grid = rs.perspective_grid(coeffs, w, h, work_dtype(x.dtype))
     return _grid_transform(x, grid, interpolation, fill)
 
 

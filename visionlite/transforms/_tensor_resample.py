@@ -107,27 +107,48 @@ def _linspace(start, end, steps):
     return np.where(i < steps // 2, up, down)
 
 
+def _grid_arith(dtype):
+    """The dtype grid arithmetic runs in: float16 grids are computed in float32 and rounded once at the
+    end, as PyTorch's half-precision matmul accumulates; other floats in their own precision."""
+    dtype = np.dtype(dtype)
+    return np.dtype(_F32) if dtype == np.float16 else dtype
+
+
+def _through(values, dtype, acc):
+    """``values`` rounded to ``dtype`` (the tensors TorchVision builds), then widened to ``acc``."""
+    return np.asarray(values, dtype=np.float64).astype(dtype).astype(acc)
+
+
 def affine_grid(matrix, w, h, ow, oh, dtype):
     """Sampling grid ``(oh, ow, 2)`` in [-1, 1] units for the inverse affine ``matrix`` (6 numbers,
     centred coordinates), as TorchVision builds it for rotate and affine."""
-    theta = np.asarray(matrix, dtype=dtype).reshape(2, 3)
-    xs = _linspace(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow).astype(dtype)
-    ys = _linspace(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh).astype(dtype)
-    rt = theta.T / np.array([0.5 * w, 0.5 * h], dtype=dtype)
+    dtype = np.dtype(dtype)
+    acc = _grid_arith(dtype)
+    theta = _through(matrix, dtype, acc).reshape(2, 3)
+    xs = _through(_linspace(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow), dtype, acc)
+    ys = _through(_linspace(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh), dtype, acc)
+    rt = (theta.T / _through([0.5 * w, 0.5 * h], dtype, acc)).astype(dtype).astype(acc)
     gx = xs[None, :] * rt[0, 0] + ys[:, None] * rt[1, 0] + rt[2, 0]
     gy = xs[None, :] * rt[0, 1] + ys[:, None] * rt[1, 1] + rt[2, 1]
-    return np.stack([gx, gy], axis=-1)
+    return np.stack([gx, gy], axis=-1).astype(dtype)
 
 
 def perspective_grid(coeffs, ow, oh, dtype):
     """Sampling grid ``(oh, ow, 2)`` for the 8 perspective coefficients (output -> input pixels)."""
-    c = [dtype(v) for v in coeffs]
-    xs = _linspace(0.5, ow + 0.5 - 1.0, ow).astype(dtype)[None, :]
-    ys = _linspace(0.5, oh + 0.5 - 1.0, oh).astype(dtype)[:, None]
-    den = xs * c[6] + ys * c[7] + dtype(1.0)
-    gx = (xs * (c[0] / dtype(0.5 * ow)) + ys * (c[1] / dtype(0.5 * ow)) + c[2] / dtype(0.5 * ow)) / den - 1
-    gy = (xs * (c[3] / dtype(0.5 * oh)) + ys * (c[4] / dtype(0.5 * oh)) + c[5] / dtype(0.5 * oh)) / den - 1
-    return np.stack([gx.astype(dtype), gy.astype(dtype)], axis=-1)
+    dtype = np.dtype(dtype)
+    acc = _grid_arith(dtype)
+    c = _through(coeffs, dtype, acc)
+    xs = _through(_linspace(0.5, ow + 0.5 - 1.0, ow), dtype, acc)[None, :]
+    ys = _through(_linspace(0.5, oh + 0.5 - 1.0, oh), dtype, acc)[:, None]
+    # numerators and denominator are each one matmul in TorchVision: rounded to dtype once
+    den = (xs * c[6] + ys * c[7] + acc.type(1.0)).astype(dtype)
+    half = _through([0.5 * ow, 0.5 * oh], dtype, acc)
+    sx = (c[:3] / half[0]).astype(dtype).astype(acc)
+    sy = (c[3:6] / half[1]).astype(dtype).astype(acc)
+    num_x = (xs * sx[0] + ys * sx[1] + sx[2]).astype(dtype)
+    num_y = (xs * sy[0] + ys * sy[1] + sy[2]).astype(dtype)
+    one = dtype.type(1)
+    return np.stack([num_x / den - one, num_y / den - one], axis=-1)
 
 
 def grid_sample(x, grid, mode):
