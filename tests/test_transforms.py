@@ -7,6 +7,7 @@ import pytest
 
 import visionlite as vl
 import visionlite.transforms as T
+import visionlite.transforms.functional as F
 
 torch = pytest.importorskip("torch")
 TT = pytest.importorskip("torchvision.transforms")
@@ -228,6 +229,12 @@ def test_bad_arguments_raise(pil, chw):
         T.Lambda(3)
     with pytest.raises(ValueError, match="channels"):
         T.Normalize([0.5] * 4, [0.5] * 4)(vl.rand(3, 8, 8))
+    with pytest.raises(TypeError, match="RandomErasing.*tensor.*PILToTensor"):
+        T.RandomErasing(p=1.0)(pil)
+    for size in (4, [4, 4]):
+        with pytest.raises(ValueError, match="resize: the image is empty"):
+            F.resize(vl.zeros(3, 0, 5), size)
+    assert tuple(F.resize(vl.zeros(0, 3, 5, 5), 4).shape) == (0, 3, 4, 4)  # an empty batch is fine
 
 
 @pytest.mark.parametrize("kwargs", [

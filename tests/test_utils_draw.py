@@ -127,3 +127,17 @@ def test_bad_input(img):
         draw_bounding_boxes(vl.tensor(img), vl.tensor(BOXES), colors=(1, 2))
     with pytest.raises(TypeError, match="list of tensors"):
         make_grid([np.zeros((3, 4, 4))])
+
+
+def test_box_format_error_names_a_real_converter(img):
+    import importlib
+    import re
+
+    with pytest.raises(ValueError) as info:
+        draw_bounding_boxes(vl.tensor(img), vl.tensor(BOXES[:, [2, 3, 0, 1]]))
+    names = re.findall(r"visionlite(?:\.\w+)+", str(info.value))
+    assert names, str(info.value)
+    for name in names:  # every dotted name the message suggests must exist
+        module, attr = name.rsplit(".", 1)
+        assert hasattr(importlib.import_module(module), attr), name
+

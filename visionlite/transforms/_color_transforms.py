@@ -138,6 +138,9 @@ class RandomErasing(Module):
         return 0, 0, img_h, img_w, img
 
     def forward(self, img):
+        if not isinstance(img, vl.Tensor):
+            raise TypeError(f"RandomErasing needs a tensor image, got {type(img).__name__}; convert it "
+                            "first with ToTensor() or PILToTensor()")
         if R.rand() < self.p:
             if isinstance(self.value, (int, float)):
                 value = [float(self.value)]

@@ -176,6 +176,8 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
         raise TypeError(f"resize: size should be an int or a sequence, got {type(size).__name__}")
     _check_size(size, "resize")
     _, h, w = get_dimensions(img)
+    if h == 0 or w == 0:
+        raise ValueError(f"resize: the image is empty ({h}x{w} pixels); there is nothing to resample")
     size = [int(size)] if isinstance(size, (int, np.integer)) else [int(s) for s in size]
     out_size = _compute_resized_output_size((h, w), size, max_size)
     if [h, w] == out_size:

@@ -168,7 +168,7 @@ def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, widt
         raise ValueError(f"draw_bounding_boxes: boxes should have shape (N, 4) or (N, 8), got {b.shape}")
     if b.shape[-1] == 4 and ((b[:, 0] > b[:, 2]).any() or (b[:, 1] > b[:, 3]).any()):
         raise ValueError("Boxes need to be in (xmin, ymin, xmax, ymax) format. Use "
-                         "visionlite.ops.box_convert to convert them")
+                         "visionlite.transforms.v2.ConvertBoundingBoxFormat('XYXY') to convert them")
     num_boxes = b.shape[0]
     if num_boxes == 0:
         warnings.warn("boxes doesn't contain any box. No box was drawn", stacklevel=2)
