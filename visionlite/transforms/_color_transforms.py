@@ -123,19 +123,8 @@ class RandomErasing(Module):
     def get_params(img, scale, ratio, value=None):
         """(i, j, h, w, v): the region and the values to write (random normal when ``value`` is None);
         the whole image itself when ten tries find no region that fits."""
-        img_c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
-        area = img_h * img_w
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-        for _ in range(10):
-            erase_area = area * R.uniform(scale[0], scale[1])
-            aspect_ratio = math.exp(R.uniform(log_ratio[0], log_ratio[1]))
-            h = int(round(math.sqrt(erase_area * aspect_ratio)))
-            w = int(round(math.sqrt(erase_area / aspect_ratio)))
-            if not (h < img_h and w < img_w):
-                continue
-            v = vl.randn(img_c, h, w) if value is None else vl.tensor(value)[:, None, None]
-            return R.randint(0, img_h - h + 1), R.randint(0, img_w - w + 1), h, w, v
-        return 0, 0, img_h, img_w, img
+        found = erasing_params(*img.shape[-3:], scale, ratio, value)
+        return found if found is not None else (0, 0, img.shape[-2], img.shape[-1], img)
 
     def forward(self, img):
         if not isinstance(img, vl.Tensor):
@@ -159,6 +148,23 @@ class RandomErasing(Module):
         return (f"{type(self).__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
                 f"value={self.value}, "
                 f"inplace={self.inplace})")
+
+
+def erasing_params(img_c, img_h, img_w, scale, ratio, value=None):
+    """RandomErasing's draw for a ``img_c x img_h x img_w`` image: (i, j, h, w, v), or None when ten tries
+    find no region that fits."""
+    area = img_h * img_w
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        erase_area = area * R.uniform(scale[0], scale[1])
+        aspect_ratio = math.exp(R.uniform(log_ratio[0], log_ratio[1]))
+        h = int(round(math.sqrt(erase_area * aspect_ratio)))
+        w = int(round(math.sqrt(erase_area / aspect_ratio)))
+        if not (h < img_h and w < img_w):
+            continue
+        v = vl.randn(img_c, h, w) if value is None else vl.tensor(value)[:, None, None]
+        return R.randint(0, img_h - h + 1), R.randint(0, img_w - w + 1), h, w, v
+    return None
 
 
 class GaussianBlur(Module):

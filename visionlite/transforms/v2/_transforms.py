@@ -1,149 +1,24 @@
-"""Joint transforms: one call transforms an image together with its boxes and masks, drawing the
-random parameters once, as ``torchvision.transforms.v2`` does.
-
-Inputs may be any nest of tuples, lists and dicts. The image is a PIL image, an ``Image`` tensor, or
-(when neither is present) the first plain Tensor; ``BoundingBoxes`` and ``Mask`` follow the pixels;
-everything else (labels, ids, file names) passes through untouched.
+"""Geometric joint transforms (flips, resizes, crops, padding, affine warps) and the box utilities: the
+image, its ``BoundingBoxes`` and its ``Mask`` move together, as in ``torchvision.transforms.v2``.
 """
 import numbers
 
-from visionlite.core import dtypes as _dt
-from visionlite.core.nn.module import Module
 from visionlite.core.tensor import Tensor
 
 from .. import _random as R
 from .. import functional as F
 from .. import transforms as _v1
-from .._common import is_pil_image
 from .._functional_tensor import affine_output_size
 from ..functional import InterpolationMode, _compute_resized_output_size, interpolation_mode
 from . import _boxes as B
-from .tv_tensors import BoundingBoxes, Image, Mask, as_format, as_image, wrap
+from ._transform import Transform, _flatten, _warp_mode, pad_image, setup_fill
+from .tv_tensors import BoundingBoxes, Mask, as_format, wrap
 
 _SIZE_MSG = "Please provide only two dimensions (h, w) for size."
 
-__all__ = ["Transform", "Compose", "RandomHorizontalFlip", "RandomVerticalFlip", "Resize", "CenterCrop",
-           "RandomCrop", "RandomResizedCrop", "Pad", "RandomAffine", "RandomRotation", "ClampBoundingBoxes",
-           "SanitizeBoundingBoxes", "ConvertBoundingBoxFormat", "ToImage", "ToDtype", "Normalize"]
-
-
-# ------------------------------------------------------------------------------------- structure
-def _flatten(obj, leaves):
-    """Collect the leaves of nested tuples/lists/dicts; return a function rebuilding the nest."""
-    if isinstance(obj, (tuple, list)):
-        parts = [_flatten(o, leaves) for o in obj]
-        return lambda it: type(obj)(p(it) for p in parts)
-    if isinstance(obj, dict):
-        parts = {k: _flatten(v, leaves) for k, v in obj.items()}
-        return lambda it: type(obj)((k, p(it)) for k, p in parts.items())
-    leaves.append(obj)
-    return lambda it: next(it)
-
-
-def _kinds(leaves):
-    """For each leaf: 'image', 'boxes', 'mask' or None (passed through)."""
-    explicit = any(is_pil_image(x) or isinstance(x, Image) for x in leaves)
-    kinds, plain_used = [], explicit
-    for x in leaves:
-        if isinstance(x, BoundingBoxes):
-            kinds.append("boxes")
-        elif isinstance(x, Mask):
-            kinds.append("mask")
-        elif is_pil_image(x) or isinstance(x, Image):
-            kinds.append("image")
-        elif type(x) is Tensor and not plain_used:
-            kinds.append("image")
-            plain_used = True
-        else:
-            kinds.append(None)
-    return kinds
-
-
-def _canvas(leaves, kinds):
-    for x, k in zip(leaves, kinds):
-        if k in ("image", "mask"):
-            return tuple(F.get_dimensions(x)[1:])
-    for x, k in zip(leaves, kinds):
-        if k == "boxes":
-            return x.canvas_size
-    raise TypeError("joint transforms need an image, a Mask or BoundingBoxes among their inputs")
-
-
-def _warp_mode(mode):
-    # warps sample at pixel centres already, so exact-nearest is plain nearest there
-    return InterpolationMode.NEAREST if mode == InterpolationMode.NEAREST_EXACT else mode
-
-
-def _mask_mode(params):
-    """Nearest flavour for masks, so that they stay on the image's pixels: with a PIL image NEAREST_EXACT
-    (Pillow's NEAREST samples pixel centres); with a tensor image the image's own choice when it is
-    NEAREST_EXACT, else NEAREST, as TorchVision v2 resamples masks."""
-    if params.get("pil_image") or params.get("interpolation") == InterpolationMode.NEAREST_EXACT:
-        return InterpolationMode.NEAREST_EXACT
-    return InterpolationMode.NEAREST
-
-
-class Transform(Module):
-    """Base class: subclasses draw parameters in ``make_params`` and transform each kind of input."""
-
-    def forward(self, *inputs):
-        sample = inputs if len(inputs) > 1 else inputs[0]
-        leaves = []
-        rebuild = _flatten(sample, leaves)
-        kinds = _kinds(leaves)
-        params = self.make_params(leaves, kinds, _canvas(leaves, kinds))
-        params.setdefault("pil_image", any(k == "image" and is_pil_image(x) for x, k in zip(leaves, kinds)))
-        out = list(leaves)
-        # pixels first: boxes take the canvas size the image actually came out with
-        for i in sorted(range(len(leaves)), key=lambda i: kinds[i] == "boxes"):
-            out[i] = self._one(leaves[i], kinds[i], params)
-            if kinds[i] == "image" and "out_size" not in params:
-                params["out_size"] = tuple(F.get_dimensions(out[i])[1:])
-        return rebuild(iter(out))
-
-    def make_params(self, leaves, kinds, canvas_size):
-        return {}
-
-    def _one(self, x, kind, params):
-        if kind == "image":
-            out = self.image(x, params)
-            return wrap(out, like=x) if isinstance(x, Image) else out
-        if kind == "mask":
-            return wrap(self.mask(Tensor._wrap(x._data), params), like=x)
-        if kind == "boxes":
-            xyxy = B.to_xyxy(x._data, x.format)
-            xyxy, size = self.boxes(xyxy, x.canvas_size, params)
-            return wrap(B.from_xyxy(xyxy, x.format, x._data.dtype), like=x, canvas_size=size)
-        return self.other(x, params)
-
-    def image(self, img, params):
-        return img
-
-    def mask(self, mask, params):
-        """Masks follow the image's geometry with zero fill and nearest sampling."""
-        return self.image(mask, dict(params, interpolation=_mask_mode(params), fill=0))
-
-    def boxes(self, xyxy, canvas_size, params):
-        return xyxy, canvas_size
-
-    def other(self, x, params):
-        return x
-
-
-class Compose:
-    """Apply joint transforms one after another (each takes and returns the whole sample)."""
-
-    def __init__(self, transforms):
-        self.transforms = transforms
-
-    def __call__(self, *inputs):
-        sample = inputs if len(inputs) > 1 else inputs[0]
-        for t in self.transforms:
-            sample = t(sample)
-        return sample
-
-    def __repr__(self):
-        return "Compose(" + "".join(f"\n    {t}" for t in self.transforms) + "\n)"
+__all__ = ["RandomHorizontalFlip", "RandomVerticalFlip", "Resize", "CenterCrop", "RandomCrop",
+           "RandomResizedCrop", "Pad", "RandomAffine", "RandomRotation", "ClampBoundingBoxes",
+           "SanitizeBoundingBoxes", "ConvertBoundingBoxFormat"]
 
 
 # ------------------------------------------------------------------------------------- geometry
@@ -270,17 +145,18 @@ class Pad(Transform):
     def __init__(self, padding, fill=0, padding_mode="constant"):
         super().__init__()
         self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
+        self._fill = setup_fill(fill)
 
     def make_params(self, leaves, kinds, canvas_size):
         if self.padding_mode != "constant" and "boxes" in kinds:
             raise ValueError(f"Padding mode '{self.padding_mode}' is not supported with bounding boxes")
-        return {"fill": self.fill}
+        return {"fill": self._fill}
 
     def image(self, img, params):
-        return F.pad(img, self.padding, params["fill"], self.padding_mode)
+        return pad_image(img, self.padding, params["fill"], self.padding_mode)
 
     def mask(self, mask, params):
-        return F.pad(mask, self.padding, 0, self.padding_mode)
+        return pad_image(mask, self.padding, params["fill"], self.padding_mode)
 
     def boxes(self, xyxy, canvas_size, params):
         left, top, right, bottom = _ltrb(self.padding)
@@ -309,6 +185,7 @@ class RandomCrop(_Crop):
         self.size = tuple(_v1._setup_size(size, error_msg=_SIZE_MSG))
         self.padding, self.pad_if_needed = padding, pad_if_needed
         self.fill, self.padding_mode = fill, padding_mode
+        self._fill = setup_fill(fill)
 
     def make_params(self, leaves, kinds, canvas_size):
         left, top, right, bottom = _ltrb(self.padding) if self.padding is not None else (0, 0, 0, 0)
@@ -324,17 +201,15 @@ class RandomCrop(_Crop):
         i = j = 0
         if (h, w) != (th, tw):  # as RandomCrop.get_params: both offsets are drawn unless nothing can move
             i, j = R.randint(0, h - th + 1), R.randint(0, w - tw + 1)
-        return {"pad": (left, top, right, bottom), "top": i, "left": j, "height": th, "width": tw}
+        return {"pad": (left, top, right, bottom), "top": i, "left": j, "height": th, "width": tw,
+                "fill": self._fill}
 
     def image(self, img, params):
         if any(params["pad"]):
-            img = F.pad(img, list(params["pad"]), self.fill, self.padding_mode)
+            img = pad_image(img, list(params["pad"]), params["fill"], self.padding_mode)
         return F.crop(img, params["top"], params["left"], params["height"], params["width"])
 
-    def mask(self, mask, params):
-        if any(params["pad"]):
-            mask = F.pad(mask, list(params["pad"]), 0, self.padding_mode)
-        return F.crop(mask, params["top"], params["left"], params["height"], params["width"])
+    mask = image
 
     def boxes(self, xyxy, canvas_size, params):
         xyxy, size = B.pad(xyxy, canvas_size, *params["pad"])
@@ -344,23 +219,30 @@ class RandomCrop(_Crop):
         return f"RandomCrop(size={self.size}, padding={self.padding})"
 
 
+def _warp_fill(img, fill):
+    """Tensor warps take one fill value per channel (None: zeros, without blending the edges)."""
+    return None if fill is None else _v1._tensor_fill(img, fill)
+
+
 class RandomAffine(Transform):
     """Random rotation, translation, scale and shear; boxes become the enclosing box of their corners."""
 
     def __init__(self, degrees, translate=None, scale=None, shear=None,
                  interpolation=InterpolationMode.NEAREST, fill=0, center=None):
         super().__init__()
-        self._v1 = _v1.RandomAffine(degrees, translate, scale, shear, interpolation, fill, center)
+        self._fill = setup_fill(fill)  # the v1 transform checks the rest (and a single fill)
+        self._v1 = _v1.RandomAffine(degrees, translate, scale, shear, interpolation,
+                                    0 if isinstance(fill, dict) else fill, center)
 
     def make_params(self, leaves, kinds, canvas_size):
         t = self._v1
         h, w = canvas_size
         angle, translate, scale, shear = t.get_params(t.degrees, t.translate, t.scale, t.shear, [w, h])
         return {"angle": angle, "translate": list(translate), "scale": scale, "shear": list(shear),
-                "interpolation": t.interpolation, "fill": t.fill}
+                "interpolation": t.interpolation, "fill": self._fill}
 
     def image(self, img, params):
-        fill = _v1._tensor_fill(img, params["fill"])
+        fill = _warp_fill(img, params["fill"])
         return F.affine(img, params["angle"], params["translate"], params["scale"], params["shear"],
                         interpolation=_warp_mode(params["interpolation"]), fill=fill, center=self._v1.center)
 
@@ -380,16 +262,18 @@ class RandomRotation(Transform):
 
     def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=0):
         super().__init__()
-        self._v1 = _v1.RandomRotation(degrees, interpolation, expand, center, fill)
+        self._fill = setup_fill(fill)
+        self._v1 = _v1.RandomRotation(degrees, interpolation, expand, center,
+                                      0 if isinstance(fill, dict) else fill)
 
     def make_params(self, leaves, kinds, canvas_size):
         return {"angle": self._v1.get_params(self._v1.degrees), "interpolation": self._v1.interpolation,
-                "fill": self._v1.fill}
+                "fill": self._fill}
 
     def image(self, img, params):
         t = self._v1
         return F.rotate(img, params["angle"], _warp_mode(params["interpolation"]), t.expand, t.center,
-                        _v1._tensor_fill(img, params["fill"]))
+                        _warp_fill(img, params["fill"]))
 
     def boxes(self, xyxy, canvas_size, params):
         h, w = canvas_size
@@ -493,47 +377,3 @@ class SanitizeBoundingBoxes(Transform):
 
     def __repr__(self):
         return f"SanitizeBoundingBoxes(min_size={self.min_size}, min_area={self.min_area})"
-
-
-# ---------------------------------------------------------------------------------------- images
-class ToImage(Transform):
-    """PIL images and plain tensors -> ``Image`` tensors (uint8 stays uint8)."""
-
-    def image(self, img, params):
-        return Image(img) if is_pil_image(img) else as_image(img._data)
-
-    def _one(self, x, kind, params):
-        if kind == "image":
-            return self.image(x, params)
-        return x
-
-
-class ToDtype(Transform):
-    """Change the images' dtype; ``scale=True`` rescales values as ``convert_image_dtype`` does."""
-
-    def __init__(self, dtype, scale=False):
-        super().__init__()
-        self.dtype, self.scale = _dt.get_dtype(dtype), scale
-
-    def image(self, img, params):
-        if self.scale:
-            return F.convert_image_dtype(img, self.dtype)
-        return img.to(self.dtype)
-
-    def mask(self, mask, params):
-        return mask
-
-
-class Normalize(Transform):
-    """Normalize float images per channel (boxes and masks unchanged)."""
-
-    def __init__(self, mean, std, inplace=False):
-        super().__init__()
-        self.mean, self.std, self.inplace = list(mean), list(std), inplace
-
-    def image(self, img, params):
-        return F.normalize(img, self.mean, self.std, self.inplace)
-
-    def mask(self, mask, params):
-        return mask
-

@@ -1,0 +1,202 @@
+"""The joint-transform machinery: a sample (any nest of tuples, lists and dicts) is flattened, each leaf
+is given a kind, parameters are drawn once, and each leaf is transformed by its kind, as
+``torchvision.transforms.v2.Transform`` does.
+
+The image is a PIL image, an ``Image`` tensor, or (when neither is present) the first plain Tensor;
+``BoundingBoxes`` and ``Mask`` follow the pixels; everything else (labels, ids, file names) passes through.
+"""
+import numpy as np
+
+from visionlite.core.backend import array_module
+from visionlite.core.nn.module import Module
+from visionlite.core.tensor import Tensor
+
+from .. import _random as R
+from .. import functional as F
+from .._common import is_pil_image
+from ..functional import InterpolationMode
+from . import _boxes as B
+from .tv_tensors import BoundingBoxes, Image, Mask, wrap
+
+
+# ------------------------------------------------------------------------------------- structure
+def _flatten(obj, leaves):
+    """Collect the leaves of nested tuples/lists/dicts; return a function rebuilding the nest."""
+    if isinstance(obj, (tuple, list)):
+        parts = [_flatten(o, leaves) for o in obj]
+        return lambda it: type(obj)(p(it) for p in parts)
+    if isinstance(obj, dict):
+        parts = {k: _flatten(v, leaves) for k, v in obj.items()}
+        return lambda it: type(obj)((k, p(it)) for k, p in parts.items())
+    leaves.append(obj)
+    return lambda it: next(it)
+
+
+def _kinds(leaves):
+    """For each leaf: 'image', 'boxes', 'mask' or None (passed through)."""
+    explicit = any(is_pil_image(x) or isinstance(x, Image) for x in leaves)
+    kinds, plain_used = [], explicit
+    for x in leaves:
+        if isinstance(x, BoundingBoxes):
+            kinds.append("boxes")
+        elif isinstance(x, Mask):
+            kinds.append("mask")
+        elif is_pil_image(x) or isinstance(x, Image):
+            kinds.append("image")
+        elif type(x) is Tensor and not plain_used:
+            kinds.append("image")
+            plain_used = True
+        else:
+            kinds.append(None)
+    return kinds
+
+
+def _canvas(leaves, kinds):
+    for x, k in zip(leaves, kinds):
+        if k in ("image", "mask"):
+            return tuple(F.get_dimensions(x)[1:])
+    for x, k in zip(leaves, kinds):
+        if k == "boxes":
+            return x.canvas_size
+    raise TypeError("joint transforms need an image, a Mask or BoundingBoxes among their inputs")
+
+
+def _warp_mode(mode):
+    # warps sample at pixel centres already, so exact-nearest is plain nearest there
+    return InterpolationMode.NEAREST if mode == InterpolationMode.NEAREST_EXACT else mode
+
+
+def _mask_mode(params):
+    """Nearest flavour for masks, so that they stay on the image's pixels: with a PIL image NEAREST_EXACT
+    (Pillow's NEAREST samples pixel centres); with a tensor image the image's own choice when it is
+    NEAREST_EXACT, else NEAREST, as TorchVision v2 resamples masks."""
+    if params.get("pil_image") or params.get("interpolation") == InterpolationMode.NEAREST_EXACT:
+        return InterpolationMode.NEAREST_EXACT
+    return InterpolationMode.NEAREST
+
+
+class Transform(Module):
+    """Base class: subclasses draw parameters in ``make_params`` and transform each kind of input."""
+
+    def forward(self, *inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        leaves = []
+        rebuild = _flatten(sample, leaves)
+        kinds = _kinds(leaves)
+        self.check_inputs(leaves, kinds)
+        params = self.make_params(leaves, kinds, _canvas(leaves, kinds))
+        params.setdefault("pil_image", any(k == "image" and is_pil_image(x) for x, k in zip(leaves, kinds)))
+        out = list(leaves)
+        # pixels first: boxes take the canvas size the image actually came out with
+        for i in sorted(range(len(leaves)), key=lambda i: kinds[i] == "boxes"):
+            out[i] = self._one(leaves[i], kinds[i], params)
+            if kinds[i] == "image" and "out_size" not in params:
+                params["out_size"] = tuple(F.get_dimensions(out[i])[1:])
+        return rebuild(iter(out))
+
+    def check_inputs(self, leaves, kinds):
+        """Raise if the sample lacks what the transform needs."""
+
+    def make_params(self, leaves, kinds, canvas_size):
+        """The random parameters, drawn once for the whole sample."""
+        return {}
+
+    def _one(self, x, kind, params):
+        if kind == "image":
+            out = self.image(x, _with_fill(params, type(x)))
+            return wrap(out, like=x) if isinstance(x, Image) else out
+        if kind == "mask":
+            return wrap(self.mask(Tensor._wrap(x._data), _with_fill(params, Mask)), like=x)
+        if kind == "boxes":
+            xyxy = B.to_xyxy(x._data, x.format)
+            xyxy, size = self.boxes(xyxy, x.canvas_size, params)
+            return wrap(B.from_xyxy(xyxy, x.format, x._data.dtype), like=x, canvas_size=size)
+        return self.other(x, params)
+
+    def image(self, img, params):
+        return img
+
+    def mask(self, mask, params):
+        """Masks follow the image's geometry with nearest sampling (and the fill ``params`` give them)."""
+        return self.image(mask, dict(params, interpolation=_mask_mode(params)))
+
+    def boxes(self, xyxy, canvas_size, params):
+        return xyxy, canvas_size
+
+    def other(self, x, params):
+        return x
+
+
+class _RandomApplyTransform(Transform):
+    """A transform applied to the whole sample with probability ``p`` (one draw, before its own)."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"`p` should be a floating point value in the interval [0.0, 1.0], got {p}.")
+        self.p = p
+
+    def forward(self, *inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        if R.rand() >= self.p:
+            return sample
+        return super().forward(sample)
+
+
+class _ImageOnly(Transform):
+    """Photometric transforms: they change images only; masks and boxes pass through."""
+
+    def mask(self, mask, params):
+        return mask
+
+
+# ------------------------------------------------------------------------------------------ fill
+class _Fill:
+    """A marker for fills given per kind (``{Image: (123, 117, 104), "others": 0}``, as TorchVision v2
+    takes them): ``_with_fill`` picks the entry for each input's type."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def get(self, kind):
+        if kind in self.table:
+            return self.table[kind]
+        return self.table.get("others") if "others" in self.table else None
+
+
+def setup_fill(fill):
+    """Check ``fill`` (a number, a sequence, None, or a dict of those by input type) for storage."""
+    values = fill.values() if isinstance(fill, dict) else [fill]
+    for v in values:
+        if v is not None and not isinstance(v, (int, float, tuple, list)):
+            raise TypeError(f"Got inappropriate fill arg {v!r}: only numbers, tuples, lists and dicts of "
+                            "them are allowed")
+    return _Fill(fill) if isinstance(fill, dict) else fill
+
+
+def _with_fill(params, kind):
+    """``params`` with the fill for an input of type ``kind``. A single fill value is the image's; masks
+    are then filled with 0 (TorchVision v2 fills them with the image's value, which is seldom a class
+    id); a per-type dict decides for both."""
+    fill = params.get("fill")
+    if isinstance(fill, _Fill):
+        value = fill.get(kind)
+        return dict(params, fill=0 if value is None and kind is Mask else value)
+    if kind is Mask and "fill" in params:
+        return dict(params, fill=0)
+    return params
+
+
+def pad_image(img, padding, fill=0, padding_mode="constant"):
+    """``functional.pad``, also with one fill value per channel for tensor images (as TorchVision v2)."""
+    if not (isinstance(img, Tensor) and isinstance(fill, (tuple, list)) and len(fill) > 1):
+        return F.pad(img, padding, 0 if fill is None else fill, padding_mode)
+    channels = F.get_dimensions(img)[0]
+    if len(fill) != channels:
+        raise ValueError(f"fill has {len(fill)} values but the image has {channels} channels")
+    x = img._data
+    xp = array_module(x)
+    padded = F.pad(img, padding, 0, padding_mode)._data
+    inside = F.pad(Tensor._wrap(xp.ones(x.shape[-2:], dtype=np.uint8)), padding, 0)._data.astype(bool)
+    values = xp.asarray(np.asarray(fill).astype(x.dtype).reshape(-1, 1, 1))
+    return Tensor._wrap(xp.where(inside, padded, values))
