@@ -77,6 +77,19 @@ from .indexing import (  # noqa: F401
     take_along_dim,
     topk,
 )
+from .linalg_like import (  # noqa: F401
+    cartesian_prod,
+    cdist,
+    diag,
+    diag_embed,
+    diff,
+    kron,
+    meshgrid,
+    rot90,
+    take,
+    tensordot,
+    trace,
+)
 from .matmul import addmm, baddbmm, bmm, dot, einsum, matmul, mm, mv, outer  # noqa: F401
 from .movement import (  # noqa: F401
     broadcast_tensors,
@@ -113,6 +126,21 @@ from .movement import (  # noqa: F401
     view,
     vstack,
 )
+from .order_stats import (  # noqa: F401
+    bucketize,
+    cummax,
+    cummin,
+    histc,
+    kthvalue,
+    median,
+    mode,
+    nanmedian,
+    nanquantile,
+    quantile,
+    searchsorted,
+    unique,
+    unique_consecutive,
+)
 from .reduce import (  # noqa: F401
     all,
     amax,
@@ -136,4 +164,35 @@ from .reduce import (  # noqa: F401
     sum,
     var,
     var_mean,
+)
+from .trig import (  # noqa: F401
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    deg2rad,
+    exp2,
+    floor_divide,
+    fmod,
+    frac,
+    heaviside,
+    hypot,
+    logaddexp,
+    logaddexp2,
+    nan_to_num,
+    rad2deg,
+    sgn,
+    sinh,
+    tan,
 )

@@ -12,12 +12,22 @@ argmin prod cumsum cumprod logsumexp softmax log_softmax norm all any count_nonz
 flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand repeat tile flip fliplr
 flipud roll narrow split chunk unbind movedim clone contiguous lerp addcmul addcdiv diagonal
 index_fill tril triu take_along_dim broadcast_to
+tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh atan2 arctan2
+hypot exp2 logaddexp logaddexp2 frac fmod floor_divide nan_to_num heaviside sgn deg2rad rad2deg
+diag diag_embed rot90 diff kron trace take median nanmedian quantile nanquantile kthvalue mode cummax cummin
+unique_consecutive histc
+""".split()
+_INPLACE = """
+tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh atan2 arctan2
+hypot exp2 frac fmod floor_divide nan_to_num heaviside sgn deg2rad rad2deg
 """.split()
 
 
 def install(cls):
     for name in _SAME_NAME:
         setattr(cls, name, getattr(ops, name))
+    for name in _INPLACE:
+        setattr(cls, name + "_", cls._generic_inplace(name))
     cls.multiply = ops.mul
     cls.subtract = ops.sub
     cls.divide = ops.div
