@@ -45,6 +45,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .dtype_info import can_cast, finfo, iinfo, promote_types, result_type
 from .dtypes import (
     bfloat16,
     bool_,
@@ -62,6 +63,8 @@ from .dtypes import (
 )
 from .ops import *  # noqa: F401,F403
 from .ops import __dict__ as _ops_namespace
+from .ops._threads import get_num_threads, set_num_threads
+from .printing import set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor
 
@@ -79,7 +82,7 @@ def is_floating_point(t):
     return t.is_floating_point()
 
 
-_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd"}
+_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
 
 
