@@ -30,6 +30,7 @@ _LAZY = {
     "download",
     "cli",
     "tv_tensors",
+    "backends",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

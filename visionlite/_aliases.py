@@ -12,6 +12,7 @@ ALIASES = {
     "visionlite.autograd": "visionlite.core.autograd",
     "visionlite.serialization": "visionlite.core.serialization",
     "visionlite.cuda": "visionlite.core.cuda",
+    "visionlite.backends": "visionlite.core.backends",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
     "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
 }

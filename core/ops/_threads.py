@@ -7,7 +7,6 @@ Used only for CPU arrays: on the GPU the work is already parallel, and ``xp is n
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -17,8 +16,28 @@ _pool_lock = threading.Lock()
 _local = threading.local()
 
 
+_override = [None]  # set by set_num_threads
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for visionlite's own parallel passes (this module's pool), as
+    ``torch.set_num_threads``. numpy's BLAS (matmul, conv) keeps its own thread count, which is fixed at
+    start-up by OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS in the environment."""
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
+    _override[0] = n
+
+
+def get_num_threads():
+    """The number of threads visionlite's parallel passes use (see ``set_num_threads``)."""
+    return num_threads()
+
+
 def num_threads():
-    """Threads to use: numpy's BLAS setting (OPENBLAS/OMP/MKL_NUM_THREADS), else the usable CPUs."""
+    """Threads to use: set_num_threads, else numpy's BLAS setting (OPENBLAS/OMP/MKL_NUM_THREADS), else
+    the usable CPUs."""
+    if _override[0] is not None:
+        return _override[0]
     for var in ("VISIONLITE_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
@@ -27,6 +46,8 @@ def num_threads():
 
 
 def _get_pool(n):
+    from concurrent.futures import ThreadPoolExecutor  # here, so that `import visionlite` stays light
+
     global _pool
     with _pool_lock:
         if _pool is None or _pool._max_workers < n:
