@@ -251,6 +251,7 @@ def test_quantile(q): helper_test_op([(3, 7)], lambda a: torch.quantile(a, q), l
 def test_quantile_dim(): helper_test_op([(3, 7)], lambda a: torch.quantile(a, 0.4, dim=1), lambda a: vl.quantile(a, 0.4, dim=1))
 def test_quantile_tensor_q(): helper_test_op([(4, 5)], lambda a: torch.quantile(a, torch.tensor([0.1, 0.5, 0.9]), dim=0, keepdim=True), lambda a: vl.quantile(a, vl.tensor([0.1, 0.5, 0.9], device=a.device), dim=0, keepdim=True))
 def test_quantile_q_gradient(): helper_test_op([(6,), (2,)], lambda a, q: torch.quantile(a, q.sigmoid()), lambda a, q: vl.quantile(a, q.sigmoid()))
+def test_quantile_0d(): helper_test_op([()], lambda a: torch.quantile(a, 0.5, dim=0, keepdim=True) + a.quantile(0.3), lambda a: vl.quantile(a, 0.5, dim=0, keepdim=True) + a.quantile(0.3))
 def test_quantile_keepdim_no_dim(): helper_test_op([(3, 4)], lambda a: a.quantile(0.25, keepdim=True), lambda a: a.quantile(0.25, keepdim=True))
 @pytest.mark.parametrize("how", ["lower", "higher", "midpoint", "nearest"])
 def test_quantile_interpolation(how): helper_test_op([(2, 6)], lambda a: torch.quantile(a, torch.tensor([0.2, 0.5, 0.7]), dim=1, interpolation=how), lambda a: vl.quantile(a, vl.tensor([0.2, 0.5, 0.7], device=a.device), dim=1, interpolation=how))

@@ -129,10 +129,12 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         scalar_q, qt = True, Tensor._wrap(xp.asarray([q], dtype=data.dtype))
     if qt._data.size and not bool(((qt._data >= 0) & (qt._data <= 1)).all()):
         raise RuntimeError(f"{name}() q values must be in the range [0, 1], got {q}")
-    x = input.reshape(-1) if dim is None or data.ndim == 0 else input
-    axis = 0 if dim is None else normalize_dim(dim, data.ndim, name) if data.ndim else 0
-    if dim is not None and data.ndim == 0:
-        normalize_dim(dim, 0, name)
+    if dim is not None:
+        axis = normalize_dim(dim, data.ndim, name)  # a 0-d input accepts dim 0 or -1
+    if dim is None or data.ndim == 0:
+        x, axis = input.reshape(-1), 0
+    else:
+        x = input
     n = x.shape[axis]
     if n == 0:
         raise RuntimeError(f"{name}() input tensor must be non-empty")
@@ -161,7 +163,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
             w = Tensor._wrap(xp.full(below.shape, 0.5, dtype=data.dtype))
         out = _lerp(lo, hi, w)
     out = movedim(out.reshape(*lead, out.shape[-1]), -1, 0)  # (Q, *reduced shape)
-    if keepdim:
+    if keepdim and data.ndim:
         out = out.reshape(out.shape[0], *([1] * data.ndim)) if dim is None else out.unsqueeze(axis + 1)
     return out.squeeze(0) if scalar_q else out
 
