@@ -215,3 +215,23 @@ def test_center_crop_larger_than_image_keeps_boxes_on_the_pixels(crop):
     out_img, out_boxes = V.CenterCrop(crop)(tvt.Image(vl.tensor(img)), boxes)
     assert out_boxes.canvas_size == tuple(out_img.shape[-2:]) == crop
     np.testing.assert_array_equal(out_boxes.numpy()[0], _extent(out_img.numpy()[0]))
+
+
+def test_fill_per_type_and_per_channel():
+    torch = pytest.importorskip("torch")
+    TF2 = pytest.importorskip("torchvision.transforms.v2.functional")
+
+    sample = _sample()
+    out = V.Pad(2, fill={tvt.Image: (10, 20, 30), tvt.Mask: 3})({"image": tvt.Image(sample["image"]),
+                                                                  "masks": sample["masks"]})
+    img = np.asarray(sample["image"].numpy())
+    expected = TF2.pad(torch.from_numpy(img), [2], fill=[10, 20, 30]).numpy()
+    np.testing.assert_array_equal(out["image"].numpy(), expected)
+    assert (out["masks"].numpy()[:, 0] == 3).all() and (out["masks"].numpy()[:, 2:-2, 2:-2] < 3).all()
+    # a single fill is the image's; masks are filled with 0 then
+    out = V.RandomRotation((90, 90), fill=200)(sample)
+    assert out["image"].numpy()[:, 0, 0].tolist() == [200] * 3
+    assert out["masks"].numpy()[:, 0, 0].tolist() == [0, 0]
+    out = V.RandomAffine((30, 30), fill={"others": 5})(dict(sample, image=tvt.Image(img)))
+    assert out["image"].numpy()[:, 0, 0].tolist() == [5] * 3
+    assert out["masks"].numpy()[:, 0, 0].tolist() == [5, 5]
