@@ -26,9 +26,13 @@ from ..autograd.grad_mode import _enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
+from .conv_exact import exact_backward, exact_forward, grid_waste
 
 _CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32) that stays in a core's cache
 _CHUNK_ELEMS_GPU = 1 << 28
+# conv_exact's exact columns measured faster when the grid wastes over 10% of the columns and the GEMMs
+# are deep (K = taps*C/g >= 512); for shallow ones the grid's contiguous copies matter more.
+_EXACT_WASTE, _EXACT_MIN_K = 1.1, 512
 
 
 class ConvGeometry:
@@ -59,6 +63,9 @@ class ConvGeometry:
                 (qi, a), (qj, b) = divmod(i * dh, sh), divmod(j * dw, sw)
                 self.taps.append((a * sw + b, qi * self.wq + qj))
         self.pointwise = kh == kw == 1 and not any(pad)
+        depthwise = cg == 1 and groups > 1
+        deep = kh * kw * cg >= _EXACT_MIN_K
+        self.exact = not self.pointwise and not depthwise and deep and grid_waste(self) > _EXACT_WASTE
 
     def _phase_windows(self):
         """Per phase: (phase, dst rows, dst cols, src row slice, src col slice) of the unpadded input."""
@@ -399,6 +406,8 @@ def conv_forward(x, w, bias, geom):
     if geom.pointwise:
         return _pointwise_forward(x, wm, geom, bias), x
     planes = geom.split(x)
+    if geom.exact:
+        return exact_forward(planes, wm, geom, bias), planes
     return geom.crop(grid_forward(planes, wm, geom), bias), planes
 
 
@@ -408,7 +417,10 @@ def conv_backward(saved, g, w, geom, need_x, need_w):
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
     else:
-        gplanes, gwm = grid_backward(saved, geom.embed(g), wm, geom, need_x, need_w)
+        if geom.exact:
+            gplanes, gwm = exact_backward(saved, g, wm, geom, need_x, need_w)
+        else:
+            gplanes, gwm = grid_backward(saved, geom.embed(g), wm, geom, need_x, need_w)
         gx = geom.merge(gplanes, g.dtype) if need_x else None
     return gx, (weight_from_matrix(gwm, w.shape) if need_w else None)
 
