@@ -130,8 +130,10 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, ema, args, e
         images, targets = images.to(args.device), targets.to(args.device)
         logits = model(images)
         loss = criterion(logits, targets)
-        # Gradients of accum_steps micro-batches add up to the gradient of their mean loss.
-        (loss / args.accum_steps).backward()
+        # Gradients of the group's micro-batches add up to the gradient of their mean loss; the last
+        # group of an epoch may be shorter than accum_steps.
+        group_size = min(args.accum_steps, n_batches - (i // args.accum_steps) * args.accum_steps)
+        (loss / group_size).backward()
         if (i + 1) % args.accum_steps == 0 or i + 1 == n_batches:
             optimizer.step()
             optimizer.zero_grad()

@@ -139,3 +139,15 @@ def test_console_entry_point():
     helped = subprocess.run([sys.executable, "-m", "visionlite.cli", "--help"], capture_output=True,
                             text=True, timeout=120)
     assert all(cmd in helped.stdout for cmd in ("download", "cache", "classify", "models"))
+
+
+def test_classify_checks_inputs_before_fetching_weights(capsys, tmp_path, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("weights were fetched before the inputs were checked")
+
+    monkeypatch.setattr(vm, "get_model", no_download)
+    code, _, err = run(capsys, "classify", str(tmp_path / "missing.png"), "--model", "resnet18")
+    assert code == 2 and "no such file" in err
+    features_only = ("--model", "vgg16", "--weights", "IMAGENET1K_FEATURES")
+    code, _, err = run(capsys, "classify", str(tmp_path), *features_only)
+    assert code == 2 and "no category names" in err

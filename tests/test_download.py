@@ -151,7 +151,7 @@ def test_ssl_error_explains_ca_bundle(served, tmp_path):
     with pytest.raises(DownloadError) as info:
         download(url, tmp_path / "data.bin", progress=False)
     message = str(info.value)
-    assert url in message and "REQUESTS_CA_BUNDLE" in message and "SSL_CERT_FILE" in message
+    assert url in message and "REQUESTS_CA_BUNDLE" in message and "CURL_CA_BUNDLE" in message
 
 
 def test_html_page_detected_by_content_type(served, tmp_path):

@@ -136,11 +136,15 @@ def _cmd_classify(args):
 
     spec = args.model if args.weights is None else f"{args.model}.{args.weights}"
     weights = resolve_weights(spec)
-    model = get_model(args.model.lower(), weights=weights, progress=args.progress).eval().to(args.device)
-    preprocess = weights.transforms()
     categories = weights.meta["categories"]
+    # Check what needs no download first, so a typo never costs a large fetch.
     if categories is None:
         raise CLIError(f"{weights!r} has no category names (it is a feature extractor), so it can't classify")
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise CLIError(f"cannot read image {path}: no such file")
+    model = get_model(args.model.lower(), weights=weights, progress=args.progress).eval().to(args.device)
+    preprocess = weights.transforms()
     for path in args.images:
         try:
             with Image.open(path) as img:

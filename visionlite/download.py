@@ -41,7 +41,7 @@ CHUNK_SIZE = 1 << 16
 
 _SSL_HINT = (
     "If a proxy or firewall on your network inspects TLS traffic, point REQUESTS_CA_BUNDLE (or "
-    "SSL_CERT_FILE) at your organisation's CA bundle, a PEM file. Certificate verification cannot be "
+    "CURL_CA_BUNDLE) at your organisation's CA bundle, a PEM file. Certificate verification cannot be "
     "turned off."
 )
 
