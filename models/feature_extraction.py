@@ -82,9 +82,14 @@ class FeatureExtractor(nn.Module):
         return self
 
     def forward(self, x):
-        """Input as for the model -> ordered dict of the requested outputs, in ``return_nodes`` order."""
+        """Input as for the model -> ordered dict of the requested outputs in execution order (as
+        TorchVision's traced graph gives them); the node ``"x"`` is the input itself."""
         wanted = self.return_nodes
         found = {}
+        if "x" in wanted:
+            found[wanted["x"]] = x
+            if len(found) == len(wanted):
+                return OrderedDict(found)
 
         def keep(name, output):
             if name in wanted:
@@ -104,7 +109,7 @@ class FeatureExtractor(nn.Module):
         if missing:
             raise ValueError(f"Nodes {missing} were not produced by this forward pass; available: "
                              f"{_available(counts)}")
-        return OrderedDict((wanted[n], found[wanted[n]]) for n in wanted)
+        return OrderedDict(found)
 
 
 def _available(counts):
@@ -132,7 +137,7 @@ def create_feature_extractor(model, return_nodes):
     modules = dict(model.named_modules())
     for node in return_nodes:
         base, _, suffix = node.rpartition("_")
-        if node not in modules and not (suffix.isdigit() and base in modules):
+        if node != "x" and node not in modules and not (suffix.isdigit() and base in modules):
             close = [n for n in modules if n and (n.startswith(node) or node.startswith(n))][:10]
             raise ValueError(f"{node!r} is not a submodule of {type(model).__name__}; nodes are qualified "
                              f"module names such as {close or list(modules)[1:6]} (see get_graph_node_names)")

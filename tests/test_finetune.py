@@ -116,7 +116,7 @@ def test_feature_extractor_matches_torchvision(tmp_path):
     torch.save(theirs.state_dict(), tmp_path / "r18.pth")
     ours = vm.resnet18().eval()
     ours.load_state_dict(vl.load(tmp_path / "r18.pth"))
-    nodes = {"layer1": "c2", "layer2.0.relu_1": "mid", "layer4": "c5"}
+    nodes = {"layer1": "c2", "layer4": "c5", "x": "input", "layer2.0.relu_1": "mid"}
     ref = tv_fx.create_feature_extractor(theirs, return_nodes=nodes)
     fx = vm.create_feature_extractor(ours, return_nodes=nodes)
     x = np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32)
@@ -124,7 +124,7 @@ def test_feature_extractor_matches_torchvision(tmp_path):
         expected = ref(torch.from_numpy(x))
     with vl.no_grad():
         got = fx(vl.tensor(x))
-    assert list(got) == ["c2", "mid", "c5"]
+    assert list(got) == list(expected) == ["input", "c2", "mid", "c5"]  # execution order, as TorchVision
     for key in got:
         np.testing.assert_allclose(_np(got[key]), expected[key].numpy(), rtol=1e-4, atol=1e-4)
     assert list(fx.state_dict()) == list(ours.state_dict())
