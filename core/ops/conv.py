@@ -13,7 +13,8 @@ How it is made fast on numpy (and stays plain array code for cupy):
 * The input gradient is itself a convolution on the grid: shifted copies of the output gradient and
   one GEMM with ``K = taps*O/groups`` per phase, so there is no col2im and no ``np.add.at``.
 * 1x1 convolutions skip all of this (a batched GEMM on the NCHW input); depthwise convolutions
-  (one input channel per group) are a loop of multiply-adds over the taps instead of tiny GEMMs.
+  (one input channel per group) are cache-blocked multiply-adds over the taps instead of tiny GEMMs
+  (``conv_depthwise``).
 * Copies and elementwise passes are split across threads (``_threads``); GEMMs use BLAS's threads.
 
 Backward runs on raw arrays too, so these ops do not support double backward.
@@ -26,6 +27,7 @@ from ..autograd.grad_mode import _enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
+from .conv_depthwise import depthwise_backward, depthwise_forward
 from .conv_exact import exact_backward, exact_forward, grid_waste
 
 _CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32) that stays in a core's cache
@@ -195,7 +197,7 @@ def grid_forward(planes, wm, geom):
     g, og, k = wm.shape
     lq, ntap = geom.lq, len(geom.taps)
     if k == ntap and g > 1:  # one input channel per group (depthwise): multiply-adds, not tiny GEMMs
-        return _depthwise_forward(planes, wm, geom)
+        return depthwise_forward(planes, wm, geom)
     out = xp.empty((g, og, lq), dtype=planes.dtype)
     if ntap == 1 and geom.taps[0][1] == 0:
         _matmul_into(wm, planes[geom.taps[0][0]].reshape(g, -1, lq), out)
@@ -303,65 +305,11 @@ def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
     g, og, k = wm.shape
     ntap = len(geom.taps)
     if k == ntap and g > 1:
-        return _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
+        return depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
     # Shifted copies of g (taps * O/g rows) against col2im's read-modify-write adds (taps * C/g rows).
     planes_grad = _backward_planes_col2im if 2 * og > 3 * (k // ntap) else _backward_planes
     gplanes = planes_grad(gfull, wm, geom) if need_planes else None
     gwm = _backward_weight(planes, gfull, wm, geom) if need_weight else None
-    return gplanes, gwm
-
-
-def _depthwise_forward(planes, wm, geom):
-    """One input channel per group: per tap, a broadcast multiply-add over a cache-sized chunk;
-    groups are split across threads."""
-    xp = array_module(planes)
-    g, og, _ = wm.shape
-    lq = geom.lq
-    out = xp.zeros((g, og, lq), dtype=planes.dtype)
-
-    def part(g0, g1):
-        step = geom.chunk(xp, 2 * (g1 - g0) * og)
-        tmp = xp.empty((g1 - g0, og, min(step, lq)), dtype=planes.dtype)
-        for s in range(0, lq, step):
-            e = min(s + step, lq)
-            for t, (p, off) in enumerate(geom.taps):
-                n = max(0, min(e + off, lq) - (s + off))
-                if n:
-                    src = planes[p].reshape(g, 1, lq)[g0:g1, :, s + off : s + off + n]
-                    xp.multiply(src, wm[g0:g1, :, t : t + 1], out=tmp[:, :, :n])
-                    out[g0:g1, :, s : s + n] += tmp[:, :, :n]
-
-    split_map(part, g, out.size * len(geom.taps), xp)
-    return out
-
-
-def _depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
-    xp = array_module(gfull)
-    g, og, ntap = wm.shape
-    lq = geom.lq
-    nphase = geom.stride[0] * geom.stride[1]
-    gplanes = xp.zeros((nphase, g, 1, lq), dtype=gfull.dtype) if need_planes else None
-    gwm = xp.zeros(wm.shape, dtype=gfull.dtype) if need_weight else None
-    wt = wm.transpose(0, 2, 1).reshape(g, ntap, 1, og)
-
-    def part(g0, g1):
-        step = geom.chunk(xp, 2 * (g1 - g0) * og)
-        for s in range(0, lq, step):
-            e = min(s + step, lq)
-            for t, (p, off) in enumerate(geom.taps):
-                n = max(0, min(e + off, lq) - (s + off))
-                if not n:
-                    continue
-                gs = gfull[g0:g1, :, s : s + n]
-                if need_weight:  # a batched dot product per (group, output) pair
-                    src = planes[p].reshape(g, lq, 1)[g0:g1, s + off : s + off + n]
-                    gwm[g0:g1, :, t : t + 1] += xp.matmul(gs, src)
-                if need_planes:
-                    gplanes[p, g0:g1, :, s + off : s + off + n] += xp.matmul(wt[g0:g1, t], gs)
-
-    split_map(part, g, gfull.size * ntap, xp)
-    if need_planes:
-        gplanes = gplanes.reshape(nphase, g, lq)
     return gplanes, gwm
 
 
