@@ -100,6 +100,13 @@ class _ConvNd(Module):
             s += f", padding_mode={self.padding_mode}"
         return s
 
+    def _conv_forward(self, input, weight, bias):
+        x, padding = self._padded(input)
+        return self._conv(x, weight, bias, self.stride, padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
     def _padded(self, input):
         """The input padded by ``padding_mode`` when it is not 'zeros' (the convolution then pads nothing)."""
         if self.padding_mode == "zeros":
@@ -117,12 +124,7 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups,
                          bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        x, padding = self._padded(input)
-        return F.conv2d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        return self._conv_forward(input, self.weight, self.bias)
+    _conv = staticmethod(F.conv2d)
 
 
 class Conv1d(_ConvNd):
@@ -135,12 +137,7 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups,
                          bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        x, padding = self._padded(input)
-        return F.conv1d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        return self._conv_forward(input, self.weight, self.bias)
+    _conv = staticmethod(F.conv1d)
 
 
 class _ConvTransposeNd(_ConvNd):
