@@ -10,6 +10,9 @@ from . import _aliases
 from .core import *  # noqa: F401,F403
 from .core import __all__ as _core_all
 
+# The star import brings core's private op package as ``ops``; ``visionlite.ops`` is TorchVision's ops (lazy).
+del ops  # noqa: F821
+
 __version__ = "0.1.0"
 
 _aliases.install()
@@ -31,6 +34,7 @@ _LAZY = {
     "cli",
     "tv_tensors",
     "backends",
+    "ops",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
@@ -47,4 +51,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'visionlite' has no attribute {name!r}")
 
 
-__all__ = list(_core_all)
+__all__ = [n for n in _core_all if n != "ops"]
