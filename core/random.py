@@ -6,6 +6,7 @@ so a seed gives the same numbers on every run and on every device.
 
 import numpy as np
 
+from .autograd.versions import bump_version
 from .backend import array_module, module_for
 
 
@@ -83,7 +84,7 @@ def _put(t, values):
     t._data[...] = (
         values.astype(t._data.dtype, copy=False) if xp is np else xp.asarray(values, dtype=t._data.dtype)
     )
-    t._version[0] += 1
+    bump_version(t)
     return t
 
 

@@ -7,6 +7,7 @@ Operations live in ``core/ops``; the methods here are thin entry points to them.
 import numpy as np
 
 from . import dtypes as _dt
+from .autograd.versions import new_counter, share_version
 from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
 from .tensor_inplace import InplaceMethods
 
@@ -37,7 +38,7 @@ class Tensor(InplaceMethods):
         self.grad = None
         self._ctx = None
         self._out_index = 0
-        self._version = [0]
+        self._version = new_counter()
         self._hooks = None
         self._base = None
         self._retains_grad = False
@@ -54,7 +55,7 @@ class Tensor(InplaceMethods):
         t.grad = None
         t._ctx = None
         t._out_index = 0
-        t._version = [0]
+        t._version = new_counter()
         t._hooks = None
         t._base = None
         t._retains_grad = False
@@ -84,6 +85,14 @@ class Tensor(InplaceMethods):
     @property
     def is_cuda(self):
         return is_cupy_array(self._data)
+
+    @property
+    def is_cpu(self):
+        return not is_cupy_array(self._data)
+
+    # Devices and layouts visionlite never uses: the predicates PyTorch code checks all read False.
+    is_xpu = is_mps = is_meta = is_xla = is_ipu = is_hpu = is_mtia = is_maia = property(lambda self: False)
+    is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = is_nested = property(lambda self: False)
 
     @property
     def ndim(self):
@@ -167,7 +176,7 @@ class Tensor(InplaceMethods):
     def detach(self):
         """A Tensor sharing storage with this one, cut from the graph."""
         t = Tensor._wrap(self._data)
-        t._version = self._version
+        share_version(t, self)
         return t
 
     def detach_(self):

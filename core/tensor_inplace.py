@@ -6,7 +6,8 @@ and the tensor takes the result's place in the graph.
 """
 
 from . import dtypes as _dt
-from .autograd.grad_mode import _enabled
+from .autograd.grad_mode import is_grad_enabled
+from .autograd.versions import bump_version
 from .backend import array_module
 
 
@@ -16,7 +17,7 @@ class InplaceMethods:
     __slots__ = ()
 
     def _check_inplace(self):
-        if _enabled[0]:
+        if is_grad_enabled():
             if self.requires_grad and self._ctx is None:
                 raise RuntimeError(
                     "a leaf Variable that requires grad is being used in an in-place operation."
@@ -60,7 +61,7 @@ class InplaceMethods:
                     f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                     f"{list(data.shape)}"
                 ) from None
-        if result.requires_grad and self._base is not None and _enabled[0]:
+        if result.requires_grad and self._base is not None and is_grad_enabled():
             # PyTorch rewrites the base's graph here; refusing is better than a silently wrong gradient.
             raise RuntimeError(
                 "in-place operation on a view of another tensor while recording gradients is not "
@@ -71,7 +72,7 @@ class InplaceMethods:
             xp.copyto(self._data, data, casting="unsafe")
         else:
             self._data = data.astype(self._data.dtype, copy=True)
-        self._version[0] += 1
+        bump_version(self)
         if result.requires_grad:
             self._ctx = result._ctx
             self._out_index = result._out_index
@@ -81,7 +82,7 @@ class InplaceMethods:
     def _inplace_arith(self, other, np_fn, op_fn):
         self._check_inplace()
         other_needs = isinstance(other, InplaceMethods) and other.requires_grad
-        if not _enabled[0] or not (self.requires_grad or other_needs):
+        if not is_grad_enabled() or not (self.requires_grad or other_needs):
             od = other._data if isinstance(other, InplaceMethods) else other
             try:
                 np_fn(self._data, od, out=self._data, casting="same_kind")
@@ -92,7 +93,7 @@ class InplaceMethods:
                 ) from None
             except ValueError as e:
                 raise RuntimeError(f"in-place {np_fn.__name__}: {e}") from None
-            self._version[0] += 1
+            bump_version(self)
             return self
         return self._assign(op_fn(self._snapshot(), other))
 
@@ -123,7 +124,7 @@ class InplaceMethods:
     def _generic_inplace(name):
         def method(self, *args, **kwargs):
             self._check_inplace()
-            src = self._snapshot() if _enabled[0] and self.requires_grad else self
+            src = self._snapshot() if is_grad_enabled() and self.requires_grad else self
             return self._assign(getattr(src, name)(*args, **kwargs))
 
         method.__name__ = name + "_"
@@ -171,13 +172,13 @@ class InplaceMethods:
             src = self._wrap(array_module(self._data).asarray(src))
         if src.device != self.device:
             src = src.to(self.device)
-        if _enabled[0] and src.requires_grad:
+        if is_grad_enabled() and src.requires_grad:
             return self._assign(src.to(self.dtype).expand(self.shape) + self._zero_like_detached())
         data = src._data
         if data.dtype != self._data.dtype:
             data = data.astype(self._data.dtype)
         array_module(self._data).copyto(self._data, data)
-        self._version[0] += 1
+        bump_version(self)
         return self
 
     def _zero_like_detached(self):
@@ -192,7 +193,7 @@ class InplaceMethods:
             if value.numel() != 1:
                 raise RuntimeError("fill_ only supports 0-dimension value tensor")
             value = value.item()
-        if _enabled[0] and self.requires_grad:
+        if is_grad_enabled() and self.requires_grad:
             # Stay in the graph (the old value then gets a zero gradient), as PyTorch does.
             src = self._snapshot()
             xp = array_module(self._data)
@@ -200,7 +201,7 @@ class InplaceMethods:
             keep_old = self._wrap(xp.zeros(self._data.shape, dtype=bool))
             return self._assign(_ops().where(keep_old, src, filled))
         self._data[...] = value
-        self._version[0] += 1
+        bump_version(self)
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 from .function import Node, _UserFunctionNode
-from .grad_mode import _enabled
+from .grad_mode import _set_enabled
+from .versions import new_counter
 
 
 def sum_to_shape(grad, shape):
@@ -95,8 +96,7 @@ def run_backward(
         i = t._out_index
         slots[i] = g if slots[i] is None else slots[i] + g
 
-    prev = _enabled[0]
-    _enabled[0] = create_graph
+    prev = _set_enabled(create_graph)
     # inf/nan in gradients are values, not events: PyTorch stays silent and so does numpy here.
     quiet = np.errstate(divide="ignore", invalid="ignore", over="ignore")
     quiet.__enter__()
@@ -153,7 +153,7 @@ def run_backward(
                 elif g is not None:
                     _add_leaf(leaf_grads, parent, g)
     finally:
-        _enabled[0] = prev
+        _set_enabled(prev)
         quiet.__exit__(None, None, None)
 
     for leaf, g in leaf_grads.values():
@@ -210,7 +210,7 @@ def _accumulate(leaf, g, create_graph, stealable=False):
         if create_graph:
             leaf.grad = g
         elif stealable:
-            g._version = [0]
+            g._version = new_counter()
             leaf.grad = g
         else:
             leaf.grad = g.detach().clone()

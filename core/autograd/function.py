@@ -4,7 +4,8 @@ An ``Op`` runs its forward on raw arrays (numpy or cupy) and its backward on Ten
 backward pass can itself be recorded when ``create_graph=True`` asks for higher-order gradients.
 """
 
-from .grad_mode import _enabled
+from .grad_mode import _set_enabled, is_grad_enabled
+from .versions import counter_of, counter_value, share_version, version_of
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -50,10 +51,10 @@ class Node:
         versions = self.saved_versions
         for i, x in enumerate(saved):
             v = versions[i]
-            if v is not None and x._version[0] != v:
+            if v is not None and version_of(x) != v:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{x.dtype.name} {list(x.shape)}] is at version {x._version[0]}; expected "
+                    f"operation: [{x.dtype.name} {list(x.shape)}] is at version {version_of(x)}; expected "
                     f"version {v} instead (saved by {self.name}). Clone it before modifying it in place."
                 )
         return saved
@@ -74,7 +75,7 @@ class Op(Node):
     @classmethod
     def apply(cls, *inputs, **attrs):
         op = cls.__new__(cls)
-        if _enabled[0]:
+        if is_grad_enabled():
             needs = tuple([t.requires_grad for t in inputs])
             recording = True in needs
         else:
@@ -87,7 +88,7 @@ class Op(Node):
         result = Tensor._wrap(out)
         if op.is_view:
             src = inputs[0]
-            result._version = src._version
+            share_version(result, src)
             if out.base is not None:  # a real view (numpy copies some reshapes): in-place ops must know
                 result._base = src._base if src._base is not None else src
         if recording:
@@ -99,8 +100,8 @@ class Op(Node):
             op.in_meta = tuple([(t._data.shape, t._data.dtype) if n else None for t, n in zip(inputs, needs)])
             if cls.saves_output:
                 op.out_data = out
-                op.out_version = result._version
-                op.out_version_at = result._version[0]
+                op.out_version = counter_of(result)
+                op.out_version_at = version_of(result)
             result.requires_grad = True
             result._ctx = op
         return result
@@ -108,20 +109,20 @@ class Op(Node):
     def save(self, *items):
         """Keep Tensors (version-checked at backward) or raw arrays for the backward pass."""
         self.saved = items
-        self.saved_versions = tuple([x._version[0] if isinstance(x, Tensor) else None for x in items])
+        self.saved_versions = tuple([version_of(x) if isinstance(x, Tensor) else None for x in items])
 
     def output(self):
         """The forward result as a Tensor that belongs to this node (for ops that save their output)."""
         if self.out_data is None:
             raise RuntimeError(_FREED_MSG)
-        if self.out_version[0] != self.out_version_at:
+        if counter_value(self.out_version) != self.out_version_at:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: the output of {self.name} was changed in place after it was computed. "
                 f"Clone it before modifying it in place."
             )
         out = Tensor._wrap(self.out_data)
-        if _enabled[0]:  # double backward: the output stays connected to this node
+        if is_grad_enabled():  # double backward: the output stays connected to this node
             out.requires_grad = True
             out._ctx = self
         return out
@@ -138,7 +139,7 @@ class FunctionCtx(Node):
 
     def save_for_backward(self, *tensors):
         self.saved = tensors
-        self.saved_versions = tuple([t._version[0] if isinstance(t, Tensor) else None for t in tensors])
+        self.saved_versions = tuple([version_of(t) if isinstance(t, Tensor) else None for t in tensors])
 
     @property
     def saved_tensors(self):
@@ -187,13 +188,12 @@ class Function:
         ctx.materialize_grads = True
         tensor_args = [a for a in args if isinstance(a, Tensor)]
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _enabled[0] and any(t.requires_grad for t in tensor_args)
-        prev = _enabled[0]
-        _enabled[0] = False
+        record = is_grad_enabled() and any(t.requires_grad for t in tensor_args)
+        prev = _set_enabled(False)
         try:
             outputs = cls.forward(ctx, *args, **kwargs)
         finally:
-            _enabled[0] = prev
+            _set_enabled(prev)
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
         if record:

@@ -1,23 +1,50 @@
 """Switches for gradient recording: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
 
 Each is a context manager and a decorator (with or without parentheses); decorated generator functions
-run every step under the mode, as in PyTorch. The mode is process-wide.
+run every step under the mode, as in PyTorch. The mode belongs to the thread that sets it (as in
+PyTorch): a ``no_grad`` block in one thread leaves recording on in the others, and a new thread
+starts with recording on.
+
+Everything else in visionlite reads the mode through ``is_grad_enabled()`` and changes it only
+through ``_set_enabled`` / ``_set_inference`` (each returns the previous value for restoring).
 """
 
 import functools
 import inspect
+import threading
 
-# A one-element list so hot paths read it without a function call.
-_enabled = [True]
-_inference = [False]
+
+class _ThreadMode(threading.local):
+    # Class attributes are every thread's defaults; a thread's own writes shadow them.
+    enabled = True
+    inference = False
+
+
+_mode = _ThreadMode()
 
 
 def is_grad_enabled():
-    return _enabled[0]
+    """True when operations in this thread record a graph."""
+    return _mode.enabled
 
 
 def is_inference_mode_enabled():
-    return _inference[0]
+    """True inside an active ``inference_mode`` block of this thread."""
+    return _mode.inference
+
+
+def _set_enabled(mode):
+    """Set this thread's recording flag; returns the previous one."""
+    prev = _mode.enabled
+    _mode.enabled = mode
+    return prev
+
+
+def _set_inference(mode):
+    """Set this thread's inference-mode flag; returns the previous one."""
+    prev = _mode.inference
+    _mode.inference = mode
+    return prev
 
 
 def _decorate(make_mode, fn):
@@ -69,11 +96,10 @@ class _GradMode:
     _takes_function = True
 
     def __enter__(self):
-        self._prev = _enabled[0]
-        _enabled[0] = self.mode
+        self._prev = _set_enabled(self.mode)
 
     def __exit__(self, *exc):
-        _enabled[0] = self._prev
+        _set_enabled(self._prev)
         return False
 
     def __call__(self, fn):
@@ -103,15 +129,16 @@ class inference_mode(_GradMode):
         self.mode = not mode
 
     def __enter__(self):
-        self._prev = _enabled[0]
-        self._prev_inference = _inference[0]
         if self.active:
-            _enabled[0] = False
-            _inference[0] = True
+            self._prev = _set_enabled(False)
+            self._prev_inference = _set_inference(True)
+        else:
+            self._prev = _mode.enabled
+            self._prev_inference = _mode.inference
 
     def __exit__(self, *exc):
-        _enabled[0] = self._prev
-        _inference[0] = self._prev_inference
+        _set_enabled(self._prev)
+        _set_inference(self._prev_inference)
         return False
 
     def clone(self):
@@ -125,14 +152,13 @@ class set_grad_enabled(_GradMode):
 
     def __init__(self, mode):
         self.mode = bool(mode)
-        self._prev = _enabled[0]
-        _enabled[0] = self.mode
+        self._prev = _set_enabled(self.mode)
 
     def __enter__(self):
         pass
 
     def __call__(self, fn):
-        _enabled[0] = self._prev
+        _set_enabled(self._prev)
         return _decorate(self.clone, fn)
 
     def clone(self):

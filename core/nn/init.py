@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..random import _gen, _put
 
@@ -107,7 +108,7 @@ def eye_(tensor):
     xp = array_module(tensor._data)
     with no_grad():
         tensor._data[...] = xp.eye(*tensor.shape, dtype=tensor._data.dtype)
-        tensor._version[0] += 1
+        bump_version(tensor)
     return tensor
 
 
@@ -125,7 +126,7 @@ def dirac_(tensor, groups=1):
         for g in range(groups):
             for d in range(n):
                 tensor._data[(g * out_per_group + d, d) + centre] = 1
-        tensor._version[0] += 1
+        bump_version(tensor)
     return tensor
 
 

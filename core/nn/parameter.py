@@ -4,6 +4,7 @@ Both share storage with the tensor they are made from, as in PyTorch.
 """
 import numpy as np
 
+from ..autograd.versions import counter_of, new_counter
 from ..tensor import Tensor
 
 
@@ -28,7 +29,7 @@ def _init_like(self, data, requires_grad):
     self._ctx = None
     self._out_index = 0
     # A parameter made from a tensor is that tensor's storage under a new name: versions are shared.
-    self._version = data._version if isinstance(data, Tensor) else [0]
+    self._version = counter_of(data) if isinstance(data, Tensor) else new_counter()
     self._hooks = None
     self._base = None
     self._retains_grad = False

@@ -7,7 +7,7 @@ follow PyTorch exactly (the tests pin each one).
 """
 
 from ..autograd.function import Op
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -16,7 +16,7 @@ from . import elementwise as ew
 def _grad_times(g, d):
     """``g * d`` for a raw derivative ``d``. It is recorded as a Tensor product only under ``create_graph``;
     that is exact for piecewise-linear functions, whose ``d`` is constant wherever it is defined."""
-    if _enabled[0]:
+    if is_grad_enabled():
         return g * Tensor._wrap(d)
     return Tensor._wrap(g._data * d)
 
@@ -78,7 +78,7 @@ class Hardswish(Op):
 
     def backward(self, g):
         (x,) = self.saved_values()
-        if _enabled[0]:
+        if is_grad_enabled():
             mid = x * (1 / 3) + 0.5
             return g * ew.where(x <= -3, 0.0, ew.where(x < 3, mid, 1.0))
         a = x._data
@@ -105,7 +105,7 @@ class Elu(Op):
     def backward(self, g):
         (x,) = self.saved_values()
         k = self.scale * self.alpha * self.input_scale
-        if _enabled[0]:
+        if is_grad_enabled():
             # x == 0 gets the constant k, so its second derivative there is 0, as in PyTorch.
             neg = ew.where(x < 0, ew.exp(x * self.input_scale) * k, k)
             return g * ew.where(x > 0, float(self.scale), neg)
@@ -131,7 +131,7 @@ class Softplus(Op):
 
     def backward(self, g):
         (x,) = self.saved_values()
-        if _enabled[0]:
+        if is_grad_enabled():
             z = x * self.beta
             return g * ew.where(z > self.threshold, 1.0, ew.sigmoid(z))
         zd = x._data * x._data.dtype.type(self.beta)

@@ -23,7 +23,7 @@ Backward runs on raw arrays too, so these ops do not support double backward.
 import numpy as np
 
 from ..autograd.function import Op
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
@@ -388,7 +388,7 @@ def conv_transpose_forward(x, w, bias, geom):
 
 
 def _no_double_backward(name):
-    if _enabled[0]:
+    if is_grad_enabled():
         raise RuntimeError(
             f"{name}: double backward (create_graph=True) is not supported; its backward "
             f"runs on raw arrays for speed"

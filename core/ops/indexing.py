@@ -4,6 +4,7 @@ masked_fill, nonzero, take_along_dim, sort/topk."""
 import numpy as np
 
 from ..autograd.function import Op
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -179,9 +180,9 @@ def setitem(a, index, value):
         if value._data.dtype != a._data.dtype:
             value = value.to(a.dtype)
     a._check_inplace()
-    from ..autograd.grad_mode import _enabled
+    from ..autograd.grad_mode import is_grad_enabled
 
-    if _enabled[0] and (a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+    if is_grad_enabled() and (a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
         if not isinstance(value, Tensor):
             value = Tensor._wrap(xp.asarray(value, dtype=a._data.dtype))
         a._assign(SetItem.apply(a._snapshot(), value, steps=steps))
@@ -193,7 +194,7 @@ def setitem(a, index, value):
         _target(a._data, steps)[steps[-1]] = v
     except (ValueError, IndexError) as e:
         raise type(e)(f"setitem on tensor of shape {list(a._data.shape)}: {e}") from None
-    a._version[0] += 1
+    bump_version(a)
 
 
 class Gather(Op):

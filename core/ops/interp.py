@@ -11,7 +11,7 @@ float type, as PyTorch does, so nearest-neighbour picks agree exactly.
 import numpy as np
 
 from ..autograd.function import Op
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
@@ -175,7 +175,7 @@ class Resample1dOp(Op):
         return out
 
     def backward(self, g):
-        if _enabled[0]:
+        if is_grad_enabled():
             raise RuntimeError(
                 "interpolate: double backward (create_graph=True) is not supported; its "
                 "backward runs on raw arrays for speed"

@@ -4,6 +4,7 @@ flip, roll, narrow, squeeze/unsqueeze, pad, copies across devices."""
 import numpy as np
 
 from ..autograd.function import Op
+from ..autograd.versions import share_version
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims
@@ -168,7 +169,7 @@ def reshape(a, *shape):
 
 def _alias(a):
     t = Tensor._wrap(a._data)
-    t._version = a._version
+    share_version(t, a)
     return t
 
 

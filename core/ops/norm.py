@@ -8,14 +8,14 @@ do not support double backward.
 """
 
 from ..autograd.function import Op
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
 
 
 def _no_double_backward(name):
-    if _enabled[0]:
+    if is_grad_enabled():
         raise RuntimeError(
             f"{name}: double backward (create_graph=True) is not supported; its backward "
             f"runs on raw arrays for speed"

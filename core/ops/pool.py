@@ -10,7 +10,7 @@ Backward runs on raw arrays, so these ops do not support double backward.
 import numpy as np
 
 from ..autograd.function import Op
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
@@ -90,7 +90,7 @@ def _tap_dtype(ntaps):
 
 
 def _no_double_backward(name):
-    if _enabled[0]:
+    if is_grad_enabled():
         raise RuntimeError(
             f"{name}: double backward (create_graph=True) is not supported; its backward "
             f"runs on raw arrays for speed"

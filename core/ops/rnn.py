@@ -7,7 +7,7 @@ them stay ordinary ops.
 """
 
 from ..autograd.function import Op
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 
@@ -18,7 +18,7 @@ def _sigmoid(xp, a):
 
 
 def _no_double_backward(name):
-    if _enabled[0]:
+    if is_grad_enabled():
         raise RuntimeError(
             f"{name}: double backward (create_graph=True) through LSTM/GRU cells is not supported"
         )

@@ -1,5 +1,6 @@
 """Adagrad (Duchi, Hazan & Singer, 2011, "Adaptive Subgradient Methods for Online Learning and Stochastic
 Optimization"), as ``torch.optim.Adagrad``."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _functional as F
@@ -62,7 +63,7 @@ class Adagrad(Optimizer):
             update = _adagrad_fused if F.fused(param, grad) else _adagrad_arrays
             update(param, grad, state["sum"]._data, clr=lr / (1 + (step - 1) * group["lr_decay"]),
                    eps=group["eps"], weight_decay=weight_decay, maximize=group["maximize"])
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _adagrad_arrays(param, grad, state_sum, *, clr, eps, weight_decay, maximize):

@@ -1,5 +1,6 @@
 """Adam (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization"), as ``torch.optim.Adam``, with
 the AMSGrad variant and optional decoupled weight decay (which makes it AdamW)."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from . import _functional as F
 from .optimizer import Optimizer
@@ -68,7 +69,7 @@ class Adam(Optimizer):
                    weight_decay=weight_decay, decoupled=group["decoupled_weight_decay"],
                    maximize=group["maximize"], step_size=lr / (1 - beta1**step),
                    bias_correction2_sqrt=(1 - beta2**step) ** 0.5)
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _adam_arrays(param, grad, exp_avg, exp_avg_sq, max_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled,

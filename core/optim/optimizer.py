@@ -12,6 +12,7 @@ from itertools import chain
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.versions import bump_version
 from ..backend import CPU, to_device
 from ..tensor import Tensor
 from . import _functional as F
@@ -125,7 +126,7 @@ class Optimizer:
                 if not getattr(g._data.flags, "writeable", True):  # e.g. a broadcast view: give it storage
                     g._data = g._data.copy()
                 g._data[...] = 0
-                g._version[0] += 1
+                bump_version(g)
 
     def step(self, closure=None):
         """Update every parameter that has a ``.grad``. ``closure`` (optional) re-evaluates the model with

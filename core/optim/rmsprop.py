@@ -1,4 +1,5 @@
 """RMSprop (Hinton, "Neural Networks for Machine Learning", lecture 6e), as ``torch.optim.RMSprop``."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from . import _functional as F
 from .optimizer import Optimizer
@@ -60,7 +61,7 @@ class RMSprop(Optimizer):
             update = _rmsprop_fused if F.fused(param, grad) else _rmsprop_arrays
             update(param, grad, state["square_avg"]._data, grad_avg, buf, lr=lr, alpha=group["alpha"],
                    eps=group["eps"], weight_decay=weight_decay, momentum=momentum, maximize=group["maximize"])
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _rmsprop_arrays(param, grad, square_avg, grad_avg, buf, *, lr, alpha, eps, weight_decay, momentum,

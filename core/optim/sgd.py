@@ -1,4 +1,5 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _functional as F
@@ -56,7 +57,7 @@ class SGD(Optimizer):
             update = _sgd_fused if F.fused(param, grad) else _sgd_arrays
             update(param, grad, buf, first, lr=lr, momentum=momentum, dampening=group["dampening"],
                    weight_decay=weight_decay, nesterov=group["nesterov"], maximize=group["maximize"])
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _sgd_arrays(param, grad, buf, first, *, lr, momentum, dampening, weight_decay, nesterov, maximize):

@@ -13,6 +13,7 @@ from enum import Enum
 import numpy as np
 
 from visionlite.core import dtypes as _dt
+from visionlite.core.autograd.versions import bump_version
 from visionlite.core.tensor import Tensor
 
 from . import _functional_pil as F_pil
@@ -130,7 +131,7 @@ def normalize(tensor, mean, std, inplace=False):
                              f"give one {name} per channel")
     out = F_t.normalize(tensor._data, unwrap(mean), unwrap(std), inplace=inplace)
     if inplace:
-        tensor._version[0] += 1
+        bump_version(tensor)
         return tensor
     return wrap(out)
 
@@ -597,6 +598,6 @@ def erase(img, i, j, h, w, v, inplace=False):
     check_tensor_image(img, "erase")
     out = F_t.erase(img._data, i, j, h, w, unwrap(v), inplace=inplace)
     if inplace:
-        img._version[0] += 1
+        bump_version(img)
         return img
     return wrap(out)

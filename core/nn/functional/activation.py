@@ -3,7 +3,7 @@
 ``inplace=True`` computes the result and writes it into ``input`` through the Tensor's in-place protocol
 (``_assign``), so views and version counters behave as for any in-place op.
 """
-from ...autograd.grad_mode import _enabled
+from ...autograd.grad_mode import is_grad_enabled
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
 from ...ops import reduce as _red
@@ -31,7 +31,7 @@ def _apply(input, fn, inplace, name):
     input._check_inplace()
     # The op may save its input for backward; give it a private copy so the write below doesn't
     # invalidate what it saved.
-    src = input.clone() if (_enabled[0] and input.requires_grad) else input
+    src = input.clone() if (is_grad_enabled() and input.requires_grad) else input
     return input._assign(fn(src))
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
+from ...autograd.versions import bump_version
 from ...backend import array_module
 from ...ops.indexing import IndexAdd, one_hot  # noqa: F401  (F.one_hot lives in the indexing ops)
 from ...tensor import Tensor
@@ -76,4 +77,4 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
     weight._data[rows] = w * scale[:, None]
-    weight._version[0] += 1
+    bump_version(weight)

@@ -8,6 +8,7 @@ updated here, in place and outside the graph, as PyTorch does (the unbiased batc
 import numpy as np
 
 from ...autograd.grad_mode import no_grad
+from ...autograd.versions import bump_version
 from ...backend import array_module
 from ...ops.movement import pad as _pad
 from ...ops.norm import BatchNormOp, RowNormOp
@@ -41,7 +42,7 @@ def _update_running(running, stat, momentum):
     data = running._data
     data *= 1 - momentum
     data += (momentum * stat).astype(data.dtype, copy=False).reshape(data.shape)
-    running._version[0] += 1
+    bump_version(running)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,

@@ -1,5 +1,6 @@
 """``Embedding``: a lookup table of learned vectors."""
 from ... import creation
+from ...autograd.versions import bump_version
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -43,7 +44,7 @@ class Embedding(Module):
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
             self.weight._data[self.padding_idx] = 0
-            self.weight._version[0] += 1
+            bump_version(self.weight)
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

@@ -1,0 +1,36 @@
+"""Version counters: how autograd notices that a saved tensor was changed in place.
+
+A counter is shared by a tensor and all its views (``t._version`` is a one-element list, so a
+view holds the same list). Everything in visionlite reads, bumps and shares counters through the
+helpers below, never by touching ``_version`` itself.
+"""
+
+
+def new_counter():
+    """A fresh counter at version 0."""
+    return [0]
+
+
+def version_of(t):
+    """The current version of tensor ``t`` (how many in-place changes its storage has seen)."""
+    return t._version[0]
+
+
+def bump_version(t):
+    """Record one in-place change of ``t`` (and so of every view sharing its storage)."""
+    t._version[0] += 1
+
+
+def share_version(dst, src):
+    """Make ``dst`` (a view of ``src``'s storage) count versions with ``src``."""
+    dst._version = src._version
+
+
+def counter_of(t):
+    """``t``'s counter itself, for a record that must not keep ``t`` alive; read it with ``counter_value``."""
+    return t._version
+
+
+def counter_value(counter):
+    """The version a counter from ``counter_of`` is at now."""
+    return counter[0]
