@@ -33,28 +33,77 @@ def _additive_mask(mask, blocked_when, dtype, name):
     return mask if mask.dtype == dtype else mask.to(dtype)
 
 
+def _check_sdpa_inputs(query, key, value, attn_mask, is_causal, enable_gqa):
+    """PyTorch's argument checks for scaled_dot_product_attention, with its messages."""
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise RuntimeError("Expected query, key, and value to all be  at least 2 dimensional, but got "
+                           f"query.dim: {query.ndim} key.dim: {key.ndim} and value.dim: {value.ndim} "
+                           "instead.")
+    if not (query.dtype == key.dtype == value.dtype):
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+    if not query.is_floating_point():
+        raise RuntimeError(f"scaled_dot_product_attention: query, key and value must be floating point, "
+                           f"got {query.dtype}")
+    if attn_mask is not None:
+        if is_causal:
+            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                               "is_causal=True")
+        kind = attn_mask._data.dtype.kind
+        if kind != "b" and attn_mask._data.dtype != np.float32 and attn_mask.dtype != query.dtype:
+            raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but "
+                               f"got attn_mask.dtype: {attn_mask.dtype} and  query.dtype: {query.dtype} "
+                               "instead.")
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3:
+        hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+        if hq % hk or hq % hv:
+            raise RuntimeError("Number of heads in key and value must divide the number of heads in query "
+                               f"(query: {hq}, key: {hk}, value: {hv})")
+
+
+def _safe_softmax(scores):
+    """Softmax over the last dim where a row whose scores are all -inf (every key masked) gives zeros, not
+    NaN, as PyTorch's SDPA does; the gradient through such a row is zero."""
+    xp = array_module(scores._data)
+    dead = xp.isneginf(scores._data.max(axis=-1, keepdims=True))
+    if not dead.any():
+        return red.softmax(scores, -1)
+    dead_t = Tensor._wrap(dead)
+    weights = red.softmax(scores.masked_fill(dead_t, 0.0), -1)
+    return weights.masked_fill(dead_t, 0.0)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
-    """softmax(Q K^T * scale + mask) V: query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)`` ->
-    ``(..., L, Ev)``. A bool ``attn_mask`` is True where attention is allowed; ``is_causal`` allows only
-    keys at or before each query position; ``scale`` defaults to 1/sqrt(E)."""
-    if is_causal and attn_mask is not None:
-        raise RuntimeError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+    """softmax(Q K^T * scale + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``.
+
+    Args:
+        query: ``(..., L, E)``; key: ``(..., S, E)``; value: ``(..., S, Ev)`` (leading dims broadcast).
+        attn_mask: bool (True where attention is *allowed*) or float (added to the scores), broadcastable to
+            ``(..., L, S)``; a float mask is float32 or the query's dtype.
+        dropout_p: dropout on the attention weights, always applied when > 0 (pass 0.0 in eval mode).
+        is_causal: each query sees only keys at or before its position (top-left aligned when L != S).
+        scale: defaults to ``1/sqrt(E)``.
+        enable_gqa: grouped-query attention: key/value heads (dim -3) are repeated to the query's head count.
+    Returns ``(..., L, Ev)``. A query whose keys are all masked gets zeros (not NaN).
+    """
+    _check_sdpa_inputs(query, key, value, attn_mask, is_causal, enable_gqa)
     L, S = query.shape[-2], key.shape[-2]
-    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
-        groups = query.shape[-3] // key.shape[-3]
-        key = _repeat_heads(key, groups)
-        value = _repeat_heads(value, groups)
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3:
+        if key.shape[-3] != query.shape[-3]:
+            key = _repeat_heads(key, query.shape[-3] // key.shape[-3])
+        if value.shape[-3] != query.shape[-3]:
+            value = _repeat_heads(value, query.shape[-3] // value.shape[-3])
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query * scale) @ key.transpose(-2, -1)
     if is_causal:
         xp = array_module(query._data)
-        allowed = xp.tril(xp.ones((L, S), dtype=bool))
-        attn_mask = Tensor._wrap(allowed)
+        attn_mask = Tensor._wrap(xp.tril(xp.ones((L, S), dtype=bool)))
     mask = _additive_mask(attn_mask, False, scores.dtype, "attn_mask")
-    if mask is not None:
-        scores = scores + mask
-    weights = red.softmax(scores, -1)
+    if mask is None:
+        weights = red.softmax(scores, -1)
+    else:
+        weights = _safe_softmax(scores + mask)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, training=True)
     return weights @ value
@@ -161,9 +210,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
 
     scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)
-    if attn_mask is not None:
-        scores = scores + attn_mask
-    weights = red.softmax(scores, -1)
+    if attn_mask is None:
+        weights = red.softmax(scores, -1)
+    elif need_weights:
+        weights = red.softmax(scores + attn_mask, -1)
+    else:  # PyTorch hands this case to scaled_dot_product_attention: fully masked rows give zeros, not NaN
+        weights = _safe_softmax(scores + attn_mask)
     if dropout_p > 0.0 and training:
         weights = dropout(weights, dropout_p, training=True)
     out = (weights @ v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
