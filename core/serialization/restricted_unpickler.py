@@ -12,6 +12,7 @@ It extends the pure-Python ``pickle._Unpickler`` (the reference implementation o
 only that one lets each opcode be replaced or refused; checkpoint pickles are small, so speed is moot.
 """
 import pickle
+import struct
 from collections import Counter, OrderedDict
 
 from ..tensor import Size
@@ -62,6 +63,20 @@ class _Dispatch(dict):
                                     "checkpoint: the file may be malicious")
 
 
+def _check_bytearray_args(args, checkpoint):
+    """Pickles build bytearrays from their content (``bytearray(b'..')``, ``bytearray('..', 'latin-1')``);
+    ``bytearray(n)`` would turn a few bytes of file into n bytes of memory, so it is refused."""
+    if isinstance(args, tuple) and (args == () or (len(args) == 1 and isinstance(args[0], (bytes, bytearray)))
+                                    or (len(args) == 2 and isinstance(args[0], str)
+                                        and args[1] in ("latin1", "latin-1"))):
+        return
+    shown = ", ".join(type(a).__name__ if not isinstance(a, int) else f"{a:,}" for a in args) \
+        if isinstance(args, tuple) else type(args).__name__
+    raise UnsafeCheckpointError(f"{checkpoint}: pickle calls bytearray({shown}); a checkpoint stores a "
+                                "bytearray's content, never a size to allocate (a memory bomb): the file "
+                                "may be malicious")
+
+
 def _require(target, kinds, opcode):
     if type(target) not in kinds:
         raise UnsafeCheckpointError(f"pickle opcode {opcode} applied to {type(target).__name__}: not allowed "
@@ -103,7 +118,19 @@ class RestrictedUnpickler(pickle._Unpickler):
         if not any(func is f for f in _CALLABLE):
             raise UnsafeCheckpointError(f"{self.checkpoint}: pickle calls {func!r}, which is not an allowed "
                                         "tensor or container constructor; the file may be malicious")
+        if func is bytearray:
+            _check_bytearray_args(self.stack[-1], self.checkpoint)
         super().load_reduce()
+
+    def load_bytearray8(self):
+        # pickle's own version allocates the declared length before reading: a few bytes could ask for
+        # terabytes. Reading first bounds it by what the file really holds.
+        (length,) = struct.unpack("<Q", self.read(8))
+        data = self.read(length)
+        if len(data) != length:
+            raise CheckpointError(f"{self.checkpoint}: a pickled bytearray claims {length:,} bytes but the "
+                                  f"data ends after {len(data):,}: truncated or crafted file")
+        self.append(bytearray(data))
 
     def load_build(self):
         state = self.stack.pop()
@@ -153,7 +180,8 @@ class RestrictedUnpickler(pickle._Unpickler):
     dispatch = _Dispatch(pickle._Unpickler.dispatch)
     for _code in _REFUSED_OPCODES:
         del dispatch[_code[0]]
-    for _op, _fn in ((pickle.REDUCE, load_reduce), (pickle.BUILD, load_build), (pickle.SETITEM, load_setitem),
+    for _op, _fn in ((pickle.REDUCE, load_reduce), (pickle.BYTEARRAY8, load_bytearray8),
+                     (pickle.BUILD, load_build), (pickle.SETITEM, load_setitem),
                      (pickle.SETITEMS, load_setitems), (pickle.APPEND, load_append),
                      (pickle.APPENDS, load_appends), (pickle.ADDITEMS, load_additems)):
         dispatch[_op[0]] = _fn

@@ -28,6 +28,8 @@ from .storage import (
 STRUCTURE_KEY = "visionlite.structure"
 FORMAT_VERSION = "1"
 _MAX_HEADER = 100_000_000  # the safetensors library's own limit
+MAX_DEPTH = 100  # containers nested in the structure, saved or loaded (deeper JSON is refused, not recursed)
+ALLOWED_ATTRS = ("_metadata",)  # the one attribute an OrderedDict may carry, as in torch's pickles
 
 # safetensors dtype codes -> numpy dtypes (BF16 is added when ml_dtypes is installed)
 _CODES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
@@ -66,6 +68,10 @@ class _Encoder:
         return {kind: name}
 
     def encode(self, obj, path=()):
+        if len(path) > MAX_DEPTH:
+            raise ValueError(f"visionlite.save: the object nests containers more than {MAX_DEPTH} levels "
+                             f"deep (at {'.'.join(path[:8])}...); loading refuses deeper files, so saving "
+                             "does too")
         if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass
             return self._array(obj, "npscalar", path)
         if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -85,7 +91,13 @@ class _Encoder:
                      for k, v in obj.items()]
             node = {"odict" if isinstance(obj, OrderedDict) else "dict": items}
             attrs = getattr(obj, "__dict__", None)
-            if isinstance(obj, OrderedDict) and attrs:  # e.g. a state dict's _metadata (version numbers)
+            if isinstance(obj, OrderedDict) and attrs:  # a state dict's _metadata (version numbers)
+                extra = sorted(set(attrs) - set(ALLOWED_ATTRS))
+                if extra:
+                    where = ".".join(path) or "the top level"
+                    raise TypeError(f"visionlite.save: the OrderedDict at {where} carries the attribute(s) "
+                                    f"{', '.join(extra)}; only "
+                                    f"{', '.join(ALLOWED_ATTRS)} (a state dict's module versions) is stored")
                 node["attrs"] = {k: self.encode(v, path + (k,)) for k, v in attrs.items()}
             return node
         if isinstance(obj, (list, tuple)):
@@ -129,6 +141,8 @@ def read_header(file, checkpoint):
         header = json.loads(file.read(n))
     except ValueError as e:
         raise corrupt(checkpoint, f"bad safetensors header ({e})") from None
+    except RecursionError:
+        raise corrupt(checkpoint, "the safetensors header nests JSON too deeply") from None
     file.seek(start)
     if not isinstance(header, dict):
         raise corrupt(checkpoint, "the safetensors header is not a JSON object")
@@ -214,9 +228,14 @@ class _Decoder:
             self._tensors[name] = t
         return t
 
-    def decode(self, node):
+    def decode(self, node, depth=0):
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"{self.checkpoint}: the {STRUCTURE_KEY} metadata nests containers more "
+                                  f"than {MAX_DEPTH} levels deep; visionlite.save never writes that, so the "
+                                  "file is corrupt or crafted")
+        depth += 1
         if isinstance(node, dict) and len(node) >= 1:
             kind = next(iter(node))
             value = node[kind]
@@ -227,14 +246,13 @@ class _Decoder:
             if kind == "npscalar":
                 return self._array(value)[()]
             if kind == "list":
-                return [self.decode(v) for v in value]
+                return [self.decode(v, depth) for v in value]
             if kind == "tuple":
-                return tuple(self.decode(v) for v in value)
+                return tuple(self.decode(v, depth) for v in value)
             if kind in ("dict", "odict"):
-                pairs = ((self.decode(k), self.decode(v)) for k, v in value)
+                pairs = ((self.decode(k, depth), self.decode(v, depth)) for k, v in value)
                 out = OrderedDict(pairs) if kind == "odict" else dict(pairs)
-                for attr, v in node.get("attrs", {}).items():
-                    setattr(out, attr, self.decode(v))
+                self._set_attrs(out, node, depth)
                 return out
             if kind == "bytes":
                 return base64.b64decode(value)
@@ -243,6 +261,24 @@ class _Decoder:
             if kind == "device":
                 return Device(value)
         raise corrupt(self.checkpoint, f"unknown structure node {str(node)[:80]!r}")
+
+    def _set_attrs(self, out, node, depth):
+        """Restore a state dict's ``_metadata``: the only attribute the writer stores. Any other name
+        (``keys``, ``items``, ``__dict__``...) would shadow the dict's own behaviour, so it is refused."""
+        attrs = node.get("attrs")
+        if attrs is None:
+            return
+        if set(node) - {next(iter(node)), "attrs"} or not isinstance(attrs, dict):
+            raise corrupt(self.checkpoint, f"bad dict node {str(node)[:80]!r}")
+        for attr, v in attrs.items():
+            if attr not in ALLOWED_ATTRS or not isinstance(out, OrderedDict):
+                raise CheckpointError(f"{self.checkpoint}: the {STRUCTURE_KEY} metadata sets the attribute "
+                                      f"{attr!r} on a {type(out).__name__}; only an OrderedDict's "
+                                      f"{', '.join(ALLOWED_ATTRS)} is allowed: the file may be crafted")
+            value = self.decode(v, depth)
+            if not isinstance(value, dict):
+                raise corrupt(self.checkpoint, f"{attr} must be a dict, got {type(value).__name__}")
+            setattr(out, attr, value)
 
 
 def load_safetensors(file, checkpoint, map_location=None, path=None):
@@ -264,4 +300,7 @@ def load_safetensors(file, checkpoint, map_location=None, path=None):
         structure = json.loads(metadata[STRUCTURE_KEY])
     except (TypeError, ValueError) as e:
         raise corrupt(checkpoint, f"bad {STRUCTURE_KEY} metadata ({e})") from None
+    except RecursionError:
+        raise CheckpointError(f"{checkpoint}: the {STRUCTURE_KEY} metadata nests JSON too deeply (more than "
+                              f"{MAX_DEPTH} containers); the file is corrupt or crafted") from None
     return decoder.decode(structure)

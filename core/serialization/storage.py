@@ -2,7 +2,14 @@
 
 Unpickling a torch checkpoint meets each tensor before the bytes of its storage (the legacy format
 stores them after the pickle), so tensors are first created empty and listed on their storage; once
-every storage is read, ``materialize`` copies each view out of it and moves it to its device.
+every storage is read, ``materialize`` fills each tensor from it and moves it to its device.
+
+Memory stays bounded by the file: a tensor that is its storage whole reuses the storage's array; other
+views are copied out (owned and contiguous, as before) only while all copies add up to at most the bytes
+of the file's storages (or 1 MiB). A view that may overlap itself (``torch.zeros(1).expand(20000, 20000)``: 4
+bytes in the file, 1.6 GB as a copy), or one past that budget, stays a read-only numpy view over the
+storage, as torch keeps it a view: reading it costs nothing, ``x[i] = v`` copies it first, in-place
+arithmetic raises (torch refuses writes to self-overlapping tensors too).
 """
 import warnings
 
@@ -65,8 +72,8 @@ def location_resolver(map_location):
                     f"got {type(map_location).__name__}")
 
 
-def strided_copy(base, offset, size, stride, name):
-    """An owned C-contiguous copy of the view ``(offset, size, stride)`` (in elements) of flat ``base``.
+def _checked_view(base, offset, size, stride, name):
+    """The read-only view ``(offset, size, stride)`` (in elements) of flat ``base``, without copying.
 
     The view is bounds-checked first: a crafted file must not make ``as_strided`` read outside ``base``.
     """
@@ -81,9 +88,26 @@ def strided_copy(base, offset, size, stride, name):
     if last >= base.size:
         raise corrupt(name, f"a tensor view (offset {offset}, size {size}, stride {stride}) reaches past the "
                             f"end of its storage of {base.size} elements")
-    view = np.lib.stride_tricks.as_strided(base[offset:], shape=size,
+    return np.lib.stride_tricks.as_strided(base[offset:], shape=size,
                                            strides=tuple(s * base.itemsize for s in stride), writeable=False)
-    return np.array(view, order="C", copy=True)
+
+
+def _never_overlaps(size, stride):
+    """True when no two indices of the view reach the same element (sufficient test: each dimension's
+    stride steps over everything the smaller-strided dimensions span)."""
+    span = 0  # the largest offset reached by the dimensions seen so far
+    for n, s in sorted(((n, s) for n, s in zip(size, stride) if n > 1), key=lambda d: d[1]):
+        if s <= span:
+            return False
+        span += (n - 1) * s
+    return True
+
+
+def _numel(size):
+    count = 1
+    for n in size:
+        count *= n
+    return count
 
 
 def _whole(size, stride, offset, numel):
@@ -100,7 +124,7 @@ def _whole(size, stride, offset, numel):
 
 def read_array(file, np_dtype, numel, checkpoint, what):
     """``numel`` elements of ``np_dtype`` read from ``file`` into a new (owned, writable) array."""
-    array = np.empty(numel, dtype=np_dtype)
+    array = allocate(numel, np_dtype, checkpoint, what)
     view = memoryview(array.view(np.uint8))
     done = 0
     while done < array.nbytes:
@@ -109,6 +133,16 @@ def read_array(file, np_dtype, numel, checkpoint, what):
             raise corrupt(checkpoint, f"the file ends inside {what} ({done} of {array.nbytes} bytes)")
         done += n
     return array
+
+
+def allocate(numel, np_dtype, checkpoint, what):
+    """``np.empty(numel, np_dtype)``, or a CheckpointError naming ``what`` and its size if memory runs out."""
+    try:
+        return np.empty(numel, dtype=np_dtype)
+    except (MemoryError, ValueError) as e:
+        raise CheckpointError(f"{checkpoint}: {what} needs {numel * np.dtype(np_dtype).itemsize:,} bytes "
+                              f"({numel:,} x {np.dtype(np_dtype)}), more than this machine can allocate "
+                              f"({type(e).__name__})") from None
 
 
 def warn_bf16_as_float32(checkpoint):
@@ -121,10 +155,18 @@ def bf16_bits_to_float32(raw_uint16):
     return (raw_uint16.astype(np.uint32) << 16).view(np.float32)
 
 
-def materialize(storages, name, map_location):
-    """Fill every tensor listed on ``storages`` (key -> StorageRef with ``array`` set) and place it."""
+_SMALL_COPIES = 1 << 20  # copies always allowed, whatever the file's size
+
+
+def materialize(storages, name, map_location, obj=None):
+    """Fill every tensor listed on ``storages`` (key -> StorageRef with ``array`` set) and place it.
+
+    ``obj`` (the loaded object) is only used to name a tensor in an error message.
+    """
     resolve = location_resolver(map_location)
     warned = False
+    # bytes of copies the views may still take (see the module docstring): as much as the file's storages
+    budget = max(sum(ref.nbytes for ref in storages.values()), _SMALL_COPIES)
     for ref in storages.values():
         base = ref.array
         if ref.bf16_as_uint16:
@@ -135,6 +177,7 @@ def materialize(storages, name, map_location):
         if not ref.views:
             continue
         device = resolve(Tensor._wrap(base), ref.location)
+        on_device = None
         for tensor, offset, size, stride, view_dtype in ref.views:
             src = base
             if view_dtype is not None and view_dtype != base.dtype:
@@ -142,12 +185,59 @@ def materialize(storages, name, map_location):
                     raise corrupt(name, f"storage {ref.key} of {base.nbytes} bytes cannot hold {view_dtype}")
                 src = base.view(view_dtype)
             if len(ref.views) == 1 and src is base and _whole(size, stride, offset, base.size):
-                data = base.reshape(size)  # the common case: one tensor owns its storage, no copy needed
-            else:
-                data = strided_copy(src, offset, size, stride, name)
-            tensor._data = to_device(data, device) if device != CPU else data
+                tensor._data = base.reshape(size) if device == CPU else to_device(base.reshape(size), device)
+                continue
+            view = _checked_view(src, offset, size, stride, name)  # bounds-checked before anything else
+            nbytes = _numel(size) * src.itemsize
+            if nbytes <= budget and _never_overlaps(size, stride):
+                budget -= nbytes
+                data = _copy(view, name, ref, tensor, obj)
+                tensor._data = to_device(data, device) if device != CPU else data
+            elif device == CPU:
+                tensor._data = view
+            else:  # the storage goes to the device once and the view is made there
+                if on_device is None:
+                    on_device = to_device(src, device)
+                from ..backend import array_module
+
+                xp = array_module(on_device)
+                tensor._data = xp.lib.stride_tricks.as_strided(
+                    on_device[offset:], shape=size, strides=tuple(s * src.itemsize for s in stride))
+        for tensor, *_ in ref.views:
             if tensor.requires_grad and not tensor.is_floating_point():
                 tensor.requires_grad = False
+
+
+def _copy(view, name, ref, tensor, obj):
+    try:
+        return np.array(view, order="C", copy=True)
+    except MemoryError:
+        what = tensor_path(obj, tensor)
+        raise CheckpointError(f"{name}: tensor {what} of size {tuple(view.shape)} ({view.nbytes:,} bytes, a "
+                              f"view of storage {ref.key}) cannot be allocated") from None
+
+
+def tensor_path(obj, tensor, limit=100_000):
+    """Where ``tensor`` sits in ``obj`` (``'layer1.0.conv1.weight'``, ``"['state'][0]"``), or ``'<unnamed>'``.
+
+    Only used for error messages; walks at most ``limit`` containers, without recursion.
+    """
+    stack = [(obj, "")]
+    seen = set()
+    while stack and limit > 0:
+        node, path = stack.pop()
+        if node is tensor:
+            return repr(path or "<the whole object>")
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        limit -= 1
+        if isinstance(node, dict):
+            stack.extend((v, (f"{path}.{k}" if path else k) if isinstance(k, str) else f"{path}[{k!r}]")
+                         for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+    return "<unnamed>"
 
 
 def check_supported(np_dtype, what):

@@ -26,8 +26,37 @@ def _read_exact(file, n, checkpoint, what):
     return data
 
 
+class _Bounded:
+    """``file`` whose ``read(n)`` never asks for more than the bytes left: pickle frames and strings carry
+    their own lengths, and a buffered file allocates the length asked for before reading, so a crafted
+    length would be a memory bomb (``MemoryError``) instead of a clear "truncated" error."""
+
+    def __init__(self, file):
+        self._file = file
+        here = file.tell()
+        self._end = file.seek(0, 2)
+        file.seek(here)
+
+    def read(self, n=-1):
+        left = max(self._end - self._file.tell(), 0)
+        return self._file.read(left if n is None or n < 0 else min(n, left))
+
+    def readinto(self, buffer):
+        return self._file.readinto(buffer)
+
+    def readline(self, limit=-1):
+        return self._file.readline(limit)
+
+    def tell(self):
+        return self._file.tell()
+
+    def seek(self, offset, whence=0):
+        return self._file.seek(offset, whence)
+
+
 def load_legacy(file, checkpoint, map_location=None):
     """The object saved in legacy-format ``file`` (a binary file at offset 0), with visionlite Tensors."""
+    file = _Bounded(file)
     if restricted_load(file, checkpoint) != MAGIC_NUMBER:
         raise CheckpointError(f"{checkpoint} is a pickle file but not a torch checkpoint (bad magic number)")
     version = restricted_load(file, checkpoint)
@@ -56,5 +85,5 @@ def load_legacy(file, checkpoint, map_location=None):
         ref.array = read_array(file, ref.np_dtype, ref.numel, checkpoint, f"storage {key}")
         if order != _NATIVE:
             ref.array.byteswap(inplace=True)
-    materialize(storages, checkpoint, map_location)
+    materialize(storages, checkpoint, map_location, obj)
     return obj

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import CheckpointError, corrupt
 from .restricted_unpickler import restricted_load
-from .storage import materialize, read_array
+from .storage import allocate, materialize, read_array
 from .torch_objects import StorageType
 
 
@@ -68,13 +68,42 @@ def _read_record(zf, file, info, ref, checkpoint):
         local = file.read(30)
         if len(local) == 30 and local[:4] == b"PK\x03\x04":
             name_len, extra_len = struct.unpack("<HH", local[26:30])
-            file.seek(info.header_offset + 30 + name_len + extra_len)
+            start = info.header_offset + 30 + name_len + extra_len
+            end = file.seek(0, 2)
+            if start + ref.nbytes > end:  # checked before allocating: the size comes from the file
+                raise corrupt(checkpoint, f"{what} claims {ref.nbytes:,} bytes but the file ends "
+                                          f"{max(end - start, 0):,} bytes after its start")
+            file.seek(start)
             array = read_array(file, ref.np_dtype, ref.numel, checkpoint, what)
             if zlib.crc32(array.view(np.uint8)) != info.CRC:
                 raise corrupt(checkpoint, f"{what} fails its CRC-32 check")
             return array
-    # compressed or unusual records: zipfile unpacks and checks them
-    return np.frombuffer(zf.read(info), dtype=ref.np_dtype).copy()
+    # compressed or unusual records: zipfile unpacks and checks them, into an array of the checked size
+    _check_inflation(info, checkpoint, what)
+    array = allocate(ref.numel, ref.np_dtype, checkpoint, what)
+    view = memoryview(array.view(np.uint8))
+    done = 0
+    with zf.open(info) as record:
+        while done < len(view):
+            n = record.readinto(view[done:])
+            if not n:
+                raise corrupt(checkpoint, f"{what} ends after {done} of {ref.nbytes} bytes")
+            done += n
+    return array
+
+
+# torch.save stores records uncompressed; a compressed one may inflate at most this much (zeros compress
+# about 1000:1 with deflate, so a larger declared size from a small record is a decompression bomb)
+MAX_INFLATION = 100
+_SMALL_RECORD = 1 << 20  # records up to this size are not held to the ratio
+
+
+def _check_inflation(info, checkpoint, what):
+    if info.file_size > max(_SMALL_RECORD, MAX_INFLATION * info.compress_size):
+        raise CheckpointError(
+            f"{checkpoint}: {what} is a compressed zip record of {info.compress_size:,} bytes that claims "
+            f"{info.file_size:,} bytes once inflated (over {MAX_INFLATION}:1): refusing a possible "
+            "decompression bomb. torch.save never compresses records; re-save the checkpoint with it.")
 
 
 def load_zip(file, checkpoint, map_location=None):
@@ -88,7 +117,10 @@ def load_zip(file, checkpoint, map_location=None):
             if order not in ("little", "big"):
                 raise corrupt(checkpoint, f"unknown byte order {order!r}")
         storages = {}
-        obj = restricted_load(io.BytesIO(zf.read(f"{prefix}/data.pkl")), checkpoint,
+        pickle_info = zf.getinfo(f"{prefix}/data.pkl")
+        if pickle_info.compress_type != zipfile.ZIP_STORED:
+            _check_inflation(pickle_info, checkpoint, "the pickle data.pkl")
+        obj = restricted_load(io.BytesIO(zf.read(pickle_info)), checkpoint,
                               storage_loader(checkpoint, storages, 5))
         for key, ref in storages.items():
             record = f"{prefix}/data/{key}"
@@ -97,5 +129,5 @@ def load_zip(file, checkpoint, map_location=None):
             ref.array = _read_record(zf, file, zf.getinfo(record), ref, checkpoint)
             if order != sys.byteorder:
                 ref.array.byteswap(inplace=True)
-    materialize(storages, checkpoint, map_location)
+    materialize(storages, checkpoint, map_location, obj)
     return obj
