@@ -1,8 +1,13 @@
 """Turning a list of samples into a batch, as PyTorch's ``default_collate`` and ``default_convert``.
 
-Tensors and numpy arrays are stacked along a new first dim, Python floats become a float64 tensor and
-ints an int64 tensor, strings stay a list, and dicts, named tuples and sequences are collated field by
-field (a tuple of fields comes back as a list, as in PyTorch).
+Tensors and numpy arrays are stacked along a new first dim (mixed dtypes promote as ``torch.stack``
+does), strings stay a list, and dicts, named tuples and sequences are collated field by field (a tuple
+of fields comes back as a list, as in PyTorch).
+
+Numbers follow PyTorch, which looks at the first sample's type and then at every sample: a batch
+that starts with a Python float is float64; one that starts with an int, a bool or a numpy scalar
+gets the dtype ``torch.tensor(batch)`` infers over all samples (bool < int64 < default float, numpy
+scalars keep their dtype), so ``[0, 0.5]`` is a float32 batch and ``[True, 2, 0]`` an int64 one.
 """
 import collections.abc as abc
 import copy
@@ -37,7 +42,9 @@ def _stack_tensors(batch):
         from ..ops import stack
 
         return stack(batch)
-    return Tensor._wrap(_stack_arrays([t._data for t in batch], "tensor"))
+    arrays = [t._data for t in batch]
+    common = _common_dtype(arrays)
+    return Tensor._wrap(_stack_arrays([a.astype(common, copy=False) for a in arrays], "tensor"))
 
 
 def _check_numeric(arr):
@@ -48,23 +55,77 @@ def _check_numeric(arr):
     from_numpy_dtype(arr.dtype)  # refuses dtypes a Tensor cannot hold, naming them
 
 
+def _inferred_dtype(x):
+    """The numpy dtype ``torch.tensor`` gives one sample of a number batch (None if ``x`` is no number)."""
+    if isinstance(x, (np.generic, np.ndarray)):  # first: np.float64 is also a Python float
+        return x.dtype if np.ndim(x) == 0 and x.dtype.kind in "biuf" else None
+    if isinstance(x, bool):
+        return np.dtype(np.bool_)
+    if isinstance(x, int):
+        if not -(2**63) <= x < 2**63:
+            raise ValueError(f"Overflow when unpacking long long: default_collate: {x} does not fit in int64")
+        return np.dtype(np.int64)
+    if isinstance(x, float):
+        from ..dtypes import get_default_dtype
+
+        return get_default_dtype().np
+    if isinstance(x, Tensor) and x.ndim == 0:
+        return x._data.dtype
+    return None
+
+
+def _collate_numbers(batch):
+    """A batch of Python numbers / numpy scalars, typed as ``torch.tensor(batch)`` types it."""
+    from ..dtypes import _promote_group, from_numpy_dtype
+
+    dtypes = []
+    for i, x in enumerate(batch):
+        d = _inferred_dtype(x)
+        if d is None:
+            if x is None:
+                raise RuntimeError(f"Could not infer dtype of NoneType (default_collate: sample {i} is None; "
+                                   "drop such samples in the dataset or in a collate_fn)")
+            raise TypeError(f"default_collate: sample {i} is a {type(x).__name__}, but sample 0 is a number; "
+                            "a batch of numbers needs every sample to be a number")
+        from_numpy_dtype(d)  # refuses dtypes a Tensor cannot hold, naming them
+        dtypes.append(d)
+    values = [x.item() if isinstance(x, Tensor) else x for x in batch]
+    return Tensor._wrap(np.asarray(values, dtype=_promote_group(dtypes)))
+
+
+def _collate_floats(batch):
+    """A batch that starts with a Python float: float64, every sample converted as ``float()`` does."""
+    for i, x in enumerate(batch):
+        if _inferred_dtype(x) is None:
+            raise TypeError(f"must be real number, not {type(x).__name__} (default_collate: sample {i}; "
+                            "sample 0 is a float, so every sample must be a number)")
+    return Tensor._wrap(np.asarray([float(x) for x in batch], dtype=np.float64))
+
+
+def _common_dtype(arrays):
+    from ..dtypes import _promote_group
+
+    return _promote_group([a.dtype for a in arrays])
+
+
 def default_collate(batch):
     """Collate a list of ``batch_size`` samples into one batch (tensors get a leading batch dim)."""
     elem = batch[0]
     if isinstance(elem, Tensor):
         return _stack_tensors(batch)
     if isinstance(elem, np.ndarray):
-        _check_numeric(elem)
-        return Tensor._wrap(_stack_arrays([np.asarray(b) for b in batch], "numpy array"))
+        arrays = [np.asarray(b) for b in batch]
+        for a in arrays:
+            _check_numeric(a)
+        common = _common_dtype(arrays)
+        return Tensor._wrap(_stack_arrays([a.astype(common, copy=False) for a in arrays], "numpy array"))
     if isinstance(elem, np.generic):
         _check_numeric(np.asarray(elem))
-        return Tensor._wrap(np.asarray(batch))
-    if isinstance(elem, bool):
-        return Tensor._wrap(np.asarray(batch, dtype=np.bool_))
+        return _collate_numbers(batch)
     if isinstance(elem, float):
-        return Tensor._wrap(np.asarray(batch, dtype=np.float64))
-    if isinstance(elem, int):
-        return Tensor._wrap(np.asarray(batch, dtype=np.int64))
+        return _collate_floats(batch)
+    if isinstance(elem, int):  # bool included, as in PyTorch: the dtype comes from all samples
+        return _collate_numbers(batch)
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, abc.Mapping):
@@ -81,6 +142,8 @@ def default_collate(batch):
         return _same_sequence_type(elem, fields)
     is_image = hasattr(elem, "getbands")  # a PIL image
     hint = " (convert images to tensors first, e.g. with transforms.ToTensor())" if is_image else ""
+    if elem is None:
+        hint = " (sample 0 is None: drop such samples in the dataset or in a collate_fn)"
     raise TypeError(_ERR.format(type(elem), hint))
 
 

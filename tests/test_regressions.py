@@ -1,0 +1,68 @@
+"""Regression tests for silent wrong results found by a hardening pass (issue 10): each case now
+equals PyTorch/TorchVision on the same input, or raises where they raise."""
+
+import numpy as np
+import pytest
+
+import visionlite as vl
+from tests.helpers.refs import require
+from visionlite import data
+
+torch = require("torch")
+
+
+def _outcome(fn, batch):
+    try:
+        return fn(batch)
+    except Exception as e:  # noqa: BLE001 - the kind is compared with PyTorch's
+        return e
+
+
+# ------------------------------------------------------------------------------------- default_collate
+
+COLLATE_CASES = [
+    [0, 0.5], [True, 2, 0], [True, False], [0.5, 1], [0.5, True], [2**40, 1], [2**63, 1],
+    [np.float32(1), np.float64(2)], [np.int32(1), np.int64(2)], [np.int32(1), np.float32(2)],
+    [np.uint8(1), np.int8(1)], [np.float16(1), np.float16(2)], [np.int32(1), 2], [np.int32(1), 2.5],
+    [np.float32(1), 2.5], [1, np.float64(2)], [1, np.int32(2)], [1, np.float32(2)], [1.0, np.float32(2)],
+    [True, np.float32(2)], [np.float64(1), 1], [1, "a"], [1, [1]], [0.5, "a"],
+    [None], [1, None], [0.5, None], [np.float32(1), None], [(1, 2), (0.5, 3)], [{"a": 1}, {"a": 0.5}],
+    [np.zeros(2, np.int32), np.zeros(2, np.float32)], [np.zeros(2, np.int64), np.ones(2, np.float32)],
+    [np.zeros(2, np.uint8), np.ones(2, np.int8)],
+]
+
+
+def _flatten(x):
+    if isinstance(x, dict):
+        return [v for k in sorted(x) for v in _flatten(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _flatten(item)]
+    return [x]
+
+
+@pytest.mark.parametrize("batch", COLLATE_CASES, ids=[repr(c)[:40] for c in COLLATE_CASES])
+def test_default_collate_dtype_over_all_samples_matches_torch(batch):
+    theirs = _outcome(torch.utils.data.default_collate, batch)
+    ours = _outcome(data.default_collate, batch)
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, Exception), f"torch raises {theirs!r}, visionlite returned {ours!r}"
+        assert isinstance(ours, type(theirs)), (ours, theirs)
+        return
+    assert not isinstance(ours, Exception), f"visionlite raised {ours!r}; torch gives {theirs!r}"
+    for o, t in zip(_flatten(ours), _flatten(theirs), strict=True):
+        assert str(o.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+
+
+def test_default_collate_tensor_batch_promotes_like_torch_stack():
+    ours = data.default_collate([vl.zeros(2, dtype=vl.int64), vl.ones(2)])
+    theirs = torch.utils.data.default_collate([torch.zeros(2, dtype=torch.int64), torch.ones(2)])
+    assert ours.dtype == vl.float32 and theirs.dtype == torch.float32
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_default_collate_none_sample_message():
+    with pytest.raises(TypeError, match=r"found <class 'NoneType'>"):
+        data.default_collate([None, None])
+    with pytest.raises(RuntimeError, match="Could not infer dtype of NoneType.*sample 1 is None"):
+        data.default_collate([1, None])
