@@ -32,6 +32,18 @@ def check_number(name, value, low=0.0):
         raise ValueError(f"Invalid {name}: {value}")
 
 
+def check_betas(betas):
+    """PyTorch's check of a ``(beta1, beta2)`` pair: each in [0, 1)."""
+    for i, beta in enumerate(betas):
+        if not 0.0 <= as_float(beta) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def default_float(value):
+    """``value`` rounded to the default dtype, as ``torch.as_tensor(value)`` stores it."""
+    return float(np.asarray(value, dtype=get_default_dtype().np))
+
+
 def scalar_dtype():
     return float64.np if get_default_dtype() is float64 else np.float32
 
@@ -39,6 +51,26 @@ def scalar_dtype():
 def new_step():
     """The ``step`` count as PyTorch keeps it: a 0-d float tensor on the CPU."""
     return Tensor._wrap(np.zeros((), dtype=scalar_dtype()))
+
+
+def new_scalar(value):
+    """A 0-d float state tensor in the scalar dtype (``mu_product``, ``eta``, ...), as PyTorch keeps them."""
+    return Tensor._wrap(np.full((), value, dtype=scalar_dtype()))
+
+
+def scale_scalar(t, factor):
+    """Multiply a 0-d state tensor by ``factor`` in place, in its own dtype; return the new value."""
+    if not getattr(t._data.flags, "writeable", True):
+        t._data = t._data.copy()
+    t._data[...] *= factor
+    return float(t._data)
+
+
+def set_scalar(t, value):
+    """Overwrite a 0-d state tensor with ``value``, rounded to its dtype (``tensor.copy_(value)``)."""
+    if not getattr(t._data.flags, "writeable", True):
+        t._data = t._data.copy()
+    t._data[...] = value
 
 
 def advance(step):
