@@ -66,3 +66,34 @@ def test_default_collate_none_sample_message():
         data.default_collate([None, None])
     with pytest.raises(RuntimeError, match="Could not infer dtype of NoneType.*sample 1 is None"):
         data.default_collate([1, None])
+
+
+# ------------------------------------------------------------------------------ indices out of range
+
+_A = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+
+INDEX_OPS = {
+    "gather": (lambda m, t, i: t.gather(0, m.tensor([i]))),
+    "index_select": (lambda m, t, i: t.index_select(0, m.tensor(i))),
+    "scatter": (lambda m, t, i: t.scatter(0, m.tensor([i]), 1.0)),
+    "scatter_add": (lambda m, t, i: t.scatter_add(0, m.tensor([i]), t[:1, :2])),
+    "index_fill": (lambda m, t, i: t.index_fill(0, m.tensor(i), 5.0)),
+    "take": (lambda m, t, i: t.take(m.tensor(i) * 4)),
+    "embedding": (lambda m, t, i: m.nn.functional.embedding(m.tensor(i), t)),
+    "Embedding": (lambda m, t, i: m.nn.Embedding(3, 2)(m.tensor(i)).shape),
+}
+
+
+@pytest.mark.parametrize("idx", [[-1, 0], [0, 3], [-4, 0], [0, 2]], ids=str)
+@pytest.mark.parametrize("op", list(INDEX_OPS))
+def test_index_ops_refuse_or_wrap_exactly_as_torch(op, idx):
+    fn = INDEX_OPS[op]
+    theirs = _outcome(lambda i: fn(torch, torch.tensor(_A), i), idx)
+    ours = _outcome(lambda i: fn(vl, vl.tensor(_A), i), idx)
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, type(theirs)), f"torch raises {theirs!r}; visionlite gives {ours!r}"
+    elif isinstance(theirs, torch.Size):
+        assert tuple(ours) == tuple(theirs)
+    else:
+        assert not isinstance(ours, Exception), f"visionlite raised {ours!r}; torch gives {theirs}"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -38,6 +38,17 @@ def diagonal(a, offset=0, dim1=0, dim2=1):
 
 
 def index_fill(a, dim, index, value):
+    """``a`` with ``value`` in the slices at the 1-D ``index`` along ``dim`` (negative indices count from
+    the end, as in PyTorch's index_fill)."""
+    n = a.shape[dim] if a.ndim else 1
+    idx = index._data
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < -n or hi >= n:
+            raise IndexError(f"index_fill(): index {lo if lo < -n else hi} is out of bounds for dimension "
+                             f"{dim} with size {n}")
+        if lo < 0:
+            index = Tensor._wrap(idx % n)
     idx_shape = [1] * a.ndim
     idx_shape[dim] = index.numel()
     full_index = index.reshape(*idx_shape).expand(

@@ -206,6 +206,19 @@ class Gather(Op):
         return g.new_zeros(self.in_shape).scatter_add(self.axis, Tensor._wrap(self.idx), g), None
 
 
+def _check_in_range(idx, size, axis, name, exc=RuntimeError):
+    """PyTorch refuses negative and too-large indices in gather/scatter/index_select (no wrap-around).
+
+    One min/max pass over the index array per call.
+    """
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise exc(f"{name}(): index {bad} is out of bounds for dimension {axis} with size {size} "
+                      f"(indices must lie in [0, {size}); negative indices do not wrap around here)")
+
+
 def _check_index_tensor(index, name):
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int64 for index")
@@ -218,10 +231,7 @@ def gather(a, dim, index):
     if index._data.ndim != a._data.ndim:
         raise RuntimeError("gather(): Index tensor must have the same number of dimensions as input tensor")
     idx = index._data
-    if idx.size and (idx.min() < -a._data.shape[axis] or idx.max() >= a._data.shape[axis]):
-        raise RuntimeError(
-            f"gather(): index out of range for dimension {axis} with size {a._data.shape[axis]}"
-        )
+    _check_in_range(idx, a._data.shape[axis], axis, "gather")
     small = tuple(slice(0, s) for s in idx.shape)
     src = (
         a
@@ -293,6 +303,7 @@ def scatter(a, dim, index, src=None, value=None, reduce=None):
         )
     if reduce not in (None, "add"):
         raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use None or 'add'")
+    _check_in_range(index._data, a._data.shape[axis], axis, "scatter")
     return Scatter.apply(a, src, index, axis=axis, reduce=reduce)
 
 
@@ -305,6 +316,8 @@ def index_select(a, dim, index):
     axis = normalize_dim(dim, a._data.ndim, "index_select")
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
+    _check_index_tensor(index, "index_select")
+    _check_in_range(index._data, a._data.shape[axis], axis, "index_select", IndexError)
     return getitem(a, (slice(None),) * axis + (index.reshape(-1),))
 
 

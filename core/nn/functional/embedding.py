@@ -55,10 +55,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     xp = array_module(weight._data)
     if array_module(idx) is not xp:
         idx = xp.asarray(input.__array__())
-    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
-        bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
-        raise IndexError(f"embedding(): index {bad} is out of range for {n} embeddings")
-    idx = xp.where(idx < 0, idx + n, idx).astype(np.int64, copy=False)
+    if idx.size:  # as PyTorch: negative indices are errors here, not counted from the end
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"index out of range in self: embedding(): index {bad} is out of range for "
+                             f"{n} embeddings (indices must lie in [0, {n}))")
+    idx = idx.astype(np.int64, copy=False)
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding(): padding_idx must be within [-{n}, {n - 1}], got {padding_idx}")
