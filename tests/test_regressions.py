@@ -97,3 +97,47 @@ def test_index_ops_refuse_or_wrap_exactly_as_torch(op, idx):
     else:
         assert not isinstance(ours, Exception), f"visionlite raised {ours!r}; torch gives {theirs}"
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+# ------------------------------------------------------------------------------ integer division by 0
+
+DIV_CASES = {
+    "//tensor": lambda m, a, b: a // b,
+    "//0": lambda m, a, b: a // 0,
+    "%tensor": lambda m, a, b: a % b,
+    "%0": lambda m, a, b: a % 0,
+    "5//t": lambda m, a, b: 5 // b,
+    "div_floor": lambda m, a, b: m.div(a, b, rounding_mode="floor"),
+    "div_trunc": lambda m, a, b: m.div(a, b, rounding_mode="trunc"),
+    "div_true": lambda m, a, b: m.div(a, b),
+    "fmod": lambda m, a, b: m.fmod(a, b),
+    "remainder": lambda m, a, b: m.remainder(a, b),
+    "floor_divide": lambda m, a, b: m.floor_divide(a, b),
+    "div_": lambda m, a, b: a.clone().div_(b, rounding_mode="trunc"),
+}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "float32"])
+@pytest.mark.parametrize("case", list(DIV_CASES))
+def test_integer_division_by_zero_raises_like_torch(case, dtype):
+    a_np = np.array([5, 3, 0, 7], dtype=dtype)
+    b_np = np.array([2, 0, 1, 3], dtype=dtype)
+    fn = DIV_CASES[case]
+    theirs = _outcome(lambda _: fn(torch, torch.tensor(a_np), torch.tensor(b_np)), None)
+    with np.errstate(all="raise"):  # float results must come without numpy warnings, as torch's do
+        ours = _outcome(lambda _: fn(vl, vl.tensor(a_np), vl.tensor(b_np)), None)
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, RuntimeError) and isinstance(ours, ZeroDivisionError), repr(ours)
+        assert "ZeroDivisionError" in str(theirs) and "ZeroDivisionError" in str(ours)
+    else:
+        assert not isinstance(ours, Exception), repr(ours)
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_integer_trunc_division_is_exact_for_large_int64():
+    a = np.array([2**62 + 1, -(2**62 + 1), 7, -7, 7, -7], dtype=np.int64)
+    b = np.array([3, 3, 2, 2, -2, -2], dtype=np.int64)
+    ours = vl.div(vl.tensor(a), vl.tensor(b), rounding_mode="trunc").numpy()
+    theirs = torch.div(torch.tensor(a), torch.tensor(b), rounding_mode="trunc").numpy()
+    np.testing.assert_array_equal(ours, theirs)

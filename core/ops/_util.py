@@ -7,6 +7,21 @@ from ..backend import array_module, device_of
 from ..tensor import Tensor
 
 
+class IntegerDivisionByZero(RuntimeError, ZeroDivisionError):
+    """Integer ``//``, ``%``, ``div(rounding_mode=...)``, ``fmod`` or ``remainder`` by zero.
+
+    PyTorch raises ``RuntimeError('ZeroDivisionError')`` here; this is both, so either ``except`` works.
+    """
+
+
+def refuse_integer_zero_division(divisor, op):
+    """Raise for an integer (or bool) ``divisor`` array holding a zero; float division gives inf/nan."""
+    if divisor.dtype.kind in "biu" and divisor.size and not bool(divisor.all()):
+        raise IntegerDivisionByZero(
+            f"ZeroDivisionError: {op}: integer division by zero; use a nonzero divisor or float tensors"
+        )
+
+
 def normalize_dim(dim, ndim, op="op"):
     """A possibly negative ``dim`` as an index in ``range(ndim)``; raises IndexError naming the op."""
     n = max(ndim, 1)

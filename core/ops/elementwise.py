@@ -12,7 +12,7 @@ from .. import dtypes
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
-from ._util import as_tensor_like, binary_operands, broadcast_error
+from ._util import as_tensor_like, binary_operands, broadcast_error, refuse_integer_zero_division
 from .special import erf as _erf
 
 
@@ -405,11 +405,14 @@ def div(a, b, rounding_mode=None):
     if dtypes.is_float(a._data.dtype):
         q = Div.apply(a, b)
         return ZeroGrad.apply(q, fn=xp.floor if rounding_mode == "floor" else xp.trunc)
-    if rounding_mode == "floor":
-        return Tensor._wrap(xp.floor_divide(a._data, b._data))
-    if rounding_mode == "trunc":
-        return Tensor._wrap((xp.trunc(a._data / b._data)).astype(a._data.dtype))
-    raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    refuse_integer_zero_division(b._data, f"div(rounding_mode={rounding_mode!r})")
+    q = xp.floor_divide(a._data, b._data)
+    if rounding_mode == "trunc":  # exact in integers (a float quotient would round large int64 values)
+        inexact = (q * b._data != a._data) & ((a._data < 0) != (b._data < 0))
+        q = q + inexact.astype(q.dtype)
+    return Tensor._wrap(q)
 
 
 def pow(a, b):
@@ -428,7 +431,9 @@ def pow(a, b):
 def remainder(a, b):
     """Python-style modulus (sign of the divisor); gradient 1 with respect to ``a``."""
     a, b = binary_operands(a, b, "remainder")
-    return sub(a, mul(div(a, b, rounding_mode="floor").detach(), b))
+    refuse_integer_zero_division(b._data, "remainder")
+    with np.errstate(invalid="ignore", divide="ignore"):  # float x % 0 is NaN, silently, as in PyTorch
+        return sub(a, mul(div(a, b, rounding_mode="floor").detach(), b))
 
 
 def _unary(op_cls, name, float_only=True):

@@ -15,7 +15,7 @@ from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
-from ._util import binary_operands, broadcast_error
+from ._util import binary_operands, broadcast_error, refuse_integer_zero_division
 
 
 def _quiet():
@@ -268,18 +268,14 @@ def frac(input):
 def fmod(input, other):
     """C-style remainder ``input - trunc(input / other) * other`` (sign of ``input``), broadcast."""
     a, b = binary_operands(input, other, "fmod")
-    if not dtypes.is_float(a._data.dtype) and bool((b._data == 0).any()):
-        raise RuntimeError("fmod: integer division by zero (ZeroDivisionError); use a nonzero divisor")
+    refuse_integer_zero_division(b._data, "fmod")
     return _apply_binary(Fmod, a, b, "fmod")
 
 
 def floor_divide(input, other):
     """``input // other`` rounded toward minus infinity, as Python does; not differentiable."""
     a, b = binary_operands(input, other, "floor_divide")
-    if not dtypes.is_float(a._data.dtype) and bool((b._data == 0).any()):
-        raise RuntimeError(
-            "floor_divide: integer division by zero (ZeroDivisionError); use a nonzero divisor"
-        )
+    refuse_integer_zero_division(b._data, "floor_divide")
     return _apply_binary(FloorDivide, a, b, "floor_divide")
 
 
