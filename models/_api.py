@@ -40,7 +40,9 @@ class Weights:
     Args:
         url: official download URL; TorchVision puts the first hex digits of the file's SHA-256 in its name.
         transforms: callable building the preset eval transform (``weights.transforms()``).
-        meta: ``categories``, ``num_params``, ``min_size``, ``_metrics``, ``_file_size`` (MB), ``recipe``, ...
+        meta: ``categories``, ``num_params``, ``min_size``, ``_metrics``, ``_file_size`` (MiB; larger
+            downloads are refused), ``recipe``, ..., and visionlite's ``_sha256_verified``: ``"full"`` when
+            the full SHA-256 is pinned, ``"prefix"`` when only the name's 32-bit hash prefix is checked.
         sha256: the file's full SHA-256 where pinned, else None (the name's hash prefix is checked instead).
     """
 
@@ -87,6 +89,7 @@ class WeightsEnum(Enum):
         from visionlite import hub
 
         kwargs.setdefault("sha256", self.sha256)
+        kwargs.setdefault("max_bytes", hub.size_limit(self.meta.get("_file_size")))
         return hub.load_state_dict_from_url(self.url, progress=progress, **kwargs)
 
     def __repr__(self):
@@ -142,6 +145,8 @@ def registered_weights(model, name):
     fn = _PRESETS[preset.pop("fn")]
     meta = dict(entry["meta"])
     meta["min_size"] = tuple(meta["min_size"])
+    # visionlite's own key: what the download check covers, the full SHA-256 or the name's 32-bit prefix
+    meta["_sha256_verified"] = "full" if entry.get("sha256") else "prefix"
     if meta.get("categories") == "IMAGENET1K":
         from ._meta import _IMAGENET_CATEGORIES
 

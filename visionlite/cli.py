@@ -47,7 +47,8 @@ def _cmd_download(args):
             path = hub.cached_file(spec, progress=args.progress)
         else:
             weights = resolve_weights(spec)
-            path = hub.cached_file(weights.url, progress=args.progress, sha256=weights.sha256)
+            path = hub.cached_file(weights.url, progress=args.progress, sha256=weights.sha256,
+                                   max_bytes=hub.size_limit(weights.meta.get("_file_size")))
             spec = f"{spec} ({weights!r})"
         print(f"{spec}: {path}")
     return 0
@@ -78,12 +79,13 @@ def _cmd_cache(args):
             owner = known.get(item.name)
             print(f"  {item.name:48s} {item.size / 1e6:9.1f} MB  {owner!r}" if owner else
                   f"  {item.name:48s} {item.size / 1e6:9.1f} MB")
+        _print_partial(hub.list_partial())
         return 0
     if args.action == "verify":
         return _verify_cache(hub)
     if args.action == "clear":
         names = args.files or None
-        items = [i for i in hub.list_cached() if names is None or i.name in names]
+        items = [i for i in hub.list_cached() + hub.list_partial() if names is None or i.name in names]
         if names:
             unknown = sorted(set(names) - {i.name for i in items})
             if unknown:
@@ -96,29 +98,40 @@ def _cmd_cache(args):
             if answer.strip().lower() not in ("y", "yes"):
                 print("nothing deleted")
                 return 1
-        for name in hub.clear_cache(names=[i.name for i in items]):
+        for name in hub.clear_cache(names=sorted({i.name for i in items})):
             print(f"deleted {name}")
         return 0
     raise CLIError(f"unknown cache action {args.action!r}")
 
 
-def _verify_cache(hub):
-    from visionlite.download import hash_file
+def _print_partial(parts):
+    if parts:
+        print(f"{len(parts)} partial download(s) of killed processes (the next download of the file resumes "
+              "from it; `visionlite cache clear FILE` removes it):")
+    for item in parts:
+        print(f"  {item.name:48s} {item.size / 1e6:9.1f} MB  partial")
 
+
+_STATUS = {
+    "ok": "ok (full SHA-256)",
+    "ok-prefix": "ok (hash prefix) - only the 32-bit prefix in its name is checked, no full SHA-256 pinned",
+    "corrupt": "CORRUPT",
+    "unverifiable": "unverifiable (no known hash)",
+}
+
+
+def _verify_cache(hub):
     known = _weights_by_file()
-    bad = 0
-    for item in hub.list_cached():
-        member = known.get(item.name)
-        full = member.sha256 if member is not None else None
-        prefix = hub.hash_prefix_from_name(item.name)
-        if not full and not prefix:
-            status = "unverifiable (no known hash)"
-        else:
-            digest = hash_file(item.path)
-            ok = digest == full if full else digest.startswith(prefix)
-            status = ("ok" if ok else "CORRUPT") + (" (full SHA-256)" if full else " (hash prefix)")
-            bad += not ok
-        print(f"  {item.name:48s} {status}")
+    sha256s = {name: member.sha256 for name, member in known.items() if member.sha256}
+    bad = prefix_only = 0
+    for item, status in hub.verify_cached(sha256s=sha256s):
+        bad += status == "corrupt"
+        prefix_only += status == "ok-prefix"
+        print(f"  {item.name:48s} {_STATUS[status]}")
+    _print_partial(hub.list_partial())
+    if prefix_only:
+        print(f"{prefix_only} file(s) checked by hash prefix only: a 32-bit prefix catches damage, not a "
+              "deliberately forged file")
     if bad:
         print(f"{bad} corrupt file(s): delete them with `visionlite cache clear FILE`; they are fetched "
               "again on next use")

@@ -10,7 +10,13 @@ path, and only ever leaves there a complete file that passed its hash check:
   temp dir (see :func:`_lock_path`), so dataset folders and the weights cache hold only real files;
 * connection errors, timeouts and HTTP 5xx/429 are retried with exponential backoff; a transfer cut
   short is resumed with an HTTP ``Range`` request (from scratch if the server ignores it);
-* an HTML page served in place of the file (a login, quota or error page) is detected and reported.
+* a process killed mid-transfer leaves its ``.<name>.<pid>.<id>.part`` file; the next process to fetch
+  the same destination takes it over under the lock and resumes from it (any other stale parts of that
+  destination are removed), starting over if the resumed file fails its hash check;
+* an HTML page served in place of the file (a login, quota or error page) is detected and reported;
+* transfers are bounded: a body (after any ``Content-Encoding`` is undone, in bounded steps) larger than
+  ``max_bytes``, an overall ``deadline``, or a server slower than ``MIN_SPEED`` (a drip of bytes that never
+  trips the read timeout) stops with a DownloadError, and the partial file is removed.
 
 ``requests``, ``tqdm`` and ``filelock`` are imported inside the functions that need them, so importing
 this module (and ``visionlite``) stays cheap. Status goes to the ``visionlite.download`` logger.
@@ -27,10 +33,11 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-__all__ = ["DownloadError", "HashMismatchError", "download", "hash_file", "verify_file"]
+__all__ = ["DownloadError", "HashMismatchError", "download", "hash_file", "partial_files", "verify_file"]
 
 logger = logging.getLogger("visionlite.download")
 
@@ -38,6 +45,8 @@ TRIES = 3
 BACKOFF_BASE = 1.0  # seconds; retry k (from 0) waits BACKOFF_BASE * 2**k. Tests set it near zero.
 TIMEOUT = (10.0, 60.0)  # (connect, read) seconds, as requests takes them
 CHUNK_SIZE = 1 << 16
+DEADLINE = 6 * 3600.0  # seconds for a whole download, all attempts together (the deadline argument)
+MIN_SPEED = (1024, 60.0)  # an attempt receiving under 1 KiB in any 60 s is dropped (and retried)
 
 _SSL_HINT = (
     "If a proxy or firewall on your network inspects TLS traffic, point REQUESTS_CA_BUNDLE (or "
@@ -102,7 +111,8 @@ def verify_file(path, *, sha256=None, md5=None, hash_prefix=None):
 # ------------------------------------------------------------------------------------------- download
 
 def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=True, overwrite=False,
-             tries=None, backoff=None, timeout=None, max_redirects=None, expect_html=False):
+             tries=None, backoff=None, timeout=None, max_redirects=None, expect_html=False, max_bytes=None,
+             deadline=None, min_speed=None):
     """Fetch a file to ``dst`` and return ``dst``.
 
     Args:
@@ -117,6 +127,12 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
         timeout: ``(connect, read)`` timeouts in seconds (default ``TIMEOUT``).
         max_redirects: most redirects to follow (requests' default when None).
         expect_html: the file really is an HTML page; skip the interstitial-page check.
+        max_bytes: most bytes the file may have (a larger or endless body, or a ``Content-Encoding`` that
+            inflates past it, is refused); None for no limit.
+        deadline: seconds the whole download may take, all sources and attempts together (default
+            ``DEADLINE``).
+        min_speed: ``(bytes, seconds)``: an attempt that receives fewer bytes in any such window is dropped
+            and retried (default ``MIN_SPEED``).
 
     Raises:
         DownloadError (or HashMismatchError) naming the source(s) and how to fix the problem.
@@ -129,9 +145,13 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
     dst = os.path.abspath(os.fspath(dst))
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     checks = _expected_hashes(sha256, md5, hash_prefix)
+    if max_bytes is not None and (not isinstance(max_bytes, int) or max_bytes < 0):
+        raise ValueError(f"max_bytes must be a non-negative int or None, got {max_bytes!r}")
     opts = dict(progress=progress, tries=max(1, TRIES if tries is None else tries),
                 backoff=BACKOFF_BASE if backoff is None else backoff, timeout=timeout or TIMEOUT,
-                max_redirects=max_redirects, expect_html=expect_html)
+                max_redirects=max_redirects, expect_html=expect_html, max_bytes=max_bytes,
+                ends=time.monotonic() + (DEADLINE if deadline is None else deadline),
+                deadline=DEADLINE if deadline is None else deadline, min_speed=min_speed or MIN_SPEED)
 
     lock = FileLock(_lock_path(dst))
     try:
@@ -150,10 +170,11 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
                            dst, mismatch[0])
             os.remove(dst)
         errors = []
+        part = _adopt_part(dst)
         for url in urls:
             url = os.fspath(url)
             try:
-                _fetch_verified(url, dst, checks, opts)
+                _fetch_verified(url, dst, checks, opts, part)
                 return dst
             except DownloadError as err:
                 errors.append(err)
@@ -192,18 +213,60 @@ def _combine(errors, dst):
     return cls(f"All {len(errors)} sources failed for {os.path.basename(dst)}:\n{lines}")
 
 
-def _fetch_verified(url, dst, checks, opts):
-    """Fetch one source into a temporary file, verify it, and move it to ``dst``."""
+def _part_path(dst):
     folder, name = os.path.split(dst)
     # Unique per process and call, so concurrent writers (even without a working lock) never share it.
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+
+
+def partial_files(dst):
+    """The ``.part`` files that downloads of ``dst`` left behind (killed processes), largest first."""
+    folder, name = os.path.split(os.path.abspath(os.fspath(dst)))
+    pattern = re.compile(r"\." + re.escape(name) + r"\.\d+\.[0-9a-f]{8}\.part")
     try:
-        if url.startswith("file:"):
-            _copy_local(url, tmp)
-        else:
-            logger.info("Downloading %s to %s", url, dst)
-            _fetch_http(url, tmp, name, opts)
+        entries = [e for e in os.scandir(folder) if pattern.fullmatch(e.name) and e.is_file()]
+    except FileNotFoundError:
+        return []
+    return [e.path for e in sorted(entries, key=lambda e: e.stat().st_size, reverse=True)]
+
+
+def _adopt_part(dst):
+    """Take over the largest part file a killed download of ``dst`` left (called under the lock, so no live
+    process of this user is writing it) under a new name of this process; remove the others."""
+    adopted = None
+    for path in partial_files(dst):
+        try:
+            if hasattr(os, "getuid") and os.stat(path).st_uid != os.getuid():
+                continue  # another user's; their own next download deals with it
+            if adopted is None and os.path.getsize(path) > 0:
+                adopted = _part_path(dst)
+                os.replace(path, adopted)
+                logger.info("Resuming the partial download %s (%d bytes)", path, os.path.getsize(adopted))
+            else:
+                os.remove(path)
+        except OSError:
+            continue
+    return adopted
+
+
+def _fetch_verified(url, dst, checks, opts, part=None):
+    """Fetch one source into a temporary file, verify it, and move it to ``dst``.
+
+    ``part``: a partial file of an earlier, killed download to resume from (http sources only).
+    """
+    resumed = part is not None and os.path.exists(part) and not url.startswith("file:")
+    tmp = part if resumed else _part_path(dst)
+    if part is not None and not resumed and os.path.exists(part):
+        os.remove(part)
+    try:
+        _fetch_into(url, dst, tmp, opts)
         mismatch = _first_mismatch(tmp, checks)
+        if mismatch is not None and resumed:
+            logger.warning("%s resumed from a partial file does not match its hash; downloading it again",
+                           dst)
+            os.remove(tmp)
+            _fetch_into(url, dst, tmp, opts)
+            mismatch = _first_mismatch(tmp, checks)
         if mismatch is not None:
             algorithm, expected, actual = mismatch
             raise HashMismatchError(
@@ -211,15 +274,27 @@ def _fetch_verified(url, dst, checks, opts):
                 f"(expected {expected}, got {actual}); it was deleted. The file at that address may have "
                 f"changed or been damaged in transit: try again, or use another source.")
         os.replace(tmp, dst)
-    finally:
+    except Exception:
         if os.path.exists(tmp):
             os.remove(tmp)
+        raise
+    # Any other BaseException (Ctrl-C) keeps the part file: the next download resumes from it.
 
 
-def _copy_local(url, tmp):
+def _fetch_into(url, dst, tmp, opts):
+    if url.startswith("file:"):
+        _copy_local(url, tmp, opts["max_bytes"])
+    else:
+        logger.info("Downloading %s to %s", url, dst)
+        _fetch_http(url, tmp, os.path.basename(dst), opts)
+
+
+def _copy_local(url, tmp, max_bytes=None):
     path = url2pathname(urlparse(url).path)
     if not os.path.isfile(path):
         raise DownloadError(f"{path} not found (source {url}); place the file there or use another source.")
+    if max_bytes is not None and os.path.getsize(path) > max_bytes:
+        raise _too_large(url, os.path.getsize(path), max_bytes)
     logger.info("Copying %s", path)
     shutil.copyfile(path, tmp)
 
@@ -239,6 +314,8 @@ def _fetch_http(url, tmp, name, opts):
                 logger.warning("Attempt %d/%d for %s failed (%s); retrying in %.3g s",
                                attempt, tries, url, last, wait)
                 time.sleep(wait)
+            if time.monotonic() >= opts["ends"]:
+                raise _deadline_error(url, opts)
             try:
                 _attempt(session, url, tmp, name, opts)
                 return
@@ -260,13 +337,17 @@ def _attempt(session, url, tmp, name, opts):
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+    connect, read = opts["timeout"] if isinstance(opts["timeout"], tuple) else (opts["timeout"],) * 2
+    left = max(opts["ends"] - time.monotonic(), 0.001)  # a blocked read must not outlive the deadline
     try:
-        resp = session.get(url, stream=True, timeout=opts["timeout"], headers=headers)
+        resp = session.get(url, stream=True, timeout=(min(connect, left), min(read, left)), headers=headers)
     except requests.exceptions.SSLError as err:
         raise DownloadError(f"SSL/TLS error for {url} ({_reason(err)}). {_SSL_HINT}") from err
     except requests.exceptions.TooManyRedirects as err:
         raise DownloadError(f"Too many redirects for {url}; the address may have moved.") from err
     except requests.exceptions.Timeout as err:
+        if time.monotonic() >= opts["ends"]:
+            raise _deadline_error(url, opts) from err
         raise _Retry("timed out") from err
     except requests.exceptions.ConnectionError as err:
         raise _Retry(f"cannot connect ({_reason(err)})") from err
@@ -295,30 +376,115 @@ def _attempt(session, url, tmp, name, opts):
         if content_type == "text/html" and not opts["expect_html"]:
             raise _html_error(url)
         # A server may compress despite "identity"; then lengths and offsets no longer count file bytes,
-        # so the body is decoded, its length is not checked, and a cut transfer restarts from scratch.
-        encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        # so the body is decoded (by _Inflater, in bounded steps), its length is not checked, and a cut
+        # transfer restarts from scratch.
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        inflater = None if encoding in ("", "identity") else _Inflater(encoding, url)
         length = resp.headers.get("Content-Length", "")
-        total = offset + int(length) if length.isdigit() and not encoded else None
-        written = offset
+        total = offset + int(length) if length.isdigit() and inflater is None else None
+        if total is not None and opts["max_bytes"] is not None and total > opts["max_bytes"]:
+            raise _too_large(url, total, opts["max_bytes"])
         bar = _progress_bar(opts["progress"], total, offset, name)
         try:
             with open(tmp, "ab" if resumed else "wb") as f:
-                # Read urllib3's stream, not requests' iter_content: on a dropped connection the latter
-                # discards the bytes it already buffered, which a resume would then fetch again.
-                for chunk in resp.raw.stream(CHUNK_SIZE, decode_content=encoded):
-                    if written == 0 and not opts["expect_html"] and _looks_like_html(chunk):
-                        raise _html_error(url)
-                    f.write(chunk)
-                    written += len(chunk)
-                    bar.update(len(chunk))
+                written = _write_body(resp, f, offset, inflater, url, opts, bar)
         except urllib3.exceptions.HTTPError as err:
-            if encoded:
+            if inflater is not None:
                 os.remove(tmp)
-            raise _Retry(f"connection lost after {written} bytes ({type(err).__name__})") from err
+            raise _Retry(f"connection lost ({type(err).__name__}: {_reason(err)})") from err
         finally:
             bar.close()
         if total is not None and written < total:
             raise _Retry(f"transfer ended after {written} of {total} bytes")
+
+
+def _write_body(resp, f, written, inflater, url, opts, bar):
+    """Stream the body into ``f`` (``written`` bytes already there) within the limits; returns the size."""
+    limit = opts["max_bytes"]
+    min_bytes, window = opts["min_speed"]
+    window_start, window_bytes = time.monotonic(), 0
+    for raw in _raw_chunks(resp.raw):
+        for chunk in (inflater.feed(raw) if inflater is not None else (raw,)):
+            if written == 0 and not opts["expect_html"] and _looks_like_html(chunk):
+                raise _html_error(url)
+            written += len(chunk)
+            if limit is not None and written > limit:
+                raise _too_large(url, written, limit, partial=True)
+            f.write(chunk)
+            bar.update(len(chunk))
+        now = time.monotonic()
+        if now >= opts["ends"]:
+            raise _deadline_error(url, opts)
+        window_bytes += len(raw)
+        if now - window_start >= window:
+            if window_bytes < min_bytes:
+                raise _Retry(f"the server sent only {window_bytes} bytes in {now - window_start:.3g} s "
+                             f"(less than {min_bytes} per {window:g} s)")
+            window_start, window_bytes = now, 0
+    if inflater is not None:
+        for chunk in inflater.flush(url):
+            written += len(chunk)
+            if limit is not None and written > limit:
+                raise _too_large(url, written, limit, partial=True)
+            f.write(chunk)
+    return written
+
+
+class _Inflater:
+    """Undoes a gzip/deflate ``Content-Encoding`` at most CHUNK_SIZE output bytes at a time, so a small
+    compressed body that inflates to gigabytes (a decompression bomb) is stopped by the size limit before
+    it is held in memory (urllib3's decoder inflates each network chunk whole)."""
+
+    def __init__(self, encoding, url):
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise DownloadError(f"{url} was sent with Content-Encoding {encoding!r}, which visionlite does "
+                                "not decode (it asks for the file as is); download it by hand, or use "
+                                "another source.")
+        self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header, detected
+
+    def feed(self, data):
+        try:
+            while data:
+                out = self._z.decompress(data, CHUNK_SIZE)
+                data = self._z.unconsumed_tail
+                if out:
+                    yield out
+        except zlib.error as err:
+            raise DownloadError(f"the compressed body is corrupt ({err})") from None
+
+    def flush(self, url):
+        if not self._z.eof:
+            raise _Retry("the compressed body ended early")
+        return []
+
+
+def _raw_chunks(raw):
+    """The body's bytes as they arrive, undecoded. urllib3's ``read1`` returns whatever has arrived, so the
+    deadline and speed checks run between small reads even when a server drips bytes (``read(n)`` would
+    block until n bytes came). It reads urllib3's stream, not requests' iter_content: on a dropped
+    connection the latter discards the bytes it already buffered, which a resume would then fetch again."""
+    if not hasattr(raw, "read1"):  # urllib3 < 2.3
+        yield from raw.stream(CHUNK_SIZE, decode_content=False)
+        return
+    while True:
+        data = raw.read1(CHUNK_SIZE, decode_content=False)
+        if not data:
+            return
+        yield data
+
+
+def _too_large(url, size, limit, partial=False):
+    what = f"more than {limit:,} bytes" if partial else f"{size:,} bytes"
+    return DownloadError(
+        f"{url} sent {what}, but the file should have at most {limit:,} (max_bytes): refusing it, nothing "
+        f"was kept. The server may be serving something else; if the file really grew, raise max_bytes.")
+
+
+def _deadline_error(url, opts):
+    return DownloadError(
+        f"Downloading {url} took longer than its deadline of {opts['deadline']:g} s (the server may be "
+        f"stalling or very slow); nothing was kept. Try again later or another source, or pass a longer "
+        f"deadline.")
 
 
 def _reason(err):

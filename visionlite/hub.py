@@ -8,8 +8,15 @@ refused. A verified cache hit makes no network call.
 Environment:
     VISIONLITE_HOME: cache folder (else ``$XDG_CACHE_HOME/visionlite``, else ``~/.cache/visionlite``).
     VISIONLITE_OFFLINE=1: never touch the network; only cached files (or a local mirror folder) are used.
-    VISIONLITE_WEIGHTS_MIRROR: an ``http(s)://`` base URL or a local folder that replaces the official
-        host; the file name is kept.
+    VISIONLITE_WEIGHTS_MIRROR: an ``https://`` base URL or a local folder that replaces the official
+        host; the file name is kept. A plain ``http://`` mirror also needs VISIONLITE_ALLOW_HTTP=1: most
+        registry entries are checked only by a 32-bit hash prefix, which a party on the network path can
+        forge for an unencrypted transfer.
+    VISIONLITE_ALLOW_HTTP=1: allow plain ``http://`` weights URLs and mirrors (loopback hosts need no opt-in).
+
+Downloads of registry weights are bounded by the size the registry records (``meta["_file_size"]`` in
+MiB, plus a small margin); ``meta["_sha256_verified"]`` says whether the full SHA-256 (``"full"``) or
+only the name's 32-bit prefix (``"prefix"``) is checked.
 """
 from __future__ import annotations
 
@@ -24,13 +31,15 @@ from visionlite.download import DownloadError, download, hash_file, logger, veri
 
 __all__ = [
     "CachedFile", "OfflineError", "cached_file", "clear_cache", "download_url_to_file", "get_dir",
-    "hash_prefix_from_name", "is_offline", "list_cached", "load_state_dict_from_url", "resolve_url",
-    "set_dir", "verify_cached",
+    "hash_prefix_from_name", "http_allowed", "is_offline", "list_cached", "list_partial",
+    "load_state_dict_from_url", "resolve_url", "set_dir", "size_limit", "verify_cached",
 ]
 
 ENV_HOME = "VISIONLITE_HOME"
 ENV_OFFLINE = "VISIONLITE_OFFLINE"
 ENV_MIRROR = "VISIONLITE_WEIGHTS_MIRROR"
+ENV_ALLOW_HTTP = "VISIONLITE_ALLOW_HTTP"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 HASH_REGEX = re.compile(r"-([a-f0-9]+)\.")
 # Shorter runs of hex digits are usually not hashes ("resnet-18.pth"); TorchVision uses at least 8.
 _MIN_PREFIX = 8
@@ -87,13 +96,40 @@ def resolve_url(url):
     """
     mirror = os.environ.get(ENV_MIRROR, "").strip()
     if not mirror:
+        _check_scheme(url, "the URL")
         return url
     name = _url_name(url)
     if mirror.startswith(("http://", "https://")):
+        _check_scheme(mirror, f"{ENV_MIRROR}={mirror!r}")
         return mirror.rstrip("/") + "/" + name
     if "://" in mirror:
         raise ValueError(f"{ENV_MIRROR}={mirror!r}: expected an http(s):// base URL or a local folder")
     return Path(os.path.expanduser(mirror), name).resolve().as_uri()
+
+
+def http_allowed():
+    """True when ``VISIONLITE_ALLOW_HTTP`` is set to a true value."""
+    return os.environ.get(ENV_ALLOW_HTTP, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _check_scheme(url, what):
+    """Refuse a plain ``http://`` source unless it is a loopback host (traffic that never leaves this
+    machine) or ``VISIONLITE_ALLOW_HTTP`` opts in."""
+    parsed = urlparse(url)
+    if parsed.scheme != "http" or parsed.hostname in _LOOPBACK or http_allowed():
+        return
+    raise DownloadError(
+        f"Refusing plain http:// for {what}: without TLS anyone on the network path can swap the file, and "
+        f"most weights are checked only by a 32-bit hash prefix, which can be forged. Use an https:// "
+        f"address, or set {ENV_ALLOW_HTTP}=1 to accept plain http.")
+
+
+def size_limit(file_size_mb):
+    """Most bytes to accept for a file the registry records as ``file_size_mb`` MiB (``meta["_file_size"]``,
+    rounded to 3 decimals): 1% plus 1 MiB of margin. None when the size is unknown."""
+    if not isinstance(file_size_mb, (int, float)) or not file_size_mb > 0:
+        return None
+    return int(file_size_mb * 1.01 * 2**20) + 2**20
 
 
 def download_url_to_file(url, dst, hash_prefix=None, progress=True):
@@ -104,10 +140,11 @@ def download_url_to_file(url, dst, hash_prefix=None, progress=True):
     if is_offline():
         raise OfflineError(f"{ENV_OFFLINE} is set, so {url} cannot be downloaded. Unset it, or copy the "
                            f"file to {dst} from a machine with network access.")
+    _check_scheme(url, "the URL")
     download(url, dst, hash_prefix=hash_prefix, progress=progress, overwrite=True)
 
 
-def cached_file(url, model_dir=None, progress=True, file_name=None, sha256=None):
+def cached_file(url, model_dir=None, progress=True, file_name=None, sha256=None, max_bytes=None):
     """Path of the verified cached copy of ``url``, downloading it first if needed.
 
     Args:
@@ -116,6 +153,8 @@ def cached_file(url, model_dir=None, progress=True, file_name=None, sha256=None)
         progress: show a progress bar while downloading.
         file_name: name to cache under (default: the URL's file name).
         sha256: full expected SHA-256; without it the hash prefix in the file name is checked.
+        max_bytes: most bytes the download may have (registry weights pass
+            ``size_limit(meta["_file_size"])``).
 
     Raises:
         DownloadError if the file can't be verified (no hash known) or fetched; OfflineError in offline
@@ -130,28 +169,32 @@ def cached_file(url, model_dir=None, progress=True, file_name=None, sha256=None)
             f"prefix (as in 'resnet50-0676ba61.pth'). Pass sha256=..., or name the file with its hash "
             f"prefix.")
     path = os.path.join(folder, name)
+    was_corrupt = False
     if os.path.exists(path):
         if verify_file(path, sha256=sha256, hash_prefix=prefix):
             return path
         logger.warning("Cached %s does not match its expected hash; deleting it and fetching it again", path)
         _remove(path)
+        was_corrupt = True
     source = resolve_url(url)
     # A mirror folder is just another local cache, so offline mode may still copy from it.
     if is_offline() and not source.startswith("file:"):
+        state = (f"was in the cache ({folder}) but corrupt (it did not match its expected hash), so it was "
+                 f"removed" if was_corrupt else f"is not in the cache ({folder})")
         raise OfflineError(
-            f"{name} is not in the cache ({folder}) and {ENV_OFFLINE} is set, so it cannot be downloaded "
+            f"{name} {state}, and {ENV_OFFLINE} is set, so it cannot be downloaded "
             f"from {url}. On a machine with network access run `visionlite download {url}` (or download "
             f"the URL by any means) and copy the file into {folder}, or set {ENV_MIRROR} to a folder "
             f"holding it.")
-    return download(source, path, sha256=sha256, hash_prefix=prefix, progress=progress)
+    return download(source, path, sha256=sha256, hash_prefix=prefix, progress=progress, max_bytes=max_bytes)
 
 
 def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=True, check_hash=True,
-                             file_name=None, weights_only=True, sha256=None):
+                             file_name=None, weights_only=True, sha256=None, max_bytes=None):
     """Load the state dict at ``url``, downloading and verifying it first, as ``torch.hub``'s namesake.
 
     Args:
-        url, model_dir, progress, file_name, sha256: as :func:`cached_file`.
+        url, model_dir, progress, file_name, sha256, max_bytes: as :func:`cached_file`.
         map_location: device for the loaded tensors, passed to ``visionlite.load``.
         check_hash: kept for compatibility; verification always happens and cannot be turned off.
         weights_only: must be True; visionlite reads tensors only, never arbitrary pickled objects.
@@ -162,7 +205,8 @@ def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=Tr
     if not check_hash:
         warnings.warn("check_hash=False is ignored: visionlite always verifies weights before loading them",
                       stacklevel=2)
-    path = cached_file(url, model_dir=model_dir, progress=progress, file_name=file_name, sha256=sha256)
+    path = cached_file(url, model_dir=model_dir, progress=progress, file_name=file_name, sha256=sha256,
+                       max_bytes=max_bytes)
     from visionlite.core.serialization import load
 
     return load(path, map_location=map_location)
@@ -198,29 +242,55 @@ def list_cached(model_dir=None):
     return found
 
 
-def verify_cached(model_dir=None):
-    """Check each cached file against the hash prefix in its name.
+_PART = re.compile(r"\.(?P<name>.+)\.\d+\.[0-9a-f]{8}\.part")
 
-    Returns a list of ``(CachedFile, status)`` with status ``"ok"``, ``"corrupt"`` or ``"unverifiable"``
-    (no hash prefix in the name).
+
+def list_partial(model_dir=None):
+    """Partial downloads left by killed processes (``.<name>.<pid>.<id>.part``), sorted by name; ``name``
+    is the file they belong to. The next download of that file resumes from the largest."""
+    folder = _checkpoints_dir(model_dir)
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        match = _PART.fullmatch(entry.name)
+        if match and entry.is_file():
+            found.append(CachedFile(match.group("name"), entry.path, entry.stat().st_size))
+    return found
+
+
+def verify_cached(model_dir=None, sha256s=None):
+    """Check each cached file: against its full SHA-256 when ``sha256s`` (``{file name: hex}``) has it, else
+    against the hash prefix in its name.
+
+    Returns a list of ``(CachedFile, status)`` with status ``"ok"`` (full SHA-256 matched), ``"ok-prefix"``
+    (only the 32-bit name prefix could be checked), ``"corrupt"`` or ``"unverifiable"`` (no hash known).
     """
+    sha256s = sha256s or {}
     results = []
     for item in list_cached(model_dir):
-        prefix = hash_prefix_from_name(item.name)
-        if prefix is None:
+        full, prefix = sha256s.get(item.name), hash_prefix_from_name(item.name)
+        if full:
+            status = "ok" if hash_file(item.path) == full.lower() else "corrupt"
+        elif prefix is None:
             status = "unverifiable"
         else:
-            status = "ok" if hash_file(item.path).startswith(prefix) else "corrupt"
+            status = "ok-prefix" if hash_file(item.path).startswith(prefix) else "corrupt"
         results.append((item, status))
     return results
 
 
 def clear_cache(model_dir=None, names=None):
-    """Delete cached files (all, or those in ``names``) and their lock files; returns the names deleted."""
+    """Delete cached files (all, or those in ``names``), their partial downloads and lock files; returns the
+    names deleted (a partial download as ``'<name> (partial)'``)."""
     removed = []
     for item in list_cached(model_dir):
         if names is None or item.name in names:
             _remove(item.path)
             _remove(item.path + ".lock")
             removed.append(item.name)
+    for item in list_partial(model_dir):
+        if names is None or item.name in names:
+            _remove(item.path)
+            removed.append(f"{item.name} (partial)")
     return removed
