@@ -61,6 +61,15 @@ from .dtypes import (
     set_default_dtype,
     uint8,
 )
+from .flags import (
+    are_deterministic_algorithms_enabled,
+    get_deterministic_debug_mode,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_deterministic_debug_mode,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 from .ops import *  # noqa: F401,F403
 from .ops import __dict__ as _ops_namespace
 from .ops._threads import get_num_threads, set_num_threads
@@ -82,7 +91,7 @@ def is_floating_point(t):
     return t.is_floating_point()
 
 
-_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends"}
+_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
 
 

@@ -66,5 +66,22 @@ class _Package(types.ModuleType):
             value = getattr(value, name)
         super().__setattr__(name, value)
 
+    @property
+    def __dict__(self):
+        # TorchVision's reference scripts pick an architecture with ``models.__dict__[name]`` and list them by
+        # scanning it; a module's namespace cannot be a lazy mapping, so reading it through ``__dict__``
+        # first loads every family (import-time cost is paid only by code that asks for the whole dict).
+        namespace = super().__dict__
+        if not namespace.get("_loading_all"):
+            namespace["_loading_all"] = True
+            try:
+                for name in _HOME:
+                    if name not in namespace:
+                        __getattr__(name)
+            finally:
+                del namespace["_loading_all"]
+        return namespace
+
+
 
 sys.modules[__name__].__class__ = _Package

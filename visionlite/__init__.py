@@ -34,6 +34,7 @@ _LAZY = {
     "cli",
     "tv_tensors",
     "backends",
+    "multiprocessing",
     "ops",
 }
 _LAZY_ATTRS = {

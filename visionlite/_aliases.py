@@ -13,6 +13,7 @@ ALIASES = {
     "visionlite.serialization": "visionlite.core.serialization",
     "visionlite.cuda": "visionlite.core.cuda",
     "visionlite.backends": "visionlite.core.backends",
+    "visionlite.multiprocessing": "visionlite.core.multiprocessing",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
     "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
 }
@@ -25,7 +26,15 @@ class _AliasLoader:
         self.target = target
 
     def create_module(self, spec):
-        return importlib.import_module(self.target)
+        module = importlib.import_module(self.target)
+        # Register the target's already-loaded submodules under the alias too: importing one of them later
+        # through the alias then finds it in sys.modules, instead of loading it and rebinding the package
+        # attribute of the same name (``nn.parallel.data_parallel`` the function) to the submodule.
+        prefix = self.target + "."
+        for name, sub in list(sys.modules.items()):
+            if name.startswith(prefix):
+                sys.modules.setdefault(spec.name + name[len(self.target):], sub)
+        return module
 
     def exec_module(self, module):
         pass

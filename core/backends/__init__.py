@@ -6,6 +6,6 @@ and readable, and change nothing: they exist so that ``torch.backends.cudnn.benc
 carry over. Results are already deterministic on the CPU.
 """
 
-from . import cuda, cudnn, mps
+from . import cpu, cuda, cudnn, mkl, mkldnn, mps, openmp, opt_einsum
 
-__all__ = ["cuda", "cudnn", "mps"]
+__all__ = ["cpu", "cuda", "cudnn", "mkl", "mkldnn", "mps", "openmp", "opt_einsum"]

@@ -1,4 +1,5 @@
 """visionlite.data: datasets, samplers and the DataLoader, as ``torch.utils.data``."""
+from . import distributed  # noqa: F401  (torch.utils.data.distributed)
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import (

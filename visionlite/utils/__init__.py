@@ -3,3 +3,13 @@ keypoints). ``visionlite.utils.data`` is ``visionlite.data``, so ``torch.utils.d
 from .visual import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks, make_grid, save_image
 
 __all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_masks", "draw_keypoints"]
+
+
+def __getattr__(name):
+    # ``torch.utils.data`` habits: ``visionlite.utils.data`` is ``visionlite.data``, reachable as an attribute
+    # without importing it first.
+    if name == "data":
+        import importlib
+
+        return importlib.import_module("visionlite.utils.data")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,3 +39,15 @@ from .pooling import (  # noqa: F401
     MaxPool2d,
 )
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+
+# isort: split
+# --- padding, channel shuffle; the submodules that only re-export (PyTorch's file layout: ``batchnorm``,
+# ``instancenorm``, ``module``, ``sparse``, ``utils``), so ``nn.modules.batchnorm._BatchNorm`` resolves
+from . import batchnorm, instancenorm, module, sparse, utils  # noqa: F401
+from .channelshuffle import ChannelShuffle  # noqa: F401
+from .padding import *  # noqa: F401,F403
+
+# ``from .modules import *`` in ``nn`` takes every public name but these submodules, which would otherwise
+# rebind ``nn.utils`` and ``nn.module``.
+_SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "utils"}
+__all__ = [n for n in dir() if not n.startswith("_") and n not in _SUBMODULES]

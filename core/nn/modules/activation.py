@@ -3,6 +3,7 @@ from ... import creation
 from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
+from .transformer import MultiheadAttention  # noqa: F401  (PyTorch lists it in nn.modules.activation)
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", "Hardswish",
            "Hardsigmoid", "Hardtanh", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin", "Softplus",

@@ -1,6 +1,7 @@
 """``visionlite.cuda``: GPU queries, as ``torch.cuda``."""
 
-from .backend import cuda_available, cupy
+from ..backend import cuda_available, cupy
+from . import amp  # noqa: F401  (torch.cuda.amp; its names load visionlite.amp on first use)
 
 
 def is_available():
@@ -18,7 +19,7 @@ def synchronize():
 
 
 def manual_seed(seed):
-    from .random import manual_seed as _seed
+    from ..random import manual_seed as _seed
 
     _seed(seed)
 

@@ -1,0 +1,4 @@
+"""``visionlite.data.distributed``, as ``torch.utils.data.distributed``: the ``DistributedSampler``."""
+from .sampler import DistributedSampler
+
+__all__ = ["DistributedSampler"]
