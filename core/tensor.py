@@ -95,14 +95,6 @@ class Tensor(InplaceMethods):
     is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = is_nested = property(lambda self: False)
 
     @property
-    def is_cpu(self):
-        return not is_cupy_array(self._data)
-
-    # Devices and layouts visionlite never uses: the predicates PyTorch code checks all read False.
-    is_xpu = is_mps = is_meta = is_xla = is_ipu = is_hpu = is_mtia = is_maia = property(lambda self: False)
-    is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = is_nested = property(lambda self: False)
-
-    @property
     def ndim(self):
         return self._data.ndim
 
