@@ -28,6 +28,12 @@ def _cast(b, dtype):
     return b.astype(dtype) if dtype.kind == "f" else np.round(b).astype(dtype)
 
 
+def cast_like(values, dtype):
+    """float64 coordinates back to ``dtype`` (floats round, integers truncate, as a tensor ``.to``)."""
+    dtype = np.dtype(dtype)
+    return values.astype(dtype) if dtype.kind == "f" else np.trunc(values).astype(dtype)
+
+
 def to_xyxy(boxes, fmt):
     return convert_format(boxes, fmt, BF.XYXY).astype(np.float64)
 

@@ -12,6 +12,7 @@ from .. import transforms as _v1
 from .._common import is_pil_image
 from ..functional import InterpolationMode, interpolation_mode
 from . import _boxes as B
+from . import _keypoints as K
 from ._transform import Transform, _RandomApplyTransform, _warp_mode, pad_image, setup_fill
 from ._transforms import Resize, _Crop, _warp_fill
 
@@ -58,6 +59,9 @@ class RandomZoomOut(_RandomApplyTransform):
 
     def boxes(self, xyxy, canvas_size, params):
         return B.pad(xyxy, canvas_size, *params["padding"])
+
+    def keypoints(self, points, canvas_size, params):
+        return K.pad(points, canvas_size, *params["padding"])
 
     def __repr__(self):
         return f"RandomZoomOut(fill={self.fill}, side_range={self.side_range}, p={self.p})"
@@ -130,6 +134,9 @@ class RandomIoUCrop(_Crop):
         out, size = super().boxes(xyxy, canvas_size, params)
         out[~params["within"]] = 0
         return out, size
+
+    def keypoints(self, points, canvas_size, params):
+        return super().keypoints(points, canvas_size, params) if "top" in params else (points, canvas_size)
 
     def __repr__(self):
         return (f"RandomIoUCrop(min_scale={self.min_scale}, max_scale={self.max_scale}, "
@@ -213,6 +220,9 @@ class RandomPerspective(_RandomApplyTransform):
         pts = (pts[:, :2] / pts[:, 2:]).reshape(-1, 4, 2)
         out = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
         return B.clamp(out, canvas_size), canvas_size
+
+    def keypoints(self, points, canvas_size, params):
+        return K.perspective(points, F._get_perspective_coeffs(params["start"], params["end"])), canvas_size
 
     def __repr__(self):
         return f"RandomPerspective(distortion_scale={self.distortion_scale}, p={self.p})"

@@ -16,7 +16,7 @@ from .. import functional as F
 from .._common import is_pil_image
 from ..functional import InterpolationMode
 from . import _boxes as B
-from .tv_tensors import BoundingBoxes, Image, Mask, wrap
+from .tv_tensors import BoundingBoxes, Image, KeyPoints, Mask, Video, wrap
 
 
 # ------------------------------------------------------------------------------------- structure
@@ -33,14 +33,18 @@ def _flatten(obj, leaves):
 
 
 def _kinds(leaves):
-    """For each leaf: 'image', 'boxes', 'mask' or None (passed through)."""
-    explicit = any(is_pil_image(x) or isinstance(x, Image) for x in leaves)
+    """For each leaf: 'image', 'video', 'boxes', 'keypoints', 'mask' or None (passed through)."""
+    explicit = any(is_pil_image(x) or isinstance(x, (Image, Video)) for x in leaves)
     kinds, plain_used = [], explicit
     for x in leaves:
         if isinstance(x, BoundingBoxes):
             kinds.append("boxes")
+        elif isinstance(x, KeyPoints):
+            kinds.append("keypoints")
         elif isinstance(x, Mask):
             kinds.append("mask")
+        elif isinstance(x, Video):
+            kinds.append("video")
         elif is_pil_image(x) or isinstance(x, Image):
             kinds.append("image")
         elif type(x) is Tensor and not plain_used:
@@ -53,12 +57,13 @@ def _kinds(leaves):
 
 def _canvas(leaves, kinds):
     for x, k in zip(leaves, kinds):
-        if k in ("image", "mask"):
+        if k in ("image", "video", "mask"):
             return tuple(F.get_dimensions(x)[1:])
     for x, k in zip(leaves, kinds):
-        if k == "boxes":
+        if k in ("boxes", "keypoints"):
             return x.canvas_size
-    raise TypeError("joint transforms need an image, a Mask or BoundingBoxes among their inputs")
+    raise TypeError("joint transforms need an image, a video, a Mask, BoundingBoxes or KeyPoints among their "
+                    "inputs")
 
 
 def _warp_mode(mode):
@@ -88,9 +93,9 @@ class Transform(Module):
         params.setdefault("pil_image", any(k == "image" and is_pil_image(x) for x, k in zip(leaves, kinds)))
         out = list(leaves)
         # pixels first: boxes take the canvas size the image actually came out with
-        for i in sorted(range(len(leaves)), key=lambda i: kinds[i] == "boxes"):
+        for i in sorted(range(len(leaves)), key=lambda i: kinds[i] in ("boxes", "keypoints")):
             out[i] = self._one(leaves[i], kinds[i], params)
-            if kinds[i] == "image" and "out_size" not in params:
+            if kinds[i] in ("image", "video") and "out_size" not in params:
                 params["out_size"] = tuple(F.get_dimensions(out[i])[1:])
         return rebuild(iter(out))
 
@@ -102,15 +107,19 @@ class Transform(Module):
         return {}
 
     def _one(self, x, kind, params):
-        if kind == "image":
+        if kind in ("image", "video"):
             out = self.image(x, _with_fill(params, type(x)))
-            return wrap(out, like=x) if isinstance(x, Image) else out
+            return wrap(out, like=x) if isinstance(x, (Image, Video)) and isinstance(out, Tensor) else out
         if kind == "mask":
             return wrap(self.mask(Tensor._wrap(x._data), _with_fill(params, Mask)), like=x)
         if kind == "boxes":
             xyxy = B.to_xyxy(x._data, x.format)
             xyxy, size = self.boxes(xyxy, x.canvas_size, params)
             return wrap(B.from_xyxy(xyxy, x.format, x._data.dtype), like=x, canvas_size=size)
+        if kind == "keypoints":
+            pts = x._data.reshape(-1, 2).astype(np.float64)
+            pts, size = self.keypoints(pts, x.canvas_size, params)
+            return wrap(B.cast_like(pts, x._data.dtype).reshape(x.shape), like=x, canvas_size=size)
         return self.other(x, params)
 
     def image(self, img, params):
@@ -122,6 +131,10 @@ class Transform(Module):
 
     def boxes(self, xyxy, canvas_size, params):
         return xyxy, canvas_size
+
+    def keypoints(self, points, canvas_size, params):
+        """``N,2`` float64 (x, y) points -> moved points and the new canvas size."""
+        return points, canvas_size
 
     def other(self, x, params):
         return x

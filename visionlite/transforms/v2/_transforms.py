@@ -11,8 +11,17 @@ from .. import transforms as _v1
 from .._functional_tensor import affine_output_size
 from ..functional import InterpolationMode, _compute_resized_output_size, interpolation_mode
 from . import _boxes as B
+from . import _keypoints as K
 from ._transform import Transform, _flatten, _warp_mode, pad_image, setup_fill
 from .tv_tensors import BoundingBoxes, Mask, as_format, wrap
+
+
+def resize_image(img, size, interpolation, antialias=True):
+    """``functional.resize`` as TorchVision v2 resizes images: uint8 tensors with bilinear or bicubic
+    antialiasing take PyTorch's int16 fixed-point path (the v1 transforms resample them in float32)."""
+    from .functional._geometry import resize_image as _resize_image
+
+    return _resize_image(img, size, interpolation, antialias=antialias)
 
 _SIZE_MSG = "Please provide only two dimensions (h, w) for size."
 
@@ -43,6 +52,9 @@ class RandomHorizontalFlip(_Flip):
     def boxes(self, xyxy, canvas_size, params):
         return (B.hflip(xyxy, canvas_size) if params["apply"] else xyxy), canvas_size
 
+    def keypoints(self, points, canvas_size, params):
+        return (K.hflip(points, canvas_size) if params["apply"] else points), canvas_size
+
 
 class RandomVerticalFlip(_Flip):
     """Mirror top-bottom, boxes and masks included, with probability ``p``."""
@@ -52,6 +64,9 @@ class RandomVerticalFlip(_Flip):
 
     def boxes(self, xyxy, canvas_size, params):
         return (B.vflip(xyxy, canvas_size) if params["apply"] else xyxy), canvas_size
+
+    def keypoints(self, points, canvas_size, params):
+        return (K.vflip(points, canvas_size) if params["apply"] else points), canvas_size
 
 
 class Resize(Transform):
@@ -69,10 +84,13 @@ class Resize(Transform):
                 "interpolation": self.interpolation}
 
     def image(self, img, params):
-        return F.resize(img, params["size"], params["interpolation"], antialias=self.antialias)
+        return resize_image(img, params["size"], params["interpolation"], antialias=self.antialias)
 
     def boxes(self, xyxy, canvas_size, params):
         return B.clamp(B.resize(xyxy, canvas_size, params["size"]), params["size"]), tuple(params["size"])
+
+    def keypoints(self, points, canvas_size, params):
+        return K.resize(points, canvas_size, params["size"])
 
     def __repr__(self):
         return f"Resize(size={self.size}, interpolation={self.interpolation.value}, max_size={self.max_size})"
@@ -84,8 +102,8 @@ class _Crop(Transform):
     def image(self, img, params):
         img = F.crop(img, params["top"], params["left"], params["height"], params["width"])
         if "size" in params:
-            img = F.resize(img, params["size"], params.get("interpolation", self.interpolation),
-                           antialias=getattr(self, "antialias", True))
+            img = resize_image(img, params["size"], params.get("interpolation", self.interpolation),
+                               antialias=getattr(self, "antialias", True))
         return img
 
     def boxes(self, xyxy, canvas_size, params):
@@ -93,6 +111,12 @@ class _Crop(Transform):
         size = (params["height"], params["width"])
         if "size" in params:
             out, size = B.clamp(B.resize(out, size, params["size"]), params["size"]), tuple(params["size"])
+        return out, size
+
+    def keypoints(self, points, canvas_size, params):
+        out, size = K.crop(points, params["top"], params["left"], params["height"], params["width"])
+        if "size" in params:
+            out, size = K.resize(out, size, params["size"])
         return out, size
 
 
@@ -159,8 +183,10 @@ class Pad(Transform):
         return pad_image(mask, self.padding, params["fill"], self.padding_mode)
 
     def boxes(self, xyxy, canvas_size, params):
-        left, top, right, bottom = _ltrb(self.padding)
-        return B.pad(xyxy, canvas_size, left, top, right, bottom)
+        return B.pad(xyxy, canvas_size, *_ltrb(self.padding))
+
+    def keypoints(self, points, canvas_size, params):
+        return K.pad(points, canvas_size, *_ltrb(self.padding))
 
     def __repr__(self):
         return f"Pad(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode})"
@@ -215,6 +241,10 @@ class RandomCrop(_Crop):
         xyxy, size = B.pad(xyxy, canvas_size, *params["pad"])
         return super().boxes(xyxy, size, params)
 
+    def keypoints(self, points, canvas_size, params):
+        points, size = K.pad(points, canvas_size, *params["pad"])
+        return super().keypoints(points, size, params)
+
     def __repr__(self):
         return f"RandomCrop(size={self.size}, padding={self.padding})"
 
@@ -253,6 +283,10 @@ class RandomAffine(Transform):
                                               params["shear"], inverted=False)
         return B.affine(xyxy, matrix, canvas_size)
 
+    def keypoints(self, points, canvas_size, params):
+        return K.affine(points, canvas_size, params["angle"], params["translate"], params["scale"],
+                        params["shear"], self._v1.center)
+
     def __repr__(self):
         return repr(self._v1)
 
@@ -284,6 +318,10 @@ class RandomRotation(Transform):
         if self._v1.expand:
             expand_size = params.get("out_size") or self._expanded_size(canvas_size, params["angle"])
         return B.affine(xyxy, matrix, canvas_size, expand_size)
+
+    def keypoints(self, points, canvas_size, params):
+        return K.affine(points, canvas_size, -params["angle"], [0.0, 0.0], 1.0, [0.0, 0.0], self._v1.center,
+                        expand=self._v1.expand)
 
     def _expanded_size(self, canvas_size, angle):
         """The grown canvas, computed as the tensor backend sizes it (when no image came along)."""

@@ -9,7 +9,7 @@ import numpy as np
 from visionlite.core.creation import _to_array
 from visionlite.core.tensor import Tensor
 
-__all__ = ["BoundingBoxFormat", "BoundingBoxes", "Image", "Mask", "wrap"]
+__all__ = ["BoundingBoxFormat", "BoundingBoxes", "Image", "Video", "Mask", "KeyPoints", "TVTensor", "wrap"]
 
 
 class BoundingBoxFormat(Enum):
@@ -41,7 +41,11 @@ def as_image(array):
     return _new(Image, array)
 
 
-class Image(Tensor):
+class TVTensor(Tensor):
+    """Base of the tensor kinds below (``isinstance(x, TVTensor)`` tells a kind from a plain Tensor)."""
+
+
+class Image(TVTensor):
     """A ``C,H,W`` (or batched) image tensor."""
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -55,11 +59,45 @@ class Image(Tensor):
             self._data = self._data[None]
 
 
-class Mask(Tensor):
+class Video(TVTensor):
+    """A ``T,C,H,W`` (or batched ``...,T,C,H,W``) video tensor."""
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        super().__init__(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        if self.ndim < 4:
+            raise ValueError(f"Video: expected at least 4 dimensions (T, C, H, W), got shape "
+                             f"{tuple(self.shape)}")
+
+
+class Mask(TVTensor):
     """Segmentation masks ``H,W`` or per-instance ``N,H,W`` (any dtype; resampled with nearest)."""
 
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        if hasattr(data, "getbands"):  # a PIL image
+            data = np.asarray(data).copy()
+        super().__init__(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
-class BoundingBoxes(Tensor):
+
+class KeyPoints(TVTensor):
+    """Points ``...,2`` as (x, y) pixel coordinates on an image of ``canvas_size = (height, width)``;
+    a ``(2,)`` input becomes ``(1, 2)``. Commonly ``N,2`` or ``N_objects,K,2``."""
+
+    def __init__(self, data, *, canvas_size, dtype=None, device=None, requires_grad=False):
+        super().__init__(_to_array(data, dtype, device), requires_grad=requires_grad)
+        if self.ndim == 1:
+            self._data = self._data[None]
+        if self.shape[-1] != 2:
+            raise ValueError(f"KeyPoints: expected a last dimension of 2 (x, y), got shape "
+                             f"{tuple(self.shape)}")
+        self.canvas_size = tuple(int(s) for s in canvas_size)
+        if len(self.canvas_size) != 2:
+            raise ValueError(f"KeyPoints: canvas_size should be (height, width), got {canvas_size}")
+
+    def __repr__(self):
+        return f"KeyPoints({Tensor._wrap(self._data)!r}, canvas_size={self.canvas_size})"
+
+
+class BoundingBoxes(TVTensor):
     """``N,4`` boxes in ``format`` on an image of ``canvas_size = (height, width)``."""
 
     def __init__(self, data, *, format, canvas_size, dtype=None, device=None, requires_grad=False):
@@ -83,6 +121,7 @@ def wrap(array_or_tensor, *, like, **meta):
     data = array_or_tensor._data if isinstance(array_or_tensor, Tensor) else array_or_tensor
     out = _new(type(like), data)
     if isinstance(like, BoundingBoxes):
-        out.format = meta.get("format", like.format)
+        out.format = as_format(meta.get("format", like.format))
+    if isinstance(like, (BoundingBoxes, KeyPoints)):
         out.canvas_size = tuple(meta.get("canvas_size", like.canvas_size))
     return out

@@ -1,0 +1,144 @@
+"""Colour functionals (images and videos; masks, boxes and key points pass through). The kernels are
+the v1 ``transforms.functional`` ops, which already take tensors (``...,C,H,W``) and PIL images."""
+from visionlite.core.backend import array_module
+from visionlite.core.tensor import Tensor
+
+from ... import functional as F1
+from ..._common import is_pil_image
+from ._utils import dispatcher
+
+__all__ = ["adjust_brightness", "adjust_brightness_image", "adjust_brightness_video", "adjust_contrast",
+           "adjust_contrast_image", "adjust_contrast_video", "adjust_gamma", "adjust_gamma_image",
+           "adjust_gamma_video", "adjust_hue", "adjust_hue_image", "adjust_hue_video", "adjust_saturation",
+           "adjust_saturation_image", "adjust_saturation_video", "adjust_sharpness", "adjust_sharpness_image",
+           "adjust_sharpness_video", "autocontrast", "autocontrast_image", "autocontrast_video", "equalize",
+           "equalize_image", "equalize_video", "invert", "invert_image", "invert_video", "posterize",
+           "posterize_image", "posterize_video", "solarize", "solarize_image", "solarize_video",
+           "rgb_to_grayscale", "rgb_to_grayscale_image", "to_grayscale", "grayscale_to_rgb",
+           "grayscale_to_rgb_image", "permute_channels", "permute_channels_image", "permute_channels_video"]
+
+
+def _grey_passthrough(v1_op):
+    """v2 leaves one-channel images as they are for the colour-balance ops that need RGB."""
+    def kernel(image, *args):
+        if not is_pil_image(image) and image.ndim >= 3 and image.shape[-3] == 1:
+            return image
+        return v1_op(image, *args)
+    kernel.__doc__ = v1_op.__doc__
+    return kernel
+
+
+adjust_brightness_image = adjust_brightness_video = F1.adjust_brightness
+adjust_contrast_image = adjust_contrast_video = F1.adjust_contrast
+adjust_gamma_image = adjust_gamma_video = F1.adjust_gamma
+adjust_hue_image = adjust_hue_video = _grey_passthrough(F1.adjust_hue)
+adjust_saturation_image = adjust_saturation_video = _grey_passthrough(F1.adjust_saturation)
+adjust_sharpness_image = adjust_sharpness_video = F1.adjust_sharpness
+autocontrast_image = autocontrast_video = F1.autocontrast
+equalize_image = equalize_video = F1.equalize
+invert_image = invert_video = F1.invert
+posterize_image = posterize_video = F1.posterize
+solarize_image = solarize_video = F1.solarize
+
+
+def _both(kernel):
+    return {"image": kernel, "pil": kernel, "video": kernel}
+
+
+@dispatcher(**_both(adjust_brightness_image))
+def adjust_brightness(inpt, brightness_factor):
+    """Scale intensities by ``brightness_factor``."""
+
+
+@dispatcher(**_both(adjust_contrast_image))
+def adjust_contrast(inpt, contrast_factor):
+    """Blend with the mean grey level by ``contrast_factor``."""
+
+
+@dispatcher(**_both(adjust_gamma_image))
+def adjust_gamma(inpt, gamma, gain=1):
+    """``gain * I ** gamma`` on intensities in [0, 1]."""
+
+
+@dispatcher(**_both(adjust_hue_image))
+def adjust_hue(inpt, hue_factor):
+    """Shift the hue by ``hue_factor`` turns in [-0.5, 0.5]."""
+
+
+@dispatcher(**_both(adjust_saturation_image))
+def adjust_saturation(inpt, saturation_factor):
+    """Blend with the greyscale image by ``saturation_factor``."""
+
+
+@dispatcher(**_both(adjust_sharpness_image))
+def adjust_sharpness(inpt, sharpness_factor):
+    """Blend with a smoothed image by ``sharpness_factor``."""
+
+
+@dispatcher(**_both(autocontrast_image))
+def autocontrast(inpt):
+    """Stretch each channel to the full range."""
+
+
+@dispatcher(**_both(equalize_image))
+def equalize(inpt):
+    """Equalize each channel's histogram."""
+
+
+@dispatcher(**_both(invert_image))
+def invert(inpt):
+    """``max - I``."""
+
+
+@dispatcher(**_both(posterize_image))
+def posterize(inpt, bits):
+    """Keep the ``bits`` highest bits of uint8 values."""
+
+
+@dispatcher(**_both(solarize_image))
+def solarize(inpt, threshold):
+    """Invert values at or above ``threshold``."""
+
+
+def rgb_to_grayscale_image(image, num_output_channels=1):
+    """Luma with 1 or 3 output channels (a one-channel image is only repeated)."""
+    if not is_pil_image(image) and image.ndim >= 3 and image.shape[-3] == 1:
+        return grayscale_to_rgb_image(image) if num_output_channels == 3 else image
+    return F1.rgb_to_grayscale(image, num_output_channels)
+
+
+@dispatcher(image=rgb_to_grayscale_image, pil=rgb_to_grayscale_image)
+def rgb_to_grayscale(inpt, num_output_channels=1):
+    """Convert to grey with 1 or 3 output channels."""
+
+
+to_grayscale = rgb_to_grayscale
+
+
+def grayscale_to_rgb_image(image):
+    """Repeat a one-channel image to three channels (RGB images are returned as they are)."""
+    if is_pil_image(image):
+        return image.convert("RGB")
+    if image.shape[-3] == 3:
+        return image
+    return Tensor._wrap(array_module(image._data).repeat(image._data, 3, axis=-3))
+
+
+@dispatcher(image=grayscale_to_rgb_image, pil=grayscale_to_rgb_image)
+def grayscale_to_rgb(inpt):
+    """One channel -> three."""
+
+
+def permute_channels_image(image, permutation):
+    """The channels in ``permutation`` order."""
+    from .._color import permute_channels as _permute
+
+    return _permute(image, permutation)
+
+
+permute_channels_video = permute_channels_image
+
+
+@dispatcher(image=permute_channels_image, pil=permute_channels_image, video=permute_channels_video)
+def permute_channels(inpt, permutation):
+    """Reorder the channels: output channel ``i`` is input channel ``permutation[i]``."""
