@@ -2,7 +2,10 @@
 
 Archives are extracted only after every entry has been checked: an entry that would land outside the
 extraction folder (absolute path, ``..`` component, link pointing outside) or that is not a plain file,
-folder or link (device files, FIFOs) is refused with an error naming it.
+folder or link (device files, FIFOs) is refused with an error naming it. So is an archive that would
+unpack to more than ``max_bytes`` in all, or more than ``max_ratio`` times its own size (a zip, tar or gzip
+bomb). Entries are written into a temporary folder beside the target and moved into place once all are
+complete, so a full disk or a truncated archive (an error naming the file) leaves no half-written member.
 """
 from __future__ import annotations
 
@@ -14,20 +17,36 @@ import posixpath
 import re
 import shutil
 import tarfile
+import uuid
 import zipfile
+import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 from visionlite.download import download, hash_file, logger
 
 __all__ = [
-    "UnsafeArchiveError", "calculate_md5", "check_integrity", "check_md5", "download_and_extract_archive",
+    "ArchiveTooLargeError", "CorruptArchiveError", "UnsafeArchiveError", "calculate_md5", "check_integrity",
+    "check_md5", "download_and_extract_archive",
     "download_url", "download_with_mirrors", "extract_archive", "not_found_message", "verify_str_arg",
 ]
 
 
 class UnsafeArchiveError(ValueError):
     """An archive entry would write outside the extraction folder or create a special file."""
+
+
+class ArchiveTooLargeError(UnsafeArchiveError):
+    """An archive would unpack to more bytes than allowed (``max_bytes``, ``max_ratio``)."""
+
+
+class CorruptArchiveError(RuntimeError):
+    """An archive is truncated or damaged; the message names the file."""
+
+
+MAX_EXTRACT_BYTES = 200 * 2**30  # default max_bytes of extract_archive: 200 GiB unpacked in all
+MAX_EXTRACT_RATIO = 100  # default max_ratio: unpacked bytes per byte of archive (image datasets: about 1-10)
+_RATIO_FLOOR = 2**20  # an archive may always unpack to 1 MiB, whatever the ratio
 
 
 # ------------------------------------------------------------------------------------------ checksums
@@ -77,17 +96,18 @@ def download_url(url, root, filename=None, md5=None, max_redirect_hops=3):
 
 
 def download_and_extract_archive(url, download_root, extract_root=None, filename=None, md5=None,
-                                 remove_finished=False):
+                                 remove_finished=False, *, max_bytes=None, max_ratio=None):
     """Download an archive into ``download_root`` and extract it into ``extract_root`` (default: the same).
 
-    ``remove_finished`` deletes the archive after extraction.
+    ``remove_finished`` deletes the archive after extraction; ``max_bytes``, ``max_ratio``: as
+    :func:`extract_archive`.
     """
     download_root = os.path.expanduser(os.fspath(download_root))
     extract_root = download_root if extract_root is None else extract_root
     filename = filename or os.path.basename(urlparse(url).path)
     archive = download_url(url, download_root, filename, md5)
     logger.info("Extracting %s to %s", archive, extract_root)
-    extract_archive(archive, extract_root, remove_finished)
+    extract_archive(archive, extract_root, remove_finished, max_bytes=max_bytes, max_ratio=max_ratio)
 
 
 def not_found_message(what, root, expected=()):
@@ -147,38 +167,115 @@ def _detect_file_type(path):
                        f".tbz2, .txz, and .gz, .bz2, .xz (alone or after .tar).")
 
 
-def extract_archive(from_path, to_path=None, remove_finished=False):
+def extract_archive(from_path, to_path=None, remove_finished=False, *, max_bytes=None, max_ratio=None):
     """Extract an archive (or decompress a single file) and return the output folder (or file).
 
     Args:
         from_path: the archive; its type is taken from its suffix.
         to_path: output folder (default: the archive's folder).
         remove_finished: delete the archive afterwards.
+        max_bytes: most bytes it may unpack to in all (default ``MAX_EXTRACT_BYTES``, 200 GiB).
+        max_ratio: most bytes unpacked per byte of archive (default ``MAX_EXTRACT_RATIO``, 100; an archive
+            may always unpack to 1 MiB). Raise either for an archive you trust that is refused.
+
+    Raises:
+        UnsafeArchiveError (ArchiveTooLargeError for the size limits) before anything is written;
+        CorruptArchiveError naming a truncated or damaged archive.
     """
     from_path = os.fspath(from_path)
     to_path = os.path.dirname(from_path) if to_path is None else os.fspath(to_path)
     suffix, archive_type, compression = _detect_file_type(from_path)
-    if archive_type is None:
-        out = os.path.join(to_path, os.path.basename(from_path)[: -len(suffix)])
-        _decompress(from_path, out, compression)
-        result = out
-    elif archive_type == ".tar":
-        _extract_tar(from_path, to_path, compression)
-        result = to_path
-    else:
-        _extract_zip(from_path, to_path)
-        result = to_path
+    budget = _Budget(from_path, max_bytes, max_ratio)
+    try:
+        if archive_type is None:
+            out = os.path.join(to_path, os.path.basename(from_path)[: -len(suffix)])
+            _decompress(from_path, out, compression, budget)
+            result = out
+        elif archive_type == ".tar":
+            _extract_tar(from_path, to_path, compression, budget)
+            result = to_path
+        else:
+            _extract_zip(from_path, to_path, budget)
+            result = to_path
+    except (EOFError, tarfile.ReadError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, gzip.BadGzipFile,
+            zipfile.LargeZipFile) as err:
+        raise CorruptArchiveError(f"{from_path} is truncated or corrupt ({type(err).__name__}: {err}); "
+                                  "delete it and download it again") from err
     if remove_finished:
         os.remove(from_path)
     return result
 
 
-def _decompress(from_path, out, compression):
+class _Budget:
+    """Counts bytes unpacked from ``archive`` and refuses to go past the limits (see extract_archive)."""
+
+    def __init__(self, archive, max_bytes, max_ratio):
+        self.archive = archive
+        self.max_bytes = MAX_EXTRACT_BYTES if max_bytes is None else max_bytes
+        self.max_ratio = MAX_EXTRACT_RATIO if max_ratio is None else max_ratio
+        self.limit = min(self.max_bytes, max(self.max_ratio * os.path.getsize(archive), _RATIO_FLOOR))
+        self.total = 0
+
+    def add(self, n, entry=None):
+        self.total += n
+        if self.total <= self.limit:
+            return
+        where = f" (at entry {entry!r})" if entry else ""
+        if self.total > self.max_bytes:
+            why = f"more than max_bytes={self.max_bytes:,}"
+        else:
+            size = os.path.getsize(self.archive)
+            why = f"more than max_ratio={self.max_ratio:g} times the archive's {size:,} bytes"
+        raise ArchiveTooLargeError(
+            f"Refusing to extract {self.archive}: it unpacks to {why}{where}, which looks like a "
+            f"decompression bomb. If you trust this archive, pass a larger max_bytes/max_ratio to "
+            f"extract_archive.")
+
+
+class _staging_folder:
+    """A hidden temporary folder inside ``to_path`` (same file system, so moves are renames), removed
+    with whatever it still holds when the block ends."""
+
+    def __init__(self, to_path, archive):
+        self.to_path, self.archive = to_path, archive
+
+    def __enter__(self):
+        os.makedirs(self.to_path, exist_ok=True)
+        name = f".{os.path.basename(self.archive)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.extracting"
+        self.path = os.path.join(self.to_path, name)
+        os.mkdir(self.path, 0o700)
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+def _move_tree(src, dst):
+    """Move everything in folder ``src`` into folder ``dst``: renames, merging into existing real folders;
+    an existing file or link in the way is replaced (never followed)."""
+    for name in sorted(os.listdir(src)):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        s_dir = os.path.isdir(s) and not os.path.islink(s)
+        if s_dir and os.path.isdir(d) and not os.path.islink(d):
+            _move_tree(s, d)
+            continue
+        if os.path.lexists(d) and (s_dir or (os.path.isdir(d) and not os.path.islink(d))):
+            if os.path.isdir(d) and not os.path.islink(d):
+                shutil.rmtree(d)
+            else:
+                os.remove(d)
+        os.replace(s, d)
+
+
+def _decompress(from_path, out, compression, budget):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + f".{os.getpid()}.part"
     try:
         with _COMPRESSORS[compression](from_path, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            for block in iter(lambda: src.read(1 << 20), b""):
+                budget.add(len(block), os.path.basename(out))
+                dst.write(block)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -240,24 +337,27 @@ def _tar_guard(root, archive):
     return guard
 
 
-def _extract_tar(from_path, to_path, compression):
+def _extract_tar(from_path, to_path, compression, budget):
     mode = "r:" + compression[1:] if compression else "r"
     with tarfile.open(from_path, mode) as tar:
-        members = tar.getmembers()
-        for member in members:
+        members = []
+        for member in tar:  # lazily: a bomb is refused at its first oversized header, not after inflating
             _check_tar_member(member, from_path)
-        os.makedirs(to_path, exist_ok=True)
-        root = os.path.realpath(to_path)
-        guard = _tar_guard(root, from_path)
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(root, members=members, filter=guard)
-        else:  # Python without extraction filters: apply the same guard member by member
-            for member in members:
-                guard(member, root)
-                tar.extract(member, root)
+            budget.add(member.size if member.isreg() else 0, member.name)
+            members.append(member)
+        with _staging_folder(to_path, from_path) as staging:
+            root = os.path.realpath(staging)
+            guard = _tar_guard(root, from_path)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(root, members=members, filter=guard)
+            else:  # Python without extraction filters: apply the same guard member by member
+                for member in members:
+                    guard(member, root)
+                    tar.extract(member, root)
+            _move_tree(staging, to_path)
 
 
-def _extract_zip(from_path, to_path):
+def _extract_zip(from_path, to_path, budget):
     with zipfile.ZipFile(from_path) as zf:
         # zipfile would silently rewrite such names; refusing says the archive is not what it claims to be.
         # Zip "symlinks" are written as plain files holding the target text, so need no check of their own.
@@ -266,4 +366,7 @@ def _extract_zip(from_path, to_path):
             if problem:
                 raise UnsafeArchiveError(
                     f"Refusing to extract {from_path}: entry {info.filename!r} {problem}.")
-        zf.extractall(to_path)
+            budget.add(info.file_size, info.filename)  # zipfile never inflates an entry past this size
+        with _staging_folder(to_path, from_path) as staging:
+            zf.extractall(staging)
+            _move_tree(staging, to_path)
