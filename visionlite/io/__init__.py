@@ -1,9 +1,11 @@
 """Image input/output as ``torchvision.io``: read, decode and encode images as Tensors."""
 from .image import (
     ImageReadMode,
+    decode_gif,
     decode_image,
     decode_jpeg,
     decode_png,
+    decode_webp,
     encode_jpeg,
     encode_png,
     read_file,
@@ -13,5 +15,5 @@ from .image import (
     write_png,
 )
 
-__all__ = ["ImageReadMode", "decode_image", "decode_jpeg", "decode_png", "encode_jpeg", "encode_png",
-           "read_file", "read_image", "write_file", "write_jpeg", "write_png"]
+__all__ = ["ImageReadMode", "decode_gif", "decode_image", "decode_jpeg", "decode_png", "decode_webp",
+           "encode_jpeg", "encode_png", "read_file", "read_image", "write_file", "write_jpeg", "write_png"]

@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from . import _animated
+
 # ImageReadMode values (kept as ints here; the enum lives in image.py)
 UNCHANGED, GRAY, GRAY_ALPHA, RGB, RGB_ALPHA = 0, 1, 2, 3, 4
 
@@ -150,11 +152,16 @@ def convert(arr, kind, mode, im):
 
 
 def decode(data, mode, apply_exif_orientation, source, require=None):
-    """Decode ``data`` to an ``H,W,C`` array in read ``mode``; ``require`` ("JPEG"/"PNG") checks the "
-                                                                            "format."""
+    """Decode ``data`` to an ``H,W,C`` array (``N,H,W,C`` for an animated GIF) in read ``mode``; ``require``
+    ("JPEG", "PNG", "GIF", "WEBP") checks the format."""
     im = open_image(data, source)
     if require is not None and im.format != require:
         raise _fail(source, f"expected {require} data but found {im.format or 'an unknown format'}")
+    if im.format == "GIF":  # TorchVision: RGB always; N,H,W,3 for animations
+        frames = _animated.gif_frames(im)
+        return np.ascontiguousarray(frames if len(frames) > 1 else frames[0])
+    if im.format == "WEBP":
+        return np.ascontiguousarray(_animated.webp_pixels(im, mode, source))
     if im.format == "JPEG":
         if mode in (GRAY_ALPHA, RGB_ALPHA):
             raise _fail(source, "the provided mode is not supported for JPEG files (they have no alpha); "

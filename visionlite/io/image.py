@@ -15,7 +15,7 @@ from visionlite.core.tensor import Tensor
 from . import _decode
 
 __all__ = ["ImageReadMode", "read_file", "write_file", "decode_image", "decode_jpeg", "decode_png",
-           "read_image", "encode_jpeg", "encode_png", "write_jpeg", "write_png"]
+           "decode_gif", "decode_webp", "read_image", "encode_jpeg", "encode_png", "write_jpeg", "write_png"]
 
 
 class ImageReadMode(Enum):
@@ -62,7 +62,8 @@ def _bytes_of(data, name):
 
 
 def _chw(arr):
-    return Tensor._wrap(arr.transpose(2, 0, 1))
+    """``H,W,C`` -> ``C,H,W`` (and ``N,H,W,C`` -> ``N,C,H,W`` for animations)."""
+    return Tensor._wrap(arr.transpose(2, 0, 1) if arr.ndim == 3 else arr.transpose(0, 3, 1, 2))
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -85,7 +86,8 @@ def write_file(filename, data):
 
 # ---------------------------------------------------------------------------------------- decoding
 def decode_image(input, mode=ImageReadMode.UNCHANGED, apply_exif_orientation=False):
-    """Decode JPEG, PNG or any format Pillow reads, from a bytes Tensor or a path, to a ``C,H,W`` Tensor."""
+    """Decode JPEG, PNG, GIF, WebP or any format Pillow reads, from a bytes Tensor or a path, to a ``C,H,W``
+    Tensor (``N,3,H,W`` for an animated GIF, as TorchVision)."""
     if isinstance(input, (str, os.PathLike)):
         return read_image(input, mode, apply_exif_orientation)
     data = _bytes_of(input, "decode_image")
@@ -115,6 +117,19 @@ def decode_jpeg(input, mode=ImageReadMode.UNCHANGED, device="cpu", apply_exif_or
     data = _bytes_of(input, "decode_jpeg")
     out = _chw(_decode.decode(data, _mode(mode).value, apply_exif_orientation, "decode_jpeg", require="JPEG"))
     return out if device.type == "cpu" else out.to(device)
+
+
+def decode_gif(input):
+    """Decode GIF bytes to RGB uint8: ``3,H,W`` for one frame, ``N,3,H,W`` for an animation (TorchVision's
+    compositing: frames drawn over the previous ones on a canvas of the background colour)."""
+    data = _bytes_of(input, "decode_gif")
+    return _chw(_decode.decode(data, ImageReadMode.RGB.value, False, "decode_gif", require="GIF"))
+
+
+def decode_webp(input, mode=ImageReadMode.UNCHANGED):
+    """Decode WebP bytes to a ``3,H,W`` (RGB) or ``4,H,W`` (RGBA) uint8 Tensor; animated WebP is refused."""
+    data = _bytes_of(input, "decode_webp")
+    return _chw(_decode.decode(data, _mode(mode).value, False, "decode_webp", require="WEBP"))
 
 
 # ---------------------------------------------------------------------------------------- encoding
