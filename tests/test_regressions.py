@@ -141,3 +141,17 @@ def test_integer_trunc_division_is_exact_for_large_int64():
     ours = vl.div(vl.tensor(a), vl.tensor(b), rounding_mode="trunc").numpy()
     theirs = torch.div(torch.tensor(a), torch.tensor(b), rounding_mode="trunc").numpy()
     np.testing.assert_array_equal(ours, theirs)
+
+
+# ------------------------------------------------------------------------------ RandomResizedCrop on 0x0
+
+@pytest.mark.parametrize("shape", [(3, 0, 0), (3, 0, 5), (3, 5, 0)])
+def test_random_resized_crop_of_an_empty_image_is_a_clear_error(shape):
+    from visionlite import transforms as T
+    from visionlite.transforms import v2
+
+    for t in (T.RandomResizedCrop(4), v2.RandomResizedCrop(4)):
+        with pytest.raises(ValueError, match=r"empty image of size \d+x\d+"):
+            t(vl.zeros(*shape))
+    with pytest.raises(ValueError, match="empty image"):
+        T.RandomResizedCrop(4)(__import__("PIL.Image").Image.new("RGB", (0, 0)))

@@ -432,6 +432,9 @@ class RandomResizedCrop(Module):
 
 def _resized_crop_params(height, width, scale, ratio):
     """RandomResizedCrop's draw for an image of ``height x width``."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"RandomResizedCrop: cannot crop an empty image of size {height}x{width} (height x "
+                         "width); every image needs at least one pixel in each dimension")
     area = height * width
     log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
     for _ in range(10):
