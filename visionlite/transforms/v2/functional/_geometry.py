@@ -460,16 +460,15 @@ def rotate_mask(mask, angle, expand=False, center=None, fill=None):
 
 
 def rotate_bounding_boxes(bounding_boxes, format, canvas_size, angle, expand=False, center=None):
-    h, w = canvas_size
-    m = _forward_matrix(canvas_size, -angle, [0.0, 0.0], 1.0, [0.0, 0.0], center)
-    grown = None
-    if expand:
-        c = [0.0, 0.0] if center is None else [center[0] - w * 0.5, center[1] - h * 0.5]
-        from ..._functional_tensor import affine_output_size
-        inverse = F1._get_inverse_affine_matrix(c, -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
-        new_w, new_h = affine_output_size(inverse, w, h)
-        grown = (new_h, new_w)
-    return _on_boxes(bounding_boxes, format, lambda b: B.affine(b, m, canvas_size, grown))
+    """Boxes -> enclosing boxes of their rotated corners; with ``expand`` shifted into the grown canvas by
+    the rotated frame's corner, as TorchVision's kernel (the ``RandomRotation`` transform keeps them
+    centred on the pixels instead, see ``_boxes.affine``)."""
+    def op(b):
+        corners = b[:, [[0, 1], [2, 1], [2, 3], [0, 3]]].reshape(-1, 2)
+        pts, size = K.affine(corners, canvas_size, -angle, [0.0, 0.0], 1.0, [0.0, 0.0], center, expand)
+        pts = pts.reshape(-1, 4, 2)
+        return B.clamp(np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1), size), size
+    return _on_boxes(bounding_boxes, format, op)
 
 
 def rotate_keypoints(keypoints, canvas_size, angle, expand=False, center=None):

@@ -1,7 +1,7 @@
 """Dispatch for the v2 functionals: each public function looks at its input's kind (a plain Tensor or
 ``Image``, a PIL image, ``Video``, ``Mask``, ``BoundingBoxes``, ``KeyPoints``) and calls that kind's kernel,
 re-attaching the kind to the result, as ``torchvision.transforms.v2.functional`` does. A kind with no
-kernel for an op passes through unchanged (boxes through a colour op); other types are refused.
+kernel for an op is refused (the transforms, not the functionals, pass such inputs through).
 """
 import functools
 
@@ -81,9 +81,8 @@ def dispatcher(**kernels):
                                 "images and the tv_tensors kinds are supported")
             kernel = kernels.get(kind)
             if kernel is None:
-                if kind in ("image", "pil"):
-                    raise TypeError(f"{name}: inputs of type {type(inpt).__name__} are not supported")
-                return inpt  # a tv_tensor kind this op does not touch
+                raise TypeError(f"{name}: inputs of type {type(inpt).__name__} are not supported (supported: "
+                                f"{', '.join(sorted(kernels))})")
             if kind in ("image", "video", "mask"):
                 plain = Tensor._wrap(inpt._data)
                 return _rewrap(kernel(plain, *args, **kwargs), inpt)
