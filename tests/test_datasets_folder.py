@@ -172,3 +172,24 @@ def test_image_folder_through_worker_processes(tree):
     assert labels.tolist() == ds.targets
     assert batches[0][0].shape == (2, 3, 4, 5) and batches[0][0].dtype == vl.float32
     np.testing.assert_allclose(batches[0][0].numpy()[1], ds[1][0])
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_folder_links_are_followed_once_and_loops_end(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    save_image(root / "cat" / "a.png", 0, fmt="PNG")
+    save_image(root / "cat" / "deep" / "b.png", 1, fmt="PNG")
+    save_image(root / "dog" / "c.png", 2, fmt="PNG")
+    save_image(outside / "d.png", 3, fmt="PNG")
+    os.symlink(root / "cat", root / "cat" / "deep" / "loop")  # a loop back to an ancestor
+    os.symlink(root / "dog", root / "dog" / "self")  # a loop to itself
+    os.symlink(outside, root / "dog" / "ext1")  # an outside folder, linked twice: read once
+    os.symlink(outside, root / "dog" / "ext2")
+    ds = ImageFolder(root)
+    assert ds.samples == [
+        (str(root / "cat" / "a.png"), 0),
+        (str(root / "cat" / "deep" / "b.png"), 0),
+        (str(root / "dog" / "c.png"), 1),
+        (str(root / "dog" / "ext1" / "d.png"), 1),
+    ]
+    assert len(DatasetFolder(root, lambda p: p, extensions=(".png",))) == 4

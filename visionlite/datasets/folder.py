@@ -1,7 +1,8 @@
 """Datasets from a folder tree where each sub-folder is a class: ``DatasetFolder`` and ``ImageFolder``.
 
 Only directories count as classes (stray files in the root are ignored), sorted as plain strings, so
-class indices match TorchVision's for the same tree.
+class indices match TorchVision's for the same tree. Symbolic links are followed, but each real folder
+is read once per class, so a link loop neither hangs nor repeats images (TorchVision's walk does both).
 """
 import os
 
@@ -36,6 +37,26 @@ def find_classes(directory):
     return classes, {c: i for i, c in enumerate(classes)}
 
 
+def _walk_once(folder):
+    """``(root, files)`` for every folder under ``folder``, sorted by path as TorchVision sorts them.
+
+    Symbolic links to folders are followed, but each real folder is entered once: a link back to an
+    ancestor (a loop) or a second link to the same folder adds nothing, where ``os.walk(followlinks=True)``
+    would recurse until the path is too long and list the same images again and again.
+    """
+    visited, found = set(), []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
+        dirs.sort()  # which of two links to one folder is kept must not depend on the file system's order
+        dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(root, d)) not in visited]
+        found.append((root, files))
+    return sorted(found)
+
+
 def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=None, allow_empty=False):
     """``[(path, class_index), ...]`` for the valid files under each class folder (recursively, sorted).
 
@@ -58,7 +79,7 @@ def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=No
         folder = os.path.join(directory, name)
         if not os.path.isdir(folder):
             continue
-        for root, _, files in sorted(os.walk(folder, followlinks=True)):
+        for root, files in _walk_once(folder):
             for fname in sorted(files):
                 path = os.path.join(root, fname)
                 if is_valid_file(path):
@@ -96,7 +117,8 @@ class DatasetFolder(VisionDataset):
         allow_empty: accept classes without any valid file.
 
     Attributes: ``classes`` (sorted names), ``class_to_idx``, ``samples`` ((path, index) pairs), ``targets``.
-    Override ``find_classes`` for another layout.
+    Override ``find_classes`` for another layout. Folder links are followed, each real folder once per
+    class (link loops neither hang nor repeat samples).
     """
 
     def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
