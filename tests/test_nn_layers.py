@@ -385,3 +385,14 @@ def test_embedding_functional_from_pretrained_and_errors():
         F.embedding(vl.tensor([1.0]), vl.tensor(w))
     oh = F.one_hot(vl.tensor([0, 2]), 3)
     assert oh.tolist() == [[1, 0, 0], [0, 0, 1]] and oh.dtype == vl.int64
+
+
+def test_linear_on_tokens_then_inplace_relu_matches_torch():
+    # Linear on (B, ..., C) returns a fresh tensor, as in PyTorch, so an in-place activation may follow it
+    # while recording gradients (Swin V2's cpb_mlp does this).
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(inplace=True), torch.nn.Linear(6, 3))
+    vm = nn.Sequential(nn.Linear(2, 6), nn.ReLU(inplace=True), nn.Linear(6, 3))
+    copy_torch_weights(vm, tm)
+    x = np.random.default_rng(0).standard_normal((1, 5, 7, 2)).astype(np.float32)
+    compare_modules(vm, tm, [x])

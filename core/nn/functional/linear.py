@@ -24,6 +24,9 @@ def linear(input, weight, bias=None):
         out = out + bias
     if input.ndim > 2:
         out = out.reshape(*lead, *out.shape[1:])
+        # As torch's _unsafe_view: the folded product is private to this call, so the result is not a view of
+        # anything the caller holds, and in-place ops on it (ReLU(inplace=True) after a Linear) are allowed.
+        out._base = None
     return out
 
 
