@@ -287,10 +287,9 @@ def test_native_file_is_plain_safetensors(tmp_path):
 
 
 def test_save_refuses_unsupported_objects(tmp_path):
-    with pytest.raises(TypeError, match=r"object at model\.net"):
-        vl.save({"model": {"net": object()}}, tmp_path / "x")
-    with pytest.raises(TypeError, match="complex128"):
-        vl.save({"c": np.ones(2, complex)}, tmp_path / "x")
+    # objects beyond plain state are pickled (see test_serialization_pickle.py); unpicklable ones are refused
+    with pytest.raises(TypeError, match="cannot pickle"):
+        vl.save({"model": {"net": lambda x: x}}, tmp_path / "x")
     with pytest.raises(ValueError, match="unknown checkpoint format"):
         vl.save({}, tmp_path / "x", format="pickle")
     with pytest.raises(FileNotFoundError, match="folder .*missing does not exist"):
@@ -485,9 +484,12 @@ def test_crafted_pickles_are_refused(tmp_path):
         load_pickle(_tensor_pickle(4, 0, (4,), (1,))[:-1] + b"(" + _s("k") + b"Nu.")
 
 
-def test_weights_only_false_is_refused():
-    with pytest.raises(ValueError, match="weights_only=False"):
-        vl.load(ASSETS / "tiny_model_zip.pth", weights_only=False)
+def test_weights_only_false_reads_what_weights_only_reads():
+    safe = vl.load(ASSETS / "tiny_model_zip.pth")
+    full = vl.load(ASSETS / "tiny_model_zip.pth", weights_only=False)
+    assert list(full) == list(safe)
+    for k in safe:
+        np.testing.assert_array_equal(np.asarray(full[k]), np.asarray(safe[k]))
 
 
 @pytest.mark.parametrize("name", ["tiny_model_zip.pth", "tiny_model_legacy.pth", "safetensors_named.pth"])

@@ -14,8 +14,10 @@ import zipfile
 import zlib
 
 from .errors import CheckpointError, UnsafeCheckpointError, corrupt
+from .user_allowlist import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
 
-__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError", "add_safe_globals", "get_safe_globals",
+           "clear_safe_globals", "safe_globals"]
 
 _FORMATS = ("safetensors", "torch")
 
@@ -29,6 +31,10 @@ def save(obj, f, format="safetensors"):
     same folder, fsync'ed and renamed over ``f``, so a crash never leaves a half-written checkpoint.
     Tensors on a GPU are written from host memory; Parameters are saved as plain tensors; a tensor
     appearing twice is stored once.
+
+    Any other picklable object (a whole ``nn.Module``, an ``argparse.Namespace`` in a checkpoint dict) is
+    saved as ``torch.save`` saves it: torch's zip format with a pickle, whatever ``format`` says. Loading
+    such a file needs ``load(f, weights_only=False)`` (or ``add_safe_globals`` for its classes).
     """
     from .atomic import write_atomically
 
@@ -37,15 +43,22 @@ def save(obj, f, format="safetensors"):
     if format == "safetensors":
         from .safe_format import to_bytes
 
-        data = to_bytes(obj)  # encode fully before touching the disk: bad input leaves no file behind
+        data = _or_pickled(to_bytes, obj)  # encode fully before touching the disk: bad input leaves no file
 
         def write(out):
             out.write(data)
     else:
         from .torch_writer import write_torch_zip
 
+        def encode(o):
+            buf = io.BytesIO()
+            write_torch_zip(o, buf)
+            return buf.getvalue()
+
+        data = _or_pickled(encode, obj)
+
         def write(out):
-            write_torch_zip(obj, out)
+            out.write(data)
 
     if hasattr(f, "write"):
         write(f)
@@ -55,6 +68,16 @@ def save(obj, f, format="safetensors"):
         raise TypeError(f"save() expects a path or a writable binary file, got {type(f).__name__}")
 
 
+def _or_pickled(encode, obj):
+    """``encode(obj)``, or, for objects the weights-only formats cannot hold, torch's pickled zip format."""
+    try:
+        return encode(obj)
+    except TypeError:
+        from .pickle_writer import pickle_to_bytes
+
+        return pickle_to_bytes(obj)
+
+
 def load(f, map_location=None, weights_only=True):
     """Load an object saved by ``visionlite.save`` or ``torch.save`` from ``f`` (a path or a binary file).
 
@@ -62,22 +85,25 @@ def load(f, map_location=None, weights_only=True):
     Tensors load as visionlite Tensors on the CPU; ``map_location`` moves them: ``'cuda'``, a device, a dict
     from saved locations to devices (``{'cuda:1': 'cuda:0'}``, unmapped locations load on the CPU) or a
     callable ``fn(storage, location)`` returning a tensor, device or None. A plain safetensors file loads as
-    a dict of tensors. Only ``weights_only=True`` exists: torch files are rebuilt from an allowlist of
-    tensor and container types, and any other global in the pickle raises ``UnsafeCheckpointError``.
+    a dict of tensors.
+
+    ``weights_only=True`` (the default, as in PyTorch 2.6+): torch files are rebuilt from an allowlist of
+    tensor and container types plus the globals trusted with ``add_safe_globals``; any other global raises
+    ``UnsafeCheckpointError`` (a ``pickle.UnpicklingError``) naming both ways out. ``weights_only=False``
+    unpickles anything, importing and running what the file names: only for files you trust.
     """
-    if weights_only is False:
-        raise ValueError("visionlite.load does not support weights_only=False: unpickling arbitrary objects "
-                         "runs code named by the file, which is unsafe for files from others. For a trusted "
-                         "file holding more than tensors, use torch.load(..., weights_only=False) and "
-                         "re-save the tensors (e.g. model.state_dict()) with visionlite.save or torch.save.")
-    if weights_only not in (True, None):
-        raise TypeError(f"weights_only must be True, got {weights_only!r}")
+    if weights_only is None:
+        weights_only = True
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"weights_only must be True or False, got {weights_only!r}")
     from .storage import location_resolver
+    from .unpicklers import FullUnpickler, SafeGlobalsUnpickler, use
 
     location_resolver(map_location)  # a bad map_location fails here, not as a "corrupt file" later
     file, name, close = _open(f)
     try:
-        return _load(file, name, map_location, path=name if close else None)
+        with use(SafeGlobalsUnpickler if weights_only else FullUnpickler):
+            return _load(file, name, map_location, path=name if close else None)
     finally:
         if close:
             file.close()

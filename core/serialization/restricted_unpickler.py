@@ -189,5 +189,8 @@ class RestrictedUnpickler(pickle._Unpickler):
 
 
 def restricted_load(file, checkpoint, persistent_load=None):
-    """One object from ``file`` through the restricted unpickler."""
-    return RestrictedUnpickler(file, checkpoint, persistent_load).load()
+    """One object from ``file`` through the restricted unpickler (or the one ``load`` chose, see
+    ``unpicklers.use``: the user's safe globals, or ``weights_only=False``)."""
+    from .unpicklers import chosen
+
+    return chosen(RestrictedUnpickler)(file, checkpoint, persistent_load).load()
