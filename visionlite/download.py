@@ -412,6 +412,7 @@ def _write_body(resp, f, written, inflater, url, opts, bar):
                 raise _too_large(url, written, limit, partial=True)
             f.write(chunk)
             bar.update(len(chunk))
+        f.flush()  # what has arrived is on disk: a process killed now leaves a part file to resume from
         now = time.monotonic()
         if now >= opts["ends"]:
             raise _deadline_error(url, opts)
