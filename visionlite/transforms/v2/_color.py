@@ -11,7 +11,8 @@ from .._common import is_pil_image
 from ._transform import _ImageOnly, _RandomApplyTransform
 
 __all__ = ["ColorJitter", "RandomPhotometricDistort", "Grayscale", "RandomGrayscale", "GaussianBlur",
-           "RandomErasing"]
+           "RandomErasing", "RandomChannelPermutation", "RandomAdjustSharpness", "RandomAutocontrast",
+           "RandomEqualize", "RandomInvert", "RandomPosterize", "RandomSolarize", "RGB"]
 
 
 def _check_range(value, name, center=1.0, bound=(0, float("inf")), clip_first_on_zero=True):
@@ -183,3 +184,103 @@ class RandomErasing(_RandomApplyTransform, _ImageOnly):
     def __repr__(self):
         return (f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value}, "
                 f"inplace={self.inplace})")
+
+
+class RandomChannelPermutation(_ImageOnly):
+    """Shuffle the channels of images and videos (one permutation drawn per call)."""
+
+    def make_params(self, leaves, kinds, canvas_size):
+        channels = next(F.get_dimensions(x)[0] for x, k in zip(leaves, kinds) if k in ("image", "video"))
+        return {"permutation": R.randperm(channels).tolist()}
+
+    def image(self, img, params):
+        return permute_channels(img, params["permutation"])
+
+    def __repr__(self):
+        return "RandomChannelPermutation()"
+
+
+class _RandomColourOp(_RandomApplyTransform, _ImageOnly):
+    """With probability ``p``, one colour op on images and videos (the v1 class of the same name's op)."""
+
+    op = None
+    arg_name = None
+
+    def __init__(self, value=None, p=0.5):
+        super().__init__(p=p)
+        if self.arg_name is not None:
+            setattr(self, self.arg_name, value)
+
+    def image(self, img, params):
+        args = () if self.arg_name is None else (getattr(self, self.arg_name),)
+        return type(self).op(img, *args)
+
+    def __repr__(self):
+        arg = "" if self.arg_name is None else f"{self.arg_name}={getattr(self, self.arg_name)}, "
+        return f"{type(self).__name__}({arg}p={self.p})"
+
+
+class RandomAdjustSharpness(_RandomColourOp):
+    """With probability ``p``, adjust the sharpness by ``sharpness_factor``."""
+
+    op, arg_name = F.adjust_sharpness, "sharpness_factor"
+
+    def __init__(self, sharpness_factor, p=0.5):
+        super().__init__(sharpness_factor, p)
+
+
+class RandomAutocontrast(_RandomColourOp):
+    """With probability ``p``, stretch each channel to the full range."""
+
+    op = F.autocontrast
+
+    def __init__(self, p=0.5):
+        super().__init__(None, p)
+
+
+class RandomEqualize(_RandomColourOp):
+    """With probability ``p``, equalize the histogram (uint8 images)."""
+
+    op = F.equalize
+
+    def __init__(self, p=0.5):
+        super().__init__(None, p)
+
+
+class RandomInvert(_RandomColourOp):
+    """With probability ``p``, invert the colours."""
+
+    op = F.invert
+
+    def __init__(self, p=0.5):
+        super().__init__(None, p)
+
+
+class RandomPosterize(_RandomColourOp):
+    """With probability ``p``, keep the ``bits`` highest bits of each value."""
+
+    op, arg_name = F.posterize, "bits"
+
+    def __init__(self, bits, p=0.5):
+        super().__init__(bits, p)
+
+
+class RandomSolarize(_RandomColourOp):
+    """With probability ``p``, invert the values at or above ``threshold``."""
+
+    op, arg_name = F.solarize, "threshold"
+
+    def __init__(self, threshold, p=0.5):
+        super().__init__(threshold, p)
+
+
+class RGB(_ImageOnly):
+    """Make images and videos three-channel: grey ones are repeated, RGB ones pass as they are."""
+
+    def image(self, img, params):
+        from .functional import grayscale_to_rgb_image
+
+        return grayscale_to_rgb_image(img)
+
+    def __repr__(self):
+        return "RGB()"

@@ -10,7 +10,8 @@ from .._common import is_pil_image
 from ._transform import Transform, _flatten, _ImageOnly
 from .tv_tensors import BoundingBoxes, Image, Mask, as_image, wrap
 
-__all__ = ["ToImage", "ToDtype", "ToPureTensor", "Normalize", "Lambda"]
+__all__ = ["ToImage", "ToDtype", "ToPureTensor", "Normalize", "Lambda", "GaussianNoise",
+           "LinearTransformation", "Identity", "UniformTemporalSubsample"]
 
 
 class ToImage(Transform):
@@ -119,3 +120,88 @@ class Lambda(Transform):
         name = getattr(self.lambd, "__name__", None)
         types = [t.__name__ for t in self.types]
         return f"Lambda({name + ', ' if name else ''}types={types})"
+
+
+class Identity(Transform):
+    """Return the sample unchanged."""
+
+    def forward(self, *inputs):
+        return inputs if len(inputs) > 1 else inputs[0]
+
+    def __repr__(self):
+        return "Identity()"
+
+
+class GaussianNoise(_ImageOnly):
+    """Add ``mean + sigma * N(0, 1)`` noise to float images and videos (clipped to [0, 1] if ``clip``)."""
+
+    def __init__(self, mean=0.0, sigma=0.1, clip=True):
+        super().__init__()
+        self.mean, self.sigma, self.clip = mean, sigma, clip
+
+    def image(self, img, params):
+        from .functional import gaussian_noise_image
+
+        if is_pil_image(img):
+            raise TypeError("GaussianNoise() does not support PIL images; convert with ToImage() and "
+                            "ToDtype(float32, scale=True) first")
+        return gaussian_noise_image(img, self.mean, self.sigma, self.clip)
+
+    def __repr__(self):
+        return f"GaussianNoise(mean={self.mean}, sigma={self.sigma}, clip={self.clip})"
+
+
+class LinearTransformation(_ImageOnly):
+    """Flatten each ``C,H,W`` image, subtract ``mean_vector`` and multiply by the square
+    ``transformation_matrix`` (whitening, e.g. ZCA); tensor images and videos only."""
+
+    def __init__(self, transformation_matrix, mean_vector):
+        super().__init__()
+        m, v = transformation_matrix, mean_vector
+        if m.shape[0] != m.shape[1]:
+            raise ValueError(f"transformation_matrix should be square. Got {tuple(m.shape)} rectangular "
+                             "matrix.")
+        if v.shape[0] != m.shape[0]:
+            raise ValueError(f"mean_vector should have the same length {v.shape[0]} as any one of the "
+                             "dimensions "
+                             f"of the transformation_matrix [{tuple(m.shape)}]")
+        if m.dtype != v.dtype:
+            raise ValueError(f"Input tensors should have the same dtype. Got {m.dtype} and {v.dtype}")
+        self.transformation_matrix, self.mean_vector = m, v
+
+    def check_inputs(self, leaves, kinds):
+        if any(is_pil_image(x) for x in leaves):
+            raise TypeError("LinearTransformation() does not support PIL images.")
+
+    def image(self, img, params):
+        shape = tuple(img.shape)
+        n = shape[-3] * shape[-2] * shape[-1]
+        if n != self.transformation_matrix.shape[0]:
+            raise ValueError("Input tensor and transformation matrix have incompatible shape."
+                             f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != "
+                             f"{self.transformation_matrix.shape[0]}")
+        flat = img._data.reshape(-1, n) - self.mean_vector._data
+        out = flat @ self.transformation_matrix._data.astype(flat.dtype)
+        return Tensor._wrap(out.reshape(shape))
+
+    def __repr__(self):
+        return (f"LinearTransformation(transformation_matrix={self.transformation_matrix.tolist()}, "
+                f"mean_vector={self.mean_vector.tolist()})")
+
+
+class UniformTemporalSubsample(Transform):
+    """Keep ``num_samples`` evenly spaced frames of each video (``...,T,C,H,W``)."""
+
+    def __init__(self, num_samples):
+        super().__init__()
+        self.num_samples = num_samples
+
+    def _one(self, x, kind, params):
+        from .functional import uniform_temporal_subsample
+
+        if kind == "video" or (kind == "image" and type(x) is Tensor):
+            return uniform_temporal_subsample(x, self.num_samples)
+        return x
+
+    def __repr__(self):
+        return f"UniformTemporalSubsample(num_samples={self.num_samples})"

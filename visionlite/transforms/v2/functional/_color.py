@@ -116,10 +116,11 @@ to_grayscale = rgb_to_grayscale
 
 
 def grayscale_to_rgb_image(image):
-    """Repeat a one-channel image to three channels (RGB images are returned as they are)."""
+    """Repeat a one-channel image to three channels (RGB images are returned as they are); PIL images are
+    converted to mode RGB."""
     if is_pil_image(image):
         return image.convert("RGB")
-    if image.shape[-3] == 3:
+    if image.shape[-3] >= 3:  # already RGB (or more)
         return image
     return Tensor._wrap(array_module(image._data).repeat(image._data, 3, axis=-3))
 
