@@ -6,6 +6,18 @@ Submodules that pull in more code (``nn``, ``optim``, ``data``, ``serialization`
 import importlib
 
 from . import dtypes
+from .amp_state import (
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from .autograd import (
     Function,
     enable_grad,
@@ -91,7 +103,8 @@ def is_floating_point(t):
     return t.is_floating_point()
 
 
-_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing"}
+_LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
+         "amp"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
 
 

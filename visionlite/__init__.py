@@ -36,6 +36,7 @@ _LAZY = {
     "backends",
     "multiprocessing",
     "ops",
+    "amp",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

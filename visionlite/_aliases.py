@@ -14,6 +14,7 @@ ALIASES = {
     "visionlite.cuda": "visionlite.core.cuda",
     "visionlite.backends": "visionlite.core.backends",
     "visionlite.multiprocessing": "visionlite.core.multiprocessing",
+    "visionlite.amp": "visionlite.core.amp",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
     "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
 }

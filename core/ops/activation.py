@@ -6,6 +6,7 @@ backward, and from Tensor ops when ``create_graph`` asks for a differentiable on
 follow PyTorch exactly (the tests pin each one).
 """
 
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
@@ -169,5 +170,6 @@ def elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
     return Elu.apply(_float(x), alpha=float(alpha), scale=float(scale), input_scale=float(input_scale))
 
 
+@autocast_op("softplus")
 def softplus(x, beta=1.0, threshold=20.0):
     return Softplus.apply(_float(x), beta=float(beta), threshold=float(threshold))

@@ -9,6 +9,9 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..amp_state import ACTIVE as AUTOCAST
+from ..amp_state import autocast_op
+from ..amp_state import dispatch as autocast_dispatch
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
@@ -417,6 +420,12 @@ def div(a, b, rounding_mode=None):
 
 def pow(a, b):
     """``a ** b`` elementwise; a or b may be a Python number."""
+    if AUTOCAST[0]:  # float32 under cuda autocast; one list read otherwise
+        return autocast_dispatch("pow", _pow, (a, b), {})
+    return _pow(a, b)
+
+
+def _pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if b == 2:
             return mul(a, a)
@@ -436,11 +445,21 @@ def remainder(a, b):
         return sub(a, mul(div(a, b, rounding_mode="floor").detach(), b))
 
 
-def _unary(op_cls, name, float_only=True):
+def _unary(op_cls, name, float_only=True, autocast=False):
     def fn(a):
         if float_only and not dtypes.is_float(a._data.dtype):
             a = a.to(dtypes.get_default_dtype())
         return op_cls.apply(a)
+
+    if autocast:  # in an autocast list (float32 on cuda): one inline flag read, no wrapper call
+        body = fn
+
+        def fn(a):
+            if AUTOCAST[0]:
+                return autocast_dispatch(name, body, (a,), {})
+            if float_only and not dtypes.is_float(a._data.dtype):
+                a = a.to(dtypes.get_default_dtype())
+            return op_cls.apply(a)
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}; integer inputs are computed in the default float dtype."
@@ -449,12 +468,12 @@ def _unary(op_cls, name, float_only=True):
 
 neg = _unary(Neg, "neg", float_only=False)
 abs = _unary(Abs, "abs", float_only=False)
-exp = _unary(Exp, "exp")
-expm1 = _unary(Expm1, "expm1")
-log = _unary(Log, "log")
-log1p = _unary(Log1p, "log1p")
+exp = _unary(Exp, "exp", autocast=True)
+expm1 = _unary(Expm1, "expm1", autocast=True)
+log = _unary(Log, "log", autocast=True)
+log1p = _unary(Log1p, "log1p", autocast=True)
 sqrt = _unary(Sqrt, "sqrt")
-rsqrt = _unary(Rsqrt, "rsqrt")
+rsqrt = _unary(Rsqrt, "rsqrt", autocast=True)
 sin = _unary(Sin, "sin")
 cos = _unary(Cos, "cos")
 tanh = _unary(Tanh, "tanh")
@@ -471,14 +490,17 @@ def gelu(a, approximate="none"):
     return Gelu.apply(a, approximate=approximate)
 
 
+@autocast_op("log2")
 def log2(a):
     return log(a) * (1 / math.log(2))
 
 
+@autocast_op("log10")
 def log10(a):
     return log(a) * (1 / math.log(10))
 
 
+@autocast_op("reciprocal")
 def reciprocal(a):
     return div(1.0, a)
 

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
@@ -156,6 +157,7 @@ def kron(input, other):
     return reshape(a * b, *[x * y for x, y in zip(sa, sb)])
 
 
+@autocast_op("trace")
 def trace(input):
     """Sum of the main diagonal of a 2-D tensor (integer inputs sum to int64)."""
     if input._data.ndim != 2:
@@ -163,6 +165,7 @@ def trace(input):
     return _diagonal(input).sum()
 
 
+@autocast_op("tensordot")
 def tensordot(a, b, dims=2, out=None):
     """Contract ``dims`` axes: an int (last ``dims`` of ``a`` with first ``dims`` of ``b``) or a pair of
     lists ``(dims_a, dims_b)``. The result has ``a``'s free dims followed by ``b``'s."""
@@ -273,6 +276,7 @@ _CDIST_MODES = (
 )
 
 
+@autocast_op("cdist")
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """p-norm distance between each row of ``x1 (*, P, M)`` and each row of ``x2 (*, R, M)`` -> ``(*, P, R)``
     (batch dims broadcast). For p = 2 a matrix-product formula is used when P or R exceeds 25 (as PyTorch's

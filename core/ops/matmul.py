@@ -1,6 +1,7 @@
 """Matrix products: ``matmul`` (batched, broadcast, 1-D cases), ``mm``, ``bmm``, ``dot``, ``outer``,
 ``einsum``, ``addmm``, ``baddbmm``, ``linear``-ready helpers."""
 
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
@@ -23,6 +24,7 @@ class MatMul(Op):
         return ga, gb
 
 
+@autocast_op("matmul")
 def matmul(a, b):
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the extra dim removed."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
@@ -55,12 +57,14 @@ def matmul(a, b):
     return out
 
 
+@autocast_op("mm")
 def mm(a, b):
     if a._data.ndim != 2 or b._data.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got {a._data.ndim}D and {b._data.ndim}D")
     return matmul(a, b)
 
 
+@autocast_op("bmm")
 def bmm(a, b):
     if a._data.ndim != 3 or b._data.ndim != 3:
         raise RuntimeError(f"bmm: expected 3-D tensors, got {a._data.ndim}D and {b._data.ndim}D")
@@ -69,20 +73,24 @@ def bmm(a, b):
     return matmul(a, b)
 
 
+@autocast_op("dot")
 def dot(a, b):
     if a._data.ndim != 1 or b._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")
     return matmul(a, b)
 
 
+@autocast_op("mv")
 def mv(a, v):
     return matmul(a, v)
 
 
+@autocast_op("outer")
 def outer(a, b):
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
+@autocast_op("addmm")
 def addmm(bias, a, b, beta=1, alpha=1):
     out = matmul(a, b)
     if alpha != 1:
@@ -90,10 +98,12 @@ def addmm(bias, a, b, beta=1, alpha=1):
     return out + (bias if beta == 1 else bias * beta)
 
 
+@autocast_op("baddbmm")
 def baddbmm(bias, a, b, beta=1, alpha=1):
     return addmm(bias, a, b, beta, alpha)
 
 
+@autocast_op("einsum")
 def einsum(equation, *operands):
     """Einstein summation, built from permute/reshape/matmul-free broadcasting so gradients flow.
 

@@ -3,6 +3,7 @@ flip, roll, narrow, squeeze/unsqueeze, pad, copies across devices."""
 
 import numpy as np
 
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..autograd.versions import share_version
 from ..backend import array_module, device_of, to_device
@@ -343,6 +344,7 @@ def tile(a, *reps):
     return Repeat.apply(a, reps=reps)
 
 
+@autocast_op("cat")
 def cat(tensors, dim=0):
     """Join tensors along an existing dim (shapes must match elsewhere; dtypes are promoted)."""
     tensors = list(tensors)
@@ -383,6 +385,7 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
+@autocast_op("stack")
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new dim."""
     tensors = list(tensors)
@@ -493,6 +496,13 @@ def contiguous(a, memory_format=None):
     return Clone.apply(a)
 
 
+def _pad_name(input, pad, mode="constant", value=None):
+    """PyTorch's op name for a pad call (autocast lists reflection/replication pads, not the others)."""
+    kind = {"reflect": "reflection_pad", "replicate": "replication_pad"}.get(mode)
+    return f"{kind}{len(pad) // 2}d" if kind else "constant_pad_nd"
+
+
+@autocast_op(_pad_name)
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad)//2`` dims of ``input``: ``pad = (left, right, top, bottom, ...)`` from the
     last dim backwards; modes 'constant', 'reflect', 'replicate', 'circular'."""

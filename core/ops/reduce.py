@@ -4,6 +4,7 @@ logsumexp, norm, softmax and log_softmax."""
 import numpy as np
 
 from .. import dtypes
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
@@ -146,6 +147,7 @@ class LogSoftmax(Op):
 
 
 # ----------------------------------------------------------------------------------- functions
+@autocast_op("sum")
 def sum(a, dim=None, keepdim=False, dtype=None):
     """Sum over ``dim`` (an int, a tuple, or None for all); bool/int inputs sum to int64."""
     axes = normalize_dims(dim, a._data.ndim, "sum")
@@ -284,6 +286,7 @@ def argmin(a, dim=None, keepdim=False):
     return _arg(a, dim, keepdim, False)
 
 
+@autocast_op("prod")
 def prod(a, dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
@@ -293,6 +296,7 @@ def prod(a, dim=None, keepdim=False, dtype=None):
     return Prod.apply(a, axis=axis, keepdim=keepdim and dim is not None)
 
 
+@autocast_op("cumsum")
 def cumsum(a, dim, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
@@ -304,12 +308,14 @@ def cumsum(a, dim, dtype=None):
     return Cumsum.apply(a, axis=normalize_dim(dim, a._data.ndim, "cumsum"))
 
 
+@autocast_op("cumprod")
 def cumprod(a, dim, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
     return Cumprod.apply(a, axis=normalize_dim(dim, a._data.ndim, "cumprod"))
 
 
+@autocast_op("logsumexp")
 def logsumexp(a, dim, keepdim=False):
     """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
     axes = normalize_dims(dim, a._data.ndim, "logsumexp")
@@ -323,6 +329,7 @@ def logsumexp(a, dim, keepdim=False):
     return out if keepdim else out.squeeze(axes) if axes else out
 
 
+@autocast_op("softmax")
 def softmax(a, dim=None, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
@@ -331,6 +338,7 @@ def softmax(a, dim=None, dtype=None):
     return Softmax.apply(a, axis=normalize_dim(dim, a._data.ndim, "softmax"))
 
 
+@autocast_op("log_softmax")
 def log_softmax(a, dim=None, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
@@ -358,6 +366,7 @@ class Norm2(Op):
         return _expand_back(g, self.shape, self.axes, self.keepdim) * ew.where(out == 0, 0.0, a / safe)
 
 
+@autocast_op("norm")
 def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any number."""
     if dtype is not None:

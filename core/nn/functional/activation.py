@@ -3,6 +3,7 @@
 ``inplace=True`` computes the result and writes it into ``input`` through the Tensor's in-place protocol
 (``_assign``), so views and version counters behave as for any in-place op.
 """
+from ...amp_state import autocast_op
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
@@ -67,6 +68,7 @@ def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@autocast_op("prelu")
 def prelu(input, weight):
     """leaky_relu with a learned slope: ``weight`` has 1 element or one per channel (dim 1 of input)."""
     _check(input, "prelu")

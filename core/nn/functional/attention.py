@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...backend import array_module
 from ...ops import movement as mv
 from ...ops import reduce as red
@@ -73,6 +74,7 @@ def _safe_softmax(scores):
     return weights.masked_fill(dead_t, 0.0)
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
     """softmax(Q K^T * scale + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``.

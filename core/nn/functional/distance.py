@@ -4,6 +4,7 @@ All are composites of reduce/elementwise ops, so autograd (double backward inclu
 """
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...ops import elementwise as ew
 from ...ops import reduce as red
 from ...tensor import Tensor
@@ -32,6 +33,7 @@ def _clamped_min(norm, eps):
     return norm + (floor - norm.detach())
 
 
+@autocast_op("cosine_similarity")
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """Cosine of the angle between ``x1`` and ``x2`` (broadcast together) along ``dim``; ``dim`` is
     removed from the result. Each norm is clamped to at least ``eps``."""

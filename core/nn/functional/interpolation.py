@@ -5,6 +5,7 @@ Each spatial axis is resampled separately by ``core/ops/interp.py`` (all these m
 """
 import math
 
+from ...amp_state import autocast_op
 from ...ops.interp import Resample1dOp, axis_taps
 from ...tensor import Tensor
 from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
@@ -41,6 +42,20 @@ def _output_size(x, size, scale_factor, dims):
     return sizes, scales
 
 
+def _interpolate_name(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                      recompute_scale_factor=None, antialias=False):
+    """PyTorch's op name for an interpolate call (autocast lists the upsample kernels on cuda)."""
+    d = input.ndim - 2
+    if mode == "area":
+        return f"adaptive_avg_pool{d}d"
+    name = {"nearest": f"upsample_nearest{d}d", "nearest-exact": f"_upsample_nearest_exact{d}d"}.get(mode)
+    if name is None:
+        name = f"upsample_{mode}{d}d" + ("_aa" if antialias else "")
+        name = "_" + name if antialias else name
+    return name
+
+
+@autocast_op(_interpolate_name)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize ``input (N, C, *spatial)`` (1 to 3 spatial dims) to ``size`` or by ``scale_factor``.

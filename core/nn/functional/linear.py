@@ -1,9 +1,11 @@
 """Affine maps: ``linear`` and ``bilinear``, as in ``torch.nn.functional``."""
+from ...amp_state import autocast_op
 from ...tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
 
 
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``: input ``(*, in)``, weight ``(out, in)``, bias ``(out,)``;
     returns ``(*, out)``."""
@@ -30,6 +32,7 @@ def linear(input, weight, bias=None):
     return out
 
 
+@autocast_op("bilinear")
 def bilinear(input1, input2, weight, bias=None):
     """``y_k = x1^T A_k x2 + b_k``: inputs ``(*, in1)`` and ``(*, in2)``, weight ``(out, in1, in2)``;
     returns ``(*, out)``."""

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...backend import array_module
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
@@ -95,6 +96,7 @@ def _target_weights(weight, counted, safe, dtype):
     return Tensor._wrap(w.astype(dtype, copy=False))
 
 
+@autocast_op("nll_loss")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log likelihood of log-probabilities ``input (N, C, ...)`` at class indices
     ``target (N, ...)``.
@@ -116,6 +118,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         return loss.sum() / w.sum()
 
 
+@autocast_op("cross_entropy_loss")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy of logits ``input (N, C, ...)`` against class indices ``(N, ...)`` or class
@@ -182,6 +185,7 @@ def _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_
     return _reduce(loss, reduction)
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-w * (t log(x) + (1 - t) log(1 - x)) for probabilities ``input`` in [0, 1]; logs clamped at -100."""
     _check_tensor(input, "input", "binary_cross_entropy")
@@ -202,6 +206,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """binary_cross_entropy(sigmoid(input), target) computed stably from the logits; ``pos_weight``
@@ -224,6 +229,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction)
 
 
+@autocast_op("kl_div")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL(target || exp(input)) pointwise: ``target * (log(target) - input)`` for log-probabilities
     ``input``; ``reduction='batchmean'`` divides the sum by the batch size (the true KL divergence)."""
@@ -270,6 +276,7 @@ def _weighted(loss, weight, input, reduction, mean_by_weight):
     return _reduce(loss, reduction)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """(input - target)^2, reduced; ``weight`` (input's shape) makes 'mean' a weighted mean."""
     input, target = _regression_operands(input, target, "mse_loss")
@@ -279,6 +286,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted(d * d, weight, input, reduction, True)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """|input - target|, reduced (gradient 0 where they are equal)."""
     input, target = _regression_operands(input, target, "l1_loss")
@@ -287,6 +295,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _weighted(_ew.abs(input - target), weight, input, reduction, True)
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta=0 is l1_loss."""
     input, target = _regression_operands(input, target, "smooth_l1_loss")
@@ -302,6 +311,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction)
 
 
+@autocast_op("huber_loss")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     input, target = _regression_operands(input, target, "huber_loss")

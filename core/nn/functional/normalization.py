@@ -7,6 +7,7 @@ updated here, in place and outside the graph, as PyTorch does (the unbiased batc
 """
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...autograd.grad_mode import no_grad
 from ...autograd.versions import bump_version
 from ...backend import array_module
@@ -88,6 +89,7 @@ def _affine(y, weight, bias, shape):
     return y
 
 
+@autocast_op("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing ``normalized_shape`` dims, then scale by ``weight`` and shift by ``bias``
     (both of shape ``normalized_shape``)."""
@@ -106,6 +108,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _affine(y, weight, bias, ns)
 
 
+@autocast_op("group_norm")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalize ``input (N, C, *)`` over each group of ``C / num_groups`` channels (and all positions),
     then apply the per-channel ``weight`` and ``bias``."""

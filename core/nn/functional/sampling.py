@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...backend import array_module
 from ...ops import elementwise as ew
 from ...ops.indexing import index_select
@@ -124,6 +125,7 @@ def _check_grid_sample(input, grid, mode, padding_mode):
         raise RuntimeError(f"grid_sampler(): input is on {input.device} but grid is on {grid.device}")
 
 
+@autocast_op("grid_sampler")
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample ``input (N, C, H, W)`` at ``grid (N, Ho, Wo, 2)`` -> ``(N, C, Ho, Wo)`` (or
     ``(N, C, D, H, W)`` at ``(N, Do, Ho, Wo, 3)``); grid points are (x, y[, z]) in [-1, 1].
