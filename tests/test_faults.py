@@ -23,6 +23,7 @@ import pytest
 
 import visionlite as vl
 from tests.helpers.fault_server import FaultServer
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite import hub
 from visionlite.core.serialization import CheckpointError, UnsafeCheckpointError
@@ -65,7 +66,7 @@ def _files(folder):
 
 # ---------------------------------------------------------------------------------- hostile checkpoints
 def test_expanded_storage_bomb_stays_a_view(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     path = tmp_path / "bomb.pt"
     torch.save({"bomb": torch.full((1,), 3.5).expand(20000, 20000),
                 "rows": torch.arange(6.0).reshape(2, 1, 3).expand(2, 4, 3)}, path)
@@ -87,6 +88,27 @@ def test_expanded_storage_bomb_stays_a_view(tmp_path):
     assert got["rows"][0, 1, 0].item() == 0.0 and got["rows"][0, 0, 0].item() == -1.0
 
 
+def test_out_of_memory_names_the_tensor_and_its_size(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from visionlite.core.serialization import storage
+
+    path = tmp_path / "m.pt"
+    base = torch.arange(12.0).reshape(3, 4)
+    torch.save({"layer": {"weight": base, "weight_t": base.t()}}, path)
+
+    class NoMemory:  # numpy, except that copies fail as on a machine out of memory
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def array(*args, **kwargs):
+            raise MemoryError
+
+    monkeypatch.setattr(storage, "np", NoMemory())
+    with pytest.raises(CheckpointError, match=r"tensor 'layer.weight' of size \(3, 4\)"):
+        vl.load(path)
+
+
 class _Storage:
     """Stands for a storage in a hand-made torch zip checkpoint (pickled by persistent id)."""
 
@@ -99,7 +121,7 @@ class _HostileTensor:
         self.args = (storage, offset, size, stride)
 
     def __reduce__(self):
-        torch = pytest.importorskip("torch")
+        torch = require("torch")
         return torch._utils._rebuild_tensor_v2, self.args + (False, OrderedDict())
 
 
@@ -115,7 +137,7 @@ class _Call:
 
 def _torch_zip(path, obj, records, compress=()):
     """A torch zip checkpoint of ``obj`` (with _Storage/_HostileTensor inside) and raw ``records``."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
 
     class Pickler(pickle.Pickler):
         def persistent_id(self, o):
@@ -137,7 +159,7 @@ def _torch_zip(path, obj, records, compress=()):
 
 def test_hand_made_checkpoint_reads_like_torch(tmp_path):
     # the builder below makes files torch itself reads: the hostile variants differ in one thing only
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     s = _Storage("0", 4)
     path = _torch_zip(tmp_path / "ok.pt", {"t": _HostileTensor(s, (2, 2), (1, 2))},
                       {"0": np.arange(4, dtype=np.float32).tobytes()})
@@ -182,7 +204,7 @@ def test_pickled_bytearray_amplification(tmp_path):
 
 
 def test_bytearray8_and_frame_lengths_are_bounded_by_the_file(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     # protocol 5 stores a bytearray as BYTEARRAY8 <length> <bytes>: claim 2**45 bytes
     buf = io.BytesIO()
     torch.save({"b": bytearray(b"xyz")}, buf, pickle_protocol=5)
@@ -228,7 +250,7 @@ def test_safetensors_metadata_cannot_set_attributes(tmp_path, attr):
 
 
 def test_safetensors_metadata_keeps_what_the_writer_writes(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     sd = torch.nn.BatchNorm2d(3).state_dict()  # carries _metadata (module versions)
     mine = vl.nn.BatchNorm2d(3).state_dict()
     vl.save(mine, tmp_path / "bn.safetensors")
