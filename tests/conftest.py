@@ -1,7 +1,39 @@
-"""Shared fixtures: the ``device`` fixture runs a test on cpu and, where cupy sees a GPU, on cuda."""
+"""Shared fixtures: the ``device`` fixture runs a test on cpu and, where cupy sees a GPU, on cuda.
+
+Under CI (``CI=true``) a test or module skipped because a reference (torch, torchvision, scipy) cannot
+be imported is reported as failed: import references with ``tests.helpers.refs.require``; the hooks
+below catch a plain ``pytest.importorskip`` of a reference too.
+"""
+import re
+
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import under_ci
+
+_REFERENCE_SKIP = re.compile(r"(could not import|reference) '(torch|torchvision|scipy)\b")
+
+
+def _fail_reference_skip(report):
+    if not (report.skipped and under_ci()):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    if _REFERENCE_SKIP.search(str(reason)):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: a missing reference is an error, not a skip: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_reference_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_reference_skip(outcome.get_result())
 
 
 def _devices():

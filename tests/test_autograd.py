@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.autograd import Function
 
 
@@ -47,7 +48,7 @@ def test_nonscalar_backward_needs_gradient():
 
 
 def test_second_order_gradients_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     xv = np.array([0.3, -1.2, 2.0])
     x = vl.tensor(xv, requires_grad=True)
     (g,) = vl.autograd.grad((x.sin() * x**3).sum(), x, create_graph=True)
@@ -71,7 +72,7 @@ def test_second_order_gradients_match_torch():
     ],
 )
 def test_double_backward_against_torch(fn):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     xv = np.array([0.3, -1.2, 0.7])
     x = vl.tensor(xv, requires_grad=True)
     (g,) = vl.autograd.grad(fn(x), x, create_graph=True)
@@ -231,7 +232,7 @@ def test_modifying_saved_tensor_raises_at_backward():
 
 
 def test_inplace_ops_record_gradient():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     xv = np.array([0.5, -1.0, 2.0])
     x = vl.tensor(xv, requires_grad=True)
     h = x * 2
@@ -298,7 +299,7 @@ def test_inplace_on_views_never_gives_silently_wrong_gradients():
 
 @pytest.mark.parametrize("op", ["clamp_", "mul_", "div_", "pow_", "abs_", "sin_", "reciprocal_"])
 def test_inplace_ops_that_save_their_input_match_torch(op):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     args = {"clamp_": (0.6, 2.5), "mul_": None, "div_": None, "pow_": (2.0,), "abs_": (), "sin_": (),
             "reciprocal_": ()}[op]
     grads = []
@@ -312,7 +313,7 @@ def test_inplace_ops_that_save_their_input_match_torch(op):
 
 
 def test_fill_and_zero_keep_a_nonleaf_in_the_graph():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     grads = []
     for lib in (vl, torch):
         w = lib.tensor([1.0, 2.0], requires_grad=True)

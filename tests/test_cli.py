@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import cli, hub
 from visionlite import download as dl
 from visionlite import models as vm
@@ -27,8 +28,8 @@ def clean_hub(monkeypatch, tmp_path):
 @pytest.fixture
 def served(local_http_server, monkeypatch, tmp_path):
     """MobileNet_V3_Small_Weights.IMAGENET1K_V1 pointing at a torch-saved random checkpoint on 127.0.0.1."""
-    torch = pytest.importorskip("torch")
-    tvm = pytest.importorskip("torchvision.models")
+    torch = require("torch")
+    tvm = require("torchvision.models")
     torch.manual_seed(0)
     model = tvm.mobilenet_v3_small().eval()
     path = tmp_path / "ckpt.pth"
@@ -103,8 +104,8 @@ def test_download_errors_are_reported(served, capsys, monkeypatch):
 
 
 def test_classify_matches_torchvision(served, capsys):
-    torch = pytest.importorskip("torch")
-    tvm = pytest.importorskip("torchvision.models")
+    torch = require("torch")
+    tvm = require("torchvision.models")
     from PIL import Image
 
     image = os.path.join(ASSETS, "chelsea.png")

@@ -4,10 +4,11 @@ import pytest
 
 import visionlite.nn.functional as F
 from tests.helpers.op_check import helper_test_op
+from tests.helpers.refs import require
 from visionlite.core.ops import conv as conv_ops
 from visionlite.core.ops import conv_exact
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 TF = torch.nn.functional
 
 EXACT = [  # (input shape, weight shape, kwargs): each has K >= 512 and a grid wasting > 10% of columns

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import data
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 tud = torch.utils.data
 
 

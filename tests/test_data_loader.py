@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import data
 
 
 def torch_data():
     """``torch.utils.data``, skipping the calling test where torch is not installed."""
-    return pytest.importorskip("torch").utils.data
+    return require("torch").utils.data
 
 
 def to_np(batch):
@@ -170,7 +171,7 @@ def test_single_process_matches_torch(kwargs):
 
 
 def test_batch_sampler_and_tensor_dataset_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tud = torch.utils.data
     x = np.arange(20, dtype=np.float32).reshape(10, 2)
     sampler = [[3, 1], [0], [9, 8, 7]]

@@ -10,6 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite.datasets import CIFAR10, CIFAR100
 from visionlite.datasets.utils import UnsafeArchiveError
@@ -64,7 +65,7 @@ def assert_same(ours, theirs):
 
 
 def test_cifar10_end_to_end(local_http_server, tmp_path, monkeypatch):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     rng = np.random.default_rng(0)
     files = {f"data_batch_{i}": pickle.dumps(batch(rng, 4), protocol=2) for i in range(1, 6)}
     files["test_batch"] = pickle.dumps(batch(rng, 3), protocol=2)
@@ -84,7 +85,7 @@ def test_cifar10_end_to_end(local_http_server, tmp_path, monkeypatch):
 
 
 def test_cifar100_fine_labels(local_http_server, tmp_path, monkeypatch):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     rng = np.random.default_rng(1)
     files = {"train": pickle.dumps(batch(rng, 5, "fine_labels", 100), protocol=2),
              "test": pickle.dumps(batch(rng, 2, "fine_labels", 100), protocol=2),

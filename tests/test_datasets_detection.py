@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite.datasets import CocoCaptions, CocoDetection, VOCDetection, VOCSegmentation, voc
 from visionlite.datasets.utils import download_and_extract_archive
@@ -153,7 +154,7 @@ def voc_root(local_http_server, tmp_path, monkeypatch):
 
 
 def test_voc_detection_matches_torchvision(voc_root):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     ours, theirs = VOCDetection(voc_root), tv_datasets.VOCDetection(voc_root)
     assert len(ours) == len(theirs) == 2
     for i in range(2):
@@ -165,7 +166,7 @@ def test_voc_detection_matches_torchvision(voc_root):
 
 
 def test_voc_segmentation_matches_torchvision(voc_root):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     ours, theirs = VOCSegmentation(voc_root), tv_datasets.VOCSegmentation(voc_root)
     assert len(ours) == 1
     (img, mask), (ref_img, ref_mask) = ours[0], theirs[0]

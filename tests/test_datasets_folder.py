@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import data
 from visionlite.datasets import DatasetFolder, Digits, FakeData, ImageFolder, VisionDataset
 
@@ -32,7 +33,7 @@ def tree(tmp_path):
 
 
 def test_image_folder_matches_torchvision(tree):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     ours, theirs = ImageFolder(tree), tv_datasets.ImageFolder(tree)
     assert ours.classes == theirs.classes == ["10", "9", "B", "a_cls", "b"]
     assert ours.class_to_idx == theirs.class_to_idx
@@ -45,7 +46,7 @@ def test_image_folder_matches_torchvision(tree):
 
 
 def test_dataset_folder_options_match_torchvision(tree):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     def first_byte(path):
         return Path(path).read_bytes()[:1]
 
@@ -151,7 +152,7 @@ class _Named:
 
 
 def test_vision_dataset_repr_matches_torchvision():
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     body = {"__len__": lambda self: 3, "extra_repr": lambda self: "Split: Train"}
     ours = type("Toy", (VisionDataset,), body)
     theirs = type("Toy", (tv_datasets.VisionDataset,), body)

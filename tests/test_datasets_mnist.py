@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite.datasets import EMNIST, KMNIST, MNIST, FashionMNIST
 from visionlite.download import DownloadError, HashMismatchError
@@ -63,7 +64,7 @@ def assert_same_as_torchvision(ours, theirs):
 
 
 def test_mnist_download_through_mirrors_and_load(local_http_server, tmp_path, monkeypatch):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     resources, arrays = serve_mnist(local_http_server, "good")
     local_http_server.behave("down/train-images-idx3-ubyte.gz", fail_first=100, fail_status=503)
     mirrors = [local_http_server.url("down") + "/", local_http_server.url("good") + "/"]
@@ -162,7 +163,7 @@ def test_read_idx_other_types_match_numpy(tmp_path):
 
 @pytest.mark.parametrize("cls, tv_name", [(FashionMNIST, "FashionMNIST"), (KMNIST, "KMNIST")])
 def test_mnist_relatives(local_http_server, tmp_path, monkeypatch, cls, tv_name):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     resources, _ = serve_mnist(local_http_server, tv_name, seed=1)
     monkeypatch.setattr(cls, "mirrors", [local_http_server.url(tv_name) + "/"])
     monkeypatch.setattr(cls, "resources", resources)
@@ -172,7 +173,7 @@ def test_mnist_relatives(local_http_server, tmp_path, monkeypatch, cls, tv_name)
 
 
 def test_emnist_zip_download_and_split(local_http_server, tmp_path, monkeypatch):
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    tv_datasets = require("torchvision.datasets")
     rng = np.random.default_rng(2)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

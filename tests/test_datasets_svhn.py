@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite.datasets import SVHN
 from visionlite.datasets._matlab import load_mat
@@ -91,7 +92,7 @@ def test_reader_refuses_other_files(tmp_path):
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_reader_matches_scipy(tmp_path, compress):
-    sio = pytest.importorskip("scipy.io")
+    sio = require("scipy.io")
     rng = np.random.default_rng(1)
     x, y = svhn_arrays(rng, 5)
     variables = {"X": x, "y": y, "f": rng.standard_normal((3, 4)),
@@ -133,8 +134,8 @@ def test_svhn_download_and_load(local_http_server, tmp_path, monkeypatch):
 
 
 def test_svhn_matches_torchvision(local_http_server, tmp_path, monkeypatch):
-    sio = pytest.importorskip("scipy.io")
-    tv_datasets = pytest.importorskip("torchvision.datasets")
+    sio = require("scipy.io")
+    tv_datasets = require("torchvision.datasets")
     rng = np.random.default_rng(3)
     x, y = svhn_arrays(rng, 4)
     sio.savemat(tmp_path / "src.mat", {"X": x, "y": y}, do_compression=True)

@@ -5,8 +5,9 @@ import itertools
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 FLOATS = ["float16", "float32", "float64"] + (["bfloat16"] if vl.bfloat16 is not None else [])
 INTS = ["uint8", "int8", "int16", "int32", "int64"]

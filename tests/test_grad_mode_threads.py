@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import nn
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 
 def test_new_thread_starts_with_recording_on():

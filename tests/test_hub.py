@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite import hub
 from visionlite.download import DownloadError, HashMismatchError
@@ -222,10 +223,7 @@ def test_load_refuses_unsafe_options(served, fake_loader):
 
 
 def test_load_state_dict_round_trip_from_torch_file(local_http_server, tmp_path):
-    torch = pytest.importorskip("torch")
-    serialization = pytest.importorskip("visionlite.core.serialization")
-    if not hasattr(serialization, "load"):  # the package folder may exist before its code does
-        pytest.skip("visionlite.core.serialization.load is not written yet")
+    torch = require("torch")
     src = tmp_path / "ckpt.pth"
     weight = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     torch.save({"fc.weight": weight, "fc.bias": torch.tensor([0.5, -1.0])}, src)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.io import (
     ImageReadMode,
     decode_image,
@@ -25,8 +26,8 @@ from visionlite.io import (
     write_png,
 )
 
-torch = pytest.importorskip("torch")
-tvio = pytest.importorskip("torchvision.io")
+torch = require("torch")
+tvio = require("torchvision.io")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 ASSETS = pathlib.Path(__file__).parent / "assets"

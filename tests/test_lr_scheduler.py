@@ -7,9 +7,10 @@ import warnings
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import optim
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 lr_scheduler = optim.lr_scheduler
 
 STEPS = 50

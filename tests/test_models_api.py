@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import models as vm
 from visionlite.models import _api
 
@@ -32,7 +33,7 @@ def _keywords(preset):
 
 
 def test_same_models_and_weights_as_torchvision():
-    tvm = pytest.importorskip("torchvision.models")
+    tvm = require("torchvision.models")
     for name in MODELS:
         ours, theirs = vm.get_model_weights(name), tvm.get_model_weights(name)
         assert ours.__name__ == theirs.__name__
@@ -141,5 +142,5 @@ def test_imagenet_categories_file():
 
     cats = imagenet_categories()
     assert len(cats) == 1000 and cats[0] == "tench" and cats[-1] == "toilet tissue"
-    tvm = pytest.importorskip("torchvision.models")
+    tvm = require("torchvision.models")
     assert cats == tvm.ResNet18_Weights.DEFAULT.meta["categories"]

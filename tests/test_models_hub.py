@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import download as dl
 from visionlite import hub
 from visionlite import models as vm
 from visionlite.download import HashMismatchError
 
-torch = pytest.importorskip("torch")
-tvm = pytest.importorskip("torchvision.models")
+torch = require("torch")
+tvm = require("torchvision.models")
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +100,7 @@ def test_offline_mode(local_http_server, monkeypatch, tmp_path):
 
 
 def test_weights_transforms_preset():
-    presets = pytest.importorskip("visionlite.transforms.presets")
+    from visionlite.transforms import presets
     preset = vm.ResNet50_Weights.IMAGENET1K_V2.transforms()
     assert isinstance(preset, presets.ImageClassification)
     assert preset.crop_size == [224] and preset.resize_size == [232]

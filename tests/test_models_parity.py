@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import models as vm
 
-torch = pytest.importorskip("torch")
-tvm = pytest.importorskip("torchvision.models")
+torch = require("torch")
+tvm = require("torchvision.models")
 
 # (model, input size): small inputs keep the suite fast where the architecture allows.
 FAST = [

@@ -7,9 +7,10 @@ import visionlite as vl
 import visionlite.nn.functional as F
 from tests.helpers.nn_check import copy_torch_weights, to_np
 from tests.helpers.op_check import gradcheck, helper_test_op
+from tests.helpers.refs import require
 from visionlite import nn
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 TF = torch.nn.functional
 RNG = np.random.default_rng(0)
 

@@ -8,10 +8,11 @@ import pytest
 import visionlite as vl
 import visionlite.nn.functional as F
 from tests.helpers.op_check import gradcheck, helper_test_op
+from tests.helpers.refs import require
 from visionlite import nn
 from visionlite.core.ops import conv as conv_ops
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 TF = torch.nn.functional
 
 CONV2D = [  # (input shape, weight shape, bias, kwargs)

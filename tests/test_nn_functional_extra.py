@@ -7,9 +7,10 @@ import pytest
 import visionlite as vl
 import visionlite.nn.functional as F
 from tests.helpers.op_check import gradcheck, helper_test_op
+from tests.helpers.refs import require
 from visionlite import nn
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 TF = torch.nn.functional
 
 

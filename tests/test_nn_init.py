@@ -7,10 +7,11 @@ import pytest
 
 import visionlite as vl
 from tests.helpers.nn_check import to_np
+from tests.helpers.refs import require
 from visionlite import nn
 from visionlite.nn import init
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 tinit = torch.nn.init
 
 

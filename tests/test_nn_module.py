@@ -9,9 +9,10 @@ import pytest
 
 import visionlite as vl
 from tests.helpers.nn_check import copy_torch_weights, to_np
+from tests.helpers.refs import require
 from visionlite import nn
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 
 def build(lib):

@@ -6,9 +6,10 @@ import pytest
 import visionlite as vl
 from tests.helpers.nn_check import copy_torch_weights, to_np
 from tests.helpers.op_check import gradcheck
+from tests.helpers.refs import require
 from visionlite import nn
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 RNG = np.random.default_rng(0)
 

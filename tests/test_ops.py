@@ -8,8 +8,9 @@ import pytest
 import visionlite as vl
 from tests.helpers import op_check
 from tests.helpers.op_check import gradcheck, helper_test_op
+from tests.helpers.refs import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,11 @@ import pytest
 
 import visionlite as vl
 from tests.helpers.nn_check import compare_modules, copy_torch_weights, to_np
+from tests.helpers.refs import require
 from visionlite import nn, ops
 
-torch = pytest.importorskip("torch")
-tv_ops = pytest.importorskip("torchvision.ops")
+torch = require("torch")
+tv_ops = require("torchvision.ops")
 tnn = torch.nn
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import optim
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 STEPS = 20
 rng = np.random.default_rng(0)

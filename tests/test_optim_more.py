@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from tests.test_optim import INIT, STEPS, Run, _assert_same_trajectory, _ids, _trajectories
 from visionlite import optim
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 CASES = [
     ("Adadelta", dict()),

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.core.serialization import CheckpointError, UnsafeCheckpointError
 
 ASSETS = Path(__file__).parent / "assets" / "checkpoints"
@@ -127,7 +128,7 @@ def test_map_location_to_device(device, tmp_path):
 
 
 def test_torch_checkpoint_saved_from_device(device, tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     if device == "cuda" and not torch.cuda.is_available():
         pytest.skip("torch cannot see the GPU, so it cannot write a GPU checkpoint")
     base = torch.arange(12.0, device=device).reshape(3, 4)
@@ -182,7 +183,7 @@ def _assert_matches_torch(torch, got, ref):
 @pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_torch_save_on_the_fly(tmp_path, zipped, protocol):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     ck = _torch_checkpoint(torch)
     path = tmp_path / "ck.pth"
     torch.save(ck, path, _use_new_zipfile_serialization=zipped, pickle_protocol=protocol)
@@ -190,7 +191,7 @@ def test_torch_save_on_the_fly(tmp_path, zipped, protocol):
 
 
 def test_torch_model_state_dict_and_single_tensor(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
                                 torch.nn.Linear(4, 2))
     sd = model.state_dict()
@@ -205,7 +206,7 @@ def test_torch_model_state_dict_and_single_tensor(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")  # torch.jit is deprecated
 def test_torchscript_archive_is_refused_clearly(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "scripted.pt")
     with pytest.raises(CheckpointError, match="TorchScript"):
         vl.load(tmp_path / "scripted.pt")
@@ -298,7 +299,7 @@ def test_save_refuses_unsupported_objects(tmp_path):
 
 
 def test_save_torch_format_reads_in_torch(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     ck = _checkpoint()
     del ck["array"], ck["np_scalar"]  # plain numpy objects are not weights-only loadable in torch
     vl.save(ck, tmp_path / "ck.pt", format="torch")

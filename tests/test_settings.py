@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import nn, optim
 from visionlite.optim import swa_utils
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 tswa = torch.optim.swa_utils
 
 rng = np.random.default_rng(0)

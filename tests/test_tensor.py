@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 
 
 def test_dtype_inference_follows_torch():
@@ -31,7 +32,7 @@ PROMOTION_CASES = [
 
 @pytest.mark.parametrize("da,db", PROMOTION_CASES)
 def test_tensor_tensor_promotion_matches_torch(da, db):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     a, b = np.ones(3, da), np.ones(3, db)
     got = (vl.tensor(a) + vl.tensor(b)).dtype.name
     want = str((torch.tensor(a) + torch.tensor(b)).dtype).split(".")[1]
@@ -41,7 +42,7 @@ def test_tensor_tensor_promotion_matches_torch(da, db):
 @pytest.mark.parametrize("dt", ["uint8", "int32", "int64", "float16", "float32", "float64", "bool"])
 @pytest.mark.parametrize("scalar", [2, 2.5, True])
 def test_scalar_and_zero_dim_promotion_matches_torch(dt, scalar):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     a = np.ones(3, dt)
     assert (vl.tensor(a) * scalar).dtype.name == str((torch.tensor(a) * scalar).dtype).split(".")[1]
     z = np.array(
@@ -212,7 +213,7 @@ def test_bool_and_integer_ops():
     ],
 )
 def test_repr_matches_torch_layout(values):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     assert repr(vl.tensor(values)) == repr(torch.tensor(values))
 
 
@@ -226,7 +227,7 @@ def test_list_of_zero_dim_tensors_and_format_and_size():
 
 
 def test_reductions_on_zero_dim_and_empty_inputs_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     assert vl.tensor(3.0).sum(0).item() == torch.tensor(3.0).sum(0).item()
     assert vl.tensor(3.0).cumsum(0).shape == torch.tensor(3.0).cumsum(0).shape
     np.testing.assert_array_equal(vl.zeros(0, 3).logsumexp(0).numpy(), torch.zeros(0, 3).logsumexp(0).numpy())
@@ -234,7 +235,7 @@ def test_reductions_on_zero_dim_and_empty_inputs_match_torch():
 
 
 def test_advanced_indexing_with_ints_follows_torch_dim_order():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     a = np.arange(24.0).reshape(2, 3, 4)
     for index in [(0, slice(None), [1, 2]), (0, Ellipsis, [1, 2]), (None, 1, slice(None), [0, 2])]:
         t_index = tuple(torch.tensor(i) if isinstance(i, list) else i for i in index)
@@ -265,7 +266,7 @@ def test_clear_errors_for_bad_arguments():
 
 
 def test_repr_of_large_tensors_is_summarised_like_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     a = np.random.default_rng(0).standard_normal((40, 40)).astype(np.float32)
     assert repr(vl.tensor(a)) == repr(torch.tensor(a))
     assert repr(vl.arange(2000.0)).replace("visionlite", "torch") == repr(torch.arange(2000.0))

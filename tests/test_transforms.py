@@ -8,9 +8,10 @@ import pytest
 import visionlite as vl
 import visionlite.transforms as T
 import visionlite.transforms.functional as F
+from tests.helpers.refs import require
 
-torch = pytest.importorskip("torch")
-TT = pytest.importorskip("torchvision.transforms")
+torch = require("torch")
+TT = require("torchvision.transforms")
 import torchvision.transforms.functional as TF  # noqa: E402
 from PIL import Image  # noqa: E402
 

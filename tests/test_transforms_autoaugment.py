@@ -7,10 +7,11 @@ import pytest
 
 import visionlite as vl
 import visionlite.transforms as T
+from tests.helpers.refs import require
 from visionlite.transforms import autoaugment as AA
 
-torch = pytest.importorskip("torch")
-TT = pytest.importorskip("torchvision.transforms")
+torch = require("torch")
+TT = require("torchvision.transforms")
 from PIL import Image  # noqa: E402
 from torchvision.transforms import autoaugment as TAA  # noqa: E402
 

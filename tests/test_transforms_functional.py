@@ -7,10 +7,11 @@ import pytest
 
 import visionlite as vl
 import visionlite.transforms.functional as F
+from tests.helpers.refs import require
 from visionlite.transforms import InterpolationMode as IM
 
-torch = pytest.importorskip("torch")
-TF = pytest.importorskip("torchvision.transforms.functional")
+torch = require("torch")
+TF = require("torchvision.transforms.functional")
 from PIL import Image  # noqa: E402
 from torchvision.transforms import InterpolationMode as TIM  # noqa: E402
 

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image as PILImage
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.transforms import InterpolationMode as IM
 from visionlite.transforms import v2 as V
 from visionlite.transforms.v2 import tv_tensors as tvt
@@ -85,8 +86,8 @@ def test_boxes_and_masks_follow_the_pixels(make, tol, as_pil, fmt):
 
 
 def test_box_arithmetic_matches_torchvision_v2():
-    torch = pytest.importorskip("torch")
-    TF2 = pytest.importorskip("torchvision.transforms.v2.functional")
+    torch = require("torch")
+    TF2 = require("torchvision.transforms.v2.functional")
     from torchvision import tv_tensors as TVT
 
     xyxy = np.array([[10, 20, 60, 70], [100, 5, 150, 40], [0, 0, 159, 119]], dtype=np.float32)
@@ -196,8 +197,8 @@ def test_mask_follows_a_tensor_image_resize(mode):
 
 
 def test_mask_resize_matches_torchvision_v2_for_tensor_images():
-    torch = pytest.importorskip("torch")
-    TV2 = pytest.importorskip("torchvision.transforms.v2")
+    torch = require("torch")
+    TV2 = require("torchvision.transforms.v2")
     from torchvision import tv_tensors as TVT
 
     img = _rect_image(61, 83, (20, 10, 70, 40))
@@ -218,8 +219,8 @@ def test_center_crop_larger_than_image_keeps_boxes_on_the_pixels(crop):
 
 
 def test_fill_per_type_and_per_channel():
-    torch = pytest.importorskip("torch")
-    TF2 = pytest.importorskip("torchvision.transforms.v2.functional")
+    torch = require("torch")
+    TF2 = require("torchvision.transforms.v2.functional")
 
     sample = _sample()
     out = V.Pad(2, fill={tvt.Image: (10, 20, 30), tvt.Mask: 3})({"image": tvt.Image(sample["image"]),

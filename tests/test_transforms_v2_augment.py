@@ -7,12 +7,13 @@ import pytest
 from PIL import Image as PILImage
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.transforms import InterpolationMode as IM
 from visionlite.transforms import v2 as V
 from visionlite.transforms.v2 import tv_tensors as tvt
 
-torch = pytest.importorskip("torch")
-TV2 = pytest.importorskip("torchvision.transforms.v2")
+torch = require("torch")
+TV2 = require("torchvision.transforms.v2")
 from torchvision import tv_tensors as TVT  # noqa: E402
 
 H, W = 120, 160

@@ -8,11 +8,12 @@ import pytest
 from PIL import Image as PILImage
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.transforms.v2 import functional as F
 from visionlite.transforms.v2 import tv_tensors as tvt
 
-torch = pytest.importorskip("torch")
-TF = pytest.importorskip("torchvision.transforms.v2.functional")
+torch = require("torch")
+TF = require("torchvision.transforms.v2.functional")
 from torchvision import tv_tensors as TVT  # noqa: E402
 
 ASSETS = Path(__file__).parent / "assets"

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite.utils import (
     draw_bounding_boxes,
     draw_keypoints,
@@ -14,8 +15,8 @@ from visionlite.utils import (
     save_image,
 )
 
-torch = pytest.importorskip("torch")
-tvu = pytest.importorskip("torchvision.utils")
+torch = require("torch")
+tvu = require("torchvision.utils")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 ASSETS = pathlib.Path(__file__).parent / "assets"

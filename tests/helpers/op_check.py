@@ -7,16 +7,16 @@ so the suite means something without torch.
 """
 
 import numpy as np
-import pytest
 
 import visionlite as vl
+from tests.helpers.refs import require
 
 # The device the helpers run on when a test does not name one (set by the test module's device fixture).
 current = {"device": "cpu"}
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    return require("torch")
 
 
 def make_inputs(shapes, low=-2.0, high=2.0, seed=0, dtype=np.float32, forward_only=False):
