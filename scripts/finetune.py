@@ -177,16 +177,39 @@ def set_rng_states(states):
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(path, model, optimizer, scheduler, ema, epoch, best_acc, classes, args):
+def save_checkpoint(path, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows=()):
     vl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
              "epoch": epoch, "best_acc": best_acc, "classes": list(classes), "rng": rng_states(),
-             "model_name": args.model, "epochs": args.epochs}, path)
+             "model_name": args.model, "epochs": args.epochs, "metrics": list(rows)}, path)
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "ema", "epoch", "best_acc", "classes", "rng",
+                   "model_name", "epochs")
+
+
+def _read_checkpoint(path, device):
+    """The dict saved by :func:`save_checkpoint`, or a SystemExit saying why ``path`` is not one."""
+    try:
+        ckpt = vl.load(path, map_location=device)
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise SystemExit(f"--resume: cannot read {path} ({type(e).__name__}: {e}); resume from the "
+                         "last.safetensors that finetune.py wrote in its --out folder") from None
+    is_dict = isinstance(ckpt, dict)
+    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt] if is_dict else list(CHECKPOINT_KEYS)
+    if missing:
+        kind = "a best-weights file (best.safetensors)" if is_dict and "val_acc" in ckpt else (
+            "not a finetune.py checkpoint")
+        raise SystemExit(f"--resume: {path} is {kind}: it lacks {', '.join(missing)}. Resume from the "
+                         "last.safetensors that finetune.py wrote in its --out folder; to start from other "
+                         "weights, use --weights (a new run)")
+    return ckpt
 
 
 def load_checkpoint(path, model, optimizer, scheduler, ema, classes, args):
-    """Restore everything saved by :func:`save_checkpoint`; returns ``(epoch done, best accuracy)``."""
-    ckpt = vl.load(path, map_location=args.device)
+    """Restore everything saved by :func:`save_checkpoint`; returns ``(epoch done, best accuracy, metric
+    rows)``."""
+    ckpt = _read_checkpoint(path, args.device)
     if ckpt["model_name"] != args.model or list(ckpt["classes"]) != list(classes):
         raise SystemExit(f"{path} was written for model {ckpt['model_name']} with classes {ckpt['classes']}; "
                          f"this run has {args.model} with {list(classes)}")
@@ -202,7 +225,7 @@ def load_checkpoint(path, model, optimizer, scheduler, ema, classes, args):
             raise SystemExit(f"{path} has no EMA weights; resume with --ema-decay 0")
         ema.load_state_dict(ckpt["ema"])
     set_rng_states(ckpt["rng"])
-    return int(ckpt["epoch"]), float(ckpt["best_acc"])
+    return int(ckpt["epoch"]), float(ckpt["best_acc"]), list(ckpt.get("metrics") or [])
 
 
 def read_metrics(path, upto_epoch):
@@ -296,10 +319,13 @@ def main(argv=None):
         path = args.resume or last
         if not os.path.exists(path):
             raise SystemExit(f"--resume: no checkpoint at {path}")
-        done, best_acc = load_checkpoint(path, model, optimizer, scheduler, ema, classes, args)
+        done, best_acc, saved_rows = load_checkpoint(path, model, optimizer, scheduler, ema, classes, args)
         start_epoch = done + 1
         print(f"resumed from {path} after epoch {done}")
     rows = read_metrics(csv_path, start_epoch - 1)
+    if args.resume is not None and len(saved_rows) > len(rows):  # the CSV lost rows: the checkpoint has them
+        rows = [{k: str(v) for k, v in r.items()} for r in saved_rows if int(r["epoch"]) < start_epoch]
+        write_metrics(csv_path, rows)
 
     print(f"{args.model} ({'pretrained ' + repr(weights) if weights else 'random init'}), "
           f"{len(classes)} classes, {len(train_set)} train / {len(val_set)} val images")
@@ -318,14 +344,16 @@ def main(argv=None):
         print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | val loss "
               f"{val_loss:.3f} acc {val_acc:.3f} | ema acc {val_acc_ema:.3f} | {row['seconds']} s",
               flush=True)
+        # The row goes to disk before the checkpoint: a crash in between retrains this epoch on resume
+        # (whose rows stop at the checkpoint's epoch) instead of losing its row.
+        write_metrics(csv_path, rows)
         score = max(val_acc, val_acc_ema if ema else -1.0)
         if score > best_acc:
             best_acc = score
             use_ema = ema is not None and val_acc_ema > val_acc
             vl.save({"model": (ema.module if use_ema else model).state_dict(), "classes": list(classes),
                      "model_name": args.model, "epoch": epoch, "val_acc": score}, best)
-        save_checkpoint(last, model, optimizer, scheduler, ema, epoch, best_acc, classes, args)
-        write_metrics(csv_path, rows)
+        save_checkpoint(last, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows)
         plot_metrics(rows, png_path, title=f"{args.model} on {os.path.basename(os.path.abspath(args.data))}")
     print(f"best val accuracy {best_acc:.4f}; checkpoints, metrics.csv and metrics.png in {args.out}")
     return best_acc

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import visionlite as vl
+from tests.helpers.refs import require
 from visionlite import models as vm
 from visionlite import nn
 
@@ -108,9 +109,9 @@ def test_model_ema_follows_formula():
 # --------------------------------------------------------------------------------- feature extraction
 
 def test_feature_extractor_matches_torchvision(tmp_path):
-    torch = pytest.importorskip("torch")
-    tv_fx = pytest.importorskip("torchvision.models.feature_extraction")
-    tvm = pytest.importorskip("torchvision.models")
+    torch = require("torch")
+    tv_fx = require("torchvision.models.feature_extraction")
+    tvm = require("torchvision.models")
     torch.manual_seed(0)
     theirs = tvm.resnet18().eval()
     torch.save(theirs.state_dict(), tmp_path / "r18.pth")
@@ -266,8 +267,8 @@ def test_demo_weights_lookup_never_uses_the_network(weights_home, local_http_ser
 
 @pytest.mark.slow
 def test_demo_fine_tunes_from_cached_weights(weights_home, monkeypatch, tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    tvm = pytest.importorskip("torchvision.models")
+    torch = require("torch")
+    tvm = require("torchvision.models")
     import hashlib
 
     torch.manual_seed(0)
@@ -285,3 +286,40 @@ def test_demo_fine_tunes_from_cached_weights(weights_home, monkeypatch, tmp_path
     out = capsys.readouterr().out
     assert "found in the cache" in out and "ImageNet-pretrained ResNet-18 reaches" in out
     assert acc > 0.8
+
+
+def test_finetune_crash_after_checkpoint_keeps_metrics_and_foreign_resume_is_clear(tmp_path):
+    finetune = _load_script("finetune")
+    data = make_image_folder(tmp_path / "tiny", per_class=3, size=20)
+    common = [str(data), "--model", "resnet18", "--weights", "none", "--img-size", "16", "--batch-size", "4",
+              "--ema-decay", "0", "--val-split", "0.34", "--no-progress", "--epochs", "3", "--lr", "0.001"]
+    out = tmp_path / "run"
+    real_save = finetune.save_checkpoint
+
+    def save_then_die(path, *args, **kwargs):
+        real_save(path, *args, **kwargs)
+        if args[4] == 2:  # epoch 2's checkpoint is on disk: the process dies before anything else
+            raise KeyboardInterrupt("killed")
+
+    finetune.save_checkpoint = save_then_die
+    with pytest.raises(KeyboardInterrupt):
+        finetune.main(common + ["--out", str(out)])
+    finetune.save_checkpoint = real_save
+    with open(out / "metrics.csv", newline="") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2"]
+
+    os.remove(out / "metrics.csv")  # a lost CSV is rebuilt from the checkpoint's copy of the rows
+    finetune.main(common + ["--out", str(out), "--resume"])
+    with open(out / "metrics.csv", newline="") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+
+    with pytest.raises(SystemExit, match="best-weights file .*lacks"):
+        finetune.main(common + ["--out", str(out), "--resume", str(out / "best.safetensors")])
+    other = tmp_path / "weights.safetensors"
+    vl.save(vm.resnet18(num_classes=3).state_dict(), other)
+    with pytest.raises(SystemExit, match="not a finetune.py checkpoint: it lacks model, optimizer"):
+        finetune.main(common + ["--out", str(out), "--resume", str(other)])
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit, match="cannot read"):
+        finetune.main(common + ["--out", str(out), "--resume", str(junk)])
