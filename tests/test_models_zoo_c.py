@@ -258,3 +258,44 @@ def test_bad_configurations_raise_clear_errors():
         vm.swin_t(pretrained=True)
     with pytest.raises(ValueError, match="num_classes"):
         vm.swin_t(weights="DEFAULT", num_classes=10)
+
+
+# ------------------------------------------------------------------------------------------- fine-tuning
+
+@pytest.mark.parametrize("name,head", [("swin_t", "head"), ("swin_v2_t", "head"),
+                                       ("maxvit_t", "classifier.5")])
+def test_head_is_found_and_replaced(name, head):
+    model = vm.get_model(name)
+    assert vm.get_head(model) == head
+    new = vm.replace_head(model, 4)
+    assert model.get_submodule(head) is new and new.out_features == 4
+    assert (new.bias is None) == (name == "maxvit_t")  # MaxViT's last layer has no bias, as TorchVision's
+
+
+@pytest.mark.slow  # ~5 s on a quiet machine: initialising 28M parameters and writing two 110 MB checkpoints
+def test_finetune_script_runs_swin_t(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    rng = np.random.default_rng(0)
+    for k, label in enumerate(("red", "green")):
+        os.makedirs(tmp_path / "data" / label)
+        for i in range(6):
+            img = rng.uniform(40, 120, size=(32, 32, 3))
+            img[..., k] += 120
+            Image.fromarray(img.astype(np.uint8)).save(tmp_path / "data" / label / f"{i}.png")
+    scripts = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
+    monkeypatch.setattr(sys, "path", [scripts, *sys.path])  # the script imports its sibling helpers
+    path = os.path.join(scripts, "finetune.py")
+    spec = importlib.util.spec_from_file_location("_script_finetune_swin", path)
+    finetune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(finetune)
+    out = tmp_path / "run"
+    finetune.main([str(tmp_path / "data"), "--model", "swin_t", "--weights", "none", "--img-size", "32",
+                   "--batch-size", "4", "--epochs", "1", "--val-split", "0.34", "--ema-decay", "0",
+                   "--no-progress", "--out", str(out)])
+    saved = vl.load(out / "last.safetensors")
+    assert saved["model_name"] == "swin_t" and saved["classes"] == ["green", "red"]
+    model = vm.swin_t(num_classes=2)
+    model.load_state_dict(saved["model"], strict=True)
+    assert tuple(saved["model"]["head.weight"].shape) == (2, 768)
