@@ -48,6 +48,14 @@ def device(request):
     return request.param
 
 
+@pytest.fixture(params=[pytest.param("cuda", marks=pytest.mark.skipif(
+    not vl.cuda_available(), reason="cuda: cupy or a GPU is not available (a GPU-vs-CPU comparison)"))])
+def gpu(request):
+    """``"cuda"`` where cupy sees a GPU; elsewhere the test is skipped, visibly (comparing the CPU with
+    itself would pass without checking anything)."""
+    return request.param
+
+
 @pytest.fixture
 def local_http_server(tmp_path):
     """A real HTTP server on 127.0.0.1 serving ``tmp_path/served`` (see tests/helpers/http_server.py)."""
