@@ -109,6 +109,22 @@ def test_out_of_memory_names_the_tensor_and_its_size(tmp_path, monkeypatch):
         vl.load(path)
 
 
+def test_views_past_the_copy_budget_share_their_storage_as_in_torch(tmp_path):
+    # many views of one storage: copying each would take 40 times the file; they share it instead
+    torch = pytest.importorskip("torch")
+    base = torch.arange(300_000.0)  # 1.2 MB, over the 1 MiB always allowed
+    path = tmp_path / "views.pt"
+    torch.save({"base": base, "views": [base.view(600, 500) for _ in range(40)], "odd": base[1::2]}, path)
+    got, peak = _peak_mb(lambda: vl.load(path))
+    assert peak < 12, peak
+    ref = torch.load(path, weights_only=True)
+    for loaded in (ref, got):
+        loaded["views"][3].add_(1)
+    np.testing.assert_array_equal(got["base"].numpy(), ref["base"].numpy())
+    np.testing.assert_array_equal(got["odd"].numpy(), ref["odd"].numpy())
+    np.testing.assert_array_equal(got["views"][39].numpy(), ref["views"][39].numpy())
+
+
 class _Storage:
     """Stands for a storage in a hand-made torch zip checkpoint (pickled by persistent id)."""
 

@@ -6,10 +6,11 @@ every storage is read, ``materialize`` fills each tensor from it and moves it to
 
 Memory stays bounded by the file: a tensor that is its storage whole reuses the storage's array; other
 views are copied out (owned and contiguous, as before) only while all copies add up to at most the bytes
-of the file's storages (or 1 MiB). A view that may overlap itself (``torch.zeros(1).expand(20000, 20000)``: 4
-bytes in the file, 1.6 GB as a copy), or one past that budget, stays a read-only numpy view over the
-storage, as torch keeps it a view: reading it costs nothing, ``x[i] = v`` copies it first, in-place
-arithmetic raises (torch refuses writes to self-overlapping tensors too).
+of the file's storages (or 1 MiB); past that budget the tensors viewing a storage share it, as torch's
+loaded tensors do (one choice per storage: its tensors all own their data or all share it). A view that
+may overlap itself (``torch.zeros(1).expand(20000, 20000)``: 4 bytes in the file, 1.6 GB as a copy) stays
+a read-only numpy view over the storage, as torch keeps it a view: reading it costs nothing, ``x[i] = v``
+copies it first, in-place arithmetic raises (torch refuses writes to self-overlapping tensors too).
 """
 import warnings
 
@@ -72,8 +73,9 @@ def location_resolver(map_location):
                     f"got {type(map_location).__name__}")
 
 
-def _checked_view(base, offset, size, stride, name):
-    """The read-only view ``(offset, size, stride)`` (in elements) of flat ``base``, without copying.
+def _checked_view(base, offset, size, stride, name, writeable=False):
+    """The view ``(offset, size, stride)`` (in elements) of flat ``base``, without copying (read-only unless
+    ``writeable``).
 
     The view is bounds-checked first: a crafted file must not make ``as_strided`` read outside ``base``.
     """
@@ -88,8 +90,8 @@ def _checked_view(base, offset, size, stride, name):
     if last >= base.size:
         raise corrupt(name, f"a tensor view (offset {offset}, size {size}, stride {stride}) reaches past the "
                             f"end of its storage of {base.size} elements")
-    return np.lib.stride_tricks.as_strided(base[offset:], shape=size,
-                                           strides=tuple(s * base.itemsize for s in stride), writeable=False)
+    strides = tuple(s * base.itemsize for s in stride)
+    return np.lib.stride_tricks.as_strided(base[offset:], shape=size, strides=strides, writeable=writeable)
 
 
 def _never_overlaps(size, stride):
@@ -177,7 +179,7 @@ def materialize(storages, name, map_location, obj=None):
         if not ref.views:
             continue
         device = resolve(Tensor._wrap(base), ref.location)
-        on_device = None
+        views = []  # (tensor, typed storage, offset, size, stride, read-only view, disjoint)
         for tensor, offset, size, stride, view_dtype in ref.views:
             src = base
             if view_dtype is not None and view_dtype != base.dtype:
@@ -188,21 +190,29 @@ def materialize(storages, name, map_location, obj=None):
                 tensor._data = base.reshape(size) if device == CPU else to_device(base.reshape(size), device)
                 continue
             view = _checked_view(src, offset, size, stride, name)  # bounds-checked before anything else
-            nbytes = _numel(size) * src.itemsize
-            if nbytes <= budget and _never_overlaps(size, stride):
-                budget -= nbytes
+            views.append((tensor, src, offset, size, stride, view, _never_overlaps(size, stride)))
+        # one decision per storage, so its tensors either all own their data or all share it
+        wanted = sum(v[5].nbytes for v in views if v[6])
+        copy = wanted <= budget
+        if copy:
+            budget -= wanted
+        on_device = {}
+        for tensor, src, offset, size, stride, view, disjoint in views:
+            if disjoint and copy:
                 data = _copy(view, name, ref, tensor, obj)
                 tensor._data = to_device(data, device) if device != CPU else data
-            elif device == CPU:
-                tensor._data = view
+            elif device == CPU:  # shared with the other tensors viewing the storage, as torch shares it
+                tensor._data = _checked_view(src, offset, size, stride, name, writeable=True) \
+                    if disjoint else view
             else:  # the storage goes to the device once and the view is made there
-                if on_device is None:
-                    on_device = to_device(src, device)
+                key = src.dtype.str
+                if key not in on_device:
+                    on_device[key] = to_device(src, device)
                 from ..backend import array_module
 
-                xp = array_module(on_device)
+                xp = array_module(on_device[key])
                 tensor._data = xp.lib.stride_tricks.as_strided(
-                    on_device[offset:], shape=size, strides=tuple(s * src.itemsize for s in stride))
+                    on_device[key][offset:], shape=size, strides=tuple(s * src.itemsize for s in stride))
         for tensor, *_ in ref.views:
             if tensor.requires_grad and not tensor.is_floating_point():
                 tensor.requires_grad = False
