@@ -449,6 +449,10 @@ def test_sigkill_mid_download_then_resume(server, tmp_path):
     assert dst.read_bytes() == DATA
     assert server.ranges[dst.name] == [None, f"bytes={half}-"]  # the second process resumed
     assert os.listdir(dst.parent) == ["f.bin"]
+    stale = dst.parent / f".f.bin.{os.getpid() + 1}.0123abcd.part"
+    stale.write_bytes(b"x")
+    download(url, dst, sha256=SHA, progress=False)  # a verified cache hit clears stale parts
+    assert os.listdir(dst.parent) == ["f.bin"] and len(server.ranges[dst.name]) == 2
 
 
 def test_resumed_part_that_fails_its_hash_starts_over(server, tmp_path):

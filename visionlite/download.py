@@ -150,7 +150,6 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
     opts = dict(progress=progress, tries=max(1, TRIES if tries is None else tries),
                 backoff=BACKOFF_BASE if backoff is None else backoff, timeout=timeout or TIMEOUT,
                 max_redirects=max_redirects, expect_html=expect_html, max_bytes=max_bytes,
-                ends=time.monotonic() + (DEADLINE if deadline is None else deadline),
                 deadline=DEADLINE if deadline is None else deadline, min_speed=min_speed or MIN_SPEED)
 
     lock = FileLock(_lock_path(dst))
@@ -165,11 +164,13 @@ def download(urls, dst, *, sha256=None, md5=None, hash_prefix=None, progress=Tru
             mismatch = _first_mismatch(dst, checks)
             if mismatch is None:
                 logger.info("Using downloaded and verified file: %s", dst)
+                _adopt_part(dst, keep=False)  # parts of earlier, killed downloads are of no use now
                 return dst
             logger.warning("%s does not match its expected %s hash; deleting it and downloading it again",
                            dst, mismatch[0])
             os.remove(dst)
         errors = []
+        opts["ends"] = time.monotonic() + opts["deadline"]  # from here: waiting for the lock does not count
         part = _adopt_part(dst)
         for url in urls:
             url = os.fspath(url)
@@ -230,15 +231,16 @@ def partial_files(dst):
     return [e.path for e in sorted(entries, key=lambda e: e.stat().st_size, reverse=True)]
 
 
-def _adopt_part(dst):
+def _adopt_part(dst, keep=True):
     """Take over the largest part file a killed download of ``dst`` left (called under the lock, so no live
-    process of this user is writing it) under a new name of this process; remove the others."""
+    process of this user is writing it) under a new name of this process; remove the others (all of them
+    when not ``keep``)."""
     adopted = None
     for path in partial_files(dst):
         try:
             if hasattr(os, "getuid") and os.stat(path).st_uid != os.getuid():
                 continue  # another user's; their own next download deals with it
-            if adopted is None and os.path.getsize(path) > 0:
+            if keep and adopted is None and os.path.getsize(path) > 0:
                 adopted = _part_path(dst)
                 os.replace(path, adopted)
                 logger.info("Resuming the partial download %s (%d bytes)", path, os.path.getsize(adopted))
