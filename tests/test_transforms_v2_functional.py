@@ -1,6 +1,7 @@
 """transforms.v2.functional against torchvision.transforms.v2.functional: each dispatcher on each kind
 (plain tensor, Image, PIL, Video, Mask, BoundingBoxes, KeyPoints) and the per-kind kernels, on the same
 inputs, plus the uint8 antialiased resize bit for bit on real photos."""
+
 from pathlib import Path
 
 import numpy as np
@@ -32,26 +33,33 @@ BOXES = np.array([[5, 6, 30, 40], [20, 10, 60, 45], [0, 0, 8, 8]], np.float32)
 MASK = np.zeros((H, W), np.uint8)
 MASK[10:30, 12:40] = 1
 MASK[35:45, 50:60] = 2
-POINTS = np.array([[[3.0, 4.0], [10.5, 20.25], [63.0, 47.0]], [[30.0, 30.0], [0.0, 0.0], [40.0, 5.0]]],
-                  np.float32)
+POINTS = np.array(
+    [[[3.0, 4.0], [10.5, 20.25], [63.0, 47.0]], [[30.0, 30.0], [0.0, 0.0], [40.0, 5.0]]], np.float32
+)
 
 
 def ours(kind):
-    return {"tensor": lambda: vl.tensor(IMG), "image": lambda: tvt.Image(vl.tensor(IMG)),
-            "pil": lambda: PILImage.fromarray(IMG.transpose(1, 2, 0)),
-            "video": lambda: tvt.Video(vl.tensor(np.stack([IMG, IMG[:, ::-1].copy()]))),
-            "mask": lambda: tvt.Mask(vl.tensor(MASK)),
-            "boxes": lambda: tvt.BoundingBoxes(vl.tensor(BOXES), format="XYXY", canvas_size=(H, W)),
-            "keypoints": lambda: tvt.KeyPoints(vl.tensor(POINTS), canvas_size=(H, W))}[kind]()
+    return {
+        "tensor": lambda: vl.tensor(IMG),
+        "image": lambda: tvt.Image(vl.tensor(IMG)),
+        "pil": lambda: PILImage.fromarray(IMG.transpose(1, 2, 0)),
+        "video": lambda: tvt.Video(vl.tensor(np.stack([IMG, IMG[:, ::-1].copy()]))),
+        "mask": lambda: tvt.Mask(vl.tensor(MASK)),
+        "boxes": lambda: tvt.BoundingBoxes(vl.tensor(BOXES), format="XYXY", canvas_size=(H, W)),
+        "keypoints": lambda: tvt.KeyPoints(vl.tensor(POINTS), canvas_size=(H, W)),
+    }[kind]()
 
 
 def theirs(kind):
-    return {"tensor": lambda: torch.from_numpy(IMG.copy()), "image": lambda: TVT.Image(torch.from_numpy(IMG)),
-            "pil": lambda: PILImage.fromarray(IMG.transpose(1, 2, 0)),
-            "video": lambda: TVT.Video(torch.from_numpy(np.stack([IMG, IMG[:, ::-1].copy()]))),
-            "mask": lambda: TVT.Mask(torch.from_numpy(MASK)),
-            "boxes": lambda: TVT.BoundingBoxes(torch.from_numpy(BOXES), format="XYXY", canvas_size=(H, W)),
-            "keypoints": lambda: TVT.KeyPoints(torch.from_numpy(POINTS), canvas_size=(H, W))}[kind]()
+    return {
+        "tensor": lambda: torch.from_numpy(IMG.copy()),
+        "image": lambda: TVT.Image(torch.from_numpy(IMG)),
+        "pil": lambda: PILImage.fromarray(IMG.transpose(1, 2, 0)),
+        "video": lambda: TVT.Video(torch.from_numpy(np.stack([IMG, IMG[:, ::-1].copy()]))),
+        "mask": lambda: TVT.Mask(torch.from_numpy(MASK)),
+        "boxes": lambda: TVT.BoundingBoxes(torch.from_numpy(BOXES), format="XYXY", canvas_size=(H, W)),
+        "keypoints": lambda: TVT.KeyPoints(torch.from_numpy(POINTS), canvas_size=(H, W)),
+    }[kind]()
 
 
 def _np(x):
@@ -67,8 +75,13 @@ def check_same(a, b, atol=0.0):
             check_same(x, y, atol)
         return
     assert isinstance(a, PILImage.Image) == isinstance(b, PILImage.Image)
-    for ours_cls, their_cls in ((tvt.Image, TVT.Image), (tvt.Video, TVT.Video), (tvt.Mask, TVT.Mask),
-                                (tvt.BoundingBoxes, TVT.BoundingBoxes), (tvt.KeyPoints, TVT.KeyPoints)):
+    for ours_cls, their_cls in (
+        (tvt.Image, TVT.Image),
+        (tvt.Video, TVT.Video),
+        (tvt.Mask, TVT.Mask),
+        (tvt.BoundingBoxes, TVT.BoundingBoxes),
+        (tvt.KeyPoints, TVT.KeyPoints),
+    ):
         assert isinstance(a, ours_cls) == isinstance(b, their_cls), (type(a), type(b))
     if isinstance(b, (TVT.BoundingBoxes, TVT.KeyPoints)):
         assert tuple(a.canvas_size) == tuple(b.canvas_size)
@@ -81,26 +94,51 @@ ALL = ["tensor", "image", "pil", "video", "mask", "boxes", "keypoints"]
 PIXELS = ["tensor", "image", "pil", "video"]
 # (name, args, kwargs, kinds, atol for uint8 pixels of tensor warps/colour maths)
 CASES = [
-    ("horizontal_flip", (), {}, ALL, 0), ("vertical_flip", (), {}, ALL, 0), ("hflip", (), {}, ALL, 0),
-    ("resize", ([30, 41],), {}, ALL, 0), ("resize", (27,), {"antialias": True}, ALL, 0),
+    ("horizontal_flip", (), {}, ALL, 0),
+    ("vertical_flip", (), {}, ALL, 0),
+    ("hflip", (), {}, ALL, 0),
+    ("resize", ([30, 41],), {}, ALL, 0),
+    ("resize", (27,), {"antialias": True}, ALL, 0),
     ("resize", ([70, 50],), {"interpolation": "bicubic"}, ALL, 0),
     ("resize", ([20, 33],), {"interpolation": "nearest"}, ALL, 0),
     ("resize", (None,), {"max_size": 40}, ALL, 0),
-    ("crop", (4, 6, 30, 40), {}, ALL, 0), ("crop", (-3, -2, 30, 70), {}, ALL, 0),
+    ("crop", (4, 6, 30, 40), {}, ALL, 0),
+    ("crop", (-3, -2, 30, 70), {}, ALL, 0),
     ("center_crop", ([30, 40],), {}, ALL, 0),
     ("resized_crop", (4, 6, 30, 40, [20, 25]), {}, ALL, 0),
-    ("pad", ([2, 3, 4, 5],), {}, ALL, 0), ("pad", ([3],), {"fill": 7}, PIXELS, 0),
+    ("pad", ([2, 3, 4, 5],), {}, ALL, 0),
+    ("pad", ([3],), {"fill": 7}, PIXELS, 0),
     ("pad", ([2, 4],), {"padding_mode": "reflect"}, PIXELS + ["mask"], 0),
     ("affine", (), {"angle": 15.0, "translate": [3, -2], "scale": 1.1, "shear": [5.0, 2.0]}, ALL, 1e-3),
-    ("rotate", (30.0,), {}, ALL, 1e-3), ("rotate", (-45.0,), {"expand": True}, ALL, 1e-3),
-    ("rotate", (20.0,), {"interpolation": "bilinear", "center": [10, 12]}, PIXELS + ["boxes", "keypoints"], 1),
-    ("perspective", ([[0, 0], [63, 0], [63, 47], [0, 47]], [[3, 2], [60, 5], [58, 44], [1, 40]]), {}, ALL, 1e-3),
-    ("five_crop", ([20, 30],), {}, PIXELS, 0), ("ten_crop", ([20, 30],), {"vertical_flip": True}, PIXELS, 0),
-    ("adjust_brightness", (1.3,), {}, PIXELS, 1), ("adjust_contrast", (0.6,), {}, PIXELS, 1),
-    ("adjust_saturation", (1.7,), {}, PIXELS, 1), ("adjust_hue", (0.1,), {}, PIXELS, 1),
-    ("adjust_gamma", (0.8, 1.1), {}, PIXELS, 1), ("adjust_sharpness", (2.0,), {}, PIXELS, 1),
-    ("autocontrast", (), {}, PIXELS, 1), ("equalize", (), {}, PIXELS, 0), ("invert", (), {}, PIXELS, 0),
-    ("posterize", (3,), {}, PIXELS, 0), ("solarize", (128,), {}, PIXELS, 0),
+    ("rotate", (30.0,), {}, ALL, 1e-3),
+    ("rotate", (-45.0,), {"expand": True}, ALL, 1e-3),
+    (
+        "rotate",
+        (20.0,),
+        {"interpolation": "bilinear", "center": [10, 12]},
+        PIXELS + ["boxes", "keypoints"],
+        1,
+    ),
+    (
+        "perspective",
+        ([[0, 0], [63, 0], [63, 47], [0, 47]], [[3, 2], [60, 5], [58, 44], [1, 40]]),
+        {},
+        ALL,
+        1e-3,
+    ),
+    ("five_crop", ([20, 30],), {}, PIXELS, 0),
+    ("ten_crop", ([20, 30],), {"vertical_flip": True}, PIXELS, 0),
+    ("adjust_brightness", (1.3,), {}, PIXELS, 1),
+    ("adjust_contrast", (0.6,), {}, PIXELS, 1),
+    ("adjust_saturation", (1.7,), {}, PIXELS, 1),
+    ("adjust_hue", (0.1,), {}, PIXELS, 1),
+    ("adjust_gamma", (0.8, 1.1), {}, PIXELS, 1),
+    ("adjust_sharpness", (2.0,), {}, PIXELS, 1),
+    ("autocontrast", (), {}, PIXELS, 1),
+    ("equalize", (), {}, PIXELS, 0),
+    ("invert", (), {}, PIXELS, 0),
+    ("posterize", (3,), {}, PIXELS, 0),
+    ("solarize", (128,), {}, PIXELS, 0),
     ("rgb_to_grayscale", (), {"num_output_channels": 3}, ["tensor", "image", "pil"], 1),
     ("permute_channels", ([2, 0, 1],), {}, PIXELS, 0),
     ("gaussian_blur", ([5, 3], [1.2, 0.7]), {}, PIXELS, 1),
@@ -114,8 +152,9 @@ def _convert_args(args, kwargs):
     return conv, dict(kwargs)
 
 
-@pytest.mark.parametrize("name,args,kwargs,kinds,atol", [pytest.param(*c, id=f"{c[0]}-{i}")
-                                                         for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "name,args,kwargs,kinds,atol", [pytest.param(*c, id=f"{c[0]}-{i}") for i, c in enumerate(CASES)]
+)
 def test_dispatcher_matches_torchvision(name, args, kwargs, kinds, atol):
     for kind in kinds:
         t_args, t_kwargs = _convert_args(args, kwargs)
@@ -146,16 +185,26 @@ def test_per_kind_kernels_match_torchvision():
     pairs = [
         (F.resize_bounding_boxes(b, (H, W), [24, 40]), TF.resize_bounding_boxes(t_boxes, (H, W), [24, 40])),
         (F.resize_keypoints(p, [24, 40], (H, W)), TF.resize_keypoints(t_pts, [24, 40], (H, W))),
-        (F.crop_bounding_boxes(b, "XYXY", 3, 4, 20, 30),
-         TF.crop_bounding_boxes(t_boxes, TVT.BoundingBoxFormat.XYXY, 3, 4, 20, 30)),
+        (
+            F.crop_bounding_boxes(b, "XYXY", 3, 4, 20, 30),
+            TF.crop_bounding_boxes(t_boxes, TVT.BoundingBoxFormat.XYXY, 3, 4, 20, 30),
+        ),
         (F.crop_keypoints(p, 3, 4, 20, 30), TF.crop_keypoints(t_pts, 3, 4, 20, 30)),
         (F.pad_keypoints(p, (H, W), [1, 2, 3, 4]), TF.pad_keypoints(t_pts, (H, W), [1, 2, 3, 4])),
         (F.horizontal_flip_keypoints(p, (H, W)), TF.horizontal_flip_keypoints(t_pts, (H, W))),
-        (F.vertical_flip_bounding_boxes(b, "XYXY", (H, W)),
-         TF.vertical_flip_bounding_boxes(t_boxes, TVT.BoundingBoxFormat.XYXY, (H, W))),
-        (F.rotate_keypoints(p, (H, W), 33.0, expand=True), TF.rotate_keypoints(t_pts, (H, W), 33.0, expand=True)),
+        (
+            F.vertical_flip_bounding_boxes(b, "XYXY", (H, W)),
+            TF.vertical_flip_bounding_boxes(t_boxes, TVT.BoundingBoxFormat.XYXY, (H, W)),
+        ),
+        (
+            F.rotate_keypoints(p, (H, W), 33.0, expand=True),
+            TF.rotate_keypoints(t_pts, (H, W), 33.0, expand=True),
+        ),
         (F.resize_image(vl.tensor(IMG), [20, 30]), TF.resize_image(torch.from_numpy(IMG), [20, 30])),
-        (F.resize_mask(vl.tensor(MASK[None]), [20, 30]), TF.resize_mask(torch.from_numpy(MASK[None]), [20, 30])),
+        (
+            F.resize_mask(vl.tensor(MASK[None]), [20, 30]),
+            TF.resize_mask(torch.from_numpy(MASK[None]), [20, 30]),
+        ),
         (F.get_size_image(vl.tensor(IMG)), TF.get_size_image(torch.from_numpy(IMG))),
     ]
     for got, expected in pairs:
@@ -175,39 +224,61 @@ def test_meta_and_bookkeeping():
     assert F.get_size(ours("pil")) == TF.get_size(theirs("pil"))
     boxes = np.array([[-5, 3, 20, 80], [10, 10, 10.5, 30], [1, 1, 9, 9]], np.float32)
     got, keep = F.sanitize_bounding_boxes(vl.tensor(boxes), format="XYXY", canvas_size=(H, W))
-    exp, exp_keep = TF.sanitize_bounding_boxes(torch.from_numpy(boxes), format=TVT.BoundingBoxFormat.XYXY,
-                                               canvas_size=(H, W))
+    exp, exp_keep = TF.sanitize_bounding_boxes(
+        torch.from_numpy(boxes), format=TVT.BoundingBoxFormat.XYXY, canvas_size=(H, W)
+    )
     np.testing.assert_array_equal(got.numpy(), exp.numpy())
     np.testing.assert_array_equal(keep.numpy(), exp_keep.numpy())
-    check_same(F.clamp_bounding_boxes(tvt.BoundingBoxes(boxes, format="XYXY", canvas_size=(H, W))),
-               TF.clamp_bounding_boxes(TVT.BoundingBoxes(boxes, format="XYXY", canvas_size=(H, W))))
-    pts = np.array([[[-1.0, 3.0], [5.0, 5.0]], [[3.0, 3.0], [4.0, 4.0]], [[70.0, 2.0], [1.0, 1.0]]], np.float32)
+    check_same(
+        F.clamp_bounding_boxes(tvt.BoundingBoxes(boxes, format="XYXY", canvas_size=(H, W))),
+        TF.clamp_bounding_boxes(TVT.BoundingBoxes(boxes, format="XYXY", canvas_size=(H, W))),
+    )
+    pts = np.array(
+        [[[-1.0, 3.0], [5.0, 5.0]], [[3.0, 3.0], [4.0, 4.0]], [[70.0, 2.0], [1.0, 1.0]]], np.float32
+    )
     got, keep = F.sanitize_keypoints(tvt.KeyPoints(pts, canvas_size=(H, W)))
     exp, exp_keep = TF.sanitize_keypoints(TVT.KeyPoints(torch.from_numpy(pts), canvas_size=(H, W)))
     check_same(got, exp)
     np.testing.assert_array_equal(keep.numpy(), exp_keep.numpy())
-    check_same(F.clamp_keypoints(tvt.KeyPoints(pts, canvas_size=(H, W))),
-               TF.clamp_keypoints(TVT.KeyPoints(torch.from_numpy(pts), canvas_size=(H, W))))
+    check_same(
+        F.clamp_keypoints(tvt.KeyPoints(pts, canvas_size=(H, W))),
+        TF.clamp_keypoints(TVT.KeyPoints(torch.from_numpy(pts), canvas_size=(H, W))),
+    )
     for new in ("XYWH", "CXCYWH"):
-        check_same(F.convert_bounding_box_format(ours("boxes"), new_format=new),
-                   TF.convert_bounding_box_format(theirs("boxes"), new_format=TVT.BoundingBoxFormat[new]), 1e-5)
+        check_same(
+            F.convert_bounding_box_format(ours("boxes"), new_format=new),
+            TF.convert_bounding_box_format(theirs("boxes"), new_format=TVT.BoundingBoxFormat[new]),
+            1e-5,
+        )
 
 
 def test_dtype_and_conversions():
-    check_same(F.to_dtype(ours("image"), vl.float32, scale=True),
-               TF.to_dtype(theirs("image"), torch.float32, scale=True), 1e-7)
+    check_same(
+        F.to_dtype(ours("image"), vl.float32, scale=True),
+        TF.to_dtype(theirs("image"), torch.float32, scale=True),
+        1e-7,
+    )
     check_same(F.to_dtype(ours("mask"), vl.int64), TF.to_dtype(theirs("mask"), torch.int64))
-    check_same(F.convert_image_dtype(vl.tensor(IMG), vl.float64),
-               TF.convert_image_dtype(torch.from_numpy(IMG), torch.float64), 1e-12)
+    check_same(
+        F.convert_image_dtype(vl.tensor(IMG), vl.float64),
+        TF.convert_image_dtype(torch.from_numpy(IMG), torch.float64),
+        1e-12,
+    )
     check_same(F.to_image(IMG.transpose(1, 2, 0).copy()), TF.to_image(IMG.transpose(1, 2, 0).copy()))
     check_same(F.to_image(ours("pil")), TF.to_image(theirs("pil")))
     x = F.to_dtype(ours("image"), vl.float32, scale=True)
-    check_same(F.normalize(x, [0.4, 0.5, 0.6], [0.2, 0.3, 0.25]),
-               TF.normalize(TF.to_dtype(theirs("image"), torch.float32, scale=True), [0.4, 0.5, 0.6],
-                            [0.2, 0.3, 0.25]), 1e-6)
+    check_same(
+        F.normalize(x, [0.4, 0.5, 0.6], [0.2, 0.3, 0.25]),
+        TF.normalize(
+            TF.to_dtype(theirs("image"), torch.float32, scale=True), [0.4, 0.5, 0.6], [0.2, 0.3, 0.25]
+        ),
+        1e-6,
+    )
     video = vl.tensor(np.arange(7 * 1 * 2 * 2, dtype=np.uint8).reshape(7, 1, 2, 2))
-    check_same(F.uniform_temporal_subsample(tvt.Video(video), 3),
-               TF.uniform_temporal_subsample(TVT.Video(torch.from_numpy(video.numpy())), 3))
+    check_same(
+        F.uniform_temporal_subsample(tvt.Video(video), 3),
+        TF.uniform_temporal_subsample(TVT.Video(torch.from_numpy(video.numpy())), 3),
+    )
 
 
 def test_gaussian_noise_is_image_plus_scaled_normal_draws():
@@ -216,8 +287,9 @@ def test_gaussian_noise_is_image_plus_scaled_normal_draws():
     out = F.gaussian_noise(x, mean=0.1, sigma=0.2, clip=False)
     vl.manual_seed(5)
     noise = vl.randn(*x.shape).numpy()
-    expected = TF.gaussian_noise(torch.from_numpy(x.numpy()), mean=0.1, sigma=0.0, clip=False).numpy() + \
-        (noise * np.float32(0.2) + np.float32(0.1) - np.float32(0.1))
+    expected = TF.gaussian_noise(torch.from_numpy(x.numpy()), mean=0.1, sigma=0.0, clip=False).numpy() + (
+        noise * np.float32(0.2) + np.float32(0.1) - np.float32(0.1)
+    )
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
     with pytest.raises(ValueError, match="float"):
         F.gaussian_noise(ours("image"))
@@ -261,5 +333,9 @@ def test_uint8_resize_of_a_batch_and_of_one_channel():
         expected = TF.resize(torch.from_numpy(x), [20, 90], interpolation=TF.InterpolationMode(mode)).numpy()
         np.testing.assert_array_equal(F.resize(vl.tensor(x), [20, 90], interpolation=mode).numpy(), expected)
         one = x[0, :1]
-        expected = TF.resize(torch.from_numpy(one), [61, 17], interpolation=TF.InterpolationMode(mode)).numpy()
-        np.testing.assert_array_equal(F.resize(vl.tensor(one), [61, 17], interpolation=mode).numpy(), expected)
+        expected = TF.resize(
+            torch.from_numpy(one), [61, 17], interpolation=TF.InterpolationMode(mode)
+        ).numpy()
+        np.testing.assert_array_equal(
+            F.resize(vl.tensor(one), [61, 17], interpolation=mode).numpy(), expected
+        )

@@ -95,7 +95,7 @@ class Transform(Module):
         # pixels first: boxes take the canvas size the image actually came out with
         for i in sorted(range(len(leaves)), key=lambda i: kinds[i] in ("boxes", "keypoints")):
             out[i] = self._one(leaves[i], kinds[i], params)
-            if kinds[i] in ("image", "video") and "out_size" not in params:
+            if kinds[i] in ("image", "video") and "out_size" not in params and not isinstance(out[i], tuple):
                 params["out_size"] = tuple(F.get_dimensions(out[i])[1:])
         return rebuild(iter(out))
 

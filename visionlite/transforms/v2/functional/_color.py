@@ -1,5 +1,8 @@
 """Colour functionals (images and videos; masks, boxes and key points pass through). The kernels are
 the v1 ``transforms.functional`` ops, which already take tensors (``...,C,H,W``) and PIL images."""
+import numpy as np
+
+import visionlite as vl
 from visionlite.core.backend import array_module
 from visionlite.core.tensor import Tensor
 
@@ -35,9 +38,31 @@ adjust_hue_image = adjust_hue_video = _grey_passthrough(F1.adjust_hue)
 adjust_saturation_image = adjust_saturation_video = _grey_passthrough(F1.adjust_saturation)
 adjust_sharpness_image = adjust_sharpness_video = F1.adjust_sharpness
 autocontrast_image = autocontrast_video = F1.autocontrast
-equalize_image = equalize_video = F1.equalize
 invert_image = invert_video = F1.invert
-posterize_image = posterize_video = F1.posterize
+
+
+def equalize_image(image):
+    """Equalize each channel's histogram; float images go through uint8 and back, as in v2."""
+    if is_pil_image(image) or image.dtype.np == np.uint8:
+        return F1.equalize(image)
+    dtype = image.dtype
+    return F1.convert_image_dtype(F1.equalize(F1.convert_image_dtype(image, vl.uint8)), dtype)
+
+
+def posterize_image(image, bits):
+    """Keep ``bits`` bits per value; float images are quantised to ``2 ** bits`` levels, as in v2."""
+    if is_pil_image(image) or not image.is_floating_point():
+        return F1.posterize(image, bits)
+    if not isinstance(bits, int) or not 0 <= bits <= 8:
+        raise TypeError(f"bits must be a positive integer in the range [0, 8], got {bits} instead.")
+    x = image._data
+    t = x.dtype.type
+    levels = 1 << bits
+    xp = array_module(x)
+    return Tensor._wrap(xp.clip(xp.floor(x * t(levels)), 0, levels - 1) * t(1.0 / levels))
+
+
+equalize_video, posterize_video = equalize_image, posterize_image
 solarize_image = solarize_video = F1.solarize
 
 
