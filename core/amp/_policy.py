@@ -75,6 +75,10 @@ CUDA = {
 
 TABLES = {"cpu": CPU, "cuda": CUDA}
 
+# Ops that are one kernel here but a composite in PyTorch on that device (where no list names them): their
+# inner matmuls are autocast there, so they run here with autocast left on for their inner calls.
+COMPOSITE = {"cpu": {"bilinear"}, "cuda": set()}
+
 BANNED_MESSAGE = (
     "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
     "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
@@ -153,13 +157,14 @@ def _device_type(args, kwargs):
 
 
 def cast_inputs(name, device_type, args, kwargs, state, dtype=None, any_device=False):
-    """The inputs of one call of op ``name`` as autocast on ``device_type`` hands them to the op (and True:
-    the op's body then runs with autocast suspended). ``dtype``: the autocast dtype (default: the state's);
+    """The inputs of one call of op ``name`` as autocast on ``device_type`` hands them to the op, and
+    whether the op's body runs with autocast suspended (all but PyTorch's composites). ``dtype``: the
+    autocast dtype (default: the state's);
     ``any_device``: treat tensors on every device as on ``device_type`` (to check the cuda policy on a CPU).
     """
     cat = TABLES[device_type].get(name)
-    if cat is None:  # not cast on this device; still a single op, so its inner calls are not cast either
-        return args, kwargs, True
+    if cat is None:  # not cast on this device; a single op (unless composite), so no inner casts either
+        return args, kwargs, name not in COMPOSITE[device_type]
     lower = get_autocast_dtype(device_type) if dtype is None else dtype
     device_type = None if any_device else device_type
     if cat == BANNED:
@@ -183,7 +188,9 @@ def autocast_call(name, fn, args, kwargs, state):
         return fn(*args, **kwargs)
     if callable(name):
         name = name(*args, **kwargs)
-    args, kwargs, _ = cast_inputs(name, device_type, args, kwargs, state)
+    args, kwargs, suspend = cast_inputs(name, device_type, args, kwargs, state)
+    if not suspend:
+        return fn(*args, **kwargs)
     state.suspended += 1
     try:
         return fn(*args, **kwargs)

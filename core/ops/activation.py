@@ -145,7 +145,7 @@ class Softplus(Op):
 def _float(x):
     from .. import dtypes
 
-    return x if x._data.dtype.kind == "f" else x.to(dtypes.get_default_dtype())
+    return x if dtypes.is_float(x._data.dtype) else x.to(dtypes.get_default_dtype())
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):

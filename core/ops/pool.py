@@ -9,6 +9,7 @@ Backward runs on raw arrays, so these ops do not support double backward.
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
@@ -139,7 +140,7 @@ def max_pool_forward(x, geom, track=True):
     first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed.
     Planes are split across threads (see ``_threads``)."""
     xp = array_module(x)
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    fill = -np.inf if dtypes.is_float(x.dtype) else np.iinfo(x.dtype).min  # bfloat16's numpy kind is 'V'
     x3 = _planes(x)
     out = xp.empty((x3.shape[0],) + geom.out_hw, dtype=x.dtype)
     tap = xp.zeros(out.shape, dtype=_tap_dtype(geom.k[0] * geom.k[1])) if track else None
