@@ -32,7 +32,8 @@ def cached_weights(weights, allow_download):
     if not allow_download:
         os.environ[hub.ENV_OFFLINE] = "1"  # a cache miss must not turn into a network call
     try:
-        hub.cached_file(weights.url, progress=sys.stderr.isatty(), sha256=weights.sha256)
+        hub.cached_file(weights.url, progress=sys.stderr.isatty(), sha256=weights.sha256,
+                        max_bytes=hub.size_limit(weights.meta.get("_file_size")))
         return weights
     except hub.DownloadError as err:
         if allow_download:

@@ -44,7 +44,12 @@ def _cmd_download(args):
 
     for spec in args.specs:
         if spec.startswith(("http://", "https://")):
-            path = hub.cached_file(spec, progress=args.progress)
+            known = _weights_by_file().get(spec.rsplit("/", 1)[-1])  # a registry file: its size and hash
+            if known is not None and known.url == spec:
+                path = hub.cached_file(spec, progress=args.progress, sha256=known.sha256,
+                                       max_bytes=hub.size_limit(known.meta.get("_file_size")))
+            else:
+                path = hub.cached_file(spec, progress=args.progress)
         else:
             weights = resolve_weights(spec)
             path = hub.cached_file(weights.url, progress=args.progress, sha256=weights.sha256,
