@@ -61,7 +61,7 @@ def main(argv=None):
             try:
                 # Without a full hash, cached_file checks the prefix in the official name before returning.
                 path = hub.cached_file(entry["url"], progress=args.progress,
-                                       max_bytes=hub.size_limit(entry["meta"].get("_file_size")))
+                                       max_bytes=hub.size_limit(entry.get("meta", {}).get("_file_size")))
             except DownloadError as err:
                 failures += 1
                 print(f"{label:40s} FAILED: {err}", file=sys.stderr)
