@@ -337,8 +337,8 @@ def test_channel_dropout_zeroes_whole_channels():
     assert np.all((y1 == 0).all(-1) | (y1 == 2.0).all(-1))
     y3 = to_np(F.dropout3d(vl.ones(2, 3, 2, 2, 2), 0.5))
     assert np.all((y3.reshape(6, 8) == 0).all(-1) | (y3.reshape(6, 8) == 2.0).all(-1))
-    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
-        F.dropout2d(vl.ones(2, 3), 0.5)
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):  # as PyTorch: warns, proceeds
+        assert F.dropout2d(vl.ones(2, 3), 0.5).shape == (2, 3)
 
 
 def test_dropout_inplace():

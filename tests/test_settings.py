@@ -82,7 +82,7 @@ def test_default_layout_and_suffixes_match_torch():
     t = torch.tensor(VALUES[5], requires_grad=True)
     assert _same_layout(repr(v), repr(t))
     v, t = vl.tensor(VALUES[0], requires_grad=True), torch.tensor(VALUES[0], requires_grad=True)
-    assert _same_layout(repr(v * 2), repr(t * 2).replace("MulBackward0", "MulBackward"))
+    assert _same_layout(repr(v * 2), repr(t * 2))
 
 
 def test_printoptions_reset_by_default_profile(printoptions):

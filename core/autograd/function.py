@@ -5,6 +5,7 @@ backward pass can itself be recorded when ``create_graph=True`` asks for higher-
 """
 
 from .grad_mode import _set_enabled, is_grad_enabled
+from .node_names import next_edges, node_name
 from .versions import counter_of, counter_value, share_version, version_of
 
 _FREED_MSG = (
@@ -13,6 +14,12 @@ _FREED_MSG = (
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward."
 )
+
+
+class _CallableName(str):
+    # PyTorch spells it grad_fn.name(); visionlite code reads grad_fn.name: both work.
+    def __call__(self):
+        return str(self)
 
 
 class Node:
@@ -28,14 +35,16 @@ class Node:
 
     @property
     def name(self):
-        return type(self).__name__ + "Backward"
+        """PyTorch's node name (``MulBackward0``); a string that can also be called, as ``grad_fn.name()``."""
+        return _CallableName(node_name(self))
 
     def __repr__(self):
-        return f"<{self.name}>"
+        return f"<{self.name} object at {id(self):#x}>"
 
     @property
     def next_functions(self):
-        return tuple((p, s) for p, s in zip(self.parents, self.parent_slots))
+        """``((node, output index), ...)`` per input: ``AccumulateGrad`` for leaves, None where no grad."""
+        return next_edges(self)
 
     def release(self):
         """Drop what backward needed; a later backward through this node then raises."""
@@ -227,7 +236,7 @@ class Function:
 class _UserFunctionNode(FunctionCtx):
     @property
     def name(self):
-        return self.function.__name__ + "Backward"
+        return _CallableName(self.function.__name__ + "Backward")
 
     def run_backward(self, grads):
         if self.materialize_grads:

@@ -139,7 +139,7 @@ class Module(HookMixin):
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
@@ -152,7 +152,7 @@ class Module(HookMixin):
         if isinstance(value, Module):
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
             return
         if modules is not None and name in modules:
@@ -176,12 +176,15 @@ class Module(HookMixin):
             return
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Drop ``name`` from every registry and the instance dict (before registering it anew)."""
+    def _forget(self, name, keep=None):
+        """Drop ``name`` from the instance dict and every registry but ``keep`` (before registering it anew):
+        a child or parameter assigned again keeps its place in the order, as in PyTorch
+        (``seq[0] = layer`` must not move layer 0 to the end)."""
         d = self.__dict__
         d.pop(name, None)
         for reg in ("_parameters", "_buffers", "_modules"):
-            d[reg].pop(name, None)
+            if reg != keep:
+                d[reg].pop(name, None)
         d["_non_persistent_buffers_set"].discard(name)
 
     def __getattr__(self, name):

@@ -13,6 +13,7 @@ from ..amp_state import ACTIVE as AUTOCAST
 from ..amp_state import autocast_op
 from ..amp_state import dispatch as autocast_dispatch
 from ..autograd.function import Op
+from ..autograd.node_names import label
 from ..backend import array_module
 from ..tensor import Tensor
 from ._util import as_tensor_like, binary_operands, broadcast_error, refuse_integer_zero_division
@@ -428,13 +429,17 @@ def pow(a, b):
 def _pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if b == 2:
-            return mul(a, a)
+            return label(mul(a, a), "PowBackward0", a)
         if b == 1:
-            return a.clone()
+            return label(a.clone(), "PowBackward0", a)
         if b == 0.5 and dtypes.is_float(a._data.dtype):
-            return sqrt(a)
+            return label(sqrt(a), "PowBackward0", a)
+    exponent_is_tensor = isinstance(b, Tensor)
     a, b = binary_operands(a, b, "pow")
-    return Pow.apply(a, b)
+    out = Pow.apply(a, b)
+    if exponent_is_tensor and isinstance(a, Tensor) and out._ctx is not None:
+        label(out, "PowBackward1", a, b)
+    return out
 
 
 def remainder(a, b):

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..amp_state import autocast_op
 from ..autograd.function import Op
+from ..autograd.node_names import label
 from ..autograd.versions import share_version
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
@@ -231,7 +232,9 @@ def squeeze(a, dim=None):
     else:
         axes = normalize_dims(dim, a._data.ndim, "squeeze")
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
-    return reshape(a, new) if new != shape else _alias_or_view(a)
+    out = reshape(a, new) if new != shape else _alias_or_view(a)
+    kind = 0 if dim is None else 1 if isinstance(dim, int) else 2
+    return label(out, f"SqueezeBackward{kind}", a)
 
 
 def _alias_or_view(a):
@@ -241,7 +244,7 @@ def _alias_or_view(a):
 def unsqueeze(a, dim):
     dim = normalize_dim(dim, a._data.ndim + 1, "unsqueeze")
     shape = a._data.shape
-    return reshape(a, shape[:dim] + (1,) + shape[dim:])
+    return label(reshape(a, shape[:dim] + (1,) + shape[dim:]), "UnsqueezeBackward0", a)
 
 
 def permute(a, *dims):
@@ -266,7 +269,7 @@ def transpose(a, dim0, dim1):
     d0, d1 = normalize_dim(dim0, nd, "transpose"), normalize_dim(dim1, nd, "transpose")
     axes = list(range(nd))
     axes[d0], axes[d1] = axes[d1], axes[d0]
-    return Permute.apply(a, axes=tuple(axes))
+    return label(Permute.apply(a, axes=tuple(axes)), "TransposeBackward0", a)
 
 
 swapaxes = transpose
@@ -275,7 +278,7 @@ swapaxes = transpose
 def t(a):
     if a._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a._data.ndim}D")
-    return transpose(a, 0, 1) if a._data.ndim == 2 else _alias_or_view(a)
+    return label(transpose(a, 0, 1) if a._data.ndim == 2 else _alias_or_view(a), "TBackward0", a)
 
 
 def movedim(a, source, destination):

@@ -6,6 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..amp_state import autocast_op
 from ..autograd.function import Op
+from ..autograd.node_names import label
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -171,7 +172,8 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     n = 1
     for ax in axes:
         n *= a._data.shape[ax]
-    return Sum.apply(a, axes=axes, keepdim=keepdim) * (1.0 / n if n else float("nan"))
+    out = Sum.apply(a, axes=axes, keepdim=keepdim) * (1.0 / n if n else float("nan"))
+    return label(out, "MeanBackward0" if len(axes) == a._data.ndim else "MeanBackward1", a)
 
 
 def var(a, dim=None, unbiased=None, keepdim=False, correction=None):

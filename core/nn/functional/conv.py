@@ -3,6 +3,7 @@
 This module checks arguments and shapes; the arithmetic lives in ``core/ops/conv.py``.
 """
 from ...amp_state import autocast_op
+from ...autograd.node_names import presents_as
 from ...ops.conv import Conv2dOp, ConvGeometry, ConvTranspose2dOp
 from ...tensor import Tensor
 
@@ -99,6 +100,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, op):
 
 
 @autocast_op("conv2d")
+@presents_as("ConvolutionBackward0", "input", "weight", "bias")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) over ``input (N, C, H, W)`` or ``(C, H, W)`` with
     ``weight (O, C/groups, kH, kW)`` and optional ``bias (O,)`` -> ``(N, O, H_out, W_out)``.
@@ -123,6 +125,7 @@ def _one(v):
 
 
 @autocast_op("conv1d")
+@presents_as("ConvolutionBackward0", "input", "weight", "bias")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over ``input (N, C, L)`` or ``(C, L)`` with ``weight (O, C/groups, k)``."""
     x, w = _as_2d(input, weight, "conv1d")
@@ -171,6 +174,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
 
 
 @autocast_op("conv_transpose2d")
+@presents_as("ConvolutionBackward0", "input", "weight", "bias")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution of ``input (N, C_in, H, W)`` with ``weight (C_in, C_out/groups, kH, kW)``
     -> ``(N, C_out, (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1, ...)``."""

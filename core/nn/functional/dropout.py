@@ -58,22 +58,43 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _channel_dropout(input, p, training, inplace, 1, "dropout1d")
 
 
+def _deprecated_rank(name, ndim, spatial):
+    warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which is deprecated and will result in an "
+                  "error in a future release. To retain the behavior and silence this warning, please use "
+                  f"dropout instead. Note that {name} exists to provide channel-wise dropout on inputs with "
+                  f"{spatial} spatial dimensions, a channel dimension, and an optional batch dimension (i.e. "
+                  f"{spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
+def _feature_dropout(input, p, training, inplace, lead):
+    """Zero slices ``input[i0, .., i_{lead-1}]`` whole: the mask varies over the first ``lead`` dims only."""
+    if input.ndim - (2 - lead) < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if not training or p == 0.0:
+        return input
+    mask_shape = tuple(input.shape[:lead]) + (1,) * (input.ndim - lead)
+    return _masked(input, mask_shape, p, inplace)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of ``(N, C, H, W)`` input with probability ``p``; a 3-D input is read as
-    ``(N, C, L)`` (PyTorch's current behaviour, with its warning)."""
+    """Zero whole channels of ``(N, C, H, W)`` input with probability ``p``. As in PyTorch, a 3-D input is
+    read as ``(N, C, L)`` and other ranks ``(N, C, *)``, each with PyTorch's warning."""
+    _check_p(p)
+    if input.ndim not in (3, 4):
+        _deprecated_rank("dropout2d", input.ndim, 2)
     if input.ndim == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
                       "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
                       "dim. This behavior will change in a future release to interpret the input as one "
                       "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
                       "dropout behavior, please switch to using dropout1d instead.", stacklevel=2)
-        return _channel_dropout(input, p, training, inplace, 1, "dropout2d")
-    if input.ndim != 4:
-        raise RuntimeError(f"dropout2d: Expected 3D or 4D input, but received a {input.ndim}D input of shape "
-                           f"{list(input.shape)}")
-    return _channel_dropout(input, p, training, inplace, 2, "dropout2d")
+    return _feature_dropout(input, p, training, inplace, 2)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``."""
-    return _channel_dropout(input, p, training, inplace, 3, "dropout3d")
+    """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input with probability ``p``; other
+    ranks are read as unbatched ``(C, *)``, with PyTorch's warning."""
+    _check_p(p)
+    if input.ndim not in (4, 5):
+        _deprecated_rank("dropout3d", input.ndim, 3)
+    return _feature_dropout(input, p, training, inplace, 2 if input.ndim == 5 else 1)

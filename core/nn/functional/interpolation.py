@@ -6,6 +6,7 @@ Each spatial axis is resampled separately by ``core/ops/interp.py`` (all these m
 import math
 
 from ...amp_state import autocast_op
+from ...autograd.node_names import presents_as
 from ...ops.interp import Resample1dOp, axis_taps
 from ...tensor import Tensor
 from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
@@ -55,7 +56,21 @@ def _interpolate_name(input, size=None, scale_factor=None, mode="nearest", align
     return name
 
 
+_UPSAMPLE = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear": "Linear",
+             "bilinear": "Bilinear", "bicubic": "Bicubic", "trilinear": "Trilinear"}
+
+
+def _upsample_node_name(args, kwargs):
+    # PyTorch's node for interpolate: UpsampleBilinear2DBackward0 and the like (area is adaptive pooling)
+    x = args[0] if args else kwargs["input"]
+    mode = args[3] if len(args) > 3 else kwargs.get("mode", "nearest")
+    if mode == "area":
+        return f"AdaptiveAvgPool{x.ndim - 2}DBackward0"
+    return f"Upsample{_UPSAMPLE.get(mode, mode.title())}{x.ndim - 2}DBackward0"
+
+
 @autocast_op(_interpolate_name)
+@presents_as(_upsample_node_name, "input")
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize ``input (N, C, *spatial)`` (1 to 3 spatial dims) to ``size`` or by ``scale_factor``.

@@ -1,5 +1,6 @@
 """Affine maps: ``linear`` and ``bilinear``, as in ``torch.nn.functional``."""
 from ...amp_state import autocast_op
+from ...autograd.node_names import label
 from ...tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
@@ -21,9 +22,11 @@ def linear(input, weight, bias=None):
     # Folding the leading dims into one makes a single 2-D product whose weight gradient needs no
     # per-batch sum.
     x = input.reshape(-1, input.shape[-1]) if input.ndim > 2 else input
-    out = x @ weight.t() if weight.ndim == 2 else x @ weight
+    wt = weight.t() if weight.ndim == 2 else weight
+    out = x @ wt
     if bias is not None:
-        out = out + bias
+        # presented as PyTorch's one addmm(bias, input, weight.t()) node
+        out = label(out + bias, "AddmmBackward0", bias, x, wt) if weight.ndim == 2 else out + bias
     if input.ndim > 2:
         out = out.reshape(*lead, *out.shape[1:])
         # As torch's _unsafe_view: the folded product is private to this call, so the result is not a view of

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from ...amp_state import autocast_op
+from ...autograd.node_names import presents_as
 from ...backend import array_module
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
@@ -97,6 +98,7 @@ def _target_weights(weight, counted, safe, dtype):
 
 
 @autocast_op("nll_loss")
+@presents_as("NllLossBackward0", "input")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log likelihood of log-probabilities ``input (N, C, ...)`` at class indices
     ``target (N, ...)``.
@@ -186,6 +188,7 @@ def _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_
 
 
 @autocast_op("binary_cross_entropy")
+@presents_as("BinaryCrossEntropyBackward0", "input", "target")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-w * (t log(x) + (1 - t) log(1 - x)) for probabilities ``input`` in [0, 1]; logs clamped at -100."""
     _check_tensor(input, "input", "binary_cross_entropy")
@@ -207,6 +210,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 @autocast_op("binary_cross_entropy_with_logits")
+@presents_as("BinaryCrossEntropyWithLogitsBackward0", "input", "target")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """binary_cross_entropy(sigmoid(input), target) computed stably from the logits; ``pos_weight``
@@ -277,6 +281,7 @@ def _weighted(loss, weight, input, reduction, mean_by_weight):
 
 
 @autocast_op("mse_loss")
+@presents_as("MseLossBackward0", "input", "target")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """(input - target)^2, reduced; ``weight`` (input's shape) makes 'mean' a weighted mean."""
     input, target = _regression_operands(input, target, "mse_loss")

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...amp_state import autocast_op
 from ...autograd.grad_mode import no_grad
+from ...autograd.node_names import presents_as
 from ...autograd.versions import bump_version
 from ...backend import array_module
 from ...ops.movement import pad as _pad
@@ -46,6 +47,7 @@ def _update_running(running, stat, momentum):
     bump_version(running)
 
 
+@presents_as("NativeBatchNormBackward0", "input", "weight", "bias")
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Batch normalization of ``input (N, C, *)`` per channel. In training the batch statistics are used
@@ -90,6 +92,7 @@ def _affine(y, weight, bias, shape):
 
 
 @autocast_op("layer_norm")
+@presents_as("NativeLayerNormBackward0", "input", "weight", "bias")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing ``normalized_shape`` dims, then scale by ``weight`` and shift by ``bias``
     (both of shape ``normalized_shape``)."""
@@ -109,6 +112,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 @autocast_op("group_norm")
+@presents_as("NativeGroupNormBackward0", "input", "weight", "bias")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalize ``input (N, C, *)`` over each group of ``C / num_groups`` channels (and all positions),
     then apply the per-channel ``weight`` and ``bias``."""

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ...amp_state import autocast_op
+from ...autograd.node_names import presents_as
 from ...backend import array_module
 from ...ops import elementwise as ew
 from ...ops.indexing import index_select
@@ -31,6 +32,7 @@ def _steps(n, align_corners, xp, dtype):
     return xp.asarray(steps, dtype=dtype)
 
 
+@presents_as("AffineGridGeneratorBackward0", "theta")
 def affine_grid(theta, size, align_corners=None):
     """Sampling grid for ``grid_sample`` from affine matrices.
 
@@ -126,6 +128,7 @@ def _check_grid_sample(input, grid, mode, padding_mode):
 
 
 @autocast_op("grid_sampler")
+@presents_as(lambda a, k: f"GridSampler{(a[0] if a else k['input']).ndim - 2}DBackward0", "input", "grid")
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample ``input (N, C, H, W)`` at ``grid (N, Ho, Wo, 2)`` -> ``(N, C, Ho, Wo)`` (or
     ``(N, C, D, H, W)`` at ``(N, Do, Ho, Wo, 3)``); grid points are (x, y[, z]) in [-1, 1].
