@@ -171,6 +171,12 @@ def test_nesting_disabling_and_state_queries_match_torch():
     assert amp_state.ACTIVE[0] == 0  # every region closed: ops are back on the one-flag fast path
 
 
+def test_torch_autocast_spelling():
+    assert vl.autocast is amp.autocast  # torch.autocast
+    with vl.autocast(device_type="cpu", dtype=vl.bfloat16):
+        assert (vl.ones(2, 2) @ vl.ones(2, 2)).dtype is vl.bfloat16
+
+
 def test_decorator_and_exceptions_restore_state():
     @amp.autocast("cpu")
     def forward(x):

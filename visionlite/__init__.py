@@ -41,6 +41,7 @@ _LAZY = {
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
     "load": ("visionlite.core.serialization", "load"),
+    "autocast": ("visionlite.core.amp", "autocast"),  # torch.autocast
 }
 
 
