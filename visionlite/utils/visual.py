@@ -10,7 +10,8 @@ import numpy as np
 
 from visionlite.core.tensor import Tensor
 
-__all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_masks", "draw_keypoints"]
+__all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_masks", "draw_keypoints",
+           "flow_to_image"]
 
 
 def _raw(t):
@@ -243,13 +244,15 @@ def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
 
 
 def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, width=3, visibility=None):
-    """Draw ``keypoints`` (``N,K,2``) as dots of ``radius`` on an RGB image, joined by lines of ``width``
-    for each (i, j) in ``connectivity``; ``visibility`` (``N,K`` bools) hides points and their lines."""
+    """Draw ``keypoints`` (``N,K,2`` as [x, y]; an ``N,K,3`` array's third column, e.g. COCO's visibility
+    flag, is ignored here as in TorchVision: pass it as ``visibility``) as dots of ``radius`` on an RGB
+    image, joined by lines of ``width`` for each (i, j) in ``connectivity``; ``visibility`` (``N,K``, or
+    ``N,K,1``, cast to bool) hides points and their lines."""
     from PIL import Image, ImageDraw
 
     _check_image(image, "draw_keypoints", (3,))
     kp = _raw(keypoints)
-    if kp.ndim != 3:
+    if kp.ndim != 3 or kp.shape[-1] < 2:
         raise ValueError(f"keypoints must be of shape (num_instances, K, 2), got {kp.shape}")
     vis = np.ones(kp.shape[:-1], dtype=bool) if visibility is None else _raw(visibility).astype(bool)
     if vis.ndim == 3:
@@ -262,7 +265,7 @@ def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, w
     x = _raw(image)
     img = Image.fromarray(np.ascontiguousarray(_to_uint8(x).transpose(1, 2, 0)))
     draw = ImageDraw.Draw(img)
-    for pts, seen in zip(kp.astype(np.int64).tolist(), vis.tolist()):
+    for pts, seen in zip(kp[..., :2].astype(np.int64).tolist(), vis.tolist()):
         for (px, py), ok in zip(pts, seen):
             if ok:
                 box = [px - radius, py - radius, px + radius, py + radius]
@@ -272,3 +275,50 @@ def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, w
                 draw.line(((pts[i][0], pts[i][1]), (pts[j][0], pts[j][1])), width=width)
     out = np.asarray(img).transpose(2, 0, 1)
     return Tensor._wrap(np.ascontiguousarray(_from_uint8(out, x.dtype)))
+
+
+def _colorwheel():
+    """The 55 hues of the Middlebury optical-flow colour wheel (``55, 3`` float32), as TorchVision's."""
+    segments = ((15, 0, 1, True), (6, 1, 0, False), (4, 1, 2, True), (11, 2, 1, False), (13, 2, 0, True),
+                (6, 0, 2, False))  # (length, full channel, ramping channel, ramps up)
+    rows = []
+    for n, full, ramp, up in segments:
+        block = np.zeros((n, 3), dtype=np.float32)
+        block[:, full] = 255
+        steps = np.floor(np.float32(255) * np.arange(n, dtype=np.float32) / np.float32(n))
+        block[:, ramp] = steps if up else 255 - steps
+        rows.append(block)
+    return np.concatenate(rows)
+
+
+def flow_to_image(flow):
+    """Optical flow (``2,H,W`` or ``N,2,H,W`` float32) to RGB uint8 images: hue from the direction, saturation
+    from the magnitude relative to the largest one, as ``torchvision.utils.flow_to_image``."""
+    if not isinstance(flow, Tensor):
+        raise TypeError(f"flow_to_image: flow must be a visionlite Tensor, got {type(flow).__name__}")
+    if flow.dtype.np != np.float32:
+        raise ValueError(f"Flow should be of dtype torch.float, got {flow.dtype}.")
+    x = _raw(flow)
+    orig_ndim = x.ndim
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[1] != 2:
+        raise ValueError(f"Input flow should have shape (2, H, W) or (N, 2, H, W), got {tuple(flow.shape)}.")
+    f32 = np.float32
+    max_norm = np.sqrt((x * x).sum(axis=1, dtype=f32)).max()
+    x = x / (max_norm + np.finfo(f32).eps)
+    wheel = _colorwheel()
+    n_cols = wheel.shape[0]
+    norm = np.sqrt((x * x).sum(axis=1, dtype=f32))
+    a = (np.arctan2(-x[:, 1], -x[:, 0]) / f32(np.pi)).astype(f32)
+    fk = ((a + f32(1)) / f32(2) * f32(n_cols - 1)).astype(f32)
+    k0 = np.floor(fk).astype(np.int64)
+    k1 = np.where(k0 + 1 == n_cols, 0, k0 + 1)
+    frac = fk - k0.astype(f32)
+    out = np.empty((x.shape[0], 3, x.shape[2], x.shape[3]), dtype=np.uint8)
+    for c in range(3):
+        col0, col1 = wheel[k0, c] / f32(255.0), wheel[k1, c] / f32(255.0)
+        col = (f32(1) - frac) * col0 + frac * col1
+        col = f32(1) - norm * (f32(1) - col)
+        out[:, c] = np.floor(f32(255) * col)
+    return Tensor._wrap(out[0] if orig_ndim == 3 else out)
