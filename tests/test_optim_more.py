@@ -155,6 +155,25 @@ def test_scalar_state_keeps_the_scalar_dtype_like_torch():
             assert mine.item() == theirs.item(), (name, k)
 
 
+DEVICE_CASES = [CASES[1], CASES[4], CASES[8], CASES[12], CASES[15], CASES[18]]
+
+
+@pytest.mark.parametrize("opt_name,kwargs", DEVICE_CASES, ids=_ids(DEVICE_CASES))
+def test_gpu_matches_cpu(gpu, opt_name, kwargs):
+    """The same array code runs on cupy: five steps on the GPU agree with the CPU's."""
+    start = INIT["w"].astype(np.float64)
+    p = vl.tensor(start, device=gpu, requires_grad=True)
+    ref = vl.tensor(start, requires_grad=True)
+    opts = [getattr(optim, opt_name)([p], **kwargs), getattr(optim, opt_name)([ref], **kwargs)]
+    for _ in range(5):
+        for t, opt in zip((p, ref), opts):
+            opt.zero_grad()
+            (t * t * t).sum().backward()
+            opt.step()
+    assert p.device == vl.device(gpu)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), ref.detach().numpy(), rtol=1e-11, atol=1e-11)
+
+
 # ------------------------------------------------------------------------------ LBFGS
 class LbfgsRun(Run):
     def step(self):

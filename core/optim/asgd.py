@@ -49,7 +49,7 @@ class ASGD(Optimizer):
                 state["ax"] = F.zeros_like(p)
             step = F.advance(state["step"])
             eta, mu = state["eta"], state["mu"]
-            _asgd(F.writable(p), F.grad_of(p), state["ax"]._data, eta=float(eta._data), mu=mu._data,
+            _asgd(F.writable(p), F.grad_of(p), state["ax"]._data, eta=float(eta._data), mu=float(mu._data),
                   lambd=lambd, weight_decay=weight_decay, maximize=group["maximize"])
             # PyTorch makes the new values tensors of the default dtype before copying them into the state, so
             # they carry its rounding even where the state is float64 (after loading a checkpoint)
@@ -59,14 +59,14 @@ class ASGD(Optimizer):
 
 
 def _asgd(param, grad, ax, *, eta, mu, lambd, weight_decay, maximize):
-    """One ASGD update of ``param`` and of its average ``ax`` in place (``mu`` a 0-d array)."""
+    """One ASGD update of ``param`` and its average ``ax`` in place (``eta``, ``mu``: the state values)."""
     if maximize:
         grad = -grad
     if weight_decay != 0:
         grad = grad + param * weight_decay
     param *= 1 - lambd * eta
     F.add_scaled(param, grad, -eta)
-    if float(mu) != 1:
+    if mu != 1:
         diff = param - ax
         diff *= mu
         ax += diff

@@ -60,9 +60,12 @@ def _rprop(param, grad, prev, step_size, *, etaminus, etaplus, step_min, step_ma
         grad = -grad
     agreement = grad * prev
     flipped = agreement < 0
-    factor = xp.where(agreement > 0, etaplus, xp.where(flipped, etaminus, 1.0)).astype(step_size.dtype)
+    factor = xp.ones_like(step_size)
+    factor[agreement > 0] = etaplus
+    factor[flipped] = etaminus
     step_size *= factor
     xp.clip(step_size, step_min, step_max, out=step_size)
-    grad = xp.where(flipped, 0, grad).astype(grad.dtype, copy=False)
+    grad = grad.copy()
+    grad[flipped] = 0  # no step where the sign flipped, and no flip counted at the next step
     F.addcmul(param, xp.sign(grad), step_size, -1)
     prev[...] = grad
