@@ -356,6 +356,10 @@ def test_announced_length_over_the_limit_is_refused_before_reading(server, tmp_p
 def test_html_page_and_server_errors(server, tmp_path):
     with pytest.raises(DownloadError, match="HTML page"):
         _fetch(server.serve("a.bin", mode="html"), tmp_path)
+    # served as a binary file a byte at a time: told by its first bytes, however small the reads
+    page = b"\n\n<!DOCTYPE html>\n<html><body>quota exceeded</body></html>\n"
+    with pytest.raises(DownloadError, match="HTML page"):
+        _fetch(server.serve("c.bin", page, "drip", interval=0.002), tmp_path)
     with pytest.raises(DownloadError, match="HTTP 503"):
         _fetch(server.serve("b.bin", mode="5xx"), tmp_path)
     assert server.gets["b.bin"] == 2 and _nothing_left(tmp_path)

@@ -400,20 +400,34 @@ def _attempt(session, url, tmp, name, opts):
             raise _Retry(f"transfer ended after {written} of {total} bytes")
 
 
+_HTML_SNIFF = 1024  # bytes gathered at the start of a body before deciding whether it is an HTML page
+
+
 def _write_body(resp, f, written, inflater, url, opts, bar):
     """Stream the body into ``f`` (``written`` bytes already there) within the limits; returns the size."""
     limit = opts["max_bytes"]
     min_bytes, window = opts["min_speed"]
     window_start, window_bytes = time.monotonic(), 0
+    # The first bytes are held back until there are enough to tell an HTML page (reads return what has
+    # arrived, which may be a handful of bytes).
+    head = None if written or opts["expect_html"] else b""
+
+    def emit(chunk):
+        nonlocal written
+        written += len(chunk)
+        if limit is not None and written > limit:
+            raise _too_large(url, written, limit, partial=True)
+        f.write(chunk)
+        bar.update(len(chunk))
+
     for raw in _raw_chunks(resp.raw):
         for chunk in (inflater.feed(raw) if inflater is not None else (raw,)):
-            if written == 0 and not opts["expect_html"] and _looks_like_html(chunk):
-                raise _html_error(url)
-            written += len(chunk)
-            if limit is not None and written > limit:
-                raise _too_large(url, written, limit, partial=True)
-            f.write(chunk)
-            bar.update(len(chunk))
+            if head is not None:
+                head += chunk
+                if len(head) < _HTML_SNIFF:
+                    continue
+                chunk, head = _checked_head(head, url), None
+            emit(chunk)
         f.flush()  # what has arrived is on disk: a process killed now leaves a part file to resume from
         now = time.monotonic()
         if now >= opts["ends"]:
@@ -424,13 +438,20 @@ def _write_body(resp, f, written, inflater, url, opts, bar):
                 raise _Retry(f"the server sent only {window_bytes} bytes in {now - window_start:.3g} s "
                              f"(less than {min_bytes} per {window:g} s)")
             window_start, window_bytes = now, 0
-    if inflater is not None:
-        for chunk in inflater.flush(url):
-            written += len(chunk)
-            if limit is not None and written > limit:
-                raise _too_large(url, written, limit, partial=True)
-            f.write(chunk)
+    for chunk in (inflater.flush(url) if inflater is not None else ()):
+        if head is not None:
+            head += chunk
+            continue
+        emit(chunk)
+    if head:
+        emit(_checked_head(head, url))
     return written
+
+
+def _checked_head(head, url):
+    if _looks_like_html(head):
+        raise _html_error(url)
+    return head
 
 
 class _Inflater:
