@@ -13,9 +13,11 @@ from enum import Enum
 import numpy as np
 
 from visionlite.core import dtypes as _dt
+from visionlite.core.autograd.grad_mode import is_grad_enabled
 from visionlite.core.autograd.versions import bump_version
 from visionlite.core.tensor import Tensor
 
+from . import _functional_autograd as F_ag
 from . import _functional_pil as F_pil
 from . import _functional_tensor as F_t
 from ._common import check_tensor_image, is_pil_image, require_channels, unwrap, wrap
@@ -53,6 +55,20 @@ def interpolation_mode(value):
             return mode
     raise TypeError("interpolation should be an InterpolationMode or a Pillow integer constant, got "
                     f"{value!r}")
+
+
+def _tracks_grad(img):
+    """True for a tensor image in the graph (it requires grad and grad mode is on): it takes the
+    differentiable backend, so the result carries the graph as TorchVision's does."""
+    return img.requires_grad and is_grad_enabled()
+
+
+def _run(name, img, *args, **kwargs):
+    """Tensor op ``name`` on a checked tensor image: through autograd when ``img`` is in the graph, else on
+    its raw array (faster, and the only way for integer images)."""
+    if _tracks_grad(img):
+        return getattr(F_ag, name)(img, *args, **kwargs)
+    return wrap(getattr(F_t, name)(img._data, *args, **kwargs))
 
 
 def _dispatch(img, name):
@@ -129,6 +145,8 @@ def normalize(tensor, mean, std, inplace=False):
         if n not in (1, channels):
             raise ValueError(f"normalize: {name} has {n} values but the image has {channels} channels; "
                              f"give one {name} per channel")
+    if _tracks_grad(tensor):
+        return F_ag.normalize(tensor, unwrap(mean), unwrap(std), inplace=inplace)
     out = F_t.normalize(tensor._data, unwrap(mean), unwrap(std), inplace=inplace)
     if inplace:
         bump_version(tensor)
@@ -192,7 +210,7 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     if interpolation.value not in ("nearest", "nearest-exact", "bilinear", "bicubic"):
         raise ValueError(f"resize: interpolation {interpolation} is not supported for tensors; use NEAREST, "
                          "NEAREST_EXACT, BILINEAR or BICUBIC (or a PIL image)")
-    return wrap(F_t.resize(img._data, out_size, interpolation.value, antialias))
+    return _run("resize", img, out_size, interpolation.value, antialias)
 
 
 def pad(img, padding, fill=0, padding_mode="constant"):
@@ -214,7 +232,7 @@ def pad(img, padding, fill=0, padding_mode="constant"):
         if len(fill) != 1:
             raise TypeError("pad: a tensor image is padded with a single fill value; pass a number")
         fill = fill[0]
-    return wrap(F_t.pad(img._data, padding, 0 if fill is None else fill, padding_mode))
+    return _run("pad", img, padding, 0 if fill is None else fill, padding_mode)
 
 
 def crop(img, top, left, height, width):
@@ -222,7 +240,7 @@ def crop(img, top, left, height, width):
     if height < 0 or width < 0:
         raise ValueError(f"crop: height and width must be non-negative, got {height}x{width}")
     if _dispatch(img, "crop"):
-        return wrap(F_t.crop(img._data, int(top), int(left), int(height), int(width)))
+        return _run("crop", img, int(top), int(left), int(height), int(width))
     return F_pil.crop(img, top, left, height, width)
 
 
@@ -260,14 +278,14 @@ def resized_crop(img, top, left, height, width, size, interpolation=Interpolatio
 def hflip(img):
     """Mirror left-right."""
     if _dispatch(img, "hflip"):
-        return wrap(F_t.hflip(img._data))
+        return _run("hflip", img)
     return F_pil.hflip(img)
 
 
 def vflip(img):
     """Mirror top-bottom."""
     if _dispatch(img, "vflip"):
-        return wrap(F_t.vflip(img._data))
+        return _run("vflip", img)
     return F_pil.vflip(img)
 
 
@@ -329,7 +347,7 @@ def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BIL
     if not _dispatch(img, "perspective"):
         return F_pil.perspective(img, coeffs, pil_modes_mapping[interpolation], fill)
     fill = _grid_fill(img, fill, "perspective")
-    return wrap(F_t.perspective(img._data, coeffs, _grid_mode(interpolation, "perspective"), fill))
+    return _run("perspective", img, coeffs, _grid_mode(interpolation, "perspective"), fill)
 
 
 def _get_inverse_affine_matrix(center, angle, translate, scale, shear, inverted=True):
@@ -374,7 +392,7 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
         center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [w, h])]
     matrix = _get_inverse_affine_matrix(center_f, -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
     fill = _grid_fill(img, fill, "rotate")
-    return wrap(F_t.rotate(img._data, matrix, _grid_mode(interpolation, "rotate"), expand, fill))
+    return _run("rotate", img, matrix, _grid_mode(interpolation, "rotate"), expand, fill)
 
 
 def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST, fill=None,
@@ -407,7 +425,7 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
     center_f = [0.0, 0.0] if center is None else [1.0 * (c - s * 0.5) for c, s in zip(center, [w, h])]
     matrix = _get_inverse_affine_matrix(center_f, angle, [1.0 * t for t in translate], scale, shear)
     fill = _grid_fill(img, fill, "affine")
-    return wrap(F_t.affine(img._data, matrix, _grid_mode(interpolation, "affine"), fill))
+    return _run("affine", img, matrix, _grid_mode(interpolation, "affine"), fill)
 
 
 def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
@@ -423,7 +441,7 @@ def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEA
                          f"{tuple(displacement.shape)}")
     fill = _grid_fill(t_img, fill, "elastic_transform")
     mode = _grid_mode(interpolation, "elastic_transform")
-    out = wrap(F_t.elastic_transform(t_img._data, displacement._data[0], mode, fill))
+    out = _run("elastic_transform", t_img, displacement._data[0], mode, fill)
     return out if is_tensor else to_pil_image(out, mode=img.mode)
 
 
@@ -437,6 +455,11 @@ def _colour_tensor(img, name, channels=(1, 3)):
     return x
 
 
+def _colour_image(img, name, channels=(1, 3)):
+    _colour_tensor(img, name, channels)
+    return img
+
+
 def _non_negative(value, name):
     if value < 0:
         raise ValueError(f"{name} ({value}) is not non-negative.")
@@ -446,7 +469,7 @@ def adjust_brightness(img, brightness_factor):
     """Scale intensities by ``brightness_factor`` (0 black, 1 unchanged)."""
     _non_negative(brightness_factor, "brightness_factor")
     if _dispatch(img, "adjust_brightness"):
-        return wrap(F_t.adjust_brightness(_colour_tensor(img, "adjust_brightness"), brightness_factor))
+        return _run("adjust_brightness", _colour_image(img, "adjust_brightness"), brightness_factor)
     return F_pil.adjust_brightness(img, brightness_factor)
 
 
@@ -454,7 +477,7 @@ def adjust_contrast(img, contrast_factor):
     """Blend with the mean grey level (0 solid grey, 1 unchanged)."""
     _non_negative(contrast_factor, "contrast_factor")
     if _dispatch(img, "adjust_contrast"):
-        return wrap(F_t.adjust_contrast(_colour_tensor(img, "adjust_contrast"), contrast_factor))
+        return _run("adjust_contrast", _colour_image(img, "adjust_contrast"), contrast_factor)
     return F_pil.adjust_contrast(img, contrast_factor)
 
 
@@ -462,7 +485,7 @@ def adjust_saturation(img, saturation_factor):
     """Blend with the greyscale image (0 grey, 1 unchanged, 2 doubled saturation)."""
     _non_negative(saturation_factor, "saturation_factor")
     if _dispatch(img, "adjust_saturation"):
-        return wrap(F_t.adjust_saturation(_colour_tensor(img, "adjust_saturation"), saturation_factor))
+        return _run("adjust_saturation", _colour_image(img, "adjust_saturation"), saturation_factor)
     return F_pil.adjust_saturation(img, saturation_factor)
 
 
@@ -471,7 +494,7 @@ def adjust_hue(img, hue_factor):
     if not -0.5 <= hue_factor <= 0.5:
         raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
     if _dispatch(img, "adjust_hue"):
-        return wrap(F_t.adjust_hue(_colour_tensor(img, "adjust_hue"), hue_factor))
+        return _run("adjust_hue", _colour_image(img, "adjust_hue"), hue_factor)
     return F_pil.adjust_hue(img, hue_factor)
 
 
@@ -480,7 +503,7 @@ def adjust_gamma(img, gamma, gain=1):
     if gamma < 0:
         raise ValueError(f"adjust_gamma: gamma should be a non-negative real number, got {gamma}")
     if _dispatch(img, "adjust_gamma"):
-        return wrap(F_t.adjust_gamma(_colour_tensor(img, "adjust_gamma"), gamma, gain))
+        return _run("adjust_gamma", _colour_image(img, "adjust_gamma"), gamma, gain)
     return F_pil.adjust_gamma(img, gamma, gain)
 
 
@@ -488,7 +511,7 @@ def adjust_sharpness(img, sharpness_factor):
     """Blend with a smoothed image (0 blurred, 1 unchanged, 2 sharpened)."""
     _non_negative(sharpness_factor, "sharpness_factor")
     if _dispatch(img, "adjust_sharpness"):
-        return wrap(F_t.adjust_sharpness(_colour_tensor(img, "adjust_sharpness"), sharpness_factor))
+        return _run("adjust_sharpness", _colour_image(img, "adjust_sharpness"), sharpness_factor)
     return F_pil.adjust_sharpness(img, sharpness_factor)
 
 
@@ -505,14 +528,14 @@ def rgb_to_grayscale(img, num_output_channels=1):
     if num_output_channels not in (1, 3):
         raise ValueError(f"rgb_to_grayscale: num_output_channels should be 1 or 3, got {num_output_channels}")
     if _dispatch(img, "rgb_to_grayscale"):
-        return wrap(F_t.rgb_to_grayscale(_colour_tensor(img, "rgb_to_grayscale"), num_output_channels))
+        return _run("rgb_to_grayscale", _colour_image(img, "rgb_to_grayscale"), num_output_channels)
     return F_pil.to_grayscale(img, num_output_channels)
 
 
 def invert(img):
     """``max - I``."""
     if _dispatch(img, "invert"):
-        return wrap(F_t.invert(_colour_tensor(img, "invert")))
+        return _run("invert", _colour_image(img, "invert"))
     return F_pil.invert(img)
 
 
@@ -535,14 +558,14 @@ def solarize(img, threshold):
         if threshold > F_t.max_value(x.dtype):
             raise TypeError(f"solarize: threshold {threshold} should be at most the maximum value of "
                             f"{img.dtype}")
-        return wrap(F_t.solarize(x, threshold))
+        return _run("solarize", img, threshold)
     return F_pil.solarize(img, threshold)
 
 
 def autocontrast(img):
     """Stretch each channel so its darkest value becomes 0 and its brightest the maximum."""
     if _dispatch(img, "autocontrast"):
-        return wrap(F_t.autocontrast(_colour_tensor(img, "autocontrast")))
+        return _run("autocontrast", _colour_image(img, "autocontrast"))
     return F_pil.autocontrast(img)
 
 
@@ -585,7 +608,7 @@ def gaussian_blur(img, kernel_size, sigma=None):
     if any(s <= 0.0 for s in sigma):
         raise ValueError(f"gaussian_blur: sigma should have positive values, got {sigma}")
     if _dispatch(img, "gaussian_blur"):
-        return wrap(F_t.gaussian_blur(img._data, kernel_size, sigma))
+        return _run("gaussian_blur", img, kernel_size, sigma)
     # TorchVision blurs PIL images through its tensor code, so this path does the same
     out = F_t.gaussian_blur(pil_to_tensor(img)._data, kernel_size, sigma)
     return to_pil_image(wrap(out), mode=img.mode)
@@ -596,6 +619,8 @@ def erase(img, i, j, h, w, v, inplace=False):
     if not isinstance(img, Tensor):
         raise TypeError(f"erase: img should be a visionlite Tensor image, got {type(img).__name__}")
     check_tensor_image(img, "erase")
+    if _tracks_grad(img):
+        return F_ag.erase(img, i, j, h, w, v, inplace=inplace)
     out = F_t.erase(img._data, i, j, h, w, unwrap(v), inplace=inplace)
     if inplace:
         bump_version(img)
