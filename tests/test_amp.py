@@ -8,11 +8,12 @@ import pytest
 
 import visionlite as vl
 import visionlite.nn.functional as F
+from tests.helpers.refs import require
 from visionlite import amp, nn, optim
 from visionlite.core import amp_state
 from visionlite.core.amp import _policy
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 TF = torch.nn.functional
 
 rng = np.random.default_rng(0)
