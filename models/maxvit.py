@@ -18,7 +18,7 @@ from visionlite.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDe
 
 from ._api import WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
-from .swin_transformer import relative_position_index
+from .swin_transformer import _relative_position_index
 
 __all__ = ["MaxVit", "MaxVit_T_Weights", "maxvit_t"]
 
@@ -104,7 +104,7 @@ class RelativePositionalMultiHeadAttention(nn.Module):
         self.relative_position_bias_table = nn.Parameter(
             vl.empty((2 * self.size - 1) * (2 * self.size - 1), self.n_heads, dtype=vl.float32))
         self.register_buffer("relative_position_index",
-                             vl.tensor(relative_position_index(self.size, self.size)))
+                             vl.tensor(_relative_position_index(self.size, self.size)))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
     def get_relative_positional_bias(self):

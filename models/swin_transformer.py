@@ -32,7 +32,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------- helpers
 
-def relative_position_index(height, width):
+def _relative_position_index(height, width):
     """``(height*width, height*width)`` int64 array: for tokens i, j of a ``height x width`` window
     (row-major), the row of the ``(2*height-1) * (2*width-1)`` bias table that holds the offset
     ``pos(i) - pos(j)``."""
@@ -200,7 +200,7 @@ class ShiftedWindowAttention(nn.Module):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
     def define_relative_position_index(self):
-        index = relative_position_index(*self.window_size).reshape(-1)
+        index = _relative_position_index(*self.window_size).reshape(-1)
         self.register_buffer("relative_position_index", vl.tensor(index))
 
     def get_relative_position_bias(self):
