@@ -285,6 +285,12 @@ def test_deep_safetensors_structure(tmp_path, depth):
         for _ in range(150):
             nested = [nested]
         vl.save({"x": nested}, tmp_path / "y.safetensors")
+    # what save accepts, load reads back: the deepest allowed nesting round-trips
+    nested = [1.5]
+    for _ in range(99):
+        nested = [nested]
+    vl.save({"x": nested}, tmp_path / "z.safetensors")
+    assert vl.load(tmp_path / "z.safetensors") == {"x": nested}
 
 
 # --------------------------------------------------------------------------------------- hostile servers

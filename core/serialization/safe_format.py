@@ -68,7 +68,7 @@ class _Encoder:
         return {kind: name}
 
     def encode(self, obj, path=()):
-        if len(path) > MAX_DEPTH:
+        if len(path) > MAX_DEPTH and isinstance(obj, (dict, list, tuple)):
             raise ValueError(f"visionlite.save: the object nests containers more than {MAX_DEPTH} levels "
                              f"deep (at {'.'.join(path[:8])}...); loading refuses deeper files, so saving "
                              "does too")
