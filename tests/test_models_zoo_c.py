@@ -147,12 +147,14 @@ def test_preset_transform_gives_torchvision_tensor(enum):
     assert got.shape == expected.shape == (3, crop, crop)
     # PIL's bicubic resize runs in uint8 on both sides: equal up to float rounding.
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    # Tensor input: both resample in float with the antialiased bicubic kernel (a few float32 ulps apart).
+    # uint8 tensor input: resampled to uint8 on both sides; a few values in 10^5 land on the other side of a
+    # rounding tie (one level: 1/255/std after normalising), every other value is equal.
     tensor = np.asarray(img).transpose(2, 0, 1).copy()
     expected = tv_transforms(torch.from_numpy(tensor)).numpy()
     got = ours_transforms(vl.tensor(tensor)).numpy()
-    np.testing.assert_allclose(got, expected, atol=2e-2)
-    assert np.mean(np.abs(got - expected)) < 1e-3
+    diff = np.abs(got - expected)
+    assert diff.max() <= 1 / 255 / 0.224 + 1e-5
+    assert np.mean(diff > 1e-5) < 1e-4
 
 
 # --------------------------------------------------------------------------------------------- training
