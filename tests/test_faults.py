@@ -125,6 +125,19 @@ def test_views_past_the_copy_budget_share_their_storage_as_in_torch(tmp_path):
     np.testing.assert_array_equal(got["views"][39].numpy(), ref["views"][39].numpy())
 
 
+def test_out_of_memory_anywhere_in_a_load_is_a_checkpoint_error(tmp_path, monkeypatch):
+    from visionlite.core.serialization import safe_format
+
+    vl.save({"a": vl.zeros(3)}, tmp_path / "m.safetensors")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(safe_format, "_arrays_from_path", no_memory)
+    with pytest.raises(CheckpointError, match="ran out of memory"):
+        vl.load(tmp_path / "m.safetensors")
+
+
 class _Storage:
     """Stands for a storage in a hand-made torch zip checkpoint (pickled by persistent id)."""
 

@@ -178,3 +178,17 @@ def _load(file, name, map_location, path=None):
             pickle.UnpicklingError, ValueError, KeyError, IndexError, TypeError, AttributeError,
             OverflowError) as e:
         raise corrupt(name, f"{type(e).__name__}: {e}") from e
+    except MemoryError:
+        # the readers name the tensor or storage where they allocate; this is the net under the rest
+        raise CheckpointError(f"{name}: this machine ran out of memory while loading it (the file holds "
+                              f"{_size_of(file)} bytes)") from None
+
+
+def _size_of(file):
+    try:
+        here = file.tell()
+        size = file.seek(0, 2)
+        file.seek(here)
+        return f"{size:,}"
+    except (OSError, ValueError):
+        return "an unknown number of"
