@@ -176,7 +176,12 @@ def cached_file(url, model_dir=None, progress=True, file_name=None, sha256=None,
         logger.warning("Cached %s does not match its expected hash; deleting it and fetching it again", path)
         _remove(path)
         was_corrupt = True
-    source = resolve_url(url)
+    try:
+        source = resolve_url(url)
+    except DownloadError:
+        if not is_offline():
+            raise
+        source = url  # offline, nothing is fetched anyway: the offline error below is the one to give
     # A mirror folder is just another local cache, so offline mode may still copy from it.
     if is_offline() and not source.startswith("file:"):
         state = (f"was in the cache ({folder}) but corrupt (it did not match its expected hash), so it was "
