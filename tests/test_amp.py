@@ -149,6 +149,61 @@ def test_backward_through_autocast_matches_torch():
     np.testing.assert_allclose(grads[0], grads[1], rtol=2e-2, atol=2e-2)
 
 
+MODULES = {
+    "Linear": (lambda n: n.Linear(4, 3), (2, 4)),
+    "Conv2d": (lambda n: n.Conv2d(3, 4, 3), (1, 3, 6, 6)),
+    "Conv1d": (lambda n: n.Conv1d(3, 4, 3), (1, 3, 6)),
+    "ConvTranspose2d": (lambda n: n.ConvTranspose2d(3, 4, 3), (1, 3, 6, 6)),
+    "BatchNorm2d": (lambda n: n.BatchNorm2d(3), (2, 3, 4, 4)),
+    "LayerNorm": (lambda n: n.LayerNorm(4), (2, 4)),
+    "GroupNorm": (lambda n: n.GroupNorm(1, 3), (2, 3, 4, 4)),
+    "TransformerEncoderLayer": (lambda n: n.TransformerEncoderLayer(4, 2, 8, batch_first=True, dropout=0.0),
+                                (2, 3, 4)),
+    "GRU": (lambda n: n.GRU(4, 3, batch_first=True), (2, 3, 4)),
+    "MaxPool2d": (lambda n: n.MaxPool2d(2), (1, 3, 4, 4)),
+    "Upsample": (lambda n: n.Upsample(scale_factor=2), (1, 3, 4, 4)),
+    "PReLU": (lambda n: n.PReLU(), (2, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_module_output_dtype_matches_torch(name):
+    build, shape = MODULES[name]
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    dtypes_seen = []
+    for lib in (vl, torch):
+        module = build(vl.nn if lib is vl else torch.nn)
+        with (vl.amp if lib is vl else torch.amp).autocast("cpu"):
+            out = module(lib.tensor(x))
+        out = out[0] if isinstance(out, tuple) else out
+        dtypes_seen.append(str(out.dtype).split(".")[-1])
+    assert dtypes_seen[0] == dtypes_seen[1]
+
+
+def test_cnn_chain_dtypes_match_torch():
+    """bfloat16 flows through BatchNorm, residual adds, pooling and LayerNorm (float32 parameters keep a
+    lower-precision input's dtype, as PyTorch's mixed-dtype norms)."""
+    seen = []
+    for lib in (vl, torch):
+        n = vl.nn if lib is vl else torch.nn
+        conv, bn, pool = n.Conv2d(3, 4, 3, padding=1), n.BatchNorm2d(4), n.AdaptiveAvgPool2d(1)
+        ln, fc = n.LayerNorm(4), n.Linear(4, 2)
+        x = lib.tensor(np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype(np.float32))
+        out = []
+        with (vl.amp if lib is vl else torch.amp).autocast("cpu"):
+            h = bn(conv(x))
+            h = h.relu() + h
+            out.append(h.dtype)
+            h = (F if lib is vl else TF).max_pool2d(h, 2)
+            h = pool(h).flatten(1)
+            out.append(h.dtype)
+            h = ln(h)
+            out.append(h.dtype)
+            out.append(fc(h).dtype)
+        seen.append([str(d).split(".")[-1] for d in out])
+    assert seen[0] == seen[1] == ["bfloat16"] * 4
+
+
 # ------------------------------------------------------------------------------ the context manager
 def test_nesting_disabling_and_state_queries_match_torch():
     seen = {}

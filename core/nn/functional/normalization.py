@@ -84,10 +84,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def _affine(y, weight, bias, shape):
+    dtype = y.dtype
     if weight is not None:
         y = y * weight.reshape(shape)
     if bias is not None:
         y = y + bias.reshape(shape)
+    if y.dtype is not dtype and dtype.itemsize == 2:
+        # PyTorch's mixed-dtype norms: a bfloat16/float16 input with float32 parameters (autocast's usual
+        # case) gives an output in the input's dtype
+        y = y.to(dtype)
     return y
 
 
