@@ -10,6 +10,7 @@ _HOMES = {
     "CIFAR10": "cifar", "CIFAR100": "cifar", "SVHN": "svhn",
     "DatasetFolder": "folder", "ImageFolder": "folder", "FakeData": "fakedata", "Digits": "digits",
     "CocoDetection": "coco", "CocoCaptions": "coco", "VOCDetection": "voc", "VOCSegmentation": "voc",
+    "wrap_dataset_for_transforms_v2": "_tv_wrapper",
 }
 __all__ = list(_HOMES)
 

@@ -39,7 +39,8 @@ def to_xyxy(boxes, fmt):
 
 
 def from_xyxy(xyxy, fmt, dtype):
-    return _cast(convert_format(xyxy, BF.XYXY, fmt), np.dtype(dtype))
+    """float64 XYXY -> ``fmt`` in ``dtype`` (integer boxes truncate, as TorchVision's kernels cast back)."""
+    return cast_like(convert_format(xyxy, BF.XYXY, fmt), dtype)
 
 
 def clamp(xyxy, canvas_size):

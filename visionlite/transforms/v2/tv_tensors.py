@@ -73,8 +73,9 @@ class Mask(TVTensor):
     """Segmentation masks ``H,W`` or per-instance ``N,H,W`` (any dtype; resampled with nearest)."""
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        if hasattr(data, "getbands"):  # a PIL image
-            data = np.asarray(data).copy()
+        if hasattr(data, "getbands"):  # a PIL image: C,H,W as pil_to_tensor gives it (1,H,W for "L"/"P")
+            arr = np.asarray(data)
+            data = (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)).copy()
         super().__init__(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -116,10 +117,26 @@ class BoundingBoxes(TVTensor):
         return f"BoundingBoxes({data!r}, format={self.format}, canvas_size={self.canvas_size})"
 
 
+def _join_graph(out, src):
+    """Make ``out`` (a new kind around ``src``'s data) stand for ``src`` in the autograd graph, so a kernel's
+    differentiable result keeps its graph when its kind is re-attached (``as_subclass`` in TorchVision)."""
+    from visionlite.core.autograd.grad_mode import is_grad_enabled
+    from visionlite.core.autograd.versions import share_version
+
+    share_version(out, src)
+    if not (src.requires_grad and is_grad_enabled()):
+        return
+    if src._ctx is None:  # a leaf: go through a view, so gradients still reach the leaf itself
+        src = src.view(*src.shape)
+    out.requires_grad, out._ctx, out._out_index = True, src._ctx, src._out_index
+
+
 def wrap(array_or_tensor, *, like, **meta):
     """A tensor of ``like``'s kind (and metadata, overridden by ``meta``) around new data."""
     data = array_or_tensor._data if isinstance(array_or_tensor, Tensor) else array_or_tensor
     out = _new(type(like), data)
+    if isinstance(array_or_tensor, Tensor):
+        _join_graph(out, array_or_tensor)
     if isinstance(like, BoundingBoxes):
         out.format = as_format(meta.get("format", like.format))
     if isinstance(like, (BoundingBoxes, KeyPoints)):
