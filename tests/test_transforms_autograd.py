@@ -126,3 +126,46 @@ def test_in_place_transforms_on_a_graph_tensor():
     expected = np.full(IMG[0].shape, 2.0, dtype=np.float32)
     expected[:, :2, :2] = 0.0
     np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+V2_OPS = {
+    "resize": lambda F, t: F.resize(t, [5, 6]),
+    "normalize": lambda F, t: F.normalize(t, [0.5, 0.4, 0.3], [0.2, 0.3, 0.4]),
+    "affine": lambda F, t: F.affine(t, angle=10.0, translate=[1, 1], scale=1.1, shear=[2.0, 0.0],
+                                    interpolation=F.InterpolationMode.BILINEAR),
+    "perspective": lambda F, t: F.perspective(t, [[0, 0], [10, 0], [10, 8], [0, 8]],
+                                              [[1, 1], [9, 0], [10, 7], [0, 8]]),
+    "crop_flip": lambda F, t: F.horizontal_flip(F.crop(t, 1, 2, 6, 7)),
+    "pad": lambda F, t: F.pad(t, [1, 2], padding_mode="reflect"),
+    "colour": lambda F, t: F.adjust_saturation(F.adjust_contrast(F.adjust_brightness(t, 1.2), 0.8), 1.3),
+    "blur": lambda F, t: F.gaussian_blur(t, [3, 3]),
+}
+
+
+@pytest.mark.parametrize("kind", ["tensor", "image"])
+@pytest.mark.parametrize("name", list(V2_OPS))
+def test_v2_transform_gradient_matches_torchvision(name, kind):
+    TF2 = require("torchvision.transforms.v2.functional")
+    tv_tensors = require("torchvision.tv_tensors")
+    from visionlite.transforms.v2 import functional as VF2
+    from visionlite.transforms.v2 import tv_tensors as vl_tv
+
+    grads, outs = [], []
+    for F, lib in ((TF2, "torch"), (VF2, "vl")):
+        if lib == "torch":
+            t = torch.tensor(IMG[0], requires_grad=True)
+            x = tv_tensors.Image(t) if kind == "image" else t
+        else:
+            t = x = vl_tv.Image(IMG[0], requires_grad=True) if kind == "image" else vl.tensor(IMG[0],
+                                                                                             requires_grad=True)
+        out = V2_OPS[name](F, x)
+        assert out.requires_grad
+        if kind == "image":
+            assert type(out).__name__ == "Image"
+        n = int(np.prod(out.shape))
+        w = WEIGHTS[:n].reshape(tuple(out.shape))
+        (out * (torch.tensor(w) if lib == "torch" else vl.tensor(w))).sum().backward()
+        outs.append(np.asarray(out.detach().numpy()))
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=2e-6)

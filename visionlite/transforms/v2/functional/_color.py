@@ -147,6 +147,8 @@ def grayscale_to_rgb_image(image):
         return image.convert("RGB")
     if image.shape[-3] >= 3:  # already RGB (or more)
         return image
+    if image.requires_grad:  # keeps the graph (one channel repeated three times)
+        return image.expand(*image.shape[:-3], 3, *image.shape[-2:]) * 1.0
     return Tensor._wrap(array_module(image._data).repeat(image._data, 3, axis=-3))
 
 

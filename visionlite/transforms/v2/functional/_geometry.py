@@ -499,14 +499,13 @@ def _coeffs(startpoints, endpoints, coefficients):
 def perspective_image(image, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR, fill=None,
                       coefficients=None):
     from ..._functional_pil import perspective as pil_perspective
-    from ..._functional_tensor import perspective as t_perspective
 
     c = _coeffs(startpoints, endpoints, coefficients)
     mode = _warp_mode(interpolation)
     if is_pil_image(image):
         return pil_perspective(image, c, F1.pil_modes_mapping[mode], fill)
     fill = F1._grid_fill(image, _fill_for(image, fill), "perspective")
-    return Tensor._wrap(t_perspective(image._data, c, F1._grid_mode(mode, "perspective"), fill))
+    return F1._run("perspective", image, c, F1._grid_mode(mode, "perspective"), fill)
 
 
 perspective_video = perspective_image

@@ -5,6 +5,7 @@ kernel for an op is refused (the transforms, not the functionals, pass such inpu
 """
 import functools
 
+from visionlite.core.autograd.grad_mode import is_grad_enabled
 from visionlite.core.tensor import Tensor
 
 from ..._common import is_pil_image
@@ -54,6 +55,15 @@ def register_kernel(functional, tv_tensor_cls):
     return decorator
 
 
+def _plain(inpt):
+    """``inpt`` as a plain Tensor for a kernel; an input in the autograd graph stays in it (a view)."""
+    if is_pure_tensor(inpt):
+        return inpt
+    if inpt.requires_grad and is_grad_enabled():
+        return inpt.view(*inpt.shape)
+    return Tensor._wrap(inpt._data)
+
+
 def _rewrap(out, like):
     if isinstance(out, (tuple, list)):
         return type(out)(_rewrap(o, like) for o in out)
@@ -84,7 +94,7 @@ def dispatcher(**kernels):
                 raise TypeError(f"{name}: inputs of type {type(inpt).__name__} are not supported (supported: "
                                 f"{', '.join(sorted(kernels))})")
             if kind in ("image", "video", "mask"):
-                plain = Tensor._wrap(inpt._data)
+                plain = _plain(inpt)
                 return _rewrap(kernel(plain, *args, **kwargs), inpt)
             return kernel(inpt, *args, **kwargs)
 
