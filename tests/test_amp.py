@@ -300,6 +300,53 @@ def test_weight_cast_is_cached_within_a_region_and_refreshed_after_a_change():
     assert not amp_state.STATE.cache
 
 
+def _custom_functions(lib):
+    A = vl.amp if lib is vl else torch.amp
+    Fn = vl.autograd.Function if lib is vl else torch.autograd.Function
+
+    class CastMM(Fn):
+        @staticmethod
+        @A.custom_fwd(device_type="cpu", cast_inputs=lib.float32)
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            ctx.seen = (lib.is_autocast_enabled("cpu"), str(a.dtype).split(".")[-1])
+            return a @ b
+
+        @staticmethod
+        @A.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g @ b.t(), a.t() @ g
+
+    class PlainMM(Fn):
+        @staticmethod
+        @A.custom_fwd(device_type="cpu")
+        def forward(ctx, a, b):
+            return a @ b
+
+        @staticmethod
+        @A.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            return g, g
+
+    return CastMM, PlainMM
+
+
+def test_custom_fwd_bwd_match_torch():
+    seen = []
+    for lib in (vl, torch):
+        cast_mm, plain_mm = _custom_functions(lib)
+        a = lib.tensor(np.eye(3, dtype=np.float32) * 2).to(lib.bfloat16).requires_grad_()
+        b = lib.ones(3, 3, requires_grad=True)
+        with (vl.amp if lib is vl else torch.amp).autocast("cpu"):
+            y = cast_mm.apply(a, b)
+            z = plain_mm.apply(a.detach().float(), b)
+        y.float().sum().backward()
+        seen.append([str(t.dtype).split(".")[-1] for t in (y, z, a.grad, b.grad)])
+        np.testing.assert_allclose(b.grad.float().numpy(), np.full((3, 3), 2.0))
+    assert seen[0] == seen[1] == ["float32", "bfloat16", "bfloat16", "float32"]
+
+
 # ------------------------------------------------------------------------------ the op lists
 def _torch_lists():
     """PyTorch's autocast test lists, read from its source (importing that module needs test-only
