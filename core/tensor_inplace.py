@@ -157,6 +157,9 @@ class InplaceMethods:
         "scatter",
         "scatter_add",
         "index_fill",
+        "index_add",
+        "index_copy",
+        "put",
         "maximum",
         "minimum",
     ):

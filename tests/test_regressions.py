@@ -79,6 +79,11 @@ INDEX_OPS = {
     "scatter_add": (lambda m, t, i: t.scatter_add(0, m.tensor([i]), t[:1, :2])),
     "index_fill": (lambda m, t, i: t.index_fill(0, m.tensor(i), 5.0)),
     "take": (lambda m, t, i: t.take(m.tensor(i) * 4)),
+    "index_add": (lambda m, t, i: t.index_add(0, m.tensor(i), t[:2] * 2)),
+    "index_copy": (lambda m, t, i: t.index_copy(0, m.tensor(i), t[:2] * 2)),
+    "put": (lambda m, t, i: t.put(m.tensor(i) * 4, t[0, :2] + 100)),
+    "put_accumulate": (lambda m, t, i: t.put(m.tensor(i) * 4, t[0, :2] + 100, accumulate=True)),
+    "index_add_": (lambda m, t, i: t.clone().index_add_(1, m.tensor(i), t[:, :2], alpha=3)),
     "embedding": (lambda m, t, i: m.nn.functional.embedding(m.tensor(i), t)),
     "Embedding": (lambda m, t, i: m.nn.Embedding(3, 2)(m.tensor(i)).shape),
 }
@@ -155,3 +160,25 @@ def test_random_resized_crop_of_an_empty_image_is_a_clear_error(shape):
             t(vl.zeros(*shape))
     with pytest.raises(ValueError, match="empty image"):
         T.RandomResizedCrop(4)(__import__("PIL.Image").Image.new("RGB", (0, 0)))
+
+
+@pytest.mark.parametrize("op", ["index_add", "index_copy", "put"])
+def test_index_writes_have_torch_gradients(op):
+    rng = np.random.default_rng(5)
+    a, src = rng.standard_normal((4, 5)), rng.standard_normal((3, 5))
+    idx = np.array([2, 0, 3])
+    w = rng.standard_normal((4, 5))
+    results = []
+    for m in (torch, vl):
+        x, s = m.tensor(a, requires_grad=True), m.tensor(src, requires_grad=True)
+        i = m.tensor(idx)
+        if op == "index_add":
+            out = x.index_add(0, i, s, alpha=2.0)
+        elif op == "index_copy":
+            out = x.index_copy(0, i, s)
+        else:
+            out = x.put(i * 5 - 1, s[0, :3], accumulate=True)
+        (out * m.tensor(w)).sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy(), s.grad.numpy()])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)

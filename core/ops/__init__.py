@@ -60,6 +60,7 @@ from .elementwise import (
     where,
 )
 from .extra import addcdiv, addcmul, clip, diagonal, index_fill, lerp, tril, triu  # noqa: F401
+from .index_write import index_add, index_copy, put  # noqa: F401
 from .indexing import (  # noqa: F401
     argsort,
     argwhere,

@@ -14,6 +14,11 @@ class IntegerDivisionByZero(RuntimeError, ZeroDivisionError):
     """
 
 
+class IndexOutOfBounds(IndexError, RuntimeError):
+    """An index outside its dimension where PyTorch's kernels raise IndexError on some paths and
+    RuntimeError on others (``index_add``): this is both, so either ``except`` works."""
+
+
 def refuse_integer_zero_division(divisor, op):
     """Raise for an integer (or bool) ``divisor`` array holding a zero; float division gives inf/nan."""
     if divisor.dtype.kind in "biu" and divisor.size and not bool(divisor.all()):

@@ -11,7 +11,7 @@ bitwise_not isnan isinf isfinite allclose isclose equal sum mean var std max min
 argmin prod cumsum cumprod logsumexp softmax log_softmax norm all any count_nonzero reshape view
 flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand repeat tile flip fliplr
 flipud roll narrow split chunk unbind movedim clone contiguous lerp addcmul addcdiv diagonal
-index_fill tril triu take_along_dim broadcast_to
+index_fill index_add index_copy put tril triu take_along_dim broadcast_to
 tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh atan2 arctan2
 hypot exp2 logaddexp logaddexp2 frac fmod floor_divide nan_to_num heaviside sgn deg2rad rad2deg
 diag diag_embed rot90 diff kron trace take median nanmedian quantile nanquantile kthvalue mode cummax cummin
