@@ -160,6 +160,7 @@ MODULES = {
     "TransformerEncoderLayer": (lambda n: n.TransformerEncoderLayer(4, 2, 8, batch_first=True, dropout=0.0),
                                 (2, 3, 4)),
     "GRU": (lambda n: n.GRU(4, 3, batch_first=True), (2, 3, 4)),
+    "LSTM": (lambda n: n.LSTM(4, 3, batch_first=True, num_layers=2), (2, 3, 4)),
     "MaxPool2d": (lambda n: n.MaxPool2d(2), (1, 3, 4, 4)),
     "Upsample": (lambda n: n.Upsample(scale_factor=2), (1, 3, 4, 4)),
     "PReLU": (lambda n: n.PReLU(), (2, 4)),

@@ -6,7 +6,8 @@ product; only the recurrent part steps through time in Python.
 """
 import math
 
-from ... import creation
+from ... import amp_state, creation, dtypes
+from ...amp_state import ACTIVE as AUTOCAST
 from ...ops import elementwise as ew
 from ...ops import movement as mv
 from ...ops import rnn as rnn_ops
@@ -40,6 +41,20 @@ def _gru_step(gi, h, w_hh_t, b_hh):
 def _rnn_step(gi, h, w_hh_t, b_hh, relu):
     pre = gi + _hidden(h, w_hh_t, b_hh)
     return ew.relu(pre) if relu else ew.tanh(pre)
+
+
+def _lstm_autocast_inputs(input, hx):
+    """Under cpu autocast PyTorch runs a whole LSTM in the autocast dtype (its ``mkldnn_rnn_layer`` is in the
+    cpu list), states included: cast the input and the given states alike (the weights are cast by the
+    matmuls)."""
+    if input.device.type != "cpu" or not amp_state.is_autocast_enabled("cpu") or amp_state.STATE.suspended:
+        return input, hx
+    dtype = amp_state.get_autocast_dtype("cpu")
+
+    def cast(t):
+        return t.to(dtype) if t.is_floating_point() and t.dtype is not dtypes.float64 else t
+
+    return cast(input), (None if hx is None else tuple(cast(h) for h in hx))
 
 
 # ----------------------------------------------------------------------------------------- layers
@@ -139,7 +154,9 @@ class RNNBase(Module):
     def _run_direction(self, x, state, w_ih, w_hh, b_ih, b_hh, reverse):
         gi_all = F.linear(x, w_ih, b_ih)  # (L, N, G): the input part of every step in one product
         if b_hh is not None and self.mode != "GRU":
-            gi_all = gi_all + b_hh  # outside GRU's reset gate b_hh just adds, so it joins once here
+            # outside GRU's reset gate b_hh just adds, so it joins once here (in the product's dtype, which
+            # autocast may have lowered)
+            gi_all = gi_all + b_hh.to(gi_all.dtype)
             b_hh = None
         w_hh_t = w_hh.t()
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
@@ -236,6 +253,8 @@ class LSTM(RNNBase):
     def forward(self, input, hx=None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of two tensors")
+        if AUTOCAST[0]:
+            input, hx = _lstm_autocast_inputs(input, hx)
         output, (h, c) = self._forward(input, hx, 2)
         return output, (h, c)
 
