@@ -13,6 +13,7 @@ Ops in no list run on their inputs as given.
 
 from .. import dtypes
 from ..amp_state import get_autocast_dtype
+from ..autograd.versions import version_of
 from ..tensor import Tensor
 
 LOWER, FP32, FP32_OPT_DTYPE, PROMOTE, BANNED = "lower", "fp32", "fp32_opt_dtype", "promote", "banned"
@@ -139,10 +140,10 @@ def _cast(value, dtype, device_type, state):
         )
         if cacheable:  # weights: cast once per autocast region (and again if they change in it)
             hit = state.cache.get(id(value))
-            if hit is not None and hit[0] is value and hit[1] == value._version[0]:
+            if hit is not None and hit[0] is value and hit[1] == version_of(value):
                 return hit[2]
             cast = value.to(dtype)
-            state.cache[id(value)] = (value, value._version[0], cast)
+            state.cache[id(value)] = (value, version_of(value), cast)
             return cast
         return value.to(dtype)
     if isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, list, tuple)) for v in value):

@@ -12,6 +12,7 @@ from enum import Enum
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..autograd.versions import bump_version
 from ..backend import array_module, cuda_available, to_device
 from ..tensor import Tensor
 
@@ -133,7 +134,7 @@ class GradScaler:
                         data = g._data = data.copy()
                     if inv_scale != 1:
                         data[...] = (data * inv_scale).astype(data.dtype, copy=False)
-                    g._version[0] += 1
+                    bump_version(g)
         return {k: Tensor._wrap(np.asarray(min(v, 1.0), dtype=np.float32)) for k, v in found.items()}
 
     def step(self, optimizer, *args, **kwargs):

@@ -1,4 +1,5 @@
 """Adadelta (Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method"), as ``torch.optim.Adadelta``."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from . import _functional as F
 from .optimizer import Optimizer
@@ -49,7 +50,7 @@ class Adadelta(Optimizer):
             _adadelta(F.writable(p), F.grad_of(p), state["square_avg"]._data, state["acc_delta"]._data,
                       lr=lr, rho=group["rho"], eps=group["eps"], weight_decay=weight_decay,
                       maximize=group["maximize"])
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _adadelta(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay, maximize):

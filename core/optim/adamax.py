@@ -1,5 +1,6 @@
 """Adamax (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization", section 7), as
 ``torch.optim.Adamax``."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from . import _functional as F
 from .optimizer import Optimizer
@@ -50,7 +51,7 @@ class Adamax(Optimizer):
             _adamax(F.writable(p), F.grad_of(p), state["exp_avg"]._data, state["exp_inf"]._data,
                     beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=weight_decay,
                     maximize=group["maximize"], clr=lr / (1 - beta1**step))
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _adamax(param, grad, exp_avg, exp_inf, *, beta1, beta2, eps, weight_decay, maximize, clr):

@@ -1,5 +1,6 @@
 """Averaged SGD (Polyak & Juditsky, 1992, "Acceleration of Stochastic Approximation by Averaging"), as
 ``torch.optim.ASGD``."""
+from ..autograd.versions import bump_version
 from . import _functional as F
 from .optimizer import Optimizer
 
@@ -55,7 +56,7 @@ class ASGD(Optimizer):
             # they carry its rounding even where the state is float64 (after loading a checkpoint)
             F.set_scalar(eta, F.default_float(lr / ((1 + lambd * lr * step) ** alpha)))
             F.set_scalar(mu, F.default_float(1 / max(1, step - t0)))
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _asgd(param, grad, ax, *, eta, mu, lambd, weight_decay, maximize):

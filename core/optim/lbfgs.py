@@ -8,6 +8,7 @@ direction ``d`` and step ``t``, the curvature pairs ``old_dirs`` (gradient chang
 (steps), their ``ro = 1 / (y . s)``, ``H_diag``, ``prev_flat_grad``, ``prev_loss`` and ``al``.
 """
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _functional as F
@@ -85,12 +86,12 @@ class LBFGS(Optimizer):
             n = data.size
             data += d[offset:offset + n].reshape(data.shape) * t
             offset += n
-            p._version[0] += 1
+            bump_version(p)
 
     def _set_params(self, saved):
         for p, a in zip(self._params, saved):
             F.writable(p)[...] = a
-            p._version[0] += 1
+            bump_version(p)
 
     def _evaluate(self, closure):
         """Run the closure with grad enabled; the loss as a Python float (negated when maximizing)."""

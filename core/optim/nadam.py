@@ -1,5 +1,6 @@
 """NAdam (Dozat, 2016, "Incorporating Nesterov Momentum into Adam"), as ``torch.optim.NAdam``, with the
 momentum-decay schedule and optional decoupled weight decay (Loshchilov & Hutter, 2019)."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from . import _functional as F
 from .optimizer import Optimizer
@@ -66,7 +67,7 @@ class NAdam(Optimizer):
                    bias_correction2=1 - beta2**step,
                    grad_coef=-lr * (1.0 - mu) / (1.0 - mu_product),
                    avg_coef=(-lr * mu_next) / (1.0 - mu_product * mu_next))
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _nadam(param, grad, exp_avg, exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize,

@@ -1,5 +1,6 @@
 """RAdam (Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and Beyond"), as
 ``torch.optim.RAdam``, with optional decoupled weight decay."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from . import _functional as F
 from .optimizer import Optimizer
@@ -64,7 +65,7 @@ class RAdam(Optimizer):
                    beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=weight_decay,
                    decoupled=group["decoupled_weight_decay"], maximize=group["maximize"],
                    bias_correction1=1 - beta1**step, bias_correction2=bias_correction2, rect=rect)
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _radam(param, grad, exp_avg, exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize,

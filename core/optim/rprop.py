@@ -1,5 +1,6 @@
 """Rprop (Riedmiller & Braun, 1993, "A Direct Adaptive Method for Faster Backpropagation Learning: The
 RPROP Algorithm"), as ``torch.optim.Rprop``."""
+from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _functional as F
@@ -50,7 +51,7 @@ class Rprop(Optimizer):
             F.advance(state["step"])
             _rprop(F.writable(p), grad, state["prev"]._data, state["step_size"]._data, etaminus=etaminus,
                    etaplus=etaplus, step_min=lo, step_max=hi, maximize=group["maximize"])
-            p._version[0] += 1
+            bump_version(p)
 
 
 def _rprop(param, grad, prev, step_size, *, etaminus, etaplus, step_min, step_max, maximize):

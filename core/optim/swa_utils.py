@@ -12,6 +12,7 @@ import math
 
 from .. import creation, dtypes
 from ..autograd.grad_mode import no_grad
+from ..autograd.versions import bump_version
 from ..backend import to_device
 from ..nn.modules.module import Module
 from ..nn.modules.normalization import _BatchNorm
@@ -34,7 +35,7 @@ def _store(t, value):
     if not getattr(data.flags, "writeable", True):
         data = t._data = data.copy()
     data[...] = value.astype(data.dtype, copy=False) if value.dtype != data.dtype else value
-    t._version[0] += 1
+    bump_version(t)
 
 
 def get_ema_multi_avg_fn(decay=0.999):
@@ -46,7 +47,7 @@ def get_ema_multi_avg_fn(decay=0.999):
         for ema, cur in zip(ema_param_list, current_param_list):
             if ema.dtype.is_floating_point:
                 F.lerp(F.writable(ema), cur._data, 1 - decay)
-                ema._version[0] += 1
+                bump_version(ema)
             else:
                 _store(ema, ema._data * decay + cur._data * (1 - decay))
 
@@ -69,7 +70,7 @@ def get_swa_multi_avg_fn():
             weight = 1 / (num_averaged + 1)
         for avg, cur in zip(averaged_param_list, current_param_list):
             F.lerp(F.writable(avg), cur._data, weight)
-            avg._version[0] += 1
+            bump_version(avg)
 
     return swa_update
 
