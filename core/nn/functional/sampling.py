@@ -26,9 +26,18 @@ def _steps(n, align_corners, xp, dtype):
     outer edges sit at -1 and 1)."""
     if n <= 1:
         return xp.zeros(max(n, 1), dtype=dtype)
-    steps = np.linspace(-1.0, 1.0, n)
+    # Bit for bit PyTorch's values (its linspace fills from both ends with fused multiply-adds, then
+    # scales by (n-1)/n in two roundings): an identity theta then lands exactly on the pixel centres
+    # PyTorch's does, which decides the side of grid_sample's kink in the gradient.
+    f = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+    wide = np.longdouble if f is np.float64 else np.float64  # one rounding, as a fused multiply-add
+    step = f(2.0) / f(n - 1)
+    i = np.arange(n)
+    from_start = (wide(-1) + wide(step) * i).astype(f)
+    from_end = (wide(1) - wide(step) * (n - 1 - i)).astype(f)
+    steps = np.where(i < n // 2, from_start, from_end).astype(f)
     if not align_corners:
-        steps = steps * ((n - 1) / n)
+        steps = steps * f(n - 1) / f(n)
     return xp.asarray(steps, dtype=dtype)
 
 
