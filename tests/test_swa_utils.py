@@ -28,7 +28,7 @@ def _models():
 def _move(vm, tm, i):
     """Shift every parameter by the same noise in both models and run a training batch (BN buffers move)."""
     r = np.random.default_rng(i)
-    for (name, vp), tp in zip(vm.named_parameters(), tm.parameters()):
+    for vp, tp in zip(vm.parameters(), tm.parameters()):
         noise = r.normal(0, 0.1, tuple(tp.shape))
         with torch.no_grad():
             tp.add_(torch.tensor(noise))
@@ -198,3 +198,33 @@ def test_reachable_as_torch_spells_it():
 
     assert importlib.import_module("visionlite.optim.swa_utils") is swa_utils
     assert vl.optim.swa_utils.AveragedModel is swa_utils.AveragedModel
+
+
+def test_torchvision_reference_ema_subclass_matches_torch():
+    """TorchVision's classification references subclass AveragedModel for a model EMA over parameters and
+    buffers (integer BatchNorm counters included) and reset ``n_averaged`` after warm-up."""
+
+    def make(base):
+        class ExponentialMovingAverage(base):
+            def __init__(self, model, decay, device="cpu"):
+                def ema_avg(avg_model_param, model_param, num_averaged):
+                    return decay * avg_model_param + (1 - decay) * model_param
+
+                super().__init__(model, device, ema_avg, use_buffers=True)
+
+        return ExponentialMovingAverage
+
+    vm = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in vm.state_dict().items()})
+    emas = make(swa_utils.AveragedModel)(vm, decay=0.9), make(tswa.AveragedModel)(tm, decay=0.9)
+    x = rng.normal(size=(2, 1, 5, 5)).astype(np.float32)
+    for i in range(4):
+        vm(vl.tensor(x))
+        tm(torch.tensor(x))
+        for ema, model in zip(emas, (vm, tm)):
+            ema.update_parameters(model)
+            if i == 1:
+                ema.n_averaged.fill_(0)
+    _assert_same_state(emas[0].state_dict(), emas[1].state_dict(), atol=1e-6)
+    assert emas[0].module[1].num_batches_tracked.item() == 3
