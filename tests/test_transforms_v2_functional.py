@@ -315,6 +315,18 @@ def test_register_kernel_for_a_custom_kind():
     assert F.horizontal_flip(Heatmap(np.zeros((2, 2)))) == "flipped"
 
 
+@pytest.mark.parametrize("name", ["chelsea.png", "coffee.png"])
+def test_uint8_plain_resize_is_bit_exact_on_photos(name):
+    img = _photo(name)
+    for size in ([224, 224], [97, 150], [600, 700], [7, 900]):
+        for mode in ("bilinear", "bicubic"):
+            expected = TF.resize(
+                torch.from_numpy(img), size, interpolation=TF.InterpolationMode(mode), antialias=False
+            ).numpy()
+            got = F.resize(vl.tensor(img), size, interpolation=mode, antialias=False).numpy()
+            np.testing.assert_array_equal(got, expected, err_msg=f"{name} {size} {mode}")
+
+
 @pytest.mark.parametrize("name", ["astronaut.png", "chelsea.png", "coffee.png"])
 def test_uint8_antialiased_resize_is_bit_exact_on_photos(name):
     img = _photo(name)

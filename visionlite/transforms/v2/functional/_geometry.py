@@ -159,8 +159,8 @@ def _output_size(canvas_size, size, max_size):
 
 
 def resize_image(image, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
-    """Resize a tensor (``...,C,H,W``) or PIL image. uint8 tensors with antialiased bilinear or bicubic
-    resampling use PyTorch's int16 fixed-point arithmetic (as TorchVision v2 on CPUs), exactly."""
+    """Resize a tensor (``...,C,H,W``) or PIL image. uint8 tensors with bilinear or bicubic resampling
+    (antialiased or not) use PyTorch's int16 fixed-point arithmetic (as TorchVision v2 on CPUs), exactly."""
     interpolation = interpolation_mode(interpolation)
     canvas = tuple(F1.get_dimensions(image)[1:])
     out_size = _output_size(canvas, size, max_size)
@@ -168,11 +168,11 @@ def resize_image(image, size, interpolation=InterpolationMode.BILINEAR, max_size
         return image
     if is_pil_image(image):
         return F1.resize(image, out_size, interpolation)
-    if (isinstance(image, Tensor) and image.dtype.np == np.uint8 and antialias
+    if (isinstance(image, Tensor) and image.dtype.np == np.uint8
             and interpolation in (InterpolationMode.BILINEAR, InterpolationMode.BICUBIC)
             and array_module(image._data) is np and image.numel() > 0):
         x = image._data
-        out = AA.resize_uint8(x.reshape((-1,) + x.shape[-2:]), out_size, interpolation.value)
+        out = AA.resize_uint8(x.reshape((-1,) + x.shape[-2:]), out_size, interpolation.value, bool(antialias))
         return Tensor._wrap(out.reshape(x.shape[:-2] + out.shape[-2:]))
     return F1.resize(image, out_size, interpolation, antialias=antialias)
 
