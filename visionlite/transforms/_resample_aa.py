@@ -18,6 +18,7 @@ import numpy as np
 
 from visionlite.core.backend import array_module
 
+
 def _triangle(x):
     x = np.abs(x)
     return np.where(x < 1.0, 1.0 - x, 0.0).astype(x.dtype)
