@@ -9,12 +9,12 @@ from ..tensor import Tensor
 
 __all__ = ["autocast", "custom_fwd", "custom_bwd", "is_autocast_available"]
 
-_SUPPORTED = {"cpu": ("bfloat16", "float16"), "cuda": ("float16", "bfloat16")}
+_DEVICE_TYPES = ("cpu", "cuda")
 
 
 def is_autocast_available(device_type):
     """Whether ``device_type`` supports autocast (``"cpu"`` and ``"cuda"``)."""
-    return device_type in _SUPPORTED
+    return device_type in _DEVICE_TYPES
 
 
 class autocast:
@@ -42,15 +42,18 @@ class autocast:
         if cache_enabled is None:
             cache_enabled = amp_state.is_autocast_cache_enabled()
         self._cache_enabled = cache_enabled
-        if enabled and device_type == "cuda" and not cuda_available():
-            warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling",
-                          stacklevel=2)
-            enabled = False
-        if enabled and self.fast_dtype is not None and self.fast_dtype.name not in _SUPPORTED[device_type]:
-            names = " and ".join(f"visionlite.{n}" for n in _SUPPORTED[device_type])
-            warnings.warn(f"In {device_type.upper()} autocast, but the target dtype is not supported. "
-                          f"Disabling autocast.\n{device_type.upper()} Autocast only supports dtype of "
-                          f"{names} currently.", stacklevel=2)
+        if enabled and device_type == "cuda":
+            if not cuda_available():
+                warnings.warn("CUDA is not available. Disabling autocast.", stacklevel=2)
+                enabled = False
+            elif self.fast_dtype is dtypes.bfloat16:
+                raise RuntimeError("Current CUDA Device does not support bfloat16 (cupy has no bfloat16). "
+                                   "Please switch dtype to float16.")
+        elif enabled and self.fast_dtype not in (dtypes.bfloat16, dtypes.float16):
+            name = device_type.upper()
+            warnings.warn(f"In {name} autocast, but the target dtype is not supported. Disabling autocast.\n"
+                          f"{name} Autocast only supports dtypes of visionlite.bfloat16, visionlite.float16 "
+                          "currently.", stacklevel=2)
             enabled = False
         self._enabled = enabled
         self._saved = []
