@@ -152,3 +152,21 @@ def test_version_counter_api_tracks_in_place_changes_and_views():
         w.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         s.sum().backward()
+
+
+def test_no_grad_in_one_asyncio_task_leaves_the_others_recording():
+    import asyncio
+
+    async def inference():
+        with vl.no_grad():
+            await asyncio.sleep(0.02)
+            return vl.is_grad_enabled(), (vl.ones(2, requires_grad=True) * 2).requires_grad
+
+    async def training():
+        await asyncio.sleep(0.01)  # runs while the other task sits inside its no_grad block
+        return vl.is_grad_enabled(), (vl.ones(2, requires_grad=True) * 2).requires_grad
+
+    async def main():
+        return await asyncio.gather(inference(), training())
+
+    assert asyncio.run(main()) == [(False, False), (True, True)]
