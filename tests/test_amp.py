@@ -284,6 +284,27 @@ def test_state_is_per_thread():
     assert out == {"enabled": False, "dtype": vl.float32}
 
 
+def test_decorated_function_in_threads_and_recursion():
+    m = vl.tensor(A["m1"]).float()
+
+    @amp.autocast("cpu")
+    def nested(depth):
+        assert (m @ m).dtype is vl.bfloat16
+        return nested(depth - 1) if depth else vl.is_autocast_enabled("cpu")
+
+    results = []
+    def work():
+        results.extend(nested(3) for _ in range(50))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 150
+    assert not vl.is_autocast_enabled("cpu") and amp_state.ACTIVE[0] == 0
+
+
 def test_weight_cast_is_cached_within_a_region_and_refreshed_after_a_change():
     w = vl.tensor(A["m1"]).float().requires_grad_()
     x = vl.tensor(A["m2"]).float()

@@ -1,5 +1,6 @@
 """``autocast``: regions (or decorated functions) in which chosen ops run in lower precision, as
 ``torch.amp.autocast``; and ``custom_fwd`` / ``custom_bwd`` for custom autograd Functions."""
+import copy
 import functools
 import warnings
 
@@ -82,7 +83,9 @@ class autocast:
 
         @functools.wraps(func)
         def decorated(*args, **kwargs):
-            with self:
+            region = copy.copy(self)  # its own saved-state stack: calls may overlap (threads, recursion)
+            region._saved = []
+            with region:
                 return func(*args, **kwargs)
 
         return decorated
