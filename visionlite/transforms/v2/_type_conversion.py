@@ -1,5 +1,7 @@
 """v2 type conversions kept for v1 pipelines: ``PILToTensor``, ``ToPILImage``, ``ToTensor`` and
 ``ConvertImageDtype``; boxes, masks, labels and other leaves pass through."""
+import warnings
+
 import numpy as np
 
 from visionlite.core import dtypes as _dt
@@ -37,7 +39,14 @@ class PILToTensor(_PerLeaf):
 
 
 class ToTensor(_PerLeaf):
-    """PIL images and ``H,W,C`` numpy arrays -> float ``C,H,W`` Tensors in [0, 1] (uint8 scaled)."""
+    """PIL images and ``H,W,C`` numpy arrays -> float ``C,H,W`` Tensors in [0, 1] (uint8 scaled);
+    deprecated in TorchVision v2, with the same warning here."""
+
+    def __init__(self):
+        warnings.warn("The transform `ToTensor()` is deprecated and will be removed in a future release. "
+                      "Instead, please use `v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, "
+                      "scale=True)])`.Output is equivalent up to float precision.", stacklevel=2)
+        super().__init__()
 
     def wanted(self, x, kind):
         return is_pil_image(x) or isinstance(x, np.ndarray)

@@ -101,8 +101,12 @@ class KeyPoints(TVTensor):
 class BoundingBoxes(TVTensor):
     """``N,4`` boxes in ``format`` on an image of ``canvas_size = (height, width)``."""
 
-    def __init__(self, data, *, format, canvas_size, dtype=None, device=None, requires_grad=False):
+    def __init__(self, data, *, format, canvas_size, clamping_mode="soft", dtype=None, device=None,
+                 requires_grad=False):
         super().__init__(_to_array(data, dtype, device), requires_grad=requires_grad)
+        if clamping_mode not in (None, "soft", "hard"):
+            raise ValueError(f"clamping_mode must be None, 'soft' or 'hard', got {clamping_mode!r}")
+        self.clamping_mode = clamping_mode
         if self.ndim == 1:
             self._data = self._data[None]
         if self.ndim != 2 or self.shape[-1] != 4:
@@ -139,6 +143,7 @@ def wrap(array_or_tensor, *, like, **meta):
         _join_graph(out, array_or_tensor)
     if isinstance(like, BoundingBoxes):
         out.format = as_format(meta.get("format", like.format))
+        out.clamping_mode = meta.get("clamping_mode", getattr(like, "clamping_mode", "soft"))
     if isinstance(like, (BoundingBoxes, KeyPoints)):
         out.canvas_size = tuple(meta.get("canvas_size", like.canvas_size))
     return out
