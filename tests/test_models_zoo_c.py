@@ -90,16 +90,30 @@ def _assert_same_logits(ours, theirs, x):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.fixture(scope="module")
+def fast_twins(tmp_path_factory):
+    """``name -> (ours, theirs)`` for the small models, built once for the tests of this module."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = _load_into_ours(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+
+    yield get
+    cache.clear()
+
+
 @pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW])
-def test_logits_on_photos_match_torchvision(name, tmp_path):
-    ours, theirs = _load_into_ours(name, tmp_path)
+def test_logits_on_photos_match_torchvision(name, fast_twins, tmp_path):
+    ours, theirs = fast_twins(name) if name in FAST else _load_into_ours(name, tmp_path)
     _assert_same_logits(ours, theirs, _photos(224, 224))
 
 
 @pytest.mark.parametrize("name,size", [("swin_t", (97, 130)), ("swin_v2_t", (150, 61))])
-def test_swin_pads_other_sizes_as_torchvision(name, size, tmp_path):
+def test_swin_pads_other_sizes_as_torchvision(name, size, fast_twins):
     # Odd sizes: patch merging pads, windows pad, and some stages fit in one window (no shift).
-    ours, theirs = _load_into_ours(name, tmp_path)
+    ours, theirs = fast_twins(name)
     _assert_same_logits(ours, theirs, _photos(*size))
 
 
