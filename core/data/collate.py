@@ -119,6 +119,8 @@ def default_collate(batch):
             _check_numeric(a)
         common = _common_dtype(arrays)
         return Tensor._wrap(_stack_arrays([a.astype(common, copy=False) for a in arrays], "numpy array"))
+    if isinstance(elem, (str, bytes)):  # numpy's str_ and bytes_ included, as in PyTorch
+        return batch
     if isinstance(elem, np.generic):
         _check_numeric(np.asarray(elem))
         return _collate_numbers(batch)
