@@ -64,6 +64,7 @@ OPS = {
     "invert": lambda F, t: F.invert(t),
     "solarize": lambda F, t: F.solarize(t, 0.5),
     "erase": lambda F, t: F.erase(t, 1, 1, 3, 3, _val(F, np.float32(0.5))),
+    "convert_dtype": lambda F, t: F.convert_image_dtype(t, torch.float64 if F is TF else vl.float64),
 }
 
 

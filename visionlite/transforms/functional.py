@@ -126,7 +126,10 @@ def convert_image_dtype(image, dtype=float):
     if not isinstance(image, Tensor):
         raise TypeError("convert_image_dtype: image should be a visionlite Tensor, got "
                         f"{type(image).__name__}")
-    return wrap(F_t.convert_image_dtype(image._data, _dt.get_dtype(dtype).np))
+    target = _dt.get_dtype(dtype)
+    if _tracks_grad(image) and target.is_floating_point:  # float to float is a plain cast, differentiable
+        return image.to(target)
+    return wrap(F_t.convert_image_dtype(image._data, target.np))
 
 
 def normalize(tensor, mean, std, inplace=False):
