@@ -171,6 +171,37 @@ def test_preset_transform_gives_torchvision_tensor(enum):
     assert np.mean(diff > 1e-5) < 1e-4
 
 
+@pytest.mark.parametrize("size,window,shift,v2", [
+    ((14, 14), [7, 7], [3, 3], False),  # plain shifted windows
+    ((13, 17), [7, 7], [3, 3], False),  # padded on both axes
+    ((7, 20), [8, 8], [4, 4], True),    # one window tall: shifted along the width only
+    ((9, 9), [3, 3], [0, 0], True),     # no shift
+])
+def test_shifted_window_attention_function_matches_torchvision(size, window, shift, v2):
+    from torchvision.models.swin_transformer import shifted_window_attention as theirs
+
+    swin = importlib.import_module("visionlite.models.swin_transformer")
+    rng = np.random.default_rng(0)
+    C, heads, n = 12, 3, window[0] * window[1]
+    arrays = {"input": rng.standard_normal((2, *size, C)),
+              "qkv_weight": rng.standard_normal((3 * C, C)) * 0.3, "qkv_bias": rng.standard_normal(3 * C),
+              "proj_weight": rng.standard_normal((C, C)) * 0.3, "proj_bias": rng.standard_normal(C),
+              "relative_position_bias": rng.standard_normal((1, heads, n, n))}
+    if v2:
+        arrays["logit_scale"] = np.array([2.0, 3.0, 5.0]).reshape(heads, 1, 1)  # the last one is clamped
+    t_args = {k: torch.tensor(v, requires_grad=True) for k, v in arrays.items()}
+    v_args = {k: vl.tensor(v, requires_grad=True) for k, v in arrays.items()}
+    common = {"window_size": window, "num_heads": heads, "shift_size": shift, "training": False}
+    expected, got = theirs(**t_args, **common), swin.shifted_window_attention(**v_args, **common)
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    w = rng.standard_normal(tuple(expected.shape))
+    (expected * torch.tensor(w)).sum().backward()
+    (got * vl.tensor(w)).sum().backward()
+    for key in arrays:
+        np.testing.assert_allclose(v_args[key].grad.numpy(), t_args[key].grad.numpy(), rtol=1e-9, atol=1e-10,
+                                   err_msg=key)
+
+
 # --------------------------------------------------------------------------------------------- training
 
 def _small(family, **kwargs):
