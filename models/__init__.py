@@ -62,6 +62,9 @@ def __dir__():
     return sorted(set(globals()) | set(_HOME))
 
 
+_ALL_LOADED, _LOADING = [], []  # flags for _Package.__dict__ (lists: mutated in place, never rebound)
+
+
 class _Package(types.ModuleType):
     # Importing the submodule ``alexnet`` makes Python set the package attribute ``alexnet`` to the module;
     # keep the builder function there instead, as TorchVision's star imports do.
@@ -76,14 +79,21 @@ class _Package(types.ModuleType):
         # scanning it; a module's namespace cannot be a lazy mapping, so reading it through ``__dict__``
         # first loads every family (import-time cost is paid only by code that asks for the whole dict).
         namespace = super().__dict__
-        if not namespace.get("_loading_all"):
-            namespace["_loading_all"] = True
+        # The state lives outside the namespace: a caller may be iterating over it while reading entries.
+        if not _ALL_LOADED and not _LOADING:
+            _LOADING.append(True)
             try:
                 for name in _HOME:
                     if name not in namespace:
                         __getattr__(name)
+                from ._api import BUILTIN_MODELS, _import_all
+
+                _import_all()
+                for name, builder in BUILTIN_MODELS.items():  # registered builders not listed in _EXPORTS
+                    namespace.setdefault(name, builder)
+                _ALL_LOADED.append(True)
             finally:
-                del namespace["_loading_all"]
+                _LOADING.clear()
         return namespace
 
 
