@@ -121,12 +121,15 @@ def test_op_dtype_and_value_under_cpu_autocast_match_torch(name, dtype_name):
 
 
 def test_mixed_inputs_promote_like_torch():
-    """cat/stack promote to the widest input; a lower-precision op casts a float32 weight."""
+    """cat/stack/index_copy promote to the widest input; a lower-precision op casts a float32 weight; ops
+    in no cpu list follow ordinary promotion or keep their input's dtype."""
     for lib in (vl, torch):
         a = lib.tensor(A["m1"]).to(lib.bfloat16)
         b = lib.tensor(A["m2"]).float()
         with (vl.amp if lib is vl else torch.amp).autocast("cpu"):
-            out = [lib.cat([a, b]).dtype, lib.stack([a, b]).dtype, (a @ b).dtype, (a + b).dtype]
+            idx = lib.tensor([0, 2])
+            out = [lib.cat([a, b]).dtype, lib.stack([a, b]).dtype, (a @ b).dtype, (a + b).dtype,
+                   lib.index_copy(a, 0, idx, b[:2]).dtype, lib.addcmul(a, a, b).dtype, lib.tan(a).dtype]
         if lib is vl:
             mine = [d.name for d in out]
         else:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..amp_state import autocast_op
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -14,10 +15,12 @@ def lerp(start, end, weight):
     return start + (end - start) * weight
 
 
+@autocast_op("addcmul")
 def addcmul(a, t1, t2, value=1):
     return a + t1 * t2 * value
 
 
+@autocast_op("addcdiv")
 def addcdiv(a, t1, t2, value=1):
     return a + t1 / t2 * value
 

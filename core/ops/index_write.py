@@ -7,6 +7,7 @@ checks PyTorch makes: ``index_add``/``index_copy`` refuse negative and too-large
 
 import numpy as np
 
+from ..amp_state import autocast_op
 from ..tensor import Tensor
 from ._util import IndexOutOfBounds, normalize_dim
 from .indexing import scatter
@@ -56,6 +57,7 @@ def index_add(input, dim, index, source, alpha=1):
     return out.reshape(()) if input.ndim == 0 else out
 
 
+@autocast_op("index_copy")
 def index_copy(input, dim, index, source):
     """``input`` with the slices of ``source`` copied to ``index`` along ``dim``."""
     axis, full, source = _along(input, dim, index, source, "index_copy", IndexError)

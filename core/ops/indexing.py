@@ -3,6 +3,7 @@ masked_fill, nonzero, take_along_dim, sort/topk."""
 
 import numpy as np
 
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..autograd.versions import bump_version
 from ..backend import array_module
@@ -307,6 +308,7 @@ def scatter(a, dim, index, src=None, value=None, reduce=None):
     return Scatter.apply(a, src, index, axis=axis, reduce=reduce)
 
 
+@autocast_op("scatter_add")
 def scatter_add(a, dim, index, src):
     return scatter(a, dim, index, src, reduce="add")
 

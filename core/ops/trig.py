@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..backend import array_module
 from ..tensor import Tensor
@@ -190,12 +191,12 @@ def _float_unary(op_cls, name, torch_name=None):
     return fn
 
 
-tan = _float_unary(Tan, "tan")
-asin = _float_unary(Asin, "asin", "arcsine")
-acos = _float_unary(Acos, "acos", "arccosine")
+tan = autocast_op("tan")(_float_unary(Tan, "tan"))
+asin = autocast_op("asin")(_float_unary(Asin, "asin", "arcsine"))
+acos = autocast_op("acos")(_float_unary(Acos, "acos", "arccosine"))
 atan = _float_unary(Atan, "atan", "arctangent")
-sinh = _float_unary(Sinh, "sinh")
-cosh = _float_unary(Cosh, "cosh")
+sinh = autocast_op("sinh")(_float_unary(Sinh, "sinh"))
+cosh = autocast_op("cosh")(_float_unary(Cosh, "cosh"))
 asinh = _float_unary(Asinh, "asinh", "inverse hyperbolic sine")
 acosh = _float_unary(Acosh, "acosh", "inverse hyperbolic cosine")
 atanh = _float_unary(Atanh, "atanh", "inverse hyperbolic tangent")
@@ -218,6 +219,7 @@ def _apply_binary(op_cls, a, b, name):
         raise broadcast_error(a, b, name) from None
 
 
+@autocast_op("atan2")
 def atan2(input, other):
     """Elementwise angle of the point ``(other, input)`` in radians, in ``[-pi, pi]`` (broadcast)."""
     return _apply_binary(Atan2, *_float_operands(input, other, "atan2"), "atan2")
