@@ -35,8 +35,10 @@ _LAZY = {
     "tv_tensors",
     "backends",
     "multiprocessing",
+    "distributed",
     "ops",
     "amp",
+    "distributed",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
