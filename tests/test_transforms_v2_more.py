@@ -422,3 +422,26 @@ def test_auto_augment_policies_match_torchvision_on_the_same_draws(ours, theirs,
 def test_auto_augment_refuses_boxes_and_masks():
     with pytest.raises(TypeError, match="not supported"):
         V.TrivialAugmentWide()(ours_sample())
+
+
+def test_custom_transform_written_the_torchvision_way():
+    def make(base, functional):
+        class HalfFlip(base):
+            _transformed_types = (tvt.Image, tvt.BoundingBoxes) if base is V.Transform else (
+                TVT.Image, TVT.BoundingBoxes)
+
+            def make_params(self, flat_inputs):
+                return {"flip": True}
+
+            def transform(self, inpt, params):
+                return self._call_kernel(functional.horizontal_flip, inpt) if params["flip"] else inpt
+
+        return HalfFlip()
+
+    ours = make(V.Transform, V.functional)(ours_sample())
+    theirs = make(TV2.Transform, TV2.functional)(theirs_sample())
+    np.testing.assert_array_equal(ours["image"].numpy(), theirs["image"].numpy())
+    np.testing.assert_allclose(ours["boxes"].numpy(), theirs["boxes"].numpy())
+    np.testing.assert_array_equal(ours["mask"].numpy(), MASK)  # not among _transformed_types
+    np.testing.assert_array_equal(ours["points"].numpy(), POINTS)
+    assert isinstance(ours["image"], tvt.Image) and ours["labels"].tolist() == [3, 4]

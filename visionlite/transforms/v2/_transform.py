@@ -80,10 +80,64 @@ def _mask_mode(params):
     return InterpolationMode.NEAREST
 
 
+def _arity(method):
+    """Positional parameters of a bound method (self excluded)."""
+    import inspect
+
+    params = inspect.signature(method).parameters.values()
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 class Transform(Module):
-    """Base class: subclasses draw parameters in ``make_params`` and transform each kind of input."""
+    """Base class: subclasses draw parameters in ``make_params`` and transform each kind of input
+    (``image``, ``mask``, ``boxes``, ``keypoints``). Subclasses written for TorchVision, which override
+    ``transform(inpt, params)`` (and ``make_params(flat_inputs)``, ``_transformed_types``), run by
+    TorchVision's protocol instead."""
+
+    # TorchVision's protocol: the leaves of these types (or accepted by these predicates) are transformed
+    _transformed_types = (Tensor, is_pil_image)
+
+    def transform(self, inpt, params):
+        """TorchVision-style hook: one transformed leaf (override it to write a transform that way)."""
+        raise NotImplementedError
+
+    def _needs_transform_list(self, flat_inputs):
+        """Which leaves ``transform`` sees: those of ``_transformed_types``, a plain Tensor only when no
+        image or video is present (and then only the first), as TorchVision decides."""
+        from .tv_tensors import TVTensor
+
+        plain_left = not any(is_pil_image(x) or isinstance(x, (Image, Video)) for x in flat_inputs)
+        needs = []
+        for x in flat_inputs:
+            ok = any(isinstance(x, t) if isinstance(t, type) else t(x) for t in self._transformed_types)
+            if ok and isinstance(x, Tensor) and not isinstance(x, TVTensor):
+                ok, plain_left = plain_left, False
+            needs.append(ok)
+        return needs
+
+    def _call_kernel(self, functional, inpt, *args, **kwargs):
+        """Call a v2 functional on one leaf; tv_tensor kinds it has no kernel for pass through."""
+        from .functional._utils import kind_of
+
+        kernels = getattr(functional, "kernels", None)
+        if kernels is not None and kind_of(inpt) not in kernels and kind_of(inpt) not in ("image", "pil"):
+            return inpt
+        return functional(inpt, *args, **kwargs)
+
+    def _forward_torchvision_style(self, inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        leaves = []
+        rebuild = _flatten(sample, leaves)
+        if type(self).check_inputs is not Transform.check_inputs and _arity(self.check_inputs) == 1:
+            self.check_inputs(leaves)
+        needs = self._needs_transform_list(leaves)
+        chosen = [x for x, n in zip(leaves, needs) if n]
+        params = self.make_params(chosen) if _arity(self.make_params) == 1 else {}
+        return rebuild(self.transform(x, params) if n else x for x, n in zip(leaves, needs))
 
     def forward(self, *inputs):
+        if type(self).transform is not Transform.transform:
+            return self._forward_torchvision_style(inputs)
         sample = inputs if len(inputs) > 1 else inputs[0]
         leaves = []
         rebuild = _flatten(sample, leaves)
