@@ -35,7 +35,6 @@ _LAZY = {
     "tv_tensors",
     "backends",
     "multiprocessing",
-    "distributed",
     "ops",
     "amp",
     "distributed",

@@ -14,7 +14,6 @@ ALIASES = {
     "visionlite.cuda": "visionlite.core.cuda",
     "visionlite.backends": "visionlite.core.backends",
     "visionlite.multiprocessing": "visionlite.core.multiprocessing",
-    "visionlite.distributed": "visionlite.core.distributed",
     "visionlite.amp": "visionlite.core.amp",
     "visionlite.distributed": "visionlite.core.distributed",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
