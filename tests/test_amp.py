@@ -420,6 +420,25 @@ def test_op_lists_equal_pytorch_test_lists():
         assert _policy.category("cuda", name) is None and _policy.category("cpu", name) is None
 
 
+def test_every_listed_op_visionlite_has_consults_autocast():
+    """Each op of PyTorch's autocast lists that visionlite defines (as ``vl.name``, ``F.name`` or a Tensor
+    method) is an autocast op: a guard against a redefinition that drops the marking."""
+    cuda, cpu = _torch_lists()
+    names = {_METHOD.get(n, n) for lists in (cuda, cpu) for k, ops in lists.items() if "builtin" not in k
+             for n in ops}
+    delegating = {"softmax", "log_softmax", "softplus"}  # F.<name> calls the marked op of the same name
+    found = 0
+    for name in sorted(names):
+        for where in (vl, F, vl.Tensor):
+            fn = getattr(where, name, None)
+            if where is F and name in delegating:
+                fn = getattr(vl.core.ops.activation if name == "softplus" else vl, name)
+            if callable(fn):
+                found += 1
+                assert getattr(fn, "autocast_name", None) is not None, f"{where.__name__}.{name}"
+    assert found >= 25
+
+
 def test_cuda_policy_casts_as_pytorch_documents():
     """The cuda rules, exercised on CPU tensors treated as cuda ones: float16 for matmuls, float32 for
     sensitive ops (``dtype=float32`` passed to reductions), widest type for promoting ops, float64 kept."""

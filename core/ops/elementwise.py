@@ -426,6 +426,9 @@ def pow(a, b):
     return _pow(a, b)
 
 
+pow.autocast_name = "pow"
+
+
 def _pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if b == 2:
@@ -465,6 +468,8 @@ def _unary(op_cls, name, float_only=True, autocast=False):
             if float_only and not dtypes.is_float(a._data.dtype):
                 a = a.to(dtypes.get_default_dtype())
             return op_cls.apply(a)
+
+        fn.autocast_name = name
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}; integer inputs are computed in the default float dtype."
