@@ -177,8 +177,22 @@ def test_data_parallel_is_a_passthrough_with_torch_keys():
 
 
 def test_distributed_data_parallel_explains_itself():
-    with pytest.raises(RuntimeError, match="visionlite.distributed"):
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
         nn.parallel.DistributedDataParallel(nn.Linear(2, 2))
+
+
+def test_distributed_sampler_defaults_need_a_process_group_as_torch(monkeypatch):
+    from torch.utils.data.distributed import DistributedSampler as TS
+
+    from visionlite.utils.data.distributed import DistributedSampler as VS
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    for cls in (TS, VS):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            cls(list(range(4)))
 
 
 def test_distributed_sampler_import_path_and_unshuffled_order_as_torch():

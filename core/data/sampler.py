@@ -162,7 +162,8 @@ class DistributedSampler(Sampler):
     slice of one common (optionally shuffled) order, padded by repetition to equal lengths unless
     ``drop_last``. Call ``set_epoch(epoch)`` each epoch so the shuffle changes.
 
-    ``num_replicas`` and ``rank`` default to the ``WORLD_SIZE`` and ``RANK`` environment variables.
+    ``num_replicas`` and ``rank`` default to the process group's (``visionlite.distributed``), else to the
+    ``WORLD_SIZE`` and ``RANK`` environment variables.
     """
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
@@ -212,7 +213,11 @@ class DistributedSampler(Sampler):
 def _from_env(value, var, name):
     if value is not None:
         return int(value)
+    from .. import distributed
+
+    if distributed.is_initialized():  # as PyTorch: the default process group's size and rank
+        return distributed.get_world_size() if name == "num_replicas" else distributed.get_rank()
     if var in os.environ:
         return int(os.environ[var])
-    raise ValueError(f"DistributedSampler: pass {name}= (visionlite has no process group to ask), or set the "
-                     f"{var} environment variable")
+    raise ValueError("Default process group has not been initialized, please make sure to call "
+                     f"init_process_group. (DistributedSampler: or pass {name}=, or set {var}.)")
