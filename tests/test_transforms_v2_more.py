@@ -445,3 +445,14 @@ def test_custom_transform_written_the_torchvision_way():
     np.testing.assert_array_equal(ours["mask"].numpy(), MASK)  # not among _transformed_types
     np.testing.assert_array_equal(ours["points"].numpy(), POINTS)
     assert isinstance(ours["image"], tvt.Image) and ours["labels"].tolist() == [3, 4]
+
+
+def test_v1_style_get_params_on_v2_classes():
+    img = vl.zeros(3, 40, 50)
+    for name in ("RandomResizedCrop", "RandomCrop", "ColorJitter", "RandomRotation", "AutoAugment"):
+        assert callable(getattr(V, name).get_params)
+        assert hasattr(getattr(TV2, name), "get_params")
+    vl.manual_seed(0)
+    top, left, h, w = V.RandomResizedCrop.get_params(img, (0.08, 1.0), (0.75, 4 / 3))
+    assert 0 <= top <= 40 - h and 0 <= left <= 50 - w
+    assert V.RandomCrop.get_params(img, (10, 10))[2:] == (10, 10)

@@ -33,3 +33,18 @@ __all__ = ["functional", "tv_tensors", "Transform", "InterpolationMode", "Boundi
            "Image", "Video", "Mask", "KeyPoints", *_transforms_all, *_color_all, *_container_all,
            *_detection_all, *_misc_all, *_augment_all, *_auto_augment_all, *_geometry_extra_all, *_meta_all,
            *_type_conversion_all, *_utils_all]
+
+
+def _share_v1_get_params():
+    """TorchVision's v2 classes answer ``get_params`` with their v1 twin's (for v1-style code that draws
+    parameters itself, e.g. ``v2.RandomResizedCrop.get_params(img, scale, ratio)``)."""
+    from .. import autoaugment as _aa
+    from .. import transforms as _v1
+
+    for name in ("ColorJitter", "ElasticTransform", "GaussianBlur", "RandomAffine", "RandomCrop",
+                 "RandomErasing", "RandomPerspective", "RandomResizedCrop", "RandomRotation"):
+        globals()[name].get_params = staticmethod(getattr(_v1, name).get_params)
+    AutoAugment.get_params = staticmethod(_aa.AutoAugment.get_params)  # noqa: F405
+
+
+_share_v1_get_params()
