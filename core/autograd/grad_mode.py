@@ -12,7 +12,7 @@ flags live in context variables, so an asyncio task's ``no_grad`` stays in that 
 
 import functools
 import inspect
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 # Context variables, not module globals: each thread (and each asyncio task) has its own value, and a
 # new thread starts from the defaults. Reading one costs about as much as a list lookup (a
@@ -42,6 +42,15 @@ def _set_inference(mode):
     prev = _inference.get()
     _inference.set(mode)
     return prev
+
+
+def _restore(var, token, default):
+    """Undo the ``var.set`` that gave ``token`` (a block entered in one context and left in another, which
+    ``reset`` refuses, gets the value from before the block)."""
+    try:
+        var.reset(token)
+    except ValueError:
+        var.set(default if token.old_value is Token.MISSING else token.old_value)
 
 
 def _decorate(make_mode, fn):
@@ -93,10 +102,10 @@ class _GradMode:
     _takes_function = True
 
     def __enter__(self):
-        self._prev = _set_enabled(self.mode)
+        self._token = _enabled.set(self.mode)  # set + reset by token: half the cost of get/set/set
 
     def __exit__(self, *exc):
-        _set_enabled(self._prev)
+        _restore(_enabled, self._token, True)
         return False
 
     def __call__(self, fn):
@@ -127,15 +136,18 @@ class inference_mode(_GradMode):
 
     def __enter__(self):
         if self.active:
-            self._prev = _set_enabled(False)
-            self._prev_inference = _set_inference(True)
+            self._tokens = (_enabled.set(False), _inference.set(True))
         else:
-            self._prev = _enabled.get()
-            self._prev_inference = _inference.get()
+            self._tokens = None
+            self._prev, self._prev_inference = _enabled.get(), _inference.get()
 
     def __exit__(self, *exc):
-        _set_enabled(self._prev)
-        _set_inference(self._prev_inference)
+        if self._tokens is not None:
+            _restore(_inference, self._tokens[1], False)
+            _restore(_enabled, self._tokens[0], True)
+        else:
+            _set_enabled(self._prev)
+            _set_inference(self._prev_inference)
         return False
 
     def clone(self):
@@ -153,6 +165,10 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self):
         pass
+
+    def __exit__(self, *exc):
+        _set_enabled(self._prev)
+        return False
 
     def __call__(self, fn):
         _set_enabled(self._prev)
