@@ -326,3 +326,31 @@ def test_bad_arguments_raise_clear_errors():
         importlib.import_module("visionlite.models.convnext").ConvNeXt([])
     with pytest.raises(TypeError, match="MBConvConfig"):
         importlib.import_module("visionlite.models.efficientnet").EfficientNet([object()], dropout=0.1)
+
+
+# ------------------------------------------------------------------------------------------ fine-tuning
+
+HEADS = [("efficientnet_b0", "classifier.1"), ("convnext_tiny", "classifier.2"), ("regnet_y_400mf", "fc"),
+         ("mnasnet0_5", "classifier.1")]
+
+
+@pytest.mark.parametrize("name,head", HEADS)
+def test_finetune_script_accepts_the_family(name, head, tmp_path):
+    from tests.test_finetune import _load_script, make_image_folder
+
+    model = vm.get_model(name)
+    assert vm.get_head(model) == head
+    new = vm.replace_head(model, 3)
+    assert model.get_submodule(head) is new and new.out_features == 3
+
+    data = make_image_folder(tmp_path / "data", per_class=4, size=32)
+    out = tmp_path / "run"
+    finetune = _load_script("finetune")
+    finetune.main([str(data), "--model", name, "--weights", "none", "--img-size", "32", "--batch-size", "4",
+                   "--epochs", "1", "--freeze-backbone", "--ema-decay", "0", "--val-split", "0.25",
+                   "--no-progress", "--out", str(out)])
+    saved = vl.load(out / "last.safetensors")
+    assert saved["model_name"] == name and saved["classes"] == ["disc", "square", "stripes"]
+    assert tuple(saved["model"][f"{head}.weight"].shape)[0] == 3
+    trained = vm.get_model(name, num_classes=3)
+    trained.load_state_dict(saved["model"], strict=True)
