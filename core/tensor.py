@@ -7,6 +7,8 @@ Operations live in ``core/ops``; the methods here are thin entry points to them.
 import numpy as np
 
 from . import dtypes as _dt
+from .amp_state import ACTIVE as _AUTOCAST
+from .amp_state import dispatch as _autocast_dispatch
 from .autograd.versions import new_counter, share_version
 from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
 from .tensor_inplace import InplaceMethods
@@ -139,7 +141,9 @@ class Tensor(InplaceMethods):
 
     @property
     def grad_fn(self):
-        return self._ctx
+        from .autograd.node_names import presented
+
+        return presented(self._ctx)
 
     @property
     def data(self):
@@ -428,6 +432,8 @@ class Tensor(InplaceMethods):
         return _ops.div(self, other)
 
     def __rtruediv__(self, other):
+        if _AUTOCAST[0]:  # float32 under cuda autocast (PyTorch's __rtruediv__); one list read otherwise
+            return _autocast_dispatch("__rtruediv__", _ops.div, (other, self), {})
         return _ops.div(other, self)
 
     def __floordiv__(self, other):

@@ -460,6 +460,8 @@ def test_cuda_policy_casts_as_pytorch_documents():
     assert kwargs == {}
     args, _, _ = cast("cat", [f16, f32])
     assert [a.dtype for a in args[0]] == [vl.float32, vl.float32]
+    args, _, _ = cast("__rtruediv__", 2.0, f16)
+    assert args[1].dtype is vl.float32
     args, _, _ = cast("addcmul", f16, f16, f16)
     assert [a.dtype for a in args] == [vl.float16] * 3
     with pytest.raises(RuntimeError, match="unsafe to autocast"):

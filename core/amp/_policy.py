@@ -65,7 +65,7 @@ CUDA = {
         logsumexp upsample_nearest1d upsample_nearest2d upsample_nearest3d _upsample_nearest_exact1d
         _upsample_nearest_exact2d _upsample_nearest_exact3d upsample_linear1d upsample_bilinear2d
         _upsample_bilinear2d_aa upsample_trilinear3d upsample_bicubic2d _upsample_bicubic2d_aa
-        cross_entropy_loss"""), FP32),
+        cross_entropy_loss __rtruediv__ __rdiv__"""), FP32),
     **dict.fromkeys(_names("prod softmax log_softmax cumprod cumsum linalg_vector_norm linalg_matrix_norm "
                            "sum"), FP32_OPT_DTYPE),
     **dict.fromkeys(_names("""
