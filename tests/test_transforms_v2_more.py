@@ -456,3 +456,11 @@ def test_v1_style_get_params_on_v2_classes():
     top, left, h, w = V.RandomResizedCrop.get_params(img, (0.08, 1.0), (0.75, 4 / 3))
     assert 0 <= top <= 40 - h and 0 <= left <= 50 - w
     assert V.RandomCrop.get_params(img, (10, 10))[2:] == (10, 10)
+
+
+def test_resize_to_a_longest_side():
+    got = V.Resize(None, max_size=30)(ours_sample())
+    exp = TV2.Resize(None, max_size=30)(theirs_sample())
+    assert_sample_equal(got, exp)
+    with pytest.raises(ValueError, match="max_size"):
+        V.Resize(None)

@@ -74,14 +74,20 @@ class Resize(Transform):
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
         super().__init__()
-        self.size = [size] if isinstance(size, int) else list(size)
+        if size is None and not isinstance(max_size, int):
+            raise ValueError(f"max_size must be an integer when size is None, but got {max_size} instead.")
+        self.size = None if size is None else [size] if isinstance(size, int) else list(size)
         self.interpolation = interpolation_mode(interpolation)
         self.max_size = max_size
         self.antialias = antialias
 
     def make_params(self, leaves, kinds, canvas_size):
-        return {"size": _compute_resized_output_size(canvas_size, self.size, self.max_size),
-                "interpolation": self.interpolation}
+        if self.size is None:  # the longer side becomes max_size
+            ratio = self.max_size / max(canvas_size)
+            size = [int(canvas_size[0] * ratio), int(canvas_size[1] * ratio)]
+        else:
+            size = _compute_resized_output_size(canvas_size, self.size, self.max_size)
+        return {"size": size, "interpolation": self.interpolation}
 
     def image(self, img, params):
         return resize_image(img, params["size"], params["interpolation"], antialias=self.antialias)
