@@ -6,6 +6,7 @@ saved is released right after its backward unless ``retain_graph`` is set.
 """
 
 import sys
+import threading
 
 import numpy as np
 
@@ -48,6 +49,7 @@ def _graph_dependencies(roots):
     seen = set(id(n) for n in roots)
     for n in roots:
         deps.setdefault(n, 0)
+    leaves = {}
     while stack:
         node = stack.pop()
         for p in node.parents:
@@ -56,7 +58,9 @@ def _graph_dependencies(roots):
                 if id(p) not in seen:
                     seen.add(id(p))
                     stack.append(p)
-    return deps
+            elif p is not None:
+                leaves[id(p)] = leaves.get(id(p), 0) + 1
+    return deps, leaves
 
 
 def run_backward(
@@ -96,13 +100,26 @@ def run_backward(
         i = t._out_index
         slots[i] = g if slots[i] is None else slots[i] + g
 
+    _pass.depth += 1
+    try:
+        return _run(tensors, grad_tensors, retain_graph, create_graph, inputs, allow_unused, accumulate,
+                    wanted, captured, grads, leaf_grads, roots)
+    finally:
+        _pass.depth -= 1
+        if not _pass.depth:
+            _pass.callbacks.clear()  # left over by a backward that raised
+
+
+def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, allow_unused, accumulate, wanted,
+         captured, grads, leaf_grads, roots):
     prev = _set_enabled(create_graph)
     # inf/nan in gradients are values, not events: PyTorch stays silent and so does numpy here.
     quiet = np.errstate(divide="ignore", invalid="ignore", over="ignore")
     quiet.__enter__()
     try:
-        deps = _graph_dependencies(roots)
+        deps, leaf_deps = _graph_dependencies(roots)
         ready = [n for n in roots if deps[n] == 0]
+        complete = []
         while ready:
             node = ready.pop()
             slots = grads.pop(node, None)
@@ -150,23 +167,26 @@ def run_backward(
                     deps[parent] = d
                     if d == 0:
                         ready.append(parent)
-                elif g is not None:
-                    _add_leaf(leaf_grads, parent, g)
+                else:
+                    if g is not None:
+                        _add_leaf(leaf_grads, parent, g)
+                    left = leaf_deps[id(parent)] - 1
+                    leaf_deps[id(parent)] = left
+                    if left == 0 and id(parent) in leaf_grads:
+                        complete.append(id(parent))
+            if complete:
+                # A leaf whose every incoming edge is done gets its hooks and .grad now, while the rest
+                # of the graph still runs (DistributedDataParallel starts reducing gradients from here).
+                in_grads = g = None
+                for key in complete:
+                    _finish_leaf(leaf_grads, key, wanted, captured, accumulate, create_graph)
+                complete.clear()
+        for key in list(leaf_grads):  # leaves passed directly as roots
+            _finish_leaf(leaf_grads, key, wanted, captured, accumulate, create_graph)
     finally:
         _set_enabled(prev)
         quiet.__exit__(None, None, None)
-
-    for leaf, g in leaf_grads.values():
-        if leaf._hooks:
-            for hook in leaf._hooks:
-                new = hook(g)
-                if new is not None:
-                    g = new
-        if wanted:
-            for j in wanted.get((id(leaf), 0), ()):
-                captured[j] = g
-        if accumulate:
-            _accumulate(leaf, g, create_graph, _stealable(g))
+    _run_callbacks()
 
     if inputs is not None:
         for j, g in enumerate(captured):
@@ -177,6 +197,46 @@ def run_backward(
                 )
         return captured
     return None
+
+
+def _finish_leaf(leaf_grads, key, wanted, captured, accumulate, create_graph):
+    """Run ``leaf``'s hooks on its summed gradient, capture it for ``autograd.grad``, accumulate ``.grad``."""
+    leaf, g = leaf_grads.pop(key)
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            new = hook(g)
+            if new is not None:
+                g = new
+    if wanted:
+        for j in wanted.get((id(leaf), 0), ()):
+            captured[j] = g
+    if accumulate:
+        steal = _stealable(g)  # before the call below, whose pushed arguments would count as references
+        _accumulate(leaf, g, create_graph, steal)
+
+
+class _PerThread(threading.local):
+    def __init__(self):
+        self.depth = 0  # nesting of backward passes in this thread
+        self.callbacks = []
+
+
+_pass = _PerThread()
+
+
+def queue_callback(fn):
+    """Run ``fn()`` once the current backward pass has finished (every ``.grad`` written), as PyTorch's
+    ``Variable._execution_engine.queue_callback``; only valid while a backward pass runs."""
+    if not _pass.depth:
+        raise RuntimeError("queue_callback: no backward pass is running (call it from a hook during "
+                           "backward)")
+    _pass.callbacks.append(fn)
+
+
+def _run_callbacks():
+    if _pass.depth == 1:
+        while _pass.callbacks:
+            _pass.callbacks.pop(0)()
 
 
 def _add_leaf(leaf_grads, leaf, g):
