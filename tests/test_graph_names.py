@@ -63,8 +63,9 @@ def _describe(node, depth):
     if node is None:
         return None
     if depth == 0:
-        return node.name()
-    return node.name(), tuple(_describe(child, depth - 1) for child, _ in node.next_functions)
+        return node.name(), type(node).__name__
+    children = tuple(_describe(child, depth - 1) for child, _ in node.next_functions)
+    return node.name(), type(node).__name__, children
 
 
 TORCH_GRAPHS, VL_GRAPHS = _graphs(torch, TF), _graphs(vl, VF)

@@ -80,10 +80,34 @@ def node_name(node):
     label_ = node.__dict__.get("label") if hasattr(node, "__dict__") else None
     if label_:
         return label_
-    cls = type(node).__name__
+    cls = _primitive(type(node)).__name__
     if cls in _DYNAMIC:
         return _DYNAMIC[cls](node)
     return _NAMES.get(cls, cls + "Backward")
+
+
+_PRESENTED = {}  # (primitive class, name) -> its subclass named as PyTorch's node
+
+
+def _primitive(cls):
+    return cls.__dict__.get("_presents", cls)
+
+
+def presented(node):
+    """``node`` with its class renamed as PyTorch's (``type(loss.grad_fn).__name__ == "MseLossBackward0"``,
+    which graph drawers such as torchviz print): a behaviour-free subclass, made once per name."""
+    if node is None or isinstance(node, AccumulateGrad) or not hasattr(node, "__dict__"):
+        return node
+    name = str(node.name)
+    cls = type(node)
+    if cls.__name__ != name:
+        base = _primitive(cls)
+        sub = _PRESENTED.get((base, name))
+        if sub is None:
+            sub = type(name, (base,), {"_presents": base, "__module__": base.__module__})
+            _PRESENTED[(base, name)] = sub
+        node.__class__ = sub
+    return node
 
 
 class AccumulateGrad:
@@ -116,7 +140,7 @@ def _edge(parent, slot):
 
     if isinstance(parent, Tensor):
         return (_accumulator(parent), 0)
-    return (parent, slot if parent is not None else 0)
+    return (presented(parent), slot if parent is not None else 0)
 
 
 def next_edges(node):
