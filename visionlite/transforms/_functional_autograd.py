@@ -144,7 +144,8 @@ def elastic_transform(t, displacement, interpolation, fill):
     ys = rs._linspace((-h + 1) / h, (h - 1) / h, h)
     xs = rs._linspace((-w + 1) / w, (w - 1) / w, w)
     identity = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), axis=-1).astype(dtype)
-    grid = identity + np.asarray(displacement).astype(dtype)
+    host = displacement.get() if hasattr(displacement, "get") else displacement  # cupy -> numpy
+    grid = identity + np.asarray(host).astype(dtype)
     return _grid_transform(t, grid, interpolation, fill)
 
 
