@@ -120,6 +120,21 @@ def test_op_dtype_and_value_under_cpu_autocast_match_torch(name, dtype_name):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()), err_msg=name)
 
 
+@pytest.mark.parametrize("name", list(OPS))
+def test_op_under_cpu_float16_autocast_matches_torch(name):
+    """``autocast("cpu", dtype=float16)``: the same lists with float16 as the lower precision."""
+    out = []
+    for lib in (vl, torch):
+        i = _inputs(lib, "float32")
+        with (vl.amp if lib is vl else torch.amp).autocast("cpu", dtype=lib.float16):
+            out.append(OPS[name](lib, F if lib is vl else TF, i))
+    mine, theirs = out
+    assert mine.dtype.name == str(theirs.dtype).replace("torch.", ""), name
+    want = theirs.detach().double().numpy()
+    np.testing.assert_allclose(mine.detach().double().numpy(), want, rtol=5e-3,
+                               atol=5e-3 * max(1.0, np.abs(want).max()), err_msg=name)
+
+
 def test_mixed_inputs_promote_like_torch():
     """cat/stack/index_copy promote to the widest input; a lower-precision op casts a float32 weight; ops
     in no cpu list follow ordinary promotion or keep their input's dtype."""
