@@ -21,6 +21,8 @@ from . import _tensor_resample as rs
 
 def _const(values, like):
     """A constant Tensor of ``like``'s dtype and device."""
+    if hasattr(values, "get") and not isinstance(values, dict):  # a cupy array: through the host
+        values = values.get()
     return Tensor(np.asarray(values, dtype=like._data.dtype), device=like.device)
 
 
