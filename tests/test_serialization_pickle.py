@@ -174,3 +174,20 @@ def test_weights_only_argument_is_checked(tmp_path):
     assert vl.load(tmp_path / "w.pth", weights_only=None)["w"].shape == (1,)
     with pytest.raises(TypeError, match="weights_only"):
         vl.load(tmp_path / "w.pth", weights_only="yes")
+
+
+def test_torch_save_and_load_arguments_carry_over(tmp_path):
+    import inspect
+
+    for ours, theirs in ((vl.save, torch.save), (vl.load, torch.load)):
+        names = set(inspect.signature(ours).parameters)
+        assert set(inspect.signature(theirs).parameters) <= names, sorted(set(
+            inspect.signature(theirs).parameters) - names)
+    model = _model()
+    vl.save(model, tmp_path / "m.pth", pickle, pickle_protocol=2, _use_new_zipfile_serialization=False)
+    # a pickle_module given: not weights-only, as in PyTorch
+    assert type(vl.load(tmp_path / "m.pth", "cpu", pickle)) is nn.Sequential
+    got = vl.load(tmp_path / "m.pth", map_location="cpu", weights_only=False, mmap=True, encoding="utf-8")
+    assert list(got.state_dict()) == list(model.state_dict())
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        vl.load(tmp_path / "m.pth", weights_only=False, fix_imports=True)

@@ -22,7 +22,8 @@ __all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError", "add_safe
 _FORMATS = ("safetensors", "torch")
 
 
-def save(obj, f, format="safetensors"):
+def save(obj, f, format="safetensors", *, pickle_module=None, pickle_protocol=2,
+         _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
     """Save ``obj`` (a tensor, a state dict, or nested dicts/lists/tuples of tensors, numpy arrays, numbers,
     strings, bytes and None) to ``f``, a path or a writable binary file.
 
@@ -35,7 +36,13 @@ def save(obj, f, format="safetensors"):
     Any other picklable object (a whole ``nn.Module``, an ``argparse.Namespace`` in a checkpoint dict) is
     saved as ``torch.save`` saves it: torch's zip format with a pickle, whatever ``format`` says. Loading
     such a file needs ``load(f, weights_only=False)`` (or ``add_safe_globals`` for its classes).
+
+    ``torch.save``'s other arguments are accepted so calls carry over: a pickle module passed third (its
+    position there) or as ``pickle_module``, ``pickle_protocol`` and ``_use_new_zipfile_serialization``
+    change nothing (visionlite always writes the zip layout, with protocol 2 as torch does).
     """
+    if not isinstance(format, str) and hasattr(format, "Pickler"):  # torch.save(obj, f, pickle)
+        format = "safetensors"
     from .atomic import write_atomically
 
     if format not in _FORMATS:
@@ -78,7 +85,7 @@ def _or_pickled(encode, obj):
         return pickle_to_bytes(obj)
 
 
-def load(f, map_location=None, weights_only=True):
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load an object saved by ``visionlite.save`` or ``torch.save`` from ``f`` (a path or a binary file).
 
     The format is detected from the content: safetensors, torch's zip format or its legacy format.
@@ -90,10 +97,16 @@ def load(f, map_location=None, weights_only=True):
     ``weights_only=True`` (the default, as in PyTorch 2.6+): torch files are rebuilt from an allowlist of
     tensor and container types plus the globals trusted with ``add_safe_globals``; any other global raises
     ``UnsafeCheckpointError`` (a ``pickle.UnpicklingError``) naming both ways out. ``weights_only=False``
-    unpickles anything, importing and running what the file names: only for files you trust.
+    unpickles anything, importing and running what the file names: only for files you trust. As in
+    PyTorch, ``weights_only=None`` means True unless a ``pickle_module`` is given. ``mmap`` is accepted
+    (storages are read into memory); ``pickle_load_args`` take only ``encoding``/``errors``, which
+    visionlite's unpicklers fix at UTF-8 as PyTorch's default.
     """
     if weights_only is None:
-        weights_only = True
+        weights_only = pickle_module is None
+    unknown = set(pickle_load_args) - {"encoding", "errors"}
+    if unknown:
+        raise TypeError(f"load() got unexpected keyword argument(s) {sorted(unknown)}")
     if not isinstance(weights_only, bool):
         raise TypeError(f"weights_only must be True or False, got {weights_only!r}")
     from .storage import location_resolver
