@@ -63,6 +63,17 @@ _EXPORTS = {
         "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
         "regnet_x_32gf",
     ],
+    "densenet": ["DenseNet", "DenseNet121_Weights", "DenseNet161_Weights", "DenseNet169_Weights",
+                 "DenseNet201_Weights", "densenet121", "densenet161", "densenet169", "densenet201"],
+    "googlenet": ["GoogLeNet", "GoogLeNetOutputs", "_GoogLeNetOutputs", "GoogLeNet_Weights", "googlenet"],
+    "inception": ["Inception3", "InceptionOutputs", "_InceptionOutputs", "Inception_V3_Weights",
+                  "inception_v3"],
+    "shufflenetv2": ["ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights", "ShuffleNet_V2_X1_0_Weights",
+                     "ShuffleNet_V2_X1_5_Weights", "ShuffleNet_V2_X2_0_Weights", "shufflenet_v2_x0_5",
+                     "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"],
+    "vision_transformer": ["VisionTransformer", "ViT_B_16_Weights", "ViT_B_32_Weights", "ViT_L_16_Weights",
+                           "ViT_L_32_Weights", "ViT_H_14_Weights", "vit_b_16", "vit_b_32", "vit_l_16",
+                           "vit_l_32", "vit_h_14"],
     "_finetune": ["replace_head", "get_head", "freeze_backbone", "freeze_batchnorm", "unfreeze_batchnorm",
                   "param_groups", "count_parameters", "ModelEMA"],
     "feature_extraction": ["create_feature_extractor", "get_graph_node_names"],
@@ -118,7 +129,6 @@ class _Package(types.ModuleType):
             finally:
                 _LOADING.clear()
         return namespace
-
 
 
 sys.modules[__name__].__class__ = _Package

@@ -28,7 +28,8 @@ __all__ = [
 # Every module defining registered builders; imported on demand by list_models, get_model and get_weight.
 MODEL_MODULES = ("convnext", "efficientnet", "mnasnet", "regnet",
                  "alexnet", "maxvit", "mobilenetv2", "mobilenetv3", "resnet", "squeezenet",
-                 "swin_transformer", "vgg")
+                 "swin_transformer", "vgg", "densenet", "googlenet", "inception", "shufflenetv2",
+                 "vision_transformer")
 REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "weights.json")
 
 BUILTIN_MODELS: dict[str, Callable] = {}

@@ -26,6 +26,12 @@ MODELS = sorted(MODELS + [
     "regnet_y_16gf", "regnet_y_1_6gf", "regnet_y_32gf", "regnet_y_3_2gf", "regnet_y_400mf", "regnet_y_800mf",
     "regnet_y_8gf",
 ])
+# Issue 11, part B: DenseNet, ShuffleNetV2, GoogLeNet, Inception v3, Vision Transformer.
+MODELS = sorted(MODELS + [
+    "densenet121", "densenet161", "densenet169", "densenet201", "googlenet", "inception_v3",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "vit_b_16",
+    "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
+])
 
 
 def test_list_models_and_filters():
