@@ -17,6 +17,7 @@ TF = require("torchvision.transforms.functional")
 TT = require("torchvision.transforms")
 
 IMG = np.random.default_rng(0).random((2, 3, 9, 11)).astype(np.float32)
+PATCH = np.linspace(0, 1, 36, dtype=np.float32).reshape(3, 3, 4)
 WEIGHTS = np.random.default_rng(1).standard_normal(4096).astype(np.float32)
 
 
@@ -64,6 +65,7 @@ OPS = {
     "invert": lambda F, t: F.invert(t),
     "solarize": lambda F, t: F.solarize(t, 0.5),
     "erase": lambda F, t: F.erase(t, 1, 1, 3, 3, _val(F, np.float32(0.5))),
+    "erase_patch": lambda F, t: F.erase(t, 2, 3, 3, 4, _val(F, PATCH)),
     "convert_dtype": lambda F, t: F.convert_image_dtype(t, torch.float64 if F is TF else vl.float64),
 }
 

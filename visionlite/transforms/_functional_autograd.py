@@ -287,7 +287,6 @@ def erase(t, i, j, h, w, v, inplace=False):
     if inplace:
         t[..., i:i + h, j:j + w] = v
         return t
-    region = np.zeros(tuple(t.shape[-2:]), dtype=bool)
-    region[i:i + h, j:j + w] = True
-    value = v if isinstance(v, Tensor) else _const(v, t)
-    return _ops.where(Tensor(region, device=t.device), value.to(t.dtype), t)
+    out = t.clone()  # a non-leaf copy in the graph: the region's gradient is cut, the rest passes
+    out[..., i:i + h, j:j + w] = v.to(t.dtype) if isinstance(v, Tensor) else v
+    return out
