@@ -464,3 +464,16 @@ def test_resize_to_a_longest_side():
     assert_sample_equal(got, exp)
     with pytest.raises(ValueError, match="max_size"):
         V.Resize(None)
+
+
+def test_to_dtype_converts_videos_and_to_image_takes_arrays():
+    video = np.random.default_rng(0).integers(0, 255, (2, 3, 4, 5), dtype=np.uint8)
+    got = V.ToDtype(vl.float32, scale=True)(tvt.Video(vl.tensor(video)))
+    exp = TV2.ToDtype(torch.float32, scale=True)(TVT.Video(torch.from_numpy(video)))
+    assert isinstance(got, tvt.Video)
+    np.testing.assert_allclose(got.numpy(), exp.numpy())
+    arr = IMG.transpose(1, 2, 0).copy()
+    got = V.ToImage()({"a": arr, "n": 3})
+    exp = TV2.ToImage()({"a": arr, "n": 3})
+    assert isinstance(got["a"], tvt.Image) and got["n"] == 3
+    np.testing.assert_array_equal(got["a"].numpy(), exp["a"].numpy())

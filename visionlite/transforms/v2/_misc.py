@@ -2,27 +2,39 @@
 ``Lambda``, with TorchVision v2's rules for which kinds of input each touches."""
 import warnings
 
+import numpy as np
+
 from visionlite.core import dtypes as _dt
 from visionlite.core.tensor import Tensor
 
 from .. import functional as F
 from .._common import is_pil_image
-from ._transform import Transform, _flatten, _ImageOnly
-from .tv_tensors import BoundingBoxes, Image, Mask, as_image, wrap
+from ._transform import Transform, _flatten, _ImageOnly, _kinds
+from .tv_tensors import BoundingBoxes, Image, Mask, TVTensor, as_image, wrap
 
 __all__ = ["ToImage", "ToDtype", "ToPureTensor", "Normalize", "Lambda", "GaussianNoise",
            "LinearTransformation", "Identity", "UniformTemporalSubsample"]
 
 
 class ToImage(Transform):
-    """PIL images and plain tensors -> ``Image`` tensors (uint8 stays uint8)."""
+    """PIL images, ``H,W,C`` numpy arrays and plain tensors -> ``Image`` tensors (uint8 stays uint8)."""
 
     def image(self, img, params):
         return Image(img) if is_pil_image(img) else as_image(img._data)
 
+    def forward(self, *inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        leaves = []
+        rebuild = _flatten(sample, leaves)
+        return rebuild(self._one(x, k, {}) for x, k in zip(leaves, _kinds(leaves)))
+
     def _one(self, x, kind, params):
         if kind == "image":
             return self.image(x, params)
+        if isinstance(x, np.ndarray):
+            from .functional import to_image
+
+            return to_image(x)
         return x
 
 
@@ -55,19 +67,19 @@ class ToDtype(Transform):
     def _one(self, x, kind, params):
         if is_pil_image(x) or not isinstance(x, Tensor) or kind is None:
             return x
-        if kind != "image" and not isinstance(self.dtype, dict):
+        if kind not in ("image", "video") and not isinstance(self.dtype, dict):
             return x
         dtype = self._target(x)
         if dtype is None:
-            if self.scale and kind == "image":
+            if self.scale and kind in ("image", "video"):
                 warnings.warn("scale was set to True but no dtype was specified for images: no scaling will "
                               "be done.", stacklevel=3)
             return x
-        if kind == "image" and self.scale:
+        if kind in ("image", "video") and self.scale:
             out = F.convert_image_dtype(x, dtype)
         else:
             out = Tensor._wrap(x._data.astype(dtype.np))
-        return wrap(out, like=x) if isinstance(x, (Image, Mask, BoundingBoxes)) else out
+        return wrap(out, like=x) if isinstance(x, TVTensor) else out
 
     def __repr__(self):
         return f"ToDtype(dtype={self.dtype}, scale={self.scale})"
