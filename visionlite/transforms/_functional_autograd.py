@@ -10,13 +10,19 @@ Every function takes a float Tensor ``...,C,H,W`` whose arguments ``functional``
 """
 import numpy as np
 
-import visionlite.nn.functional as NF
 from visionlite.core import ops as _ops
 from visionlite.core.creation import ones_like, zeros_like
 from visionlite.core.tensor import Tensor
 
 from . import _functional_tensor as F_t
 from . import _tensor_resample as rs
+
+
+def _nf():
+    """``nn.functional``, imported on first use (importing the transforms stays light)."""
+    from visionlite.core.nn import functional
+
+    return functional
 
 
 def _const(values, like):
@@ -107,7 +113,7 @@ def _grid_transform(t, grid, mode, fill):
     work = tb if tb._data.dtype == g._data.dtype else tb.to(g.dtype)
     if fill is not None:  # a plane of ones tells how much of each output pixel lies inside the image
         work = _ops.cat([work, ones_like(work[:, :1])], 1)
-    out = NF.grid_sample(work, g.unsqueeze(0).expand(work.shape[0], *g.shape), mode=mode,
+    out = _nf().grid_sample(work, g.unsqueeze(0).expand(work.shape[0], *g.shape), mode=mode,
                          padding_mode="zeros", align_corners=False)
     if fill is not None:
         out, mask = out[:, :-1], out[:, -1:]
@@ -252,10 +258,10 @@ def adjust_sharpness(t, factor):
     tb, restore = _as_batch(t)
     n, c = tb.shape[:2]
     kernel = _const(np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]]) / 13.0, tb)
-    inner = NF.conv2d(tb, kernel.reshape(1, 1, 3, 3).expand(c, 1, 3, 3), groups=c)
+    inner = _nf().conv2d(tb, kernel.reshape(1, 1, 3, 3).expand(c, 1, 3, 3), groups=c)
     interior = np.zeros((h, w), dtype=bool)
     interior[1:-1, 1:-1] = True
-    degenerate = _ops.where(Tensor(interior, device=t.device), NF.pad(inner, [1, 1, 1, 1]), tb)
+    degenerate = _ops.where(Tensor(interior, device=t.device), _nf().pad(inner, [1, 1, 1, 1]), tb)
     return restore(_blend(tb, degenerate, factor))
 
 
@@ -268,7 +274,7 @@ def gaussian_blur(t, kernel_size, sigma):
     kernel = _const(np.outer(ky, kx), tb).reshape(1, 1, kernel_size[1], kernel_size[0])
     px, py = kernel_size[0] // 2, kernel_size[1] // 2
     padded = pad(tb, [px, py, px, py], padding_mode="reflect")
-    out = NF.conv2d(padded, kernel.expand(c, 1, kernel_size[1], kernel_size[0]), groups=c)
+    out = _nf().conv2d(padded, kernel.expand(c, 1, kernel_size[1], kernel_size[0]), groups=c)
     return restore(out)
 
 
