@@ -477,3 +477,16 @@ def test_to_dtype_converts_videos_and_to_image_takes_arrays():
     exp = TV2.ToImage()({"a": arr, "n": 3})
     assert isinstance(got["a"], tvt.Image) and got["n"] == 3
     np.testing.assert_array_equal(got["a"].numpy(), exp["a"].numpy())
+
+
+def test_videos_go_through_the_image_transforms():
+    video = np.random.default_rng(0).integers(0, 255, (4, 3, 20, 24), dtype=np.uint8)
+    for t in (V.RandomPhotometricDistort(p=1.0), V.RandomChannelPermutation(), V.RandomResizedCrop(10),
+              V.RandAugment(), V.AugMix(), V.JPEG(50)):
+        out = t(tvt.Video(vl.tensor(video)))
+        assert isinstance(out, tvt.Video) and out.shape[:2] == (4, 3), type(t).__name__
+    vl.manual_seed(1)
+    out, params = run_recording(V.RandomChannelPermutation(), tvt.Video(vl.tensor(video)))
+    exp = TV2.RandomChannelPermutation().transform(TVT.Video(torch.from_numpy(video)),
+                                                   dict(permutation=torch.tensor(params["permutation"])))
+    np.testing.assert_array_equal(out.numpy(), exp.numpy())

@@ -77,7 +77,7 @@ class RandomPhotometricDistort(_ImageOnly):
         self.p = p
 
     def make_params(self, leaves, kinds, canvas_size):
-        channels = next(F.get_dimensions(x)[0] for x, k in zip(leaves, kinds) if k == "image")
+        channels = next(F.get_dimensions(x)[0] for x, k in zip(leaves, kinds) if k in ("image", "video"))
         factors = [R.uniform(r[0], r[1]) if R.rand() < self.p else None
                    for r in (self.brightness, self.contrast, self.saturation, self.hue)]
         contrast_before = R.rand() < 0.5
@@ -166,7 +166,7 @@ class RandomErasing(_RandomApplyTransform, _ImageOnly):
         if any(k in ("mask", "boxes") for k in kinds):
             warnings.warn("RandomErasing() is currently passing through inputs of type Mask and "
                           "BoundingBoxes; only images are erased.", stacklevel=4)
-        channels = next(F.get_dimensions(x)[0] for x, k in zip(leaves, kinds) if k == "image")
+        channels = next(F.get_dimensions(x)[0] for x, k in zip(leaves, kinds) if k in ("image", "video"))
         if self.value is not None and len(self.value) not in (1, channels):
             raise ValueError("If value is a sequence, it should have either a single value or "
                              f"{channels} (number of input channels)")
