@@ -3,6 +3,8 @@
 Each dtype wraps a numpy dtype; bfloat16 is available where the ``ml_dtypes`` package is installed.
 """
 
+import importlib.util
+
 import numpy as np
 
 
@@ -40,17 +42,42 @@ float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 
-try:  # bfloat16 needs ml_dtypes; without it the name exists but cannot be used
-    import ml_dtypes as _ml
+class _DeferredDtype(dtype):
+    """A dtype whose numpy type lives in an optional package, imported on first use: ``ml_dtypes`` (for
+    bfloat16) takes longer to import than the rest of visionlite, and most programs never touch it."""
 
-    bfloat16 = dtype("bfloat16", _ml.bfloat16, 2)
-except ImportError:
-    bfloat16 = None
+    __slots__ = ("_np", "_loader")
+
+    def __init__(self, name, loader, category, itemsize):
+        self.name = name
+        self._np = None
+        self._loader = loader
+        self.category = category
+        self.is_floating_point = category == 2
+        self.is_signed = True
+        self.itemsize = itemsize
+
+    @property
+    def np(self):
+        if self._np is None:
+            self._np = np.dtype(self._loader())
+            _BY_NP[self._np] = self
+        return self._np
+
+
+def _load_bfloat16():
+    import ml_dtypes
+
+    return ml_dtypes.bfloat16
+
+
+# bfloat16 needs ml_dtypes; without it the name exists (as None) but cannot be used
+bfloat16 = _DeferredDtype("bfloat16", _load_bfloat16, 2, 2) if importlib.util.find_spec("ml_dtypes") else None
 
 _ALL = [bool_, uint8, uint16, int8, int16, int32, int64, float16, float32, float64] + (
     [bfloat16] if bfloat16 else []
 )
-_BY_NP = {d.np: d for d in _ALL}
+_BY_NP = {d.np: d for d in _ALL if not isinstance(d, _DeferredDtype)}
 _BY_NAME = {d.name: d for d in _ALL}
 _ALIASES = {
     "half": "float16",
@@ -83,19 +110,26 @@ def get_dtype(spec):
             return _BY_NAME[name]
         raise TypeError(f"unknown dtype {spec!r}")
     try:
-        return _BY_NP[np.dtype(spec)]
-    except (KeyError, TypeError):
+        return from_numpy_dtype(np.dtype(spec))
+    except TypeError:
         raise TypeError(f"unsupported dtype {spec!r}; supported: {', '.join(_BY_NAME)}") from None
 
 
 def is_float(np_dtype):
     """True for floating numpy dtypes, bfloat16 (whose numpy kind is 'V') included."""
-    return np_dtype.kind == "f" or (bfloat16 is not None and np_dtype == bfloat16.np)
+    return np_dtype.kind == "f" or _is_bfloat16(np_dtype)
+
+
+def _is_bfloat16(np_dtype):
+    # By name, so that asking about other dtypes never imports ml_dtypes.
+    return np_dtype.kind == "V" and np_dtype.name == "bfloat16" and bfloat16 is not None
 
 
 def from_numpy_dtype(np_dtype):
     """The visionlite dtype of a numpy dtype (raises for unsupported ones, e.g. complex or uint32)."""
     d = _BY_NP.get(np_dtype)
+    if d is None and _is_bfloat16(np_dtype) and bfloat16.np == np_dtype:
+        d = bfloat16
     if d is None:
         raise TypeError(
             f"numpy dtype {np_dtype} has no visionlite equivalent; supported: {', '.join(_BY_NAME)}"
@@ -129,7 +163,7 @@ def _promote_same_kind(a, b):
     """Promote two numpy dtypes (as numpy does, but keep torch's bfloat16 + float16 -> float32)."""
     if a == b:
         return a
-    if bfloat16 is not None and bfloat16.np in (a, b):
+    if _is_bfloat16(a) or _is_bfloat16(b):
         other = b if a == bfloat16.np else a
         return float32.np if other in (float16.np,) else (other if other.itemsize > 2 else bfloat16.np)
     return np.promote_types(a, b)
@@ -141,7 +175,7 @@ def _promote_group(dtypes):
         if result is None:
             result = d
             continue
-        ca, cb = _BY_NP[result].category, _BY_NP[d].category
+        ca, cb = from_numpy_dtype(result).category, from_numpy_dtype(d).category
         if ca == cb:
             result = _promote_same_kind(result, d)
         elif cb > ca:
@@ -166,10 +200,10 @@ def result_type(*operands):
     zero = _promote_group(zero_dims)
     if result is None:
         result = zero
-    elif zero is not None and _BY_NP[zero].category > _BY_NP[result].category:
+    elif zero is not None and from_numpy_dtype(zero).category > from_numpy_dtype(result).category:
         result = zero
     if scalars:
         cat = max(_category_of_scalar(s) for s in scalars)
-        if result is None or cat > _BY_NP[result].category:
+        if result is None or cat > from_numpy_dtype(result).category:
             result = (bool_, int64, _default_float[0])[cat].np
     return result
