@@ -22,7 +22,7 @@ def test_torch_style_import_forms_point_at_one_home():
 
 
 def test_import_visionlite_stays_light():
-    heavy = ("PIL", "requests", "cupy", "torch", "tqdm", "filelock", "safetensors")
+    heavy = ("PIL", "requests", "cupy", "torch", "tqdm", "filelock", "safetensors", "ml_dtypes", "mpi4py")
     lazy = ("visionlite.models", "visionlite.datasets", "visionlite.transforms", "visionlite.core.nn")
     code = ("import sys, json, visionlite\n"
             f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r} "
