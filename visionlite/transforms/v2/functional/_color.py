@@ -41,12 +41,23 @@ autocontrast_image = autocontrast_video = F1.autocontrast
 invert_image = invert_video = F1.invert
 
 
+def _as_4d(op):
+    """Run a v1 op (which takes ``C,H,W`` or ``N,C,H,W``) on any ``...,C,H,W`` tensor."""
+    def run(image):
+        if is_pil_image(image) or image.ndim <= 4:
+            return op(image)
+        x = image._data
+        out = op(Tensor._wrap(x.reshape((-1,) + x.shape[-3:])))
+        return Tensor._wrap(out._data.reshape(x.shape[:-2] + out.shape[-2:]))
+    return run
+
+
 def equalize_image(image):
     """Equalize each channel's histogram; float images go through uint8 and back, as in v2."""
     if is_pil_image(image) or image.dtype.np == np.uint8:
-        return F1.equalize(image)
+        return _as_4d(F1.equalize)(image)
     dtype = image.dtype
-    return F1.convert_image_dtype(F1.equalize(F1.convert_image_dtype(image, vl.uint8)), dtype)
+    return F1.convert_image_dtype(_as_4d(F1.equalize)(F1.convert_image_dtype(image, vl.uint8)), dtype)
 
 
 def posterize_image(image, bits):
