@@ -1,6 +1,23 @@
 """visionlite.ops: TorchVision's reusable building blocks (``torchvision.ops``), with the same constructor
 arguments, state-dict keys and forward passes: conv-norm-activation stacks, squeeze-excitation, stochastic
-depth, the MLP block, ``Permute`` and ``FrozenBatchNorm2d``."""
+depth, the MLP block, ``Permute`` and ``FrozenBatchNorm2d``; box operations (NMS, IoU variants, conversions)
+and detection losses."""
+from . import _utils, boxes
+from ._utils import _upcast
+from .boxes import (
+    batched_nms,
+    box_area,
+    box_convert,
+    box_iou,
+    clip_boxes_to_image,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+    masks_to_boxes,
+    nms,
+    remove_small_boxes,
+)
+from .losses import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss
 from .misc import (
     MLP,
     Conv2dNormActivation,
@@ -14,4 +31,7 @@ from .stochastic_depth import StochasticDepth, stochastic_depth
 __all__ = [
     "Conv2dNormActivation", "Conv3dNormActivation", "FrozenBatchNorm2d", "MLP", "Permute",
     "SqueezeExcitation", "StochasticDepth", "stochastic_depth",
+    "nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area", "box_iou",
+    "generalized_box_iou", "distance_box_iou", "complete_box_iou", "masks_to_boxes",
+    "sigmoid_focal_loss", "generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss",
 ]

@@ -1,0 +1,293 @@
+"""Box utilities as ``torchvision.ops.boxes``: non-maximum suppression, pairwise IoU variants, format
+conversion, clipping and filtering. Boxes are ``(x1, y1, x2, y2)`` unless a function says otherwise.
+
+Everything but NMS is a composite of differentiable tensor ops. NMS works on raw arrays: the boxes are
+sorted by score once, the "IoU above threshold" relation is computed as a boolean matrix a block of rows
+at a time (vectorised, numpy or cupy), and the greedy pass walks that matrix on the host, so no IoU is
+ever computed in a Python loop. The IoU arithmetic follows TorchVision's kernel operation for operation
+(box dtype, ``(area_i + area_j) - inter``, compared with the threshold in float64), so the kept indices
+are the same, ties included.
+"""
+import math
+
+import numpy as np
+
+import visionlite as vl
+from visionlite.core.backend import array_module, is_cupy_array
+
+from ._utils import _upcast
+
+__all__ = ["nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area",
+           "box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou", "masks_to_boxes"]
+
+_NMS_BLOCK = 2048  # rows of the IoU relation computed at once (2048 x N booleans)
+
+
+def _check_nms_inputs(boxes, scores, name):
+    if boxes.ndim != 2 or boxes.shape[-1] != 4:
+        raise RuntimeError(f"{name}: boxes should be a 2d tensor of shape [N, 4], got {list(boxes.shape)}")
+    if scores.ndim != 1:
+        raise RuntimeError(f"{name}: scores should be a 1d tensor, got {list(scores.shape)}")
+    if boxes.shape[0] != scores.shape[0]:
+        raise RuntimeError(f"{name}: boxes and scores should have same number of elements in dimension 0, "
+                           f"got {boxes.shape[0]} and {scores.shape[0]}")
+
+
+def _descending_order(xp, scores):
+    # Stable descending sort: among equal scores the lower index comes first, as TorchVision's CPU kernel.
+    if scores.dtype.kind == "f":
+        return xp.argsort(-scores, kind="stable")
+    return xp.argsort(-scores.astype(np.float64), kind="stable")
+
+
+def _nms_arrays(boxes, scores, iou_threshold):
+    """Kept indices (int64 array on the boxes' device) of greedy NMS over raw arrays."""
+    xp = array_module(boxes)
+    n = boxes.shape[0]
+    if n == 0:
+        return xp.zeros((0,), dtype=np.int64)
+    order = _descending_order(xp, scores)
+    b = boxes[order]
+    x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    thr = np.float64(iou_threshold)  # a strong float64 scalar: the comparison happens in float64
+    removed = np.zeros(n, dtype=bool)
+    keep = []
+    zero = b.dtype.type(0)
+    for start in range(0, n, _NMS_BLOCK):
+        stop = min(start + _NMS_BLOCK, n)
+        rows = np.flatnonzero(~removed[start:stop]) + start  # rows still alive when the block starts
+        if rows.size == 0:
+            continue
+        r = xp.asarray(rows)
+        # IoU of the block's live rows with every later box, in the kernel's order of operations.
+        lx1, ly1, lx2, ly2 = x1[None, start:], y1[None, start:], x2[None, start:], y2[None, start:]
+        w = xp.maximum(zero, xp.minimum(x2[r, None], lx2) - xp.maximum(x1[r, None], lx1))
+        h = xp.maximum(zero, xp.minimum(y2[r, None], ly2) - xp.maximum(y1[r, None], ly1))
+        inter = w * h
+        over = inter / ((areas[r, None] + areas[None, start:]) - inter) > thr
+        if is_cupy_array(over):
+            over = over.get()
+        for i, row in enumerate(rows.tolist()):
+            if removed[row]:
+                continue
+            keep.append(row)
+            removed[start:] |= over[i]
+            removed[row] = True
+    kept = order[xp.asarray(np.asarray(keep, dtype=np.int64))]
+    return kept.astype(np.int64)
+
+
+def nms(boxes, scores, iou_threshold):
+    """Greedy non-maximum suppression.
+
+    Args:
+        boxes: Tensor[N, 4] in ``(x1, y1, x2, y2)``.
+        scores: Tensor[N].
+        iou_threshold: boxes overlapping a kept, higher-scoring box with IoU ``> iou_threshold`` are dropped.
+    Returns an int64 Tensor of the kept indices, by decreasing score.
+    """
+    _check_nms_inputs(boxes, scores, "nms")
+    return vl.Tensor._wrap(_nms_arrays(boxes._data, scores._data, float(iou_threshold)))
+
+
+def batched_nms(boxes, scores, idxs, iou_threshold):
+    """NMS within each category: boxes of different ``idxs`` (Tensor[N], int) never suppress each other.
+
+    Returns an int64 Tensor of the kept indices, by decreasing score.
+    """
+    _check_nms_inputs(boxes, scores, "batched_nms")
+    b, s, c = boxes._data, scores._data, idxs._data
+    xp = array_module(b)
+    if b.size == 0:
+        return vl.Tensor._wrap(xp.zeros((0,), dtype=np.int64))
+    if b.size > (4000 if not is_cupy_array(b) else 100_000):
+        # One NMS per category, as TorchVision does for many boxes (the offsets would cost precision).
+        keep_mask = xp.zeros(s.shape, dtype=bool)
+        for cls in xp.unique(c).tolist():
+            members = xp.flatnonzero(c == cls)
+            keep_mask[members[_nms_arrays(b[members], s[members], iou_threshold)]] = True
+        kept = xp.flatnonzero(keep_mask)
+        return vl.Tensor._wrap(kept[_descending_order(xp, s[kept])].astype(np.int64))
+    # Shift each category's boxes past all others, then one NMS (TorchVision's coordinate trick).
+    offsets = c.astype(b.dtype) * (b.max() + b.dtype.type(1))
+    return vl.Tensor._wrap(_nms_arrays(b + offsets[:, None], s, iou_threshold))
+
+
+def remove_small_boxes(boxes, min_size):
+    """Indices (int64 Tensor[K]) of the boxes ``Tensor[..., 4]`` whose width and height are both
+    ``>= min_size``."""
+    ws = boxes[..., 2] - boxes[..., 0]
+    hs = boxes[..., 3] - boxes[..., 1]
+    return vl.where((ws >= min_size) & (hs >= min_size))[0]
+
+
+def clip_boxes_to_image(boxes, size):
+    """Clamp ``Tensor[..., 4]`` boxes into an image of ``size = (height, width)``."""
+    height, width = size
+    xs = boxes[..., 0::2].clamp(min=0, max=width)
+    ys = boxes[..., 1::2].clamp(min=0, max=height)
+    return vl.stack((xs, ys), dim=boxes.dim()).reshape(boxes.shape)
+
+
+def _xywh_to_xyxy(boxes):
+    x, y, w, h = boxes.unbind(-1)
+    return vl.stack((x, y, x + w, y + h), dim=-1)
+
+
+def _cxcywh_to_xyxy(boxes):
+    cx, cy, w, h = boxes.unbind(-1)
+    return vl.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
+
+
+def _xyxy_to_xywh(boxes):
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    return vl.stack((x1, y1, x2 - x1, y2 - y1), dim=-1)
+
+
+def _xyxy_to_cxcywh(boxes):
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    return vl.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=-1)
+
+
+_TO_XYXY = {"xywh": _xywh_to_xyxy, "cxcywh": _cxcywh_to_xyxy}
+_FROM_XYXY = {"xywh": _xyxy_to_xywh, "cxcywh": _xyxy_to_cxcywh}
+_ROTATED = ("xywhr", "cxcywhr", "xyxyxyxy")
+
+
+def box_convert(boxes, in_fmt, out_fmt):
+    """Convert ``Tensor[..., 4]`` boxes between ``'xyxy'``, ``'xywh'`` (corner + size) and ``'cxcywh'``
+    (centre + size). Returns a new tensor (a clone when the formats are equal)."""
+    allowed = ("xyxy", "xywh", "cxcywh") + _ROTATED
+    if in_fmt not in allowed or out_fmt not in allowed:
+        raise ValueError(f"Unsupported Bounding Box Conversions for given in_fmt {in_fmt} and "
+                         f"out_fmt {out_fmt}")
+    if in_fmt == out_fmt:
+        return boxes.clone()
+    if in_fmt in _ROTATED or out_fmt in _ROTATED:
+        raise NotImplementedError(f"box_convert: rotated box formats ({in_fmt} -> {out_fmt}) are not "
+                                  f"supported by visionlite; use 'xyxy', 'xywh' or 'cxcywh'")
+    if in_fmt != "xyxy":
+        boxes = _TO_XYXY[in_fmt](boxes)
+    if out_fmt != "xyxy":
+        boxes = _FROM_XYXY[out_fmt](boxes)
+    return boxes
+
+
+def box_area(boxes, fmt="xyxy"):
+    """Areas (Tensor[...]) of ``Tensor[..., 4]`` boxes in ``fmt`` (``'xyxy'``, ``'xywh'`` or ``'cxcywh'``)."""
+    if fmt not in ("xyxy", "xywh", "cxcywh"):
+        raise ValueError(f"Unsupported Bounding Box area for given format {fmt}")
+    boxes = _upcast(boxes)
+    if fmt == "xyxy":
+        return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    return boxes[..., 2] * boxes[..., 3]
+
+
+def _corners(boxes, fmt):
+    """``(top-left, bottom-right)`` corner tensors ``[..., 2]`` of boxes in ``fmt``."""
+    if fmt == "xyxy":
+        return boxes[..., :2], boxes[..., 2:]
+    if fmt == "xywh":
+        return boxes[..., :2], boxes[..., :2] + boxes[..., 2:]
+    return boxes[..., :2] - boxes[..., 2:] / 2, boxes[..., :2] + boxes[..., 2:] / 2
+
+
+def _box_inter_union(boxes1, boxes2, fmt="xyxy"):
+    """Pairwise ``(intersection, union)``, each Tensor[..., N, M]."""
+    if fmt not in ("xyxy", "xywh", "cxcywh"):
+        raise ValueError(f"Unsupported Box IoU Calculation for given fmt {fmt}.")
+    area1 = box_area(boxes1, fmt=fmt)
+    area2 = box_area(boxes2, fmt=fmt)
+    tl1, br1 = _corners(boxes1, fmt)
+    tl2, br2 = _corners(boxes2, fmt)
+    lt = vl.maximum(tl1[..., :, None, :], tl2[..., None, :, :])
+    rb = vl.minimum(br1[..., :, None, :], br2[..., None, :, :])
+    wh = _upcast(rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter, area1[..., :, None] + area2[..., None, :] - inter
+
+
+def box_iou(boxes1, boxes2, fmt="xyxy"):
+    """Pairwise IoU (Tensor[..., N, M]) of ``boxes1`` Tensor[..., N, 4] and ``boxes2`` Tensor[..., M, 4]
+    given in ``fmt`` (``'xyxy'``, ``'xywh'`` or ``'cxcywh'``)."""
+    axis_aligned = ("xyxy", "xywh", "cxcywh")
+    if fmt in _ROTATED:
+        raise NotImplementedError(f"box_iou: rotated boxes ({fmt!r}) are not supported by visionlite")
+    if fmt not in axis_aligned:
+        raise ValueError(f"Unsupported format '{fmt}'. Supported axis-aligned formats: {axis_aligned}. "
+                         f"Supported rotated formats: {_ROTATED}.")
+    inter, union = _box_inter_union(boxes1, boxes2, fmt=fmt)
+    return inter / union
+
+
+def _enclosing_wh(boxes1, boxes2):
+    lti = vl.minimum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])
+    rbi = vl.maximum(boxes1[..., :, None, 2:], boxes2[..., None, :, 2:])
+    return _upcast(rbi - lti).clamp(min=0)
+
+
+def generalized_box_iou(boxes1, boxes2):
+    """Pairwise generalized IoU (Tensor[..., N, M]) of xyxy boxes (Rezatofighi et al., 2019)."""
+    inter, union = _box_inter_union(boxes1, boxes2)
+    iou = inter / union
+    whi = _enclosing_wh(boxes1, boxes2)
+    areai = whi[..., 0] * whi[..., 1]
+    return iou - (areai - union) / areai
+
+
+def _box_diou_iou(boxes1, boxes2, eps=1e-7):
+    iou = box_iou(boxes1, boxes2)
+    whi = _enclosing_wh(boxes1, boxes2)
+    diagonal_sq = (whi[..., 0] ** 2) + (whi[..., 1] ** 2) + eps
+    x_p = (boxes1[..., 0] + boxes1[..., 2]) / 2
+    y_p = (boxes1[..., 1] + boxes1[..., 3]) / 2
+    x_g = (boxes2[..., 0] + boxes2[..., 2]) / 2
+    y_g = (boxes2[..., 1] + boxes2[..., 3]) / 2
+    centers_sq = (_upcast(x_p[..., :, None] - x_g[..., None, :]) ** 2) + (
+        _upcast(y_p[..., :, None] - y_g[..., None, :]) ** 2)
+    return iou - centers_sq / diagonal_sq, iou
+
+
+def distance_box_iou(boxes1, boxes2, eps=1e-7):
+    """Pairwise distance IoU (Tensor[..., N, M]) of xyxy boxes (Zheng et al., 2019); ``eps`` guards the
+    division by the enclosing box's squared diagonal."""
+    diou, _ = _box_diou_iou(_upcast(boxes1), _upcast(boxes2), eps=eps)
+    return diou
+
+
+def complete_box_iou(boxes1, boxes2, eps=1e-7):
+    """Pairwise complete IoU (Tensor[..., N, M]) of xyxy boxes: distance IoU minus an aspect-ratio term
+    whose weight ``alpha`` is treated as a constant (no gradient), as TorchVision."""
+    boxes1 = _upcast(boxes1)
+    boxes2 = _upcast(boxes2)
+    diou, iou = _box_diou_iou(boxes1, boxes2, eps)
+    w_pred = boxes1[..., :, None, 2] - boxes1[..., :, None, 0]
+    h_pred = boxes1[..., :, None, 3] - boxes1[..., :, None, 1]
+    w_gt = boxes2[..., None, :, 2] - boxes2[..., None, :, 0]
+    h_gt = boxes2[..., None, :, 3] - boxes2[..., None, :, 1]
+    v = (4 / (math.pi ** 2)) * vl.pow(vl.atan(w_pred / h_pred) - vl.atan(w_gt / h_gt), 2)
+    with vl.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return diou - alpha * v
+
+
+def masks_to_boxes(masks):
+    """Tight ``(x1, y1, x2, y2)`` float boxes (Tensor[N, 4]) around the nonzero pixels of ``masks``
+    Tensor[N, H, W]; an empty mask gives ``[0, 0, 0, 0]``."""
+    if masks.numel() == 0:
+        return vl.zeros((0, 4), device=masks.device, dtype=vl.float32)
+    if masks.ndim != 3:
+        raise ValueError(f"masks_to_boxes: masks should be a Tensor[N, H, W], got shape {list(masks.shape)}")
+    m = masks._data.astype(bool)
+    xp = array_module(m)
+    _, h, w = m.shape
+    rows = m.any(axis=2)
+    cols = m.any(axis=1)
+    y1 = rows.argmax(axis=1)
+    x1 = cols.argmax(axis=1)
+    y2 = (h - 1) - rows[:, ::-1].argmax(axis=1)
+    x2 = (w - 1) - cols[:, ::-1].argmax(axis=1)
+    out = xp.stack([x1, y1, x2, y2], axis=1).astype(np.float32)
+    out[~rows.any(axis=1)] = 0
+    return vl.Tensor._wrap(out)
