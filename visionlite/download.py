@@ -37,7 +37,8 @@ import zlib
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-__all__ = ["DownloadError", "HashMismatchError", "download", "hash_file", "partial_files", "verify_file"]
+__all__ = ["DownloadError", "HashMismatchError", "download", "hash_file", "once_per_machine", "partial_files",
+           "verify_file"]
 
 logger = logging.getLogger("visionlite.download")
 
@@ -53,6 +54,19 @@ _SSL_HINT = (
     "CURL_CA_BUNDLE) at your organisation's CA bundle, a PEM file. Certificate verification cannot be "
     "turned off."
 )
+
+
+def once_per_machine(what="download"):
+    """A context manager: in a ``visionlite.distributed`` process group, local rank 0 of each machine runs
+    the block (a download) while the machine's other ranks wait, then they run it and find the verified
+    file in place. Without a process group it does nothing (and imports nothing)."""
+    if "visionlite.core.distributed.process_group" not in sys.modules:
+        import contextlib
+
+        return contextlib.nullcontext()
+    from visionlite.core.distributed.once import first_per_machine
+
+    return first_per_machine(what)
 
 
 class DownloadError(RuntimeError):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from visionlite.download import DownloadError, download, hash_file, logger, verify_file
+from visionlite.download import DownloadError, download, hash_file, logger, once_per_machine, verify_file
 
 __all__ = [
     "CachedFile", "OfflineError", "cached_file", "clear_cache", "download_url_to_file", "get_dir",
@@ -160,6 +160,11 @@ def cached_file(url, model_dir=None, progress=True, file_name=None, sha256=None,
         DownloadError if the file can't be verified (no hash known) or fetched; OfflineError in offline
         mode when the file is not cached; HashMismatchError if the fetched file is not the expected one.
     """
+    with once_per_machine(f"download of {file_name or _url_name(url)}"):  # one download per machine
+        return _cached_file(url, model_dir, progress, file_name, sha256, max_bytes)
+
+
+def _cached_file(url, model_dir, progress, file_name, sha256, max_bytes):
     folder = _checkpoints_dir(model_dir)
     name = file_name or _url_name(url)
     prefix = None if sha256 else (hash_prefix_from_name(name) or hash_prefix_from_name(_url_name(url)))

@@ -53,9 +53,10 @@ from .work import DistTimeoutError, Work
 __all__ = [
     "ReduceOp", "ProcessGroup", "Work", "DistTimeoutError", "GroupMember", "group", "default_pg_timeout",
     "init_process_group", "destroy_process_group", "is_initialized", "is_available", "is_mpi_available",
-    "is_nccl_available", "get_rank", "get_world_size", "get_backend", "get_local_rank", "get_local_world_size",
-    "get_process_group_ranks", "new_group", "barrier", "all_reduce", "broadcast", "all_gather",
-    "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather", "scatter", "send",
-    "recv", "isend", "irecv", "all_gather_object", "broadcast_object_list", "gather_object",
-    "scatter_object_list", "first_per_machine", "abort_job", "launched_world_size", "launched_rank",
+    "is_nccl_available", "get_rank", "get_world_size", "get_backend", "get_local_rank",
+    "get_local_world_size", "get_process_group_ranks", "new_group", "barrier", "all_reduce", "broadcast",
+    "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather",
+    "scatter", "send", "recv", "isend", "irecv", "all_gather_object", "broadcast_object_list",
+    "gather_object", "scatter_object_list", "first_per_machine", "abort_job", "launched_world_size",
+    "launched_rank",
 ]

@@ -15,7 +15,8 @@ from .process_group import ReduceOp, resolve
 from .work import Work
 
 __all__ = ["all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
-           "reduce_scatter_tensor", "reduce", "gather", "scatter", "send", "recv", "isend", "irecv", "barrier"]
+           "reduce_scatter_tensor", "reduce", "gather", "scatter", "send", "recv", "isend", "irecv",
+           "barrier"]
 
 _MPI_NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
                                      np.uint16, np.uint32, np.uint64, np.complex64, np.complex128)}
@@ -151,7 +152,8 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     for t in tensor_list:
         _check(t, "all_gather", "tensor_list entries")
         if t._data.dtype != tensor._data.dtype:
-            raise TypeError(f"all_gather: tensor_list dtype {t.dtype} differs from the input's {tensor.dtype}")
+            raise TypeError(f"all_gather: tensor_list dtype {t.dtype} differs from the input's "
+                            f"{tensor.dtype}")
     s = _Staged(tensor)
     counts, displs = _bytes_counts(tensor_list)
     if counts[pg.rank()] != s.buf.size:
@@ -284,7 +286,8 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False, group_
         if scatter_list is None or len(scatter_list) != pg.size():
             raise ValueError(f"scatter: the source rank needs scatter_list with {pg.size()} tensors")
         counts, displs = _bytes_counts(scatter_list)
-        flat = np.concatenate([_Staged(_check(t, "scatter", "scatter_list entries")).buf for t in scatter_list])
+        parts = [_Staged(_check(t, "scatter", "scatter_list entries")).buf for t in scatter_list]
+        flat = np.concatenate(parts)
         req = pg.comm.Iscatterv([flat, (counts, displs), MPI.BYTE], s.buf, root=root)
     else:
         if scatter_list:

@@ -26,12 +26,13 @@ def _cupy_nccl():
         from cupy.cuda import nccl
     except ImportError as e:
         raise RuntimeError(f"backend='nccl': this cupy has no NCCL support ({e}); install NCCL for cupy "
-                           "(python -m cupyx.tools.install_library --library nccl) or use backend='mpi'") from None
+                           "(python -m cupyx.tools.install_library --library nccl) or use "
+                           "backend='mpi'") from None
     return cupy, nccl
 
 
 class NcclComm:
-    """An NCCL communicator over the ranks of ``pg`` (a ProcessGroup whose MPI communicator carries the id)."""
+    """An NCCL communicator over the ranks of ``pg`` (a ProcessGroup; its MPI communicator carries the id)."""
 
     def __init__(self, pg):
         cupy, nccl = _cupy_nccl()
@@ -68,8 +69,8 @@ class NcclComm:
     def _array(self, t, name):
         d = t._data
         if not isinstance(d, self.cupy.ndarray):
-            raise RuntimeError(f"{name}: the nccl backend communicates cuda tensors; this one is on {t.device} "
-                               "(move it with .cuda(), or use backend='mpi')")
+            raise RuntimeError(f"{name}: the nccl backend communicates cuda tensors; this one is on "
+                               f"{t.device} (move it with .cuda(), or use backend='mpi')")
         if not d.flags.c_contiguous:
             raise ValueError(f"{name}: Tensors must be contiguous")
         if d.dtype not in self.dtypes:
@@ -109,7 +110,8 @@ class NcclComm:
     # --------------------------------------------------------------------------------------- operations
     def all_reduce(self, t, op):
         d = self._array(t, "all_reduce")
-        self.comm.allReduce(d.data.ptr, d.data.ptr, d.size, self.dtypes[d.dtype], self._op(op), self._stream())
+        self.comm.allReduce(d.data.ptr, d.data.ptr, d.size, self.dtypes[d.dtype], self._op(op),
+                            self._stream())
         return self._work("all_reduce", [t], self._avg(d, op))
 
     def broadcast(self, t, root):

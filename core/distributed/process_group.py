@@ -207,7 +207,7 @@ def _check_claim(arg, value, var, actual):
 
 
 def destroy_process_group(group=None):  # noqa: A002 - torch's argument name
-    """Leave ``group`` (default: the default group, after which ``init_process_group`` may be called again)."""
+    """Leave ``group`` (default: the default group; ``init_process_group`` may then be called again)."""
     pg = resolve(group)
     if pg is None:
         return

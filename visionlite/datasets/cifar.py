@@ -10,6 +10,7 @@ import pickle
 import numpy as np
 from PIL import Image
 
+from ..download import once_per_machine
 from .utils import check_integrity, download_and_extract_archive, not_found_message
 from .vision import VisionDataset
 
@@ -75,7 +76,8 @@ class CIFAR10(VisionDataset):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
         if download:
-            self.download()
+            with once_per_machine():  # in a process group: local rank 0 first
+                self.download()
         if not self._check_integrity():
             bad = [os.path.join(self.base_folder, name) for name, md5 in self.train_list + self.test_list
                    if not check_integrity(os.path.join(self.root, self.base_folder, name), md5)]

@@ -12,6 +12,7 @@ from PIL import Image
 
 import visionlite as vl
 
+from ..download import once_per_machine
 from . import utils
 from .vision import VisionDataset
 
@@ -68,7 +69,8 @@ class MNIST(VisionDataset):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
         if download:
-            self.download()
+            with once_per_machine():  # in a process group: local rank 0 first
+                self.download()
         if not self._check_exists():
             raise RuntimeError(utils.not_found_message(type(self).__name__, self.root,
                                                        self._missing_files()))

@@ -4,6 +4,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from ..download import once_per_machine
 from ._matlab import load_mat
 from .utils import check_integrity, download_url, not_found_message, verify_str_arg
 from .vision import VisionDataset
@@ -39,7 +40,8 @@ class SVHN(VisionDataset):
         self.split = verify_str_arg(split, "split", tuple(self.split_list))
         self.url, self.filename, self.file_md5 = self.split_list[split]
         if download:
-            self.download()
+            with once_per_machine():  # in a process group: local rank 0 first
+                self.download()
         if not self._check_integrity():
             raise RuntimeError(not_found_message("SVHN", self.root, [self.filename])
                                + " (a file failing its MD5 check counts as missing)")

@@ -46,8 +46,10 @@ from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # n
 from . import batchnorm, instancenorm, module, sparse, utils  # noqa: F401
 from .channelshuffle import ChannelShuffle  # noqa: F401
 from .padding import *  # noqa: F401,F403
+from .syncbatchnorm import SyncBatchNorm  # noqa: F401
 
 # ``from .modules import *`` in ``nn`` takes every public name but these submodules, which would otherwise
 # rebind ``nn.utils`` and ``nn.module``.
-_SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "utils"}
+_SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "syncbatchnorm",
+               "utils"}
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _SUBMODULES]
