@@ -30,6 +30,7 @@ from .autograd import (
 )
 from .backend import Device as device
 from .backend import cuda_available
+from .compile import compile  # noqa: A004  (torch.compile: returns the model)
 from .creation import (
     arange,
     as_tensor,
@@ -104,7 +105,7 @@ def is_floating_point(t):
 
 
 _LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
-         "amp"}
+         "amp", "accelerator", "checkpoint"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp"}
 
 

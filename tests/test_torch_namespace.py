@@ -283,3 +283,71 @@ def test_cuda_amp_aliases_behave_as_torch_on_this_machine():
         theirs, _, their_warnings = made(torch)
         assert our_warnings == their_warnings  # deprecated (FutureWarning), no CUDA (UserWarning)
         assert ours.is_enabled() == theirs.is_enabled() is False
+
+
+def test_accelerator_and_cuda_queries_as_torch_without_a_gpu():
+    def device_line(lib):  # PyTorch's quickstart tutorial picks its device this way
+        return lib.accelerator.current_accelerator().type if lib.accelerator.is_available() else "cpu"
+
+    if vl.cuda.is_available():
+        assert device_line(vl) == "cuda" and vl.accelerator.device_count() >= 1
+        assert isinstance(vl.cuda.get_device_name(), str) and vl.cuda.memory_allocated() >= 0
+        return
+    assert device_line(vl) == "cpu" == device_line(torch)
+    for name in ("memory_allocated", "max_memory_allocated", "device_count", "is_bf16_supported"):
+        assert getattr(vl.cuda, name)() == getattr(torch.cuda, name)(), name
+    vl.cuda.empty_cache()
+    vl.cuda.reset_peak_memory_stats()
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        vl.cuda.get_device_name()
+
+
+def test_autograd_variable_and_anomaly_switches_as_torch():
+    from visionlite.autograd import Variable
+
+    t = vl.ones(2)
+    v = Variable(t, requires_grad=True)
+    assert v is t and v.requires_grad
+    for lib in (torch, vl):
+        on = lib.autograd.set_detect_anomaly(True)
+        assert (torch.is_anomaly_enabled() if lib is torch else vl.autograd.is_anomaly_enabled())
+        on.__exit__(None, None, None)
+    assert vl.autograd.is_anomaly_enabled() is torch.is_anomaly_enabled() is False
+    with vl.autograd.detect_anomaly(), torch.autograd.detect_anomaly():
+        assert vl.autograd.is_anomaly_enabled() and torch.is_anomaly_enabled()
+    assert not vl.autograd.is_anomaly_enabled()
+
+
+def test_checkpoint_gives_torch_values_and_gradients():
+    import torch.utils.checkpoint as tcp
+
+    import visionlite.utils.checkpoint as vcp
+
+    assert vl.utils.checkpoint is vcp
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    results = []
+    for lib, cp in ((torch, tcp), (vl, vcp)):
+        lin = lib.nn.Linear(4, 4, dtype=lib.float64)
+        with lib.no_grad():
+            lin.weight.copy_(lib.tensor(np.eye(4) * 0.5))
+            lin.bias.fill_(0.1)
+        seq = lib.nn.Sequential(lin, lib.nn.Tanh(), lib.nn.Linear(4, 1, dtype=lib.float64))
+        with lib.no_grad():
+            seq[2].weight.fill_(0.2)
+            seq[2].bias.fill_(0.0)
+        xt = lib.tensor(x, requires_grad=True)
+        y = cp.checkpoint(lambda a, s=seq: s[1](s[0](a)), xt, use_reentrant=False)
+        z = cp.checkpoint_sequential(seq, 2, xt, use_reentrant=False)
+        (y.sum() + z.sum()).backward()
+        results.append((y.detach().numpy(), z.detach().numpy(), xt.grad.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_compile_and_model_zoo_spellings():
+    model = nn.Linear(2, 2)
+    assert vl.compile(model) is model and vl.compile(mode="max-autotune")(model) is model
+    from visionlite.hub import load_state_dict_from_url
+    from visionlite.utils.model_zoo import load_url
+
+    assert load_url is load_state_dict_from_url

@@ -35,6 +35,7 @@ _LAZY = {
     "tv_tensors",
     "backends",
     "multiprocessing",
+    "accelerator",
     "ops",
     "amp",
     "distributed",

@@ -14,6 +14,8 @@ ALIASES = {
     "visionlite.cuda": "visionlite.core.cuda",
     "visionlite.backends": "visionlite.core.backends",
     "visionlite.multiprocessing": "visionlite.core.multiprocessing",
+    "visionlite.accelerator": "visionlite.core.accelerator",
+    "visionlite.utils.checkpoint": "visionlite.core.checkpoint",  # as torch.utils.checkpoint
     "visionlite.amp": "visionlite.core.amp",
     "visionlite.distributed": "visionlite.core.distributed",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data

@@ -1,6 +1,7 @@
 """Automatic differentiation: ``backward``, ``grad``, grad modes and user-defined ``Function``s."""
 
 from ..tensor import Tensor
+from .anomaly_mode import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .engine import run_backward
 from .function import Function, FunctionCtx, Node, Op
 from .grad_mode import (
@@ -11,6 +12,7 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from .variable import Variable
 
 __all__ = [
     "backward",
@@ -24,6 +26,11 @@ __all__ = [
     "inference_mode",
     "set_grad_enabled",
     "is_grad_enabled",
+    "Variable",
+    "set_detect_anomaly",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
 ]
 
 

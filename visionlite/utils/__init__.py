@@ -16,8 +16,8 @@ __all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_
 def __getattr__(name):
     # ``torch.utils.data`` habits: ``visionlite.utils.data`` is ``visionlite.data``, reachable as an attribute
     # without importing it first.
-    if name == "data":
+    if name in ("data", "checkpoint", "model_zoo"):
         import importlib
 
-        return importlib.import_module("visionlite.utils.data")
+        return importlib.import_module(f"visionlite.utils.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
