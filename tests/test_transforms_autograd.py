@@ -142,6 +142,8 @@ V2_OPS = {
     "pad": lambda F, t: F.pad(t, [1, 2], padding_mode="reflect"),
     "colour": lambda F, t: F.adjust_saturation(F.adjust_contrast(F.adjust_brightness(t, 1.2), 0.8), 1.3),
     "blur": lambda F, t: F.gaussian_blur(t, [3, 3]),
+    "to_dtype": lambda F, t: F.to_dtype(t, torch.float64 if F.__name__.startswith("torch") else vl.float64,
+                                        scale=True),
 }
 
 

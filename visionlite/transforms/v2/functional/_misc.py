@@ -7,6 +7,7 @@ import numpy as np
 
 import visionlite as vl
 from visionlite.core import dtypes as _dt
+from visionlite.core.autograd.grad_mode import is_grad_enabled
 from visionlite.core.tensor import Tensor
 
 from ... import functional as F1
@@ -249,6 +250,8 @@ def to_dtype_image(image, dtype=None, scale=False):
     dtype = _dt.get_dtype(vl.float32 if dtype is None else dtype)
     if scale:
         return F1.convert_image_dtype(image, dtype)
+    if dtype.is_floating_point and image.requires_grad and is_grad_enabled():
+        return image.to(dtype)  # a cast to a float dtype keeps the graph, as in TorchVision
     return Tensor._wrap(image._data.astype(dtype.np))
 
 
@@ -270,7 +273,7 @@ def to_dtype(inpt, dtype=None, scale=False):
 def convert_image_dtype(image, dtype=None):
     """``to_dtype(image, dtype, scale=True)`` (the v1 name)."""
     dtype = _dt.get_dtype(vl.float32 if dtype is None else dtype)
-    out = F1.convert_image_dtype(Tensor._wrap(image._data), dtype)
+    out = F1.convert_image_dtype(image, dtype)
     return wrap(out, like=image) if isinstance(image, Image) else out
 
 
