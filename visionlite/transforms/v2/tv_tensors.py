@@ -9,7 +9,8 @@ import numpy as np
 from visionlite.core.creation import _to_array
 from visionlite.core.tensor import Tensor
 
-__all__ = ["BoundingBoxFormat", "BoundingBoxes", "Image", "Video", "Mask", "KeyPoints", "TVTensor", "wrap"]
+__all__ = ["BoundingBoxFormat", "BoundingBoxes", "Image", "Video", "Mask", "KeyPoints", "TVTensor", "wrap",
+           "is_rotated_bounding_format"]
 
 
 class BoundingBoxFormat(Enum):
@@ -18,6 +19,13 @@ class BoundingBoxFormat(Enum):
     XYXY = "XYXY"
     XYWH = "XYWH"
     CXCYWH = "CXCYWH"
+
+
+def is_rotated_bounding_format(format):
+    """Whether ``format`` describes rotated boxes (TorchVision's XYWHR, CXCYWHR, XYXYXYXY); the axis-aligned
+    formats here never are."""
+    name = str(getattr(format, "value", format)).upper()
+    return name in ("XYWHR", "CXCYWHR", "XYXYXYXY")
 
 
 def as_format(format):
