@@ -9,7 +9,7 @@ import numpy as np
 from . import dtypes as _dt
 from .amp_state import ACTIVE as _AUTOCAST
 from .amp_state import dispatch as _autocast_dispatch
-from .autograd.versions import new_counter, share_version
+from .autograd.versions import reset_version, share_version
 from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
 from .tensor_inplace import InplaceMethods
 
@@ -40,7 +40,7 @@ class Tensor(InplaceMethods):
         self.grad = None
         self._ctx = None
         self._out_index = 0
-        self._version = new_counter()
+        reset_version(self)
         self._hooks = None
         self._base = None
         self._retains_grad = False
@@ -57,7 +57,7 @@ class Tensor(InplaceMethods):
         t.grad = None
         t._ctx = None
         t._out_index = 0
-        t._version = new_counter()
+        reset_version(t)
         t._hooks = None
         t._base = None
         t._retains_grad = False

@@ -12,7 +12,7 @@ import numpy as np
 
 from .function import Node, _UserFunctionNode
 from .grad_mode import _set_enabled
-from .versions import new_counter
+from .versions import reset_version
 
 
 def sum_to_shape(grad, shape):
@@ -270,7 +270,7 @@ def _accumulate(leaf, g, create_graph, stealable=False):
         if create_graph:
             leaf.grad = g
         elif stealable:
-            g._version = new_counter()
+            reset_version(g)
             leaf.grad = g
         else:
             leaf.grad = g.detach().clone()

@@ -11,6 +11,11 @@ def new_counter():
     return [0]
 
 
+def reset_version(t):
+    """Give ``t`` a counter of its own, at version 0 (a new tensor, or one no longer sharing storage)."""
+    t._version = [0]
+
+
 def version_of(t):
     """The current version of tensor ``t`` (how many in-place changes its storage has seen)."""
     return t._version[0]

@@ -4,7 +4,7 @@ Both share storage with the tensor they are made from, as in PyTorch.
 """
 import numpy as np
 
-from ..autograd.versions import counter_of, new_counter
+from ..autograd.versions import reset_version, share_version
 from ..tensor import Tensor
 
 
@@ -29,7 +29,10 @@ def _init_like(self, data, requires_grad):
     self._ctx = None
     self._out_index = 0
     # A parameter made from a tensor is that tensor's storage under a new name: versions are shared.
-    self._version = counter_of(data) if isinstance(data, Tensor) else new_counter()
+    if isinstance(data, Tensor):
+        share_version(self, data)
+    else:
+        reset_version(self)
     self._hooks = None
     self._base = None
     self._retains_grad = False
