@@ -6,11 +6,6 @@ helpers below, never by touching ``_version`` itself.
 """
 
 
-def new_counter():
-    """A fresh counter at version 0."""
-    return [0]
-
-
 def reset_version(t):
     """Give ``t`` a counter of its own, at version 0 (a new tensor, or one no longer sharing storage)."""
     t._version = [0]
