@@ -149,3 +149,30 @@ def test_ddp_two_ranks_equal_one_process_large_batch(ddp_runs, case):
     assert list(r0["keys"]) == ["module." + k for k in want], "state_dict keys as torch's DDP: module.<name>"
     if case == "unused":
         assert bool(r0["spare_grad_is_none"])
+
+
+# ------------------------------------------------------------------------------------ DistributedSampler
+
+@pytest.mark.parametrize("n,replicas,shuffle,drop_last,seed,epoch", [
+    (10, 3, True, False, 0, 0), (10, 3, True, True, 0, 2), (10, 3, False, False, 0, 0),
+    (11, 4, False, True, 0, 0), (2, 5, True, False, 7, 1), (97, 2, True, False, 2**33 + 5, 3),
+    (1000, 8, True, True, 123, 9), (1, 1, True, False, 0, 0),
+])
+def test_distributed_sampler_equals_torch(n, replicas, shuffle, drop_last, seed, epoch):
+    torch = require("torch")
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+
+    from visionlite.data import DistributedSampler
+
+    data = list(range(n))
+    for rank in range(replicas):
+        ours = DistributedSampler(data, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed,
+                                  drop_last=drop_last)
+        ref = TorchSampler(data, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed,
+                           drop_last=drop_last)
+        for e in (epoch, epoch + 1):
+            ours.set_epoch(e)
+            ref.set_epoch(e)
+            assert list(ours) == list(ref), (rank, e)
+        assert len(ours) == len(ref)
+    assert torch is not None

@@ -190,9 +190,8 @@ class DistributedSampler(Sampler):
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:
-            # Seeded by (seed, epoch) alone, so every process computes the same order.
-            rng = np.random.Generator(np.random.PCG64([self.seed, self.epoch]))
-            order = rng.permutation(n).tolist()
+            # Seeded by seed + epoch alone, so every process computes the same order: PyTorch's very order.
+            order = _torch_randperm(n, self.seed + self.epoch)
         else:
             order = list(range(n))
         if len(order) < self.total_size:
@@ -208,6 +207,24 @@ class DistributedSampler(Sampler):
     def set_epoch(self, epoch):
         """Set the epoch, which (with ``seed``) picks the shuffle of the next pass."""
         self.epoch = epoch
+
+
+def _torch_randperm(n, seed):
+    """``torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()`` without torch: its CPU
+    generator is a 32-bit Mersenne Twister seeded with the low 32 bits of ``seed`` (numpy's MT19937 with
+    the same legacy seeding), and for n below 2**32 / 20 randperm is a Fisher-Yates shuffle that swaps item
+    i with item ``i + draw % (n - i)``."""
+    if n >= (2**32 - 1) // 20:
+        raise ValueError(f"DistributedSampler: {n} samples exceed the shuffle reproduced here (PyTorch's "
+                         "small-n randperm); pass shuffle=False and shuffle through the dataset")
+    bits = np.random.MT19937()
+    bits._legacy_seeding(int(seed) & 0xFFFFFFFF)
+    draws = bits.random_raw(max(n - 1, 0)).tolist()
+    order = list(range(n))
+    for i, d in enumerate(draws):
+        j = i + d % (n - i)
+        order[i], order[j] = order[j], order[i]
+    return order
 
 
 def _from_env(value, var, name):
