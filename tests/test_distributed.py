@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -176,3 +177,31 @@ def test_distributed_sampler_equals_torch(n, replicas, shuffle, drop_last, seed,
             assert list(ours) == list(ref), (rank, e)
         assert len(ours) == len(ref)
     assert torch is not None
+
+
+# ------------------------------------------------------------------------------------------- failures
+
+def _banner_pid(text, rank):
+    import re
+
+    m = re.search(rf"rank {rank} pid (\d+)", text)
+    assert m, f"no rank/pid banner in:\n{text}"
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize("mode", ["raise", "kill", "leave"])
+def test_failed_rank_ends_the_job_naming_it(mode):
+    start = time.monotonic()
+    proc = mpirun([os.path.join(WORKERS, "fail.py"), mode], timeout=60)
+    took = time.monotonic() - start
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, text
+    assert took < 40, f"the job took {took:.0f} s to end"
+    assert "should not have" not in text
+    if mode == "raise":
+        assert "rank 1 raised ValueError: boom in the data pipeline; aborting all 2 ranks" in text, text
+    elif mode == "kill":  # mpiexec names the killed process by pid; rank 0's banner maps it to rank 1
+        assert f"PID {_banner_pid(text, 1)} RUNNING" in text and "signal 9" in text, text
+    else:
+        assert "rank 1 is exiting without destroy_process_group()" in text, text
+        assert "all_reduce on rank 0 timed out after 5.0 s" in text, text

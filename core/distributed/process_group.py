@@ -10,6 +10,7 @@ prints the rank and aborts every rank (``MPI_Abort``: non-zero exit); a collecti
 arrive within ``timeout`` raises a :class:`DistTimeoutError` naming the operation and the ranks whose
 processes are gone, which, uncaught, aborts the job the same way.
 """
+import atexit
 import datetime
 import enum
 import os
@@ -190,6 +191,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _STATE.world = group.WORLD = GroupMember.WORLD = pg
     if size > 1:
         _install_failure_hooks()
+        if me == 0:  # maps the pids an MPI launcher reports for a rank that died to their ranks
+            where = ", ".join(f"rank {r} pid {pid} on {host}" for r, (host, pid) in enumerate(_STATE.table))
+            sys.stderr.write(f"visionlite.distributed: {size} ranks ({backend}): {where}\n")
+            sys.stderr.flush()
 
 
 def _check_claim(arg, value, var, actual):
@@ -330,6 +335,15 @@ def _install_failure_hooks():
                   f"all {len(_STATE.table)} ranks")
 
     sys.excepthook = excepthook
+
+    def at_exit():
+        if _STATE.world is not None:  # peers still waiting on this rank would otherwise only time out
+            sys.stderr.write(f"[rank {_STATE.rank}] visionlite.distributed: rank {_STATE.rank} is exiting "
+                             "without destroy_process_group(); collectives still waiting on it will time "
+                             "out\n")
+            sys.stderr.flush()
+
+    atexit.register(at_exit)  # after mpi4py's finalizer was registered, so it runs before it
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         def on_term(signum, frame):
             abort_job(f"visionlite.distributed: rank {_STATE.rank} received SIGTERM; aborting all "
