@@ -11,7 +11,7 @@ from .core import *  # noqa: F401,F403
 from .core import __all__ as _core_all
 
 # The star import brings core's private op package as ``ops``; ``visionlite.ops`` is TorchVision's ops (lazy).
-del ops  # noqa: F821
+globals().pop("ops", None)
 
 __version__ = "0.1.0"
 
