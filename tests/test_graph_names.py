@@ -21,6 +21,8 @@ def _graphs(lib, F):
     img, k = r(2, 3, 6, 6, seed=4), r(4, 3, 3, 3, seed=5)
     tgt = lib.tensor([0, 1, 1, 0])
     theta = r(2, 2, 3, seed=6)
+    a3, b3 = r(2, 3, 4, seed=11), r(2, 4, 5, seed=12)
+    ps = r(1, 4, 2, 2, seed=13)
     return {
         "add": lambda: x + y, "add_scalar": lambda: x + 1, "sub": lambda: x - y, "mul": lambda: x * y,
         "mul_scalar": lambda: x * 2, "div": lambda: x / y, "pow": lambda: x ** 2,
@@ -56,6 +58,43 @@ def _graphs(lib, F):
         "bilinear": lambda: F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False),
         "layer_norm": lambda: F.layer_norm(x, (3,)),
         "kl": lambda: F.kl_div(F.log_softmax(x, 1), F.softmax(y.detach(), 1), reduction="batchmean"),
+        "relu_inplace": lambda: F.relu(x * 1, inplace=True),
+        "silu_inplace": lambda: F.silu(x * 1, inplace=True),
+        "stack": lambda: lib.stack([x, y]),
+        "where": lambda: lib.where(x > 0, x, y),
+        "min_dim": lambda: x.min(1)[0],
+        "max_all": lambda: x.max(),
+        "bmm": lambda: lib.bmm(a3, b3),
+        "masked_fill": lambda: x.masked_fill(x > 0, 0.0),
+        "pad_reflect": lambda: F.pad(img, (1, 1, 1, 1), mode="reflect"),
+        "pad_replicate": lambda: F.pad(img, (1, 2, 0, 1), mode="replicate"),
+        "smooth_l1": lambda: F.smooth_l1_loss(x, y.detach()),
+        "huber": lambda: F.huber_loss(x, y.detach()),
+        "std": lambda: x.std(),
+        "var_dim": lambda: x.var(1),
+        "logsumexp": lambda: x.logsumexp(1),
+        "chunk": lambda: x.chunk(2, 0)[1],
+        "split": lambda: x.split(1, 1)[0],
+        "amax": lambda: x.amax(1),
+        "logsigmoid": lambda: F.logsigmoid(x),
+        "square": lambda: x.square(),
+        "adaptive_max": lambda: F.adaptive_max_pool2d(img, 1),
+        "pixel_shuffle": lambda: F.pixel_shuffle(ps, 2),
+        "gather": lambda: x.gather(1, lib.tensor([[0], [1], [2], [0]])),
+        "mean_all_dims": lambda: x.mean((0, 1)),
+        "select": lambda: x[:, 0],
+        "index_tensor": lambda: x[lib.tensor([0, 2])],
+        "float64": lambda: x.double(),
+        "clamp_min": lambda: x.clamp(min=0),
+        "repeat": lambda: x.repeat(2, 1),
+        "cumsum": lambda: x.cumsum(0),
+        "flip": lambda: x.flip(0),
+        "narrow": lambda: x.narrow(0, 1, 2),
+        "group_norm": lambda: F.group_norm(img, 3),
+        "conv_transpose": lambda: F.conv_transpose2d(img, k.transpose(0, 1)),
+        "nll_sum": lambda: F.nll_loss(F.log_softmax(x, 1), tgt % 3, reduction="sum"),
+        "mse_none": lambda: F.mse_loss(x, y.detach(), reduction="none"),
+        "elu": lambda: F.elu(x),
     }
 
 

@@ -165,9 +165,11 @@ def label(out, name, *inputs):
     return out
 
 
-def presents_as(name, *params):
+def presents_as(name, *params, each=False):
     """Decorator for a composite function: its output node presents as ``name`` (a string, or a function of
-    the call's ``(args, kwargs)``) with the arguments named ``params`` as ``next_functions``."""
+    the call's ``(args, kwargs)``; None leaves it alone) with the arguments named ``params`` as
+    ``next_functions`` (a list argument counts as its tensors). ``each``: the function returns several
+    tensors, and each presents so (``split``)."""
     import functools
     import inspect
 
@@ -178,10 +180,19 @@ def presents_as(name, *params):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             out = fn(*args, **kwargs)
-            if getattr(out, "_ctx", None) is not None:
-                inputs = [args[i] if i < len(args) else kwargs.get(p) for i, p in where]
-                label(out, name(args, kwargs) if callable(name) else name,
-                      *[t if hasattr(t, "_ctx") else None for t in inputs])
+            outs = out if each and isinstance(out, (tuple, list)) else (out,)
+            if any(getattr(o, "_ctx", None) is not None for o in outs):
+                shown = name(args, kwargs) if callable(name) else name
+                if shown is None:
+                    return out
+                inputs = []
+                for i, p in where:
+                    value = args[i] if i < len(args) else kwargs.get(p)
+                    inputs.extend(value if isinstance(value, (list, tuple)) else [value])
+                inputs = [t if hasattr(t, "_ctx") else None for t in inputs]
+                for o in outs:
+                    if getattr(o, "_ctx", None) is not None:
+                        label(o, shown, *inputs)
             return out
 
         return wrapper

@@ -13,7 +13,7 @@ from ..amp_state import ACTIVE as AUTOCAST
 from ..amp_state import autocast_op
 from ..amp_state import dispatch as autocast_dispatch
 from ..autograd.function import Op
-from ..autograd.node_names import label
+from ..autograd.node_names import label, presents_as
 from ..backend import array_module
 from ..tensor import Tensor
 from ._util import as_tensor_like, binary_operands, broadcast_error, refuse_integer_zero_division
@@ -511,10 +511,12 @@ def log10(a):
 
 
 @autocast_op("reciprocal")
+@presents_as("ReciprocalBackward0", "a")
 def reciprocal(a):
     return div(1.0, a)
 
 
+@presents_as("PowBackward0", "a")
 def square(a):
     return mul(a, a)
 
@@ -562,6 +564,7 @@ def clamp(a, min=None, max=None):
     return Clamp.apply(a, lo=min, hi=max)
 
 
+@presents_as("WhereBackward0", "a", "b")
 def where(cond, a=None, b=None):
     """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``where(cond)`` is ``nonzero``."""
     if a is None and b is None:

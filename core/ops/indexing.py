@@ -5,6 +5,7 @@ import numpy as np
 
 from ..amp_state import autocast_op
 from ..autograd.function import Op
+from ..autograd.node_names import presents_as
 from ..autograd.versions import bump_version
 from ..backend import array_module
 from ..tensor import Tensor
@@ -225,6 +226,7 @@ def _check_index_tensor(index, name):
         raise RuntimeError(f"{name}(): Expected dtype int64 for index")
 
 
+@presents_as("GatherBackward0", "a")
 def gather(a, dim, index):
     """``out[i][j] = a[index[i][j]][j]`` along ``dim`` (index has the output's shape)."""
     _check_index_tensor(index, "gather")
@@ -323,6 +325,7 @@ def index_select(a, dim, index):
     return getitem(a, (slice(None),) * axis + (index.reshape(-1),))
 
 
+@presents_as("MaskedFillBackward0", "a")
 def masked_fill(a, mask, value):
     """``a`` with ``value`` where the boolean ``mask`` (broadcast) is true."""
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:

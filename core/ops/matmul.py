@@ -3,6 +3,7 @@
 
 from ..amp_state import autocast_op
 from ..autograd.function import Op
+from ..autograd.node_names import presents_as
 from ..backend import array_module
 from ..tensor import Tensor
 from ._util import binary_operands
@@ -65,6 +66,7 @@ def mm(a, b):
 
 
 @autocast_op("bmm")
+@presents_as("BmmBackward0", "a", "b")
 def bmm(a, b):
     if a._data.ndim != 3 or b._data.ndim != 3:
         raise RuntimeError(f"bmm: expected 3-D tensors, got {a._data.ndim}D and {b._data.ndim}D")

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..amp_state import autocast_op
 from ..autograd.function import Op
-from ..autograd.node_names import label
+from ..autograd.node_names import label, presents_as
 from ..autograd.versions import share_version
 from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
@@ -389,6 +389,7 @@ concat = concatenate = cat
 
 
 @autocast_op("stack")
+@presents_as("StackBackward0", "tensors")
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new dim."""
     tensors = list(tensors)
@@ -425,6 +426,7 @@ def narrow(a, dim, start, length):
     return Slice.apply(a, index=index)
 
 
+@presents_as("SplitBackward0", "a", each=True)
 def split(a, split_size_or_sections, dim=0):
     """Pieces of ``a`` along ``dim``: equal chunks of a given size, or the listed sizes."""
     dim = normalize_dim(dim, a._data.ndim, "split")
@@ -448,6 +450,7 @@ def split(a, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@presents_as("SplitBackward0", "a", each=True)
 def chunk(a, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
@@ -505,7 +508,15 @@ def _pad_name(input, pad, mode="constant", value=None):
     return f"{kind}{len(pad) // 2}d" if kind else "constant_pad_nd"
 
 
+def _pad_node_name(args, kwargs):
+    mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+    n = len(args[1] if len(args) > 1 else kwargs["pad"]) // 2
+    kinds = {"reflect": "Reflection", "replicate": "Replication"}
+    return f"{kinds[mode]}Pad{n}DBackward0" if mode in kinds else None
+
+
 @autocast_op(_pad_name)
+@presents_as(_pad_node_name, "input")
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad)//2`` dims of ``input``: ``pad = (left, right, top, bottom, ...)`` from the
     last dim backwards; modes 'constant', 'reflect', 'replicate', 'circular'."""

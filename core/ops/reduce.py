@@ -6,7 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..amp_state import autocast_op
 from ..autograd.function import Op
-from ..autograd.node_names import label
+from ..autograd.node_names import label, presents_as
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -173,9 +173,10 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     for ax in axes:
         n *= a._data.shape[ax]
     out = Sum.apply(a, axes=axes, keepdim=keepdim) * (1.0 / n if n else float("nan"))
-    return label(out, "MeanBackward0" if len(axes) == a._data.ndim else "MeanBackward1", a)
+    return label(out, "MeanBackward0" if dim is None else "MeanBackward1", a)
 
 
+@presents_as("VarBackward0", "a")
 def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     """Variance with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
     if correction is None:
@@ -202,6 +203,7 @@ class SqrtOfVariance(Op):
         return ew.where(out == 0, 0.0, g / (out * 2))
 
 
+@presents_as("StdBackward0", "a")
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
     """Standard deviation (see ``var``)."""
     return SqrtOfVariance.apply(var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
@@ -236,7 +238,8 @@ def _max_min(a, dim, keepdim, largest, name):
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                 "Specify the reduction dim with the 'dim' argument."
             )
-        return AMaxMin.apply(a, axes=tuple(range(a._data.ndim)), keepdim=False, largest=largest)
+        out = AMaxMin.apply(a, axes=tuple(range(a._data.ndim)), keepdim=False, largest=largest)
+        return label(out, "MaxBackward1" if largest else "MinBackward1", a)
     axis = normalize_dim(dim, a._data.ndim, name)
     if a._data.ndim == 0:
         return _ValuesIndices((a.clone(), Tensor._wrap(array_module(a._data).zeros((), np.int64))))
@@ -246,6 +249,7 @@ def _max_min(a, dim, keepdim, largest, name):
         xp = array_module(a._data)
         idx = (xp.argmax if largest else xp.argmin)(a._data, axis=axis, keepdims=True)
     idx = idx.astype(np.int64)
+    label(op_out, "MaxBackward0" if largest else "MinBackward0", a)
     return _ValuesIndices((op_out, Tensor._wrap(idx if keepdim else idx.squeeze(axis))))
 
 
@@ -259,11 +263,13 @@ def min(a, dim=None, keepdim=False):
     return _max_min(a, dim, keepdim, False, "min")
 
 
+@presents_as("AmaxBackward0", "a")
 def amax(a, dim=(), keepdim=False):
     axes = normalize_dims(dim if dim != () else None, a._data.ndim, "amax")
     return AMaxMin.apply(a, axes=axes, keepdim=keepdim, largest=True)
 
 
+@presents_as("AminBackward0", "a")
 def amin(a, dim=(), keepdim=False):
     axes = normalize_dims(dim if dim != () else None, a._data.ndim, "amin")
     return AMaxMin.apply(a, axes=axes, keepdim=keepdim, largest=False)
@@ -318,6 +324,7 @@ def cumprod(a, dim, dtype=None):
 
 
 @autocast_op("logsumexp")
+@presents_as("LogsumexpBackward0", "a")
 def logsumexp(a, dim, keepdim=False):
     """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
     axes = normalize_dims(dim, a._data.ndim, "logsumexp")

@@ -5,6 +5,7 @@
 """
 from ...amp_state import autocast_op
 from ...autograd.grad_mode import is_grad_enabled
+from ...autograd.node_names import presents_as
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
 from ...ops import reduce as _red
@@ -32,7 +33,7 @@ def _apply(input, fn, inplace, name):
     input._check_inplace()
     # The op may save its input for backward; give it a private copy so the write below doesn't
     # invalidate what it saved.
-    src = input.clone() if (is_grad_enabled() and input.requires_grad) else input
+    src = input._snapshot() if (is_grad_enabled() and input.requires_grad) else input
     return input._assign(fn(src))
 
 
@@ -185,6 +186,7 @@ def softshrink(input, lambd=0.5):
     return _ew.where(input > lambd, input - lambd, _ew.where(input < -lambd, input + lambd, 0.0))
 
 
+@presents_as("LogSigmoidBackward0", "input")
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), without overflow."""
     return -_act.softplus(-input)

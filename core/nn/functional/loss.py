@@ -301,6 +301,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 @autocast_op("smooth_l1_loss")
+@presents_as("SmoothL1LossBackward0", "input", "target")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta=0 is l1_loss."""
     input, target = _regression_operands(input, target, "smooth_l1_loss")
@@ -317,6 +318,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 @autocast_op("huber_loss")
+@presents_as("HuberLossBackward0", "input", "target")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     input, target = _regression_operands(input, target, "huber_loss")

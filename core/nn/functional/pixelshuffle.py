@@ -2,6 +2,7 @@
 ``pixel_unshuffle`` undoes it. Pure reshapes and a permute, so autograd comes for free."""
 import operator
 
+from ...autograd.node_names import presents_as
 from ...tensor import Tensor
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle"]
@@ -22,6 +23,7 @@ def _check(input, factor, fn, what):
     return factor
 
 
+@presents_as("PixelShuffleBackward0", "input")
 def pixel_shuffle(input, upscale_factor):
     """``(*, C*r*r, H, W) -> (*, C, H*r, W*r)`` with ``r = upscale_factor``."""
     r = _check(input, upscale_factor, "pixel_shuffle", "upscale_factor")
@@ -36,6 +38,7 @@ def pixel_shuffle(input, upscale_factor):
     return x.reshape(*batch, c // (r * r), h * r, w * r)
 
 
+@presents_as("PixelUnshuffleBackward0", "input")
 def pixel_unshuffle(input, downscale_factor):
     """``(*, C, H*r, W*r) -> (*, C*r*r, H, W)`` with ``r = downscale_factor``: pixel_shuffle's inverse."""
     r = _check(input, downscale_factor, "pixel_unshuffle", "downscale_factor")

@@ -2,6 +2,7 @@
 
 This module checks arguments; the arithmetic lives in ``core/ops/pool.py``.
 """
+from ...autograd.node_names import presents_as
 from ...backend import array_module
 from ...ops.pool import (
     AdaptiveAvgPool2dOp,
@@ -169,6 +170,7 @@ def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
     return (out, Tensor._wrap(idx[0])) if return_indices else out
 
 
+@presents_as("AdaptiveMaxPool2DBackward0", "input")
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Adaptive max pooling to ``output_size``; with ``return_indices`` also flat positions (int64)."""
     return adaptive_max_pool2d_with_indices(input, output_size, return_indices)
