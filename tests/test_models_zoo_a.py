@@ -82,12 +82,14 @@ def _check_logits_through_torch_save(name, tmp_path, size=64, **kwargs):
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
     shapes = {k: (tuple(v.shape), str(v.dtype).split(".")[-1]) for k, v in theirs.state_dict().items()}
+    layout = repr(theirs)
     path = tmp_path / f"{name}.pth"
     torch.save(theirs.state_dict(), path)
     del theirs
     gc.collect()
 
     ours = vm.get_model(name, **kwargs).eval()
+    assert repr(ours) == layout  # same modules, same order, same settings (eps, momentum, p, inplace...)
     ours_sd = ours.state_dict()
     assert list(ours_sd) == list(shapes)
     for key, (shape, dtype) in shapes.items():
