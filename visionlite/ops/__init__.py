@@ -26,6 +26,10 @@ from .misc import (
     Permute,
     SqueezeExcitation,
 )
+from .poolers import MultiScaleRoIAlign
+from .ps_roi_align import PSRoIAlign, ps_roi_align
+from .roi_align import RoIAlign, roi_align
+from .roi_pool import PSRoIPool, RoIPool, ps_roi_pool, roi_pool
 from .stochastic_depth import StochasticDepth, stochastic_depth
 
 __all__ = [
@@ -34,4 +38,6 @@ __all__ = [
     "nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area", "box_iou",
     "generalized_box_iou", "distance_box_iou", "complete_box_iou", "masks_to_boxes",
     "sigmoid_focal_loss", "generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss",
+    "roi_align", "RoIAlign", "roi_pool", "RoIPool", "ps_roi_align", "PSRoIAlign", "ps_roi_pool", "PSRoIPool",
+    "MultiScaleRoIAlign",
 ]

@@ -1,0 +1,214 @@
+"""Shared machinery of the RoI pooling ops: box-argument handling and the bilinear sample plan.
+
+RoIAlign-style ops read each output bin as an average of bilinear samples. The sampling is separable:
+a sample's row (two neighbouring rows and their weights) depends only on ``(roi, bin row, sample row)``
+and its column only on ``(roi, bin column, sample column)``. The plan computes those per axis, in the
+input dtype and in TorchVision's order of operations, then expands them into flat gather indices into
+the channels-last input ``(N*H*W, C)`` and one weight per (bin, sample, corner). Forward is then a
+handful of vectorised gathers and multiply-adds over all RoIs at once, backward the matching
+scatter-adds; nothing loops over RoIs in Python. RoIs whose adaptive sampling grid differs are handled
+in groups of equal grid size (usually a few groups).
+"""
+import numpy as np
+
+import visionlite as vl
+from visionlite.core.backend import array_module, is_cupy_array
+
+from ._utils import check_roi_boxes_shape, convert_boxes_to_roi_format
+
+_CHUNK_ELEMS = 1 << 22  # output elements (rois * bins * channels) gathered per pass
+
+
+def pair(v, name="output_size"):
+    if isinstance(v, int):
+        return v, v
+    v = tuple(int(i) for i in v)
+    if len(v) == 1:
+        return v[0], v[0]
+    if len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v}")
+    return v
+
+
+def rois_tensor(boxes):
+    """``boxes`` (Tensor[K, 5] or a list of Tensor[L, 4]) as one Tensor[K, 5]."""
+    check_roi_boxes_shape(boxes)
+    if isinstance(boxes, vl.Tensor):
+        return boxes
+    return convert_boxes_to_roi_format(list(boxes))
+
+
+def check_inputs(input, rois, name):
+    if input.ndim != 4:
+        raise ValueError(f"{name}: input must be a Tensor[N, C, H, W], got shape {list(input.shape)}")
+    if input.device != rois.device:
+        raise RuntimeError(f"{name}: input and rois must be on the same device, got {input.device} and "
+                           f"{rois.device}")
+    if not input.is_floating_point():
+        raise TypeError(f"{name}: input must be a floating point tensor, got {input.dtype}")
+
+
+def scatter_add_rows(target, index, values):
+    """``target[index[i]] += values[i]`` with repeated indices accumulated (numpy or cupy)."""
+    if is_cupy_array(target):
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    else:
+        np.add.at(target, index, values)
+
+
+def channels_last(x):
+    """``(N, C, H, W)`` array as a contiguous ``(N*H*W, C)`` array."""
+    n, c, h, w = x.shape
+    return array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
+
+
+def axis_samples(xp, start, bin_size, grid, n_bins, n_grid, size, dtype):
+    """Bilinear taps along one axis for rois with the same sample count ``n_grid``.
+
+    ``start``, ``bin_size``, ``grid`` are per-roi arrays (K,) in ``dtype``. Returns ``(low, high, w_low,
+    w_high)``, each (K, n_bins, n_grid): the two neighbouring indices (clamped as TorchVision's kernel) and
+    their weights, zero where the sample falls outside ``[-1, size]``.
+    """
+    t = dtype.type
+    b = xp.arange(n_bins, dtype=dtype)[None, :, None]
+    i = (xp.arange(n_grid, dtype=dtype) + t(0.5))[None, None, :]
+    s = start[:, None, None] + b * bin_size[:, None, None] + i * bin_size[:, None, None] / grid[:, None, None]
+    outside = (s < -1.0) | (s > size)
+    s = xp.maximum(s, t(0))
+    low = s.astype(np.int64)
+    edge = low >= size - 1
+    low = xp.where(edge, size - 1, low)
+    high = xp.where(edge, low, low + 1)
+    s = xp.where(edge, low.astype(dtype), s)
+    w_high = s - low.astype(dtype)
+    w_low = t(1) - w_high
+    w_low = xp.where(outside, t(0), w_low)
+    w_high = xp.where(outside, t(0), w_high)
+    return low, high, w_low, w_high
+
+
+def corner_plan(batch, ys, xs, height, width):
+    """Flat gather indices and weights (each (K, PH*PW, J)) from per-axis taps ``ys``/``xs``.
+
+    ``batch`` is (K,) int64; ``ys`` the (low, high, w_low, w_high) arrays of shape (K, PH, GH), ``xs`` of
+    shape (K, PW, GW). J = GH * GW * 4 (every sample's four corners, TorchVision's w1..w4 products).
+    """
+    ylo, yhi, wylo, wyhi = ys
+    xlo, xhi, wxlo, wxhi = xs
+    xp = array_module(ylo)
+    k, ph, gh = ylo.shape
+    _, pw, gw = xlo.shape
+    rows = xp.stack([ylo, ylo, yhi, yhi], -1)  # corner order: (lo,lo), (lo,hi), (hi,lo), (hi,hi)
+    cols = xp.stack([xlo, xhi, xlo, xhi], -1)
+    wr = xp.stack([wylo, wylo, wyhi, wyhi], -1)
+    wc = xp.stack([wxlo, wxhi, wxlo, wxhi], -1)
+    base = (batch * (height * width))[:, None, None, None, None, None]
+    # axes: k, ph, pw, gh, gw, corner
+    idx = base + rows[:, :, None, :, None, :] * width + cols[:, None, :, None, :, :]
+    w = wr[:, :, None, :, None, :] * wc[:, None, :, None, :, :]
+    j = gh * gw * 4
+    return idx.reshape(k, ph * pw, j), w.reshape(k, ph * pw, j)
+
+
+def gather_weighted(xcl, idx, w, chan_index=None):
+    """``out[k, p, c] = sum_j w[k, p, j] * xcl[idx[k, p, j], c]`` (or channel ``chan_index[p, c]``),
+    computed a chunk of rois at a time. Returns (K, P, C_out) in ``xcl``'s dtype."""
+    xp = array_module(xcl)
+    k, p, j = idx.shape
+    c = xcl.shape[1] if chan_index is None else chan_index.shape[1]
+    out = xp.empty((k, p, c), dtype=xcl.dtype)
+    step = max(1, _CHUNK_ELEMS // max(1, p * c))
+    for a in range(0, k, step):
+        sl = slice(a, min(a + step, k))
+        acc = xp.zeros((sl.stop - a, p, c), dtype=xcl.dtype)
+        for jj in range(j):
+            rows = idx[sl, :, jj]
+            vals = xcl[rows] if chan_index is None else xcl[rows[..., None], chan_index[None]]
+            acc += w[sl, :, jj, None] * vals
+        out[sl] = acc
+    return out
+
+
+def scatter_weighted(gcl, idx, w, n_rows, chan_index=None, n_chan=None):
+    """Transpose of :func:`gather_weighted`: ``grad[idx[k, p, j], c] += w[k, p, j] * g[k, p, c]``.
+    Returns ``(n_rows, C)`` (C = ``n_chan`` when ``chan_index`` maps bins to input channels)."""
+    xp = array_module(gcl)
+    k, p, j = idx.shape
+    c_out = gcl.shape[2]
+    c = c_out if chan_index is None else n_chan
+    grad = xp.zeros((n_rows, c), dtype=gcl.dtype)
+    flat = grad.reshape(-1)
+    step = max(1, _CHUNK_ELEMS // max(1, p * c_out))
+    for a in range(0, k, step):
+        sl = slice(a, min(a + step, k))
+        g = gcl[sl]
+        for jj in range(j):
+            vals = w[sl, :, jj, None] * g
+            if chan_index is None:
+                scatter_add_rows(grad, idx[sl, :, jj].reshape(-1), vals.reshape(-1, c))
+            else:
+                pos = idx[sl, :, jj, None] * c + chan_index[None]
+                scatter_add_rows(flat, pos.reshape(-1), vals.reshape(-1))
+    return grad
+
+
+def round_half_away(xp, v):
+    """C's ``round``: halves go away from zero (numpy's ``round`` goes to even)."""
+    r = xp.trunc(v)
+    return r + xp.where(xp.abs(v - r) >= 0.5, xp.sign(v), 0)
+
+
+def window_taps(batch, starts_h, ends_h, starts_w, ends_w, height, width):
+    """Integer windows ``[start, end)`` per bin as gather taps: ``(idx, valid)``, each (K, PH*PW, M) with
+    M the largest window area among these rois; taps past a window's end are marked invalid."""
+    xp = array_module(starts_h)
+    k, ph = starts_h.shape
+    pw = starts_w.shape[1]
+    mh = max(int((ends_h - starts_h).max()) if k else 0, 1)
+    mw = max(int((ends_w - starts_w).max()) if k else 0, 1)
+    rows = starts_h[:, :, None] + xp.arange(mh)  # (K, PH, Mh)
+    cols = starts_w[:, :, None] + xp.arange(mw)
+    vr = rows < ends_h[:, :, None]
+    vc = cols < ends_w[:, :, None]
+    rows = xp.minimum(rows, height - 1)
+    cols = xp.minimum(cols, width - 1)
+    idx = (batch * height)[:, None, None, None, None] + rows[:, :, None, :, None]
+    idx = idx * width + cols[:, None, :, None, :]
+    valid = vr[:, :, None, :, None] & vc[:, None, :, None, :]
+    return idx.reshape(k, ph * pw, mh * mw), valid.reshape(k, ph * pw, mh * mw)
+
+
+def window_reduce(xcl, idx, valid, mode, chan_index=None):
+    """Max (``mode='max'``, with the flat input row of the first maximum, -1 for empty windows) or sum
+    (``mode='sum'``) of ``xcl`` rows over window taps; returns ``(value, argmax_rows or None)``, each
+    (K, P, C_out). Empty windows give 0, as TorchVision."""
+    xp = array_module(xcl)
+    k, p, m = idx.shape
+    c = xcl.shape[1] if chan_index is None else chan_index.shape[1]
+    low = xcl.dtype.type(-np.finfo(np.float32).max)
+    out = xp.empty((k, p, c), dtype=xcl.dtype)
+    arg = xp.empty((k, p, c), dtype=np.int64) if mode == "max" else None
+    step = max(1, _CHUNK_ELEMS // max(1, p * c))
+    for a in range(0, k, step):
+        sl = slice(a, min(a + step, k))
+        shape = (sl.stop - a, p, c)
+        acc = xp.full(shape, low, dtype=xcl.dtype) if mode == "max" else xp.zeros(shape, dtype=xcl.dtype)
+        best = xp.full(shape, -1, dtype=np.int64) if mode == "max" else None
+        for t in range(m):
+            rows = idx[sl, :, t]
+            vals = xcl[rows] if chan_index is None else xcl[rows[..., None], chan_index[None]]
+            ok = valid[sl, :, t, None]
+            if mode == "max":
+                better = ok & (vals > acc)
+                acc = xp.where(better, vals, acc)
+                best = xp.where(better, rows[..., None], best)
+            else:
+                acc += xp.where(ok, vals, xcl.dtype.type(0))
+        if mode == "max":
+            empty = best < 0
+            acc = xp.where(empty, xcl.dtype.type(0), acc)
+            arg[sl] = best
+        out[sl] = acc
+    return out, arg
