@@ -134,7 +134,16 @@ def _image_classification(**kwargs):
     return ImageClassification(**kwargs)
 
 
-_PRESETS = {"ImageClassification": _image_classification}
+def _object_detection(**kwargs):
+    from visionlite.transforms.presets import ObjectDetection
+
+    return ObjectDetection(**kwargs)
+
+
+_PRESETS = {"ImageClassification": _image_classification, "ObjectDetection": _object_detection}
+# weights.json names a shared category list by a token; _meta holds the lists (TorchVision's names).
+_CATEGORY_LISTS = {"IMAGENET1K": "_IMAGENET_CATEGORIES", "COCO": "_COCO_CATEGORIES",
+                   "COCO_PERSON": "_COCO_PERSON_CATEGORIES", "COCO_PERSON_KEYPOINTS": "_COCO_PERSON_KEYPOINT_NAMES"}
 
 
 def registered_weights(model, name):
@@ -149,10 +158,12 @@ def registered_weights(model, name):
     meta["min_size"] = tuple(meta["min_size"])
     # visionlite's own key: what the download check covers, the full SHA-256 or the name's 32-bit prefix
     meta["_sha256_verified"] = "full" if entry.get("sha256") else "prefix"
-    if meta.get("categories") == "IMAGENET1K":
-        from ._meta import _IMAGENET_CATEGORIES
+    for key in ("categories", "keypoint_names"):
+        token = meta.get(key)
+        if isinstance(token, str) and token in _CATEGORY_LISTS:
+            from . import _meta
 
-        meta["categories"] = _IMAGENET_CATEGORIES
+            meta[key] = getattr(_meta, _CATEGORY_LISTS[token])
     return Weights(url=entry["url"], transforms=functools.partial(fn, **preset), meta=meta,
                    sha256=entry.get("sha256"))
 
