@@ -1,7 +1,7 @@
 """Benchmark visionlite against PyTorch on the same models, weights and inputs (a benchmark, not a test).
 
 Eval-mode inference at 224x224 with batch 1 and 16 for resnet18, resnet50 and mobilenet_v2 (1 and 8 for
-swin_t and efficientnet_b0, 1 for convnext_tiny and regnet_y_800mf), and one training step (forward,
+swin_t and efficientnet_b0, 1 for convnext_tiny, regnet_y_800mf and vit_b_16), and one training step (forward,
 cross-entropy, backward, SGD with momentum) of resnet18 at batch 16.
 Each case reports the median wall time of both libraries and the ratio visionlite / PyTorch (targets:
 inference within 1.5x, training within 2x). Needs torch and torchvision installed.
@@ -25,6 +25,7 @@ from visionlite import models as vm
 INFERENCE = [("resnet18", 1), ("resnet18", 16), ("resnet50", 1), ("resnet50", 16), ("mobilenet_v2", 1),
              ("mobilenet_v2", 16), ("swin_t", 1), ("swin_t", 8)]
 INFERENCE += [("efficientnet_b0", 1), ("efficientnet_b0", 8), ("convnext_tiny", 1), ("regnet_y_800mf", 1)]
+INFERENCE += [("vit_b_16", 1)]
 
 
 def _timed(fn, sync):

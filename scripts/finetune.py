@@ -15,8 +15,16 @@ Each epoch writes to ``--out``: ``last.safetensors`` (model, optimizer, schedule
 states, for ``--resume``), ``best.safetensors`` (the best weights by validation accuracy), ``metrics.csv``
 and ``metrics.png`` (loss and accuracy curves). Checkpoints use visionlite's safetensors format: loading
 one never runs code.
+
+Under ``mpiexec -n N python scripts/finetune.py ...`` (``pip install visionlite[distributed]``) the N
+processes train one model together: each takes its share of every epoch (``DistributedSampler``,
+``--batch-size`` per process), gradients are averaged by ``DistributedDataParallel``, validation is split
+between them and its sums combined, and rank 0 alone prints, writes the metrics and the checkpoints (which
+hold the plain model, interchangeable with single-process runs). ``--sync-bn`` makes BatchNorm use the
+statistics of the whole global batch.
 """
 import argparse
+import contextlib
 import csv
 import math
 import os
@@ -49,7 +57,8 @@ def build_transforms(img_size, weights):
                        T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
     # The weights' preset at the training resolution: resize to 256/224 of the crop, centre crop.
     resize = round(img_size * preset.get("resize_size", 256) / preset.get("crop_size", 224))
-    val = ImageClassification(crop_size=img_size, resize_size=resize, mean=mean, std=std)
+    extra = {"interpolation": preset["interpolation"]} if "interpolation" in preset else {}  # SWAG: bicubic
+    val = ImageClassification(crop_size=img_size, resize_size=resize, mean=mean, std=std, **extra)
     return train, val
 
 
@@ -80,9 +89,26 @@ def resolve_weights(args):
     return None if args.weights.lower() == "none" else vm.get_model_weights(args.model).verify(args.weights)
 
 
+def drop_aux_heads(model):
+    """Remove GoogLeNet's/Inception v3's auxiliary classifiers (training-time regularisers of the original
+    1000-class training; untrained in the GoogLeNet checkpoint), so training returns plain logits and any
+    input size the main path accepts works. The saved checkpoints then hold no ``aux*``/``AuxLogits`` keys:
+    rebuild with ``aux_logits=False`` to load them."""
+    if getattr(model, "aux_logits", False):
+        model.aux_logits = False
+        for name in ("aux1", "aux2", "AuxLogits"):
+            if getattr(model, name, None) is not None:
+                setattr(model, name, None)
+    return model
+
+
 def build_model(args, weights, num_classes):
     """The model with ``weights`` (loaded with strict=True) and a new head for ``num_classes`` classes."""
-    model = vm.get_model(args.model, weights=weights)
+    model = drop_aux_heads(vm.get_model(args.model, weights=weights))
+    fixed = getattr(model, "image_size", None)  # the Vision Transformer is built for one input size
+    if isinstance(fixed, int) and fixed != args.img_size:
+        raise SystemExit(f"{args.model} takes {fixed}x{fixed} images (its positional embeddings are sized "
+                         f"for them): pass --img-size {fixed}")
     head = vm.get_head(model)
     if weights is None or len(weights.meta["categories"] or ()) != num_classes:
         vm.replace_head(model, num_classes)
@@ -128,25 +154,29 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, ema, args, e
     n_batches = len(loader)
     for i, (images, targets) in enumerate(bar):
         images, targets = images.to(args.device), targets.to(args.device)
-        logits = model(images)
-        loss = criterion(logits, targets)
-        # Gradients of the group's micro-batches add up to the gradient of their mean loss; the last
-        # group of an epoch may be shorter than accum_steps.
-        group_size = min(args.accum_steps, n_batches - (i // args.accum_steps) * args.accum_steps)
-        (loss / group_size).backward()
-        if (i + 1) % args.accum_steps == 0 or i + 1 == n_batches:
+        stepping = (i + 1) % args.accum_steps == 0 or i + 1 == n_batches
+        # Several processes: only a step's last micro-batch averages gradients between them.
+        quiet = model.no_sync() if hasattr(model, "no_sync") and not stepping else contextlib.nullcontext()
+        with quiet:
+            logits = model(images)
+            loss = criterion(logits, targets)
+            # Gradients of the group's micro-batches add up to the gradient of their mean loss; the last
+            # group of an epoch may be shorter than accum_steps.
+            group_size = min(args.accum_steps, n_batches - (i // args.accum_steps) * args.accum_steps)
+            (loss / group_size).backward()
+        if stepping:
             optimizer.step()
             optimizer.zero_grad()
             scheduler.step()
             if ema is not None:
-                ema.update(model)
+                ema.update(model.module if hasattr(model, "no_sync") else model)  # the DDP-wrapped model
         n = targets.shape[0]
         total_loss += float(loss.item()) * n
         correct += int((logits.argmax(1) == targets).sum().item())
         seen += n
         if args.progress:
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-    return total_loss / seen, correct / seen
+    return global_means(total_loss, correct, seen)
 
 
 def evaluate(model, loader, criterion, args, desc="val"):
@@ -160,7 +190,53 @@ def evaluate(model, loader, criterion, args, desc="val"):
             total_loss += float(criterion(logits, targets).item()) * targets.shape[0]
             correct += int((logits.argmax(1) == targets).sum().item())
             seen += targets.shape[0]
+    return global_means(total_loss, correct, seen)
+
+
+def global_means(total_loss, correct, seen):
+    """``(mean loss, accuracy)`` from this process's sums, or from all processes' sums under mpiexec."""
+    from visionlite import distributed as dist
+
+    if dist.is_initialized():
+        sums = vl.tensor([total_loss, float(correct), float(seen)], dtype=vl.float64)
+        dist.all_reduce(sums)
+        total_loss, correct, seen = sums.tolist()
     return total_loss / seen, correct / seen
+
+
+# -------------------------------------------------------------------------------- several processes
+
+def setup_distributed(args):
+    """Under ``mpiexec -n N`` (N > 1): join the process group and return ``(rank, N)``; else ``(0, 1)``."""
+    from visionlite import distributed as dist
+
+    if dist.launched_world_size() < 2:
+        return 0, 1
+    dist.init_process_group("nccl" if str(args.device).startswith("cuda") else "mpi")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def sync_buffers(model, ema):
+    """Copy rank 0's buffers (BatchNorm statistics) of ``model`` and the EMA copy to every process."""
+    from visionlite import distributed as dist
+
+    for module in (model, ema.module if ema is not None else None):
+        if module is not None:
+            for b in module.buffers():
+                if b is not None:
+                    dist.broadcast(b, src=0)
+
+
+def shard_loaders(train_set, val_set, args, rank, world):
+    """Per-process loaders: a DistributedSampler share of the training set (``set_epoch`` reshuffles) and
+    every ``world``-th validation sample from ``rank`` (no padding, so combined sums are exact)."""
+    train_sampler = data.DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
+                                            seed=args.seed)
+    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, sampler=train_sampler,
+                                   num_workers=args.workers)
+    val_part = data.Subset(val_set, list(range(rank, len(val_set), world)))
+    val_loader = data.DataLoader(val_part, batch_size=args.batch_size, num_workers=args.workers)
+    return train_loader, val_loader, train_sampler
 
 
 # --------------------------------------------------------------------------------------- checkpoints
@@ -170,6 +246,17 @@ def rng_states():
             "python": random.getstate()}
 
 
+def all_rng_states():
+    """This process's RNG states, or every process's (a list by rank) under mpiexec."""
+    from visionlite import distributed as dist
+
+    if not dist.is_initialized():
+        return rng_states()
+    states = [None] * dist.get_world_size()
+    dist.all_gather_object(states, rng_states())
+    return states
+
+
 def set_rng_states(states):
     vl.set_rng_state(states["visionlite"])
     np.random.set_state(tuple(states["numpy"]))
@@ -177,10 +264,12 @@ def set_rng_states(states):
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(path, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows=()):
+def save_checkpoint(path, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows=(),
+                    rng=None):
+    rng = rng_states() if rng is None else rng
     vl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-             "epoch": epoch, "best_acc": best_acc, "classes": list(classes), "rng": rng_states(),
+             "epoch": epoch, "best_acc": best_acc, "classes": list(classes), "rng": rng,
              "model_name": args.model, "epochs": args.epochs, "metrics": list(rows)}, path)
 
 
@@ -224,7 +313,13 @@ def load_checkpoint(path, model, optimizer, scheduler, ema, classes, args):
         if ckpt["ema"] is None:
             raise SystemExit(f"{path} has no EMA weights; resume with --ema-decay 0")
         ema.load_state_dict(ckpt["ema"])
-    set_rng_states(ckpt["rng"])
+    rng = ckpt["rng"]
+    if isinstance(rng, list):  # written under mpiexec: one entry per process
+        from visionlite import distributed as dist
+
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        rng = rng[rank] if rank < len(rng) else rng[0]
+    set_rng_states(rng)
     return int(ckpt["epoch"]), float(ckpt["best_acc"]), list(ckpt.get("metrics") or [])
 
 
@@ -256,7 +351,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default="runs/finetune", help="checkpoints, metrics.csv, metrics.png")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--img-size", type=int, default=224, help="training crop and evaluation size")
+    p.add_argument("--img-size", type=int, default=None,
+                   help="training crop and evaluation size (default: the weights' crop size, else 224)")
     p.add_argument("--val-split", type=float, default=0.2, help="fraction held out when DATA has no val/")
     p.add_argument("--opt", choices=["sgd", "adamw"], default="sgd")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate of the new head")
@@ -276,6 +372,8 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sync-bn", action="store_true",
+                   help="under mpiexec: BatchNorm statistics over the global batch (SyncBatchNorm)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stderr.isatty(),
                    help="progress bars (default: on a terminal)")
     args = p.parse_args(argv)
@@ -286,17 +384,27 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    rank, world = setup_distributed(args)
+    say = print if rank == 0 else (lambda *a, **k: None)
+    if rank:
+        args.progress = False
     os.makedirs(args.out, exist_ok=True)
     vl.manual_seed(args.seed)
     np.random.seed(args.seed)
     random.seed(args.seed)
 
     weights = resolve_weights(args)
+    if args.img_size is None:  # 299 for Inception v3, 384/518 for the SWAG ViTs, 224 for most
+        args.img_size = weights.transforms.keywords.get("crop_size", 224) if weights is not None else 224
     train_tf, val_tf = build_transforms(args.img_size, weights)
     train_set, val_set, classes = build_datasets(args.data, args.val_split, train_tf, val_tf, args.seed)
-    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                                   num_workers=args.workers)
-    val_loader = data.DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
+    train_sampler = None
+    if world > 1:
+        train_loader, val_loader, train_sampler = shard_loaders(train_set, val_set, args, rank, world)
+    else:
+        train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                       num_workers=args.workers)
+        val_loader = data.DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
 
     try:
         model, head = build_model(args, weights, len(classes))
@@ -307,6 +415,17 @@ def main(argv=None):
     if args.freeze_backbone:
         vm.freeze_backbone(model, freeze_bn_stats=not args.train_bn_stats)
     model.to(args.device)
+    train_model = model
+    if world > 1:
+        from visionlite.nn.parallel import DistributedDataParallel
+
+        if args.sync_bn:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        train_model = DistributedDataParallel(model)  # rank 0's weights everywhere, gradients averaged
+        # Each process draws its own augmentations from here on.
+        vl.manual_seed(args.seed + rank)
+        np.random.seed(args.seed + rank)
+        random.seed(args.seed + rank)
     steps_per_epoch = math.ceil(len(train_loader) / args.accum_steps)
     optimizer, scheduler = build_optimizer(args, model, head, steps_per_epoch)
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
@@ -321,41 +440,55 @@ def main(argv=None):
             raise SystemExit(f"--resume: no checkpoint at {path}")
         done, best_acc, saved_rows = load_checkpoint(path, model, optimizer, scheduler, ema, classes, args)
         start_epoch = done + 1
-        print(f"resumed from {path} after epoch {done}")
+        say(f"resumed from {path} after epoch {done}")
     rows = read_metrics(csv_path, start_epoch - 1)
     if args.resume is not None and len(saved_rows) > len(rows):  # the CSV lost rows: the checkpoint has them
         rows = [{k: str(v) for k, v in r.items()} for r in saved_rows if int(r["epoch"]) < start_epoch]
-        write_metrics(csv_path, rows)
+        if rank == 0:
+            write_metrics(csv_path, rows)
 
-    print(f"{args.model} ({'pretrained ' + repr(weights) if weights else 'random init'}), "
+    say(f"{args.model} ({'pretrained ' + repr(weights) if weights else 'random init'}), "
           f"{len(classes)} classes, {len(train_set)} train / {len(val_set)} val images")
     last_epoch = args.epochs if args.stop_after is None else min(args.epochs, args.stop_after)
     for epoch in range(start_epoch, last_epoch + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = train_one_epoch(model, train_loader, criterion, optimizer, scheduler, ema,
-                                                args, epoch)
+        if train_sampler is not None:
+            train_sampler.set_epoch(epoch)
+        train_loss, train_acc = train_one_epoch(train_model, train_loader, criterion, optimizer, scheduler,
+                                                ema, args, epoch)
+        if world > 1:  # every process evaluates (and rank 0 saves) rank 0's BatchNorm statistics
+            sync_buffers(model, ema)
         val_loss, val_acc = evaluate(model, val_loader, criterion, args)
         val_acc_ema = evaluate(ema.module, val_loader, criterion, args, "val ema")[1] if ema else float("nan")
         row = {"epoch": epoch, "lr": f"{lr:.6g}", "train_loss": f"{train_loss:.4f}",
                "train_acc": f"{train_acc:.4f}", "val_loss": f"{val_loss:.4f}", "val_acc": f"{val_acc:.4f}",
                "val_acc_ema": f"{val_acc_ema:.4f}", "seconds": f"{time.perf_counter() - start:.1f}"}
         rows.append(row)
+        rng = all_rng_states()
+        score = max(val_acc, val_acc_ema if ema else -1.0)
+        if rank:  # rank 0 reports and writes
+            best_acc = max(best_acc, score)
+            continue
         print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | val loss "
               f"{val_loss:.3f} acc {val_acc:.3f} | ema acc {val_acc_ema:.3f} | {row['seconds']} s",
               flush=True)
         # The row goes to disk before the checkpoint: a crash in between retrains this epoch on resume
         # (whose rows stop at the checkpoint's epoch) instead of losing its row.
         write_metrics(csv_path, rows)
-        score = max(val_acc, val_acc_ema if ema else -1.0)
         if score > best_acc:
             best_acc = score
             use_ema = ema is not None and val_acc_ema > val_acc
             vl.save({"model": (ema.module if use_ema else model).state_dict(), "classes": list(classes),
                      "model_name": args.model, "epoch": epoch, "val_acc": score}, best)
-        save_checkpoint(last, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows)
+        save_checkpoint(last, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows, rng)
         plot_metrics(rows, png_path, title=f"{args.model} on {os.path.basename(os.path.abspath(args.data))}")
-    print(f"best val accuracy {best_acc:.4f}; checkpoints, metrics.csv and metrics.png in {args.out}")
+    say(f"best val accuracy {best_acc:.4f}; checkpoints, metrics.csv and metrics.png in {args.out}")
+    if world > 1:
+        from visionlite import distributed as dist
+
+        dist.barrier()  # rank 0's files are complete when any process returns
+        dist.destroy_process_group()
     return best_acc
 
 

@@ -559,3 +559,57 @@ def test_finetune_head_found_and_replaced(name):
     assert vm.get_head(model) == head
     new = vm.replace_head(model, 7)
     assert new.out_features == 7
+
+
+# ------------------------------------------------------------------------------------ scripts/finetune.py
+
+def _image_folder(root, per_class=4, size=40):
+    rng = np.random.default_rng(0)
+    for k, label in enumerate(("red", "green", "blue")):
+        os.makedirs(root / label)
+        for i in range(per_class):
+            img = rng.uniform(40, 120, size=(size, size, 3))
+            img[..., k] += 120
+            Image.fromarray(img.astype(np.uint8)).save(root / label / f"{i}.png")
+    return root
+
+
+def _finetune_script():
+    import importlib.util
+    import sys
+
+    scripts = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts")
+    sys.path.insert(0, scripts)  # the script imports its sibling plot_metrics
+    try:
+        spec = importlib.util.spec_from_file_location("_finetune_b", os.path.join(scripts, "finetune.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(scripts)
+    return module
+
+
+@pytest.mark.parametrize("name,size", [
+    ("googlenet", 48), ("shufflenet_v2_x0_5", 32),
+    pytest.param("inception_v3", 75, marks=pytest.mark.slow),
+    pytest.param("densenet121", 32, marks=pytest.mark.slow),
+])
+def test_finetune_script_trains_each_family(name, size, tmp_path):
+    finetune = _finetune_script()
+    data = _image_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    finetune.main([str(data), "--model", name, "--weights", "none", "--img-size", str(size), "--epochs", "1",
+                   "--batch-size", "4", "--ema-decay", "0", "--val-split", "0.34", "--no-progress",
+                   "--out", str(out)])
+    saved = vl.load(out / "best.safetensors")
+    kwargs = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+    model = vm.get_model(name, num_classes=3, **kwargs)
+    model.load_state_dict(saved["model"], strict=True)  # auxiliary heads dropped for fine-tuning
+
+
+def test_finetune_script_vit_needs_its_image_size(tmp_path):
+    finetune = _finetune_script()
+    data = _image_folder(tmp_path / "data", per_class=2)
+    with pytest.raises(SystemExit, match="--img-size 224"):
+        finetune.main([str(data), "--model", "vit_b_32", "--weights", "none", "--img-size", "64",
+                       "--epochs", "1", "--no-progress", "--out", str(tmp_path / "run")])
