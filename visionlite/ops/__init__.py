@@ -17,7 +17,13 @@ from .boxes import (
     nms,
     remove_small_boxes,
 )
-from .losses import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss
+from .ciou_loss import complete_box_iou_loss
+from .deform_conv import DeformConv2d, deform_conv2d
+from .diou_loss import distance_box_iou_loss
+from .drop_block import DropBlock2d, DropBlock3d, drop_block2d, drop_block3d
+from .feature_pyramid_network import FeaturePyramidNetwork
+from .focal_loss import sigmoid_focal_loss
+from .giou_loss import generalized_box_iou_loss
 from .misc import (
     MLP,
     Conv2dNormActivation,
@@ -39,5 +45,6 @@ __all__ = [
     "generalized_box_iou", "distance_box_iou", "complete_box_iou", "masks_to_boxes",
     "sigmoid_focal_loss", "generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss",
     "roi_align", "RoIAlign", "roi_pool", "RoIPool", "ps_roi_align", "PSRoIAlign", "ps_roi_pool", "PSRoIPool",
-    "MultiScaleRoIAlign",
+    "MultiScaleRoIAlign", "FeaturePyramidNetwork", "deform_conv2d", "DeformConv2d", "drop_block2d",
+    "drop_block3d", "DropBlock2d", "DropBlock3d",
 ]

@@ -4,7 +4,7 @@ import visionlite as vl
 from visionlite import nn
 
 __all__ = ["_cat", "convert_boxes_to_roi_format", "check_roi_boxes_shape", "split_normalization_params",
-           "_upcast", "_upcast_non_float", "_loss_inter_union"]
+           "_upcast", "_upcast_non_float", "_loss_inter_union", "_enclosing", "_reduce"]
 
 
 def _cat(tensors, dim=0):
@@ -80,3 +80,24 @@ def _loss_inter_union(boxes1, boxes2):
     inter = vl.where(overlap, (xkis2 - xkis1) * (ykis2 - ykis1), vl.zeros_like(x1))
     union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
     return inter, union
+
+
+def _enclosing(boxes1, boxes2):
+    """Elementwise smallest enclosing box ``(x1, y1, x2, y2)`` of two sets of xyxy boxes."""
+    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+    return vl.minimum(x1, x1g), vl.minimum(y1, y1g), vl.maximum(x2, x2g), vl.maximum(y2, y2g)
+
+
+def _reduce(loss, reduction, empty_mean_is_zero=True):
+    """A loss reduction ('none' | 'mean' | 'sum'); the box losses average an empty loss to 0."""
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        if empty_mean_is_zero and loss.numel() == 0:
+            return 0.0 * loss.sum()
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
+                     f"'none', 'mean', 'sum'")
