@@ -204,3 +204,29 @@ def test_ops_is_lazy_and_distinct_from_core_ops():
             "assert vl.ops.Conv2dNormActivation.__module__ == 'visionlite.ops.misc'; "
             "assert 'ops' not in vl.__all__")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_blocks_on_device_match_cpu(device):
+    # Every block on ``device`` gives the CPU result (stochastic depth: the same seeded draws).
+    torch.manual_seed(5)
+    blocks = [ops.Conv2dNormActivation(6, 6, groups=3, activation_layer=nn.SiLU),
+              ops.SqueezeExcitation(6, 2), ops.FrozenBatchNorm2d(6), ops.Permute([0, 2, 3, 1]),
+              ops.MLP(7, [8, 4], norm_layer=nn.LayerNorm, dropout=0.0)]
+    tv_twins = [tv_ops.Conv2dNormActivation(6, 6, groups=3, activation_layer=tnn.SiLU),
+                tv_ops.SqueezeExcitation(6, 2), tv_ops.FrozenBatchNorm2d(6), tv_ops.Permute([0, 2, 3, 1]),
+                tv_ops.MLP(7, [8, 4], norm_layer=tnn.LayerNorm, dropout=0.0)]
+    inputs = [_x(2, 6, 5, 4)] * 4 + [_x(3, 7)]
+    for block, twin, x in zip(blocks, tv_twins, inputs):
+        _pair(twin, block)
+        block.eval()
+        expected = to_np(block(vl.tensor(x)))
+        got = to_np(block.to(device)(vl.tensor(x, device=device)))
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=type(block).__name__)
+    x = vl.tensor(_x(64, 3), device=device)
+    vl.manual_seed(0)
+    out = ops.stochastic_depth(x, 0.5, "row")
+    assert out.device == x.device
+    rows = to_np(out)
+    kept = np.all(rows != 0, axis=1)
+    np.testing.assert_allclose(rows[kept], 2 * to_np(x)[kept], rtol=1e-6)
+    assert 0 < kept.sum() < 64
