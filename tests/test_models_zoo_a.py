@@ -272,6 +272,27 @@ def test_train_mode_gradients_match_pytorch(family):
             np.testing.assert_allclose(ours.get_buffer(name).numpy(), buf.numpy(), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_small_models_on_device_match_cpu(family, device):
+    # Eval logits and train-mode gradients (no random drops) on ``device`` equal the CPU ones.
+    kwargs = {"mnasnet": dict(dropout=0.0), "regnet": {}}.get(family, dict(stochastic_depth_prob=0.0))
+    vl.manual_seed(0)
+    cpu = _small(family, vm, num_classes=5, **kwargs).eval()
+    other = _small(family, vm, num_classes=5, **kwargs)
+    other.load_state_dict(cpu.state_dict())
+    other.to(device).eval()
+    x = _photos(64 if family == "mnasnet" else 32)
+    with vl.no_grad():
+        np.testing.assert_allclose(other(vl.tensor(x, device=device)).cpu().numpy(),
+                                   cpu(vl.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
+    for model, dev in ((cpu, "cpu"), (other, device)):
+        model.train()
+        model(vl.tensor(x, device=dev)).square().sum().backward()
+    for (name, p), q in zip(cpu.named_parameters(), other.parameters()):
+        assert q.grad is not None and q.grad.device == q.device, name
+        np.testing.assert_allclose(q.grad.cpu().numpy(), p.grad.numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
+
+
 def _train_step_lowers_loss(model, x, target, lr):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = vl.optim.SGD(params, lr=lr)
