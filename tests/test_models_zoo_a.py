@@ -280,17 +280,19 @@ def test_small_models_on_device_match_cpu(family, device):
     cpu = _small(family, vm, num_classes=5, **kwargs).eval()
     other = _small(family, vm, num_classes=5, **kwargs)
     other.load_state_dict(cpu.state_dict())
-    other.to(device).eval()
-    x = _photos(64 if family == "mnasnet" else 32)
+    # float64: float32 train-mode gradients of these nets are ill-conditioned (see the test above)
+    cpu.double()
+    other.to(device).double().eval()
+    x = _photos(64 if family == "mnasnet" else 32).astype(np.float64)
     with vl.no_grad():
         np.testing.assert_allclose(other(vl.tensor(x, device=device)).cpu().numpy(),
-                                   cpu(vl.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
+                                   cpu(vl.tensor(x)).numpy(), rtol=1e-7, atol=1e-9)
     for model, dev in ((cpu, "cpu"), (other, device)):
         model.train()
         model(vl.tensor(x, device=dev)).square().sum().backward()
     for (name, p), q in zip(cpu.named_parameters(), other.parameters()):
         assert q.grad is not None and q.grad.device == q.device, name
-        np.testing.assert_allclose(q.grad.cpu().numpy(), p.grad.numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(q.grad.cpu().numpy(), p.grad.numpy(), rtol=1e-6, atol=1e-9, err_msg=name)
 
 
 def _train_step_lowers_loss(model, x, target, lr):
