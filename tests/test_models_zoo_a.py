@@ -360,13 +360,19 @@ HEADS = [("efficientnet_b0", "classifier.1"), ("convnext_tiny", "classifier.2"),
 
 
 @pytest.mark.parametrize("name,head", HEADS)
-def test_finetune_script_accepts_the_family(name, head, tmp_path):
-    from tests.test_finetune import _load_script, make_image_folder
-
+def test_head_is_found_and_replaced(name, head):
     model = vm.get_model(name)
     assert vm.get_head(model) == head
     new = vm.replace_head(model, 3)
     assert model.get_submodule(head) is new and new.out_features == 3
+    with vl.no_grad():
+        assert tuple(model.eval()(vl.tensor(_photos(32))).shape) == (2, 3)
+
+
+# convnext_tiny's run is left out only for time (its 28M parameters are written twice per epoch).
+@pytest.mark.parametrize("name,head", [h for h in HEADS if h[0] != "convnext_tiny"])
+def test_finetune_script_accepts_the_family(name, head, tmp_path):
+    from tests.test_finetune import _load_script, make_image_folder
 
     data = make_image_folder(tmp_path / "data", per_class=4, size=32)
     out = tmp_path / "run"
