@@ -205,3 +205,49 @@ def test_failed_rank_ends_the_job_naming_it(mode):
     else:
         assert "rank 1 is exiting without destroy_process_group()" in text, text
         assert "all_reduce on rank 0 timed out after 5.0 s" in text, text
+
+
+# ----------------------------------------------------------------------------- downloads, fine-tuning
+
+def test_hub_downloads_once_per_machine(tmp_path):
+    import hashlib
+
+    body = os.urandom(4096)
+    name = f"tiny-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / name).write_bytes(body)
+    proc = mpirun([os.path.join(WORKERS, "download_once.py"), str(mirror), str(tmp_path / "cache"),
+                   f"https://download.example.org/models/{name}"])
+    _ok(proc)
+    assert "rank 0 local 0 fetched 1 read 4096" in proc.stdout, proc.stdout
+    assert "rank 1 local 1 fetched 0 read 4096" in proc.stdout, proc.stdout  # read rank 0's verified copy
+
+
+def test_finetune_script_under_mpiexec_resumes_exactly(tmp_path):
+    from tests.test_finetune import make_image_folder
+
+    vl = pytest.importorskip("visionlite")
+    data = make_image_folder(tmp_path / "shapes", per_class=6, size=20)
+    common = [os.path.join(ROOT, "scripts", "finetune.py"), str(data), "--model", "resnet18", "--weights",
+              "none", "--img-size", "32", "--batch-size", "4", "--accum-steps", "2", "--ema-decay", "0.9",
+              "--val-split", "0.3", "--no-progress", "--epochs", "2"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    first = mpirun(common + ["--out", str(straight)], timeout=120)
+    _ok(first)
+    assert first.stdout.count("epoch 2/2") == 1, first.stdout  # rank 0 alone reports
+    _ok(mpirun(common + ["--out", str(resumed), "--stop-after", "1"], timeout=120))
+    again = mpirun(common + ["--out", str(resumed), "--resume"], timeout=120)
+    _ok(again)
+    assert "resumed from" in again.stdout and "epoch 2/2" in again.stdout
+    with open(resumed / "metrics.csv") as f:
+        assert [line.split(",")[0] for line in f.read().split()[1:]] == ["1", "2"]
+    a, b = vl.load(straight / "last.safetensors"), vl.load(resumed / "last.safetensors")
+    assert a["epoch"] == b["epoch"] == 2 and len(a["rng"]) == 2  # one RNG state per process
+    assert not any(k.startswith("module.") for k in a["model"])  # the plain model, as single-process runs
+    for key in a["model"]:
+        np.testing.assert_allclose(b["model"][key].numpy(), a["model"][key].numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+    from visionlite import models as vm
+
+    vm.resnet18(num_classes=3).load_state_dict(a["model"], strict=True)
