@@ -251,3 +251,59 @@ def test_finetune_script_under_mpiexec_resumes_exactly(tmp_path):
     from visionlite import models as vm
 
     vm.resnet18(num_classes=3).load_state_dict(a["model"], strict=True)
+
+
+# -------------------------------------------------------------------- engine support, overlap, one process
+
+def test_leaf_hooks_run_when_their_gradient_is_complete_and_callbacks_at_the_end():
+    import visionlite as vl
+    from visionlite.core.autograd.engine import queue_callback
+
+    events = []
+    w1 = vl.randn(3, 3, requires_grad=True)
+    w2 = vl.randn(3, 3, requires_grad=True)
+    x = vl.randn(2, 3)
+    h = x @ w1
+    h.register_hook(lambda g: events.append("h"))
+
+    def on_w2(g):
+        events.append("w2")
+        queue_callback(lambda: events.append(("end", w1.grad is not None and w2.grad is not None)))
+
+    w2.register_hook(on_w2)
+    w1.register_hook(lambda g: events.append("w1"))
+    (h @ w2).sum().backward()
+    # w2's gradient is complete before backward reaches h; the callback sees every .grad written.
+    assert events == ["w2", "h", "w1", ("end", True)]
+    with pytest.raises(RuntimeError, match="no backward pass is running"):
+        queue_callback(lambda: None)
+
+
+def test_ddp_starts_reducing_before_backward_ends_in_one_process():
+    code = r"""
+import visionlite as vl, visionlite.distributed as dist
+from visionlite import nn
+from visionlite.nn.parallel import DistributedDataParallel as DDP
+dist.init_process_group("mpi")
+events = []
+real = dist.all_reduce
+def recording(t, *a, **k):
+    events.append("all_reduce")
+    return real(t, *a, **k)
+dist.all_reduce = recording
+first, last = nn.Linear(4, 4), nn.Linear(4, 2)
+ddp = DDP(nn.Sequential(first, nn.ReLU(), last), bucket_cap_mb=1e-6)  # a bucket per parameter
+x = vl.randn(5, 4)
+h = first(x)
+events.clear()
+out = ddp(x)
+out[0].register_hook(lambda g: None)
+ddp.module[0].weight.register_hook(lambda g: events.append("first layer grad"))
+out.sum().backward()
+assert events[0] == "all_reduce" and "first layer grad" in events[1:], events
+assert len(ddp._buckets) == 4 and all(p.grad is not None for p in ddp.parameters())
+print("ok", events)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60,
+                         cwd=ROOT)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stdout + out.stderr

@@ -1,9 +1,9 @@
 """``DistributedDataParallel``: one model replica per process, gradients averaged over the process group.
 
 At construction the parameters and buffers of rank 0 are broadcast to every rank (after checking that all
-ranks hold the same shapes). Parameters are grouped into buckets (about ``bucket_cap_mb`` each, the first
-about 1 MB, in reverse registration order, which is roughly the order backward produces gradients). A grad
-hook on every parameter copies its finished gradient into its bucket; a full bucket starts a non-blocking
+ranks hold the same shapes). Parameters are grouped into buckets (``bucket_cap_mb`` each: by default 25 MB
+after a first one of 1 MB), in reverse registration order, roughly the order backward produces gradients.
+A grad hook on every parameter copies its finished gradient into its bucket; a full bucket starts a non-blocking
 SUM all-reduce at once, while backward goes on computing the other gradients. Buckets start in index order
 on every rank, as collectives on one communicator must. A callback at the end of backward
 (``queue_callback``) waits for the reductions and writes ``sum / world_size`` into each ``.grad``.
@@ -90,6 +90,8 @@ class DistributedDataParallel(Module):
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
         self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+        # As PyTorch: a small first bucket (the first gradients start travelling early) with the default cap.
+        self._first_bucket_bytes = _FIRST_BUCKET_BYTES if bucket_cap_mb is None else self.bucket_bytes_cap
         # Plain attributes behind object.__setattr__: Module would register the lists' tensors otherwise.
         object.__setattr__(self, "_params", params)
         self._check_shapes()
@@ -140,7 +142,7 @@ class DistributedDataParallel(Module):
                     bump_version(t)
 
     def _build_buckets(self, params):
-        buckets, current, size, cap = [], [], 0, _FIRST_BUCKET_BYTES
+        buckets, current, size, cap = [], [], 0, self._first_bucket_bytes
         for p in reversed(params):
             if current and (size >= cap or p._data.dtype != current[0]._data.dtype
                             or type(p._data) is not type(current[0]._data)):
