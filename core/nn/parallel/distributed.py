@@ -3,9 +3,9 @@
 At construction the parameters and buffers of rank 0 are broadcast to every rank (after checking that all
 ranks hold the same shapes). Parameters are grouped into buckets (``bucket_cap_mb`` each: by default 25 MB
 after a first one of 1 MB), in reverse registration order, roughly the order backward produces gradients.
-A grad hook on every parameter copies its finished gradient into its bucket; a full bucket starts a non-blocking
-SUM all-reduce at once, while backward goes on computing the other gradients. Buckets start in index order
-on every rank, as collectives on one communicator must. A callback at the end of backward
+A grad hook on every parameter copies its finished gradient into its bucket; a full bucket starts a
+non-blocking SUM all-reduce at once, while backward goes on computing the other gradients. Buckets start
+in index order on every rank, as collectives on one communicator must. A callback at the end of backward
 (``queue_callback``) waits for the reductions and writes ``sum / world_size`` into each ``.grad``.
 
 ``no_sync()`` skips the reduction so gradients accumulate locally; the next synchronised backward reduces
