@@ -20,7 +20,7 @@ from ._utils import _upcast
 __all__ = ["nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area",
            "box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou", "masks_to_boxes"]
 
-_NMS_BLOCK = 2048  # rows of the IoU relation computed at once (2048 x N booleans)
+_NMS_BLOCK = 256  # live boxes whose IoU rows (against all live later boxes) are computed at once
 
 
 def _check_nms_inputs(boxes, scores, name):
@@ -51,29 +51,41 @@ def _nms_arrays(boxes, scores, iou_threshold):
     x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     areas = (x2 - x1) * (y2 - y1)
     thr = np.float64(iou_threshold)  # a strong float64 scalar: the comparison happens in float64
-    removed = np.zeros(n, dtype=bool)
+    alive = np.ones(n, dtype=bool)  # not suppressed and not yet visited (host bookkeeping)
     keep = []
     zero = b.dtype.type(0)
-    for start in range(0, n, _NMS_BLOCK):
-        stop = min(start + _NMS_BLOCK, n)
-        rows = np.flatnonzero(~removed[start:stop]) + start  # rows still alive when the block starts
-        if rows.size == 0:
-            continue
-        r = xp.asarray(rows)
-        # IoU of the block's live rows with every later box, in the kernel's order of operations.
-        lx1, ly1, lx2, ly2 = x1[None, start:], y1[None, start:], x2[None, start:], y2[None, start:]
-        w = xp.maximum(zero, xp.minimum(x2[r, None], lx2) - xp.maximum(x1[r, None], lx1))
-        h = xp.maximum(zero, xp.minimum(y2[r, None], ly2) - xp.maximum(y1[r, None], ly1))
+    start = 0
+    while start < n:
+        # The next block of live boxes as rows, every live box from there on as columns: suppressed
+        # boxes drop out of later blocks, so the work shrinks as NMS proceeds.
+        cand = np.flatnonzero(alive[start:]) + start
+        if cand.size == 0:
+            break
+        rows = cand[:_NMS_BLOCK]
+        c = xp.asarray(cand)
+        r = c[: rows.size]
+        cx1, cy1, cx2, cy2, carea = x1[c][None], y1[c][None], x2[c][None], y2[c][None], areas[c][None]
+        w = xp.maximum(zero, xp.minimum(x2[r, None], cx2) - xp.maximum(x1[r, None], cx1))
+        h = xp.maximum(zero, xp.minimum(y2[r, None], cy2) - xp.maximum(y1[r, None], cy1))
         inter = w * h
-        over = inter / ((areas[r, None] + areas[None, start:]) - inter) > thr
+        # The kernel's order of operations: inter / ((area_i + area_j) - inter), compared in float64.
+        over = inter / ((areas[r, None] + carea) - inter) > thr
         if is_cupy_array(over):
             over = over.get()
-        for i, row in enumerate(rows.tolist()):
-            if removed[row]:
-                continue
-            keep.append(row)
-            removed[start:] |= over[i]
-            removed[row] = True
+        # Greedy pass inside the block on Python-int bitsets (bit j: row i suppresses block box j).
+        nb = rows.size
+        packed = np.packbits(over[:, :nb], axis=1, bitorder="little")
+        masks = [int.from_bytes(r.tobytes(), "little") for r in packed]
+        suppressed, kept_local = 0, []
+        for i in range(nb):
+            if not (suppressed >> i) & 1:
+                kept_local.append(i)
+                suppressed |= masks[i]
+        keep.extend(rows[kept_local].tolist())
+        # Boxes after the block that any kept row overlaps are suppressed; the block's rows are done.
+        alive[cand[over[kept_local].any(axis=0)]] = False
+        alive[rows] = False
+        start = int(rows[-1]) + 1
     kept = order[xp.asarray(np.asarray(keep, dtype=np.int64))]
     return kept.astype(np.int64)
 
