@@ -84,10 +84,25 @@ def test_collectives_against_numpy_on_every_rank():
 CASES = ["plain", "nosync", "unused", "syncbn", "bn"]
 
 
-@pytest.fixture(scope="module")
-def ddp_runs(tmp_path_factory):
+def _gpus():
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no cupy, no driver, no device: no GPU
+        return 0
+
+
+@pytest.fixture(scope="module", params=["mpi", "nccl"])
+def ddp_runs(tmp_path_factory, request):
+    if request.param == "nccl" and _gpus() < 2:  # NCCL puts each rank on its own GPU
+        pytest.skip("the nccl backend needs two GPUs visible to cupy")
     out = tmp_path_factory.mktemp("ddp")
-    proc = mpirun([os.path.join(WORKERS, "ddp.py"), str(out), *CASES])
+    os.environ["VL_TEST_BACKEND"] = request.param
+    try:
+        proc = mpirun([os.path.join(WORKERS, "ddp.py"), str(out), *CASES])
+    finally:
+        del os.environ["VL_TEST_BACKEND"]
     _ok(proc)
     return out
 
@@ -224,33 +239,49 @@ def test_hub_downloads_once_per_machine(tmp_path):
     assert "rank 1 local 1 fetched 0 read 4096" in proc.stdout, proc.stdout  # read rank 0's verified copy
 
 
-def test_finetune_script_under_mpiexec_resumes_exactly(tmp_path):
+def _finetune_args(tmp_path):
     from tests.test_finetune import make_image_folder
 
-    vl = pytest.importorskip("visionlite")
     data = make_image_folder(tmp_path / "shapes", per_class=6, size=20)
-    common = [os.path.join(ROOT, "scripts", "finetune.py"), str(data), "--model", "resnet18", "--weights",
-              "none", "--img-size", "32", "--batch-size", "4", "--accum-steps", "2", "--ema-decay", "0.9",
-              "--val-split", "0.3", "--no-progress", "--epochs", "2"]
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    first = mpirun(common + ["--out", str(straight)], timeout=120)
+    return [os.path.join(ROOT, "scripts", "finetune.py"), str(data), "--model", "resnet18", "--weights",
+            "none", "--img-size", "32", "--batch-size", "4", "--accum-steps", "2", "--ema-decay", "0.9",
+            "--val-split", "0.3", "--no-progress", "--epochs", "2"]
+
+
+def _stop_then_resume(common, out):
+    first = mpirun(common + ["--out", str(out), "--stop-after", "1"], timeout=120)
     _ok(first)
-    assert first.stdout.count("epoch 2/2") == 1, first.stdout  # rank 0 alone reports
-    _ok(mpirun(common + ["--out", str(resumed), "--stop-after", "1"], timeout=120))
-    again = mpirun(common + ["--out", str(resumed), "--resume"], timeout=120)
+    assert first.stdout.count("epoch 1/2") == 1, first.stdout  # rank 0 alone reports
+    again = mpirun(common + ["--out", str(out), "--resume"], timeout=120)
     _ok(again)
     assert "resumed from" in again.stdout and "epoch 2/2" in again.stdout
-    with open(resumed / "metrics.csv") as f:
+
+
+def test_finetune_script_under_mpiexec_with_resume(tmp_path):
+    vl = pytest.importorskip("visionlite")
+    from visionlite import models as vm
+
+    out = tmp_path / "run"
+    _stop_then_resume(_finetune_args(tmp_path), out)
+    with open(out / "metrics.csv") as f:
         assert [line.split(",")[0] for line in f.read().split()[1:]] == ["1", "2"]
+    last = vl.load(out / "last.safetensors")
+    assert last["epoch"] == 2 and len(last["rng"]) == 2  # one RNG state per process
+    assert not any(k.startswith("module.") for k in last["model"])  # the plain model, as single-process runs
+    vm.resnet18(num_classes=3).load_state_dict(last["model"], strict=True)
+
+
+@pytest.mark.slow
+def test_finetune_script_under_mpiexec_resume_equals_a_straight_run(tmp_path):
+    vl = pytest.importorskip("visionlite")
+    common = _finetune_args(tmp_path)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _ok(mpirun(common + ["--out", str(straight)], timeout=120))
+    _stop_then_resume(common, resumed)
     a, b = vl.load(straight / "last.safetensors"), vl.load(resumed / "last.safetensors")
-    assert a["epoch"] == b["epoch"] == 2 and len(a["rng"]) == 2  # one RNG state per process
-    assert not any(k.startswith("module.") for k in a["model"])  # the plain model, as single-process runs
     for key in a["model"]:
         np.testing.assert_allclose(b["model"][key].numpy(), a["model"][key].numpy(), rtol=1e-5, atol=1e-6,
                                    err_msg=key)
-    from visionlite import models as vm
-
-    vm.resnet18(num_classes=3).load_state_dict(a["model"], strict=True)
 
 
 # -------------------------------------------------------------------- engine support, overlap, one process
@@ -307,3 +338,35 @@ print("ok", events)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60,
                          cwd=ROOT)
     assert out.returncode == 0 and "ok" in out.stdout, out.stdout + out.stderr
+
+
+def test_init_errors_are_clear():
+    code = r"""
+import os, visionlite.distributed as d
+def error(fn, *a, **k):
+    try:
+        fn(*a, **k)
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+print(error(d.get_rank))
+os.environ["WORLD_SIZE"] = "2"
+print(error(d.init_process_group, "mpi"))
+del os.environ["WORLD_SIZE"]
+print(error(d.init_process_group, "mpi", init_method="tcp://127.0.0.1:23456"))
+print(error(d.init_process_group, "smoke"))
+if not d.is_nccl_available():
+    print(error(d.init_process_group, "nccl"))
+d.init_process_group("gloo")
+print(d.get_backend(), d.get_rank(), d.get_world_size(), error(d.init_process_group))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60,
+                         cwd=ROOT)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0, out.stderr
+    assert lines[0].startswith("ValueError: Default process group has not been initialized")
+    assert "WORLD_SIZE=2 disagrees with MPI" in lines[1] and "mpiexec -n N" in lines[1]
+    assert "init_method 'tcp://127.0.0.1:23456' is not supported" in lines[2]
+    assert "unknown backend 'smoke'" in lines[3]
+    if len(lines) == 6:
+        assert "needs cupy and a visible GPU" in lines[4] or "no NCCL support" in lines[4]
+    assert lines[-1] == "gloo 0 1 RuntimeError: trying to initialize the default process group twice!"

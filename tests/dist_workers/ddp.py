@@ -5,6 +5,7 @@
 the training in PyTorch on the whole batch and compares.
 """
 import datetime
+import os
 import sys
 
 import numpy as np
@@ -15,6 +16,7 @@ from visionlite import nn
 from visionlite.nn.parallel import DistributedDataParallel as DDP
 
 STEPS, BATCH = 3, 16
+BACKEND = os.environ.get("VL_TEST_BACKEND", "mpi")  # nccl: one GPU per rank, tensors on it
 
 
 class Net(nn.Module):
@@ -47,20 +49,23 @@ def batches():
 
 
 def state(module):
-    return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
 
 def run(case, out):
     r, n = dist.get_rank(), dist.get_world_size()
     vl.manual_seed(100 + r)  # different initial weights per rank: DDP must broadcast rank 0's
     model = make_model(case)
+    device = f"cuda:{dist.get_local_rank()}" if BACKEND == "nccl" else "cpu"
+    model.to(device)
     ddp = DDP(model, find_unused_parameters=(case == "unused"))
     init = state(model)
     opt = vl.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
     x, y = batches()
     per = BATCH // n
     for s in range(STEPS):
-        xs, ys = vl.tensor(x[s, r * per:(r + 1) * per]), vl.tensor(y[s, r * per:(r + 1) * per])
+        xs = vl.tensor(x[s, r * per:(r + 1) * per], device=device)
+        ys = vl.tensor(y[s, r * per:(r + 1) * per], device=device)
         opt.zero_grad()
         if case == "nosync":  # two micro-batches; the first accumulates without reducing
             half = per // 2
@@ -80,7 +85,7 @@ def run(case, out):
 
 def main():
     out, cases = sys.argv[1], sys.argv[2:]
-    dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=30))
+    dist.init_process_group(BACKEND, timeout=datetime.timedelta(seconds=30))
     for case in cases:
         run(case, out)
     dist.destroy_process_group()
