@@ -84,7 +84,13 @@ __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_mode
            "list_models", *_HOME]
 
 
+# Subpackages loaded on first attribute access (``visionlite.models.segmentation``), as TorchVision's.
+_SUBPACKAGES = {"segmentation", "detection"}
+
+
 def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name in _HOME:
         value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
         globals()[name] = value  # later lookups skip this hook
@@ -93,7 +99,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_HOME))
+    return sorted(set(globals()) | set(_HOME) | _SUBPACKAGES)
 
 
 _ALL_LOADED, _LOADING = [], []  # flags for _Package.__dict__ (lists: mutated in place, never rebound)
@@ -124,7 +130,8 @@ class _Package(types.ModuleType):
 
                 _import_all()
                 for name, builder in BUILTIN_MODELS.items():  # registered builders not listed in _EXPORTS
-                    namespace.setdefault(name, builder)
+                    if builder.__module__.rsplit(".", 1)[0] == __name__:  # subpackages' stay in them
+                        namespace.setdefault(name, builder)
                 _ALL_LOADED.append(True)
             finally:
                 _LOADING.clear()

@@ -29,7 +29,7 @@ __all__ = [
 MODEL_MODULES = ("convnext", "efficientnet", "mnasnet", "regnet",
                  "alexnet", "maxvit", "mobilenetv2", "mobilenetv3", "resnet", "squeezenet",
                  "swin_transformer", "vgg", "densenet", "googlenet", "inception", "shufflenetv2",
-                 "vision_transformer")
+                 "vision_transformer", "segmentation.fcn", "segmentation.deeplabv3", "segmentation.lraspp")
 REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "weights.json")
 
 BUILTIN_MODELS: dict[str, Callable] = {}
@@ -134,16 +134,24 @@ def _image_classification(**kwargs):
     return ImageClassification(**kwargs)
 
 
+def _semantic_segmentation(**kwargs):
+    from visionlite.transforms.presets import SemanticSegmentation
+
+    return SemanticSegmentation(**kwargs)
+
+
 def _object_detection(**kwargs):
     from visionlite.transforms.presets import ObjectDetection
 
     return ObjectDetection(**kwargs)
 
 
-_PRESETS = {"ImageClassification": _image_classification, "ObjectDetection": _object_detection}
+_PRESETS = {"ImageClassification": _image_classification, "SemanticSegmentation": _semantic_segmentation,
+            "ObjectDetection": _object_detection}
 # weights.json names a shared category list by a token; _meta holds the lists (TorchVision's names).
-_CATEGORY_LISTS = {"IMAGENET1K": "_IMAGENET_CATEGORIES", "COCO": "_COCO_CATEGORIES",
-                   "COCO_PERSON": "_COCO_PERSON_CATEGORIES", "COCO_PERSON_KEYPOINTS": "_COCO_PERSON_KEYPOINT_NAMES"}
+_CATEGORY_LISTS = {"IMAGENET1K": "_IMAGENET_CATEGORIES", "VOC": "_VOC_CATEGORIES", "COCO": "_COCO_CATEGORIES",
+                   "COCO_PERSON": "_COCO_PERSON_CATEGORIES",
+                   "COCO_PERSON_KEYPOINTS": "_COCO_PERSON_KEYPOINT_NAMES"}
 
 
 def registered_weights(model, name):

@@ -1,8 +1,16 @@
-"""Category names for the ImageNet-1k weights, read from ``imagenet_categories.txt`` on first use."""
+"""Category names of the weights: ImageNet-1k's read from ``imagenet_categories.txt`` on first use, Pascal
+VOC's listed here."""
 import functools
 import os
 
 __all__ = ["imagenet_categories"]
+
+# Pascal VOC's 20 classes after the background, in label order (the segmentation weights' categories).
+_VOC_CATEGORIES = [
+    "__background__", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
+    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+    "tvmonitor",
+]
 
 # COCO's 91 detection label ids (with TorchVision's "N/A" for the unused ones), the person-only categories of
 # Keypoint R-CNN and its 17 keypoints (the detection weights' categories and keypoint_names).

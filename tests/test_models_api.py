@@ -32,6 +32,11 @@ MODELS = sorted(MODELS + [
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "vit_b_16",
     "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
 ])
+# Issue 12: segmentation (visionlite.models.segmentation).
+MODELS = sorted(MODELS + [
+    "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet101", "deeplabv3_resnet50", "fcn_resnet101",
+    "fcn_resnet50", "lraspp_mobilenet_v3_large",
+])
 
 
 def test_list_models_and_filters():

@@ -42,9 +42,10 @@ class ImageClassification(Module):
         self.antialias = antialias
 
     def forward(self, img):
+        from_pil = not isinstance(img, Tensor)  # a float tensor already at size may come back as the input
         img = F.resize(img, self.resize_size, interpolation=self.interpolation, antialias=self.antialias)
         img = F.center_crop(img, self.crop_size)
-        return F.normalize(_to_float_tensor(img), mean=self.mean, std=self.std, inplace=True)
+        return F.normalize(_to_float_tensor(img), mean=self.mean, std=self.std, inplace=from_pil)
 
     def __repr__(self):
         return (f"{type(self).__name__}(\n    crop_size={self.crop_size}\n    "
@@ -84,13 +85,22 @@ class SemanticSegmentation(Module):
         self.antialias = antialias
 
     def forward(self, img):
+        """PIL image or ``(C, H, W)`` / ``(B, C, H, W)`` tensor -> float tensor, normalized."""
+        from_pil = not isinstance(img, Tensor)
         if self.resize_size is not None:
             img = F.resize(img, self.resize_size, interpolation=self.interpolation, antialias=self.antialias)
-        return F.normalize(_to_float_tensor(img), mean=self.mean, std=self.std, inplace=True)
+        # In place only on a tensor made here from a PIL image: a float tensor that needs no resizing may
+        # come back as the caller's own data.
+        return F.normalize(_to_float_tensor(img), mean=self.mean, std=self.std, inplace=from_pil)
 
     def __repr__(self):
         return (f"{type(self).__name__}(\n    resize_size={self.resize_size}\n    mean={self.mean}\n"
                 f"    std={self.std}\n    interpolation={self.interpolation}\n)")
+
+    def describe(self):
+        return (_describe_input() + f"The images are resized to ``resize_size={self.resize_size}`` using "
+                f"``interpolation={self.interpolation}``. Finally the values are first rescaled to "
+                f"``[0.0, 1.0]`` and then normalized using ``mean={self.mean}`` and ``std={self.std}``.")
 
 
 class VideoClassification(Module):
