@@ -227,14 +227,18 @@ def test_failed_rank_ends_the_job_naming_it(mode):
 def test_hub_downloads_once_per_machine(tmp_path):
     import hashlib
 
-    body = os.urandom(4096)
-    name = f"tiny-{hashlib.sha256(body).hexdigest()[:8]}.pth"
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    (mirror / name).write_bytes(body)
-    proc = mpirun([os.path.join(WORKERS, "download_once.py"), str(mirror), str(tmp_path / "cache"),
-                   f"https://download.example.org/models/{name}"])
+    urls = []
+    for size in (4096, 100):
+        body = os.urandom(size)
+        name = f"tiny-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+        (mirror / name).write_bytes(body)
+        urls.append(f"https://download.example.org/models/{name}")
+    proc = mpirun([os.path.join(WORKERS, "download_once.py"), str(mirror), str(tmp_path / "cache"), *urls],
+                  timeout=60)
     _ok(proc)
+    assert "rank 0 passed the barrier" in proc.stdout and "rank 1 passed the barrier" in proc.stdout
     assert "rank 0 local 0 fetched 1 read 4096" in proc.stdout, proc.stdout
     assert "rank 1 local 1 fetched 0 read 4096" in proc.stdout, proc.stdout  # read rank 0's verified copy
 

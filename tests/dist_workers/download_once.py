@@ -1,7 +1,8 @@
 """Worker for tests/test_distributed.py: both ranks ask the hub for one file; only local rank 0 fetches it.
 
-``python download_once.py MIRROR CACHE URL``: the weights mirror is a local folder; every call of the
-downloader is recorded (and slowed down, so a second fetch could not hide behind the first).
+``python download_once.py MIRROR CACHE URL URL2``: the weights mirror is a local folder; every call of the
+downloader is recorded (and slowed down, so a second fetch could not hide behind the first). Then rank 0
+alone fetches URL2 (the ``if rank == 0:`` habit) and all meet at a barrier: that must not deadlock.
 """
 import datetime
 import os
@@ -13,7 +14,7 @@ from visionlite import hub
 
 
 def main():
-    mirror, cache, url = sys.argv[1:4]
+    mirror, cache, url, url2 = sys.argv[1:5]
     dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=30))
     calls = []
     real = hub.download
@@ -30,6 +31,10 @@ def main():
         body = f.read()
     print(f"rank {dist.get_rank()} local {dist.get_local_rank()} fetched {len(calls)} read {len(body)}",
           flush=True)
+    if dist.get_rank() == 0:
+        hub.cached_file(url2, model_dir=cache, progress=False)
+    dist.barrier()
+    print(f"rank {dist.get_rank()} passed the barrier", flush=True)
     dist.destroy_process_group()
 
 
