@@ -1,8 +1,9 @@
 """Benchmark visionlite against PyTorch on the same models, weights and inputs (a benchmark, not a test).
 
 Eval-mode inference at 224x224 with batch 1 and 16 for resnet18, resnet50 and mobilenet_v2 (1 and 8 for
-swin_t and efficientnet_b0, 1 for convnext_tiny, regnet_y_800mf and vit_b_16), and one training step (forward,
-cross-entropy, backward, SGD with momentum) of resnet18 at batch 16.
+swin_t and efficientnet_b0, 1 for convnext_tiny, regnet_y_800mf and vit_b_16; deeplabv3_mobilenet_v3_large
+at 520x520, batch 1), and one training step (forward, cross-entropy, backward, SGD with momentum) of resnet18
+at batch 16.
 Each case reports the median wall time of both libraries and the ratio visionlite / PyTorch (targets:
 inference within 1.5x, training within 2x). Needs torch and torchvision installed.
 
@@ -26,6 +27,10 @@ INFERENCE = [("resnet18", 1), ("resnet18", 16), ("resnet50", 1), ("resnet50", 16
              ("mobilenet_v2", 16), ("swin_t", 1), ("swin_t", 8)]
 INFERENCE += [("efficientnet_b0", 1), ("efficientnet_b0", 8), ("convnext_tiny", 1), ("regnet_y_800mf", 1)]
 INFERENCE += [("vit_b_16", 1)]
+INFERENCE += [("deeplabv3_mobilenet_v3_large", 1)]
+# Builder arguments (no backbone download) and input sizes (H, W) other than the default 224x224.
+BUILD_KWARGS = {"deeplabv3_mobilenet_v3_large": {"weights_backbone": None}}
+INPUT_SIZE = {"deeplabv3_mobilenet_v3_large": (520, 520)}  # its weights' preset resizes to 520
 
 
 def _timed(fn, sync):
@@ -38,8 +43,9 @@ def _timed(fn, sync):
 def _twin_models(name, torch, tvm, device):
     """The torchvision model and a visionlite model holding the same random weights."""
     torch.manual_seed(0)
-    theirs = tvm.get_model(name).to(device)
-    ours = vm.get_model(name)
+    kwargs = BUILD_KWARGS.get(name, {})
+    theirs = tvm.get_model(name, **kwargs).to(device)
+    ours = vm.get_model(name, **kwargs)
     ours.load_state_dict({k: vl.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
     return theirs, ours.to(device)
 
@@ -48,7 +54,8 @@ def bench_inference(name, batch, args, torch, tvm):
     theirs, ours = _twin_models(name, torch, tvm, args.device)
     theirs.eval()
     ours.eval()
-    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    size = INPUT_SIZE.get(name, (224, 224))
+    x = np.random.default_rng(0).standard_normal((batch, 3, *size)).astype(np.float32)
     xt, xv = torch.from_numpy(x).to(args.device), vl.tensor(x, device=args.device)
 
     def run_torch():
