@@ -7,7 +7,9 @@ input dtype and in TorchVision's order of operations, then expands them into fla
 the channels-last input ``(N*H*W, C)`` and one weight per (bin, sample, corner). Forward is then a
 handful of vectorised gathers and multiply-adds over all RoIs at once, backward the matching
 scatter-adds; nothing loops over RoIs in Python. RoIs whose adaptive sampling grid differs are handled
-in groups of equal grid size (usually a few groups).
+in groups of equal grid size (usually a few groups). Per axis, the samples of a bin are merged into one
+window of neighbouring pixels with summed weights (small bins' samples share pixels), so a bin reads
+``Ry * Rx`` pixels, often 4 to 9, instead of ``4 * GH * GW``.
 """
 import numpy as np
 
@@ -16,7 +18,8 @@ from visionlite.core.backend import array_module, is_cupy_array
 
 from ._utils import check_roi_boxes_shape, convert_boxes_to_roi_format
 
-_CHUNK_ELEMS = 1 << 22  # output elements (rois * bins * channels) gathered per pass
+_CHUNK_ELEMS = 1 << 18  # output elements (rois * bins * channels) accumulated per pass (cache-sized)
+_SCATTER_CHUNK = 1 << 16  # elements of weighted gradient rows summed per pass (stays in cache)
 
 
 def pair(v, name="output_size"):
@@ -89,27 +92,39 @@ def axis_samples(xp, start, bin_size, grid, n_bins, n_grid, size, dtype):
     return low, high, w_low, w_high
 
 
-def corner_plan(batch, ys, xs, height, width):
-    """Flat gather indices and weights (each (K, PH*PW, J)) from per-axis taps ``ys``/``xs``.
+def axis_windows(taps):
+    """Merge one axis's bilinear taps into a window per (roi, bin): ``(lo, weights, span)``.
 
-    ``batch`` is (K,) int64; ``ys`` the (low, high, w_low, w_high) arrays of shape (K, PH, GH), ``xs`` of
-    shape (K, PW, GW). J = GH * GW * 4 (every sample's four corners, TorchVision's w1..w4 products).
+    ``taps`` is ``(low, high, w_low, w_high)`` of shape (K, n_bins, n_grid). A bin's samples touch the
+    indices ``lo .. lo + span - 1``; ``weights`` (K, n_bins, R), R the widest span, sums every sample's
+    weight per index (samples of small bins share pixels, so R is often 2 or 3 where there are 2 * n_grid
+    taps). ``span`` is per roi (K,): its widest bin.
     """
-    ylo, yhi, wylo, wyhi = ys
-    xlo, xhi, wxlo, wxhi = xs
-    xp = array_module(ylo)
-    k, ph, gh = ylo.shape
-    _, pw, gw = xlo.shape
-    rows = xp.stack([ylo, ylo, yhi, yhi], -1)  # corner order: (lo,lo), (lo,hi), (hi,lo), (hi,hi)
-    cols = xp.stack([xlo, xhi, xlo, xhi], -1)
-    wr = xp.stack([wylo, wylo, wyhi, wyhi], -1)
-    wc = xp.stack([wxlo, wxhi, wxlo, wxhi], -1)
-    base = (batch * (height * width))[:, None, None, None, None, None]
-    # axes: k, ph, pw, gh, gw, corner
-    idx = base + rows[:, :, None, :, None, :] * width + cols[:, None, :, None, :, :]
-    w = wr[:, :, None, :, None, :] * wc[:, None, :, None, :, :]
-    j = gh * gw * 4
-    return idx.reshape(k, ph * pw, j), w.reshape(k, ph * pw, j)
+    low, high, w_low, w_high = taps
+    xp = array_module(low)
+    lo = low.min(axis=2)
+    span = (high.max(axis=2) - lo + 1).max(axis=1)
+    r = int(span.max()) if span.size else 1
+    offs = xp.arange(r)
+    t_low = (low - lo[:, :, None])[..., None] == offs
+    t_high = (high - lo[:, :, None])[..., None] == offs
+    weights = (xp.where(t_low, w_low[..., None], 0) + xp.where(t_high, w_high[..., None], 0)).sum(axis=2)
+    return lo, weights.astype(w_low.dtype), span
+
+
+def window_plan(batch, wy, wx, height, width):
+    """Flat gather indices and weights (each (K, PH*PW, Ry*Rx)) from per-axis windows ``(lo, weights)``
+    of :func:`axis_windows`: the product of a row window and a column window per bin."""
+    (loy, ay), (lox, ax) = wy, wx
+    xp = array_module(loy)
+    k, ph, ry = ay.shape
+    _, pw, rx = ax.shape
+    rows = xp.minimum(loy[:, :, None] + xp.arange(ry), height - 1)  # (K, PH, Ry); past the span: weight 0
+    cols = xp.minimum(lox[:, :, None] + xp.arange(rx), width - 1)
+    base = (batch * height)[:, None, None, None, None]
+    idx = (base + rows[:, :, None, :, None]) * width + cols[:, None, :, None, :]
+    w = ay[:, :, None, :, None] * ax[:, None, :, None, :]
+    return idx.reshape(k, ph * pw, ry * rx), w.reshape(k, ph * pw, ry * rx)
 
 
 def gather_weighted(xcl, idx, w, chan_index=None):
@@ -135,6 +150,8 @@ def scatter_weighted(gcl, idx, w, n_rows, chan_index=None, n_chan=None):
     """Transpose of :func:`gather_weighted`: ``grad[idx[k, p, j], c] += w[k, p, j] * g[k, p, c]``.
     Returns ``(n_rows, C)`` (C = ``n_chan`` when ``chan_index`` maps bins to input channels)."""
     xp = array_module(gcl)
+    if chan_index is None and xp is np:
+        return _scatter_sorted(gcl, idx, w, n_rows)
     k, p, j = idx.shape
     c_out = gcl.shape[2]
     c = c_out if chan_index is None else n_chan
@@ -151,6 +168,28 @@ def scatter_weighted(gcl, idx, w, n_rows, chan_index=None, n_chan=None):
             else:
                 pos = idx[sl, :, jj, None] * c + chan_index[None]
                 scatter_add_rows(flat, pos.reshape(-1), vals.reshape(-1))
+    return grad
+
+
+def _scatter_sorted(gcl, idx, w, n_rows):
+    """numpy scatter-add by sorting the (target row, weight, source row) triples by target once, then
+    summing each target's run with ``np.add.reduceat`` (vectorised, unlike ``np.add.at``); zero weights
+    are dropped first."""
+    k, p, j = idx.shape
+    c = gcl.shape[2]
+    wf = w.reshape(-1)
+    nz = np.flatnonzero(wf)
+    tgt = idx.reshape(-1)[nz]
+    order = np.argsort(tgt.astype(np.uint16) if n_rows <= 65536 else tgt, kind="stable")
+    tgt, src, wts = tgt[order], nz[order] // j, wf[nz[order]]
+    g2 = gcl.reshape(k * p, c)
+    grad = np.zeros((n_rows, c), dtype=gcl.dtype)
+    step = max(1, _SCATTER_CHUNK // max(1, c))
+    for a in range(0, tgt.size, step):
+        t = tgt[a:a + step]
+        vals = g2[src[a:a + step]] * wts[a:a + step, None]
+        starts = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
+        grad[t[starts]] += np.add.reduceat(vals, starts, axis=0)
     return grad
 
 

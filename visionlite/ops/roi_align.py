@@ -50,10 +50,19 @@ def sample_plans(rois, height, width, ph, pw, scale, sampling_ratio, offset, cla
         if gh == 0 or gw == 0:
             yield sel, None, None  # no samples: the bins are zero
             continue
-        ys = rc.axis_samples(xp, start_h[sel], bin_h[sel], grid_h[sel].astype(dtype), ph, gh, height, dtype)
-        xs = rc.axis_samples(xp, start_w[sel], bin_w[sel], grid_w[sel].astype(dtype), pw, gw, width, dtype)
-        idx, w = rc.corner_plan(batch[sel], ys, xs, height, width)
-        yield sel, idx, w / dtype.type(gh * gw)
+        ys = rc.axis_windows(rc.axis_samples(xp, start_h[sel], bin_h[sel], grid_h[sel].astype(dtype), ph, gh,
+                                             height, dtype))
+        xs = rc.axis_windows(rc.axis_samples(xp, start_w[sel], bin_w[sel], grid_w[sel].astype(dtype), pw, gw,
+                                             width, dtype))
+        # Sub-groups of rois with the same window sizes, so no roi gathers more pixels than it needs.
+        spans = ys[2] * (int(xs[2].max()) + 1) + xs[2]
+        for span in xp.unique(spans).tolist():
+            part = xp.flatnonzero(spans == span)
+            ry, rx = int(ys[2][part[0]]), int(xs[2][part[0]])
+            wy = (ys[0][part], ys[1][part, :, :ry])
+            wx = (xs[0][part], xs[1][part, :, :rx])
+            idx, w = rc.window_plan(batch[sel][part], wy, wx, height, width)
+            yield sel[part], idx, w / dtype.type(gh * gw)
 
 
 class _RoIAlignOp(Op):
