@@ -110,6 +110,27 @@ def test_logits_on_photos_match_torchvision(name, tmp_path):
     _check_logits_through_torch_save(name, tmp_path)
 
 
+@pytest.mark.slow
+def test_regnet_y_128gf_structure_equals_torchvision():
+    # The logits test of this 645M-parameter model holds both libraries' copies (about 6 GB); this one
+    # builds TorchVision's on the meta device, so only visionlite's 2.6 GB are allocated (4 GB peak).
+    tv_regnet = importlib.import_module("torchvision.models.regnet")
+    # TorchVision's regnet_y_128gf, built in two steps: its stage widths come from real tensors.
+    params = tv_regnet.BlockParams.from_init_params(depth=27, w_0=456, w_a=160.83, w_m=2.52, group_width=264,
+                                                    se_ratio=0.25)
+    with torch.device("meta"):
+        theirs = tv_regnet.RegNet(params, norm_layer=torch.nn.BatchNorm2d)
+    expected = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    layout = repr(theirs)
+    del theirs
+    ours = vm.regnet_y_128gf()
+    assert repr(ours) == layout
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == expected
+    assert list(ours.state_dict()) == list(expected)
+    assert sum(math.prod(p.shape) for p in ours.parameters()) == \
+        vm.RegNet_Y_128GF_Weights.DEFAULT.meta["num_params"]
+
+
 @pytest.mark.parametrize("name,kwargs", [
     ("efficientnet_b0", dict(num_classes=10, dropout=0.5, stochastic_depth_prob=0.3)),
     ("convnext_tiny", dict(num_classes=5, layer_scale=0.5, stochastic_depth_prob=0.2)),
