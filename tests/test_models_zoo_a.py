@@ -36,7 +36,7 @@ ALL = [name for names in FAMILIES.values() for name in names]
 FAST = ["efficientnet_b0", "efficientnet_v2_s", "convnext_tiny", "regnet_y_400mf", "regnet_x_400mf",
         "mnasnet0_5"]
 # Above ~100M parameters: efficientnet_v2_l 119M, convnext_large 198M, regnet_x_32gf 108M,
-# regnet_y_32gf 145M, regnet_y_128gf 645M.
+# regnet_y_32gf 145M, regnet_y_128gf 645M (its logits test holds both copies, about 6 GB).
 HUGE = ["efficientnet_v2_l", "convnext_large", "regnet_x_32gf", "regnet_y_32gf", "regnet_y_128gf"]
 
 
