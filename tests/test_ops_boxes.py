@@ -148,9 +148,32 @@ def test_box_convert(pair, device):
     np.testing.assert_allclose(_np(ops.box_convert(_vt(b, device), *pair)), want, atol=1e-6)
 
 
+ROTATED_PAIRS = [("cxcywhr", "xywhr"), ("xywhr", "cxcywhr"), ("cxcywhr", "xyxyxyxy"), ("xyxyxyxy", "cxcywhr"),
+                 ("xywhr", "xyxyxyxy"), ("xyxyxyxy", "xywhr"), ("xywhr", "xywhr")]
+
+
+@pytest.mark.parametrize("pair", ROTATED_PAIRS)
+@pytest.mark.parametrize("integer", [False, True])
+def test_box_convert_rotated(pair, integer, device):
+    rng = np.random.default_rng(3)
+    if pair[0] == "xyxyxyxy":  # a real rotated rectangle's corners
+        b = tv_ops.box_convert(torch.tensor(np.concatenate([rng.uniform(10, 90, (6, 2)), rng.uniform(
+            5, 40, (6, 2)), rng.uniform(-180, 180, (6, 1))], 1)), "cxcywhr", "xyxyxyxy").numpy()
+    else:
+        b = np.concatenate([rng.uniform(10, 90, (6, 2)), rng.uniform(5, 40, (6, 2)),
+                            rng.uniform(-180, 180, (6, 1))], 1)
+    b = (np.round(b * 10).astype(np.int64) if integer else b.astype(np.float32)).reshape(2, 3, -1)
+    want = tv_ops.box_convert(torch.tensor(b), *pair)
+    got = ops.box_convert(_vt(b, device), *pair)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_allclose(_np(got), want.numpy(), atol=1e-3 if not integer else 1, rtol=1e-5)
+
+
 def test_box_convert_errors_and_tv_tensor():
     with pytest.raises(ValueError, match="Unsupported Bounding Box Conversions"):
         ops.box_convert(vl.zeros(2, 4), "xyxy", "nope")
+    with pytest.raises(NotImplementedError, match="Unsupported Bounding Box Conversions"):
+        ops.box_convert(vl.zeros(2, 4), "xyxy", "xywhr")
     from visionlite import tv_tensors
 
     b = tv_tensors.BoundingBoxes(vl.tensor(_boxes(3, 9)), format="XYXY", canvas_size=(200, 200))

@@ -15,6 +15,7 @@ import numpy as np
 import visionlite as vl
 from visionlite.core.backend import array_module, is_cupy_array
 
+from ._box_convert import CONVERSIONS
 from ._utils import _upcast
 
 __all__ = ["nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area",
@@ -142,47 +143,29 @@ def clip_boxes_to_image(boxes, size):
     return vl.stack((xs, ys), dim=boxes.dim()).reshape(boxes.shape)
 
 
-def _xywh_to_xyxy(boxes):
-    x, y, w, h = boxes.unbind(-1)
-    return vl.stack((x, y, x + w, y + h), dim=-1)
-
-
-def _cxcywh_to_xyxy(boxes):
-    cx, cy, w, h = boxes.unbind(-1)
-    return vl.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
-
-
-def _xyxy_to_xywh(boxes):
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    return vl.stack((x1, y1, x2 - x1, y2 - y1), dim=-1)
-
-
-def _xyxy_to_cxcywh(boxes):
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    return vl.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=-1)
-
-
-_TO_XYXY = {"xywh": _xywh_to_xyxy, "cxcywh": _cxcywh_to_xyxy}
-_FROM_XYXY = {"xywh": _xyxy_to_xywh, "cxcywh": _xyxy_to_cxcywh}
 _ROTATED = ("xywhr", "cxcywhr", "xyxyxyxy")
 
 
 def box_convert(boxes, in_fmt, out_fmt):
-    """Convert ``Tensor[..., 4]`` boxes between ``'xyxy'``, ``'xywh'`` (corner + size) and ``'cxcywh'``
-    (centre + size). Returns a new tensor (a clone when the formats are equal)."""
+    """Convert ``Tensor[..., K]`` boxes from ``in_fmt`` to ``out_fmt``.
+
+    Formats: ``'xyxy'``, ``'xywh'`` (corner + size), ``'cxcywh'`` (centre + size) with K = 4; rotated
+    ``'xywhr'``, ``'cxcywhr'`` (K = 5, angle in degrees counter-clockwise) and ``'xyxyxyxy'`` (K = 8, the
+    four corners). Axis-aligned and rotated formats do not convert into each other. Returns a new tensor
+    (a clone when the formats are equal).
+    """
     allowed = ("xyxy", "xywh", "cxcywh") + _ROTATED
     if in_fmt not in allowed or out_fmt not in allowed:
         raise ValueError(f"Unsupported Bounding Box Conversions for given in_fmt {in_fmt} and "
                          f"out_fmt {out_fmt}")
     if in_fmt == out_fmt:
         return boxes.clone()
-    if in_fmt in _ROTATED or out_fmt in _ROTATED:
-        raise NotImplementedError(f"box_convert: rotated box formats ({in_fmt} -> {out_fmt}) are not "
-                                  f"supported by visionlite; use 'xyxy', 'xywh' or 'cxcywh'")
-    if in_fmt != "xyxy":
-        boxes = _TO_XYXY[in_fmt](boxes)
-    if out_fmt != "xyxy":
-        boxes = _FROM_XYXY[out_fmt](boxes)
+    steps = CONVERSIONS.get((in_fmt, out_fmt))
+    if steps is None:
+        raise NotImplementedError(f"Unsupported Bounding Box Conversions for given in_fmt {in_fmt} and "
+                                  f"out_fmt {out_fmt}")
+    for step in steps:
+        boxes = step(boxes)
     return boxes
 
 
