@@ -29,10 +29,11 @@ tvm = require("torchvision.models")
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 
 # (builder, photo size): one default-suite case per family at least; >100M parameters or slow -> slow.
-FAST = [("densenet121", 64), ("densenet169", 64), ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 64),
+FAST = [("densenet121", 64), ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 64),
         ("shufflenet_v2_x1_5", 64), ("shufflenet_v2_x2_0", 64), ("googlenet", 96), ("inception_v3", 299),
         ("vit_b_32", 224)]
-SLOW = [("densenet161", 64), ("densenet201", 64), ("vit_b_16", 224), ("vit_l_16", 224), ("vit_l_32", 224)]
+SLOW = [("densenet161", 64), ("densenet169", 64), ("densenet201", 64), ("vit_b_16", 224), ("vit_l_16", 224),
+        ("vit_l_32", 224)]
 FAMILIES = ["densenet121", "densenet161", "densenet169", "densenet201", "shufflenet_v2_x0_5",
             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "googlenet", "inception_v3",
             "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"]
@@ -108,7 +109,8 @@ def _assert_same_logits(ours, theirs, x):
 @pytest.mark.parametrize("name,size", FAST + [pytest.param(n, s, marks=pytest.mark.slow) for n, s in SLOW])
 def test_logits_on_photos_match_torchvision(name, size, tmp_path):
     ours, theirs = _load_into_ours(name, tmp_path)
-    _assert_same_logits(ours, theirs, _photos(size))
+    _assert_same_logits(ours, theirs, _photos(size, names=("chelsea.png",) if size > 250 else ("chelsea.png",
+                                                                                               "coffee.png")))
 
 
 def _vit_builder_config(lib, name):
@@ -189,9 +191,8 @@ def test_vit_b_32_at_another_size_with_interpolated_embeddings(tmp_path):
     ours_fn, theirs_fn = _interpolate_pair()
     torch.manual_seed(0)
     source = _perturb(tvm.vit_b_32().eval())
-    path = _save(source, tmp_path / "vit.pth")
     expected_state = theirs_fn(288, 32, source.state_dict())
-    got_state = ours_fn(288, 32, vl.load(path))
+    got_state = ours_fn(288, 32, {k: vl.tensor(v.numpy()) for k, v in source.state_dict().items()})
     assert tuple(got_state["encoder.pos_embedding"].shape) == (1, 82, 768)
     np.testing.assert_allclose(to_np(got_state["encoder.pos_embedding"]),
                                expected_state["encoder.pos_embedding"].numpy(), rtol=1e-5, atol=1e-6)
@@ -254,8 +255,8 @@ def test_vit_swag_weights_build_at_their_resolution(tmp_path, monkeypatch):
     # The SWAG end-to-end weights fix image_size to 384 (ViT-B/16); another size is refused, as TorchVision.
     torch.manual_seed(0)
     theirs = _perturb(tvm.vit_b_16(image_size=384))
-    path = _save(theirs, tmp_path / "swag.pth")
-    _offline_weights(monkeypatch, vm.ViT_B_16_Weights, path)
+    state = {k: vl.tensor(v.numpy()) for k, v in theirs.state_dict().items()}  # the file path: tested above
+    monkeypatch.setattr(vm.ViT_B_16_Weights, "get_state_dict", lambda self, progress=True, **kw: state)
     model = vm.vit_b_16(weights="IMAGENET1K_SWAG_E2E_V1")
     assert model.image_size == 384 and tuple(model.encoder.pos_embedding.shape) == (1, 577, 768)
     np.testing.assert_array_equal(to_np(model.encoder.pos_embedding), theirs.encoder.pos_embedding.detach())
@@ -306,9 +307,12 @@ def test_densenet_legacy_checkpoint_keys(tmp_path, monkeypatch):
     _offline_weights(monkeypatch, vm.DenseNet121_Weights, tmp_path / "densenet121-legacy.pth")
     ours = vm.densenet121(weights="DEFAULT").eval()  # strict=True inside the builder
     _assert_same_logits(ours, reference, _photos(64))
-    direct = vm.densenet121().eval()
-    direct.load_state_dict(vl.load(tmp_path / "densenet121-legacy.pth"), strict=True)  # a direct load too
-    _assert_same_logits(direct, theirs, _photos(64))
+    # A direct load_state_dict of a legacy file works too (TorchVision renames only inside its builder).
+    small = _perturb(_small("densenet", tvm)).eval()
+    torch.save(_legacy_densenet_keys(small.state_dict()), tmp_path / "small-legacy.pth")
+    direct = _small("densenet", vm).eval()
+    direct.load_state_dict(vl.load(tmp_path / "small-legacy.pth"), strict=True)
+    _assert_same_logits(direct, small, _photos(64))
 
 
 # ------------------------------------------------------------------------------ GoogLeNet / Inception v3
@@ -337,7 +341,8 @@ def test_pretrained_builder_defaults_as_torchvision(name, size, tmp_path, monkey
         assert (ours.transform_input, ours.aux_logits) == (theirs.transform_input, theirs.aux_logits), kwargs
         assert (getattr(ours, aux) is None) == (getattr(theirs, aux) is None), kwargs
         assert list(ours.state_dict()) == list(theirs.state_dict())
-        _assert_same_logits(ours, theirs, _photos(size, names=("astronaut.png",)))
+        if "aux_logits" not in kwargs:  # transform_input on and off: the logits
+            _assert_same_logits(ours, theirs, _photos(size, names=("astronaut.png",)))
 
 
 def test_googlenet_and_inception_warn_and_check_arguments():
@@ -439,7 +444,7 @@ def _small(family, lib, **kwargs):
     return lib.Inception3(num_classes=5, init_weights=True, transform_input=True, **kwargs)
 
 
-TRAIN = [("densenet", 64), ("shufflenet", 64), ("vit", 32), ("googlenet", 64)]
+TRAIN = [("densenet", 64), ("shufflenet", 64), ("vit", 32), ("googlenet", 48)]
 
 
 @pytest.mark.parametrize("family,size", TRAIN)
