@@ -12,11 +12,11 @@ import numpy as np
 from ..autograd.versions import bump_version
 from ..backend import array_module
 from .process_group import ReduceOp, resolve
-from .work import Work
+from .work import DistTimeoutError, Work, _seconds
 
 __all__ = ["all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
            "reduce_scatter_tensor", "reduce", "gather", "scatter", "send", "recv", "isend", "irecv",
-           "barrier"]
+           "barrier", "monitored_barrier"]
 
 _MPI_NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
                                      np.uint16, np.uint32, np.uint64, np.complex64, np.complex128)}
@@ -353,3 +353,40 @@ def barrier(group=None, async_op=False, device_ids=None):
         return None
     req = pg.comm.Ibarrier()
     return _finish(Work("barrier", pg, [req]), async_op)
+
+
+_MONITOR_TAG = 7302
+
+
+def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
+    """A barrier that names the ranks that did not arrive: every rank reports to the group's first rank,
+    which raises on ``timeout`` (default: the group's) listing the missing ranks (all of them with
+    ``wait_all_ranks``, else the first), as PyTorch; the others then get their release from it."""
+    import time
+
+    pg = resolve(group)
+    if pg is None:
+        return None
+    limit = pg.timeout if timeout is None else _seconds(timeout)
+    token = np.zeros(1, np.int8)
+    if pg.rank() != 0:
+        pg.comm.Isend(token, dest=0, tag=_MONITOR_TAG).Wait()
+        Work("monitored_barrier", pg, [pg.comm.Irecv(np.zeros(1, np.int8), source=0, tag=_MONITOR_TAG)]).wait(
+            limit)
+        return None
+    pending = {r: pg.comm.Irecv(np.zeros(1, np.int8), source=r, tag=_MONITOR_TAG)
+               for r in range(1, pg.size())}
+    deadline = time.monotonic() + limit
+    while pending and time.monotonic() < deadline:
+        pending = {r: q for r, q in pending.items() if not q.Test()}
+        time.sleep(1e-3)
+    if pending:
+        missing = sorted(pg.ranks[r] for r in pending)
+        if wait_all_ranks:
+            who = "Ranks " + ", ".join(map(str, missing))
+        else:
+            who = f"Rank {missing[0]}"
+        raise DistTimeoutError(f"{who} failed to pass monitoredBarrier in {int(limit * 1000)} ms")
+    for r in range(1, pg.size()):
+        pg.comm.Isend(token, dest=r, tag=_MONITOR_TAG).Wait()
+    return None

@@ -97,6 +97,7 @@ def main():
     else:
         np.testing.assert_array_equal(t.numpy(), data(r))
     dist.barrier()
+    dist.monitored_barrier(timeout=datetime.timedelta(seconds=20), wait_all_ranks=True)
     dist.destroy_process_group()
     assert not dist.is_initialized()
     print(f"rank {r} ok", flush=True)

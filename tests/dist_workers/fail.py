@@ -1,7 +1,8 @@
 """Worker for tests/test_distributed.py: one rank fails while rank 0 waits in a collective.
 
-``python fail.py raise|kill|leave``: rank 1 raises, is killed (SIGKILL), or leaves without taking part;
-rank 0 meanwhile all-reduces under a 5 s timeout. The job must end on its own, non-zero, naming rank 1.
+``python fail.py raise|kill|leave|late``: rank 1 raises, is killed (SIGKILL), leaves without taking part,
+or comes late; rank 0 meanwhile all-reduces (``late``: waits at a monitored barrier) under a 5 s timeout.
+The job must end on its own, non-zero, naming rank 1.
 """
 import datetime
 import os
@@ -22,8 +23,12 @@ def main():
             raise ValueError("boom in the data pipeline")
         if mode == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if mode == "late":
+            time.sleep(20)
         if mode == "leave":
             sys.exit(0)  # leaves the job early, as a rank with fewer batches would
+    if mode == "late":
+        dist.monitored_barrier()
     t = vl.ones(3)
     dist.all_reduce(t)
     print("rank 0 finished the all_reduce (it should not have)", flush=True)
