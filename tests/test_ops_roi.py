@@ -183,3 +183,25 @@ def test_roi_pool_gradchecks():
     x = _feat((1, 8, 8, 9), dtype=np.float64)
     gradcheck(lambda a: ops.roi_pool(a, rois, 2, 1.0), [x])
     gradcheck(lambda a: ops.ps_roi_pool(a, rois, 2, 1.0), [x])
+
+
+@pytest.mark.parametrize("name", ["roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool"])
+def test_no_boxes(name, device):
+    # Detection heads meet images without proposals: an empty output and a zero gradient.
+    x = _feat((2, 8, 6, 7))
+    for boxes in (np.zeros((0, 5), np.float32), [np.zeros((0, 4), np.float32)] * 2):
+        _compare(lambda a, b: getattr(tv_ops, name)(a, b, 2), lambda a, b: getattr(ops, name)(a, b, 2),
+                 x, boxes, device)
+
+
+def test_degenerate_boxes_adaptive(device):
+    x = _feat((1, 8, 6, 7))
+    rois = np.array([[0, 2, 2, 2, 5], [0, 3, 1, 3, 1], [0, 1, 1, 4, 1]], np.float32)  # zero width/height
+    for tv_fn, vl_fn in [(lambda a, b: tv_ops.roi_align(a, b, 2, 1.0, -1, True),
+                          lambda a, b: ops.roi_align(a, b, 2, 1.0, -1, True)),
+                         (lambda a, b: tv_ops.roi_align(a, b, 2, 1.0, -1, False),
+                          lambda a, b: ops.roi_align(a, b, 2, 1.0, -1, False))]:
+        _compare(tv_fn, vl_fn, x, rois, device)
+    want = tv_ops.ps_roi_align(torch.tensor(x), torch.tensor(rois), 2, 1.0, -1).numpy()
+    got = _np(ops.ps_roi_align(vl.tensor(x, device=device), vl.tensor(rois, device=device), 2, 1.0, -1))
+    np.testing.assert_allclose(got, want, atol=1e-6)  # NaN where TorchVision divides by a zero count

@@ -2,6 +2,8 @@
 ``torchvision.ops.ps_roi_align``: RoIAlign's bilinear bin averages, where bin ``(i, j)`` of output channel
 ``c`` reads input channel ``c * PH * PW + i * PW + j``. Boxes are always shifted by half a pixel and
 never enlarged to one pixel, as TorchVision's kernel."""
+import numpy as np
+
 import visionlite as vl
 from visionlite import nn
 from visionlite.core.autograd.function import Op
@@ -26,7 +28,9 @@ class _PSRoIAlignOp(Op):
         plans = []
         plan = sample_plans(rois, h, w, ph, pw, spatial_scale, sampling_ratio, 0.5, False, x.dtype)
         for sel, idx, wt in plan:
-            if idx is not None:
+            if idx is None:
+                out[sel] = np.nan  # no samples: TorchVision divides an empty sum by a zero count
+            else:
                 out[sel] = rc.gather_weighted(xcl, idx, wt, chan)
                 plans.append((sel, idx, wt))
         if self.recording:
@@ -36,7 +40,8 @@ class _PSRoIAlignOp(Op):
     def backward(self, g):
         n, c, h, w = self.in_shape
         xp = array_module(g._data)
-        gcl = g._data.reshape(g.shape[0], g.shape[1], -1).transpose(0, 2, 1)
+        k, c_out, ph, pw = g.shape
+        gcl = g._data.reshape(k, c_out, ph * pw).transpose(0, 2, 1)
         grad = xp.zeros((n * h * w, c), dtype=g._data.dtype)
         for sel, idx, wt in self.plans:
             grad += rc.scatter_weighted(xp.ascontiguousarray(gcl[sel]), idx, wt, n * h * w, self.chan, c)

@@ -85,7 +85,8 @@ class _RoIAlignOp(Op):
     def backward(self, g):
         n, c, h, w = self.in_shape
         xp = array_module(g._data)
-        gcl = g._data.reshape(g.shape[0], c, -1).transpose(0, 2, 1)
+        k, _, ph, pw = g.shape
+        gcl = g._data.reshape(k, c, ph * pw).transpose(0, 2, 1)
         grad = xp.zeros((n * h * w, c), dtype=g._data.dtype)
         for sel, idx, wt in self.plans:
             grad += rc.scatter_weighted(xp.ascontiguousarray(gcl[sel]), idx, wt, n * h * w)

@@ -89,8 +89,8 @@ class _RoIPoolOp(Op):
         n, c, h, w = self.in_shape
         gd = g._data
         xp = array_module(gd)
-        k, c_out = gd.shape[:2]
-        gcl = xp.ascontiguousarray(gd.reshape(k, c_out, -1).transpose(0, 2, 1))  # (K, P, C_out)
+        k, c_out, ph, pw = gd.shape
+        gcl = xp.ascontiguousarray(gd.reshape(k, c_out, ph * pw).transpose(0, 2, 1))  # (K, P, C_out)
         grad = xp.zeros((n * h * w, c), dtype=gd.dtype)
         flat = grad.reshape(-1)
         if self.position_sensitive:
