@@ -219,3 +219,17 @@ def test_ops_namespace_covers_torchvision():
     ours = set(dir(ops))
     missing = [n for n in dir(tv_ops) if not n.startswith("_") and n not in ours]
     assert missing == [], missing
+
+
+def test_misc_extras():
+    import visionlite.ops.misc as vm
+
+    tm = require("torchvision.ops.misc")
+    assert vm.interpolate is vl.nn.functional.interpolate
+    with pytest.warns(UserWarning, match="Don't use ConvNormActivation directly"):
+        m = vm.ConvNormActivation(3, 4, kernel_size=(3, 5), dilation=2)
+    with pytest.warns(UserWarning):
+        t = tm.ConvNormActivation(3, 4, kernel_size=(3, 5), dilation=2)
+    assert repr(m) == repr(t) and list(m.state_dict()) == list(t.state_dict())
+    missing = [n for n in dir(tm) if not n.startswith("_") and n[0].isupper() and not hasattr(vm, n)]
+    assert set(missing) <= {"Callable", "Optional", "Sequence", "Tensor", "Union"}, missing

@@ -1,6 +1,9 @@
 """Small layers shared by the model families, as ``torchvision.ops.misc``: conv-norm-activation stacks,
 squeeze-excitation, the MLP block, ``Permute`` and a frozen batch norm."""
+import warnings
+
 import visionlite as vl
+import visionlite.nn.functional as F
 from visionlite import nn
 
 __all__ = ["Conv2dNormActivation", "Conv3dNormActivation", "SqueezeExcitation", "MLP", "Permute",
@@ -165,3 +168,20 @@ class FrozenBatchNorm2d(nn.Module):
 
     def __repr__(self):
         return f"{type(self).__name__}({self.weight.shape[0]}, eps={self.eps})"
+
+
+interpolate = F.interpolate  # torchvision.ops.misc.interpolate is nn.functional.interpolate
+
+
+class ConvNormActivation(_ConvNormActivation):
+    """The generic conv -> norm -> activation stack with its convolution chosen by ``conv_layer``; kept for
+    old code, as TorchVision (which warns when it is built directly): use :class:`Conv2dNormActivation`."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None, groups=1,
+                 norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU, dilation=1, inplace=True, bias=None,
+                 conv_layer=nn.Conv2d):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, groups, norm_layer,
+                         activation_layer, dilation, inplace, bias, conv_layer)
+        if type(self) is ConvNormActivation:
+            warnings.warn("Don't use ConvNormActivation directly, please use Conv2dNormActivation and "
+                          "Conv3dNormActivation instead.", stacklevel=2)
