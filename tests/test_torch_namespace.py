@@ -34,6 +34,10 @@ def test_attribute_paths_resolve_without_importing_them_first():
         assert torch.nn.parallel.DataParallel is torch.nn.DataParallel
         assert torch.multiprocessing.Process is __import__("multiprocessing").Process
         assert torch.backends.cudnn.is_available() is False and torch.backends.mkldnn.is_available() is False
+        assert callable(torch.utils.checkpoint.checkpoint) and callable(torch.utils.model_zoo.load_url)
+        assert torch.accelerator.is_available() in (True, False) and torch.distributed.is_available()
+        assert torch.autograd.Variable and torch.nn.modules.conv._ConvNd
+        assert torch.nn.parallel.DistributedDataParallel and torch.utils.data.distributed.DistributedSampler
         print(torch.cuda.amp.__name__)
     """)
     assert out.strip().endswith("cuda.amp")
