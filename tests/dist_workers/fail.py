@@ -1,7 +1,7 @@
 """Worker for tests/test_distributed.py: one rank fails while rank 0 waits in a collective.
 
 ``python fail.py raise|kill|leave|late``: rank 1 raises, is killed (SIGKILL), leaves without taking part,
-or comes late; rank 0 meanwhile all-reduces (``late``: waits at a monitored barrier) under a 5 s timeout.
+or comes late; rank 0 meanwhile all-reduces (``late``: waits at a monitored barrier) under a 3 s timeout.
 The job must end on its own, non-zero, naming rank 1.
 """
 import datetime
@@ -16,7 +16,7 @@ import visionlite.distributed as dist
 
 def main():
     mode = sys.argv[1]
-    dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=5))
+    dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=3))
     if dist.get_rank() == 1:
         time.sleep(0.5)
         if mode == "raise":
