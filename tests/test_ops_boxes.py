@@ -257,3 +257,25 @@ def test_losses_gradcheck():
     gradcheck(lambda a, b: ops.distance_box_iou_loss(a, b), [b1, b2], atol=1e-5)
     gradcheck(lambda a: ops.sigmoid_focal_loss(a, vl.tensor(np.array([1.0, 0.0, 1.0]), dtype=vl.float64)),
               [np.array([0.3, -1.2, 2.0])])
+
+
+@pytest.mark.parametrize("fmt", ["cxcywhr", "xywhr", "xyxyxyxy"])
+def test_box_iou_rotated(fmt, device):
+    rng = np.random.default_rng(21)
+
+    def rotated(n):
+        return np.concatenate([rng.uniform(0, 50, (n, 2)), rng.uniform(5, 30, (n, 2)),
+                               rng.uniform(-180, 180, (n, 1))], 1).astype(np.float32)
+
+    a, b = rotated(30), rotated(20)
+    b[:4] = a[:4]  # identical
+    b[4:8] = a[4:8] + np.array([1, 0.5, 0, 0, 10], np.float32)  # shifted and turned
+    b[8], b[9] = a[8], a[9]
+    b[8, 4] += 90  # a quarter turn: a w x h box against an h x w box
+    b[9, 4] += 180  # a half turn: the same rectangle
+    ta = tv_ops.box_convert(torch.tensor(a), "cxcywhr", fmt)
+    tb = tv_ops.box_convert(torch.tensor(b), "cxcywhr", fmt)
+    want = tv_ops.box_iou(ta, tb, fmt=fmt).numpy()
+    got = ops.box_iou(_vt(ta.numpy(), device), _vt(tb.numpy(), device), fmt=fmt)
+    assert (want > 0).sum() > 50
+    np.testing.assert_allclose(_np(got), want, atol=1e-5)

@@ -16,6 +16,7 @@ import visionlite as vl
 from visionlite.core.backend import array_module, is_cupy_array
 
 from ._box_convert import CONVERSIONS
+from ._rotated_iou import rotated_box_iou
 from ._utils import _upcast
 
 __all__ = ["nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area",
@@ -204,16 +205,26 @@ def _box_inter_union(boxes1, boxes2, fmt="xyxy"):
 
 
 def box_iou(boxes1, boxes2, fmt="xyxy"):
-    """Pairwise IoU (Tensor[..., N, M]) of ``boxes1`` Tensor[..., N, 4] and ``boxes2`` Tensor[..., M, 4]
-    given in ``fmt`` (``'xyxy'``, ``'xywh'`` or ``'cxcywh'``)."""
+    """Pairwise IoU of ``boxes1`` and ``boxes2``.
+
+    Axis-aligned ``fmt`` (``'xyxy'``, ``'xywh'``, ``'cxcywh'``): Tensor[..., N, 4] and Tensor[..., M, 4] ->
+    Tensor[..., N, M], differentiable. Rotated ``fmt`` (``'cxcywhr'``, ``'xywhr'``, ``'xyxyxyxy'``):
+    Tensor[N, K] and Tensor[M, K] -> Tensor[N, M] (exact polygon intersection, no gradient).
+    """
     axis_aligned = ("xyxy", "xywh", "cxcywh")
+    if fmt in axis_aligned:
+        inter, union = _box_inter_union(boxes1, boxes2, fmt=fmt)
+        return inter / union
     if fmt in _ROTATED:
-        raise NotImplementedError(f"box_iou: rotated boxes ({fmt!r}) are not supported by visionlite")
-    if fmt not in axis_aligned:
-        raise ValueError(f"Unsupported format '{fmt}'. Supported axis-aligned formats: {axis_aligned}. "
-                         f"Supported rotated formats: {_ROTATED}.")
-    inter, union = _box_inter_union(boxes1, boxes2, fmt=fmt)
-    return inter / union
+        if fmt != "cxcywhr":
+            boxes1 = box_convert(boxes1, in_fmt=fmt, out_fmt="cxcywhr")
+            boxes2 = box_convert(boxes2, in_fmt=fmt, out_fmt="cxcywhr")
+        if boxes1.ndim != 2 or boxes2.ndim != 2:
+            raise ValueError(f"box_iou: rotated boxes must be Tensor[N, 5] and Tensor[M, 5], got "
+                             f"{list(boxes1.shape)} and {list(boxes2.shape)}")
+        return vl.Tensor._wrap(rotated_box_iou(boxes1._data, boxes2._data))
+    raise ValueError(f"Unsupported format '{fmt}'. Supported axis-aligned formats: {axis_aligned}. "
+                     f"Supported rotated formats: {_ROTATED}.")
 
 
 def _enclosing_wh(boxes1, boxes2):
