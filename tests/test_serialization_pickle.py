@@ -2,6 +2,7 @@
 safe by default with PyTorch's message, ``weights_only=False`` reads everything, ``add_safe_globals`` and
 ``safe_globals`` trust chosen classes; files cross between the two libraries."""
 import argparse
+import importlib
 import pickle
 
 import numpy as np
@@ -191,3 +192,17 @@ def test_torch_save_and_load_arguments_carry_over(tmp_path):
     assert list(got.state_dict()) == list(model.state_dict())
     with pytest.raises(TypeError, match="unexpected keyword"):
         vl.load(tmp_path / "m.pth", weights_only=False, fix_imports=True)
+
+
+def test_numpy_values_load_once_trusted_as_in_torch(tmp_path):
+    torch.save({"arr": np.arange(3.0), "best_acc1": np.float64(0.5), "w": torch.ones(2)}, tmp_path / "np.pth")
+    with pytest.raises(UnsafeCheckpointError, match="add_safe_globals"):
+        vl.load(tmp_path / "np.pth")
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else
+                                         "numpy.core.multiarray")  # np.core is deprecated in numpy 2
+    allow = [multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float64)), multiarray.scalar]
+    with vl.serialization.safe_globals(allow), torch.serialization.safe_globals(allow):
+        ours, theirs = vl.load(tmp_path / "np.pth"), torch.load(tmp_path / "np.pth")
+    np.testing.assert_array_equal(ours["arr"], theirs["arr"])
+    assert ours["best_acc1"] == theirs["best_acc1"] and type(ours["best_acc1"]) is np.float64
+    np.testing.assert_array_equal(np.asarray(ours["w"]), theirs["w"].numpy())
