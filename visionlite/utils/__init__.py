@@ -16,7 +16,7 @@ __all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_
 def __getattr__(name):
     # ``torch.utils.data`` habits: ``visionlite.utils.data`` is ``visionlite.data``, reachable as an attribute
     # without importing it first.
-    if name in ("data", "checkpoint", "model_zoo"):
+    if name in ("data", "checkpoint", "model_zoo", "coco_eval"):
         import importlib
 
         return importlib.import_module(f"visionlite.utils.{name}")
