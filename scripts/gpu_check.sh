@@ -17,7 +17,7 @@ echo "== GPU tests (cuda-parametrized) =="
 timeout 200 $PY -m pytest -q -k cuda -m "not slow" -p no:cacheprovider --continue-on-collection-errors tests 2>&1 | tail -40 || status=1
 echo "== bench_core (cuda) =="
 timeout 60 $PY scripts/bench_core.py --device cuda || status=1
-for bench in bench_nn bench_models; do
+for bench in bench_nn bench_models bench_ops; do
   if [ -f scripts/$bench.py ] && $PY scripts/$bench.py --help 2>/dev/null | grep -q -- "--device"; then
     echo "== $bench (cuda) =="
     timeout 120 $PY scripts/$bench.py --device cuda --repeat 3 || status=1
