@@ -52,6 +52,9 @@ def run_library(lib, device, repeat):
         import torch
         import torchvision.ops as ops
 
+        if device == "cuda" and not torch.cuda.is_available():
+            device = "cpu"  # a CPU-only PyTorch: compare the GPU run against torchvision on the CPU
+
         def t(a, grad=False):
             return torch.tensor(a, device=device, requires_grad=grad)
 
@@ -93,6 +96,7 @@ def run_library(lib, device, repeat):
             sync()
             best = min(best, time.perf_counter() - t0)
         out[name] = best
+    out["_device"] = device
     return out
 
 
@@ -123,6 +127,8 @@ def main():
         if proc.returncode != 0:
             raise SystemExit(f"{lib} run failed:\n{proc.stderr}")
         results[lib] = json.loads(proc.stdout.strip().splitlines()[-1])
+    devices = {lib: results[lib].pop("_device") for lib in results}
+    print(f"torchvision on {devices['torch']}, visionlite on {devices['visionlite']}")
     print(f"{'case':<42s} {'torchvision':>12s} {'visionlite':>12s} {'ratio':>7s}")
     for name in results["torch"]:
         t, v = results["torch"][name], results["visionlite"][name]
