@@ -8,6 +8,10 @@ non-blocking SUM all-reduce at once, while backward goes on computing the other 
 in index order on every rank, as collectives on one communicator must. A callback at the end of backward
 (``queue_callback``) waits for the reductions and writes ``sum / world_size`` into each ``.grad``.
 
+MPICH advances non-blocking collectives only inside MPI calls, so while reductions are in flight a daemon
+thread pokes its progress engine (``Iprobe`` every 0.2 ms; numpy kernels release the GIL); this is what
+hides most of the communication behind backward (``VISIONLITE_DDP_PROGRESS_THREAD=0`` turns it off).
+
 ``no_sync()`` skips the reduction so gradients accumulate locally; the next synchronised backward reduces
 the accumulated ``.grad``. ``find_unused_parameters=True`` walks the autograd graph after forward and
 counts parameters it does not reach as ready (contributing zeros); a parameter no rank used keeps its
@@ -15,6 +19,9 @@ counts parameters it does not reach as ready (contributing zeros); a parameter n
 PyTorch. The wrapped model is ``.module``, so ``state_dict`` keys carry the ``module.`` prefix, as PyTorch.
 """
 import contextlib
+import os
+import threading
+import time
 
 import numpy as np
 
@@ -176,6 +183,7 @@ class DistributedDataParallel(Module):
         return output
 
     def _reset(self):
+        _progress.stop()
         self._armed = False
         self._queued = False
         self._next = 0
@@ -228,6 +236,7 @@ class DistributedDataParallel(Module):
             b = self._buckets[self._next]
             b.work = dist.all_reduce(Tensor._wrap(b.flat), group=self.process_group, async_op=True)
             self._next += 1
+            _progress.start()
         # Polling lets MPI move the reductions already started while backward computes.
         for b in self._buckets[:self._next]:
             if b.work is not None:
@@ -254,6 +263,7 @@ class DistributedDataParallel(Module):
         n = dist.get_world_size(self.process_group)
         from ...tensor import Tensor
 
+        _progress.stop()
         for b in self._buckets:
             b.work.wait()
             b.flat /= n
@@ -315,3 +325,46 @@ def _reachable_leaves(output):
             elif parent is not None:
                 leaves.add(id(parent))
     return leaves
+
+
+class _Progress:
+    """A thread that pokes MPI's progress engine while reductions are in flight (MPICH moves non-blocking
+    collectives only inside MPI calls; numpy's kernels release the GIL, so the pokes run during backward)."""
+
+    def __init__(self):
+        self._running = threading.Event()
+        self._thread = None
+
+    def start(self):
+        if self._running.is_set() or not self._allowed():
+            return
+        self._running.set()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, daemon=True, name="ddp-mpi-progress")
+            self._thread.start()
+
+    def stop(self):
+        self._running.clear()
+
+    @staticmethod
+    def _allowed():
+        """Only where MPI allows calls from several threads; VISIONLITE_DDP_PROGRESS_THREAD=0 turns it off."""
+        if os.environ.get("VISIONLITE_DDP_PROGRESS_THREAD", "1") == "0":
+            return False
+        from ...distributed import _mpi
+
+        MPI = _mpi.mpi()
+        return MPI.Query_thread() == MPI.THREAD_MULTIPLE
+
+    def _loop(self):
+        from ...distributed import _mpi
+
+        MPI = _mpi.mpi()
+        comm = MPI.COMM_SELF
+        while True:
+            self._running.wait()
+            comm.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)
+            time.sleep(2e-4)
+
+
+_progress = _Progress()
