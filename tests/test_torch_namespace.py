@@ -255,7 +255,7 @@ def test_models_dict_finds_lazy_builders():
                        and callable(models.__dict__[n]))
         assert builder is models.resnet18 and callable(builder)
         buildable = []
-        for n in models.list_models():
+        for n in models.list_models(module=models):  # as torchvision.models.__dict__: classification
             try:
                 models.get_model_builder(n)
             except Exception:  # a registered name whose family is not built yet
@@ -355,3 +355,17 @@ def test_compile_and_model_zoo_spellings():
     from visionlite.utils.model_zoo import load_url
 
     assert load_url is load_state_dict_from_url
+
+
+def test_models_dict_scan_covers_torchvisions():
+    """The reference scripts' ``--model`` choices: every classification builder TorchVision lists."""
+    tv_models = require("torchvision").models
+    import visionlite.models as vl_models
+
+    def scan(models):
+        return {n for n in models.__dict__ if n.islower() and not n.startswith("__")
+                and callable(models.__dict__[n])}
+
+    missing = scan(tv_models) - scan(vl_models)
+    assert not missing, sorted(missing)
+    assert vl_models.__dict__["resnet18"] is vl_models.resnet18
