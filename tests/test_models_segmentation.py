@@ -460,3 +460,37 @@ def test_bad_arguments_raise_clear_errors():
         seg.fcn_resnet50(weights="IMAGENET1K_V1")
     with pytest.raises(TypeError, match="MobileNet_V3_Large_Weights"):
         seg.lraspp_mobilenet_v3_large(weights_backbone=vm.ResNet50_Weights.DEFAULT)
+
+
+def test_gpu_outputs_and_gradients_match_cpu(gpu):
+    """The same random DeepLabV3-MobileNetV3 (both heads) on cupy and numpy: eval outputs, then a train-mode
+    cross-entropy step's loss and gradients."""
+    vl.manual_seed(0)
+    cpu_model = vm.segmentation.deeplabv3_mobilenet_v3_large(weights_backbone=None, num_classes=4,
+                                                             aux_loss=True)
+    _no_dropout(cpu_model, vl.nn.Dropout)
+    gpu_model = vm.segmentation.deeplabv3_mobilenet_v3_large(weights_backbone=None, num_classes=4,
+                                                             aux_loss=True)
+    gpu_model.load_state_dict(cpu_model.state_dict())
+    gpu_model.to(gpu)
+    _no_dropout(gpu_model, vl.nn.Dropout)
+    x = _photo(64, 96, TWO)
+    target = np.random.default_rng(0).integers(0, 4, size=(2, 64, 96))
+    results = []
+    for model, dev in ((cpu_model, "cpu"), (gpu_model, gpu)):
+        xv, tv = vl.tensor(x, device=dev), vl.tensor(target, device=dev)
+        with vl.no_grad():
+            evaluated = {k: v.cpu().numpy() for k, v in model.eval()(xv).items()}
+        out = model.train()(xv)
+        loss = (vl.nn.functional.cross_entropy(out["out"], tv)
+                + 0.5 * vl.nn.functional.cross_entropy(out["aux"], tv))
+        loss.backward()
+        grads = {n: p.grad.cpu().numpy() for n, p in model.named_parameters()}
+        results.append((evaluated, loss.item(), grads))
+    (eval_c, loss_c, grads_c), (eval_g, loss_g, grads_g) = results
+    for k in eval_c:
+        np.testing.assert_allclose(eval_g[k], eval_c[k], rtol=1e-4, atol=1e-4 * np.abs(eval_c[k]).max())
+    np.testing.assert_allclose(loss_g, loss_c, rtol=1e-5)
+    for n, g in grads_c.items():
+        np.testing.assert_allclose(grads_g[n], g, rtol=1e-3, atol=1e-4 * max(np.abs(g).max(), 1e-6),
+                                   err_msg=n)
