@@ -23,6 +23,7 @@ __all__ = ["nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "b
            "box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou", "masks_to_boxes"]
 
 _NMS_BLOCK = 256  # live boxes whose IoU rows (against all live later boxes) are computed at once
+_NMS_BLOCK_ELEMS = 1 << 24  # ... fewer rows when there are so many boxes that a block would exceed this
 
 
 def _check_nms_inputs(boxes, scores, name):
@@ -56,6 +57,7 @@ def _nms_arrays(boxes, scores, iou_threshold):
     alive = np.ones(n, dtype=bool)  # not suppressed and not yet visited (host bookkeeping)
     keep = []
     zero = b.dtype.type(0)
+    block = max(16, min(_NMS_BLOCK, _NMS_BLOCK_ELEMS // n))
     start = 0
     while start < n:
         # The next block of live boxes as rows, every live box from there on as columns: suppressed
@@ -63,7 +65,7 @@ def _nms_arrays(boxes, scores, iou_threshold):
         cand = np.flatnonzero(alive[start:]) + start
         if cand.size == 0:
             break
-        rows = cand[:_NMS_BLOCK]
+        rows = cand[:block]
         c = xp.asarray(cand)
         r = c[: rows.size]
         cx1, cy1, cx2, cy2, carea = x1[c][None], y1[c][None], x2[c][None], y2[c][None], areas[c][None]

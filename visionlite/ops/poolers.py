@@ -60,6 +60,9 @@ def _setup_scales(features, image_shapes, canonical_scale, canonical_level):
                                    canonical_level=canonical_level)
 
 
+_convert_to_roi_format = convert_boxes_to_roi_format
+
+
 def _filter_input(x, featmap_names):
     return [v for k, v in x.items() if k in featmap_names]
 
