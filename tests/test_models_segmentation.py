@@ -312,6 +312,31 @@ def test_pretrained_weights_load_through_the_hub(clean_hub, local_http_server, m
         vm.segmentation.deeplabv3_mobilenet_v3_large(weights="DEFAULT", aux_loss=False)
 
 
+def test_default_backbone_weights_load_through_the_hub(clean_hub, local_http_server, monkeypatch, tmp_path):
+    """The default ``weights_backbone`` (ImageNet MobileNetV3-Large) is fetched and loaded into the dilated
+    backbone, as TorchVision's builder does; the heads stay randomly initialised."""
+    torch.manual_seed(0)
+    imagenet = tvm.mobilenet_v3_large()
+    _perturb(imagenet)
+    path = tmp_path / "backbone.pth"
+    torch.save(imagenet.state_dict(), path)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    file_name = f"mobilenet_v3_large-{sha[:8]}.pth"
+    local_http_server.add_file(f"models/{file_name}", data)
+    value = vm.MobileNet_V3_Large_Weights.IMAGENET1K_V1.value
+    monkeypatch.setattr(value, "url", local_http_server.url(f"models/{file_name}"))
+    monkeypatch.setattr(value, "sha256", sha)
+
+    model = vm.segmentation.lraspp_mobilenet_v3_large(progress=False)
+    expected = imagenet.features.state_dict()
+    got = model.backbone.state_dict()
+    assert list(got) == list(expected)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(got[k].numpy(), v.numpy(), err_msg=k)
+    assert local_http_server.gets(f"models/{file_name}") == 1
+
+
 # ----------------------------------------------------------------------------------- drawing the masks
 
 def test_draw_segmentation_masks_on_the_model_output_matches_torchvision(tmp_path):
