@@ -87,6 +87,21 @@ def main():
     lst = [r, "a", {"b": r}] if r == 0 else [None, None, None]
     dist.broadcast_object_list(lst, src=0)
     assert lst == [0, "a", {"b": 0}]
+    got = [None] * n if r == n - 1 else None
+    dist.gather_object(("from", r), got, dst=n - 1)
+    if r == n - 1:
+        assert got == [("from", k) for k in range(n)]
+    mine = [None]
+    dist.scatter_object_list(mine, [f"to {k}" for k in range(n)] if r == 0 else None, src=0)
+    assert mine == [f"to {r}"]
+    # dtypes MPI has no reduction for: float16 (reduced in float32) and bool (MAX is any)
+    t = vl.tensor(data(r, (4,), np.float16))
+    dist.all_reduce(t)
+    assert t.dtype == vl.float16
+    np.testing.assert_allclose(t.numpy(), sum(data(k, (4,), np.float32) for k in range(n)), rtol=1e-3)
+    t = vl.tensor([r == 0, False, True])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    assert t.tolist() == [True, False, True]
     # groups: the pair {0, n-1}; others get a non-member
     g = dist.new_group([0, n - 1])
     t = vl.tensor(data(r))
