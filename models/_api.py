@@ -29,7 +29,9 @@ __all__ = [
 MODEL_MODULES = ("convnext", "efficientnet", "mnasnet", "regnet",
                  "alexnet", "maxvit", "mobilenetv2", "mobilenetv3", "resnet", "squeezenet",
                  "swin_transformer", "vgg", "densenet", "googlenet", "inception", "shufflenetv2",
-                 "vision_transformer", "segmentation.fcn", "segmentation.deeplabv3", "segmentation.lraspp")
+                 "vision_transformer", "segmentation.fcn", "segmentation.deeplabv3", "segmentation.lraspp",
+                 "detection.faster_rcnn", "detection.mask_rcnn", "detection.keypoint_rcnn",
+                 "detection.retinanet", "detection.fcos", "detection.ssd", "detection.ssdlite")
 REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "weights.json")
 
 BUILTIN_MODELS: dict[str, Callable] = {}

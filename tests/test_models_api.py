@@ -37,6 +37,13 @@ MODELS = sorted(MODELS + [
     "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet101", "deeplabv3_resnet50", "fcn_resnet101",
     "fcn_resnet50", "lraspp_mobilenet_v3_large",
 ])
+# Issue 12: detection (visionlite.models.detection).
+MODELS = sorted(MODELS + [
+    "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2", "fcos_resnet50_fpn", "keypointrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn", "retinanet_resnet50_fpn_v2", "ssd300_vgg16",
+    "ssdlite320_mobilenet_v3_large",
+])
 
 
 def test_list_models_and_filters():
@@ -50,7 +57,8 @@ def test_list_models_and_filters():
 
 
 def _keywords(preset):
-    return {k: str(v) if k == "interpolation" else v for k, v in preset.keywords.items()}
+    # TorchVision's detection weights hold the ObjectDetection class itself, not a partial: no keywords
+    return {k: str(v) if k == "interpolation" else v for k, v in getattr(preset, "keywords", {}).items()}
 
 
 def test_same_models_and_weights_as_torchvision():

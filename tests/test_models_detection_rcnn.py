@@ -1,0 +1,201 @@
+"""Faster, Mask and Keypoint R-CNN equal TorchVision's: TorchVision's random models (BatchNorm statistics and
+affine perturbed, the classifier biased so that confident detections exist) go through a real ``torch.save``
+file into the visionlite builders with ``strict=True``; eval outputs on a real photo match box for box (same
+labels, IoU >= 0.98, scores to 1e-3; masks and keypoints close); train-mode losses have TorchVision's keys
+and values (every proposal and anchor sampled, so the random sampler cannot make them differ), are finite
+and reach every trainable parameter; the weights enums equal TorchVision's entry by entry."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import visionlite as vl
+from tests.helpers.refs import require
+from visionlite import models as vm
+from visionlite.models import detection as vdet
+
+torch = require("torch")
+tvdet = require("torchvision.models.detection")
+tvops = require("torchvision.ops")
+
+ASSETS = os.path.join(os.path.dirname(__file__), "assets")
+FAST = ["fasterrcnn_mobilenet_v3_large_320_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"]
+SLOW = ["fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
+        "maskrcnn_resnet50_fpn_v2"]
+SIZE = dict(min_size=224, max_size=320)
+# every anchor and every proposal is sampled, so the losses do not depend on the random sampler
+ALL_SAMPLED = dict(rpn_batch_size_per_image=1_000_000, rpn_positive_fraction=0.5,
+                   box_batch_size_per_image=1_000_000, box_positive_fraction=0.5,
+                   rpn_pre_nms_top_n_train=200, rpn_post_nms_top_n_train=100)
+
+
+def _photo(name="astronaut.png", size=(200, 160)):
+    img = Image.open(os.path.join(ASSETS, name)).convert("RGB").resize(size, Image.BILINEAR)
+    return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def _perturb(model, seed=0):
+    """BatchNorm statistics and affine away from identities; the box classifier biased towards two classes
+    (and the keypoint/mask logits left random) so that confident detections exist."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
+                m.bias.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
+                m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
+        rpn = model.rpn.head
+        rpn.cls_logits.weight.mul_(20.0)  # spread the objectness so that the top-n cut is not a near-tie
+        # random features reach ~300: shrink the box deltas so that proposals and boxes keep sane shapes
+        rpn.bbox_pred.weight.mul_(0.01)
+        model.roi_heads.box_predictor.bbox_pred.weight.mul_(0.01)
+        predictor = model.roi_heads.box_predictor
+        predictor.cls_score.weight.mul_(0.05)
+        bias = predictor.cls_score.bias
+        bias.zero_()
+        bias[1] = 4.0
+        if bias.numel() > 3:
+            bias[3] = 3.0
+
+
+def _pair(name, tmp_path, **kwargs):
+    torch.manual_seed(0)
+    theirs = getattr(tvdet, name)(weights=None, weights_backbone=None, **kwargs).eval()
+    _perturb(theirs)
+    path = os.path.join(tmp_path, f"{name}.pth")
+    torch.save(theirs.state_dict(), path)
+    ours = vm.get_model(name, weights=None, weights_backbone=None, **kwargs).eval()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    result = ours.load_state_dict(vl.load(path), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    return ours, theirs
+
+
+def _match(ours, theirs, min_score=0.2):
+    """Detections above ``min_score`` agree one to one: each of TorchVision's has its own visionlite twin with
+    the same label, a score within 1e-3 and IoU >= 0.98 (near-equal scores may come in another order).
+    Returns the matched indices (ours, theirs)."""
+    t_idx = np.nonzero(theirs["scores"].numpy() > min_score)[0]
+    o_scores = ours["scores"].numpy()
+    o_idx = np.nonzero(o_scores > min_score)[0]
+    assert len(o_idx) == len(t_idx) > 0, (len(o_idx), len(t_idx))
+    iou = tvops.box_iou(torch.tensor(ours["boxes"].numpy()[o_idx]), theirs["boxes"][t_idx]).numpy()
+    o_labels, t_labels = ours["labels"].numpy()[o_idx], theirs["labels"].numpy()[t_idx]
+    t_scores = theirs["scores"].numpy()[t_idx]
+    free = np.ones(len(o_idx), bool)
+    pairs = []
+    for j in range(len(t_idx)):
+        ok = free & (o_labels == t_labels[j]) & (np.abs(o_scores[o_idx] - t_scores[j]) <= 1e-3)
+        assert ok.any(), f"no visionlite detection matches TorchVision's #{j}"
+        i = int(np.argmax(np.where(ok, iou[:, j], -1.0)))
+        assert iou[i, j] >= 0.98, (j, iou[i, j])
+        free[i] = False
+        pairs.append((o_idx[i], t_idx[j]))
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def _eval_compare(name, tmp_path, **extra):
+    ours, theirs = _pair(name, tmp_path, **SIZE, **extra)
+    images = [_photo(), _photo("coffee.png", (180, 150))]
+    with vl.no_grad():
+        out = ours([vl.tensor(i) for i in images])
+    with torch.no_grad():
+        ref = theirs([torch.tensor(i) for i in images])
+    assert isinstance(out, list) and len(out) == 2
+    for o, t in zip(out, ref):
+        assert sorted(o) == sorted(t)
+        assert o["boxes"].dtype == vl.float32 and o["labels"].dtype == vl.int64
+        o_keep, t_keep = _match(o, t)
+        if "masks" in t:
+            om, tm = o["masks"].numpy()[o_keep], t["masks"].numpy()[t_keep]
+            assert om.shape == tm.shape and om.shape[1:] == (1,) + images[0].shape[1:] or om.shape == tm.shape
+            assert np.abs(om - tm).max() < 2e-2 and np.abs(om - tm).mean() < 1e-3
+        if "keypoints" in t:
+            ok, tk = o["keypoints"].numpy()[o_keep], t["keypoints"].numpy()[t_keep]
+            # a keypoint is the argmax of an upsampled heatmap: allow a pixel where two maxima nearly tie
+            close = np.abs(ok - tk).max(-1) <= 1.0
+            assert close.mean() > 0.97, close.mean()
+            np.testing.assert_allclose(o["keypoints_scores"].numpy()[o_keep][close],
+                                       t["keypoints_scores"].numpy()[t_keep][close], atol=2e-3, rtol=1e-3)
+    return ours, theirs
+
+
+def _targets(with_masks=False, with_keypoints=False):
+    boxes = [np.array([[20.0, 30.0, 120.0, 150.0], [60.0, 10.0, 190.0, 90.0]], np.float32),
+             np.array([[10.0, 20.0, 100.0, 140.0]], np.float32)]
+    labels = [np.array([1, 3]), np.array([1])]
+    out_vl, out_t = [], []
+    rng = np.random.default_rng(0)
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        h, w = (160, 200) if i == 0 else (150, 180)
+        t = {"boxes": b, "labels": lab.astype(np.int64)}
+        if with_keypoints:
+            t["labels"] = np.ones_like(t["labels"])
+            t["keypoints"] = np.stack([np.stack([rng.uniform(bb[0], bb[2], 17), rng.uniform(bb[1], bb[3], 17),
+                                                 rng.integers(0, 3, 17)], -1) for bb in b]).astype(np.float32)
+        if with_masks:
+            m = np.zeros((len(b), h, w), np.uint8)
+            for k, bb in enumerate(b.astype(int)):
+                m[k, bb[1]:bb[3], bb[0]:bb[2]] = 1
+            t["masks"] = m
+        out_vl.append({k: vl.tensor(v) for k, v in t.items()})
+        out_t.append({k: torch.tensor(v) for k, v in t.items()})
+    return out_vl, out_t
+
+
+def _train_compare(name, tmp_path):
+    ours, theirs = _pair(name, tmp_path, **SIZE, **ALL_SAMPLED)
+    ours.train()
+    theirs.train()
+    images = [_photo(), _photo("coffee.png", (180, 150))]
+    tv_targets = _targets("mask" in name, "keypoint" in name)
+    losses = ours([vl.tensor(i) for i in images], tv_targets[0])
+    ref = theirs([torch.tensor(i) for i in images], tv_targets[1])
+    assert sorted(losses) == sorted(ref)
+    for key in ref:
+        value = float(losses[key].item())
+        assert np.isfinite(value), key
+        np.testing.assert_allclose(value, float(ref[key].detach()), rtol=2e-3, atol=1e-5, err_msg=key)
+    total = sum(losses.values())
+    total.backward()
+    missing = [n for n, p in ours.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing[:10]
+    assert all(np.isfinite(p.grad.numpy()).all() for p in ours.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW])
+def test_eval_matches_torchvision(name, tmp_path):
+    _eval_compare(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", [FAST[0]] + [pytest.param(n, marks=pytest.mark.slow)
+                                               for n in FAST[1:] + SLOW])
+def test_train_losses_match_torchvision(name, tmp_path):
+    _train_compare(name, tmp_path)
+
+
+def test_weights_enums_equal_torchvision():
+    names = FAST + SLOW
+    for name in names:
+        ours, theirs = vm.get_model_weights(name), tvdet.__dict__[name].__annotations__["weights"]
+        theirs = [a for a in getattr(theirs, "__args__", (theirs,)) if a is not type(None)][0]
+        assert ours.__name__ == theirs.__name__
+        assert list(ours.__members__) == list(theirs.__members__)
+        for member in theirs:
+            mine = ours[member.name]
+            assert mine.url == member.url
+            meta = {k: v for k, v in mine.meta.items() if k != "_sha256_verified"}
+            assert meta == {k: v for k, v in member.meta.items() if k != "_docs"}
+            assert mine.meta["_sha256_verified"] == "prefix"
+            assert type(mine.transforms()).__name__ == type(member.transforms()).__name__ == "ObjectDetection"
+
+
+def test_registry_and_lazy_package():
+    names = vm.list_models(module=vdet)
+    assert set(FAST + SLOW) <= set(names)
+    assert vdet.FasterRCNN.__module__ == "visionlite.models.detection.faster_rcnn"
+    from visionlite.models.detection import MaskRCNN, keypointrcnn_resnet50_fpn  # noqa: F401
+    with pytest.raises(ValueError, match="num_classes"):
+        vdet.fasterrcnn_mobilenet_v3_large_320_fpn(weights="DEFAULT", weights_backbone=None, num_classes=3)
