@@ -369,3 +369,28 @@ def test_models_dict_scan_covers_torchvisions():
     missing = scan(tv_models) - scan(vl_models)
     assert not missing, sorted(missing)
     assert vl_models.__dict__["resnet18"] is vl_models.resnet18
+
+
+def test_attention_kernel_switches_as_torch():
+    from torch.nn.attention import SDPBackend as TB
+    from torch.nn.attention import sdpa_kernel as tk
+
+    from visionlite.nn.attention import SDPBackend as VB
+    from visionlite.nn.attention import sdpa_kernel as vk
+
+    assert {m: int(v) for m, v in VB.__members__.items()} == {m: int(v) for m, v in TB.__members__.items()}
+    names = ("flash_sdp_enabled", "mem_efficient_sdp_enabled", "math_sdp_enabled", "cudnn_sdp_enabled")
+
+    def flags(lib):
+        return [getattr(lib.backends.cuda, n)() for n in names]
+
+    assert flags(vl) == flags(torch)
+    for chosen in (["MATH"], ["FLASH_ATTENTION", "EFFICIENT_ATTENTION"]):
+        with vk([getattr(VB, c) for c in chosen]), tk([getattr(TB, c) for c in chosen]):
+            assert flags(vl) == flags(torch), chosen
+    with vl.backends.cuda.sdp_kernel(enable_flash=False), torch.backends.cuda.sdp_kernel(enable_flash=False):
+        assert flags(vl) == flags(torch)
+    assert flags(vl) == flags(torch) == [True] * 4
+    vl.backends.cuda.enable_math_sdp(False)
+    assert not vl.backends.cuda.math_sdp_enabled()
+    vl.backends.cuda.enable_math_sdp(True)
