@@ -382,3 +382,25 @@ print(d.get_backend(), d.get_rank(), d.get_world_size(), error(d.init_process_gr
     if len(lines) == 6:
         assert "needs cupy and a visible GPU" in lines[4] or "no NCCL support" in lines[4]
     assert lines[-1] == "gloo 0 1 RuntimeError: trying to initialize the default process group twice!"
+
+
+def test_consume_prefix_in_state_dict_as_torch():
+    torch = require("torch")
+    import collections
+
+    from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present as torch_consume
+
+    from visionlite.nn.modules.utils import consume_prefix_in_state_dict_if_present
+
+    def make():
+        sd = collections.OrderedDict([("module.conv.weight", 1), ("module.bn.running_mean", 2), ("other", 3)])
+        sd._metadata = collections.OrderedDict([("", {"v": 1}), ("module", {"v": 2}),
+                                                ("module.bn", {"v": 3})])
+        return sd
+
+    ours, ref = make(), make()
+    consume_prefix_in_state_dict_if_present(ours, "module.")
+    torch_consume(ref, "module.")
+    assert list(ours.items()) == list(ref.items())
+    assert list(ours._metadata.items()) == list(ref._metadata.items())
+    assert torch is not None

@@ -3,7 +3,7 @@ custom layers use to expand an int argument into a tuple."""
 import collections.abc
 import itertools
 
-__all__ = []
+__all__ = ["consume_prefix_in_state_dict_if_present"]
 
 
 def _ntuple(n, name="parse"):
@@ -27,3 +27,15 @@ _quadruple = _ntuple(4, "_quadruple")
 def _reverse_repeat_tuple(t, n):
     """``(a, b)`` -> ``(b, b, a, a)`` for ``n=2``: a per-dimension padding as ``F.pad`` reads it."""
     return tuple(x for x in reversed(t) for _ in range(n))
+
+
+def consume_prefix_in_state_dict_if_present(state_dict, prefix):
+    """Strip ``prefix`` (e.g. ``"module."``, what DistributedDataParallel adds) from the keys of
+    ``state_dict`` that start with it, in place, and from its ``_metadata`` entries, as PyTorch."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        state_dict[key[len(prefix):]] = state_dict.pop(key)
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        bare = prefix.replace(".", "")
+        for key in [k for k in metadata if k and (k == bare or k.startswith(prefix))]:
+            metadata[key[len(prefix):]] = metadata.pop(key)
