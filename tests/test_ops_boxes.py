@@ -57,6 +57,21 @@ def test_nms_matches_torchvision(n, thr, seed, device):
     np.testing.assert_array_equal(_np(got), want)
 
 
+@pytest.mark.parametrize("layout", ["one_cluster", "spread_out"])
+def test_nms_dense_and_sparse_overlap(layout, device):
+    # One cluster: most pairs overlap (the full IoU block); spread out: few do (only those pairs finished).
+    rng = np.random.default_rng(8)
+    n = 1200
+    if layout == "one_cluster":
+        b = np.array([[40, 40, 80, 90]], np.float32) + rng.normal(0, 6, (n, 4)).astype(np.float32)
+    else:
+        b = _boxes(n, 8, size=2000.0, min_wh=5.0, max_wh=60.0)
+    s = rng.random(n).astype(np.float32)
+    for thr in (-0.5, 0.2, 0.6):
+        want = tv_ops.nms(torch.tensor(b), torch.tensor(s), thr).numpy()
+        np.testing.assert_array_equal(_np(ops.nms(_vt(b, device), _vt(s, device), thr)), want)
+
+
 def test_nms_ties_and_duplicates(device):
     rng = np.random.default_rng(5)
     b = np.repeat(_clustered(60, 5), 3, axis=0)  # exact duplicates

@@ -68,12 +68,7 @@ def _nms_arrays(boxes, scores, iou_threshold):
         rows = cand[:block]
         c = xp.asarray(cand)
         r = c[: rows.size]
-        cx1, cy1, cx2, cy2, carea = x1[c][None], y1[c][None], x2[c][None], y2[c][None], areas[c][None]
-        w = xp.maximum(zero, xp.minimum(x2[r, None], cx2) - xp.maximum(x1[r, None], cx1))
-        h = xp.maximum(zero, xp.minimum(y2[r, None], cy2) - xp.maximum(y1[r, None], cy1))
-        inter = w * h
-        # The kernel's order of operations: inter / ((area_i + area_j) - inter), compared in float64.
-        over = inter / ((areas[r, None] + carea) - inter) > thr
+        over = _over_threshold(xp, x1, y1, x2, y2, areas, r, c, thr, zero)
         if is_cupy_array(over):
             over = over.get()
         # Greedy pass inside the block on Python-int bitsets (bit j: row i suppresses block box j).
@@ -92,6 +87,29 @@ def _nms_arrays(boxes, scores, iou_threshold):
         start = int(rows[-1]) + 1
     kept = order[xp.asarray(np.asarray(keep, dtype=np.int64))]
     return kept.astype(np.int64)
+
+
+def _over_threshold(xp, x1, y1, x2, y2, areas, r, c, thr, zero):
+    """Boolean (len(r), len(c)): IoU of box r[i] and box c[j] above ``thr``, in the kernel's order of
+    operations (``inter / ((area_i + area_j) - inter)``, compared in float64)."""
+    dx = xp.minimum(x2[r, None], x2[c][None]) - xp.maximum(x1[r, None], x1[c][None])
+    if thr >= 0 and xp is np:
+        # Pairs apart along x have IoU 0 (never above a non-negative threshold): when most pairs are
+        # apart (spread-out boxes), finish the IoU only for the others.
+        ii, jj = np.nonzero(dx > zero)
+        if ii.size < dx.size // 4:
+            cj = c[jj]
+            ri = r[ii]
+            h = xp.maximum(zero, xp.minimum(y2[ri], y2[cj]) - xp.maximum(y1[ri], y1[cj]))
+            inter = dx[ii, jj] * h
+            hit = inter / ((areas[ri] + areas[cj]) - inter) > thr
+            over = np.zeros(dx.shape, dtype=bool)
+            over[ii[hit], jj[hit]] = True
+            return over
+    w = xp.maximum(zero, dx)
+    h = xp.maximum(zero, xp.minimum(y2[r, None], y2[c][None]) - xp.maximum(y1[r, None], y1[c][None]))
+    inter = w * h
+    return inter / ((areas[r, None] + areas[c][None]) - inter) > thr
 
 
 def nms(boxes, scores, iou_threshold):
