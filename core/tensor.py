@@ -94,7 +94,8 @@ class Tensor(InplaceMethods):
 
     # Devices and layouts visionlite never uses: the predicates PyTorch code checks all read False.
     is_xpu = is_mps = is_meta = is_xla = is_ipu = is_hpu = is_mtia = is_maia = property(lambda self: False)
-    is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = is_nested = property(lambda self: False)
+    is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = property(lambda self: False)
+    is_nested = property(lambda self: False)
 
     @property
     def ndim(self):
@@ -420,7 +421,9 @@ class Tensor(InplaceMethods):
         return _ops.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        from .autograd.node_names import label
+
+        return label(_ops.sub(other, self), "RsubBackward1", self)  # as PyTorch's node for number - tensor
 
     def __mul__(self, other):
         return _ops.mul(self, other)
@@ -452,7 +455,9 @@ class Tensor(InplaceMethods):
         return _ops.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops.pow(other, self)
+        from .autograd.node_names import label
+
+        return label(_ops.pow(other, self), "PowBackward2", self)  # as PyTorch's node for number ** tensor
 
     def __matmul__(self, other):
         return _ops.matmul(self, other)

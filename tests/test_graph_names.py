@@ -95,6 +95,8 @@ def _graphs(lib, F):
         "nll_sum": lambda: F.nll_loss(F.log_softmax(x, 1), tgt % 3, reduction="sum"),
         "mse_none": lambda: F.mse_loss(x, y.detach(), reduction="none"),
         "elu": lambda: F.elu(x),
+        "rsub": lambda: 1 - x,
+        "rpow": lambda: 2 ** x,
     }
 
 
