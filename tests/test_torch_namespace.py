@@ -394,3 +394,21 @@ def test_attention_kernel_switches_as_torch():
     vl.backends.cuda.enable_math_sdp(False)
     assert not vl.backends.cuda.math_sdp_enabled()
     vl.backends.cuda.enable_math_sdp(True)
+
+
+def test_distributed_sampler_takes_the_process_group_once_initialised():
+    import visionlite.distributed as dist
+    from visionlite.utils.data.distributed import DistributedSampler
+
+    dist.init_process_group("mpi", world_size=1, rank=0)
+    try:
+        sampler = DistributedSampler(list(range(5)), shuffle=False)
+        assert (sampler.num_replicas, sampler.rank) == (1, 0)
+        ref = torch.utils.data.distributed.DistributedSampler(list(range(5)), num_replicas=1, rank=0,
+                                                              shuffle=False)
+        assert list(sampler) == list(ref)
+        ddp = nn.parallel.DistributedDataParallel(nn.Linear(2, 2))
+        assert list(ddp.state_dict()) == ["module.weight", "module.bias"]
+    finally:
+        dist.destroy_process_group()
+    assert not dist.is_initialized()
