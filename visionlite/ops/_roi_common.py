@@ -15,6 +15,7 @@ import numpy as np
 
 import visionlite as vl
 from visionlite.core.backend import array_module, is_cupy_array
+from visionlite.core.ops._threads import split_map
 
 from ._utils import check_roi_boxes_shape, convert_boxes_to_roi_format
 
@@ -135,14 +136,18 @@ def gather_weighted(xcl, idx, w, chan_index=None):
     c = xcl.shape[1] if chan_index is None else chan_index.shape[1]
     out = xp.empty((k, p, c), dtype=xcl.dtype)
     step = max(1, _CHUNK_ELEMS // max(1, p * c))
-    for a in range(0, k, step):
-        sl = slice(a, min(a + step, k))
-        acc = xp.zeros((sl.stop - a, p, c), dtype=xcl.dtype)
-        for jj in range(j):
-            rows = idx[sl, :, jj]
-            vals = xcl[rows] if chan_index is None else xcl[rows[..., None], chan_index[None]]
-            acc += w[sl, :, jj, None] * vals
-        out[sl] = acc
+
+    def work(first, last):  # rois [first, last): disjoint output rows, so threads can share ``out``
+        for a in range(first, last, step):
+            sl = slice(a, min(a + step, last))
+            acc = xp.zeros((sl.stop - a, p, c), dtype=xcl.dtype)
+            for jj in range(j):
+                rows = idx[sl, :, jj]
+                vals = xcl[rows] if chan_index is None else xcl[rows[..., None], chan_index[None]]
+                acc += w[sl, :, jj, None] * vals
+            out[sl] = acc
+
+    split_map(work, k, k * p * c * j, xp)
     return out
 
 
@@ -185,11 +190,19 @@ def _scatter_sorted(gcl, idx, w, n_rows):
     g2 = gcl.reshape(k * p, c)
     grad = np.zeros((n_rows, c), dtype=gcl.dtype)
     step = max(1, _SCATTER_CHUNK // max(1, c))
-    for a in range(0, tgt.size, step):
-        t = tgt[a:a + step]
-        vals = g2[src[a:a + step]] * wts[a:a + step, None]
-        starts = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
-        grad[t[starts]] += np.add.reduceat(vals, starts, axis=0)
+    # Threads take whole runs of equal targets, so no two of them add into the same gradient row.
+    runs = np.flatnonzero(np.concatenate(([True], tgt[1:] != tgt[:-1], [True])))
+
+    def work(first, last):
+        for a in range(int(runs[first]), int(runs[last]), step):
+            b = min(a + step, int(runs[last]))
+            t = tgt[a:b]
+            vals = g2[src[a:b]] * wts[a:b, None]
+            starts = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
+            grad[t[starts]] += np.add.reduceat(vals, starts, axis=0)
+
+    if tgt.size:
+        split_map(work, runs.size - 1, tgt.size * c)
     return grad
 
 
