@@ -82,8 +82,9 @@ def _number(text):
     return value if math.isfinite(value) else None
 
 
-def plot_metrics(rows, path, title=""):
-    """Write a PNG with a loss panel and an accuracy panel from metric ``rows`` (dicts as in metrics.csv)."""
+def plot_metrics(rows, path, title="", panels=PANELS):
+    """Write a PNG with a loss panel and an accuracy panel from metric ``rows`` (dicts as in metrics.csv);
+    ``panels`` (``[(title, [column, ...]), ...]``) picks other columns, one panel per entry."""
     width, height = 1000, 420
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
@@ -92,10 +93,10 @@ def plot_metrics(rows, path, title=""):
         draw.text((10, 6), title, fill=(0, 0, 0), font=font)
     epochs = [int(r["epoch"]) for r in rows]
     if epochs:
-        for i, (panel_title, names) in enumerate(PANELS):
+        for i, (panel_title, names) in enumerate(panels):
             series = [(n, [_number(r.get(n)) for r in rows]) for n in names]
             series = [(n, ys) for n, ys in series if any(v is not None for v in ys)]
-            box = (i * width // 2, 20, (i + 1) * width // 2, height)
+            box = (i * width // len(panels), 20, (i + 1) * width // len(panels), height)
             _panel(draw, box, panel_title, series, epochs, font)
     img.save(path)
     return path

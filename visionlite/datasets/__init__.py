@@ -10,7 +10,8 @@ _HOMES = {
     "CIFAR10": "cifar", "CIFAR100": "cifar", "SVHN": "svhn",
     "DatasetFolder": "folder", "ImageFolder": "folder", "FakeData": "fakedata", "Digits": "digits",
     "CocoDetection": "coco", "CocoCaptions": "coco", "VOCDetection": "voc", "VOCSegmentation": "voc",
-    "wrap_dataset_for_transforms_v2": "_tv_wrapper",
+    "wrap_dataset_for_transforms_v2": "_tv_wrapper", "DetectionFolder": "detection_folder",
+    "make_shapes_dataset": "shapes",
 }
 __all__ = list(_HOMES)
 
