@@ -206,3 +206,16 @@ def test_numpy_values_load_once_trusted_as_in_torch(tmp_path):
     np.testing.assert_array_equal(ours["arr"], theirs["arr"])
     assert ours["best_acc1"] == theirs["best_acc1"] and type(ours["best_acc1"]) is np.float64
     np.testing.assert_array_equal(np.asarray(ours["w"]), theirs["w"].numpy())
+
+
+def test_unsafe_globals_in_checkpoint_as_torch(tmp_path):
+    ck = {"args": argparse.Namespace(a=1), "sd": torch.nn.Linear(2, 2).state_dict()}
+    torch.save(ck, tmp_path / "t.pth")
+    vl.save({"model": _model(), "args": argparse.Namespace(a=1), "cfg": Config(2)}, tmp_path / "v.pth")
+    for name in ("t.pth", "v.pth"):
+        ours = vl.serialization.get_unsafe_globals_in_checkpoint(tmp_path / name)
+        assert set(ours) == set(torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / name)), name
+        assert "argparse.Namespace" in ours
+    with vl.serialization.safe_globals([argparse.Namespace]):
+        left = vl.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "v.pth")
+    assert "argparse.Namespace" not in left and left

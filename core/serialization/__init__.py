@@ -17,7 +17,7 @@ from .errors import CheckpointError, UnsafeCheckpointError, corrupt
 from .user_allowlist import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
 
 __all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError", "add_safe_globals", "get_safe_globals",
-           "clear_safe_globals", "safe_globals"]
+           "clear_safe_globals", "safe_globals", "get_unsafe_globals_in_checkpoint"]
 
 _FORMATS = ("safetensors", "torch")
 
@@ -83,6 +83,14 @@ def _or_pickled(encode, obj):
         from .pickle_writer import pickle_to_bytes
 
         return pickle_to_bytes(obj)
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """Sorted ``"module.name"`` globals in torch zip checkpoint ``f`` that a weights-only ``load`` refuses
+    (read from the pickle's opcodes; nothing is unpickled)."""
+    from .checkpoint_globals import get_unsafe_globals_in_checkpoint as scan
+
+    return scan(f)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
