@@ -212,6 +212,17 @@ def round_half_away(xp, v):
     return r + xp.where(xp.abs(v - r) >= 0.5, xp.sign(v), 0)
 
 
+def extent_groups(xp, edges):
+    """Yield index arrays of rois whose widest bin window has the same ``(height, width)`` (``edges`` =
+    ``(hs, he, ws, we)``, each (K, bins)), so each group gathers only the taps it needs."""
+    hs, he, ws, we = edges
+    eh = xp.maximum((he - hs).max(axis=1), 1) if hs.size else xp.zeros(hs.shape[0], dtype=np.int64)
+    ew = xp.maximum((we - ws).max(axis=1), 1) if ws.size else xp.zeros(ws.shape[0], dtype=np.int64)
+    keys = eh * (int(ew.max()) + 1 if ew.size else 1) + ew
+    for key in xp.unique(keys).tolist():
+        yield xp.flatnonzero(keys == key)
+
+
 def window_taps(batch, starts_h, ends_h, starts_w, ends_w, height, width):
     """Integer windows ``[start, end)`` per bin as gather taps: ``(idx, valid)``, each (K, PH*PW, M) with
     M the largest window area among these rois; taps past a window's end are marked invalid."""
@@ -241,26 +252,32 @@ def window_reduce(xcl, idx, valid, mode, chan_index=None):
     c = xcl.shape[1] if chan_index is None else chan_index.shape[1]
     low = xcl.dtype.type(-np.finfo(np.float32).max)
     out = xp.empty((k, p, c), dtype=xcl.dtype)
-    arg = xp.empty((k, p, c), dtype=np.int64) if mode == "max" else None
+    row_dtype = np.int32 if xcl.shape[0] < 2 ** 31 else np.int64
+    arg = xp.empty((k, p, c), dtype=row_dtype) if mode == "max" else None
     step = max(1, _CHUNK_ELEMS // max(1, p * c))
-    for a in range(0, k, step):
-        sl = slice(a, min(a + step, k))
-        shape = (sl.stop - a, p, c)
-        acc = xp.full(shape, low, dtype=xcl.dtype) if mode == "max" else xp.zeros(shape, dtype=xcl.dtype)
-        best = xp.full(shape, -1, dtype=np.int64) if mode == "max" else None
-        for t in range(m):
-            rows = idx[sl, :, t]
-            vals = xcl[rows] if chan_index is None else xcl[rows[..., None], chan_index[None]]
-            ok = valid[sl, :, t, None]
+
+    def work(first, last):  # rois [first, last): disjoint rows of ``out`` and ``arg``
+        for a in range(first, last, step):
+            sl = slice(a, min(a + step, last))
+            shape = (sl.stop - a, p, c)
+            acc = xp.full(shape, low, dtype=xcl.dtype) if mode == "max" else xp.zeros(shape, xcl.dtype)
+            best = xp.full(shape, -1, dtype=row_dtype) if mode == "max" else None
+            better = xp.empty(shape, dtype=bool)
+            for t in range(m):
+                rows = idx[sl, :, t]
+                vals = xcl[rows] if chan_index is None else xcl[rows[..., None], chan_index[None]]
+                ok = valid[sl, :, t, None]
+                if mode == "max":
+                    xp.greater(vals, acc, out=better)
+                    better &= ok
+                    xp.copyto(acc, vals, where=better)  # strict '>': the first maximum wins, as TorchVision
+                    xp.copyto(best, rows[..., None].astype(row_dtype), where=better)
+                else:
+                    acc += xp.where(ok, vals, xcl.dtype.type(0))
             if mode == "max":
-                better = ok & (vals > acc)
-                acc = xp.where(better, vals, acc)
-                best = xp.where(better, rows[..., None], best)
-            else:
-                acc += xp.where(ok, vals, xcl.dtype.type(0))
-        if mode == "max":
-            empty = best < 0
-            acc = xp.where(empty, xcl.dtype.type(0), acc)
-            arg[sl] = best
-        out[sl] = acc
+                acc[best < 0] = 0
+                arg[sl] = best
+            out[sl] = acc
+
+    split_map(work, k, k * p * c * m, xp)
     return out, arg

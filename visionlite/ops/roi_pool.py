@@ -29,7 +29,8 @@ def _bin_edges(xp, start, length, n_bins, size, upper, dtype):
     return xp.clip(lo, 0, upper), xp.clip(hi, 0, upper)
 
 
-def _plan(rois, height, width, ph, pw, scale, position_sensitive, dtype, clamp_last=None):
+def _edges(rois, height, width, ph, pw, scale, position_sensitive, dtype, clamp_last=None):
+    """Integer bin windows ``(hs, he, ws, we)`` (each (K, bins)) of TorchVision's roi_pool kernels."""
     xp = array_module(rois)
     # roi_pool scales in the input dtype (a float32 spatial_scale), ps_roi_pool in float64.
     r = rois.astype(dtype) * dtype.type(scale) if not position_sensitive else rois.astype(np.float64) * scale
@@ -41,7 +42,17 @@ def _plan(rois, height, width, ph, pw, scale, position_sensitive, dtype, clamp_l
     last = position_sensitive if clamp_last is None else clamp_last
     hs, he = _bin_edges(xp, y1, roi_h, ph, height, height - 1 if last else height, dtype)
     ws, we = _bin_edges(xp, x1, roi_w, pw, width, width - 1 if last else width, dtype)
-    return rc.window_taps(rois[:, 0].astype(np.int64), hs, he, ws, we, height, width), (hs, he, ws, we)
+    return hs, he, ws, we
+
+
+def _area(edges, sel, p):
+    hs, he, ws, we = [e[sel] for e in edges]
+    return ((he - hs)[:, :, None] * (we - ws)[:, None, :]).reshape(len(sel), p, 1)
+
+
+def _group_taps(rois, edges, sel, height, width):
+    hs, he, ws, we = [e[sel] for e in edges]
+    return rc.window_taps(rois[sel, 0].astype(np.int64), hs, he, ws, we, height, width)
 
 
 def _chan_index(xp, c_out, ph, pw):
@@ -55,35 +66,31 @@ class _RoIPoolOp(Op):
         xp = array_module(x)
         n, c, h, w = x.shape
         ph, pw = output_size
-        k = rois.shape[0]
-        (idx, valid), edges = _plan(rois, h, w, ph, pw, spatial_scale, position_sensitive, x.dtype)
+        k, p = rois.shape[0], ph * pw
+        edges = _edges(rois, h, w, ph, pw, spatial_scale, position_sensitive, x.dtype)
         xcl = rc.channels_last(x)
-        if position_sensitive:
-            c_out = c // (ph * pw)
-            chan = _chan_index(xp, c_out, ph, pw)
-            total, _ = rc.window_reduce(xcl, idx, valid, "sum", chan)
-            area = self._area(edges, k, ph * pw)
-            empty = area <= 0
-            out = xp.where(empty, x.dtype.type(0), total / xp.where(empty, 1, area).astype(x.dtype))
-            if self.recording:
+        c_out = c // p if position_sensitive else c
+        chan = _chan_index(xp, c_out, ph, pw) if position_sensitive else None
+        out = xp.zeros((k, p, c_out), dtype=x.dtype)
+        args = []
+        for sel in rc.extent_groups(xp, edges):
+            idx, valid = _group_taps(rois, edges, sel, h, w)
+            if position_sensitive:
+                total, _ = rc.window_reduce(xcl, idx, valid, "sum", chan)
+                area = _area(edges, sel, p)
+                out[sel] = xp.where(area <= 0, 0, total / xp.maximum(area, 1).astype(x.dtype))
+            else:
+                out[sel], arg = rc.window_reduce(xcl, idx, valid, "max")
+                args.append((sel, arg))
+        if self.recording:
+            if position_sensitive:
                 # TorchVision's backward spreads over windows clamped to [0, size], not [0, size - 1].
-                (idx, valid), edges = _plan(rois, h, w, ph, pw, spatial_scale, True, x.dtype,
-                                            clamp_last=False)
-                area = self._area(edges, k, ph * pw)
-                empty = area <= 0
-                self.saved_plan = (idx, valid, chan, xp.where(empty, 0, 1 / xp.where(empty, 1, area)))
-        else:
-            c_out = c
-            out, arg = rc.window_reduce(xcl, idx, valid, "max")
-            if self.recording:
-                self.saved_plan = (arg,)
+                self.saved_plan = (rois, _edges(rois, h, w, ph, pw, spatial_scale, True, x.dtype,
+                                                clamp_last=False), chan)
+            else:
+                self.saved_plan = (args,)
         self.in_shape, self.position_sensitive = x.shape, position_sensitive
         return xp.ascontiguousarray(out.transpose(0, 2, 1)).reshape(k, c_out, ph, pw)
-
-    @staticmethod
-    def _area(edges, k, p):
-        hs, he, ws, we = edges
-        return ((he - hs)[:, :, None] * (we - ws)[:, None, :]).reshape(k, p, 1)
 
     def backward(self, g):
         n, c, h, w = self.in_shape
@@ -94,17 +101,22 @@ class _RoIPoolOp(Op):
         grad = xp.zeros((n * h * w, c), dtype=gd.dtype)
         flat = grad.reshape(-1)
         if self.position_sensitive:
-            idx, valid, chan, inv_area = self.saved_plan
-            share = gcl * inv_area.astype(gd.dtype)
-            for t in range(idx.shape[2]):
-                pos = idx[:, :, t, None] * c + chan[None]
-                vals = xp.where(valid[:, :, t, None], share, gd.dtype.type(0))
-                rc.scatter_add_rows(flat, pos.reshape(-1), vals.reshape(-1))
+            rois, edges, chan = self.saved_plan
+            for sel in rc.extent_groups(xp, edges):
+                idx, valid = _group_taps(rois, edges, sel, h, w)
+                area = _area(edges, sel, ph * pw)
+                share = gcl[sel] * xp.where(area <= 0, 0, 1 / xp.maximum(area, 1)).astype(gd.dtype)
+                for t in range(idx.shape[2]):
+                    ok = xp.broadcast_to(valid[:, :, t, None], share.shape)
+                    pos = idx[:, :, t, None] * c + chan[None]
+                    rc.scatter_add_rows(flat, xp.broadcast_to(pos, share.shape)[ok], share[ok])
         else:
-            (arg,) = self.saved_plan
-            hit = arg >= 0
-            pos = xp.where(hit, arg, 0) * c + xp.arange(c)
-            rc.scatter_add_rows(flat, pos.reshape(-1), xp.where(hit, gcl, gd.dtype.type(0)).reshape(-1))
+            (args,) = self.saved_plan
+            chan_ids = xp.arange(c)
+            for sel, arg in args:
+                hit = arg >= 0
+                pos = arg.astype(np.int64) * c + chan_ids
+                rc.scatter_add_rows(flat, pos[hit], gcl[sel][hit])
         return vl.Tensor._wrap(xp.ascontiguousarray(grad.reshape(n, h, w, c).transpose(0, 3, 1, 2))), None
 
 
