@@ -205,3 +205,19 @@ def test_degenerate_boxes_adaptive(device):
     want = tv_ops.ps_roi_align(torch.tensor(x), torch.tensor(rois), 2, 1.0, -1).numpy()
     got = _np(ops.ps_roi_align(vl.tensor(x, device=device), vl.tensor(rois, device=device), 2, 1.0, -1))
     np.testing.assert_allclose(got, want, atol=1e-6)  # NaN where TorchVision divides by a zero count
+
+
+def test_multiscale_roi_align_canonical_kwargs():
+    feats = OrderedDict((k, _feat((1, 3, 128 // s, 96 // s), seed=i)) for i, (k, s) in
+                        enumerate([("p2", 4), ("p3", 8), ("p4", 16), ("p5", 32)]))
+    rng = np.random.default_rng(9)
+    xy = rng.uniform(0, 80, (40, 2))
+    wh = np.exp(rng.uniform(np.log(4), np.log(200), (40, 2)))
+    boxes = [np.concatenate([xy, xy + wh], 1).astype(np.float32)]
+    kw = dict(canonical_scale=96, canonical_level=3)
+    tm = tv_ops.MultiScaleRoIAlign(list(feats), (4, 3), -1, **kw)
+    vm = ops.MultiScaleRoIAlign(list(feats), (4, 3), -1, **kw)
+    want = tm({k: torch.tensor(v) for k, v in feats.items()}, [torch.tensor(b) for b in boxes], [(128, 96)])
+    got = vm({k: vl.tensor(v) for k, v in feats.items()}, [vl.tensor(b) for b in boxes], [(128, 96)])
+    np.testing.assert_allclose(_np(got), _np(want), atol=1e-5)
+    assert (vm.map_levels.s0, vm.map_levels.lvl0) == (96, 3)
