@@ -20,7 +20,12 @@ from visionlite.core.ops._threads import split_map
 from ._utils import check_roi_boxes_shape, convert_boxes_to_roi_format
 
 _CHUNK_ELEMS = 1 << 18  # output elements (rois * bins * channels) accumulated per pass (cache-sized)
+_GPU_CHUNK_ELEMS = 1 << 24  # on the GPU, fewer and larger passes (each pass is a kernel launch)
 _SCATTER_CHUNK = 1 << 16  # elements of weighted gradient rows summed per pass (stays in cache)
+
+
+def _chunk_elems(xp):
+    return _CHUNK_ELEMS if xp is np else _GPU_CHUNK_ELEMS
 
 
 def pair(v, name="output_size"):
@@ -135,7 +140,7 @@ def gather_weighted(xcl, idx, w, chan_index=None):
     k, p, j = idx.shape
     c = xcl.shape[1] if chan_index is None else chan_index.shape[1]
     out = xp.empty((k, p, c), dtype=xcl.dtype)
-    step = max(1, _CHUNK_ELEMS // max(1, p * c))
+    step = max(1, _chunk_elems(xp) // max(1, p * c))
 
     def work(first, last):  # rois [first, last): disjoint output rows, so threads can share ``out``
         for a in range(first, last, step):
@@ -162,7 +167,7 @@ def scatter_weighted(gcl, idx, w, n_rows, chan_index=None, n_chan=None):
     c = c_out if chan_index is None else n_chan
     grad = xp.zeros((n_rows, c), dtype=gcl.dtype)
     flat = grad.reshape(-1)
-    step = max(1, _CHUNK_ELEMS // max(1, p * c_out))
+    step = max(1, _chunk_elems(xp) // max(1, p * c_out))
     for a in range(0, k, step):
         sl = slice(a, min(a + step, k))
         g = gcl[sl]
@@ -254,7 +259,7 @@ def window_reduce(xcl, idx, valid, mode, chan_index=None):
     out = xp.empty((k, p, c), dtype=xcl.dtype)
     row_dtype = np.int32 if xcl.shape[0] < 2 ** 31 else np.int64
     arg = xp.empty((k, p, c), dtype=row_dtype) if mode == "max" else None
-    step = max(1, _CHUNK_ELEMS // max(1, p * c))
+    step = max(1, _chunk_elems(xp) // max(1, p * c))
 
     def work(first, last):  # rois [first, last): disjoint rows of ``out`` and ``arg``
         for a in range(first, last, step):
