@@ -294,3 +294,27 @@ def test_box_iou_rotated(fmt, device):
     got = ops.box_iou(_vt(ta.numpy(), device), _vt(tb.numpy(), device), fmt=fmt)
     assert (want > 0).sum() > 50
     np.testing.assert_allclose(_np(got), want, atol=1e-5)
+
+
+def test_utils_roi_format_and_split_normalization_params():
+    from visionlite import nn
+    from visionlite.ops import _utils
+
+    tv_utils = require("torchvision.ops._utils")
+    boxes = [_boxes(3, 30), _boxes(0, 31), _boxes(2, 32)]
+    want = tv_utils.convert_boxes_to_roi_format([torch.tensor(b) for b in boxes]).numpy()
+    got = _utils.convert_boxes_to_roi_format([vl.tensor(b) for b in boxes])
+    np.testing.assert_array_equal(_np(got), want)
+    one = vl.tensor(boxes[0])
+    assert _utils._cat([one]) is one
+
+    def build(lib):
+        return lib.Sequential(lib.Conv2d(3, 4, 3), lib.BatchNorm2d(4), lib.Sequential(lib.GroupNorm(2, 4)),
+                              lib.Flatten(), lib.LayerNorm(4), lib.Linear(4, 2))
+
+    norm, other = _utils.split_normalization_params(build(nn))
+    t_norm, t_other = tv_utils.split_normalization_params(build(torch.nn))
+    assert [tuple(p.shape) for p in norm] == [tuple(p.shape) for p in t_norm]
+    assert [tuple(p.shape) for p in other] == [tuple(p.shape) for p in t_other]
+    with pytest.raises(ValueError, match="is not a subclass of nn.Module"):
+        _utils.split_normalization_params(build(nn), [int])
