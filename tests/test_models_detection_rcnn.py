@@ -20,10 +20,13 @@ tvdet = require("torchvision.models.detection")
 tvops = require("torchvision.ops")
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
-FAST = ["fasterrcnn_mobilenet_v3_large_320_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"]
+FAST = ["fasterrcnn_mobilenet_v3_large_320_fpn"]
 SLOW = ["fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
-        "maskrcnn_resnet50_fpn_v2"]
-SIZE = dict(min_size=224, max_size=320)
+        "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "keypointrcnn_resnet50_fpn"]
+# Mask and Keypoint R-CNN in the default suite: their classes on the MobileNetV3-FPN backbone with slim heads
+SMALL = ["mask", "keypoint"]
+# small images, and few detections per image: the mask and keypoint heads run once per detection
+SIZE = dict(min_size=224, max_size=320, box_detections_per_img=12)
 # every anchor and every proposal is sampled, so the losses do not depend on the random sampler
 ALL_SAMPLED = dict(rpn_batch_size_per_image=1_000_000, rpn_positive_fraction=0.5,
                    box_batch_size_per_image=1_000_000, box_positive_fraction=0.5,
@@ -60,13 +63,39 @@ def _perturb(model, seed=0):
             bias[3] = 3.0
 
 
+def _small(lib, kind, **kwargs):
+    """``kind`` (mask / keypoint) R-CNN of ``lib`` (torchvision's or visionlite's detection package) on a
+    MobileNetV3-Large FPN, with slimmer heads."""
+    mobilenet = (torch_mobilenet if lib is tvdet else vm.mobilenet_v3_large)(weights=None)
+    backbone = lib.backbone_utils._mobilenet_extractor(mobilenet, True, 6)
+    anchors = lib.anchor_utils.AnchorGenerator(((32, 64, 128, 256, 512),) * 3, ((0.5, 1.0, 2.0),) * 3)
+    if kind == "mask":
+        m = lib.mask_rcnn
+        return m.MaskRCNN(backbone, num_classes=5, rpn_anchor_generator=anchors,
+                          mask_head=m.MaskRCNNHeads(256, (64, 256), 1), **kwargs)
+    k = lib.keypoint_rcnn
+    return k.KeypointRCNN(backbone, num_classes=2, rpn_anchor_generator=anchors,
+                          keypoint_head=k.KeypointRCNNHeads(256, (64, 64)),
+                          keypoint_predictor=k.KeypointRCNNPredictor(64, 17), **kwargs)
+
+
+def torch_mobilenet(weights=None):
+    return require("torchvision.models").mobilenet_v3_large(weights=weights)
+
+
 def _pair(name, tmp_path, **kwargs):
     torch.manual_seed(0)
-    theirs = getattr(tvdet, name)(weights=None, weights_backbone=None, **kwargs).eval()
+    if name in SMALL:
+        theirs = _small(tvdet, name, **kwargs).eval()
+    else:
+        theirs = getattr(tvdet, name)(weights=None, weights_backbone=None, **kwargs).eval()
     _perturb(theirs)
     path = os.path.join(tmp_path, f"{name}.pth")
     torch.save(theirs.state_dict(), path)
-    ours = vm.get_model(name, weights=None, weights_backbone=None, **kwargs).eval()
+    if name in SMALL:
+        ours = _small(vdet, name, **kwargs).eval()
+    else:
+        ours = vm.get_model(name, weights=None, weights_backbone=None, **kwargs).eval()
     assert list(ours.state_dict()) == list(theirs.state_dict())
     result = ours.load_state_dict(vl.load(path), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
@@ -150,7 +179,7 @@ def _train_compare(name, tmp_path):
     ours.train()
     theirs.train()
     images = [_photo(), _photo("coffee.png", (180, 150))]
-    tv_targets = _targets("mask" in name, "keypoint" in name)
+    tv_targets = _targets(name.startswith("mask"), name.startswith("keypoint"))
     losses = ours([vl.tensor(i) for i in images], tv_targets[0])
     ref = theirs([torch.tensor(i) for i in images], tv_targets[1])
     assert sorted(losses) == sorted(ref)
@@ -165,13 +194,12 @@ def _train_compare(name, tmp_path):
     assert all(np.isfinite(p.grad.numpy()).all() for p in ours.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW])
+@pytest.mark.parametrize("name", FAST + SMALL + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW])
 def test_eval_matches_torchvision(name, tmp_path):
     _eval_compare(name, tmp_path)
 
 
-@pytest.mark.parametrize("name", [FAST[0]] + [pytest.param(n, marks=pytest.mark.slow)
-                                               for n in FAST[1:] + SLOW])
+@pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SMALL + SLOW])
 def test_train_losses_match_torchvision(name, tmp_path):
     _train_compare(name, tmp_path)
 
