@@ -1,7 +1,9 @@
-"""visionlite.ops: TorchVision's reusable building blocks (``torchvision.ops``), with the same constructor
-arguments, state-dict keys and forward passes: conv-norm-activation stacks, squeeze-excitation, stochastic
-depth, the MLP block, ``Permute`` and ``FrozenBatchNorm2d``; box operations (NMS, IoU variants, conversions)
-and detection losses."""
+"""visionlite.ops: TorchVision's reusable operators and building blocks (``torchvision.ops``), with the same
+arguments, results, gradients and state-dict keys: box operations (NMS, IoU variants incl. rotated boxes,
+format conversions) and detection losses; RoI pooling (``roi_align``, ``roi_pool``, their position-sensitive
+forms, ``MultiScaleRoIAlign``); ``FeaturePyramidNetwork``; deformable convolution; DropBlock and stochastic
+depth; conv-norm-activation stacks, squeeze-excitation, the MLP block, ``Permute`` and
+``FrozenBatchNorm2d``."""
 from . import _utils, boxes
 from ._utils import _upcast
 from .boxes import (
