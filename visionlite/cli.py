@@ -3,6 +3,7 @@
     visionlite download resnet50 mobilenet_v3_small.IMAGENET1K_V1
     visionlite cache list | verify | clear [FILE...]
     visionlite classify cat.jpg dog.png --model resnet50
+    visionlite detect street.jpg --model fasterrcnn_mobilenet_v3_large_320_fpn --out street_boxes.png
     visionlite models [--include 'resnet*'] [--all-weights]
 
 Run ``visionlite COMMAND --help`` for the options of each command.
@@ -179,6 +180,124 @@ def _cmd_classify(args):
     return 0
 
 
+# --------------------------------------------------------------------------------------------- detect
+
+# COCO's person skeleton (1-based keypoint pairs in COCO's annotation file), drawn for Keypoint R-CNN.
+_COCO_SKELETON = [(16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
+                  (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)]
+
+
+def _detection_builder(name):
+    from visionlite.models import detection
+
+    builder = getattr(detection, name, None) if name and name[0].islower() else None
+    if builder is None or name not in detection.__all__:
+        choices = ", ".join(n for n in detection.__all__ if n[0].islower())
+        raise CLIError(f"unknown detection model {name!r}; choose one of: {choices}")
+    return builder
+
+
+def _read_checkpoint(path, option):
+    import visionlite as vl
+
+    try:
+        return vl.load(path, map_location="cpu")
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise CLIError(f"{option} {path}: cannot read it ({err})") from None
+
+
+def _load_detector(args):
+    """``(model, category names by label)`` from --checkpoint, a local --weights file, or registry weights."""
+    from visionlite.models import get_model_weights
+
+    if args.checkpoint is not None:
+        if not os.path.isfile(args.checkpoint):
+            raise CLIError(f"--checkpoint {args.checkpoint}: no such file")
+        ckpt = _read_checkpoint(args.checkpoint, "--checkpoint")
+        if not isinstance(ckpt, dict) or not {"model", "model_name", "classes"} <= set(ckpt):
+            raise CLIError(f"{args.checkpoint} is not a scripts/finetune_detection.py checkpoint (it needs "
+                           "model, model_name and classes); for a plain state dict use --weights FILE")
+        name = ckpt["model_name"]
+        if args.model is not None and args.model != name:
+            raise CLIError(f"{args.checkpoint} holds a {name}, not a {args.model}: drop --model or pass "
+                           f"--model {name}")
+        categories = ["__background__"] + list(ckpt["classes"])
+        model = _detection_builder(name)(weights=None, weights_backbone=None, num_classes=len(categories),
+                                         **dict(ckpt.get("model_kwargs") or {}))
+        model.load_state_dict(ckpt["model"], strict=True)
+        return model, categories
+    name = args.model or "fasterrcnn_mobilenet_v3_large_320_fpn"
+    builder = _detection_builder(name)
+    enum = get_model_weights(builder)
+    coco = list(enum.DEFAULT.meta["categories"])
+    if args.weights is not None and os.path.isfile(args.weights):
+        state = _read_checkpoint(args.weights, "--weights")
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
+            state = state["model"]
+        num_classes = args.num_classes or len(coco)
+        model = builder(weights=None, weights_backbone=None, num_classes=num_classes)
+        try:
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise CLIError(f"{args.weights} does not fit {name} with {num_classes} classes ({err}); "
+                           "check --model and --num-classes") from None
+        categories = coco if num_classes == len(coco) else [str(i) for i in range(num_classes)]
+        return model, categories
+    weights = enum.verify(args.weights or "DEFAULT")
+    model = builder(weights=weights, progress=args.progress)
+    return model, list(weights.meta["categories"])
+
+
+def _cmd_detect(args):
+    import numpy as np
+    from PIL import Image
+
+    import visionlite as vl
+    from visionlite.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
+
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise CLIError(f"cannot read image {path}: no such file")
+    if args.out is not None and len(args.images) > 1:
+        raise CLIError("--out names one file: give one image, or leave --out out (IMAGE_detections.png each)")
+    if not 0.0 <= args.score_thresh <= 1.0:
+        raise CLIError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
+    model, categories = _load_detector(args)
+    model = model.eval().to(args.device)
+    for path in args.images:
+        try:
+            with Image.open(path) as img:
+                pixels = np.asarray(img.convert("RGB"))
+        except (OSError, ValueError) as err:
+            raise CLIError(f"cannot read image {path}: {err}") from None
+        image = vl.tensor(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        with vl.no_grad():
+            out = model([(image.float() / 255).to(args.device)])[0]
+        keep = np.flatnonzero(out["scores"].cpu().numpy() >= args.score_thresh)
+        scores = out["scores"].cpu().numpy()[keep]
+        labels = out["labels"].cpu().numpy()[keep]
+        names = [categories[k] if 0 <= k < len(categories) else str(k) for k in labels.tolist()]
+        drawn = image
+        if "masks" in out and len(keep):
+            masks = out["masks"].cpu().numpy()[keep][:, 0] > 0.5
+            drawn = draw_segmentation_masks(drawn, vl.tensor(masks), alpha=0.5)
+        if len(keep):
+            boxes = out["boxes"].cpu().numpy()[keep]
+            captions = [f"{n}: {s:.2f}" for n, s in zip(names, scores)]
+            drawn = draw_bounding_boxes(drawn, vl.tensor(boxes), captions, width=2)
+        if "keypoints" in out and len(keep):
+            kps = out["keypoints"].cpu().numpy()[keep]
+            skeleton = [(i - 1, j - 1) for i, j in _COCO_SKELETON] if kps.shape[1] == 17 else None
+            drawn = draw_keypoints(drawn, vl.tensor(kps[..., :2]), connectivity=skeleton, colors="blue",
+                                   radius=3, visibility=vl.tensor(kps[..., 2] > 0))
+        target = args.out or os.path.splitext(os.path.basename(path))[0] + "_detections.png"
+        Image.fromarray(np.ascontiguousarray(drawn.numpy().transpose(1, 2, 0))).save(target)
+        print(f"{path}: {len(keep)} detection(s) with score >= {args.score_thresh} -> {target}")
+        for n, s, b in zip(names, scores, out["boxes"].cpu().numpy()[keep]):
+            print(f"  {n:20s} {s:.3f}  [{b[0]:.1f}, {b[1]:.1f}, {b[2]:.1f}, {b[3]:.1f}]")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- models
 
 def _cmd_models(args):
@@ -233,6 +352,22 @@ def _parser():
     p.add_argument("--topk", type=int, default=5, help="number of classes to show (default: 5)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.set_defaults(run=_cmd_classify)
+
+    p = sub.add_parser("detect", help="detect objects in images and save them drawn (boxes, masks, "
+                       "keypoints)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", default=None,
+                   help="detection model (default: fasterrcnn_mobilenet_v3_large_320_fpn, or the "
+                   "checkpoint's)")
+    p.add_argument("--weights", default=None,
+                   help="weights name (default: DEFAULT, downloaded once) or a local state-dict file")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="with a local --weights file: its number of classes (default: COCO's 91)")
+    p.add_argument("--checkpoint", default=None, help="a scripts/finetune_detection.py checkpoint")
+    p.add_argument("--score-thresh", type=float, default=0.5, help="lowest score drawn (default: 0.5)")
+    p.add_argument("--out", default=None, help="output image (default: IMAGE_detections.png here)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.set_defaults(run=_cmd_detect)
 
     p = sub.add_parser("models", help="list the models with their parameter counts and accuracy")
     p.add_argument("--include", action="append", help="fnmatch pattern(s) of model names to show")
