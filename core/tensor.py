@@ -10,6 +10,7 @@ from . import dtypes as _dt
 from .amp_state import ACTIVE as _AUTOCAST
 from .amp_state import dispatch as _autocast_dispatch
 from .autograd.versions import reset_version, share_version
+from .autograd.view_rebase import refresh_view
 from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
 from .tensor_inplace import InplaceMethods
 
@@ -26,6 +27,7 @@ class Tensor(InplaceMethods):
         "_version",
         "_hooks",
         "_base",
+        "_view_ver",  # set with _base: the version the view's history was derived at (view_rebase.py)
         "_retains_grad",
         "__weakref__",
         "__dict__",
@@ -143,6 +145,9 @@ class Tensor(InplaceMethods):
     @property
     def grad_fn(self):
         from .autograd.node_names import presented
+
+        if self._base is not None:
+            refresh_view(self)
 
         return presented(self._ctx)
 

@@ -8,6 +8,7 @@ and the tensor takes the result's place in the graph.
 from . import dtypes as _dt
 from .autograd.grad_mode import is_grad_enabled
 from .autograd.versions import bump_version
+from .autograd.view_rebase import rebase, rebase_checks, refresh_view
 from .backend import array_module
 
 
@@ -17,6 +18,8 @@ class InplaceMethods:
     __slots__ = ()
 
     def _check_inplace(self):
+        if self._base is not None:
+            refresh_view(self)
         if is_grad_enabled():
             if self.requires_grad and self._ctx is None:
                 raise RuntimeError(
@@ -61,19 +64,18 @@ class InplaceMethods:
                     f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                     f"{list(data.shape)}"
                 ) from None
-        if result.requires_grad and self._base is not None and is_grad_enabled():
-            # PyTorch rewrites the base's graph here; refusing is better than a silently wrong gradient.
-            raise RuntimeError(
-                "in-place operation on a view of another tensor while recording gradients is not "
-                "supported; write `x[index] = value` on the base tensor, or clone the view first"
-            )
+        rebasing = result.requires_grad and self._base is not None and is_grad_enabled()
+        if rebasing:
+            rebase_checks(self)
         xp = array_module(self._data)
         if getattr(self._data.flags, "writeable", True):  # cupy arrays have no such flag
             xp.copyto(self._data, data, casting="unsafe")
         else:
             self._data = data.astype(self._data.dtype, copy=True)
         bump_version(self)
-        if result.requires_grad:
+        if rebasing:
+            rebase(self, result)  # the base's history now ends in CopySlices, as in PyTorch
+        elif result.requires_grad:
             self._ctx = result._ctx
             self._out_index = result._out_index
             self.requires_grad = True

@@ -13,6 +13,7 @@ import numpy as np
 from .function import Node, _UserFunctionNode
 from .grad_mode import _set_enabled
 from .versions import reset_version
+from .view_rebase import refresh_view
 
 
 def sum_to_shape(grad, shape):
@@ -80,6 +81,8 @@ def run_backward(
     wanted = {}
     if inputs is not None:
         for i, t in enumerate(inputs):
+            if t._base is not None:
+                refresh_view(t)
             wanted.setdefault((id(t._ctx) if t._ctx is not None else id(t), t._out_index), []).append(i)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
@@ -87,6 +90,8 @@ def run_backward(
     leaf_grads = {}
     roots = []
     for t, g in zip(tensors, grad_tensors):
+        if t._base is not None:
+            refresh_view(t)
         if not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         node = t._ctx

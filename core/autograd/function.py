@@ -84,8 +84,10 @@ class Op(Node):
     @classmethod
     def apply(cls, *inputs, **attrs):
         op = cls.__new__(cls)
-        if is_grad_enabled():
-            needs = tuple([t.requires_grad for t in inputs])
+        grad_on = is_grad_enabled()
+        if grad_on:
+            # A view whose storage was changed in place re-derives its history first (refresh_view).
+            needs = tuple([t.requires_grad if t._base is None else refresh_view(t) for t in inputs])
             recording = True in needs
         else:
             recording = False
@@ -100,6 +102,7 @@ class Op(Node):
             share_version(result, src)
             if out.base is not None:  # a real view (numpy copies some reshapes): in-place ops must know
                 result._base = src._base if src._base is not None else src
+                result._view_ver = version_of(result) if grad_on else None  # None: made in no_grad
         if recording:
             op.inputs = None
             op.parents = tuple(
@@ -196,6 +199,9 @@ class Function:
         ctx.function = cls
         ctx.materialize_grads = True
         tensor_args = [a for a in args if isinstance(a, Tensor)]
+        for a in tensor_args:
+            if a._base is not None:
+                refresh_view(a)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(t.requires_grad for t in tensor_args)
         prev = _set_enabled(False)
@@ -258,3 +264,4 @@ class _UserFunctionNode(FunctionCtx):
 
 
 from ..tensor import Tensor  # noqa: E402  (the Tensor module imports this one)
+from .view_rebase import refresh_view  # noqa: E402

@@ -116,7 +116,10 @@ class Slice(Op):
 
     def forward(self, a, index=()):
         self.in_shape, self.index = a.shape, index
-        return a[index]
+        out = a[index]
+        if isinstance(out, np.generic):  # numpy copies a single element out: index it as a 0-d view
+            out = a[index + (Ellipsis,)]
+        return out
 
     def backward(self, g):
         out = g.new_zeros(self.in_shape)
