@@ -182,3 +182,61 @@ def test_transform_errors_and_skip_resize():
     t = GeneralizedRCNNTransform(320, 512, [0.0] * 3, [1.0] * 3, _skip_resize=True).train()
     il, _ = t([vl.zeros((3, 40, 50))], [dict(boxes=vl.tensor([[0.0, 0.0, 5.0, 5.0]]))])
     assert il.image_sizes == [(40, 50)] and tuple(il.tensors.shape) == (1, 3, 64, 64)
+
+
+troi = require("torchvision.models.detection.roi_heads")
+trpn = require("torchvision.models.detection.rpn")
+
+
+def test_paste_masks_in_image():
+    from visionlite.models.detection.roi_heads import paste_masks_in_image
+
+    rng = np.random.default_rng(5)
+    masks = rng.uniform(0, 1, (4, 1, 28, 28)).astype(np.float32)
+    boxes = np.array([[10.3, 5.2, 60.8, 40.1], [-5.0, -3.0, 20.0, 30.0], [70.0, 50.0, 99.0, 79.5],
+                      [30.0, 30.0, 31.0, 31.0]], np.float32)
+    ours = paste_masks_in_image(vl.tensor(masks), vl.tensor(boxes), (80, 100))
+    theirs = troi.paste_masks_in_image(torch.tensor(masks), torch.tensor(boxes), (80, 100))
+    _close(ours, theirs, atol=1e-5)
+    empty = paste_masks_in_image(vl.zeros((0, 1, 28, 28)), vl.zeros((0, 4)), (80, 100))
+    assert tuple(empty.shape) == (0, 1, 80, 100)
+
+
+def test_heatmaps_to_keypoints_and_losses():
+    from visionlite.models.detection import roi_heads as vroi
+
+    rng = np.random.default_rng(6)
+    maps = rng.normal(0, 1, (3, 17, 56, 56)).astype(np.float32)
+    rois = np.array([[10.0, 20.0, 70.5, 90.2], [0.0, 0.0, 30.0, 12.0], [5.0, 5.0, 5.5, 6.0]], np.float32)
+    kp, sc = vroi.heatmaps_to_keypoints(vl.tensor(maps), vl.tensor(rois))
+    tkp, tsc = troi.heatmaps_to_keypoints(torch.tensor(maps), torch.tensor(rois))
+    _close(kp, tkp, atol=1e-4)
+    _close(sc, tsc, atol=1e-4)
+    gt = np.stack([rng.uniform(0, 80, (3, 17)), rng.uniform(0, 90, (3, 17)), rng.integers(0, 3, (3, 17))],
+                  -1).astype(np.float32)
+    logits = rng.normal(0, 1, (3, 17, 56, 56)).astype(np.float32)
+    idx = np.array([0, 2, 1])
+    ours = vroi.keypointrcnn_loss(vl.tensor(logits), [vl.tensor(rois)], [vl.tensor(gt)], [vl.tensor(idx)])
+    theirs = troi.keypointrcnn_loss(torch.tensor(logits), [torch.tensor(rois)], [torch.tensor(gt)],
+                                    [torch.tensor(idx)])
+    np.testing.assert_allclose(float(ours.item()), float(theirs), rtol=1e-5)
+    gt_masks = (rng.uniform(0, 1, (2, 100, 90)) > 0.5).astype(np.uint8)
+    mlogits = rng.normal(0, 1, (3, 4, 28, 28)).astype(np.float32)
+    labels, midx = np.array([1, 3]), np.array([0, 1, 1])
+    ours = vroi.maskrcnn_loss(vl.tensor(mlogits), [vl.tensor(rois)], [vl.tensor(gt_masks)],
+                              [vl.tensor(labels)], [vl.tensor(midx)])
+    theirs = troi.maskrcnn_loss(torch.tensor(mlogits), [torch.tensor(rois)], [torch.tensor(gt_masks)],
+                                [torch.tensor(labels)], [torch.tensor(midx)])
+    np.testing.assert_allclose(float(ours.item()), float(theirs), rtol=1e-5)
+
+
+def test_concat_box_prediction_layers():
+    from visionlite.models.detection.rpn import concat_box_prediction_layers
+
+    rng = np.random.default_rng(7)
+    cls = [rng.normal(0, 1, (2, 3 * 5, h, w)).astype(np.float32) for h, w in ((6, 7), (3, 4))]
+    reg = [rng.normal(0, 1, (2, 3 * 4, h, w)).astype(np.float32) for h, w in ((6, 7), (3, 4))]
+    a, b = concat_box_prediction_layers([vl.tensor(c) for c in cls], [vl.tensor(r) for r in reg])
+    ta, tb = trpn.concat_box_prediction_layers([torch.tensor(c) for c in cls], [torch.tensor(r) for r in reg])
+    _close(a, ta, atol=0, rtol=0)
+    _close(b, tb, atol=0, rtol=0)
