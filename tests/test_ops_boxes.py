@@ -72,6 +72,16 @@ def test_nms_dense_and_sparse_overlap(layout, device):
         np.testing.assert_array_equal(_np(ops.nms(_vt(b, device), _vt(s, device), thr)), want)
 
 
+def test_unstable_sort_order_matches_torch():
+    from visionlite.ops._torch_sort import unstable_descending_order
+
+    rng = np.random.default_rng(40)
+    for n, levels in [(1, 1), (15, 2), (17, 3), (300, 1), (2000, 7), (5000, 300)]:
+        s = (rng.integers(0, levels, n) / levels).astype(np.float32)
+        want = torch.tensor(s).sort(descending=True)[1].numpy()
+        np.testing.assert_array_equal(unstable_descending_order(s.tolist()), want)
+
+
 def test_nms_ties_and_duplicates(device):
     rng = np.random.default_rng(5)
     b = np.repeat(_clustered(60, 5), 3, axis=0)  # exact duplicates
@@ -105,9 +115,9 @@ def test_nms_float64_and_bad_shapes(device):
 def test_batched_nms(n, device):
     b = _clustered(n, 11)
     rng = np.random.default_rng(12)
-    # Ties below 1000 boxes (one NMS over shifted boxes); above, TorchVision runs one NMS per class and
-    # orders the result with an unstable sort, so tied scores have no defined order there.
-    s = (rng.integers(0, 20, n) / 20 if n < 1000 else rng.permutation(n) / n).astype(np.float32)
+    # Tied scores: below 1000 boxes one NMS over shifted boxes (a stable order); above, one NMS per class,
+    # whose result TorchVision orders with PyTorch's unstable sort (replayed).
+    s = (rng.integers(0, 20, n) / 20).astype(np.float32)
     idx = rng.integers(0, 4, n)
     want = tv_ops.batched_nms(torch.tensor(b), torch.tensor(s), torch.tensor(idx), 0.5).numpy()
     got = ops.batched_nms(_vt(b, device), _vt(s, device), _vt(idx, device), 0.5)

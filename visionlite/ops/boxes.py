@@ -17,6 +17,7 @@ from visionlite.core.backend import array_module, is_cupy_array
 
 from ._box_convert import CONVERSIONS
 from ._rotated_iou import rotated_box_iou
+from ._torch_sort import unstable_descending_order
 from ._utils import _upcast
 
 __all__ = ["nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert", "box_area",
@@ -142,7 +143,12 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
             members = xp.flatnonzero(c == cls)
             keep_mask[members[_nms_arrays(b[members], s[members], iou_threshold)]] = True
         kept = xp.flatnonzero(keep_mask)
-        return vl.Tensor._wrap(kept[_descending_order(xp, s[kept])].astype(np.int64))
+        kept_scores = s[kept]
+        order = _descending_order(xp, kept_scores)
+        if xp is np and np.unique(kept_scores).size < kept_scores.size:
+            # Tied scores: TorchVision orders them with PyTorch's unstable sort; replay its order.
+            order = np.asarray(unstable_descending_order(kept_scores.tolist()), dtype=np.int64)
+        return vl.Tensor._wrap(kept[order].astype(np.int64))
     # Shift each category's boxes past all others, then one NMS (TorchVision's coordinate trick).
     offsets = c.astype(b.dtype) * (b.max() + b.dtype.type(1))
     return vl.Tensor._wrap(_nms_arrays(b + offsets[:, None], s, iou_threshold))
