@@ -18,9 +18,7 @@ SCRIPTS = Path(__file__).parent / "scripts"
 NAMES = ["tensors_tutorial", "autograd_tutorial", "quickstart", "data_loading", "classifier", "transfer",
          "dcgan", "vae", "spatial_transformer", "nn_tutorial",
          pytest.param("reference_checkpoint", marks=pytest.mark.slow),  # a resnet18 trained, saved, resumed
-         pytest.param("v2_detection", marks=pytest.mark.xfail(
-             strict=True, reason="v2.ConvertBoundingBoxFormat on integer boxes rounds the centre half-up; "
-                                 "TorchVision floor-divides ((x1 + x2) // 2). Remove this mark once fixed."))]
+         "v2_detection"]
 
 
 def rewrite_imports(source):

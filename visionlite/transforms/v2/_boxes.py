@@ -7,25 +7,61 @@ from .tv_tensors import BoundingBoxFormat as BF
 
 
 def convert_format(boxes, old, new):
-    """Convert ``N,4`` boxes between XYXY, XYWH and CXCYWH."""
+    """Convert ``N,4`` boxes between XYXY, XYWH and CXCYWH with TorchVision's arithmetic: floats in their
+    own dtype; integers exactly in their dtype (a centre is floor-divided, ``(2 * x1 + w) // 2``) except
+    from CXCYWH, which goes through float32 and truncates back, as TorchVision's kernels do."""
     if old == new:
         return boxes.copy()
-    b = boxes.astype(np.float64) if boxes.dtype.kind != "f" else boxes
+    if old == BF.XYWH and new == BF.CXCYWH:
+        return _xywh_to_cxcywh(boxes)
+    if old == BF.CXCYWH and new == BF.XYWH:
+        return _cxcywh_to_xywh(boxes)
+    b = boxes
     if old == BF.XYWH:
-        b = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
+        b = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
     elif old == BF.CXCYWH:
-        b = np.stack([b[:, 0] - 0.5 * b[:, 2], b[:, 1] - 0.5 * b[:, 3], b[:, 0] + 0.5 * b[:, 2],
-                      b[:, 1] + 0.5 * b[:, 3]], axis=1)
+        b = _cxcywh_to_xyxy(b)
+    else:
+        b = b.copy()
     if new == BF.XYWH:
-        b = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+        b = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
     elif new == BF.CXCYWH:
-        b = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]],
-                     axis=1)
-    return _cast(b, boxes.dtype)
+        wh = b[:, 2:] - b[:, :2]
+        centre = b[:, :2] * b.dtype.type(2) + wh
+        centre = centre / b.dtype.type(2) if b.dtype.kind == "f" else centre // 2
+        b = np.concatenate([centre, wh], axis=1).astype(boxes.dtype, copy=False)
+    return b
 
 
-def _cast(b, dtype):
-    return b.astype(dtype) if dtype.kind == "f" else np.round(b).astype(dtype)
+def _half(wh):
+    return wh / wh.dtype.type(2) if wh.dtype.kind == "f" else wh // 2
+
+
+def _xywh_to_cxcywh(b):
+    return np.concatenate([b[:, :2] + _half(b[:, 2:]), b[:, 2:]], axis=1).astype(b.dtype, copy=False)
+
+
+def _as_float(b):
+    """Integer boxes take a float32 detour (TorchVision's ``.float()``); floats stay as they are."""
+    return (b, None) if b.dtype.kind == "f" else (b.astype(np.float32), b.dtype)
+
+
+def _cxcywh_to_xyxy(b):
+    f, int_dtype = _as_float(b)
+    x1 = f[:, :2] - f[:, 2:] / f.dtype.type(2)
+    out = np.concatenate([x1, x1 + f[:, 2:]], axis=1)
+    return out if int_dtype is None else np.trunc(out).astype(int_dtype)
+
+
+def _cxcywh_to_xywh(b):
+    f, int_dtype = _as_float(b)
+    x1 = f[:, :2] - f[:, 2:] / f.dtype.type(2)
+    if int_dtype is None:
+        return np.concatenate([x1, f[:, 2:]], axis=1)
+    # truncating x1 and x2 separately can change the width: recompute it from the truncated corners
+    x2 = np.trunc(x1 + f[:, 2:]).astype(int_dtype)
+    x1 = np.trunc(x1).astype(int_dtype)
+    return np.concatenate([x1, x2 - x1], axis=1)
 
 
 def cast_like(values, dtype):
