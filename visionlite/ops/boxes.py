@@ -132,26 +132,37 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
     Returns an int64 Tensor of the kept indices, by decreasing score.
     """
     _check_nms_inputs(boxes, scores, "batched_nms")
+    if boxes.numel() > (4000 if not is_cupy_array(boxes._data) else 100_000):
+        return _batched_nms_vanilla(boxes, scores, idxs, iou_threshold)
+    return _batched_nms_coordinate_trick(boxes, scores, idxs, iou_threshold)
+
+
+def _batched_nms_coordinate_trick(boxes, scores, idxs, iou_threshold):
+    """One NMS after shifting each category's boxes past all others (TorchVision's path for few boxes)."""
     b, s, c = boxes._data, scores._data, idxs._data
     xp = array_module(b)
     if b.size == 0:
         return vl.Tensor._wrap(xp.zeros((0,), dtype=np.int64))
-    if b.size > (4000 if not is_cupy_array(b) else 100_000):
-        # One NMS per category, as TorchVision does for many boxes (the offsets would cost precision).
-        keep_mask = xp.zeros(s.shape, dtype=bool)
-        for cls in xp.unique(c).tolist():
-            members = xp.flatnonzero(c == cls)
-            keep_mask[members[_nms_arrays(b[members], s[members], iou_threshold)]] = True
-        kept = xp.flatnonzero(keep_mask)
-        kept_scores = s[kept]
-        order = _descending_order(xp, kept_scores)
-        if xp is np and np.unique(kept_scores).size < kept_scores.size:
-            # Tied scores: TorchVision orders them with PyTorch's unstable sort; replay its order.
-            order = np.asarray(unstable_descending_order(kept_scores.tolist()), dtype=np.int64)
-        return vl.Tensor._wrap(kept[order].astype(np.int64))
-    # Shift each category's boxes past all others, then one NMS (TorchVision's coordinate trick).
     offsets = c.astype(b.dtype) * (b.max() + b.dtype.type(1))
     return vl.Tensor._wrap(_nms_arrays(b + offsets[:, None], s, iou_threshold))
+
+
+def _batched_nms_vanilla(boxes, scores, idxs, iou_threshold):
+    """One NMS per category, the kept indices then ordered by score (TorchVision's path for many boxes,
+    where the coordinate offsets would cost precision)."""
+    b, s, c = boxes._data, scores._data, idxs._data
+    xp = array_module(b)
+    keep_mask = xp.zeros(s.shape, dtype=bool)
+    for cls in xp.unique(c).tolist():
+        members = xp.flatnonzero(c == cls)
+        keep_mask[members[_nms_arrays(b[members], s[members], iou_threshold)]] = True
+    kept = xp.flatnonzero(keep_mask)
+    kept_scores = s[kept]
+    order = _descending_order(xp, kept_scores)
+    if xp is np and np.unique(kept_scores).size < kept_scores.size:
+        # Tied scores: TorchVision orders them with PyTorch's unstable sort; replay its order.
+        order = np.asarray(unstable_descending_order(kept_scores.tolist()), dtype=np.int64)
+    return vl.Tensor._wrap(kept[order].astype(np.int64))
 
 
 def remove_small_boxes(boxes, min_size):
