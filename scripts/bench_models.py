@@ -2,8 +2,10 @@
 
 Eval-mode inference at 224x224 with batch 1 and 16 for resnet18, resnet50 and mobilenet_v2 (1 and 8 for
 swin_t and efficientnet_b0, 1 for convnext_tiny, regnet_y_800mf and vit_b_16; deeplabv3_mobilenet_v3_large
-at 520x520, batch 1), and one training step (forward, cross-entropy, backward, SGD with momentum) of resnet18
-at batch 16.
+at 520x520, batch 1; retinanet_resnet50_fpn on a 480x640 photo, which its transform resizes to 800x1067),
+and one training step (forward, cross-entropy, backward, SGD with momentum) of resnet18
+at batch 16; fasterrcnn_mobilenet_v3_large_320_fpn eval on a 480x640 photo and one training step on two
+(losses summed, backward, SGD).
 Each case reports the median wall time of both libraries and the ratio visionlite / PyTorch (targets:
 inference within 1.5x, training within 2x). Needs torch and torchvision installed.
 
@@ -28,9 +30,20 @@ INFERENCE = [("resnet18", 1), ("resnet18", 16), ("resnet50", 1), ("resnet50", 16
 INFERENCE += [("efficientnet_b0", 1), ("efficientnet_b0", 8), ("convnext_tiny", 1), ("regnet_y_800mf", 1)]
 INFERENCE += [("vit_b_16", 1)]
 INFERENCE += [("deeplabv3_mobilenet_v3_large", 1)]
+INFERENCE += [("retinanet_resnet50_fpn", 1)]
+# Detection models take a list of (3, H, W) images in [0, 1]: they get real photos of INPUT_SIZE.
+DETECTION = {"retinanet_resnet50_fpn"}
 # Builder arguments (no backbone download) and input sizes (H, W) other than the default 224x224.
 BUILD_KWARGS = {"deeplabv3_mobilenet_v3_large": {"weights_backbone": None}}
 INPUT_SIZE = {"deeplabv3_mobilenet_v3_large": (520, 520)}  # its weights' preset resizes to 520
+BUILD_KWARGS["retinanet_resnet50_fpn"] = {"weights_backbone": None}
+INPUT_SIZE["retinanet_resnet50_fpn"] = (480, 640)
+INFERENCE += [("fasterrcnn_mobilenet_v3_large_320_fpn", 1)]
+DETECTION.add("fasterrcnn_mobilenet_v3_large_320_fpn")
+BUILD_KWARGS["fasterrcnn_mobilenet_v3_large_320_fpn"] = {"weights_backbone": None}
+INPUT_SIZE["fasterrcnn_mobilenet_v3_large_320_fpn"] = (480, 640)  # resized to 320x427 by its transform
+# Detection training step: Faster R-CNN on two photos with fixed boxes (the loss dict summed, SGD).
+DETECTION_TRAIN = ("fasterrcnn_mobilenet_v3_large_320_fpn", 2)
 
 
 def _timed(fn, sync):
@@ -50,13 +63,32 @@ def _twin_models(name, torch, tvm, device):
     return theirs, ours.to(device)
 
 
+def _photos(batch, size):
+    """``batch`` real photos (tests/assets) resized to ``size`` (H, W): (3, H, W) float32 arrays in [0, 1]."""
+    from PIL import Image
+
+    assets = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "assets")
+    names = ["astronaut.png", "chelsea.png", "coffee.png"]
+    photos = []
+    for i in range(batch):
+        img = Image.open(os.path.join(assets, names[i % len(names)])).convert("RGB")
+        img = img.resize((size[1], size[0]), Image.BILINEAR)
+        photos.append(np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0)
+    return photos
+
+
 def bench_inference(name, batch, args, torch, tvm):
     theirs, ours = _twin_models(name, torch, tvm, args.device)
     theirs.eval()
     ours.eval()
     size = INPUT_SIZE.get(name, (224, 224))
-    x = np.random.default_rng(0).standard_normal((batch, 3, *size)).astype(np.float32)
-    xt, xv = torch.from_numpy(x).to(args.device), vl.tensor(x, device=args.device)
+    if name in DETECTION:
+        x = _photos(batch, size)
+        xt = [torch.from_numpy(img).to(args.device) for img in x]
+        xv = [vl.tensor(img, device=args.device) for img in x]
+    else:
+        x = np.random.default_rng(0).standard_normal((batch, 3, *size)).astype(np.float32)
+        xt, xv = torch.from_numpy(x).to(args.device), vl.tensor(x, device=args.device)
 
     def run_torch():
         with torch.no_grad():
@@ -95,6 +127,36 @@ def bench_train_step(name, batch, args, torch, tvm):
     return _time_pair(run_ours, run_torch, args, torch)
 
 
+def bench_detection_train_step(name, batch, args, torch, tvm):
+    """One training step of a detector: forward with targets, the summed loss dict backward, SGD."""
+    theirs, ours = _twin_models(name, torch, tvm, args.device)
+    theirs.train()
+    ours.train()
+    x = _photos(batch, INPUT_SIZE.get(name, (480, 640)))
+    boxes = np.array([[40.0, 60.0, 300.0, 400.0], [320.0, 100.0, 600.0, 300.0]], np.float32)
+    labels = np.array([1, 2])
+    xt = [torch.from_numpy(img).to(args.device) for img in x]
+    xv = [vl.tensor(img, device=args.device) for img in x]
+    tt = [{"boxes": torch.from_numpy(boxes).to(args.device),
+           "labels": torch.from_numpy(labels).to(args.device)} for _ in x]
+    tv = [{"boxes": vl.tensor(boxes, device=args.device), "labels": vl.tensor(labels, device=args.device)}
+          for _ in x]
+    opt_t = torch.optim.SGD(theirs.parameters(), lr=1e-3, momentum=0.9)
+    opt_v = vl.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+
+    def run_torch():
+        opt_t.zero_grad()
+        sum(theirs(xt, tt).values()).backward()
+        opt_t.step()
+
+    def run_ours():
+        opt_v.zero_grad()
+        sum(ours(xv, tv).values()).backward()
+        opt_v.step()
+
+    return _time_pair(run_ours, run_torch, args, torch)
+
+
 def _time_pair(run_ours, run_torch, args, torch):
     cuda = args.device.startswith("cuda")
     sync_t = torch.cuda.synchronize if cuda else (lambda: None)
@@ -128,6 +190,8 @@ def main(argv=None):
     cases = [(f"{n} eval batch {b}", bench_inference, n, b) for n, b in INFERENCE]
     if args.train:
         cases.append(("resnet18 train step batch 16", bench_train_step, "resnet18", 16))
+        name, batch = DETECTION_TRAIN
+        cases.append((f"{name} train step batch {batch}", bench_detection_train_step, name, batch))
     worst = {}
     for label, fn, name, batch in cases:
         if args.cases and name not in args.cases:
