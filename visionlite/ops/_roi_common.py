@@ -3,13 +3,14 @@
 RoIAlign-style ops read each output bin as an average of bilinear samples. The sampling is separable:
 a sample's row (two neighbouring rows and their weights) depends only on ``(roi, bin row, sample row)``
 and its column only on ``(roi, bin column, sample column)``. The plan computes those per axis, in the
-input dtype and in TorchVision's order of operations, then expands them into flat gather indices into
-the channels-last input ``(N*H*W, C)`` and one weight per (bin, sample, corner). Forward is then a
-handful of vectorised gathers and multiply-adds over all RoIs at once, backward the matching
-scatter-adds; nothing loops over RoIs in Python. RoIs whose adaptive sampling grid differs are handled
-in groups of equal grid size (usually a few groups). Per axis, the samples of a bin are merged into one
+input dtype and in TorchVision's order of operations. Per axis, the samples of a bin are merged into one
 window of neighbouring pixels with summed weights (small bins' samples share pixels), so a bin reads
-``Ry * Rx`` pixels, often 4 to 9, instead of ``4 * GH * GW``.
+``Ry * Rx`` pixels, often 4 to 9, instead of ``4 * GH * GW``; the windows become flat gather indices into
+the channels-last input ``(N*H*W, C)`` with one weight each. Forward is then a handful of vectorised
+gathers and multiply-adds over all RoIs at once, backward the matching scatter-adds (on the CPU: sorted
+by target row and summed per run); nothing loops over RoIs in Python. RoIs whose adaptive sampling grid
+or window size differs are handled in groups (usually a few). RoI max/average pooling reads integer
+windows the same way (``window_taps``/``window_reduce``).
 """
 import numpy as np
 
