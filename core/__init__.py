@@ -105,7 +105,7 @@ def is_floating_point(t):
 
 
 _LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
-         "amp", "accelerator", "checkpoint"}
+         "amp", "accelerator", "checkpoint", "linalg"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp"}
 
 

@@ -39,6 +39,7 @@ _LAZY = {
     "ops",
     "amp",
     "distributed",
+    "linalg",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

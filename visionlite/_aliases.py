@@ -18,6 +18,7 @@ ALIASES = {
     "visionlite.utils.checkpoint": "visionlite.core.checkpoint",  # as torch.utils.checkpoint
     "visionlite.amp": "visionlite.core.amp",
     "visionlite.distributed": "visionlite.core.distributed",
+    "visionlite.linalg": "visionlite.core.linalg",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
     "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
 }
