@@ -202,10 +202,6 @@ class EfficientNet(nn.Module):
     def forward(self, x):
         """``(N, 3, H, W)`` images -> ``(N, num_classes)`` logits."""
         x = vl.flatten(self.avgpool(self.features(x)), 1)
-        if self.training:
-            # flatten gives a view, and visionlite refuses in-place ops (the classifier's in-place Dropout) on
-            # views that record gradients; copying the (N, C) features costs nothing.
-            x = x.clone()
         return self.classifier(x)
 
 
