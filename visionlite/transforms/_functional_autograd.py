@@ -99,6 +99,10 @@ def resize(t, size, interpolation, antialias):
         exact = interpolation == "nearest-exact"
         return _remap(t, rs._nearest_index(h, oh, exact), rs._nearest_index(w, ow, exact))
     smooth = antialias and interpolation in ("bilinear", "bicubic")
+    if smooth and t._data.dtype in (np.float32, np.float64):  # PyTorch's antialiased kernel
+        t4, restore = _as_batch(t)
+        return restore(_nf().interpolate(t4, size=(oh, ow), mode=interpolation, align_corners=False,
+                                         antialias=True))
     make = rs._antialias_matrix if smooth else rs._interp_matrix
     wy = _const(make(h, oh, interpolation), t)
     wx = _const(make(w, ow, interpolation).T, t)

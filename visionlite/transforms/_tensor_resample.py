@@ -7,6 +7,7 @@ dtypes. Coordinates follow PyTorch's ``align_corners=False`` convention: pixel c
 import numpy as np
 
 from visionlite.core.backend import array_module
+from visionlite.core.ops.interp_aa import aa_resize
 
 _F32 = np.float32
 
@@ -83,6 +84,8 @@ def resize(x, size, mode, antialias):
         iy = xp.asarray(_nearest_index(h, oh, exact))
         ix = xp.asarray(_nearest_index(w, ow, exact))
         return x[..., iy[:, None], ix[None, :]]
+    if antialias and x.dtype in (np.float32, np.float64):  # PyTorch's own rounding, value for value
+        return aa_resize(x, (oh, ow), mode)
     make = _antialias_matrix if antialias else _interp_matrix
     wy = xp.asarray(make(h, oh, mode), dtype=x.dtype)
     wx = xp.asarray(make(w, ow, mode), dtype=x.dtype)

@@ -8,6 +8,7 @@ import math
 from ...amp_state import autocast_op
 from ...autograd.node_names import presents_as
 from ...ops.interp import Resample1dOp, axis_taps
+from ...ops.interp_aa import AAResample1dOp
 from ...tensor import Tensor
 from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
 
@@ -66,7 +67,8 @@ def _upsample_node_name(args, kwargs):
     mode = args[3] if len(args) > 3 else kwargs.get("mode", "nearest")
     if mode == "area":
         return f"AdaptiveAvgPool{x.ndim - 2}DBackward0"
-    return f"Upsample{_UPSAMPLE.get(mode, mode.title())}{x.ndim - 2}DBackward0"
+    aa = "Aa" if (args[6] if len(args) > 6 else kwargs.get("antialias", False)) else ""
+    return f"Upsample{_UPSAMPLE.get(mode, mode.title())}{x.ndim - 2}D{aa}Backward0"
 
 
 @autocast_op(_interpolate_name)
@@ -94,8 +96,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if align_corners is not None and mode not in _SPATIAL:
         raise ValueError("interpolate: align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
+        raise NotImplementedError("interpolate: anti-alias option is restricted to bilinear and bicubic "
+                                  "modes and requires a 4-D tensor as input")
     if not input.is_floating_point():
         raise TypeError(f"interpolate: expected a floating point input, got {input.dtype}")
     sizes, scales = _output_size(input, size, scale_factor, dims)
@@ -108,6 +111,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             return adaptive_avg_pool2d(input, sizes)
         raise NotImplementedError("interpolate: mode 'area' supports 3-D and 4-D inputs")
     out = input
+    if antialias:  # the width first, then the height, as PyTorch's separable antialiased kernel
+        for d in reversed(range(dims)):
+            if out.shape[2 + d] != sizes[d]:
+                out = AAResample1dOp.apply(out, axis=2 + d, mode=mode, size=sizes[d],
+                                           align_corners=bool(align_corners), scale=scales[d])
+        return input.clone() if out is input else out
     for d in range(dims):
         axis = 2 + d
         taps = axis_taps(_AXIS_MODE[mode], input.shape[axis], sizes[d], scales[d], bool(align_corners),
