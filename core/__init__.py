@@ -106,7 +106,9 @@ def is_floating_point(t):
 
 _LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
          "amp", "accelerator", "checkpoint", "linalg"}
-_LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp"}
+_LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp",
+               **{n: "linalg._legacy" for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky",
+                                                "svd", "qr")}}
 
 
 def __getattr__(name):

@@ -176,3 +176,30 @@ def test_grad_fn_names():
     t = torch.eye(3, requires_grad=True)
     for f in ("inv", "det", "cholesky"):
         assert getattr(vl.linalg, f)(a).grad_fn.name() == getattr(torch.linalg, f)(t).grad_fn.name()
+
+
+# ------------------------------------------------------------------------------ older spellings
+def test_det_inverse_logdet_top_level_and_methods():
+    check([(3, 3)], lambda L: lambda a: L.det(well(L, a)) + well(L, a).det())
+    check([(2, 3, 3)], lambda L: lambda a: L.inverse(well(L, a)) + well(L, a).inverse())
+    check([(3, 3)], lambda L: lambda a: L.logdet(spd(L, a)) + spd(L, a).logdet())
+    check([(3, 3)], lambda L: lambda a: L.slogdet(a)[1] + a.slogdet()[1])
+    check([(4, 3)], lambda L: lambda a: L.pinverse(a) + a.pinverse())
+
+
+def test_torch_svd_returns_v():
+    check([(4, 3)], lambda L: lambda a: (lambda usv: L.cat([usv.S, (usv.U @ usv.V.mT).flatten()]))(L.svd(a)))
+
+
+@pytest.mark.parametrize("name", ["cholesky", "qr"])
+def test_removed_spellings_raise_as_torch(name):
+    for lib, x in ((torch, torch.eye(2)), (vl, vl.eye(2))):
+        with pytest.raises(RuntimeError, match="deprecated since version 1.9 and is now removed"):
+            getattr(lib, name)(x)
+        with pytest.raises(RuntimeError, match="deprecated since version 1.9 and is now removed"):
+            getattr(x, name)()
+
+
+def test_logdet_negative_is_nan():
+    a = np.diag([-1.0, 2.0]).astype(np.float32)
+    assert np.isnan(vl.logdet(vl.tensor(a)).item()) and np.isnan(torch.logdet(torch.tensor(a)).item())

@@ -45,6 +45,8 @@ _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
     "load": ("visionlite.core.serialization", "load"),
     "autocast": ("visionlite.core.amp", "autocast"),  # torch.autocast
+    **{n: ("visionlite.core.linalg._legacy", n)
+       for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky", "svd", "qr")},
 }
 
 

@@ -1,6 +1,7 @@
 """Binds the functional ops as Tensor methods (``x.sum()``, ``x.reshape(...)``, ...)."""
 
 from .. import ops
+from . import strided as _strided
 
 _SAME_NAME = """
 abs neg exp expm1 log log1p log2 log10 sqrt rsqrt sin cos tanh sigmoid relu erf floor ceil trunc
@@ -45,7 +46,21 @@ def install(cls):
     cls.reshape_as = lambda self, other: ops.reshape(self, other.shape)
     cls.expand_as = lambda self, other: ops.expand(self, other.shape)
     cls.softmax = ops.softmax
+    cls.unfold = _strided.unfold
     cls.unique = unique
+    for name in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky", "svd", "qr"):
+        setattr(cls, name, _linalg_method(name))
+
+
+def _linalg_method(name):
+    """``x.det()`` and kin: ``linalg`` loads on first use, keeping ``import visionlite`` light."""
+    def method(self, *args, **kwargs):
+        from ..linalg import _legacy
+
+        return getattr(_legacy, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
 
 
 def _new(make):
