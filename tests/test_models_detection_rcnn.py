@@ -227,3 +227,27 @@ def test_registry_and_lazy_package():
     from visionlite.models.detection import MaskRCNN, keypointrcnn_resnet50_fpn  # noqa: F401
     with pytest.raises(ValueError, match="num_classes"):
         vdet.fasterrcnn_mobilenet_v3_large_320_fpn(weights="DEFAULT", weights_backbone=None, num_classes=3)
+
+
+def test_constructor_arguments_as_torchvision():
+    import inspect
+
+    from visionlite.models.detection.faster_rcnn import _POSITIONAL
+
+    theirs = list(inspect.signature(tvdet.FasterRCNN.__init__).parameters)
+    ours = list(inspect.signature(vdet.FasterRCNN.__init__).parameters)
+    assert ours == theirs and tuple(theirs[3:-1]) == _POSITIONAL
+    backbone = vdet.backbone_utils._mobilenet_extractor(vm.mobilenet_v3_large(weights=None), True, 6)
+    anchors = vdet.anchor_utils.AnchorGenerator(((32, 64, 128, 256, 512),) * 3, ((0.5, 1.0, 2.0),) * 3)
+    # positionally, as TorchVision's signature allows: min_size, max_size, ..., rpn_anchor_generator
+    model = vdet.MaskRCNN(backbone, 3, 256, 300, None, None, anchors)
+    assert model.transform.min_size == (256,) and model.transform.max_size == 300
+    assert model.roi_heads.has_mask() and model.rpn.anchor_generator is anchors
+    model = vdet.KeypointRCNN(backbone, 2, None, 400, rpn_anchor_generator=anchors, num_keypoints=5)
+    assert model.transform.min_size == (640, 672, 704, 736, 768, 800) and model.transform.max_size == 400
+    assert model.roi_heads.keypoint_predictor.out_channels == 5
+    with pytest.raises(ValueError, match="num_keypoints should be None"):
+        vdet.KeypointRCNN(backbone, 2, rpn_anchor_generator=anchors, num_keypoints=5,
+                          keypoint_predictor=vdet.keypoint_rcnn.KeypointRCNNPredictor(512, 5))
+    with pytest.raises(TypeError, match="multiple values"):
+        vdet.MaskRCNN(backbone, 3, 256, min_size=300)

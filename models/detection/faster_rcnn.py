@@ -144,6 +144,29 @@ class FasterRCNN(GeneralizedRCNN):
         super().__init__(backbone, rpn, roi_heads, transform)
 
 
+# FasterRCNN's arguments after (backbone, num_classes), in order: subclasses take them positionally too.
+_POSITIONAL = ("min_size", "max_size", "image_mean", "image_std", "rpn_anchor_generator", "rpn_head",
+               "rpn_pre_nms_top_n_train", "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_train",
+               "rpn_post_nms_top_n_test", "rpn_nms_thresh", "rpn_fg_iou_thresh", "rpn_bg_iou_thresh",
+               "rpn_batch_size_per_image", "rpn_positive_fraction", "rpn_score_thresh", "box_roi_pool",
+               "box_head",
+               "box_predictor", "box_score_thresh", "box_nms_thresh", "box_detections_per_img",
+               "box_fg_iou_thresh", "box_bg_iou_thresh", "box_batch_size_per_image", "box_positive_fraction",
+               "bbox_reg_weights")
+
+
+def _named_args(cls_name, args, kwargs, extra=()):
+    """Merge positional arguments given after ``num_classes`` into ``kwargs`` by TorchVision's order."""
+    names = _POSITIONAL + tuple(extra)
+    if len(args) > len(names):
+        raise TypeError(f"{cls_name}() takes at most {len(names) + 2} positional arguments after self")
+    for name, value in zip(names, args):
+        if name in kwargs:
+            raise TypeError(f"{cls_name}() got multiple values for argument '{name}'")
+        kwargs[name] = value
+    return kwargs
+
+
 class TwoMLPHead(nn.Module):
     """Two fully connected layers with ReLU over flattened RoI features (N, C, S, S) -> (N, rep)."""
 

@@ -10,7 +10,7 @@ from .._api import WeightsEnum, register_model, registered_weights
 from .._utils import _load_weights, _ovewrite_value_param, _reject_pretrained
 from ..resnet import ResNet50_Weights
 from ._utils import overwrite_eps
-from .faster_rcnn import FasterRCNN, _resnet50_fpn_backbone, _resolve
+from .faster_rcnn import FasterRCNN, _named_args, _resnet50_fpn_backbone, _resolve
 
 __all__ = [
     "KeypointRCNN",
@@ -27,17 +27,12 @@ class KeypointRCNN(FasterRCNN):
     the losses add ``loss_keypoint``. ``min_size`` defaults to TorchVision's (640, ..., 800) (one drawn per
     training image, 800 at test time)."""
 
-    def __init__(
-        self,
-        backbone,
-        num_classes=None,
-        min_size=None,
-        keypoint_roi_pool=None,
-        keypoint_head=None,
-        keypoint_predictor=None,
-        num_keypoints=None,
-        **kwargs,
-    ):
+    def __init__(self, backbone, num_classes=None, *args, **kwargs):
+        extra = ("keypoint_roi_pool", "keypoint_head", "keypoint_predictor", "num_keypoints")
+        kwargs = _named_args("KeypointRCNN", args, kwargs, extra)
+        keypoint_roi_pool, keypoint_head, keypoint_predictor, num_keypoints = (
+            kwargs.pop(k, None) for k in extra)
+        min_size = kwargs.pop("min_size", None)
         if not isinstance(keypoint_roi_pool, (MultiScaleRoIAlign, type(None))):
             raise TypeError(
                 "keypoint_roi_pool should be of type MultiScaleRoIAlign or None instead of "

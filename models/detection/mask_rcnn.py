@@ -16,6 +16,7 @@ from .faster_rcnn import (
     FastRCNNConvFCHead,
     RPNHead,
     _default_anchorgen,
+    _named_args,
     _resnet50_fpn_backbone,
     _resolve,
 )
@@ -36,9 +37,11 @@ class MaskRCNN(FasterRCNN):
     input image's size; training targets need ``masks`` (N, H, W) uint8 and the losses add ``loss_mask``.
     Takes FasterRCNN's arguments plus ``mask_roi_pool``, ``mask_head``, ``mask_predictor``."""
 
-    def __init__(
-        self, backbone, num_classes=None, mask_roi_pool=None, mask_head=None, mask_predictor=None, **kwargs
-    ):
+    def __init__(self, backbone, num_classes=None, *args, **kwargs):
+        kwargs = _named_args("MaskRCNN", args, kwargs, ("mask_roi_pool", "mask_head", "mask_predictor"))
+        mask_roi_pool = kwargs.pop("mask_roi_pool", None)
+        mask_head = kwargs.pop("mask_head", None)
+        mask_predictor = kwargs.pop("mask_predictor", None)
         if not isinstance(mask_roi_pool, (MultiScaleRoIAlign, type(None))):
             raise TypeError(
                 f"mask_roi_pool should be of type MultiScaleRoIAlign or None instead of {type(mask_roi_pool)}"
