@@ -3,7 +3,7 @@
 
 from ..amp_state import autocast_op
 from ..autograd.function import Op
-from ..autograd.node_names import presents_as
+from ..autograd.node_names import label, presents_as
 from ..backend import array_module
 from ..tensor import Tensor
 from ._util import binary_operands
@@ -114,7 +114,7 @@ def einsum(equation, *operands):
     """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    eq = equation.replace(" ", "")
+    eq = _expand_ellipsis(equation.replace(" ", ""), operands)
     if "->" in eq:
         lhs, out = eq.split("->")
     else:
@@ -126,8 +126,6 @@ def einsum(equation, *operands):
         raise ValueError(
             f"einsum(): {len(terms)} operand terms in {equation!r} but {len(operands)} operands given"
         )
-    if "." in eq:
-        raise NotImplementedError("einsum(): ellipsis is not supported")
     labels = list(out) + sorted(set("".join(terms)) - set(out))
     aligned = []
     for term, x in zip(terms, operands):
@@ -159,4 +157,32 @@ def einsum(equation, *operands):
         prod = prod * x
     if len(labels) > len(out):
         prod = prod.sum(tuple(range(len(out), len(labels))))
-    return prod
+    # PyTorch's node: a final reshape after its bmm path; a single operand ends in its sum or permute
+    name = "ViewBackward0" if len(operands) > 1 else (
+        "SumBackward1" if len(labels) > len(out) else "PermuteBackward0")
+    return label(prod, name, *operands)
+
+
+def _expand_ellipsis(eq, operands):
+    """Spell each ``...`` out as fresh capital labels, right-aligned across operands (broadcast dims);
+    without ``->`` the broadcast dims lead the output, as numpy and PyTorch order them."""
+    if "..." not in eq:
+        return eq
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum(): {len(terms)} operand terms in {eq!r} but {len(operands)} operands given")
+    used = set(eq)
+    fresh = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    counts = [operands[i]._data.ndim - (len(t) - 3) if "..." in t else 0 for i, t in enumerate(terms)]
+    if any(n < 0 for n in counts):
+        raise ValueError(f"einsum(): an operand has fewer dims than the labels of {eq!r}")
+    width = max(counts)
+    letters = "".join(fresh[:width])
+    terms = [t.replace("...", letters[width - n:]) for t, n in zip(terms, counts)]
+    if arrow:
+        out = out.replace("...", letters)
+    else:
+        rest = "".join(terms).replace(",", "")
+        out = letters + "".join(sorted(c for c in set(rest) if rest.count(c) == 1 and c not in letters))
+    return ",".join(terms) + "->" + out
