@@ -66,6 +66,10 @@ PATTERNS = {
     "narrow_sigmoid": lambda L, a: _chain(a * 2, lambda h: h.narrow(1, 1, 2).sigmoid_()),
     "select_mul_other_view": lambda L, a: _chain(a * 2, lambda h: h[0].mul_(h[1].clone())),
     "permute_pow": lambda L, a: _chain(a * 2, lambda h: h.reshape(2, 3, 2).permute(2, 0, 1)[1].pow_(2)),
+    "diagonal_mul": lambda L, a: _chain(a * 2, lambda h: h.diagonal().mul_(h.diagonal().clone())),
+    "diagonal_offset_3d": (lambda L, a: _chain(a * 2, lambda h: h.diagonal(-1, 0, 2).add_(1)), (3, 2, 4)),
+    "unfold_tanh": lambda L, a: _chain(a * 2, lambda h: h.reshape(-1).unfold(0, 3, 3).tanh_()),
+    "unfold_overlapping_read": lambda L, a: (a * 2).unfold(1, 3, 1).exp(),
     "strided_slice_tanh": lambda L, a: _chain(a * 2, lambda h: h[::2, 1::2].tanh_()),
     "unsqueeze_squeeze_exp": lambda L, a: _chain(a * 2, lambda h: h.unsqueeze(0)[0, 1].squeeze().exp_()),
     "copy_into_view": (lambda L, a, b: _chain(a * 2, lambda h: h[1].copy_(b.exp())), (3, 4), (4,)),
@@ -219,7 +223,7 @@ def test_plain_inplace_unchanged_and_no_grad_views():
     assert x.grad_fn is None and not x.requires_grad and float(x.sum()) == 4.0
 
 
-@pytest.mark.parametrize("case", ["select", "transpose", "twice"])
+@pytest.mark.parametrize("case", ["select", "transpose", "twice", "diagonal", "unfold"])
 def test_gradcheck_float64(case):
     def fn(a, b):
         h = a * a
@@ -227,6 +231,10 @@ def test_gradcheck_float64(case):
             h[:, 1].mul_(b)
         elif case == "transpose":
             h.t()[1:].mul_(b.reshape(3, 1).sin())
+        elif case == "diagonal":
+            h.diagonal(1).mul_(b)
+        elif case == "unfold":
+            return h.unfold(1, 2, 1).sin() + h.t().unfold(0, 2, 2).sum()
         else:
             v = h[1:].view(-1)
             v.mul_(v.clone())
@@ -235,3 +243,18 @@ def test_gradcheck_float64(case):
 
     rng = np.random.default_rng(2)
     gradcheck(fn, [rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, 3)])
+
+
+def test_diagonal_and_unfold_are_views_as_torch():
+    for lib in (vl, torch):
+        x = lib.zeros(3, 4)
+        x.diagonal(1).fill_(1.0)
+        x.unfold(1, 2, 2)[2, 1].add_(5.0)
+        if lib is vl:
+            got = x.numpy().copy()
+        else:
+            np.testing.assert_array_equal(got, x.numpy())
+        with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 1 is 4 but size is 5"):
+            x.unfold(1, 5, 1)
+        with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
+            x.unfold(1, 2, 0)
