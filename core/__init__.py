@@ -85,7 +85,7 @@ from .flags import (
 )
 from .ops import *  # noqa: F401,F403
 from .ops import __dict__ as _ops_namespace
-from .ops._threads import get_num_threads, set_num_threads
+from .ops._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 from .printing import set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor

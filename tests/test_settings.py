@@ -112,6 +112,7 @@ def test_set_num_threads_controls_the_op_pool(monkeypatch):
     for bad in (0, -2, 1.5, True):
         with pytest.raises(RuntimeError, match="positive integer"):
             vl.set_num_threads(bad)
+    vl.set_num_threads(before)  # BLAS's count too (set_num_threads drives both)
     monkeypatch.setattr(_threads, "_override", [None])
     assert vl.get_num_threads() == before
 

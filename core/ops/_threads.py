@@ -2,6 +2,9 @@
 uses. numpy releases the GIL inside its loops, so threads working on disjoint slices of the batch
 run truly in parallel; PyTorch parallelizes these passes too, and on two cores this halves their time.
 
+One thread count (``set_num_threads``) sizes both this pool and numpy's BLAS, and OpenBLAS's idle workers
+sleep right after each GEMM instead of spinning while this pool works (``_blas``).
+
 Used only for CPU arrays: on the GPU the work is already parallel, and ``xp is not numpy`` runs inline.
 """
 
@@ -10,6 +13,8 @@ import threading
 
 import numpy as np
 
+from . import _blas
+
 _MIN_ELEMS = 1 << 17  # below this many elements, handing work to a thread costs more than it saves
 _pool = None
 _pool_lock = threading.Lock()
@@ -17,32 +22,65 @@ _local = threading.local()
 
 
 _override = [None]  # set by set_num_threads
+_interop = [None]  # set by set_num_interop_threads
+
+
+def _check_count(name, n):
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise RuntimeError(f"{name} expects a positive integer, got {n!r}")
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for visionlite's own parallel passes (this module's pool), as
-    ``torch.set_num_threads``. numpy's BLAS (matmul, conv) keeps its own thread count, which is fixed at
-    start-up by OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS in the environment."""
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
+    """Use ``n`` threads for intra-op work, as ``torch.set_num_threads``: both numpy's BLAS (GEMMs of
+    matmul, linear, conv; set through the BLAS library's API, see ``_blas``) and visionlite's own pool
+    (copies, pooling, normalization passes). One setting sizes both, so they never compete for more cores
+    than asked for."""
+    _check_count("set_num_threads", n)
     _override[0] = n
+    _blas.set_blas_threads(n)
 
 
 def get_num_threads():
-    """The number of threads visionlite's parallel passes use (see ``set_num_threads``)."""
+    """The number of threads used for intra-op work (see ``set_num_threads``)."""
     return num_threads()
 
 
+def set_num_interop_threads(n):
+    """As ``torch.set_num_interop_threads``. visionlite runs ops one after another (no inter-op
+    parallelism), so the value is only recorded and reported by ``get_num_interop_threads``."""
+    _check_count("set_num_interop_threads", n)
+    _interop[0] = n
+
+
+def get_num_interop_threads():
+    """The inter-op thread count (``set_num_interop_threads``; default: the usable CPUs, as PyTorch)."""
+    return _interop[0] if _interop[0] is not None else _usable_cpus()
+
+
+def _usable_cpus():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def num_threads():
-    """Threads to use: set_num_threads, else numpy's BLAS setting (OPENBLAS/OMP/MKL_NUM_THREADS), else
-    the usable CPUs."""
+    """Threads to use: set_num_threads, else VISIONLITE_NUM_THREADS, else numpy's BLAS count (which
+    OpenBLAS takes from OPENBLAS/OMP_NUM_THREADS or the CPUs), else the usable CPUs."""
     if _override[0] is not None:
         return _override[0]
-    for var in ("VISIONLITE_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    blas = _blas.get_blas_threads()
+    if blas is not None:
+        return blas
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return _usable_cpus()
+
+
+def _init_from_env():
+    _blas.quiet_idle_workers()
+    value = os.environ.get("VISIONLITE_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        set_num_threads(int(value))
 
 
 def _get_pool(n):
@@ -63,6 +101,8 @@ def _reset_after_fork():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
+
+_init_from_env()
 
 
 def _run_marked(fn, a, b):
