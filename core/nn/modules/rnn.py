@@ -15,6 +15,8 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+from ..utils import rnn as rnn_utils
+from ..utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -130,7 +132,7 @@ class RNNBase(Module):
             raise RuntimeError(f"{type(self).__name__}: Expected {what} size {expected}, got "
                                f"{list(hx.shape)}")
 
-    def _run(self, input, states):
+    def _run(self, input, states, masks=None):
         """Run every layer and direction; ``states`` is a list (one per state kind: h, or h and c) of
         ``(layers * directions, N, H)`` tensors. Returns the last layer's output ``(L, N, D*H)`` and the
         final states in the same layout."""
@@ -142,7 +144,8 @@ class RNNBase(Module):
             for d in range(directions):
                 w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, d)
                 k = layer * directions + d
-                out, last = self._run_direction(x, [s[k] for s in states], w_ih, w_hh, b_ih, b_hh, reverse=d)
+                out, last = self._run_direction(x, [s[k] for s in states], w_ih, w_hh, b_ih, b_hh, reverse=d,
+                                                masks=masks)
                 outs.append(out)
                 for f, s in zip(finals, last):
                     f.append(s)
@@ -151,7 +154,7 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, training=True)
         return x, [mv.stack(f, 0) for f in finals]
 
-    def _run_direction(self, x, state, w_ih, w_hh, b_ih, b_hh, reverse):
+    def _run_direction(self, x, state, w_ih, w_hh, b_ih, b_hh, reverse, masks=None):
         gi_all = F.linear(x, w_ih, b_ih)  # (L, N, G): the input part of every step in one product
         if b_hh is not None and self.mode != "GRU":
             # outside GRU's reset gate b_hh just adds, so it joins once here (in the product's dtype, which
@@ -164,15 +167,20 @@ class RNNBase(Module):
         for t in steps:
             gi = gi_all[t]
             if self.mode == "LSTM":
-                state = list(_lstm_step(gi, state[0], state[1], w_hh_t, b_hh))
+                new = list(_lstm_step(gi, state[0], state[1], w_hh_t, b_hh))
             elif self.mode == "GRU":
-                state = [_gru_step(gi, state[0], w_hh_t, b_hh)]
+                new = [_gru_step(gi, state[0], w_hh_t, b_hh)]
             else:
-                state = [_rnn_step(gi, state[0], w_hh_t, b_hh, self.mode == "RNN_RELU")]
+                new = [_rnn_step(gi, state[0], w_hh_t, b_hh, self.mode == "RNN_RELU")]
+            if masks is not None:  # packed input: finished sequences keep their state (reverse: not begun)
+                new = [ew.where(masks[t], n_, s_) for n_, s_ in zip(new, state)]
+            state = new
             outputs[t] = state[0]
         return mv.stack(outputs, 0), state
 
     def _forward(self, input, hx, n_states):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, n_states)
         self._check_input(input)
         batched = input.ndim == 3
         if not batched:
@@ -199,6 +207,33 @@ class RNNBase(Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, finals
+
+    def _forward_packed(self, packed, hx, n_states):
+        """A ``PackedSequence`` runs padded (sorted longest first) with each sequence's state frozen past
+        its length; ``hx`` and the final states are in the caller's batch order, as PyTorch's."""
+        padded, lengths = rnn_utils.pad_packed_sequence(
+            rnn_utils.PackedSequence(packed.data, packed.batch_sizes, None, None))
+        self._check_input(padded)
+        n = padded.shape[1]
+        lengths = lengths.numpy()
+        masks = [creation.tensor((lengths > t)[:, None], device=padded.device)
+                 for t in range(padded.shape[0])]
+        directions = 2 if self.bidirectional else 1
+        full = (self.num_layers * directions, n, self.hidden_size)
+        if hx is None:
+            states = [creation.zeros(*full, dtype=padded.dtype, device=padded.device)] * n_states
+        else:
+            states = list(hx) if n_states > 1 else [hx]
+            for i, h in enumerate(states):
+                self._check_hidden(h, full, f"hidden[{i}]" if n_states > 1 else "hidden")
+            if packed.sorted_indices is not None:
+                states = [h.index_select(1, packed.sorted_indices) for h in states]
+        output, finals = self._run(padded, states, masks)
+        if packed.unsorted_indices is not None:
+            finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
+        data = rnn_utils.pack_padded_sequence(output, lengths).data
+        return rnn_utils.PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
+                                        packed.unsorted_indices), finals
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -253,7 +288,7 @@ class LSTM(RNNBase):
     def forward(self, input, hx=None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of two tensors")
-        if AUTOCAST[0]:
+        if AUTOCAST[0] and not isinstance(input, PackedSequence):
             input, hx = _lstm_autocast_inputs(input, hx)
         output, (h, c) = self._forward(input, hx, 2)
         return output, (h, c)
