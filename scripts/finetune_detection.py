@@ -191,8 +191,12 @@ def model_kwargs(args):
 
 
 def replace_predictors(model, num_classes):
-    """Swap a pretrained detector's class-specific layers for ``num_classes`` (TorchVision's recipe)."""
-    from visionlite.models.detection import fcos, retinanet
+    """Swap a pretrained detector's class-specific layers for ``num_classes`` (background included).
+
+    R-CNNs get a new ``FastRCNNPredictor`` (and ``MaskRCNNPredictor``), as TorchVision's tutorial does;
+    RetinaNet and FCOS a new final classification conv (``cls_logits``, prior-probability bias) under their
+    pretrained conv tower; SSD/SSDlite a new last conv per feature map. Keypoint predictors stay."""
+    from visionlite import nn
     from visionlite.models.detection.faster_rcnn import FastRCNNPredictor
     from visionlite.models.detection.mask_rcnn import MaskRCNNPredictor
 
@@ -201,21 +205,35 @@ def replace_predictors(model, num_classes):
         in_features = roi_heads.box_predictor.cls_score.in_features
         roi_heads.box_predictor = FastRCNNPredictor(in_features, num_classes)
         if getattr(roi_heads, "mask_predictor", None) is not None:
-            hidden = roi_heads.mask_predictor.conv5_mask.out_channels
-            in_channels = roi_heads.mask_predictor.conv5_mask.in_channels
-            roi_heads.mask_predictor = MaskRCNNPredictor(in_channels, hidden, num_classes)
-        return
-    head = getattr(model, "head", None)
-    if isinstance(head, retinanet.RetinaNetHead):
-        old = head.classification_head
-        head.classification_head = retinanet.RetinaNetClassificationHead(
-            old.conv[0][0].in_channels, old.num_anchors, num_classes)
-        return
-    if isinstance(head, fcos.FCOSHead):
-        old = head.classification_head
-        head.classification_head = fcos.FCOSClassificationHead(
-            old.conv[0].in_channels, old.num_anchors, num_classes)
-        return
+            conv5 = roi_heads.mask_predictor.conv5_mask
+            roi_heads.mask_predictor = MaskRCNNPredictor(conv5.in_channels, conv5.out_channels, num_classes)
+        return model
+    head = getattr(getattr(model, "head", None), "classification_head", None)
+    if head is not None and hasattr(head, "cls_logits"):  # RetinaNet, FCOS
+        old = head.cls_logits
+        new = nn.Conv2d(old.in_channels, head.num_anchors * num_classes, 3, stride=1, padding=1)
+        nn.init.normal_(new.weight, std=0.01)
+        nn.init.constant_(new.bias, -math.log((1 - 0.01) / 0.01))
+        head.cls_logits, head.num_classes = new, num_classes
+        return model
+    if head is not None and hasattr(head, "module_list"):  # SSD, SSDlite
+        for i, block in enumerate(head.module_list):
+            convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+            old = convs[-1]
+            anchors = old.out_channels // head.num_columns
+            new = nn.Conv2d(old.in_channels, anchors * num_classes, old.kernel_size, padding=old.padding)
+            nn.init.xavier_uniform_(new.weight)
+            nn.init.zeros_(new.bias)
+            if block is old:
+                head.module_list[i] = new
+                continue
+            *path, leaf = next(n for n, m in block.named_modules() if m is old).split(".")
+            parent = block  # SSDlite: the last conv of a small Sequential
+            for part in path:
+                parent = getattr(parent, part)
+            setattr(parent, leaf, new)
+        head.num_columns = num_classes
+        return model
     raise SystemExit(f"{type(model).__name__}: no predictor swap for pretrained weights here; "
                      "use --weights none (and --weights-backbone) to train it for your classes")
 

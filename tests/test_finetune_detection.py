@@ -144,3 +144,45 @@ def test_finetune_detection_bad_data(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(SystemExit, match="neither COCO"):
         script.main([str(tmp_path / "x"), "--weights", "none"])
+
+
+def _tv_recipe(tv, name, num_classes):
+    """TorchVision's fine-tuning swap on its own model: the tutorial's predictors, or new last convs."""
+    import torch
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+    from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
+
+    model = getattr(tv.models.detection, name)(weights=None, weights_backbone=None)
+    if hasattr(model, "roi_heads"):
+        model.roi_heads.box_predictor = FastRCNNPredictor(model.roi_heads.box_predictor.cls_score.in_features,
+                                                          num_classes)
+        if model.roi_heads.mask_predictor is not None:
+            model.roi_heads.mask_predictor = MaskRCNNPredictor(256, 256, num_classes)
+    else:
+        head = model.head.classification_head
+        for i, block in enumerate(head.module_list):
+            conv = block if isinstance(block, torch.nn.Conv2d) else block[-1]
+            new = type(conv)(conv.in_channels, conv.out_channels // head.num_columns * num_classes,
+                             conv.kernel_size, padding=conv.padding)
+            if block is conv:
+                head.module_list[i] = new
+            else:
+                block[-1] = new
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["fasterrcnn_mobilenet_v3_large_320_fpn", "ssdlite320_mobilenet_v3_large",
+                                  pytest.param("maskrcnn_resnet50_fpn", marks=pytest.mark.slow)])
+def test_replace_predictors_as_torchvision_recipe(name):
+    tv = require("torchvision")
+    from visionlite.models import detection
+
+    script = _load_script("finetune_detection")
+    model = getattr(detection, name)(weights=None, weights_backbone=None)
+    script.replace_predictors(model, 4)
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert ours == _tv_recipe(tv, name, 4)
+    model.eval()
+    with vl.no_grad():
+        out = model([vl.rand(3, 64, 64)])[0]
+    assert int(out["labels"].numpy().max(initial=0)) < 4
