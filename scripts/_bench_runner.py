@@ -1,0 +1,209 @@
+"""Run each library of a benchmark in its own process, so that the ratios are what a user would see.
+
+In one process, PyTorch's and numpy's thread pools disturb each other (PyTorch ran ViT-B/16 four times
+slower next to visionlite). A benchmark script built on this module runs as the parent by default: for
+every case it starts ``python SCRIPT --worker LIB CASE ...`` for visionlite and for PyTorch in turn,
+``--rounds`` times, alternating which library goes first so that load from other processes hits both
+alike. Each worker sets the same thread count (``visionlite.set_num_threads`` = ``torch.set_num_threads``),
+builds the case, warms up, times ``--repeat`` runs and reports them with its peak RSS
+(``resource.getrusage``) as one JSON line. The parent prints, per case, the median and the spread
+(min-max) of every timed run of each library, the ratio of the medians, and peak RSS.
+
+``--profile`` adds one cProfile'd visionlite run per case: its own time grouped by source file (TODO: a
+split into GEMM / copies / elementwise / Python needs a sampling profiler, since numpy's ufuncs and
+operators are invisible to cProfile).
+
+A script supplies ``cases`` (an ordered list of case names) and ``build(lib, case, args)``, which imports
+``lib`` ('visionlite' or 'torch'), prepares the case and returns a function running one timed iteration
+(synchronized when on a GPU); then ``sys.exit(main(__file__, cases, build, description))``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+LIBS = ("visionlite", "torch")
+_TAG = "@@bench "
+
+
+def parser(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--cases", nargs="*", help="only cases whose name contains one of these words")
+    p.add_argument("--quick", action="store_true", help="2 rounds of 2 timed runs per case")
+    p.add_argument("--rounds", type=int, default=3, help="processes per library and case (alternated)")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs in each process")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: CPUs)")
+    p.add_argument("--profile", action="store_true", help="where visionlite's time goes, per case")
+    p.add_argument("--list", action="store_true", help="print the case names and exit")
+    p.add_argument("--worker", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
+    return p
+
+
+def default_threads():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def set_threads(lib, n):
+    """The same intra-op thread count in either library."""
+    if lib == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+    else:
+        import visionlite
+
+        visionlite.set_num_threads(n)
+
+
+def peak_rss_mb():
+    import resource
+
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+# ---------------------------------------------------------------------------------------- the worker
+def _where(func):
+    filename, _, name = func
+    if filename == "~":  # a C function cProfile saw (ndarray methods, numpy functions that are not ufuncs)
+        return name.replace("<built-in method ", "").replace("<method ", "").rstrip(">")
+    parts = filename.replace(os.sep, "/").split("/")
+    return "/".join(parts[-2:])
+
+
+def profile_groups(fn):
+    """{source file or C function: seconds} of one run of ``fn`` under cProfile: the own time of each
+    function, main thread only. numpy's ufuncs and operators (``@``, ``+``) are not calls cProfile sees:
+    their time counts in the Python function that ran them (e.g. ``ops/conv.py`` holds its GEMMs)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(fn)
+    groups = {}
+    for func, (_, _, tottime, _, _) in pstats.Stats(prof).stats.items():
+        key = _where(func)
+        groups[key] = groups.get(key, 0.0) + tottime
+    return groups
+
+
+def run_worker(args, build):
+    lib, case = args.worker
+    set_threads(lib, args.threads or default_threads())
+    fn = build(lib, case, args)
+    for _ in range(args.warmup):
+        fn()
+    times = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    result = {"times": times, "rss_mb": peak_rss_mb()}
+    if args.profile and lib == "visionlite":
+        result["profile"] = profile_groups(fn)
+    print(_TAG + json.dumps(result), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- the parent
+def _forwarded(args):
+    out = ["--device", args.device, "--repeat", str(args.repeat), "--warmup", str(args.warmup),
+           "--threads", str(args.threads)]
+    return out + (["--profile"] if args.profile else [])
+
+
+def run_one(script, lib, case, args, env=None):
+    """Start one worker; its result dict, or {'error': text}."""
+    cmd = [sys.executable, os.path.abspath(script), "--worker", lib, case] + _forwarded(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith(_TAG):
+            return json.loads(line[len(_TAG):])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()
+    return {"error": tail[-1] if tail else f"exit status {proc.returncode}"}
+
+
+def run_case(script, case, args):
+    """{lib: {'times': [...], 'rss_mb': [...], 'profile': {...}}} over ``args.rounds`` alternated rounds."""
+    results = {lib: {"times": [], "rss_mb": []} for lib in LIBS}
+    for r in range(args.rounds):
+        for lib in (LIBS if r % 2 == 0 else LIBS[::-1]):
+            got = run_one(script, lib, case, args)
+            if "error" in got:
+                return {"error": f"{lib}: {got['error']}"}
+            results[lib]["times"] += got["times"]
+            results[lib]["rss_mb"].append(got["rss_mb"])
+            if "profile" in got:
+                results[lib]["profile"] = got["profile"]
+    return results
+
+
+def _fmt_ms(times):
+    med = statistics.median(times)
+    return f"{1e3 * med:9.1f} ({1e3 * min(times):.1f}-{1e3 * max(times):.1f})"
+
+
+def main(script, cases, build, description, default_cases=None):
+    """Entry point of a benchmark script (see the module docstring); returns the exit status. Without
+    ``--cases``, ``default_cases`` (or all ``cases``) run; a case counts as training when its name says
+    ``train`` or ``bwd``."""
+    args = parser(description).parse_args()
+    if args.worker:
+        return run_worker(args, build)
+    if args.list:
+        print("\n".join(cases))
+        return 0
+    if args.quick:
+        args.rounds, args.repeat = min(args.rounds, 2), min(args.repeat, 2)
+    args.threads = args.threads or default_threads()
+    chosen = list(default_cases or cases)
+    if args.cases:
+        chosen = [c for c in cases if any(w in c for w in args.cases)]
+    if not chosen:
+        print(f"no case matches {args.cases}; --list shows them", file=sys.stderr)
+        return 2
+    print(f"{args.threads} threads per library, {args.rounds} processes x {args.repeat} runs per library "
+          f"and case (alternated), device {args.device}; times in ms: median (min-max); RSS: peak MiB")
+    print(f"{'case':44s} {'visionlite ms':>24s} {'torch ms':>24s} {'ratio':>6s} {'RSS vl/torch':>14s}")
+    ratios, profiles = {}, {}
+    for case in chosen:
+        res = run_case(script, case, args)
+        if "error" in res:
+            print(f"{case:44s} FAILED: {res['error']}", flush=True)
+            continue
+        v, t = res["visionlite"], res["torch"]
+        ratio = statistics.median(v["times"]) / statistics.median(t["times"])
+        ratios[case] = ratio
+        rss = f"{max(v['rss_mb']):6.0f}/{max(t['rss_mb']):.0f}"
+        print(f"{case:44s} {_fmt_ms(v['times']):>24s} {_fmt_ms(t['times']):>24s} {ratio:5.2f}x {rss:>14s}",
+              flush=True)
+        if "profile" in v:
+            profiles[case] = v["profile"]
+    if profiles:
+        _print_profiles(profiles)
+    for kind, target in (("eval", 1.0), ("train", 1.2)):
+        picked = [r for c, r in ratios.items() if _is_training(c) == (kind == "train")]
+        if picked:
+            worst = max(picked)
+            print(f"worst {kind} ratio {worst:.2f}x ({'meets' if worst <= target else 'misses'} {target}x)")
+    return 0 if ratios else 1
+
+
+def _is_training(case):
+    return "train" in case or "bwd" in case
+
+
+def _print_profiles(profiles, top=6):
+    print("\nwhere visionlite's time goes (one cProfile'd run, main thread; own time by source file or C "
+          "function; numpy ufuncs and operators, GEMMs included, count in the file that runs them):")
+    for case, groups in profiles.items():
+        total = sum(groups.values()) or 1.0
+        best = sorted(groups.items(), key=lambda kv: -kv[1])[:top]
+        cells = ", ".join(f"{name} {100 * sec / total:.0f}%" for name, sec in best)
+        print(f"  {case} ({1e3 * total:.0f} ms profiled): {cells}")
