@@ -8,7 +8,7 @@ and the tensor takes the result's place in the graph.
 from . import dtypes as _dt
 from .autograd.grad_mode import is_grad_enabled
 from .autograd.versions import bump_version
-from .autograd.view_rebase import rebase, rebase_checks, refresh_view
+from .autograd.view_rebase import no_grad_view_error, rebase, rebase_checks, refresh_view
 from .backend import array_module
 
 
@@ -26,10 +26,13 @@ class InplaceMethods:
                     "a leaf Variable that requires grad is being used in an in-place operation."
                 )
             base = self._base
-            if base is not None and base.requires_grad and base._ctx is None:
-                raise RuntimeError(
-                    "a view of a leaf Variable that requires grad is being used in an in-place operation."
-                )
+            if base is not None and base.requires_grad:
+                if getattr(self, "_view_ver", 0) is None:
+                    no_grad_view_error()
+                if base._ctx is None:
+                    raise RuntimeError(
+                        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+                    )
 
     def _snapshot(self):
         """The current value in a separate buffer that takes self's place in the graph.

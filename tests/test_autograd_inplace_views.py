@@ -167,6 +167,18 @@ def test_view_made_in_no_grad_refused_as_torch():
             v = h[0]
         with pytest.raises(RuntimeError, match="created in no_grad mode"):
             v.mul_(a[0])
+        with pytest.raises(RuntimeError, match="created in no_grad mode"):
+            v.mul_(2)  # the base's history would silently miss the change
+        with lib.no_grad():
+            u = a[0]
+        with pytest.raises(RuntimeError, match="created in no_grad mode"):
+            u.mul_(2)
+        buf = lib.zeros(3, 4)
+        with lib.no_grad():
+            row = buf[0]
+        with pytest.raises(RuntimeError, match="created in no_grad mode"):
+            row.add_(a[0])
+        row.add_(1)  # nothing records gradients: a plain write, as in torch
 
 
 def test_expanded_view_refused_as_torch():

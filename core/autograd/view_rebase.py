@@ -102,10 +102,14 @@ def refresh_view(t):
     return t.requires_grad
 
 
+def no_grad_view_error():
+    raise RuntimeError(_NO_GRAD_VIEW_MSG)
+
+
 def rebase_checks(view):
     """Raise PyTorch's errors for an in-place op on ``view`` that would have to rebase its base."""
     if view._view_ver is None:
-        raise RuntimeError(_NO_GRAD_VIEW_MSG)
+        no_grad_view_error()
     d = view._data
     if any(s == 0 and n > 1 for n, s in zip(d.shape, d.strides)):
         raise RuntimeError(_OVERLAP_MSG)
