@@ -8,6 +8,8 @@ from .embedding import embedding, one_hot  # noqa: F401
 from .fold import fold, unfold  # noqa: F401
 from .linear import bilinear, linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
+from .loss_likelihood import gaussian_nll_loss, poisson_nll_loss  # noqa: F401
+from .loss_margin import *  # noqa: F401,F403
 from .pixelshuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from .sampling import affine_grid, grid_sample  # noqa: F401
 

@@ -11,6 +11,7 @@ from .flatten import Flatten, Unflatten  # noqa: F401
 from .fold import Fold, Unfold  # noqa: F401
 from .linear import Bilinear, Identity, Linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
+from .loss_more import *  # noqa: F401,F403
 from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # noqa: F401
 from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer  # noqa: F401
@@ -51,5 +52,5 @@ from .syncbatchnorm import SyncBatchNorm  # noqa: F401
 # ``from .modules import *`` in ``nn`` takes every public name but these submodules, which would otherwise
 # rebind ``nn.utils`` and ``nn.module``.
 _SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "syncbatchnorm",
-               "utils"}
+               "utils", "loss_more"}
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _SUBMODULES]
