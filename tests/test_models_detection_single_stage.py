@@ -244,6 +244,22 @@ def test_train_losses_match_torchvision_and_reach_every_parameter(name, twins):
     theirs.zero_grad()
 
 
+def test_retinanet_loads_checkpoints_with_pre_v2_head_keys(twins, tmp_path):
+    # Before TorchVision 0.13 each head tower was a flat Sequential of conv/ReLU (conv.0, conv.2, ...); a
+    # checkpoint without version metadata is renamed on load, as TorchVision does.
+    import re
+
+    ours, theirs = twins("retinanet_resnet50_fpn")
+    pattern = re.compile(r"^(head\.\w+_head\.conv\.)(\d)\.0\.")
+    old = {pattern.sub(lambda m: f"{m.group(1)}{2 * int(m.group(2))}.", k): v
+           for k, v in theirs.state_dict().items()}
+    assert "head.classification_head.conv.6.weight" in old
+    torch.save(old, tmp_path / "v1.pth")
+    ours.load_state_dict(vl.load(tmp_path / "v1.pth"), strict=True)
+    np.testing.assert_array_equal(ours.head.regression_head.conv[3][0].weight.detach().numpy(),
+                                  theirs.head.regression_head.conv[3][0].weight.detach().numpy())
+
+
 def test_train_mode_needs_targets_and_valid_boxes(twins):
     ours, _ = twins("ssdlite320_mobilenet_v3_large")
     ours.train()
