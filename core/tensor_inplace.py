@@ -2,7 +2,8 @@
 
 An in-place op is computed out of place and written back into the same storage, so views see the
 change; the version counter then moves on (saved copies of the old value are detected at backward)
-and the tensor takes the result's place in the graph.
+and the tensor takes the result's place in the graph. On a view of a tensor in the graph, the base's
+history is rebased instead (``CopySlices``; see ``autograd/view_rebase.py``), as in PyTorch.
 """
 
 from . import dtypes as _dt
