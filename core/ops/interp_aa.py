@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from ..backend import array_module
+from ._threads import split_map
 from .interp import Resample1dOp, scatter_plan
 
 _F32 = np.float32
@@ -91,13 +92,22 @@ def _round_sum(p, c, xp):
     """float32 nearest to ``p + c`` for float64 ``p`` (an exact product) and float64 ``c`` (a float32)."""
     s = p + c
     low = xp.bitwise_and(s.view(np.uint64), np.uint64(0x1FFFFFFF))
-    tie = low == np.uint64(0x10000000)  # halfway between two float32s
-    if bool(tie.any()):  # the float64 sum was rounded onto a tie: nudge it toward the exact value
+    tie = low == np.uint64(0x10000000)  # halfway between two float32s: right only if the sum was exact
+    n_tie = int(xp.count_nonzero(tie))
+    if n_tie == 0:
+        return s.astype(_F32)
+    if n_tie * 16 < s.size:  # few: work on those alone
         at = xp.nonzero(tie)
         sa, pa, ca = s[at], p[at], c[at]
         bp = sa - ca
         err = (pa - bp) + (ca - (sa - bp))  # two-sum: what the float64 sum lost
         s[at] = xp.where(err != 0, xp.nextafter(sa, sa + err), sa)
+        return s.astype(_F32)
+    bp = s - c
+    err = (p - bp) + (c - (s - bp))
+    fix = tie & (err != 0)
+    if bool(fix.any()):  # nudge the rounded ties toward the exact value
+        s = xp.where(fix, xp.nextafter(s, s + err), s)
     return s.astype(_F32)
 
 
@@ -107,44 +117,57 @@ def _along(v, ndim, axis):
     return v.reshape(shape)
 
 
+def _group_sum(x3, start, w, count, grouped, xp):
+    """Outputs sharing one ``count`` and ``grouped``: ``x3 (A, n, B)`` -> ``(A, len(start), B)``."""
+    fused = grouped < count
+    w = xp.asarray(w[:, :count, None], dtype=x3.dtype)
+    w64 = w.astype(np.float64) if fused else None
+    acc = None
+    for j in range(count):
+        t = xp.take(x3, xp.asarray(start + j), axis=1)
+        if j == 0:
+            acc = xp.multiply(t, w[:, 0], out=t)
+        elif j < grouped:  # a separately rounded product, then the add
+            acc += xp.multiply(t, w[:, j], out=t)
+        else:  # one fused multiply-add
+            p = t.astype(np.float64)
+            p *= w64[:, j]
+            acc = _round_sum(p, acc.astype(np.float64), xp)
+    return acc
+
+
 def aa_pass(x, axis, start, w, count):
     """Resample float ``x`` (numpy or cupy) along ``axis`` with ``aa_taps``' ``(start, w, count)``."""
     xp = array_module(x)
     axis = axis % x.ndim
-    n = x.shape[axis]
-    n_taps = w.shape[1]
-    idx = np.minimum(start[:, None] + np.arange(n_taps), n - 1)
-    # taps 1 .. grouped-1 are multiply-then-add; the rest below ``count`` are fused (float32 only)
+    shape = x.shape
+    a, n = math.prod(shape[:axis]), shape[axis]
+    b = x.size // max(a * n, 1)
+    x3 = x.reshape(a, n, b)
+    lastaxis = b == 1 and a > 1
+    if lastaxis:  # gather whole rows: put the resampled axis first
+        x3 = xp.ascontiguousarray(x3.reshape(a, n).T).reshape(1, n, a)
+    # taps 1 .. grouped-1 are multiply-then-add; the rest below ``count`` fused (float32 only)
     grouped = 1 + 4 * ((count - 1) // 4) if x.dtype == np.float32 else count
-    fused_any = bool((grouped < count).any())
-    wd = xp.asarray(w, dtype=x.dtype)
-    w64 = xp.asarray(w, dtype=np.float64) if fused_any else None
+    keys = count * 4096 + grouped
+    kinds = [np.nonzero(keys == key)[0] for key in np.unique(keys)]
+    out = xp.zeros((x3.shape[0], len(start), x3.shape[2]), dtype=x.dtype)
+    by_rows = x3.shape[0] > 1
 
-    def col(j):
-        return xp.take(x, xp.asarray(idx[:, j]), axis=axis), _along(wd[:, j], x.ndim, axis)
-
-    t, wj = col(0)
-    acc = t * wj
-    for j in range(1, n_taps):
-        add = j < grouped
-        fused = (j >= grouped) & (j < count)
-        if not add.any() and not fused.any():
-            continue
-        t, wj = col(j)
-        if not fused_any or not fused.any():
-            if add.all():
-                acc += t * wj
+    def part(lo, hi):
+        src = x3[lo:hi] if by_rows else x3[:, :, lo:hi]
+        dst = out[lo:hi] if by_rows else out[:, :, lo:hi]
+        for sel in kinds:
+            res = _group_sum(src, start[sel], w[sel], int(count[sel[0]]), int(grouped[sel[0]]), xp)
+            if len(kinds) == 1:
+                dst[...] = res
             else:
-                acc = xp.where(_along(xp.asarray(add), x.ndim, axis), acc + t * wj, acc)
-            continue
-        p = t.astype(np.float64)
-        p *= _along(w64[:, j], x.ndim, axis)
-        if add.any():
-            p = xp.where(_along(xp.asarray(add), x.ndim, axis), p.astype(_F32).astype(np.float64), p)
-        summed = _round_sum(p, acc.astype(np.float64), xp)
-        live = add | fused
-        acc = summed if live.all() else xp.where(_along(xp.asarray(live), x.ndim, axis), summed, acc)
-    return acc
+                dst[:, xp.asarray(sel)] = res
+
+    split_map(part, x3.shape[0] if by_rows else x3.shape[2], out.size * w.shape[1], xp)
+    if lastaxis:
+        out = xp.ascontiguousarray(out.reshape(len(start), a).T)
+    return out.reshape(shape[:axis] + (len(start),) + shape[axis + 1:])
 
 
 def aa_resize(x, sizes, mode, align_corners=False, scales=None):
