@@ -77,11 +77,23 @@ PATTERNS = {
     "zero_view": lambda L, a: _chain(a * 2, lambda h: h[0].zero_()),
     "single_element_view": lambda L, a: _chain(a * 2, lambda h: h[1, 2].mul_(h[0, 0].clone())),
     "clamp_view": lambda L, a: _chain(a * 2, lambda h: h[1:, 1:].clamp_(-1.0, 1.0)),
+    "augmented_assignments": (lambda L, a, b: _augmented_assign(a, b), (3, 4), (2,)),
+    "sequential_flatten_relu_inplace": (lambda L, a, w: L.nn.Sequential(
+        L.nn.Flatten(), L.nn.ReLU(inplace=True), L.nn.Dropout(0.0, inplace=True))(a * 1.0) @ w,
+        (2, 3, 2), (6, 3)),
     "two_views_same_base": (lambda L, a, b: _two_views(a, b), (3, 4), (4,)),
     "base_inplace_then_old_view": lambda L, a: _base_then_view(a),
     "view_of_nongrad_base": (lambda L, a, b: _nongrad_base(L, a, b), (3, 4), (4,)),
     "chain_then_leaf_graph": (lambda L, a, b: _chain(a @ b, lambda h: h[:, 0].div_(2)), (3, 4), (4, 2)),
 }
+
+
+def _augmented_assign(a, b):
+    h = a * 2
+    h[:, 0] *= 2  # getitem (a view), imul_ on it, setitem of the view into its own base
+    h[h > 1] += b.sum()  # advanced index: a copy, then written back
+    h.view(-1)[::3] -= 1
+    return h
 
 
 def _chain(h, inplace):
