@@ -9,7 +9,13 @@ history is rebased instead (``CopySlices``; see ``autograd/view_rebase.py``), as
 from . import dtypes as _dt
 from .autograd.grad_mode import is_grad_enabled
 from .autograd.versions import bump_version
-from .autograd.view_rebase import no_grad_view_error, rebase, rebase_checks, refresh_view
+from .autograd.view_rebase import (
+    follow_retained_grad,
+    no_grad_view_error,
+    rebase,
+    rebase_checks,
+    refresh_view,
+)
 from .backend import array_module
 
 
@@ -80,9 +86,11 @@ class InplaceMethods:
         if rebasing:
             rebase(self, result)  # the base's history now ends in CopySlices, as in PyTorch
         elif result.requires_grad:
+            old = self._ctx, self._out_index
             self._ctx = result._ctx
             self._out_index = result._out_index
             self.requires_grad = True
+            follow_retained_grad(self, *old)
         return self
 
     def _inplace_arith(self, other, np_fn, op_fn):

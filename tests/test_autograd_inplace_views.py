@@ -282,3 +282,22 @@ def test_diagonal_and_unfold_are_views_as_torch():
             x.unfold(1, 5, 1)
         with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
             x.unfold(1, 2, 0)
+
+
+def test_retain_grad_follows_the_inplace_value_as_torch():
+    got = {}
+    for lib in (vl, torch):
+        a = lib.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        h = a * 2
+        h.retain_grad()
+        h[0].mul_(3)  # rebased: h.grad is the gradient of the new h
+        k = a * 1
+        k.retain_grad()
+        k.mul_(3)  # plain in-place: the same
+        v = (a * 2)[1]
+        v.retain_grad()
+        v.mul_(3)
+        ((h * h).sum() + (k * k).sum() + (v * v).sum()).backward()
+        got[lib] = [np.asarray(t.grad.numpy()) for t in (h, k, v, a)]
+    for x, y in zip(got[vl], got[torch]):
+        np.testing.assert_allclose(x, y)

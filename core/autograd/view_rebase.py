@@ -102,6 +102,19 @@ def refresh_view(t):
     return t.requires_grad
 
 
+def follow_retained_grad(t, old_node, old_index):
+    """After an in-place op gave ``t`` a new node: ``retain_grad()`` now keeps the gradient of the new
+    value, as in PyTorch (hooks from ``register_hook`` stay with the old value)."""
+    if not t._retains_grad or old_node is None or old_node is t._ctx or not old_node.retain_hooks:
+        return
+    keep = old_node.retain_hooks.pop(old_index, None)
+    if keep is not None:
+        node = t._ctx
+        if node.retain_hooks is None:
+            node.retain_hooks = {}
+        node.retain_hooks[t._out_index] = keep
+
+
 def no_grad_view_error():
     raise RuntimeError(_NO_GRAD_VIEW_MSG)
 
@@ -128,10 +141,14 @@ def rebase(view, result):
             "`.data` replaced?); clone the view before modifying it in place"
         )
     node = CopySlices(base, edge(base), result, pos)
+    old = base._ctx, base._out_index
     base._ctx = node
     base._out_index = 0
     base.requires_grad = True
+    follow_retained_grad(base, *old)
+    old = view._ctx, view._out_index
     view._ctx = AsStridedView(base, (node, 0), pos)
     view._out_index = 0
     view.requires_grad = True
     view._view_ver = version_of(view)
+    follow_retained_grad(view, *old)
