@@ -16,7 +16,7 @@ from ._api import WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
-    "ConvNeXt", "CNBlockConfig", "LayerNorm2d",
+    "ConvNeXt",
     "ConvNeXt_Tiny_Weights", "ConvNeXt_Small_Weights", "ConvNeXt_Base_Weights", "ConvNeXt_Large_Weights",
     "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
 ]
