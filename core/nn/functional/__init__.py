@@ -3,8 +3,9 @@
 from .activation import *  # noqa: F401,F403
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
 from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: F401
-from .dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
+from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
+from .embedding_bag import embedding_bag  # noqa: F401
 from .fold import fold, unfold  # noqa: F401
 from .linear import bilinear, linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
@@ -18,7 +19,14 @@ from .sampling import affine_grid, grid_sample  # noqa: F401
 from ...ops.movement import pad  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from .interpolation import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401
-from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm  # noqa: F401
+from .normalization import (  # noqa: F401
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    rms_norm,
+)
 from .pooling import (  # noqa: F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

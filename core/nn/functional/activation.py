@@ -14,7 +14,7 @@ from ...tensor import Tensor
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "celu", "selu",
            "gelu", "silu", "mish", "hardswish", "hardsigmoid", "hardtanh", "hardtanh_", "sigmoid", "tanh",
            "softmax", "log_softmax", "softmin", "softplus", "softsign", "tanhshrink", "hardshrink",
-           "softshrink", "logsigmoid", "threshold", "threshold_", "glu"]
+           "softshrink", "logsigmoid", "threshold", "threshold_", "glu", "rrelu", "rrelu_"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -213,3 +213,24 @@ def glu(input, dim=-1):
     a, b = input.chunk(2, dim)
     return a * _ew.sigmoid(b)
 
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: in training each negative element gets a slope drawn from
+    ``U(lower, upper)``; in eval the slope is ``(lower + upper) / 2``."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace=inplace)
+    from ...random import random_array
+
+    x = input._data
+    u = random_array("uniform", x.shape, x.dtype, input.device)
+    slope = (u * x.dtype.type(upper - lower) + x.dtype.type(lower)).astype(x.dtype, copy=False)
+    noise = Tensor._wrap(slope * (x < 0) + (x >= 0).astype(x.dtype))
+    out = input * noise
+    if inplace:
+        input._check_inplace()
+        return input._assign(out)
+    return out
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)

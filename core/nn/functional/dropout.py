@@ -7,7 +7,7 @@ from ...backend import array_module
 from ...random import random_array
 from ...tensor import Tensor
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d"]
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
 
 
 def _check_p(p):
@@ -98,3 +98,41 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     if input.ndim not in (4, 5):
         _deprecated_rank("dropout3d", input.ndim, 3)
     return _feature_dropout(input, p, training, inplace, 2 if input.ndim == 5 else 1)
+
+
+_SELU_NEG = 1.7580993408473766  # SELU's negative saturation value, scale * alpha
+
+
+def _alpha(input, mask_shape, p, inplace):
+    """SELU-preserving dropout: dropped values go to SELU's saturation, then an affine map ``a x + b``
+    restores zero mean and unit variance (Klambauer et al., 2017)."""
+    x = input._data
+    if p == 1.0:
+        out = input * Tensor._wrap(array_module(x).zeros((), dtype=x.dtype))
+    else:
+        keep = (random_array("uniform", mask_shape, x.dtype, input.device) >= p).astype(x.dtype)
+        a = 1.0 / ((_SELU_NEG ** 2 * p + 1) * (1 - p)) ** 0.5
+        shift = (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
+        out = input * Tensor._wrap(keep * x.dtype.type(a)) + Tensor._wrap(shift.astype(x.dtype))
+    if inplace:
+        input._check_inplace()
+        return input._assign(out)
+    return out
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout for SELU networks (training only); shape ``(*)`` -> ``(*)``."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _alpha(input, input.shape, p, inplace)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels of ``(N, C, *)`` input."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return _alpha(input, tuple(input.shape[:2]) + (1,) * (input.ndim - 2), p, inplace)

@@ -16,7 +16,7 @@ from ...ops.movement import pad as _pad
 from ...ops.norm import BatchNormOp, RowNormOp
 from ...tensor import Tensor
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm"]
 
 
 def _check(x, op, min_dim=2):
@@ -173,3 +173,20 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         total = total + padded[:, i:i + c]
     div = (total * (alpha / size) + k) ** beta
     return input / div
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Divide by the root mean square over the trailing ``normalized_shape`` dims (``eps`` added to the mean
+    square; None: the dtype's machine epsilon, as PyTorch), then scale by ``weight``."""
+    ns = normalized_shape
+    ns = (int(ns),) if isinstance(ns, (int, np.integer)) else tuple(int(d) for d in ns)
+    if not ns or input.ndim < len(ns) or tuple(input.shape[-len(ns):]) != ns:
+        raise RuntimeError(f"rms_norm: given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of shape {list(input.shape)}")
+    if weight is not None and tuple(weight.shape) != ns:
+        raise RuntimeError(f"rms_norm: weight must have shape {list(ns)}, got {list(weight.shape)}")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - len(ns), input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return y if weight is None else y * weight

@@ -5,8 +5,8 @@ from ..module import Module  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
-from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
-from .embedding import Embedding  # noqa: F401
+from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
+from .embedding import Embedding, EmbeddingBag  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .fold import Fold, Unfold  # noqa: F401
 from .linear import Bilinear, Identity, Linear  # noqa: F401
@@ -28,6 +28,7 @@ from .normalization import (  # noqa: F401
     InstanceNorm2d,
     LayerNorm,
     LocalResponseNorm,
+    RMSNorm,
 )
 from .pooling import (  # noqa: F401
     AdaptiveAvgPool1d,

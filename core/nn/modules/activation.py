@@ -7,7 +7,8 @@ from .transformer import MultiheadAttention  # noqa: F401  (PyTorch lists it in 
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU", "SiLU", "Mish", "Hardswish",
            "Hardsigmoid", "Hardtanh", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin", "Softplus",
-           "Softsign", "Tanhshrink", "Hardshrink", "Softshrink", "LogSigmoid", "Threshold", "GLU"]
+           "Softsign", "Tanhshrink", "Hardshrink", "Softshrink", "LogSigmoid", "Threshold", "GLU",
+           "RReLU", "Softmax2d"]
 
 
 def _inplace_str(inplace, sep=""):
@@ -292,3 +293,26 @@ class Threshold(Module):
 
     def extra_repr(self):
         return f"threshold={self.threshold}, value={self.value}" + _inplace_str(self.inplace, ", ")
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU (slopes from ``U(lower, upper)`` in training, their mean in eval)."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}{_inplace_str(self.inplace, ', ')}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of ``(N, C, H, W)`` or ``(C, H, W)`` input at each position."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
+        return F.softmax(input, -3)

@@ -2,7 +2,7 @@
 from .. import functional as F
 from ..module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -44,3 +44,15 @@ class Dropout3d(_DropoutNd):
     """Zero whole channels of ``(N, C, D, H, W)`` input."""
 
     _fn = F.dropout3d
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout that keeps SELU activations' zero mean and unit variance."""
+
+    _fn = F.alpha_dropout
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels of ``(N, C, *)`` input."""
+
+    _fn = F.feature_alpha_dropout
