@@ -49,18 +49,45 @@ def _perturb(model, seed=0):
                 m.bias.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
                 m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
                 m.running_var.copy_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
-        rpn = model.rpn.head
-        rpn.cls_logits.weight.mul_(20.0)  # spread the objectness so that the top-n cut is not a near-tie
-        # random features reach ~300: shrink the box deltas so that proposals and boxes keep sane shapes
-        rpn.bbox_pred.weight.mul_(0.01)
-        model.roi_heads.box_predictor.bbox_pred.weight.mul_(0.01)
-        predictor = model.roi_heads.box_predictor
-        predictor.cls_score.weight.mul_(0.05)
-        bias = predictor.cls_score.bias
-        bias.zero_()
-        bias[1] = 4.0
-        if bias.numel() > 3:
-            bias[3] = 3.0
+    _calibrate(model, g)
+
+
+def _calibrate(model, g):
+    """Scale the RPN and box predictors to the random features' size (measured on the photo), so that
+    objectness and class logits spread over a few units (no near-ties deciding NMS) and box deltas stay
+    near 0.1 (sane boxes); the classifier's bias favours two classes, so confident detections exist."""
+    seen = {}
+
+    def record(key):
+        def hook(module, inputs, output):
+            seen.setdefault(key, output.std().item())  # the first (largest) level for the RPN
+        return hook
+
+    hooks = [model.rpn.head.conv.register_forward_hook(record("rpn")),
+             model.roi_heads.box_head.register_forward_hook(record("box"))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model([torch.tensor(_photo())])
+    for h in hooks:
+        h.remove()
+    model.train(was_training)
+
+    def scale(layer, feature_std, target):
+        fan_in = layer.weight[0].numel()
+        std = target / (feature_std * fan_in ** 0.5)
+        layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * std)
+        layer.bias.zero_()
+
+    with torch.no_grad():
+        rpn, predictor = model.rpn.head, model.roi_heads.box_predictor
+        scale(rpn.cls_logits, seen["rpn"], 2.0)
+        scale(rpn.bbox_pred, seen["rpn"], 0.1)
+        scale(predictor.cls_score, seen["box"], 1.5)
+        scale(predictor.bbox_pred, seen["box"], 0.1)
+        predictor.cls_score.bias[1] = 4.0
+        if predictor.cls_score.bias.numel() > 3:
+            predictor.cls_score.bias[3] = 3.0
 
 
 def _small(lib, kind, **kwargs):
