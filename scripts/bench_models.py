@@ -6,24 +6,26 @@ at 520x520, batch 1; retinanet_resnet50_fpn on a 480x640 photo, which its transf
 and one training step (forward, cross-entropy, backward, SGD with momentum) of resnet18
 at batch 16; fasterrcnn_mobilenet_v3_large_320_fpn eval on a 480x640 photo and one training step on two
 (losses summed, backward, SGD).
-Each case reports the median wall time of both libraries and the ratio visionlite / PyTorch (targets:
-inference within 1.5x, training within 2x). Needs torch and torchvision installed.
+Each library runs in its own processes, alternated, with the same thread count (``_bench_runner.py``);
+each case reports median and spread (min-max) of both, the ratio of the medians visionlite / PyTorch
+(targets: 1.0 for inference, 1.2 for training) and peak RSS. Both hold the same weights: the PyTorch
+worker saves TorchVision's randomly initialized state dict once (a temporary .npz cache) and the
+visionlite worker loads it. Needs torch and torchvision installed.
 
     python scripts/bench_models.py                  # CPU, all cases
-    python scripts/bench_models.py --repeat 10 --cases resnet18
+    python scripts/bench_models.py --quick --cases resnet18 mobilenet_v2
     python scripts/bench_models.py --device cuda    # cupy vs torch on the GPU
 """
-import argparse
+import importlib
 import os
-import platform
-import statistics
+import subprocess
 import sys
-import time
+import tempfile
 
 import numpy as np
 
-import visionlite as vl
-from visionlite import models as vm
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench_runner  # noqa: E402
 
 INFERENCE = [("resnet18", 1), ("resnet18", 16), ("resnet50", 1), ("resnet50", 16), ("mobilenet_v2", 1),
              ("mobilenet_v2", 16), ("swin_t", 1), ("swin_t", 8)]
@@ -46,23 +48,6 @@ INPUT_SIZE["fasterrcnn_mobilenet_v3_large_320_fpn"] = (480, 640)  # resized to 3
 DETECTION_TRAIN = ("fasterrcnn_mobilenet_v3_large_320_fpn", 2)
 
 
-def _timed(fn, sync):
-    start = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - start
-
-
-def _twin_models(name, torch, tvm, device):
-    """The torchvision model and a visionlite model holding the same random weights."""
-    torch.manual_seed(0)
-    kwargs = BUILD_KWARGS.get(name, {})
-    theirs = tvm.get_model(name, **kwargs).to(device)
-    ours = vm.get_model(name, **kwargs)
-    ours.load_state_dict({k: vl.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
-    return theirs, ours.to(device)
-
-
 def _photos(batch, size):
     """``batch`` real photos (tests/assets) resized to ``size`` (H, W): (3, H, W) float32 arrays in [0, 1]."""
     from PIL import Image
@@ -77,135 +62,107 @@ def _photos(batch, size):
     return photos
 
 
-def bench_inference(name, batch, args, torch, tvm):
-    theirs, ours = _twin_models(name, torch, tvm, args.device)
-    theirs.eval()
-    ours.eval()
-    size = INPUT_SIZE.get(name, (224, 224))
-    if name in DETECTION:
-        x = _photos(batch, size)
-        xt = [torch.from_numpy(img).to(args.device) for img in x]
-        xv = [vl.tensor(img, device=args.device) for img in x]
-    else:
-        x = np.random.default_rng(0).standard_normal((batch, 3, *size)).astype(np.float32)
-        xt, xv = torch.from_numpy(x).to(args.device), vl.tensor(x, device=args.device)
-
-    def run_torch():
-        with torch.no_grad():
-            theirs(xt)
-
-    def run_ours():
-        with vl.no_grad():
-            ours(xv)
-
-    return _time_pair(run_ours, run_torch, args, torch)
+CASES = [f"{n} eval batch {b}" for n, b in INFERENCE]
+CASES += ["resnet18 train step batch 16", f"{DETECTION_TRAIN[0]} train step batch {DETECTION_TRAIN[1]}"]
+_WEIGHTS = os.path.join(tempfile.gettempdir(), "visionlite-bench-weights")
 
 
-def bench_train_step(name, batch, args, torch, tvm):
-    theirs, ours = _twin_models(name, torch, tvm, args.device)
-    theirs.train()
-    ours.train()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
-    y = rng.integers(0, 1000, size=batch)
-    xt, yt = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
-    xv, yv = vl.tensor(x, device=args.device), vl.tensor(y, device=args.device)
-    opt_t = torch.optim.SGD(theirs.parameters(), lr=1e-3, momentum=0.9)
-    opt_v = vl.optim.SGD(ours.parameters(), lr=1e-3, momentum=0.9)
-    loss_t, loss_v = torch.nn.CrossEntropyLoss(), vl.nn.CrossEntropyLoss()
-
-    def run_torch():
-        opt_t.zero_grad()
-        loss_t(theirs(xt), yt).backward()
-        opt_t.step()
-
-    def run_ours():
-        opt_v.zero_grad()
-        loss_v(ours(xv), yv).backward()
-        opt_v.step()
-
-    return _time_pair(run_ours, run_torch, args, torch)
+def _parse(case):
+    name, rest = case.split(" ", 1)
+    return name, "train" in rest, int(rest.rsplit(" ", 1)[1])
 
 
-def bench_detection_train_step(name, batch, args, torch, tvm):
-    """One training step of a detector: forward with targets, the summed loss dict backward, SGD."""
-    theirs, ours = _twin_models(name, torch, tvm, args.device)
-    theirs.train()
-    ours.train()
-    x = _photos(batch, INPUT_SIZE.get(name, (480, 640)))
-    boxes = np.array([[40.0, 60.0, 300.0, 400.0], [320.0, 100.0, 600.0, 300.0]], np.float32)
-    labels = np.array([1, 2])
-    xt = [torch.from_numpy(img).to(args.device) for img in x]
-    xv = [vl.tensor(img, device=args.device) for img in x]
-    tt = [{"boxes": torch.from_numpy(boxes).to(args.device),
-           "labels": torch.from_numpy(labels).to(args.device)} for _ in x]
-    tv = [{"boxes": vl.tensor(boxes, device=args.device), "labels": vl.tensor(labels, device=args.device)}
-          for _ in x]
-    opt_t = torch.optim.SGD(theirs.parameters(), lr=1e-3, momentum=0.9)
-    opt_v = vl.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
-
-    def run_torch():
-        opt_t.zero_grad()
-        sum(theirs(xt, tt).values()).backward()
-        opt_t.step()
-
-    def run_ours():
-        opt_v.zero_grad()
-        sum(ours(xv, tv).values()).backward()
-        opt_v.step()
-
-    return _time_pair(run_ours, run_torch, args, torch)
+def _weights_path(name):
+    return os.path.join(_WEIGHTS, f"{name}.npz")
 
 
-def _time_pair(run_ours, run_torch, args, torch):
-    cuda = args.device.startswith("cuda")
-    sync_t = torch.cuda.synchronize if cuda else (lambda: None)
-    sync_v = vl.cuda.synchronize if cuda else (lambda: None)
-    for _ in range(args.warmup):
-        _timed(run_torch, sync_t)
-        _timed(run_ours, sync_v)
-    # Alternate the two so that load from other processes hits both alike; report medians.
-    times = [(_timed(run_ours, sync_v), _timed(run_torch, sync_t)) for _ in range(args.repeat)]
-    return statistics.median(t for t, _ in times), statistics.median(t for _, t in times)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--cases", nargs="*", help="only cases whose model name is listed")
-    parser.add_argument("--no-train", dest="train", action="store_false", help="skip the training step")
-    args = parser.parse_args(argv)
-    try:
+def _model(libname, name, device):
+    """TorchVision's model (seed 0), its state dict cached as .npz; or visionlite's holding those weights."""
+    kwargs = BUILD_KWARGS.get(name, {})
+    path = _weights_path(name)
+    if libname == "torch":
         import torch
         import torchvision.models as tvm
-    except ImportError:
-        print("bench_models.py compares with PyTorch: pip install torch torchvision", file=sys.stderr)
-        return 2
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), numpy {np.__version__}, device {args.device}")
-    print(f"{'case':34s} {'visionlite ms':>14s} {'torch ms':>10s} {'ratio':>7s}")
-    cases = [(f"{n} eval batch {b}", bench_inference, n, b) for n, b in INFERENCE]
-    if args.train:
-        cases.append(("resnet18 train step batch 16", bench_train_step, "resnet18", 16))
-        name, batch = DETECTION_TRAIN
-        cases.append((f"{name} train step batch {batch}", bench_detection_train_step, name, batch))
-    worst = {}
-    for label, fn, name, batch in cases:
-        if args.cases and name not in args.cases:
-            continue
-        t_ours, t_torch = fn(name, batch, args, torch, tvm)
-        ratio = t_ours / t_torch
-        kind = "train" if "train" in label else "eval"
-        worst[kind] = max(worst.get(kind, 0.0), ratio)
-        print(f"{label:34s} {1e3 * t_ours:14.1f} {1e3 * t_torch:10.1f} {ratio:6.2f}x", flush=True)
-    targets = {"eval": 1.5, "train": 2.0}
-    for kind, ratio in worst.items():
-        verdict = "within" if ratio <= targets[kind] else "OVER"
-        print(f"worst {kind} ratio {ratio:.2f}x: {verdict} the {targets[kind]}x target")
-    return 0
+        torch.manual_seed(0)
+        model = tvm.get_model(name, **kwargs)
+        if not os.path.exists(path):
+            os.makedirs(_WEIGHTS, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.npz"
+            np.savez(tmp, **{k: v.detach().numpy() for k, v in model.state_dict().items()})
+            os.replace(tmp, path)
+        return model.to(device)
+    import visionlite as vl
+    from visionlite import models as vm
+
+    if not os.path.exists(path):  # a PyTorch worker that builds nothing writes the weights
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", "torch", f"{name} eval batch 1",
+               "--repeat", "0", "--warmup", "0", "--export-only"]
+        subprocess.run(cmd, check=True, capture_output=True)
+    model = vm.get_model(name, **kwargs)
+    with np.load(path) as state:
+        model.load_state_dict({k: vl.tensor(state[k]) for k in state.files})
+    return model.to(device)
+
+
+def build(libname, case, args):
+    """One timed iteration of ``case`` in ``libname``."""
+    lib = importlib.import_module("visionlite" if libname == "visionlite" else "torch")
+    name, train, batch = _parse(case)
+    device = args.device
+    if libname == "torch" and device.startswith("cuda") and not lib.cuda.is_available():
+        device = "cpu"
+    sync = lib.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    model = _model(libname, name, device)
+    if getattr(args, "export_only", False):
+        return lambda: None
+    model.train(train)
+    size = INPUT_SIZE.get(name, (224, 224))
+    rng = np.random.default_rng(0)
+    if name in DETECTION:
+        x = [lib.tensor(img, device=device) for img in _photos(batch, size)]
+    else:
+        x = lib.tensor(rng.standard_normal((batch, 3, *size)).astype(np.float32), device=device)
+    if not train:
+        def run():
+            with lib.no_grad():
+                model(x)
+            sync()
+
+        return run
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = lib.optim.SGD(params, lr=1e-3, momentum=0.9)
+    if name in DETECTION:
+        boxes = np.array([[40.0, 60.0, 300.0, 400.0], [320.0, 100.0, 600.0, 300.0]], np.float32)
+        targets = [{"boxes": lib.tensor(boxes, device=device), "labels": lib.tensor(np.array([1, 2]),
+                                                                                    device=device)}
+                   for _ in x]
+
+        def loss():
+            return sum(model(x, targets).values())
+    else:
+        y = lib.tensor(rng.integers(0, 1000, size=batch), device=device)
+
+        def loss():
+            return lib.nn.functional.cross_entropy(model(x), y)
+
+    def step():
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+        sync()
+
+    return step
+
+
+def main():
+    if "--export-only" in sys.argv:  # a worker asked only to write the weights cache
+        sys.argv.remove("--export-only")
+        args = _bench_runner.parser("").parse_args()
+        args.export_only = True
+        build(*args.worker, args)
+        return 0
+    return _bench_runner.main(__file__, CASES, build, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":
