@@ -13,6 +13,10 @@ Here a fused multiply-add of float32 numbers is a float64 product (exact) plus t
 float32, with the rare double-rounding tie corrected; separately rounded steps computed in float64 and
 rounded to float32 are exact (53 >= 2 * 24 + 2). float64 inputs follow the same order without the fused
 steps (within an ulp of PyTorch).
+
+Not reproduced on purpose: PyTorch (2.14, CPU) returns the first output row everywhere when the height is
+resampled on an image whose width is 1 (its vertical loop reads the taps with zero strides); here every
+row is resampled.
 """
 import math
 

@@ -8,9 +8,8 @@ computed in float64, normalised, then scaled to int16 with the most fractional b
 weight below 2^15; each pass sums pixel x weight in integers from half an output level, shifts right and
 saturates to uint8, so the intermediate image between the passes is uint8 too.
 
-(Float images keep the matrix form in ``_tensor_resample``: PyTorch's float kernel sums the taps one by
-one with fused multiply-adds in some builds and not in others, which no fixed order here reproduces for
-every size; the two agree to about one uint8 level in 10^4 values after rounding.)
+(Float images take ``visionlite.core.ops.interp_aa`` when antialiased, which reproduces PyTorch's float32
+summation order bit for bit, and the matrix form in ``_tensor_resample`` otherwise.)
 """
 import math
 
