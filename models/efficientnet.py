@@ -19,7 +19,7 @@ from ._api import WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _make_divisible, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
-    "EfficientNet", "MBConvConfig", "FusedMBConvConfig",
+    "EfficientNet",
     "EfficientNet_B0_Weights", "EfficientNet_B1_Weights", "EfficientNet_B2_Weights",
     "EfficientNet_B3_Weights", "EfficientNet_B4_Weights", "EfficientNet_B5_Weights",
     "EfficientNet_B6_Weights", "EfficientNet_B7_Weights",

@@ -20,7 +20,7 @@ from ._api import WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _make_divisible, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
-    "RegNet", "BlockParams",
+    "RegNet",
     "RegNet_Y_400MF_Weights", "RegNet_Y_800MF_Weights", "RegNet_Y_1_6GF_Weights", "RegNet_Y_3_2GF_Weights",
     "RegNet_Y_8GF_Weights", "RegNet_Y_16GF_Weights", "RegNet_Y_32GF_Weights", "RegNet_Y_128GF_Weights",
     "RegNet_X_400MF_Weights", "RegNet_X_800MF_Weights", "RegNet_X_1_6GF_Weights", "RegNet_X_3_2GF_Weights",
