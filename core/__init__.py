@@ -105,7 +105,7 @@ def is_floating_point(t):
 
 
 _LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
-         "amp", "accelerator", "checkpoint", "linalg"}
+         "amp", "accelerator", "checkpoint", "linalg", "testing"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp",
                **{n: "linalg._legacy" for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky",
                                                 "svd", "qr")}}

@@ -40,6 +40,7 @@ _LAZY = {
     "amp",
     "distributed",
     "linalg",
+    "testing",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

@@ -19,6 +19,7 @@ ALIASES = {
     "visionlite.amp": "visionlite.core.amp",
     "visionlite.distributed": "visionlite.core.distributed",
     "visionlite.linalg": "visionlite.core.linalg",
+    "visionlite.testing": "visionlite.core.testing",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
     "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
 }
