@@ -140,8 +140,9 @@ def test_boxes_tied_scores_and_max_dets():
     _check(gt, results, "bbox")
 
 
-def test_boxes_category_agnostic():
-    gt, results = _make(np.random.default_rng(12), num_classes=5)
+@pytest.mark.parametrize("tie_scores", [False, True])
+def test_boxes_category_agnostic(tie_scores):
+    gt, results = _make(np.random.default_rng(12), num_classes=5, tie_scores=tie_scores)
     _check(gt, results, "bbox", use_cats=False)
 
 

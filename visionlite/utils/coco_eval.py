@@ -139,16 +139,18 @@ def _index(coco_gt, results, iou_type, use_cats):
                      ({int(a["category_id"]) for a in coco_gt["annotations"]}
                       if not coco_gt.get("categories") else set()))
     gts, dts = {}, {}
+    wanted = set(cat_ids)
     for ann in coco_gt["annotations"]:
+        if int(ann["category_id"]) not in wanted:
+            continue
         key = (int(ann["image_id"]), int(ann["category_id"]) if use_cats else -1)
         gts.setdefault(key, []).append(ann)
-    wanted = set(cat_ids)
     for k, det in enumerate(results):
         image_id = int(det["image_id"])
         if image_id not in images:
             raise ValueError(f"a detection is for image_id {image_id}, which the ground truth does not have; "
                              "results must refer to the ground truth's images")
-        if use_cats and int(det["category_id"]) not in wanted:
+        if int(det["category_id"]) not in wanted:
             continue
         if iou_type == "bbox" and "bbox" not in det:
             raise ValueError("bbox evaluation needs a 'bbox' [x, y, w, h] in every detection")
@@ -157,6 +159,10 @@ def _index(coco_gt, results, iou_type, use_cats):
                              "every detection")
         key = (image_id, int(det["category_id"]) if use_cats else -1)
         dts.setdefault(key, []).append((k, det))
+    if not use_cats:  # COCOeval pools an image's objects category by category: ties break in that order
+        for lists in (gts, dts):
+            for items in lists.values():
+                items.sort(key=lambda x: int((x[1] if isinstance(x, tuple) else x)["category_id"]))
     return images, (cat_ids if use_cats else [-1]), gts, dts
 
 
