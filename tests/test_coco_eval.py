@@ -224,3 +224,16 @@ def test_bad_input():
         coco_eval.evaluate_coco(gt, [{"image_id": 999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}])
     with pytest.raises(ValueError, match="segmentation"):
         coco_eval.evaluate_coco(gt, results, "segm")
+
+
+@pytest.mark.parametrize("order", [(1, 2), (2, 1)])
+def test_equal_iou_tie_goes_to_the_later_ground_truth(order):
+    # The first detection has IoU 0.5 with both ground truths; which one it takes decides whether the
+    # second detection (IoU 1 with the upper one only) finds a match at IoU 0.5.
+    boxes = {1: [0.0, 0.0, 10.0, 5.0], 2: [0.0, 5.0, 10.0, 5.0]}
+    gt = {"images": [{"id": 1, "height": 20, "width": 20}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [{"id": k, "image_id": 1, "category_id": 1, "bbox": boxes[k], "area": 50.0,
+                           "iscrowd": 0} for k in order]}
+    results = [{"image_id": 1, "category_id": 1, "bbox": [0.0, 0.0, 10.0, 10.0], "score": 0.9},
+               {"image_id": 1, "category_id": 1, "bbox": boxes[1], "score": 0.8}]
+    _check(gt, results, "bbox")
