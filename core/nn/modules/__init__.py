@@ -11,7 +11,6 @@ from .flatten import Flatten, Unflatten  # noqa: F401
 from .fold import Fold, Unfold  # noqa: F401
 from .linear import Bilinear, Identity, Linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
-from .loss_more import *  # noqa: F401,F403
 from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # noqa: F401
 from .transformer import (  # noqa: F401
@@ -60,5 +59,5 @@ from .syncbatchnorm import SyncBatchNorm  # noqa: F401
 # ``from .modules import *`` in ``nn`` takes every public name but these submodules, which would otherwise
 # rebind ``nn.utils`` and ``nn.module``.
 _SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "syncbatchnorm",
-               "utils", "loss_more"}
+               "utils"}
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _SUBMODULES]

@@ -1,4 +1,4 @@
-"""``nn.modules.sparse``, as in PyTorch: ``Embedding`` (defined in ``embedding.py``)."""
-from .embedding import Embedding
+"""``nn.modules.sparse``, as in PyTorch: ``Embedding`` and ``EmbeddingBag`` (defined in ``embedding.py``)."""
+from .embedding import Embedding, EmbeddingBag
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
