@@ -13,6 +13,7 @@ from .autograd.versions import reset_version, share_version
 from .autograd.view_rebase import refresh_view
 from .backend import CPU, Device, array_module, device_of, is_cupy_array, module_for, to_device
 from .tensor_inplace import InplaceMethods
+from .to_args import parse_to
 
 
 class Tensor(InplaceMethods):
@@ -245,24 +246,11 @@ class Tensor(InplaceMethods):
 
     # ------------------------------------------------------------------------------ conversion
     def to(self, *args, **kwargs):
-        """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (isinstance(a, str) and _is_dtype_name(a)):
-                dtype = a
-            elif a is not None:
-                device = a
+        """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (see ``to_args``)."""
+        device, dtype, _, copy, _ = parse_to(*args, **kwargs)
         out = self
         if device is not None:
-            dev = Device(device)
+            dev = device
             if dev != out.device:
                 if dev.type == "cuda":
                     module_for(dev)  # raises a clear error without cupy or a GPU
@@ -270,7 +258,7 @@ class Tensor(InplaceMethods):
 
                 out = ToDevice.apply(out, device=dev)
         if dtype is not None:
-            npd = _dt.get_dtype(dtype).np
+            npd = dtype.np
             if npd != out._data.dtype:
                 from .ops.elementwise import Cast
 
@@ -521,14 +509,6 @@ class Tensor(InplaceMethods):
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
-
-
-def _is_dtype_name(name):
-    try:
-        _dt.get_dtype(name)
-        return True
-    except TypeError:
-        return False
 
 
 def _rebuild(array, device, requires_grad):

@@ -357,27 +357,12 @@ class Module(HookMixin):
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``; dtype moves apply to
         floating-point parameters and buffers only. Works in place and returns self."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
-        from .. import dtypes as _dt
+        from ..to_args import parse_to
 
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, (_dt.dtype, type, np.dtype)) or (isinstance(a, str) and a != "cpu"
-                                                                and not a.startswith("cuda")):
-                dtype = a
-            elif a is not None:
-                device = a
-        if dtype is not None:
-            dtype = _dt.get_dtype(dtype)
-            if not dtype.is_floating_point:
-                raise TypeError("nn.Module.to only accepts floating point dtypes, but got desired "
-                                f"dtype={dtype}")
+        device, dtype, _, _, _ = parse_to(*args, allow_copy=False, **kwargs)
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError("nn.Module.to only accepts floating point dtypes, but got desired "
+                            f"dtype={dtype}")
 
         def convert(t):
             out = t if device is None else t.to(device)
