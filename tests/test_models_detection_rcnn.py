@@ -26,7 +26,7 @@ SLOW = ["fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mob
 # Mask and Keypoint R-CNN in the default suite: their classes on the MobileNetV3-FPN backbone with slim heads
 SMALL = ["mask", "keypoint"]
 # small images, and few detections per image: the mask and keypoint heads run once per detection
-SIZE = dict(min_size=224, max_size=320, box_detections_per_img=12)
+SIZE = dict(min_size=192, max_size=256, box_detections_per_img=12)
 # every anchor and every proposal is sampled, so the losses do not depend on the random sampler
 ALL_SAMPLED = dict(rpn_batch_size_per_image=1_000_000, rpn_positive_fraction=0.5,
                    box_batch_size_per_image=1_000_000, box_positive_fraction=0.5,
