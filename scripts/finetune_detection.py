@@ -187,6 +187,8 @@ def model_kwargs(args):
         out["max_size"] = args.max_size
     if args.box_batch_size_per_image is not None:
         out["box_batch_size_per_image"] = args.box_batch_size_per_image
+    if args.box_score_thresh is not None:
+        out["box_score_thresh"] = args.box_score_thresh
     return out
 
 
@@ -329,7 +331,7 @@ def load_checkpoint(path, model, optimizer, scheduler, classes, args):
                          f"{ckpt['epochs']}, or start a new run in another --out folder")
     if dict(ckpt["model_kwargs"]) != model_kwargs(args):
         raise SystemExit(f"{path} was trained with {dict(ckpt['model_kwargs'])}; pass the same --min-size/"
-                         "--max-size/--box-batch-size-per-image")
+                         "--max-size/--box-batch-size-per-image/--box-score-thresh")
     model.load_state_dict(ckpt["model"], strict=True)
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -369,6 +371,9 @@ def parse_args(argv=None):
     p.add_argument("--max-size", type=int, default=None, help="and at most this longer side")
     p.add_argument("--box-batch-size-per-image", type=int, default=None,
                    help="RoIs sampled per image for the box head (TorchVision: 512; fewer is faster)")
+    p.add_argument("--box-score-thresh", type=float, default=None,
+                   help="R-CNN: lowest score kept at evaluation (TorchVision: 0.05; lower it for a fuller "
+                   "precision-recall curve early in training from scratch)")
     p.add_argument("--val-split", type=float, default=0.2, help="fraction held out when DATA has no val/")
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
                    help="continue from CKPT (default: OUT/last.safetensors)")
