@@ -105,7 +105,8 @@ def is_floating_point(t):
 
 
 _LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
-         "amp", "accelerator", "checkpoint", "linalg", "testing"}
+         "amp", "accelerator", "checkpoint", "linalg", "testing",
+         "distributions"}
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp",
                **{n: "linalg._legacy" for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky",
                                                 "svd", "qr")}}

@@ -41,6 +41,7 @@ _LAZY = {
     "distributed",
     "linalg",
     "testing",
+    "distributions",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

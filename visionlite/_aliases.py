@@ -20,6 +20,7 @@ ALIASES = {
     "visionlite.distributed": "visionlite.core.distributed",
     "visionlite.linalg": "visionlite.core.linalg",
     "visionlite.testing": "visionlite.core.testing",
+    "visionlite.distributions": "visionlite.core.distributions",
     "visionlite.utils.data": "visionlite.core.data",  # as torch.utils.data
     "visionlite.tv_tensors": "visionlite.transforms.v2.tv_tensors",  # as torchvision.tv_tensors
 }
