@@ -244,6 +244,35 @@ def test_train_losses_match_torchvision_and_reach_every_parameter(name, twins):
     theirs.zero_grad()
 
 
+@pytest.mark.parametrize("name", FAST)
+def test_train_losses_with_an_image_without_boxes(name, twins):
+    ours, theirs = twins(name)
+    images = [_photo("coffee.png", (120, 100)), _photo("chelsea.png", (110, 90))]
+    empty = {"boxes": np.zeros((0, 4), np.float32), "labels": np.zeros((0,), np.int64)}
+    one = {"boxes": np.array([[10.0, 10.0, 60.0, 70.0]], np.float32), "labels": np.array([2])}
+    sizes = {m: (m.transform.min_size, m.transform.max_size) for m in (ours, theirs)}
+    for m in sizes:
+        m.train()
+        if name.startswith(("retina", "fcos")):
+            m.transform.min_size, m.transform.max_size = (96,), 128
+    try:
+        for targets in ([empty, one], [empty, empty]):
+            with torch.no_grad():
+                expected = theirs([torch.from_numpy(x) for x in images],
+                                  [{k: torch.from_numpy(v) for k, v in t.items()} for t in targets])
+            with vl.no_grad():
+                got = ours([vl.tensor(x) for x in images],
+                           [{k: vl.tensor(v) for k, v in t.items()} for t in targets])
+            assert sorted(got) == sorted(expected)
+            for key in expected:
+                np.testing.assert_allclose(float(got[key]), expected[key].item(), rtol=1e-4, atol=1e-6,
+                                           err_msg=key)
+    finally:
+        for m, (min_size, max_size) in sizes.items():
+            m.eval()
+            m.transform.min_size, m.transform.max_size = min_size, max_size
+
+
 def test_retinanet_loads_checkpoints_with_pre_v2_head_keys(twins, tmp_path):
     # Before TorchVision 0.13 each head tower was a flat Sequential of conv/ReLU (conv.0, conv.2, ...); a
     # checkpoint without version metadata is renamed on load, as TorchVision does.

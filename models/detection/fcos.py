@@ -123,17 +123,13 @@ class FCOSHead(nn.Module):
         pred_boxes = self.box_coder.decode(head_outputs["bbox_regression"], anchors)
         loss_box = generalized_box_iou_loss(pred_boxes[foreground], gt_boxes[foreground], reduction="sum")
 
-        # Centerness target: sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b)) of the true side distances.
-        reg_targets = self.box_coder.encode(anchors, gt_boxes)
-        if len(reg_targets) == 0:
-            ctr_targets = reg_targets.new_zeros(reg_targets.shape[:-1])
-        else:
-            lr, tb = reg_targets[:, :, [0, 2]], reg_targets[:, :, [1, 3]]
-            ctr_targets = vl.sqrt(lr.min(dim=-1)[0] / lr.max(dim=-1)[0]
-                                  * (tb.min(dim=-1)[0] / tb.max(dim=-1)[0]))
+        # Centerness target of the foreground: sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b)) of the
+        # true side distances (background locations would give square roots of negatives; they are unused).
+        reg_targets = self.box_coder.encode(anchors, gt_boxes)[foreground]
+        lr, tb = reg_targets[:, [0, 2]], reg_targets[:, [1, 3]]
+        ctr_targets = vl.sqrt(lr.min(dim=-1)[0] / lr.max(dim=-1)[0] * (tb.min(dim=-1)[0] / tb.max(dim=-1)[0]))
         pred_ctr = head_outputs["bbox_ctrness"].squeeze(dim=2)
-        loss_ctr = F.binary_cross_entropy_with_logits(pred_ctr[foreground], ctr_targets[foreground],
-                                                      reduction="sum")
+        loss_ctr = F.binary_cross_entropy_with_logits(pred_ctr[foreground], ctr_targets, reduction="sum")
         return {"classification": loss_cls / normaliser, "bbox_regression": loss_box / normaliser,
                 "bbox_ctrness": loss_ctr / normaliser}
 
