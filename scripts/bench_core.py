@@ -1,11 +1,15 @@
 """Core engine benchmark: visionlite against PyTorch (framework overhead) and raw numpy (large work).
 
 Run: python scripts/bench_core.py [--device cuda]
+PyTorch runs in a child process (same thread count), so neither library's threads disturb the other.
 Prints one line per case with the times and the ratio; targets: overhead <= 3x PyTorch, large work
 <= 1.2x raw numpy doing the same arithmetic.
 """
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -68,6 +72,29 @@ def matmul_np(a, b):
     return y.sum(), g @ b.T, a.T @ g
 
 
+def torch_overhead_child(dev):
+    """Run in a child process: best seconds of PyTorch's 100-op chain, printed."""
+    import torch
+
+    torch.set_num_threads(vl.get_num_threads())
+    tdev = "cuda" if dev != "cpu" else "cpu"
+    xt = torch.ones(1, requires_grad=True, device=tdev)
+
+    def run_torch():
+        chain_100(torch, xt)
+        xt.grad = None
+        if tdev == "cuda":
+            torch.cuda.synchronize()
+
+    print(best_of(run_torch))
+
+
+def _torch_overhead(dev):
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-child", "--device", dev],
+                          capture_output=True, text=True)
+    return float(proc.stdout.split()[-1]) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
 def report(name, t_vl, t_ref, ref_name, target):
     ratio = t_vl / t_ref
     print(
@@ -80,32 +107,24 @@ def report(name, t_vl, t_ref, ref_name, target):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.torch_child:
+        return torch_overhead_child(args.device)
     dev = args.device
     sync = (lambda: vl.cuda.synchronize()) if dev != "cpu" else (lambda: None)
-    try:
-        import torch
-    except ImportError:
-        torch = None
-        print("torch not importable: skipping the PyTorch comparison")
-
-    if torch is not None:
-        tdev = "cuda" if dev != "cpu" else "cpu"
-        xt = torch.ones(1, requires_grad=True, device=tdev)
+    t_torch = _torch_overhead(dev)  # in its own process: the two libraries' thread pools stay apart
+    if t_torch is None:
+        print("PyTorch child process failed (torch not importable?): skipping the PyTorch comparison")
+    else:
         xv = vl.ones(1, requires_grad=True, device=dev)
-
-        def run_torch():
-            chain_100(torch, xt)
-            xt.grad = None
-            if tdev == "cuda":
-                torch.cuda.synchronize()
 
         def run_vl():
             chain_100(vl, xv)
             xv.grad = None
             sync()
 
-        report("overhead: 100-op chain fwd+bwd, 1 element", best_of(run_vl), best_of(run_torch), "torch", 3)
+        report("overhead: 100-op chain fwd+bwd, 1 element", best_of(run_vl), t_torch, "torch", 3)
 
     rng = np.random.default_rng(0)
     n = 1_000_000
