@@ -58,6 +58,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .default_device import get_default_device, set_default_device
 from .dtype_info import can_cast, finfo, iinfo, promote_types, result_type
 from .dtypes import (
     bfloat16,

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from . import default_device as _default_device
 from . import dtypes as _dt
 from .backend import CPU, Device, device_of, is_cupy_array, module_for, to_device
 from .random import random_array
@@ -12,7 +13,10 @@ from .tensor import Tensor
 
 
 def _device(device):
-    return CPU if device is None else Device(device)
+    if device is None:
+        default = _default_device.current()
+        return CPU if default is None else default
+    return Device(device)
 
 
 def _infer_np_dtype(data):
@@ -70,6 +74,8 @@ def _to_array(data, dtype=None, device=None, copy=True):
         arr = np.asarray(data, dtype=npd if npd is not None else _infer_np_dtype(data))
         if arr.dtype == object:
             raise TypeError("tensor(): data must be a (nested) sequence of numbers of equal lengths")
+    if device is None:
+        device = _default_device.current()
     if device is not None:
         arr = to_device(arr, Device(device))
     return arr
