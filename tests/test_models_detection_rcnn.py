@@ -251,6 +251,10 @@ def test_registry_and_lazy_package():
     names = vm.list_models(module=vdet)
     assert set(FAST + SLOW) <= set(names)
     assert vdet.FasterRCNN.__module__ == "visionlite.models.detection.faster_rcnn"
+    assert vm.detection is vdet and "detection" in dir(vm)
+    from visionlite.models.detection.faster_rcnn import FastRCNNPredictor
+
+    assert FastRCNNPredictor(1024, 3).cls_score.in_features == 1024  # the fine-tuning tutorial's head swap
     from visionlite.models.detection import MaskRCNN, keypointrcnn_resnet50_fpn  # noqa: F401
     with pytest.raises(ValueError, match="num_classes"):
         vdet.fasterrcnn_mobilenet_v3_large_320_fpn(weights="DEFAULT", weights_backbone=None, num_classes=3)
