@@ -96,6 +96,12 @@ half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
 is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731
 
+from .out_arg import OUT_FUNCTIONS as _OUT_FUNCTIONS  # noqa: E402
+from .out_arg import with_out as _with_out  # noqa: E402
+
+for _name in _OUT_FUNCTIONS:  # the public functions take out= (Tensor methods stay as they are)
+    globals()[_name] = _with_out(globals()[_name])
+
 
 def numel(t):
     return t.numel()

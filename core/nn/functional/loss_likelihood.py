@@ -1,12 +1,14 @@
 """Likelihood losses, as in ``torch.nn.functional``: Poisson and Gaussian negative log-likelihoods."""
 import math
 
+from ...amp_state import autocast_op
 from ...ops import elementwise as ew
 from .loss import _check_reduction, _legacy_reduction, _reduce
 
 __all__ = ["poisson_nll_loss", "gaussian_nll_loss"]
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """``exp(input) - target * input`` (``log_input``) or ``input - target * log(input + eps)``; ``full``

@@ -5,6 +5,7 @@
 PyTorch's formulas (its ``Loss.cpp``) are followed term by term, epsilons included."""
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...ops import elementwise as ew
 from ...tensor import Tensor
 from .activation import logsigmoid
@@ -22,6 +23,7 @@ def _red(loss, size_average, reduce, reduction):
     return _reduce(loss, reduction)
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """``max(0, -target * (input1 - input2) + margin)``; target is 1 or -1, shapes broadcast."""
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
@@ -31,6 +33,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _red((-target * (input1 - input2) + margin).clamp(min=0), size_average, reduce, reduction)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """``input`` where target is 1, ``max(0, margin - input)`` where it is -1."""
     hinge = ew.where(target != 1, (margin - input).clamp(min=0), 0.0)
@@ -38,6 +41,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _red(hinge + own, size_average, reduce, reduction)
 
 
+@autocast_op("soft_margin_loss")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """``log(1 + exp(-target * input))`` elementwise (target 1 or -1)."""
     return _red(-logsigmoid(target * input), size_average, reduce, reduction)
@@ -52,6 +56,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _red(loss, size_average, reduce, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for -1; ``(N, D)`` or ``(D,)``."""
@@ -68,6 +73,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _red(loss, size_average, reduce, reduction)
 
 
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """``max(0, d(a, p) - d(a, n) + margin)`` with the p-norm ``pairwise_distance``; ``swap`` also uses
@@ -100,6 +106,7 @@ def _targets_np(target):
     return np.asarray(target.detach().cpu().numpy(), dtype=np.int64)
 
 
+@autocast_op("multi_margin_loss")
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """Multi-class hinge: ``sum_{j != y} max(0, margin - x[y] + x[j])^p / C`` (times ``weight[y]``);
@@ -128,6 +135,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _red(loss, size_average, reduce, reduction)
 
 
+@autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Multi-label hinge: ``target (N, C)`` lists class indices, ended by the first -1; each listed class j
     and each unlisted i add ``max(0, 1 - (x[j] - x[i])) / C``."""

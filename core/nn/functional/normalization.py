@@ -175,6 +175,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     return input / div
 
 
+@autocast_op("rms_norm")
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """Divide by the root mean square over the trailing ``normalized_shape`` dims (``eps`` added to the mean
     square; None: the dtype's machine epsilon, as PyTorch), then scale by ``weight``."""
