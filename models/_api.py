@@ -185,7 +185,16 @@ def default_weights_name(model):
 
 # -------------------------------------------------------------------------------------- model registry
 
-def register_model(name=None):
+_Fn = typing.TypeVar("_Fn", bound=Callable[..., Any])
+
+
+class Decorator(typing.Protocol):
+    """A builder decorator, as a type checker sees it: it returns the function it wraps, signature intact."""
+
+    def __call__(self, fn: _Fn, /) -> _Fn: ...
+
+
+def register_model(name=None) -> Decorator:
     """Decorator adding a builder to the registry under ``name`` (default: the function's name)."""
     def wrapper(fn):
         key = name or fn.__name__

@@ -12,7 +12,7 @@ import visionlite.nn.functional as F
 from visionlite import nn
 from visionlite.ops import Conv2dNormActivation, Permute, StochasticDepth
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -183,7 +183,7 @@ _BUILDER_DOC = """ConvNeXt {size} from `A ConvNet for the 2020s`.
     """
 
 
-def _documented(arch, enum):
+def _documented(arch, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(size=arch.split("_")[1].capitalize(), enum=enum.__name__,
                                          sd=_ARCHS[arch][1])

@@ -13,7 +13,7 @@ import visionlite as vl
 import visionlite.nn.functional as F
 from visionlite import nn
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -195,7 +195,7 @@ _BUILDER_DOC = """DenseNet-{depth} from `Densely Connected Convolutional Network
     """
 
 
-def _documented(depth, enum):
+def _documented(depth, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(depth=depth, enum=enum.__name__)
         return fn

@@ -15,7 +15,7 @@ import visionlite as vl
 from visionlite import nn
 from visionlite.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _make_divisible, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -334,7 +334,7 @@ _BUILDER_DOC = """{title}
     """
 
 
-def _documented(title, enum, arch):
+def _documented(title, enum, arch) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(title=title, enum=enum.__name__, dropout=_ARCHS[arch][2])
         return fn

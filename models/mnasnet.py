@@ -10,7 +10,7 @@ import warnings
 
 from visionlite import nn
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = ["MNASNet", "MNASNet0_5_Weights", "MNASNet0_75_Weights", "MNASNet1_0_Weights", "MNASNet1_3_Weights",
@@ -205,7 +205,7 @@ _BUILDER_DOC = """MNASNet with depth multiplier {alpha} from `MnasNet: Platform-
     """
 
 
-def _documented(alpha, enum):
+def _documented(alpha, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(alpha=alpha, enum=enum.__name__)
         return fn

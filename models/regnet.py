@@ -16,7 +16,7 @@ import visionlite as vl
 from visionlite import nn
 from visionlite.ops import Conv2dNormActivation, SqueezeExcitation
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _make_divisible, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -341,7 +341,7 @@ _BUILDER_DOC = """{title} from `Designing Network Design Spaces`.
     """
 
 
-def _documented(arch, enum):
+def _documented(arch, enum) -> Decorator:
     def wrap(fn):
         title = arch.replace("regnet_", "RegNet").replace("_", "-", 1).replace("_", ".").upper()
         fn.__doc__ = _BUILDER_DOC.format(title=title.replace("REGNET", "RegNet"), enum=enum.__name__)

@@ -8,7 +8,7 @@ which is a little more accurate than the paper's placement.
 import visionlite as vl
 from visionlite import nn
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -245,7 +245,7 @@ _BUILDER_DOC = """{title}
     """
 
 
-def _documented(title, enum):
+def _documented(title, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(title=title, enum=enum.__name__)
         return fn

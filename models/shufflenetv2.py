@@ -9,7 +9,7 @@ keys equal TorchVision's.
 import visionlite as vl
 from visionlite import nn
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -158,7 +158,7 @@ _BUILDER_DOC = """ShuffleNetV2 with {width}x output channels, from `ShuffleNet V
     """
 
 
-def _documented(width, enum):
+def _documented(width, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(width=width, enum=enum.__name__)
         return fn

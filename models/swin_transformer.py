@@ -19,7 +19,7 @@ import visionlite.nn.functional as F
 from visionlite import nn
 from visionlite.ops import MLP, Permute, StochasticDepth
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -439,7 +439,7 @@ _V1 = "from `Swin Transformer: Hierarchical Vision Transformer using Shifted Win
 _V2 = "from `Swin Transformer V2: Scaling Up Capacity and Resolution`."
 
 
-def _documented(title, enum):
+def _documented(title, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(title=title, enum=enum.__name__)
         return fn

@@ -20,7 +20,7 @@ import visionlite.nn.functional as F
 from visionlite import nn
 from visionlite.ops.misc import MLP, Conv2dNormActivation
 
-from ._api import WeightsEnum, register_model, registered_weights
+from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
 
 __all__ = [
@@ -317,7 +317,7 @@ _BUILDER_DOC = """ViT-{variant} from `An Image is Worth 16x16 Words: Transformer
     """
 
 
-def _documented(variant, enum):
+def _documented(variant, enum) -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(variant=variant, enum=enum.__name__)
         return fn

@@ -19,7 +19,7 @@ from visionlite.ops import sigmoid_focal_loss
 from visionlite.ops.feature_pyramid_network import LastLevelP6P7
 from visionlite.ops.misc import Conv2dNormActivation, FrozenBatchNorm2d
 
-from .._api import WeightsEnum, register_model, registered_weights
+from .._api import Decorator, WeightsEnum, register_model, registered_weights
 from .._utils import _load_weights, _ovewrite_value_param
 from ..resnet import ResNet50_Weights, resnet50
 from . import _utils as det_utils
@@ -322,7 +322,7 @@ _BUILDER_DOC = """{title}
     """
 
 
-def _documented(title, enum, model="RetinaNet"):
+def _documented(title, enum, model="RetinaNet") -> Decorator:
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(title=title, enum=enum.__name__, model=model)
         return fn

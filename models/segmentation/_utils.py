@@ -4,6 +4,7 @@ from collections import OrderedDict
 import visionlite.nn.functional as F
 from visionlite import nn
 
+from .._api import Decorator
 from .._utils import _ovewrite_value_param, _reject_pretrained
 
 __all__ = ["_SimpleSegmentationModel"]
@@ -86,7 +87,7 @@ _AUX_DOC = """
             ``"aux"``."""
 
 
-def _documented(title, model, enum, backbone, aux=True):
+def _documented(title, model, enum, backbone, aux=True) -> Decorator:
     """Give a builder the shared docstring."""
     def wrap(fn):
         fn.__doc__ = _BUILDER_DOC.format(
