@@ -37,11 +37,8 @@ def is_dtype_like(a):
     if isinstance(a, (_dt.dtype, type, np.dtype)):
         return True
     if isinstance(a, str):
-        try:
-            _dt.get_dtype(a)
-            return True
-        except TypeError:
-            return False
+        name = _dt._ALIASES.get(a, a)
+        return name in _dt._BY_NAME or name == "bfloat16"  # get_dtype explains a missing ml_dtypes
     return False
 
 
@@ -55,9 +52,17 @@ def parse_to(*args, allow_copy=True, **kwargs):
     """Parse ``to(...)``'s arguments into a ``ToArgs``; raises TypeError for a form PyTorch rejects.
 
     ``allow_copy=False`` (``Module.to``) rejects ``copy=`` as ``torch.nn.Module.to`` does."""
+    if not kwargs and len(args) == 1:  # the common calls, kept cheap: to(dtype), to(device)
+        a = args[0]
+        if isinstance(a, _dt.dtype):
+            return ToArgs(None, a, False, False, None)
+        if isinstance(a, Device):
+            return ToArgs(a, None, False, False, None)
+        if isinstance(a, str) and not is_dtype_like(a):
+            return ToArgs(Device(a), None, False, False, None)
     from .tensor import Tensor
 
-    unknown = sorted(set(kwargs) - set(_KEYWORDS))
+    unknown = [k for k in kwargs if k not in _KEYWORDS]
     if unknown:
         raise _bad(args, kwargs, f"unexpected keyword {', '.join(unknown)}")
     if args and isinstance(args[0], Tensor):
@@ -88,6 +93,7 @@ def parse_to(*args, allow_copy=True, **kwargs):
     if device is not None:
         if isinstance(device, str) and is_dtype_like(device) and names[0] == "device" and len(args) > 1:
             raise _bad(args, kwargs, f"device must be a device, got the dtype name {device!r}")
-        device = Device(device)  # a clear ValueError for an unknown device ('mps', 'tpu', ...)
+        # Device raises a clear ValueError for an unknown device ('mps', 'tpu', ...)
+        device = device if isinstance(device, Device) else Device(device)
     return ToArgs(device, dtype, bool(given.get("non_blocking", False)), bool(given.get("copy", False)),
                   given.get("memory_format"))
