@@ -293,11 +293,25 @@ def models_stub():
     return HEADER + f'"""{doc}"""\n\n' + "".join(line + "\n" for line in sorted(lines))
 
 
+def visionlite_stub():
+    """The text of ``visionlite/__init__.pyi``: core's API plus the subpackages and names loaded lazily."""
+    import visionlite
+
+    lines = [HEADER, '"""Static view of ``visionlite``: the core API and its lazily loaded parts."""\n\n',
+             "from visionlite.core import *\n"]
+    lines += [f"from visionlite import {name} as {name}\n" for name in sorted(visionlite._LAZY)]
+    for name, (mod, attr) in sorted(visionlite._LAZY_ATTRS.items()):
+        lines.append(f"from {mod} import {attr} as {name}\n")
+    lines.append("\n__version__: str\n")
+    return "".join(lines)
+
+
 def all_stubs():
     """``{path relative to the repository: text}`` of every generated stub."""
     files = {os.path.join("core", "tensor.pyi"): tensor_stub(),
              os.path.join("core", "__init__.pyi"): core_stub(),
-             os.path.join("models", "__init__.pyi"): models_stub()}
+             os.path.join("models", "__init__.pyi"): models_stub(),
+             os.path.join("visionlite", "__init__.pyi"): visionlite_stub()}
     files.update(alias_stubs())
     return files
 

@@ -22,3 +22,7 @@ opt = optim.SGD(conv.parameters(), lr=0.1, momentum=0.9)
 model_builder = resnet50
 weights: ResNet50_Weights | None = None
 m = resnet50(weights=weights, progress=False)
+
+lin = vl.nn.Linear(4, 2)  # the lazy attribute, without importing visionlite.nn
+z: vl.Tensor = vl.nn.functional.softmax(lin(vl.randn(3, 4)), dim=1)
+vl.save(lin.state_dict(), "/dev/null")

@@ -15,3 +15,5 @@ conv = nn.Conv2d(3, 8, kernel_size=3, paddin=1)  # E: Unexpected keyword argumen
 lin = nn.Linear(4)  # E: Missing positional argument "out_features"
 m = resnet50(None)  # E: Too many positional arguments for "resnet50"
 m2 = resnet50(weights=3)  # E: Argument "weights" to "resnet50" has incompatible type "int"
+lin = vl.nn.Linear(4, 2, biass=False)  # E: Unexpected keyword argument "biass" for "Linear"
+vl.no_such_function()  # E: Module has no attribute "no_such_function"
