@@ -45,6 +45,10 @@ def addcmul(a, t1, t2, value=...) -> Tensor:
     """As ``torch.addcmul``."""
 def addmm(bias, a, b, beta=..., alpha=...) -> Tensor:
     """As ``torch.addmm``."""
+def addmv(input, mat, vec, *, beta=..., alpha=...) -> Tensor:
+    """As ``torch.addmv``."""
+def addr(input, vec1, vec2, *, beta=..., alpha=...) -> Tensor:
+    """As ``torch.addr``."""
 def all(a, dim=..., keepdim=...) -> Tensor:
     """As ``torch.all``."""
 def allclose(a, b, rtol=..., atol=..., equal_nan=...) -> builtins.bool:
@@ -53,6 +57,8 @@ def amax(a, dim=..., keepdim=...) -> Tensor:
     """As ``torch.amax``."""
 def amin(a, dim=..., keepdim=...) -> Tensor:
     """As ``torch.amin``."""
+def aminmax(input, *, dim=..., keepdim=...) -> Any:
+    """As ``torch.aminmax``."""
 def any(a, dim=..., keepdim=...) -> Tensor:
     """As ``torch.any``."""
 def arange(start, end=..., step=..., dtype=..., device=..., requires_grad=...) -> Tensor:
@@ -93,11 +99,19 @@ def atan2(input, other) -> Tensor:
     """Elementwise angle of the point ``(other, input)`` in radians, in ``[-pi, pi]`` (broadcast)."""
 def atanh(input) -> Tensor:
     """Elementwise inverse hyperbolic tangent (any shape); integer inputs give the default float dtype."""
+def atleast_1d(*tensors) -> Tensor:
+    """As ``torch.atleast_1d``."""
+def atleast_2d(*tensors) -> Tensor:
+    """As ``torch.atleast_2d``."""
+def atleast_3d(*tensors) -> Tensor:
+    """As ``torch.atleast_3d``."""
 def baddbmm(bias, a, b, beta=..., alpha=...) -> Tensor:
     """As ``torch.baddbmm``."""
 def bernoulli(p, generator=...) -> Tensor:
     """0/1 draws with probabilities ``p`` (a tensor)."""
 bfloat16: Any
+def bincount(input, weights=..., minlength=...) -> Tensor:
+    """Counts of each non-negative integer in the 1-D ``input`` (weighted sums with ``weights``)."""
 def bitwise_and(a, b) -> Tensor:
     """As ``torch.bitwise_and``."""
 def bitwise_not(a) -> Tensor:
@@ -106,6 +120,8 @@ def bitwise_or(a, b) -> Tensor:
     """As ``torch.bitwise_or``."""
 def bitwise_xor(a, b) -> Tensor:
     """As ``torch.bitwise_xor``."""
+def block_diag(*tensors) -> Tensor:
+    """The tensors (0-, 1- or 2-D) placed along the diagonal of one 2-D tensor, zeros elsewhere."""
 def bmm(a, b) -> Tensor:
     """As ``torch.bmm``."""
 bool: dtype
@@ -136,6 +152,8 @@ def clip(a, min=..., max=...) -> Tensor:
     """As ``torch.clip``."""
 def clone(a, memory_format=...) -> Tensor:
     """As ``torch.clone``."""
+def column_stack(tensors) -> Tensor:
+    """As ``torch.column_stack``."""
 def compile(model=..., *, fullgraph=..., dynamic=..., backend=..., mode=..., options=..., disable=...):
     """``model`` itself: the options are accepted and ignored (there is nothing to compile)."""
 def concat(tensors, dim=...) -> Tensor:
@@ -144,12 +162,20 @@ def concatenate(tensors, dim=...) -> Tensor:
     """Join tensors along an existing dim (shapes must match elsewhere; dtypes are promoted)."""
 def contiguous(a, memory_format=...) -> Tensor:
     """As ``torch.contiguous``."""
+def copysign(input, other) -> Tensor:
+    """``|input|`` with the sign (bit) of ``other``."""
+def corrcoef(input) -> Tensor:
+    """As ``torch.corrcoef``."""
 def cos(a) -> Tensor:
     """Elementwise cos; integer inputs are computed in the default float dtype."""
 def cosh(input) -> Tensor:
     """Elementwise cosh (any shape); integer inputs give the default float dtype."""
 def count_nonzero(a, dim=...) -> Tensor:
     """As ``torch.count_nonzero``."""
+def cov(input, *, correction=..., fweights=..., aweights=...) -> Tensor:
+    """Covariance of the variables in the rows of ``input (vars, observations)`` (a 1-D input is one"""
+def cross(input, other, dim=...) -> Tensor:
+    """Cross product of 3-vectors along ``dim`` (None: the first dim of size 3, PyTorch's old default)."""
 def cuda_available():
     """True when cupy imports and sees at least one GPU."""
 def cummax(input, dim) -> Any:
@@ -170,11 +196,20 @@ def diagonal(a, offset=..., dim1=..., dim2=...) -> Tensor:
     """The diagonal of the (dim1, dim2) planes, moved to the last dim: a view of ``a``."""
 def diff(input, n=..., dim=..., prepend=..., append=...) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (bool tensors: ``!=`` of neighbours), after joining"""
+def dist(input, other, p=...) -> Tensor:
+    """As ``torch.dist``."""
 def div(a, b, rounding_mode=...) -> Tensor:
     """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
+def divide(input, other, *, rounding_mode=...) -> Tensor:
+    """As ``torch.divide``."""
 def dot(a, b) -> Tensor:
     """As ``torch.dot``."""
 double: dtype
+def dsplit(input, sections) -> Any:
+    """As ``torch.dsplit``."""
+def dstack(tensors) -> Tensor:
+    """As ``torch.dstack``."""
+e: builtins.float
 def einsum(equation, *operands) -> Tensor:
     """Einstein summation, built from permute/reshape/matmul-free broadcasting so gradients flow."""
 def empty(*size, dtype=..., device=..., requires_grad=..., memory_format=..., **kw) -> Tensor:
@@ -187,6 +222,8 @@ def equal(a, b) -> builtins.bool:
     """True when both tensors have the same shape and elements."""
 def erf(a) -> Tensor:
     """Elementwise erf; integer inputs are computed in the default float dtype."""
+def erfc(input) -> Tensor:
+    """As ``torch.erfc``."""
 def exp(a) -> Tensor:
     """Elementwise exp; integer inputs are computed in the default float dtype."""
 def exp2(input) -> Tensor:
@@ -209,10 +246,16 @@ float: dtype
 float16: dtype
 float32: dtype
 float64: dtype
+def float_power(input, exponent) -> Tensor:
+    """``input ** exponent`` in double precision."""
 def floor(a) -> Tensor:
     """Elementwise floor; its gradient is zero."""
 def floor_divide(input, other) -> Tensor:
     """``input // other`` rounded toward minus infinity, as Python does; not differentiable."""
+def fmax(input, other) -> Tensor:
+    """Elementwise maximum ignoring NaN (NaN only where both are)."""
+def fmin(input, other) -> Tensor:
+    """As ``torch.fmin``."""
 def fmod(input, other) -> Tensor:
     """C-style remainder ``input - trunc(input / other) * other`` (sign of ``input``), broadcast."""
 def frac(input) -> Tensor:
@@ -253,6 +296,10 @@ def getitem(a, index) -> Tensor:
     """``a[index]``: basic indexing gives a view, advanced indexing (tensors, lists, masks) a copy."""
 def grad(outputs, inputs, grad_outputs=..., retain_graph=..., create_graph=..., allow_unused=..., materialize_grads=...):
     """Gradients of ``outputs`` with respect to ``inputs`` (a tuple), without touching ``.grad``."""
+def greater(input, other) -> Tensor:
+    """As ``torch.greater``."""
+def greater_equal(input, other) -> Tensor:
+    """As ``torch.greater_equal``."""
 def gt(a, b) -> Tensor:
     """As ``torch.gt``."""
 half: dtype
@@ -260,6 +307,8 @@ def heaviside(input, values) -> Tensor:
     """Step function: 0 where ``input < 0``, ``values`` where ``input == 0``, 1 where ``input > 0``."""
 def histc(input, bins=..., min=..., max=...) -> Tensor:
     """Histogram of ``input`` in ``bins`` equal-width bins over ``[min, max]`` (the data's range when both"""
+def hsplit(input, sections) -> Any:
+    """As ``torch.hsplit``."""
 def hstack(tensors) -> Tensor:
     """As ``torch.hstack``."""
 def hypot(input, other) -> Tensor:
@@ -272,8 +321,11 @@ def index_fill(a, dim, index, value) -> Tensor:
     """``a`` with ``value`` in the slices at the 1-D ``index`` along ``dim`` (negative indices count from"""
 def index_select(a, dim, index) -> Tensor:
     """The entries of ``a`` at the 1-D ``index`` along ``dim``."""
+inf: builtins.float
 def initial_seed() -> Tensor:
     """As ``torch.initial_seed``."""
+def inner(input, other) -> Tensor:
+    """Sum of products over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``."""
 int: dtype
 int16: dtype
 int32: dtype
@@ -299,6 +351,8 @@ def isclose(a, b, rtol=..., atol=..., equal_nan=...) -> Tensor:
     """As ``torch.isclose``."""
 def isfinite(a) -> Tensor:
     """As ``torch.isfinite``."""
+def isin(elements, test_elements, *, assume_unique=..., invert=...) -> Tensor:
+    """As ``torch.isin``."""
 def isinf(a) -> Tensor:
     """As ``torch.isinf``."""
 def isnan(a) -> Tensor:
@@ -311,6 +365,10 @@ def le(a, b) -> Tensor:
     """As ``torch.le``."""
 def lerp(start, end, weight) -> Tensor:
     """``start + weight * (end - start)``."""
+def less(input, other) -> Tensor:
+    """As ``torch.less``."""
+def less_equal(input, other) -> Tensor:
+    """As ``torch.less_equal``."""
 def linspace(start, end, steps, dtype=..., device=..., requires_grad=...) -> Tensor:
     """As ``torch.linspace``."""
 def log(a) -> Tensor:
@@ -335,6 +393,8 @@ def logical_or(a, b) -> Tensor:
     """As ``torch.logical_or``."""
 def logical_xor(a, b) -> Tensor:
     """As ``torch.logical_xor``."""
+def logit(input, eps=...) -> Tensor:
+    """As ``torch.logit``."""
 def logspace(start, end, steps, base=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """As ``torch.logspace``."""
 def logsumexp(a, dim, keepdim=...) -> Tensor:
@@ -350,6 +410,8 @@ def masked_select(a, mask) -> Tensor:
     """As ``torch.masked_select``."""
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the extra dim removed."""
+def matrix_power(input, n) -> Tensor:
+    """``input`` multiplied by itself ``n`` times (the inverse's power for n < 0; identity for 0)."""
 def max(a, dim=..., keepdim=...) -> Any:
     """The maximum of all elements, or ``(values, indices)`` along ``dim``, or elementwise with a Tensor."""
 def maximum(a, b) -> Tensor:
@@ -368,32 +430,48 @@ def mm(a, b) -> Tensor:
     """As ``torch.mm``."""
 def mode(input, dim=..., keepdim=...) -> Any:
     """``(values, indices)`` of the most frequent value along ``dim`` (the smallest on ties) and the"""
+def moveaxis(input, source, destination) -> Tensor:
+    """As ``torch.moveaxis``."""
 def movedim(a, source, destination) -> Tensor:
     """As ``torch.movedim``."""
+def msort(input) -> Tensor:
+    """As ``torch.msort``."""
 def mul(a, b) -> Tensor:
     """Elementwise mul with broadcasting and PyTorch's type promotion."""
 def multinomial(probs, num_samples, replacement=..., generator=...) -> Tensor:
     """Indices drawn from the rows of ``probs`` (1-D or 2-D, unnormalised weights)."""
+def multiply(input, other) -> Tensor:
+    """As ``torch.multiply``."""
 def mv(a, v) -> Tensor:
     """As ``torch.mv``."""
+nan: builtins.float
 def nan_to_num(input, nan=..., posinf=..., neginf=...) -> Tensor:
     """``input`` with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the"""
+def nanmean(input, dim=..., keepdim=..., *, dtype=...) -> Tensor:
+    """Mean over the non-NaN elements."""
 def nanmedian(input, dim=..., keepdim=...) -> Any:
     """As ``median``, ignoring NaN values (NaN only where all values are NaN)."""
 def nanquantile(input, q, dim=..., keepdim=..., *, interpolation=...) -> Tensor:
     """As ``quantile``, ignoring NaN values."""
+def nansum(input, dim=..., keepdim=..., *, dtype=...) -> Tensor:
+    """Sum treating NaN as zero."""
 def narrow(a, dim, start, length) -> Tensor:
     """As ``torch.narrow``."""
 def ne(a, b) -> Tensor:
     """As ``torch.ne``."""
 def neg(a) -> Tensor:
     """Elementwise neg; integer inputs are computed in the default float dtype."""
+def negative(input) -> Tensor:
+    """As ``torch.negative``."""
+newaxis: None
 def nonzero(a, as_tuple=...) -> Tensor:
     """As ``torch.nonzero``."""
 def norm(a, p=..., dim=..., keepdim=..., dtype=...) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any number."""
 def normal(mean=..., std=..., size=..., generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """Normal numbers with the given mean and std (numbers or tensors that broadcast)."""
+def not_equal(input, other) -> Tensor:
+    """As ``torch.not_equal``."""
 def numel(t) -> builtins.int:
     """As ``torch.numel``."""
 def one_hot(index, num_classes=...) -> Tensor:
@@ -408,6 +486,9 @@ def pad(input, pad, mode=..., value=...) -> Tensor:
     """Pad the last ``len(pad)//2`` dims of ``input``: ``pad = (left, right, top, bottom, ...)`` from the"""
 def permute(a, *dims) -> Tensor:
     """As ``torch.permute``."""
+pi: builtins.float
+def positive(input) -> Tensor:
+    """As ``torch.positive``."""
 def pow(a, b) -> Tensor:
     """``a ** b`` elementwise; a or b may be a Python number."""
 def prod(a, dim=..., keepdim=..., dtype=...) -> Tensor:
@@ -434,6 +515,8 @@ def randn_like(a, dtype=..., device=..., requires_grad=..., generator=...) -> Te
     """As ``torch.randn_like``."""
 def randperm(n, generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """A random permutation of ``0..n-1``."""
+def ravel(input) -> Tensor:
+    """As ``torch.ravel``."""
 def reciprocal(a) -> Tensor:
     """As ``torch.reciprocal``."""
 def relu(a) -> Tensor:
@@ -442,6 +525,8 @@ def remainder(a, b) -> Tensor:
     """Python-style modulus (sign of the divisor); gradient 1 with respect to ``a``."""
 def repeat(a, *reps) -> Tensor:
     """As ``torch.repeat``."""
+def repeat_interleave(input, repeats=..., dim=..., *, output_size=...) -> Tensor:
+    """Repeat each element (``repeats`` times, or ``repeats[i]`` times for element i) along ``dim`` (the"""
 def reshape(a, *shape) -> Tensor:
     """The same elements in a new shape (one dim may be -1); a view where possible."""
 def result_type(tensor1, tensor2):
@@ -452,6 +537,8 @@ def rot90(input, k=..., dims=...) -> Tensor:
     """Rotate by 90 degrees ``k`` times in the plane ``dims``, from the first axis towards the second."""
 def round(a, decimals=...) -> Tensor:
     """Round half to even, as PyTorch does."""
+def row_stack(tensors) -> Tensor:
+    """As ``torch.row_stack``."""
 def rsqrt(a) -> Tensor:
     """Elementwise rsqrt; integer inputs are computed in the default float dtype."""
 def scatter(a, dim, index, src=..., value=..., reduce=...) -> Tensor:
@@ -462,6 +549,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=..., right=..., side=..., 
     """Indices where ``input`` would be inserted in ``sorted_sequence`` (sorted along its last dim) to"""
 def seed() -> Tensor:
     """As ``torch.seed``."""
+def select(input, dim, index) -> Tensor:
+    """The slice at ``index`` along ``dim`` (that dim removed)."""
 def set_autocast_cache_enabled(enabled):
     """As ``torch.set_autocast_cache_enabled``."""
 def set_autocast_dtype(device_type, dtype):
@@ -493,10 +582,14 @@ def sigmoid(a) -> Tensor:
     """Elementwise sigmoid; integer inputs are computed in the default float dtype."""
 def sign(a) -> Tensor:
     """Elementwise sign; its gradient is zero."""
+def signbit(input) -> Tensor:
+    """As ``torch.signbit``."""
 def silu(a) -> Tensor:
     """Elementwise silu; integer inputs are computed in the default float dtype."""
 def sin(a) -> Tensor:
     """Elementwise sin; integer inputs are computed in the default float dtype."""
+def sinc(input) -> Tensor:
+    """``sin(pi x) / (pi x)``, 1 at 0 (gradient 0 there, as PyTorch)."""
 def sinh(input) -> Tensor:
     """Elementwise sinh (any shape); integer inputs give the default float dtype."""
 def softmax(a, dim=..., dtype=...) -> Tensor:
@@ -519,10 +612,14 @@ def std_mean(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Any:
     """As ``torch.std_mean``."""
 def sub(a, b, alpha=...) -> Tensor:
     """``a - alpha * b`` with broadcasting."""
+def subtract(input, other, *, alpha=...) -> Tensor:
+    """As ``torch.subtract``."""
 def sum(a, dim=..., keepdim=..., dtype=...) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all); bool/int inputs sum to int64."""
 def swapaxes(a, dim0, dim1) -> Tensor:
     """As ``torch.swapaxes``."""
+def swapdims(input, dim0, dim1) -> Tensor:
+    """As ``torch.swapdims``."""
 def t(a) -> Tensor:
     """As ``torch.t``."""
 def take(input, index) -> Tensor:
@@ -535,6 +632,8 @@ def tanh(a) -> Tensor:
     """Elementwise tanh; integer inputs are computed in the default float dtype."""
 def tensor(data, dtype=..., device=..., requires_grad=...) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, numpy arrays or tensors)."""
+def tensor_split(input, indices_or_sections, dim=...) -> Any:
+    """Split into ``sections`` nearly equal parts (the first ``n % sections`` one longer), or at the given"""
 def tensordot(a, b, dims=..., out=...) -> Tensor:
     """Contract ``dims`` axes: an int (last ``dims`` of ``a`` with first ``dims`` of ``b``) or a pair of"""
 def tile(a, *reps) -> Tensor:
@@ -547,8 +646,14 @@ def transpose(a, dim0, dim1) -> Tensor:
     """As ``torch.transpose``."""
 def tril(a, diagonal=...) -> Tensor:
     """As ``torch.tril``."""
+def tril_indices(row, col, offset=..., *, dtype=..., device=..., layout=...) -> Tensor:
+    """As ``torch.tril_indices``."""
 def triu(a, diagonal=...) -> Tensor:
     """As ``torch.triu``."""
+def triu_indices(row, col, offset=..., *, dtype=..., device=..., layout=...) -> Tensor:
+    """As ``torch.triu_indices``."""
+def true_divide(input, other, *, rounding_mode=...) -> Tensor:
+    """As ``torch.true_divide``."""
 def trunc(a) -> Tensor:
     """Elementwise trunc; its gradient is zero."""
 uint8: dtype
@@ -560,6 +665,8 @@ def unique(input, sorted=..., return_inverse=..., return_counts=..., dim=...) ->
     """The distinct values (sorted), optionally with inverse indices and counts, as ``Tensor.unique``."""
 def unique_consecutive(input, return_inverse=..., return_counts=..., dim=...) -> Any:
     """Collapse each run of equal consecutive values (or slices along ``dim``) to one value."""
+def unravel_index(indices, shape) -> Tensor:
+    """As ``torch.unravel_index``."""
 def unsqueeze(a, dim) -> Tensor:
     """As ``torch.unsqueeze``."""
 def use_deterministic_algorithms(mode, *, warn_only=...):
@@ -568,12 +675,18 @@ def var(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
     """Variance with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
 def var_mean(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Any:
     """As ``torch.var_mean``."""
+def vdot(input, other) -> Tensor:
+    """As ``torch.vdot``."""
 def view(a, *shape) -> Tensor:
     """As ``reshape``, but (as in PyTorch) only for shapes that need no copy."""
+def vsplit(input, sections) -> Any:
+    """As ``torch.vsplit``."""
 def vstack(tensors) -> Tensor:
     """As ``torch.vstack``."""
 def where(cond, a=..., b=...) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``where(cond)`` is ``nonzero``."""
+def xlogy(input, other) -> Tensor:
+    """``input * log(other)``, 0 where input is 0 (unless other is NaN)."""
 def zeros(*size, dtype=..., device=..., requires_grad=..., **kw) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
 def zeros_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
@@ -591,10 +704,13 @@ __all__ = [
     'addcdiv',
     'addcmul',
     'addmm',
+    'addmv',
+    'addr',
     'all',
     'allclose',
     'amax',
     'amin',
+    'aminmax',
     'amp_state',
     'any',
     'arange',
@@ -616,15 +732,20 @@ __all__ = [
     'atan',
     'atan2',
     'atanh',
+    'atleast_1d',
+    'atleast_2d',
+    'atleast_3d',
     'autograd',
     'backend',
     'baddbmm',
     'bernoulli',
     'bfloat16',
+    'bincount',
     'bitwise_and',
     'bitwise_not',
     'bitwise_or',
     'bitwise_xor',
+    'block_diag',
     'bmm',
     'bool',
     'bool_',
@@ -641,14 +762,19 @@ __all__ = [
     'clear_autocast_cache',
     'clip',
     'clone',
+    'column_stack',
     'compile',
     'concat',
     'concatenate',
     'contiguous',
+    'copysign',
+    'corrcoef',
     'cos',
     'cosh',
     'count_nonzero',
+    'cov',
     'creation',
+    'cross',
     'cuda_available',
     'cummax',
     'cummin',
@@ -661,12 +787,17 @@ __all__ = [
     'diag_embed',
     'diagonal',
     'diff',
+    'dist',
     'div',
+    'divide',
     'dot',
     'double',
+    'dsplit',
+    'dstack',
     'dtype',
     'dtype_info',
     'dtypes',
+    'e',
     'einsum',
     'empty',
     'empty_like',
@@ -674,6 +805,7 @@ __all__ = [
     'eq',
     'equal',
     'erf',
+    'erfc',
     'exp',
     'exp2',
     'expand',
@@ -689,8 +821,11 @@ __all__ = [
     'float16',
     'float32',
     'float64',
+    'float_power',
     'floor',
     'floor_divide',
+    'fmax',
+    'fmin',
     'fmod',
     'frac',
     'from_numpy',
@@ -711,10 +846,13 @@ __all__ = [
     'get_rng_state',
     'getitem',
     'grad',
+    'greater',
+    'greater_equal',
     'gt',
     'half',
     'heaviside',
     'histc',
+    'hsplit',
     'hstack',
     'hypot',
     'iinfo',
@@ -722,8 +860,10 @@ __all__ = [
     'index_copy',
     'index_fill',
     'index_select',
+    'inf',
     'inference_mode',
     'initial_seed',
+    'inner',
     'int',
     'int16',
     'int32',
@@ -739,12 +879,15 @@ __all__ = [
     'is_tensor',
     'isclose',
     'isfinite',
+    'isin',
     'isinf',
     'isnan',
     'kron',
     'kthvalue',
     'le',
     'lerp',
+    'less',
+    'less_equal',
     'linspace',
     'log',
     'log10',
@@ -757,6 +900,7 @@ __all__ = [
     'logical_not',
     'logical_or',
     'logical_xor',
+    'logit',
     'logspace',
     'logsumexp',
     'long',
@@ -765,6 +909,7 @@ __all__ = [
     'masked_fill',
     'masked_select',
     'matmul',
+    'matrix_power',
     'max',
     'maximum',
     'mean',
@@ -774,20 +919,29 @@ __all__ = [
     'minimum',
     'mm',
     'mode',
+    'moveaxis',
     'movedim',
+    'msort',
     'mul',
     'multinomial',
+    'multiply',
     'mv',
+    'nan',
     'nan_to_num',
+    'nanmean',
     'nanmedian',
     'nanquantile',
+    'nansum',
     'narrow',
     'ne',
     'neg',
+    'negative',
+    'newaxis',
     'no_grad',
     'nonzero',
     'norm',
     'normal',
+    'not_equal',
     'numel',
     'one_hot',
     'ones',
@@ -797,6 +951,8 @@ __all__ = [
     'outer',
     'pad',
     'permute',
+    'pi',
+    'positive',
     'pow',
     'printing',
     'prod',
@@ -812,20 +968,24 @@ __all__ = [
     'randn_like',
     'random',
     'randperm',
+    'ravel',
     'reciprocal',
     'relu',
     'remainder',
     'repeat',
+    'repeat_interleave',
     'reshape',
     'result_type',
     'roll',
     'rot90',
     'round',
+    'row_stack',
     'rsqrt',
     'scatter',
     'scatter_add',
     'searchsorted',
     'seed',
+    'select',
     'set_autocast_cache_enabled',
     'set_autocast_dtype',
     'set_autocast_enabled',
@@ -843,8 +1003,10 @@ __all__ = [
     'short',
     'sigmoid',
     'sign',
+    'signbit',
     'silu',
     'sin',
+    'sinc',
     'sinh',
     'softmax',
     'sort',
@@ -856,8 +1018,10 @@ __all__ = [
     'std',
     'std_mean',
     'sub',
+    'subtract',
     'sum',
     'swapaxes',
+    'swapdims',
     't',
     'take',
     'take_along_dim',
@@ -865,6 +1029,7 @@ __all__ = [
     'tanh',
     'tensor',
     'tensor_inplace',
+    'tensor_split',
     'tensordot',
     'tile',
     'to_args',
@@ -872,20 +1037,27 @@ __all__ = [
     'trace',
     'transpose',
     'tril',
+    'tril_indices',
     'triu',
+    'triu_indices',
+    'true_divide',
     'trunc',
     'uint8',
     'unbind',
     'unflatten',
     'unique',
     'unique_consecutive',
+    'unravel_index',
     'unsqueeze',
     'use_deterministic_algorithms',
     'var',
     'var_mean',
+    'vdot',
     'view',
+    'vsplit',
     'vstack',
     'where',
+    'xlogy',
     'zeros',
     'zeros_like',
 ]

@@ -172,14 +172,19 @@ def _tensor_returning(fn, name):
                                        "visionlite.core.random")) else ""
 
 
-def core_stub():
-    """The text of ``core/__init__.pyi``: every name of ``visionlite.core.__all__`` typed or re-exported."""
+def core_stub(exported_out=None):
+    """The text of ``core/__init__.pyi``: every name of ``visionlite.core.__all__`` typed or re-exported
+    (their list appended to ``exported_out``)."""
     import visionlite.core as core
 
     imports, body, exported = set(), [], []
     for name in sorted(set(core.__all__)):
-        obj = getattr(core, name, None)
-        if obj is None:
+        if not hasattr(core, name):
+            continue
+        obj = getattr(core, name)
+        if obj is None:  # newaxis
+            body.append(f"{name}: None\n")
+            exported.append(name)
             continue
         if inspect.ismodule(obj):
             if obj.__name__ != f"visionlite.core.{name}":
@@ -201,10 +206,14 @@ def core_stub():
             if cls.__name__.startswith("_"):
                 imports.add("from typing import Any")
                 body.append(f"{name}: Any\n")
+            elif cls.__module__ == "builtins":
+                body.append(f"{name}: builtins.{cls.__qualname__}\n")  # ``float`` is a dtype here
             else:
                 imports.add(f"from {cls.__module__} import {cls.__qualname__}")
                 body.append(f"{name}: {cls.__qualname__}\n")
         exported.append(name)
+    if exported_out is not None:
+        exported_out.extend(exported)
     imports.add("from visionlite.core.tensor import Tensor")
     imports.add("import builtins")
     imports = {i for i in imports if " as " in i or f"{i} as {i.split()[-1]}" not in imports}
@@ -298,7 +307,11 @@ def visionlite_stub():
     import visionlite
 
     lines = [HEADER, '"""Static view of ``visionlite``: the core API and its lazily loaded parts."""\n\n',
-             "from visionlite.core import *\n"]
+]
+    core_names = []
+    core_stub(core_names)
+    names = sorted(n for n in set(core_names) if n not in visionlite._LAZY and hasattr(visionlite, n))
+    lines += [f"from visionlite.core import {name} as {name}\n" for name in names]
     lines += [f"from visionlite import {name} as {name}\n" for name in sorted(visionlite._LAZY)]
     for name, (mod, attr) in sorted(visionlite._LAZY_ATTRS.items()):
         lines.append(f"from {mod} import {attr} as {name}\n")
