@@ -197,3 +197,7 @@ from .trig import (  # noqa: F401
     sinh,
     tan,
 )
+
+# isort: split
+# --- PyTorch's other spellings and small composites (constants, aliases, split/stack/reduce helpers)
+from .compat import *  # noqa: F401,F403

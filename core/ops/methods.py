@@ -50,6 +50,18 @@ def install(cls):
     cls.unique = unique
     for name in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky", "svd", "qr"):
         setattr(cls, name, _linalg_method(name))
+    for name in _COMPAT_METHODS:
+        if not hasattr(cls, name):
+            setattr(cls, name, getattr(ops, name))
+
+
+# PyTorch Tensor methods whose functions live in ``ops.compat``
+_COMPAT_METHODS = """
+repeat_interleave ravel moveaxis swapdims select tensor_split hsplit vsplit dsplit nansum nanmean aminmax
+msort cross dist logit erfc sinc xlogy float_power fmax fmin copysign signbit matrix_power cov corrcoef inner
+vdot addmv addr bincount greater greater_equal less less_equal not_equal positive multiply subtract divide
+true_divide negative
+""".split()
 
 
 def _linalg_method(name):
