@@ -3,11 +3,12 @@
 
 import builtins
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, overload
 
 from visionlite.core.backend import Device
 from visionlite.core.backend import to_device as to_device
 from visionlite.core.dtypes import dtype
+from visionlite.core.dtypes import dtype as _dtype
 
 
 class Tensor:
@@ -149,6 +150,10 @@ class Tensor:
         """As ``torch.Tensor.addcmul``."""
     def addcmul_(self, *args, **kwargs) -> Tensor:
         """In-place ``addcmul``."""
+    def addmv(self, mat, vec, *, beta=..., alpha=...) -> Tensor:
+        """As ``torch.Tensor.addmv``."""
+    def addr(self, vec1, vec2, *, beta=..., alpha=...) -> Tensor:
+        """As ``torch.Tensor.addr``."""
     def all(self, dim=..., keepdim=...) -> Tensor:
         """As ``torch.Tensor.all``."""
     def allclose(self, b, rtol=..., atol=..., equal_nan=...) -> builtins.bool:
@@ -157,6 +162,8 @@ class Tensor:
         """As ``torch.Tensor.amax``."""
     def amin(self, dim=..., keepdim=...) -> Tensor:
         """As ``torch.Tensor.amin``."""
+    def aminmax(self, *, dim=..., keepdim=...) -> Any:
+        """As ``torch.Tensor.aminmax``."""
     def any(self, dim=..., keepdim=...) -> Tensor:
         """As ``torch.Tensor.any``."""
     def arccos(self) -> Tensor:
@@ -221,6 +228,8 @@ class Tensor:
         """As ``torch.Tensor.bernoulli_``."""
     def bfloat16(self) -> Tensor:
         """As ``torch.Tensor.bfloat16``."""
+    def bincount(self, weights=..., minlength=...) -> Tensor:
+        """Counts of each non-negative integer in the 1-D ``input`` (weighted sums with ``weights``)."""
     def bitwise_not(self) -> Tensor:
         """As ``torch.Tensor.bitwise_not``."""
     def bmm(self, b) -> Tensor:
@@ -255,6 +264,10 @@ class Tensor:
         """As ``torch.Tensor.contiguous``."""
     def copy_(self, src, non_blocking=...) -> Tensor:
         """Copy ``src`` (broadcast, cast, moved across devices) into this tensor's storage."""
+    def copysign(self, other) -> Tensor:
+        """``|input|`` with the sign (bit) of ``other``."""
+    def corrcoef(self) -> Tensor:
+        """As ``torch.Tensor.corrcoef``."""
     def cos(self) -> Tensor:
         """Elementwise cos; integer inputs are computed in the default float dtype."""
     def cos_(self, *args, **kwargs) -> Tensor:
@@ -265,8 +278,12 @@ class Tensor:
         """In-place ``cosh``."""
     def count_nonzero(self, dim=...) -> Tensor:
         """As ``torch.Tensor.count_nonzero``."""
+    def cov(self, *, correction=..., fweights=..., aweights=...) -> Tensor:
+        """Covariance of the variables in the rows of ``input (vars, observations)`` (a 1-D input is one"""
     def cpu(self) -> Tensor:
         """As ``torch.Tensor.cpu``."""
+    def cross(self, other, dim=...) -> Tensor:
+        """Cross product of 3-vectors along ``dim`` (None: the first dim of size 3, PyTorch's old default)."""
     def cuda(self, device=...) -> Tensor:
         """As ``torch.Tensor.cuda``."""
     def cummax(self, dim) -> Any:
@@ -303,6 +320,8 @@ class Tensor:
         """The ``n``-th forward difference along ``dim`` (bool tensors: ``!=`` of neighbours), after joining"""
     def dim(self) -> builtins.int:
         """As ``torch.Tensor.dim``."""
+    def dist(self, other, p=...) -> Tensor:
+        """As ``torch.Tensor.dist``."""
     def div(self, b, rounding_mode=...) -> Tensor:
         """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
     def div_(self, other, rounding_mode=...) -> Tensor:
@@ -313,6 +332,8 @@ class Tensor:
         """As ``torch.Tensor.dot``."""
     def double(self) -> Tensor:
         """As ``torch.Tensor.double``."""
+    def dsplit(self, sections) -> Any:
+        """As ``torch.Tensor.dsplit``."""
     @property
     def dtype(self) -> dtype:
         """The tensor's ``dtype``."""
@@ -324,6 +345,8 @@ class Tensor:
         """True when both tensors have the same shape and elements."""
     def erf(self) -> Tensor:
         """Elementwise erf; integer inputs are computed in the default float dtype."""
+    def erfc(self) -> Tensor:
+        """As ``torch.Tensor.erfc``."""
     def exp(self) -> Tensor:
         """Elementwise exp; integer inputs are computed in the default float dtype."""
     def exp2(self) -> Tensor:
@@ -352,6 +375,8 @@ class Tensor:
         """As ``torch.Tensor.flipud``."""
     def float(self) -> Tensor:
         """As ``torch.Tensor.float``."""
+    def float_power(self, exponent) -> Tensor:
+        """``input ** exponent`` in double precision."""
     def floor(self) -> Tensor:
         """Elementwise floor; its gradient is zero."""
     def floor_(self, *args, **kwargs) -> Tensor:
@@ -360,6 +385,10 @@ class Tensor:
         """``input // other`` rounded toward minus infinity, as Python does; not differentiable."""
     def floor_divide_(self, *args, **kwargs) -> Tensor:
         """In-place ``floor_divide``."""
+    def fmax(self, other) -> Tensor:
+        """Elementwise maximum ignoring NaN (NaN only where both are)."""
+    def fmin(self, other) -> Tensor:
+        """As ``torch.Tensor.fmin``."""
     def fmod(self, other) -> Tensor:
         """C-style remainder ``input - trunc(input / other) * other`` (sign of ``input``), broadcast."""
     def fmod_(self, *args, **kwargs) -> Tensor:
@@ -377,6 +406,8 @@ class Tensor:
         """The tensor's ``grad_fn``."""
     def greater(self, b) -> Tensor:
         """As ``torch.Tensor.greater``."""
+    def greater_equal(self, other) -> Tensor:
+        """As ``torch.Tensor.greater_equal``."""
     def gt(self, b) -> Tensor:
         """As ``torch.Tensor.gt``."""
     def half(self) -> Tensor:
@@ -387,6 +418,8 @@ class Tensor:
         """In-place ``heaviside``."""
     def histc(self, bins=..., min=..., max=...) -> Tensor:
         """Histogram of ``input`` in ``bins`` equal-width bins over ``[min, max]`` (the data's range when both"""
+    def hsplit(self, sections) -> Any:
+        """As ``torch.Tensor.hsplit``."""
     def hypot(self, other) -> Tensor:
         """Elementwise ``sqrt(input**2 + other**2)`` without intermediate overflow (broadcast)."""
     def hypot_(self, *args, **kwargs) -> Tensor:
@@ -405,6 +438,8 @@ class Tensor:
         """In-place ``index_fill``."""
     def index_select(self, dim, index) -> Tensor:
         """The entries of ``a`` at the 1-D ``index`` along ``dim``."""
+    def inner(self, other) -> Tensor:
+        """Sum of products over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``."""
     def int(self) -> Tensor:
         """As ``torch.Tensor.int``."""
     def inverse(self, *args, **kwargs) -> Tensor:
@@ -489,6 +524,8 @@ class Tensor:
         """In-place ``lerp``."""
     def less(self, b) -> Tensor:
         """As ``torch.Tensor.less``."""
+    def less_equal(self, other) -> Tensor:
+        """As ``torch.Tensor.less_equal``."""
     def log(self) -> Tensor:
         """Elementwise log; integer inputs are computed in the default float dtype."""
     def log10(self) -> Tensor:
@@ -515,6 +552,8 @@ class Tensor:
         """As ``torch.Tensor.logical_or``."""
     def logical_xor(self, b) -> Tensor:
         """As ``torch.Tensor.logical_xor``."""
+    def logit(self, eps=...) -> Tensor:
+        """As ``torch.Tensor.logit``."""
     def logsumexp(self, dim, keepdim=...) -> Tensor:
         """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
     def long(self) -> Tensor:
@@ -532,6 +571,8 @@ class Tensor:
         """As ``torch.Tensor.masked_select``."""
     def matmul(self, b) -> Tensor:
         """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the extra dim removed."""
+    def matrix_power(self, n) -> Tensor:
+        """``input`` multiplied by itself ``n`` times (the inverse's power for n < 0; identity for 0)."""
     def max(self, dim=..., keepdim=...) -> Any:
         """The maximum of all elements, or ``(values, indices)`` along ``dim``, or elementwise with a Tensor."""
     def maximum(self, b) -> Tensor:
@@ -552,8 +593,12 @@ class Tensor:
         """As ``torch.Tensor.mm``."""
     def mode(self, dim=..., keepdim=...) -> Any:
         """``(values, indices)`` of the most frequent value along ``dim`` (the smallest on ties) and the"""
+    def moveaxis(self, source, destination) -> Tensor:
+        """As ``torch.Tensor.moveaxis``."""
     def movedim(self, source, destination) -> Tensor:
         """As ``torch.Tensor.movedim``."""
+    def msort(self) -> Tensor:
+        """As ``torch.Tensor.msort``."""
     def mul(self, b) -> Tensor:
         """Elementwise mul with broadcasting and PyTorch's type promotion."""
     def mul_(self, other) -> Tensor:
@@ -566,10 +611,14 @@ class Tensor:
         """``input`` with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the"""
     def nan_to_num_(self, *args, **kwargs) -> Tensor:
         """In-place ``nan_to_num``."""
+    def nanmean(self, dim=..., keepdim=..., *, dtype=...) -> Tensor:
+        """Mean over the non-NaN elements."""
     def nanmedian(self, dim=..., keepdim=...) -> Any:
         """As ``median``, ignoring NaN values (NaN only where all values are NaN)."""
     def nanquantile(self, q, dim=..., keepdim=..., *, interpolation=...) -> Tensor:
         """As ``quantile``, ignoring NaN values."""
+    def nansum(self, dim=..., keepdim=..., *, dtype=...) -> Tensor:
+        """Sum treating NaN as zero."""
     def narrow(self, dim, start, length) -> Tensor:
         """As ``torch.Tensor.narrow``."""
     @property
@@ -606,6 +655,8 @@ class Tensor:
         """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any number."""
     def normal_(self, mean=..., std=..., generator=...) -> Tensor:
         """As ``torch.Tensor.normal_``."""
+    def not_equal(self, other) -> Tensor:
+        """As ``torch.Tensor.not_equal``."""
     def numel(self) -> builtins.int:
         """As ``torch.Tensor.numel``."""
     def numpy(self, force=...) -> Any:
@@ -616,6 +667,8 @@ class Tensor:
         """As ``torch.Tensor.permute``."""
     def pinverse(self, *args, **kwargs) -> Tensor:
         """As ``torch.Tensor.pinverse``."""
+    def positive(self) -> Tensor:
+        """As ``torch.Tensor.positive``."""
     def pow(self, b) -> Tensor:
         """``a ** b`` elementwise; a or b may be a Python number."""
     def pow_(self, *args, **kwargs) -> Tensor:
@@ -636,6 +689,8 @@ class Tensor:
         """In-place ``rad2deg``."""
     def random_(self, low=..., high=..., generator=...) -> Tensor:
         """As ``torch.Tensor.random_``."""
+    def ravel(self) -> Tensor:
+        """As ``torch.Tensor.ravel``."""
     def reciprocal(self) -> Tensor:
         """As ``torch.Tensor.reciprocal``."""
     def reciprocal_(self, *args, **kwargs) -> Tensor:
@@ -650,6 +705,8 @@ class Tensor:
         """Python-style modulus (sign of the divisor); gradient 1 with respect to ``a``."""
     def repeat(self, *reps) -> Tensor:
         """As ``torch.Tensor.repeat``."""
+    def repeat_interleave(self, repeats=..., dim=..., *, output_size=...) -> Tensor:
+        """Repeat each element (``repeats`` times, or ``repeats[i]`` times for element i) along ``dim`` (the"""
     def requires_grad_(self, requires_grad=...) -> Tensor:
         """As ``torch.Tensor.requires_grad_``."""
     def reshape(self, *shape) -> Tensor:
@@ -679,6 +736,8 @@ class Tensor:
         """As ``torch.Tensor.scatter_add``."""
     def scatter_add_(self, *args, **kwargs) -> Tensor:
         """In-place ``scatter_add``."""
+    def select(self, dim, index) -> Tensor:
+        """The slice at ``index`` along ``dim`` (that dim removed)."""
     def sgn(self) -> Tensor:
         """The sign of each element (-1, 0 or 1), as ``sign`` for real tensors; its gradient is zero."""
     def sgn_(self, *args, **kwargs) -> Tensor:
@@ -696,10 +755,14 @@ class Tensor:
         """Elementwise sign; its gradient is zero."""
     def sign_(self, *args, **kwargs) -> Tensor:
         """In-place ``sign``."""
+    def signbit(self) -> Tensor:
+        """As ``torch.Tensor.signbit``."""
     def sin(self) -> Tensor:
         """Elementwise sin; integer inputs are computed in the default float dtype."""
     def sin_(self, *args, **kwargs) -> Tensor:
         """In-place ``sin``."""
+    def sinc(self) -> Tensor:
+        """``sin(pi x) / (pi x)``, 1 at 0 (gradient 0 there, as PyTorch)."""
     def sinh(self) -> Tensor:
         """Elementwise sinh (any shape); integer inputs give the default float dtype."""
     def sinh_(self, *args, **kwargs) -> Tensor:
@@ -738,6 +801,8 @@ class Tensor:
         """As ``torch.Tensor.svd``."""
     def swapaxes(self, dim0, dim1) -> Tensor:
         """As ``torch.Tensor.swapaxes``."""
+    def swapdims(self, dim0, dim1) -> Tensor:
+        """As ``torch.Tensor.swapdims``."""
     def t(self) -> Tensor:
         """As ``torch.Tensor.t``."""
     def take(self, index) -> Tensor:
@@ -752,10 +817,19 @@ class Tensor:
         """Elementwise tanh; integer inputs are computed in the default float dtype."""
     def tanh_(self, *args, **kwargs) -> Tensor:
         """In-place ``tanh``."""
+    def tensor_split(self, indices_or_sections, dim=...) -> Any:
+        """Split into ``sections`` nearly equal parts (the first ``n % sections`` one longer), or at the given"""
     def tile(self, *reps) -> Tensor:
         """As ``torch.Tensor.tile``."""
-    def to(self, *args, **kwargs) -> Tensor:
-        """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (see ``to_args``)."""
+    @overload
+    def to(self, dtype: _dtype | type | str, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., *, memory_format: Any = ...) -> Tensor:
+        """A copy converted to ``dtype`` (self when it already is)."""
+    @overload
+    def to(self, device: Device | str | builtins.int | None = ..., dtype: _dtype | type | str | None = ..., non_blocking: builtins.bool = ..., copy: builtins.bool = ..., *, memory_format: Any = ...) -> Tensor:
+        """A copy on ``device`` and/or converted to ``dtype`` (self when nothing changes)."""
+    @overload
+    def to(self, other: Tensor, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., *, memory_format: Any = ...) -> Tensor:
+        """A copy with ``other``'s device and dtype (self when they already match)."""
     def tolist(self) -> Any:
         """As ``torch.Tensor.tolist``."""
     def topk(self, k, dim=..., largest=..., sorted=...) -> Any:
@@ -794,12 +868,18 @@ class Tensor:
         """As ``torch.Tensor.unsqueeze``."""
     def var(self, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
         """Variance with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
+    def vdot(self, other) -> Tensor:
+        """As ``torch.Tensor.vdot``."""
     def view(self, *shape) -> Tensor:
         """As ``reshape``, but (as in PyTorch) only for shapes that need no copy."""
     def view_as(self, other) -> Tensor:
         """As ``torch.Tensor.view_as``."""
+    def vsplit(self, sections) -> Any:
+        """As ``torch.Tensor.vsplit``."""
     def where(self, a=..., b=...) -> Tensor:
         """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``where(cond)`` is ``nonzero``."""
+    def xlogy(self, other) -> Tensor:
+        """``input * log(other)``, 0 where input is 0 (unless other is NaN)."""
     def zero_(self) -> Tensor:
         """As ``torch.Tensor.zero_``."""
 

@@ -110,6 +110,22 @@ def _def(name, sig, ret, doc, indent=""):
     return f'{indent}def {name}{sig}{arrow}:{ignore}\n{indent}    """{doc}"""\n'
 
 
+# Methods whose runtime signature is ``(*args, **kwargs)``: their call forms, written out (core/to_args.py).
+_TO_TAIL = ("non_blocking: builtins.bool = ..., copy: builtins.bool = ..., *, memory_format: Any = ...) "
+            "-> Tensor")
+SPECIAL = {
+    "to": "".join(
+        f"    @overload\n    def to(self, {head}, {_TO_TAIL}:\n        \"\"\"{doc}\"\"\"\n"
+        for head, doc in (
+            ("dtype: _dtype | type | str", "A copy converted to ``dtype`` (self when it already is)."),
+            ("device: Device | str | builtins.int | None = ..., dtype: _dtype | type | str | None = ...",
+             "A copy on ``device`` and/or converted to ``dtype`` (self when nothing changes)."),
+            ("other: Tensor", "A copy with ``other``'s device and dtype (self when they already match)."),
+        )
+    ),
+}
+
+
 def _tensor_members():
     from visionlite.core.tensor import Tensor
 
@@ -128,10 +144,11 @@ def tensor_stub():
     from visionlite.core.tensor import Size, Tensor
 
     lines = [HEADER, '"""Static view of ``core/tensor.py``: Tensor with its bound op methods."""\n\n',
-             "import builtins\nfrom collections.abc import Iterator\nfrom typing import Any\n\n",
+             "import builtins\nfrom collections.abc import Iterator\nfrom typing import Any, overload\n\n",
              "from visionlite.core.backend import Device\n",
              "from visionlite.core.backend import to_device as to_device\n",
-             "from visionlite.core.dtypes import dtype\n\n\n",
+             "from visionlite.core.dtypes import dtype\n",
+             "from visionlite.core.dtypes import dtype as _dtype\n\n\n",
              f'class Tensor:\n    """{_doc(Tensor, "A tensor.")}"""\n\n']
     for name, typ in ATTRIBUTE_TYPES.items():
         lines.append(f"    {name}: {_builtin(typ)}\n")
@@ -148,6 +165,8 @@ def tensor_stub():
             fn = value.__func__
             lines.append("    @staticmethod\n" + _def(name, _signature(fn, False), "Any",
                                                        _doc(fn, f"``Tensor.{name}``."), "    "))
+        elif name in SPECIAL:
+            lines.append(SPECIAL[name])
         elif callable(value):
             ret = "None" if name == "__init__" else RETURN_OF.get(name, "bool" if name.startswith("is_")
                                                                   else "Tensor")

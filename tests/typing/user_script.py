@@ -26,3 +26,7 @@ m = resnet50(weights=weights, progress=False)
 lin = vl.nn.Linear(4, 2)  # the lazy attribute, without importing visionlite.nn
 z: vl.Tensor = vl.nn.functional.softmax(lin(vl.randn(3, 4)), dim=1)
 vl.save(lin.state_dict(), "/dev/null")
+a1 = x.to(vl.float16)
+a2 = x.to("cpu", vl.float64, non_blocking=True, copy=True)
+a3 = x.to(y)
+a4: vl.Tensor = x.to(device="cpu").to(dtype=vl.float32).to("float64")
