@@ -114,9 +114,16 @@ def is_floating_point(t):
 _LAZY = {"nn", "optim", "data", "serialization", "utils", "cuda", "autograd", "backends", "multiprocessing",
          "amp", "accelerator", "checkpoint", "linalg", "testing",
          "distributions"}
+# nn.functional ops PyTorch also offers as torch.<name> with the same leading arguments (loaded on first use)
+_TOP_LEVEL_FUNCTIONAL = (
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "dropout", "alpha_dropout",
+    "feature_alpha_dropout", "layer_norm", "group_norm", "bilinear", "pixel_shuffle", "pixel_unshuffle",
+    "cosine_similarity", "pairwise_distance", "prelu", "selu", "celu", "rrelu", "hardshrink", "threshold",
+    "rms_norm", "max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d")
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp",
                **{n: "linalg._legacy" for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky",
-                                                "svd", "qr")}}
+                                                "svd", "qr")},
+               **{n: "nn.functional" for n in _TOP_LEVEL_FUNCTIONAL}}
 
 
 def __getattr__(name):

@@ -8,6 +8,7 @@ import importlib
 
 from . import _aliases
 from .core import *  # noqa: F401,F403
+from .core import _TOP_LEVEL_FUNCTIONAL
 from .core import __all__ as _core_all
 
 # The star import brings core's private op package as ``ops``; ``visionlite.ops`` is TorchVision's ops (lazy).
@@ -47,6 +48,7 @@ _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
     "load": ("visionlite.core.serialization", "load"),
     "autocast": ("visionlite.core.amp", "autocast"),  # torch.autocast
+    **{n: ("visionlite.core.nn.functional", n) for n in _TOP_LEVEL_FUNCTIONAL},
     **{n: ("visionlite.core.linalg._legacy", n)
        for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky", "svd", "qr")},
 }
