@@ -4,9 +4,6 @@ import importlib.util
 import os
 import pydoc
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -16,15 +13,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPING = os.path.join(ROOT, "tests", "typing")
 
 
-def _gen_stubs():
-    spec = importlib.util.spec_from_file_location("gen_stubs", os.path.join(ROOT, "scripts", "gen_stubs.py"))
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_stubs_match_the_live_objects(tmp_path):
-    gen = _gen_stubs()
+    gen = _script("gen_stubs")
     gen.main(["--out", str(tmp_path)])
     fresh = {os.path.relpath(os.path.join(d, f), tmp_path)
              for d, _, files in os.walk(tmp_path) for f in files}
@@ -54,31 +51,10 @@ def test_stubs_cover_every_public_tensor_method():
     assert not missing and len(public) > 300
 
 
-def _static_tree(dest):
-    """The installed layout (``visionlite/core``, ``visionlite/models``), which mypy needs: the editable
-    install maps ``core/`` and ``models/`` with an import hook that static tools cannot follow."""
-    def copy(src, dst):
-        for d, dirs, files in os.walk(src):
-            dirs[:] = [x for x in dirs if not x.startswith((".", "__"))]
-            for f in files:
-                if f.endswith((".py", ".pyi")) or f == "py.typed":
-                    out = os.path.join(dst, os.path.relpath(os.path.join(d, f), src))
-                    os.makedirs(os.path.dirname(out), exist_ok=True)
-                    shutil.copyfile(os.path.join(d, f), out)
-
-    copy(os.path.join(ROOT, "visionlite"), os.path.join(dest, "visionlite"))
-    copy(os.path.join(ROOT, "core"), os.path.join(dest, "visionlite", "core"))
-    copy(os.path.join(ROOT, "models"), os.path.join(dest, "visionlite", "models"))
-
-
 def _mypy(tmp_path, *scripts):
     pytest.importorskip("mypy")
-    _static_tree(tmp_path / "src")
-    env = dict(os.environ, MYPYPATH=str(tmp_path / "src"))
-    cmd = [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "--follow-imports=silent",
-           "--no-error-summary", "--show-error-codes", "--python-version", "3.11", *scripts]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    return proc.stdout + proc.stderr
+    _, out = _script("typecheck").run_mypy(scripts, str(tmp_path), ["--python-version", "3.11"])
+    return out
 
 
 def test_mypy_types_a_user_script(tmp_path):
