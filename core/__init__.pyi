@@ -463,7 +463,7 @@ def neg(a) -> Tensor:
     """Elementwise neg; integer inputs are computed in the default float dtype."""
 def negative(input) -> Tensor:
     """As ``torch.negative``."""
-newaxis: None
+newaxis: Any
 def nonzero(a, as_tuple=...) -> Tensor:
     """As ``torch.nonzero``."""
 def norm(a, p=..., dim=..., keepdim=..., dtype=...) -> Tensor:
