@@ -2,6 +2,7 @@
 # --- activations, linear, losses, dropout, embedding, attention, distances, fold, pixel shuffle, sampling
 from .activation import *  # noqa: F401,F403
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
+from .ctc import ctc_loss  # noqa: F401
 from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: F401
 from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
