@@ -131,3 +131,16 @@ def test_embedding_bag_per_sample_weights_and_module():
         VF.embedding_bag(vl.tensor(IDX_2D), vl.tensor(W), per_sample_weights=vl.ones(3, 4))
     pre = vl.nn.EmbeddingBag.from_pretrained(vl.tensor(W), mode="sum")
     assert not pre.weight.requires_grad and tuple(pre(vl.tensor(IDX_2D)).shape) == (3, 3)
+
+
+def test_grad_fn_names_as_torch():
+    def names(L):
+        F = L.nn.functional
+        x, w = L.ones(2, 3, 4, requires_grad=True), L.ones(3, requires_grad=True)
+        table = L.ones(3, 2, requires_grad=True)
+        return [F.prelu(x, w).grad_fn.name(), F.instance_norm(x).grad_fn.name(),
+                F.embedding_bag(L.tensor([[0, 1]]), table).grad_fn.name(),
+                F.embedding_bag(L.tensor([[0, 1]]), table, mode="max").grad_fn.name(),
+                L.linalg.solve(L.eye(3, requires_grad=True), L.ones(3)).grad_fn.name()]
+
+    assert names(vl) == names(torch)

@@ -3,6 +3,7 @@ of matrices ``(*, m, n)``, differentiable as PyTorch's (see ``_decomp`` for the 
 
 import numpy as np
 
+from ..autograd.node_names import label
 from ..backend import array_module
 from ..ops import elementwise as ew
 from ..ops.matmul import matmul
@@ -69,7 +70,7 @@ def solve(A, B, *, left=True):
     if not left:
         return solve(A.mT, B.mT).mT
     if _vector_rhs(A, B):
-        return Solve.apply(A, B.unsqueeze(-1)).squeeze(-1)
+        return label(Solve.apply(A, B.unsqueeze(-1)).squeeze(-1), "LinalgSolveExBackward0", A, B)
     if B.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
                            f"({A.shape[-2]}x{A.shape[-1]} and {B.shape[-2]}x{B.shape[-1]})")

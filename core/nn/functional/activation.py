@@ -70,6 +70,7 @@ def leaky_relu_(input, negative_slope=0.01):
 
 
 @autocast_op("prelu")
+@presents_as("PreluKernelBackward0", "input", "weight")
 def prelu(input, weight):
     """leaky_relu with a learned slope: ``weight`` has 1 element or one per channel (dim 1 of input)."""
     _check(input, "prelu")

@@ -4,6 +4,7 @@ so per-sample weights get their gradient too. Rows at ``padding_idx`` are left o
 import numpy as np
 
 from ... import creation
+from ...autograd.node_names import label
 from ...ops import elementwise as ew
 from ...ops import movement as mv
 from ...tensor import Tensor
@@ -69,18 +70,31 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     idx = _ints(flat)
     valid = np.ones(idx.size, bool) if padding_idx is None else idx != padding_idx
     counts = np.bincount(bag_of[valid], minlength=n_bags)
-    dev, dt = weight.device, weight._data.dtype
     if mode == "max":
-        width = max(int(counts.max()) if counts.size else 0, 1)
-        gather = np.full((n_bags, width), idx.size, dtype=np.int64)  # points at a -inf row by default
-        fill = np.zeros(n_bags, dtype=np.int64)
-        for i in np.nonzero(valid)[0]:
-            b = bag_of[i]
-            gather[b, fill[b]] = i
-            fill[b] += 1
-        low = creation.full((1, weight.shape[1]), float("-inf"), dtype=weight.dtype, device=dev)
-        best = mv.cat([rows, low], 0)[Tensor._wrap(gather).to(dev)].amax(1)
-        return ew.where(Tensor._wrap((counts > 0)[:, None]).to(dev), best, 0.0)
+        out = _max_bag(rows, idx, valid, bag_of, counts, n_bags, weight)
+        return label(out, "EmbeddingBagBackward0", weight)
+    out = _mixed(rows, idx, valid, bag_of, counts, n_bags, mode, per_sample_weights, weight)
+    return label(out, "EmbeddingBagBackward0", weight, per_sample_weights)
+
+
+def _max_bag(rows, idx, valid, bag_of, counts, n_bags, weight):
+    """Per-bag maxima, gathered into ``(bags, longest)`` with -inf filling the short bags."""
+    dev = weight.device
+    width = max(int(counts.max()) if counts.size else 0, 1)
+    gather = np.full((n_bags, width), idx.size, dtype=np.int64)  # points at a -inf row by default
+    fill = np.zeros(n_bags, dtype=np.int64)
+    for i in np.nonzero(valid)[0]:
+        b = bag_of[i]
+        gather[b, fill[b]] = i
+        fill[b] += 1
+    low = creation.full((1, weight.shape[1]), float("-inf"), dtype=weight.dtype, device=dev)
+    best = mv.cat([rows, low], 0)[Tensor._wrap(gather).to(dev)].amax(1)
+    return ew.where(Tensor._wrap((counts > 0)[:, None]).to(dev), best, 0.0)
+
+
+def _mixed(rows, idx, valid, bag_of, counts, n_bags, mode, per_sample_weights, weight):
+    """Sum or mean bags as one ``(bags, n)`` weighting matrix times the looked-up rows."""
+    dev, dt = weight.device, weight._data.dtype
     mix = np.zeros((n_bags, idx.size), dtype=dt)
     mix[bag_of[valid], np.nonzero(valid)[0]] = 1
     if mode == "mean":
