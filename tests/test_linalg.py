@@ -203,3 +203,14 @@ def test_removed_spellings_raise_as_torch(name):
 def test_logdet_negative_is_nan():
     a = np.diag([-1.0, 2.0]).astype(np.float32)
     assert np.isnan(vl.logdet(vl.tensor(a)).item()) and np.isnan(torch.logdet(torch.tensor(a)).item())
+
+
+def test_cross_matrix_power_solve_triangular():
+    check([(4, 3), (4, 3)], lambda L: lambda a, b: L.linalg.cross(a, b))
+    check([(2, 3, 3)], lambda L: lambda a: L.linalg.matrix_power(a, 3))
+    check([(3, 3)], lambda L: lambda a: L.linalg.matrix_power(well(L, a), -2))
+    check([(3, 3), (3, 2)], lambda L: lambda a, b: L.linalg.solve_triangular(well(L, a), b, upper=True))
+    check([(3, 3), (2, 3)], lambda L: lambda a, b: L.linalg.solve_triangular(well(L, a), b, upper=False,
+                                                                             left=False))
+    check([(3, 3), (3, 2)], lambda L: lambda a, b: L.linalg.solve_triangular(a, b, upper=False,
+                                                                             unitriangular=True))

@@ -109,3 +109,8 @@ def test_constants_and_methods():
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
     with pytest.raises(RuntimeError, match="not divisible by the split_size"):
         vl.hsplit(vl.ones(2, 5), 2)
+
+
+def test_cross_negative_dim():
+    helper_test_op([(2, 3, 4), (2, 3, 4)], lambda a, b: torch.cross(a, b, dim=-2),
+                   lambda a, b: vl.cross(a, b, dim=-2))

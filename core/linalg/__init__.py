@@ -25,7 +25,7 @@ from ._norms import matrix_norm, norm, vector_norm
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "det", "eigh", "eigvalsh", "inv", "inv_ex", "lstsq",
            "matmul", "matrix_norm", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
-           "svd", "svdvals", "vector_norm", "vecdot", "diagonal"]
+           "svd", "svdvals", "vector_norm", "vecdot", "diagonal", "cross", "matrix_power", "solve_triangular"]
 
 
 def _square_float(A, name):
@@ -190,6 +190,34 @@ def vecdot(x, y, *, dim=-1):
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return A.diagonal(offset, dim1, dim2)
+
+
+def cross(input, other, *, dim=-1):
+    """Cross product of 3-vectors along ``dim`` (inputs broadcast)."""
+    from ..ops.compat import cross as _cross
+
+    return _cross(input, other, dim)
+
+
+def matrix_power(A, n):
+    """``A`` to the integer power ``n`` (negative: of the inverse)."""
+    from ..ops.compat import matrix_power as _power
+
+    return _power(A, n)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """``X`` with ``A X = B`` (``left=False``: ``X A = B``) reading only the ``upper`` or lower triangle of
+    ``A`` (its diagonal taken as ones with ``unitriangular``); the gradient of ``A`` is triangular too."""
+    from ..ops.extra import tril, triu
+
+    T = triu(A) if upper else tril(A)
+    if unitriangular:
+        eye = Tensor._wrap(array_module(A._data).eye(A.shape[-1], dtype=A._data.dtype))
+        T = T - T * eye + eye
+    if not left:
+        return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
+    return Solve.apply(T, B)
 
 
 class _Named(tuple):

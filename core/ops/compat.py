@@ -237,7 +237,7 @@ def cross(input, other, dim=None):
     a = [select(input, dim, i) for i in range(3)]
     b = [select(other, dim, i) for i in range(3)]
     parts = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-    return stack(parts, dim if dim >= 0 else dim + max(input.ndim, other.ndim) + 1)
+    return stack(parts, dim if dim >= 0 else dim + max(input.ndim, other.ndim))
 
 
 @autocast_op("dist")
