@@ -34,7 +34,7 @@ FAST = [("densenet121", 64), ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 
         ("shufflenet_v2_x1_5", 64), ("shufflenet_v2_x2_0", 64), ("googlenet", 96), ("inception_v3", 299),
         ("vit_b_32", 224)]
 SLOW = [("densenet161", 64), ("densenet169", 64), ("densenet201", 64), ("vit_b_16", 224), ("vit_l_16", 224),
-        ("vit_l_32", 224)]
+        ("vit_l_32", 224), ("vit_h_14", 224)]
 FAMILIES = ["densenet121", "densenet161", "densenet169", "densenet201", "shufflenet_v2_x0_5",
             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "googlenet", "inception_v3",
             "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"]
