@@ -66,6 +66,9 @@ def num_threads():
     OpenBLAS takes from OPENBLAS/OMP_NUM_THREADS or the CPUs), else the usable CPUs."""
     if _override[0] is not None:
         return _override[0]
+    value = os.environ.get("VISIONLITE_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)  # read on every call (tests split work 3 ways); BLAS took it at import
     blas = _blas.get_blas_threads()
     if blas is not None:
         return blas
