@@ -42,3 +42,4 @@ from .pooling import (  # noqa: F401
     max_pool2d,
     max_pool2d_with_indices,
 )
+from .pooling_extra import lp_pool1d, lp_pool2d, max_unpool1d, max_unpool2d  # noqa: F401
