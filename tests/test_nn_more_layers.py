@@ -144,3 +144,29 @@ def test_grad_fn_names_as_torch():
                 L.linalg.solve(L.eye(3, requires_grad=True), L.ones(3)).grad_fn.name()]
 
     assert names(vl) == names(torch)
+
+
+# ----------------------------------------------------------------------------- pdist, channel_shuffle, gumbel
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+def test_pdist(p):
+    helper_test_op([(5, 3)], lambda x: TF.pdist(x, p), lambda x: VF.pdist(x, p))
+    gradcheck(lambda x: VF.pdist(x, p), [np.random.default_rng(0).uniform(-1, 1, (4, 3))])
+
+
+def test_channel_shuffle_and_cell_base():
+    helper_test_op([(2, 6, 3)], lambda x: TF.channel_shuffle(x, 3), lambda x: VF.channel_shuffle(x, 3))
+    assert issubclass(vl.nn.LSTMCell, vl.nn.RNNCellBase)
+    assert issubclass(torch.nn.LSTMCell, torch.nn.RNNCellBase)
+
+
+def test_gumbel_softmax():
+    vl.manual_seed(0)
+    logits = vl.tensor(np.log(np.array([[0.1, 0.2, 0.7]] * 4000, np.float32)), requires_grad=True)
+    soft = VF.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(-1), 1, rtol=1e-5)
+    hard = VF.gumbel_softmax(logits, tau=0.5, hard=True)
+    h = hard.detach().numpy()
+    assert set(np.unique(h)) == {0.0, 1.0} and np.all(h.sum(-1) == 1)
+    np.testing.assert_allclose(h.mean(0), [0.1, 0.2, 0.7], atol=0.03)  # Gumbel-max draws the categorical
+    (hard * vl.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert np.isfinite(logits.grad.numpy()).all() and np.abs(logits.grad.numpy()).sum() > 0

@@ -3,7 +3,7 @@
 from .activation import *  # noqa: F401,F403
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
 from .ctc import ctc_loss  # noqa: F401
-from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: F401
+from .distance import cosine_similarity, normalize, pairwise_distance, pdist  # noqa: F401
 from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
 from .embedding_bag import embedding_bag  # noqa: F401
@@ -12,7 +12,7 @@ from .linear import bilinear, linear  # noqa: F401
 from .loss import *  # noqa: F401,F403
 from .loss_likelihood import gaussian_nll_loss, poisson_nll_loss  # noqa: F401
 from .loss_margin import *  # noqa: F401,F403
-from .pixelshuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
+from .pixelshuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from .sampling import affine_grid, grid_sample  # noqa: F401
 
 # isort: split

@@ -14,7 +14,8 @@ from ...tensor import Tensor
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "celu", "selu",
            "gelu", "silu", "mish", "hardswish", "hardsigmoid", "hardtanh", "hardtanh_", "sigmoid", "tanh",
            "softmax", "log_softmax", "softmin", "softplus", "softsign", "tanhshrink", "hardshrink",
-           "softshrink", "logsigmoid", "threshold", "threshold_", "glu", "rrelu", "rrelu_"]
+           "softshrink", "logsigmoid", "threshold", "threshold_", "glu", "rrelu", "rrelu_",
+           "gumbel_softmax"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -235,3 +236,22 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     return rrelu(input, lower, upper, training, inplace=True)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """Softmax of ``(logits + Gumbel noise) / tau`` along ``dim``; ``hard=True`` returns the one-hot of its
+    argmax with the soft sample's gradient (straight-through)."""
+    from ...backend import array_module
+    from ...random import random_array
+
+    x = logits._data
+    u = random_array("uniform", x.shape, x.dtype, logits.device)
+    xp = array_module(u)
+    gumbels = Tensor._wrap((-xp.log(-xp.log1p(-u))).astype(x.dtype, copy=False))  # -log of Exp(1) draws
+    y_soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = (y_soft * 0).detach().scatter(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+

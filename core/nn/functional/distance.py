@@ -9,7 +9,7 @@ from ...ops import elementwise as ew
 from ...ops import reduce as red
 from ...tensor import Tensor
 
-__all__ = ["normalize", "cosine_similarity", "pairwise_distance"]
+__all__ = ["normalize", "cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def _check(x, name, fn):
@@ -59,3 +59,16 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     if diff.ndim == 0:  # two scalars: PyTorch measures them as 1-vectors
         return red.norm(diff.reshape(1), p, 0, keepdim=False)
     return red.norm(diff, p, -1, keepdim=keepdim)
+
+
+@autocast_op("pdist")
+def pdist(input, p=2):
+    """p-norm distances between the rows of ``input (N, M)``, each pair once (row i before row j):
+    ``(N (N-1) / 2,)``."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    i, j = np.triu_indices(input.shape[0], 1)
+    dev = input.device
+    diff = input[Tensor._wrap(i.astype(np.int64)).to(dev)] - input[Tensor._wrap(j.astype(np.int64)).to(dev)]
+    return diff.norm(p, 1)
+

@@ -18,7 +18,7 @@ from ..parameter import Parameter
 from ..utils import rnn as rnn_utils
 from ..utils.rnn import PackedSequence
 
-__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -312,7 +312,10 @@ class GRU(RNNBase):
 
 
 # ------------------------------------------------------------------------------------------ cells
-class _CellBase(Module):
+class RNNCellBase(Module):
+    """Parameters shared by the single-step cells: ``weight_ih (num_chunks * H, in)``, ``weight_hh`` and
+    the biases."""
+
     def __init__(self, input_size, hidden_size, bias, gates, device=None, dtype=None):
         super().__init__()
         self.input_size = input_size
@@ -364,7 +367,7 @@ class _CellBase(Module):
         return s
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """One Elman step: ``(N, H_in)``, ``h (N, H)`` -> ``h' (N, H)``."""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
@@ -380,7 +383,7 @@ class RNNCell(_CellBase):
         return h if batched else h.squeeze(0)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """One LSTM step: ``(N, H_in)``, ``(h, c)`` -> ``(h', c')``."""
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
@@ -392,7 +395,7 @@ class LSTMCell(_CellBase):
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """One GRU step: ``(N, H_in)``, ``h (N, H)`` -> ``h' (N, H)``."""
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
