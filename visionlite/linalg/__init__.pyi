@@ -4,6 +4,7 @@
 from visionlite.core.linalg import LinAlgError as LinAlgError
 from visionlite.core.linalg import cholesky as cholesky
 from visionlite.core.linalg import cholesky_ex as cholesky_ex
+from visionlite.core.linalg import cross as cross
 from visionlite.core.linalg import det as det
 from visionlite.core.linalg import diagonal as diagonal
 from visionlite.core.linalg import eigh as eigh
@@ -12,6 +13,7 @@ from visionlite.core.linalg import inv as inv
 from visionlite.core.linalg import inv_ex as inv_ex
 from visionlite.core.linalg import lstsq as lstsq
 from visionlite.core.linalg import matrix_norm as matrix_norm
+from visionlite.core.linalg import matrix_power as matrix_power
 from visionlite.core.linalg import matrix_rank as matrix_rank
 from visionlite.core.linalg import multi_dot as multi_dot
 from visionlite.core.linalg import norm as norm
@@ -19,6 +21,7 @@ from visionlite.core.linalg import pinv as pinv
 from visionlite.core.linalg import qr as qr
 from visionlite.core.linalg import slogdet as slogdet
 from visionlite.core.linalg import solve as solve
+from visionlite.core.linalg import solve_triangular as solve_triangular
 from visionlite.core.linalg import svd as svd
 from visionlite.core.linalg import svdvals as svdvals
 from visionlite.core.linalg import vecdot as vecdot

@@ -4,6 +4,7 @@
 from visionlite.core.nn.functional import activation as activation
 from visionlite.core.nn.functional import attention as attention
 from visionlite.core.nn.functional import conv as conv
+from visionlite.core.nn.functional import ctc as ctc
 from visionlite.core.nn.functional import distance as distance
 from visionlite.core.nn.functional import dropout as dropout
 from visionlite.core.nn.functional import embedding as embedding
@@ -17,12 +18,14 @@ from visionlite.core.nn.functional import loss_margin as loss_margin
 from visionlite.core.nn.functional import normalization as normalization
 from visionlite.core.nn.functional import pixelshuffle as pixelshuffle
 from visionlite.core.nn.functional import pooling as pooling
+from visionlite.core.nn.functional import pooling_extra as pooling_extra
 from visionlite.core.nn.functional import sampling as sampling
 from visionlite.core.nn.functional.activation import celu as celu
 from visionlite.core.nn.functional.activation import elu as elu
 from visionlite.core.nn.functional.activation import elu_ as elu_
 from visionlite.core.nn.functional.activation import gelu as gelu
 from visionlite.core.nn.functional.activation import glu as glu
+from visionlite.core.nn.functional.activation import gumbel_softmax as gumbel_softmax
 from visionlite.core.nn.functional.activation import hardshrink as hardshrink
 from visionlite.core.nn.functional.activation import hardsigmoid as hardsigmoid
 from visionlite.core.nn.functional.activation import hardswish as hardswish
@@ -57,9 +60,11 @@ from visionlite.core.nn.functional.conv import conv1d as conv1d
 from visionlite.core.nn.functional.conv import conv2d as conv2d
 from visionlite.core.nn.functional.conv import conv_transpose1d as conv_transpose1d
 from visionlite.core.nn.functional.conv import conv_transpose2d as conv_transpose2d
+from visionlite.core.nn.functional.ctc import ctc_loss as ctc_loss
 from visionlite.core.nn.functional.distance import cosine_similarity as cosine_similarity
 from visionlite.core.nn.functional.distance import normalize as normalize
 from visionlite.core.nn.functional.distance import pairwise_distance as pairwise_distance
+from visionlite.core.nn.functional.distance import pdist as pdist
 from visionlite.core.nn.functional.dropout import alpha_dropout as alpha_dropout
 from visionlite.core.nn.functional.dropout import dropout1d as dropout1d
 from visionlite.core.nn.functional.dropout import dropout2d as dropout2d
@@ -97,6 +102,7 @@ from visionlite.core.nn.functional.normalization import instance_norm as instanc
 from visionlite.core.nn.functional.normalization import layer_norm as layer_norm
 from visionlite.core.nn.functional.normalization import local_response_norm as local_response_norm
 from visionlite.core.nn.functional.normalization import rms_norm as rms_norm
+from visionlite.core.nn.functional.pixelshuffle import channel_shuffle as channel_shuffle
 from visionlite.core.nn.functional.pixelshuffle import pixel_shuffle as pixel_shuffle
 from visionlite.core.nn.functional.pixelshuffle import pixel_unshuffle as pixel_unshuffle
 from visionlite.core.nn.functional.pooling import adaptive_avg_pool1d as adaptive_avg_pool1d
@@ -111,6 +117,10 @@ from visionlite.core.nn.functional.pooling import max_pool1d as max_pool1d
 from visionlite.core.nn.functional.pooling import max_pool1d_with_indices as max_pool1d_with_indices
 from visionlite.core.nn.functional.pooling import max_pool2d as max_pool2d
 from visionlite.core.nn.functional.pooling import max_pool2d_with_indices as max_pool2d_with_indices
+from visionlite.core.nn.functional.pooling_extra import lp_pool1d as lp_pool1d
+from visionlite.core.nn.functional.pooling_extra import lp_pool2d as lp_pool2d
+from visionlite.core.nn.functional.pooling_extra import max_unpool1d as max_unpool1d
+from visionlite.core.nn.functional.pooling_extra import max_unpool2d as max_unpool2d
 from visionlite.core.nn.functional.sampling import affine_grid as affine_grid
 from visionlite.core.nn.functional.sampling import grid_sample as grid_sample
 from visionlite.core.ops.indexing import one_hot as one_hot

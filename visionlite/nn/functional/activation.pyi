@@ -6,6 +6,7 @@ from visionlite.core.nn.functional.activation import elu as elu
 from visionlite.core.nn.functional.activation import elu_ as elu_
 from visionlite.core.nn.functional.activation import gelu as gelu
 from visionlite.core.nn.functional.activation import glu as glu
+from visionlite.core.nn.functional.activation import gumbel_softmax as gumbel_softmax
 from visionlite.core.nn.functional.activation import hardshrink as hardshrink
 from visionlite.core.nn.functional.activation import hardsigmoid as hardsigmoid
 from visionlite.core.nn.functional.activation import hardswish as hardswish

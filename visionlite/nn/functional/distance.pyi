@@ -4,3 +4,4 @@
 from visionlite.core.nn.functional.distance import cosine_similarity as cosine_similarity
 from visionlite.core.nn.functional.distance import normalize as normalize
 from visionlite.core.nn.functional.distance import pairwise_distance as pairwise_distance
+from visionlite.core.nn.functional.distance import pdist as pdist

@@ -83,6 +83,7 @@ from visionlite.core.nn.modules.linear import Identity as Identity
 from visionlite.core.nn.modules.linear import Linear as Linear
 from visionlite.core.nn.modules.loss import BCELoss as BCELoss
 from visionlite.core.nn.modules.loss import BCEWithLogitsLoss as BCEWithLogitsLoss
+from visionlite.core.nn.modules.loss import CTCLoss as CTCLoss
 from visionlite.core.nn.modules.loss import CosineEmbeddingLoss as CosineEmbeddingLoss
 from visionlite.core.nn.modules.loss import CrossEntropyLoss as CrossEntropyLoss
 from visionlite.core.nn.modules.loss import GaussianNLLLoss as GaussianNLLLoss
@@ -133,8 +134,12 @@ from visionlite.core.nn.modules.pooling import AdaptiveMaxPool1d as AdaptiveMaxP
 from visionlite.core.nn.modules.pooling import AdaptiveMaxPool2d as AdaptiveMaxPool2d
 from visionlite.core.nn.modules.pooling import AvgPool1d as AvgPool1d
 from visionlite.core.nn.modules.pooling import AvgPool2d as AvgPool2d
+from visionlite.core.nn.modules.pooling import LPPool1d as LPPool1d
+from visionlite.core.nn.modules.pooling import LPPool2d as LPPool2d
 from visionlite.core.nn.modules.pooling import MaxPool1d as MaxPool1d
 from visionlite.core.nn.modules.pooling import MaxPool2d as MaxPool2d
+from visionlite.core.nn.modules.pooling import MaxUnpool1d as MaxUnpool1d
+from visionlite.core.nn.modules.pooling import MaxUnpool2d as MaxUnpool2d
 from visionlite.core.nn.modules.rnn import GRU as GRU
 from visionlite.core.nn.modules.rnn import GRUCell as GRUCell
 from visionlite.core.nn.modules.rnn import LSTM as LSTM
@@ -142,6 +147,7 @@ from visionlite.core.nn.modules.rnn import LSTMCell as LSTMCell
 from visionlite.core.nn.modules.rnn import RNN as RNN
 from visionlite.core.nn.modules.rnn import RNNBase as RNNBase
 from visionlite.core.nn.modules.rnn import RNNCell as RNNCell
+from visionlite.core.nn.modules.rnn import RNNCellBase as RNNCellBase
 from visionlite.core.nn.modules.syncbatchnorm import SyncBatchNorm as SyncBatchNorm
 from visionlite.core.nn.modules.transformer import MultiheadAttention as MultiheadAttention
 from visionlite.core.nn.modules.transformer import Transformer as Transformer

@@ -3,6 +3,7 @@
 
 from visionlite.core.nn.modules.loss import BCELoss as BCELoss
 from visionlite.core.nn.modules.loss import BCEWithLogitsLoss as BCEWithLogitsLoss
+from visionlite.core.nn.modules.loss import CTCLoss as CTCLoss
 from visionlite.core.nn.modules.loss import CosineEmbeddingLoss as CosineEmbeddingLoss
 from visionlite.core.nn.modules.loss import CrossEntropyLoss as CrossEntropyLoss
 from visionlite.core.nn.modules.loss import GaussianNLLLoss as GaussianNLLLoss

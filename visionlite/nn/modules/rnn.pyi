@@ -8,3 +8,4 @@ from visionlite.core.nn.modules.rnn import LSTMCell as LSTMCell
 from visionlite.core.nn.modules.rnn import RNN as RNN
 from visionlite.core.nn.modules.rnn import RNNBase as RNNBase
 from visionlite.core.nn.modules.rnn import RNNCell as RNNCell
+from visionlite.core.nn.modules.rnn import RNNCellBase as RNNCellBase
