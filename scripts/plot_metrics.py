@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 COLORS = {"train_loss": (31, 119, 180), "val_loss": (255, 127, 14), "train_acc": (31, 119, 180),
           "val_acc": (255, 127, 14), "val_acc_ema": (44, 160, 44)}
 PANELS = [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc", "val_acc_ema"])]
+CYCLE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
 
 
 def _nice_ticks(lo, hi, count=5):
@@ -57,9 +58,9 @@ def _panel(draw, box, title, series, epochs, font):
         draw.text((x - 4, y1 + 6), str(e), fill=(60, 60, 60), font=font)
     draw.text(((x0 + x1) / 2 - 15, y1 + 16), "epoch", fill=(60, 60, 60), font=font)
     draw.rectangle([x0, y0, x1, y1], outline=(0, 0, 0))
-    legend = [(name, COLORS.get(name, (100, 100, 100))) for name, _ in series]
-    for name, ys in series:
-        color = COLORS.get(name, (100, 100, 100))
+    # Columns without a colour of their own take the next one of a fixed cycle.
+    legend = [(name, COLORS.get(name, CYCLE[i % len(CYCLE)])) for i, (name, _) in enumerate(series)]
+    for (_, ys), (_, color) in zip(series, legend):
         points = [px(e, v) for e, v in zip(epochs, ys) if v is not None]
         if len(points) > 1:
             draw.line(points, fill=color, width=2)
