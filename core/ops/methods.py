@@ -53,6 +53,7 @@ def install(cls):
     for name in _COMPAT_METHODS:
         if not hasattr(cls, name):
             setattr(cls, name, getattr(ops, name))
+    _install_more(cls)
 
 
 # PyTorch Tensor methods whose functions live in ``ops.compat``
@@ -126,3 +127,47 @@ def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=Non
             self._wrap(r.reshape(self._data.shape) if r.ndim and return_inverse and r is res[1] else r).long()
         )
     return tuple(out)
+
+
+# Tensor methods PyTorch has that are other ops under a method name, and in-place forms of existing ones
+_FUNCTION_METHODS = "addmm baddbmm bitwise_and bitwise_or bitwise_xor bernoulli multinomial".split()
+_MORE_INPLACE = """
+log10 log1p log2 rsqrt square erf erfc expm1 sinc logit xlogy float_power copysign eq ne lt le gt ge greater
+greater_equal less less_equal not_equal logical_and logical_or logical_xor logical_not bitwise_and bitwise_or
+bitwise_xor bitwise_not cumsum cumprod tril triu remainder divide multiply subtract true_divide negative
+clamp_min clamp_max
+""".split()
+
+
+def _install_more(cls):
+    for name in _FUNCTION_METHODS:
+        if not hasattr(cls, name) and hasattr(ops, name):
+            setattr(cls, name, getattr(ops, name))
+    cls.clamp_min = lambda self, min: ops.clamp(self, min=min)  # noqa: E731
+    cls.clamp_max = lambda self, max: ops.clamp(self, max=max)  # noqa: E731
+    for name in _MORE_INPLACE:
+        if not hasattr(cls, name + "_") and hasattr(cls, name):
+            setattr(cls, name + "_", cls._generic_inplace(name))
+    cls.mH = property(lambda self: self.mT)  # real tensors: the conjugate transpose is the transpose
+    cls.H = property(lambda self: self.t())
+    cls.adjoint = lambda self: self.mT  # noqa: E731
+    for name in ("conj", "resolve_conj", "resolve_neg", "conj_physical"):
+        setattr(cls, name, lambda self: self)  # no complex dtypes: each is the identity
+    cls.real = property(lambda self: self)
+    cls.is_complex = lambda self: False  # noqa: E731
+    cls.is_conj = lambda self: False  # noqa: E731
+    cls.is_neg = lambda self: False  # noqa: E731
+    cls.is_inference = lambda self: False  # noqa: E731
+    cls.is_signed = lambda self: self._data.dtype.kind in "if"  # noqa: E731
+    cls.is_same_size = lambda self, other: tuple(self.shape) == tuple(other.shape)  # noqa: E731
+    cls.get_device = lambda self: self.device.index if self.device.type == "cuda" and \
+        self.device.index is not None else (0 if self.device.type == "cuda" else -1)
+    cls.is_nonzero = _is_nonzero
+
+
+def _is_nonzero(self):
+    if self.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous" if self.numel()
+                           else "Boolean value of Tensor with no values is ambiguous")
+    return bool(self.item() != 0)
+
