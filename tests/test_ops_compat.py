@@ -114,3 +114,26 @@ def test_constants_and_methods():
 def test_cross_negative_dim():
     helper_test_op([(2, 3, 4), (2, 3, 4)], lambda a, b: torch.cross(a, b, dim=-2),
                    lambda a, b: vl.cross(a, b, dim=-2))
+
+
+@pytest.mark.parametrize("name,shapes,fn", [
+    ("clamp_min", [(3, 4)], lambda L, a: L.clamp_min(a, 0.1) + a.clamp_max(0.2)),
+    ("diagflat", [(2, 2)], lambda L, a: L.diagflat(a, 1) + 0),
+    ("logcumsumexp", [(3, 4)], lambda L, a: L.logcumsumexp(a * 30, 1) + a.logcumsumexp(0)),
+    ("detach", [(3,)], lambda L, a: L.detach(a) * a),
+])
+def test_more_against_torch(name, shapes, fn):
+    helper_test_op(shapes, lambda *xs: fn(torch, *xs), lambda *xs: fn(vl, *xs))
+    if name != "detach":  # detach cuts the gradient on purpose: a finite difference sees through it
+        gradcheck(lambda *xs: fn(vl, *xs), [np.random.default_rng(2).uniform(-1, 1, s) for s in shapes])
+
+
+def test_windows_and_broadcast_shapes():
+    for n, periodic in [(0, True), (1, True), (5, True), (6, False)]:
+        np.testing.assert_allclose(vl.hann_window(n, periodic).numpy(),
+                                   torch.hann_window(n, periodic).numpy(), atol=1e-6)
+        np.testing.assert_allclose(vl.hamming_window(n, periodic).numpy(),
+                                   torch.hamming_window(n, periodic).numpy(), atol=1e-6)
+    assert tuple(vl.broadcast_shapes((2, 1), (3,), 1)) == tuple(torch.broadcast_shapes((2, 1), (3,), 1))
+    with pytest.raises(RuntimeError, match="Shape mismatch"):
+        vl.broadcast_shapes((2,), (3,))

@@ -19,12 +19,13 @@ from .movement import cat, movedim, narrow, pad, stack, transpose
 
 __all__ = ["pi", "e", "inf", "nan", "newaxis", "multiply", "subtract", "divide", "true_divide", "greater",
            "greater_equal", "less", "less_equal", "not_equal", "negative", "positive", "moveaxis",
-           "swapdims", "ravel", "select", "repeat_interleave", "tensor_split", "hsplit", "vsplit",
-           "dsplit", "dstack", "column_stack", "row_stack", "atleast_1d", "atleast_2d", "atleast_3d",
-           "nansum", "nanmean", "aminmax", "msort", "cross", "dist", "logit", "erfc", "sinc", "xlogy",
-           "float_power", "fmax", "fmin", "copysign", "signbit", "matrix_power", "cov", "corrcoef",
-           "block_diag", "inner", "vdot", "addmv", "addr", "bincount", "isin", "unravel_index",
-           "tril_indices", "triu_indices"]
+           "swapdims", "ravel", "select", "repeat_interleave", "tensor_split", "hsplit", "vsplit", "dsplit",
+           "dstack", "column_stack", "row_stack", "atleast_1d", "atleast_2d", "atleast_3d", "nansum",
+           "nanmean", "aminmax", "msort", "cross", "dist", "logit", "erfc", "sinc", "xlogy", "float_power",
+           "fmax", "fmin", "copysign", "signbit", "matrix_power", "cov", "corrcoef", "block_diag", "inner",
+           "vdot", "addmv", "addr", "bincount", "isin", "unravel_index", "tril_indices", "triu_indices",
+           "broadcast_shapes", "clamp_min", "clamp_max", "detach", "diagflat", "logcumsumexp",
+           "hann_window", "hamming_window"]
 
 pi, e, inf, nan, newaxis = math.pi, math.e, math.inf, math.nan, None
 
@@ -421,3 +422,66 @@ def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
     r, c = np.triu_indices(row, offset, col)
     return Tensor._wrap(np.stack([r, c]).astype(np.int64))
+
+
+def broadcast_shapes(*shapes):
+    """The shape the given shapes broadcast to."""
+    from ..tensor import Size
+
+    try:
+        return Size(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s) for s in shapes]))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: {list(shapes)}") \
+            from None
+
+
+def clamp_min(input, min):
+    return input.clamp(min=min)
+
+
+def clamp_max(input, max):
+    return input.clamp(max=max)
+
+
+def detach(input):
+    return input.detach()
+
+
+def diagflat(input, offset=0):
+    """The flattened ``input`` on the ``offset`` diagonal of a square matrix."""
+    from .linalg_like import diag
+
+    return diag(input.reshape(-1), offset)
+
+
+def logcumsumexp(input, dim):
+    """``log(cumsum(exp(input)))`` along ``dim``, shifted by the running maximum of the whole dim."""
+    m = rd.amax(input, dim, keepdim=True).detach()
+    m = ew.where(m == -math.inf, 0.0, m)
+    return ew.log(ew.exp(input - m).cumsum(dim)) + m
+
+
+def _window(n, periodic, dtype, device, a0):
+    from ..creation import arange
+
+    if n == 0:
+        return arange(0, dtype=dtype, device=device)
+    if n == 1:
+        return arange(1, dtype=dtype, device=device) * 0 + 1
+    denom = n if periodic else n - 1
+    k = arange(n, dtype=dtype, device=device)
+    return a0 - (1 - a0) * ew.cos(k * (2 * math.pi / denom))
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, device=None, requires_grad=False):
+    """``0.5 - 0.5 cos(2 pi k / N)`` (N = length when periodic, length - 1 otherwise)."""
+    return _window(window_length, periodic, dtype, device, 0.5).requires_grad_(requires_grad)
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None, device=None,
+                   requires_grad=False):
+    """``alpha - beta cos(2 pi k / N)``."""
+    w = _window(window_length, periodic, dtype, device, 0.5)  # 0.5 - 0.5 cos
+    return (alpha - beta + 2 * beta * w).requires_grad_(requires_grad) if window_length > 1 else \
+        w.requires_grad_(requires_grad)
+

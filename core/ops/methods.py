@@ -61,7 +61,7 @@ _COMPAT_METHODS = """
 repeat_interleave ravel moveaxis swapdims select tensor_split hsplit vsplit dsplit nansum nanmean aminmax
 msort cross dist logit erfc sinc xlogy float_power fmax fmin copysign signbit matrix_power cov corrcoef inner
 vdot addmv addr bincount greater greater_equal less less_equal not_equal positive multiply subtract divide
-true_divide negative
+true_divide negative logcumsumexp diagflat clamp_min clamp_max
 """.split()
 
 
