@@ -204,3 +204,19 @@ def test_finetune_detection_reaches_real_map(tmp_path):
     # (a random model); well above chance, modest because the backbone starts from random weights.
     assert best >= 0.015
     assert max(float(r["bbox_AP50"]) for r in rows) >= 0.05
+
+
+@pytest.mark.slow
+def test_finetune_detection_mask_rcnn(shapes, tmp_path):
+    """Mask R-CNN through the script: masks reach the model, and mask AP is reported beside box AP."""
+    script = _load_script("finetune_detection")
+    out = tmp_path / "run"
+    script.main([str(shapes), "--model", "maskrcnn_resnet50_fpn", "--weights", "none", "--epochs", "1",
+                 "--batch-size", "2", "--min-size", "64", "--max-size", "64", "--box-batch-size-per-image",
+                 "32", "--box-score-thresh", "0", "--out", str(out), "--no-progress"])
+    with open(out / "metrics.csv") as f:
+        row = next(csv.DictReader(f))
+    for name in ("bbox_AP", "bbox_AP50", "segm_AP", "segm_AP50", "segm_AR100"):
+        assert 0.0 <= float(row[name]) <= 1.0
+    ckpt = vl.load(out / "last.safetensors")
+    assert ckpt["model"]["roi_heads.mask_predictor.mask_fcn_logits.weight"].shape[0] == len(SHAPE_CLASSES) + 1

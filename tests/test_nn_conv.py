@@ -274,3 +274,17 @@ def test_conv_transpose2d_threaded_matches_torch(threaded):
     xs, ws, bias, kw = CONV_T2D[2]
     helper_test_op([xs, ws], lambda *a: TF.conv_transpose2d(*a, **kw),
                    lambda *a: F.conv_transpose2d(*a, **kw), atol=1e-4, grad_atol=1e-3)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_conv_empty_batch(transposed):
+    # Mask R-CNN runs its mask head on zero detections: a batch of 0 images, forward and backward.
+    torch.manual_seed(0)
+    ref = (torch.nn.ConvTranspose2d(8, 4, 2, stride=2) if transposed else torch.nn.Conv2d(8, 4, 3, padding=1))
+    ours = (nn.ConvTranspose2d(8, 4, 2, stride=2) if transposed else nn.Conv2d(8, 4, 3, padding=1))
+    x = vl.zeros(0, 8, 14, 14, requires_grad=True)
+    y = ours(x)
+    y.sum().backward()
+    assert tuple(y.shape) == tuple(ref(torch.zeros(0, 8, 14, 14)).shape)
+    assert tuple(x.grad.shape) == (0, 8, 14, 14)
+    assert float(np.abs(ours.weight.grad.numpy()).sum()) == 0.0

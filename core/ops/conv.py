@@ -269,7 +269,7 @@ def _backward_planes(gfull, wm, geom):
             e = min(s + step, lq)
             _fill_shifted(cols, gfull, offs, s, e)
             _matmul_into(wp, cols.reshape(g, -1, cols.shape[-1])[:, :, : e - s], gplanes[p, :, :, s:e])
-    return gplanes.reshape(nphase, -1, lq)
+    return gplanes.reshape(nphase, g * cg, lq)  # explicit: -1 is ambiguous when lq is 0 (no images)
 
 
 def _backward_planes_col2im(gfull, wm, geom):
@@ -297,7 +297,7 @@ def _backward_planes_col2im(gfull, wm, geom):
                     gplanes[p, :, c0:c1, s + off : s + off + n] += gc[:, t, c0:c1, :n]
 
         split_map(part, cg, g * k * (e - s), xp)
-    return gplanes.reshape(nphase, -1, lq)
+    return gplanes.reshape(nphase, g * cg, lq)  # explicit: -1 is ambiguous when lq is 0 (no images)
 
 
 def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
