@@ -265,8 +265,9 @@ def _to(target, device):
 
 
 def train_one_epoch(model, loader, optimizer, scheduler, args, epoch):
+    """One pass over ``loader``; returns the mean summed loss and the mean of each loss term."""
     model.train()
-    total, count = 0.0, 0
+    total, count, parts = 0.0, 0, {}
     batches = loader
     if args.progress:
         from tqdm import tqdm
@@ -287,7 +288,9 @@ def train_one_epoch(model, loader, optimizer, scheduler, args, epoch):
         scheduler.step()
         total += value * len(images)
         count += len(images)
-    return total / max(1, count)
+        for k, v in losses.items():
+            parts[k] = parts.get(k, 0.0) + float(v.item()) * len(images)
+    return total / max(1, count), {k: v / max(1, count) for k, v in parts.items()}
 
 
 def evaluate(model, loader, gt, iou_types, args):
@@ -441,7 +444,7 @@ def main(argv=None):
     for epoch in range(start_epoch, last_epoch + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss = train_one_epoch(model, train_loader, optimizer, scheduler, args, epoch)
+        train_loss, loss_parts = train_one_epoch(model, train_loader, optimizer, scheduler, args, epoch)
         metrics = evaluate(model, val_loader, gt, iou_types, args)
         row = {"epoch": epoch, "lr": f"{lr:.6g}", "train_loss": f"{train_loss:.4f}",
                "seconds": f"{time.perf_counter() - start:.1f}"}
@@ -450,8 +453,9 @@ def main(argv=None):
         rows.append(row)
         summary = " | ".join(f"{t} AP {v['AP']:.3f} AP50 {v['AP50']:.3f} AP75 {v['AP75']:.3f}"
                              for t, v in metrics.items())
-        print(f"epoch {epoch}/{args.epochs}: loss {train_loss:.3f} | {summary} | {row['seconds']} s",
-              flush=True)
+        parts = " ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in loss_parts.items())
+        print(f"epoch {epoch}/{args.epochs}: loss {train_loss:.3f} ({parts}) | {summary} | "
+              f"{row['seconds']} s", flush=True)
         write_metrics(csv_path, rows)
         ap = metrics["bbox"]["AP"]
         if ap > best_ap:
