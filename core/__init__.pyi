@@ -126,6 +126,8 @@ def bmm(a, b) -> Tensor:
     """As ``torch.bmm``."""
 bool: dtype
 bool_: dtype
+def broadcast_shapes(*shapes) -> Tensor:
+    """The shape the given shapes broadcast to."""
 def broadcast_tensors(*tensors) -> Tensor:
     """As ``torch.broadcast_tensors``."""
 def broadcast_to(a, shape) -> Tensor:
@@ -146,6 +148,10 @@ def chunk(a, chunks, dim=...) -> Any:
     """As ``torch.chunk``."""
 def clamp(a, min=..., max=...) -> Tensor:
     """Limit values to ``[min, max]``; either bound may be None, a number or a Tensor."""
+def clamp_max(input, max) -> Tensor:
+    """As ``torch.clamp_max``."""
+def clamp_min(input, min) -> Tensor:
+    """As ``torch.clamp_min``."""
 def clear_autocast_cache():
     """Forget the cast copies of weights kept in the current autocast region."""
 def clip(a, min=..., max=...) -> Tensor:
@@ -188,10 +194,14 @@ def cumsum(a, dim, dtype=...) -> Tensor:
     """As ``torch.cumsum``."""
 def deg2rad(input) -> Tensor:
     """Degrees to radians (integer inputs give the default float dtype)."""
+def detach(input) -> Tensor:
+    """As ``torch.detach``."""
 def diag(input, diagonal=...) -> Tensor:
     """1-D input -> the square matrix with it on the ``diagonal``; 2-D input -> that diagonal (1-D)."""
 def diag_embed(input, offset=..., dim1=..., dim2=...) -> Tensor:
     """Tensor whose (dim1, dim2) planes have the last dim of ``input`` on their ``offset`` diagonal."""
+def diagflat(input, offset=...) -> Tensor:
+    """The flattened ``input`` on the ``offset`` diagonal of a square matrix."""
 def diagonal(a, offset=..., dim1=..., dim2=...) -> Tensor:
     """The diagonal of the (dim1, dim2) planes, moved to the last dim: a view of ``a``."""
 def diff(input, n=..., dim=..., prepend=..., append=...) -> Tensor:
@@ -303,6 +313,10 @@ def greater_equal(input, other) -> Tensor:
 def gt(a, b) -> Tensor:
     """As ``torch.gt``."""
 half: dtype
+def hamming_window(window_length, periodic=..., alpha=..., beta=..., *, dtype=..., device=..., requires_grad=...) -> Tensor:
+    """``alpha - beta cos(2 pi k / N)``."""
+def hann_window(window_length, periodic=..., *, dtype=..., device=..., requires_grad=...) -> Tensor:
+    """``0.5 - 0.5 cos(2 pi k / N)`` (N = length when periodic, length - 1 otherwise)."""
 def heaviside(input, values) -> Tensor:
     """Step function: 0 where ``input < 0``, ``values`` where ``input == 0``, 1 where ``input > 0``."""
 def histc(input, bins=..., min=..., max=...) -> Tensor:
@@ -385,6 +399,8 @@ def logaddexp(input, other) -> Tensor:
     """Elementwise ``log(exp(input) + exp(other))`` computed without overflow (broadcast)."""
 def logaddexp2(input, other) -> Tensor:
     """Elementwise ``log2(2**input + 2**other)`` (broadcast)."""
+def logcumsumexp(input, dim) -> Tensor:
+    """``log(cumsum(exp(input)))`` along ``dim``, shifted by the running maximum of the whole dim."""
 def logical_and(a, b) -> Tensor:
     """As ``torch.logical_and``."""
 def logical_not(a) -> Tensor:
@@ -749,6 +765,7 @@ __all__ = [
     'bmm',
     'bool',
     'bool_',
+    'broadcast_shapes',
     'broadcast_tensors',
     'broadcast_to',
     'bucketize',
@@ -759,6 +776,8 @@ __all__ = [
     'ceil',
     'chunk',
     'clamp',
+    'clamp_max',
+    'clamp_min',
     'clear_autocast_cache',
     'clip',
     'clone',
@@ -782,9 +801,11 @@ __all__ = [
     'cumsum',
     'default_device',
     'deg2rad',
+    'detach',
     'device',
     'diag',
     'diag_embed',
+    'diagflat',
     'diagonal',
     'diff',
     'dist',
@@ -850,6 +871,8 @@ __all__ = [
     'greater_equal',
     'gt',
     'half',
+    'hamming_window',
+    'hann_window',
     'heaviside',
     'histc',
     'hsplit',
@@ -896,6 +919,7 @@ __all__ = [
     'log_softmax',
     'logaddexp',
     'logaddexp2',
+    'logcumsumexp',
     'logical_and',
     'logical_not',
     'logical_or',

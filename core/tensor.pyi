@@ -18,6 +18,9 @@ class Tensor:
     grad: Tensor | None
 
     @property
+    def H(self) -> Tensor:
+        """The tensor's ``H``."""
+    @property
     def T(self) -> Tensor:
         """The tensor's ``T``."""
     def __abs__(self) -> Tensor:
@@ -150,10 +153,14 @@ class Tensor:
         """As ``torch.Tensor.addcmul``."""
     def addcmul_(self, *args, **kwargs) -> Tensor:
         """In-place ``addcmul``."""
+    def addmm(self, a, b, beta=..., alpha=...) -> Tensor:
+        """As ``torch.Tensor.addmm``."""
     def addmv(self, mat, vec, *, beta=..., alpha=...) -> Tensor:
         """As ``torch.Tensor.addmv``."""
     def addr(self, vec1, vec2, *, beta=..., alpha=...) -> Tensor:
         """As ``torch.Tensor.addr``."""
+    def adjoint(self) -> Tensor:
+        """As ``torch.Tensor.adjoint``."""
     def all(self, dim=..., keepdim=...) -> Tensor:
         """As ``torch.Tensor.all``."""
     def allclose(self, b, rtol=..., atol=..., equal_nan=...) -> builtins.bool:
@@ -224,14 +231,30 @@ class Tensor:
         """In-place ``atanh``."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``; scalars need no ``gradient``."""
+    def baddbmm(self, a, b, beta=..., alpha=...) -> Tensor:
+        """As ``torch.Tensor.baddbmm``."""
     def bernoulli_(self, p=..., generator=...) -> Tensor:
         """As ``torch.Tensor.bernoulli_``."""
     def bfloat16(self) -> Tensor:
         """As ``torch.Tensor.bfloat16``."""
     def bincount(self, weights=..., minlength=...) -> Tensor:
         """Counts of each non-negative integer in the 1-D ``input`` (weighted sums with ``weights``)."""
+    def bitwise_and(self, b) -> Tensor:
+        """As ``torch.Tensor.bitwise_and``."""
+    def bitwise_and_(self, *args, **kwargs) -> Tensor:
+        """In-place ``bitwise_and``."""
     def bitwise_not(self) -> Tensor:
         """As ``torch.Tensor.bitwise_not``."""
+    def bitwise_not_(self, *args, **kwargs) -> Tensor:
+        """In-place ``bitwise_not``."""
+    def bitwise_or(self, b) -> Tensor:
+        """As ``torch.Tensor.bitwise_or``."""
+    def bitwise_or_(self, *args, **kwargs) -> Tensor:
+        """In-place ``bitwise_or``."""
+    def bitwise_xor(self, b) -> Tensor:
+        """As ``torch.Tensor.bitwise_xor``."""
+    def bitwise_xor_(self, *args, **kwargs) -> Tensor:
+        """In-place ``bitwise_xor``."""
     def bmm(self, b) -> Tensor:
         """As ``torch.Tensor.bmm``."""
     def bool(self) -> Tensor:
@@ -254,18 +277,32 @@ class Tensor:
         """Limit values to ``[min, max]``; either bound may be None, a number or a Tensor."""
     def clamp_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp``."""
+    def clamp_max(self, max) -> Tensor:
+        """As ``torch.Tensor.clamp_max``."""
+    def clamp_max_(self, *args, **kwargs) -> Tensor:
+        """In-place ``clamp_max``."""
+    def clamp_min(self, min) -> Tensor:
+        """As ``torch.Tensor.clamp_min``."""
+    def clamp_min_(self, *args, **kwargs) -> Tensor:
+        """In-place ``clamp_min``."""
     def clip(self, min=..., max=...) -> Tensor:
         """As ``torch.Tensor.clip``."""
     def clip_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp``."""
     def clone(self, memory_format=...) -> Tensor:
         """As ``torch.Tensor.clone``."""
+    def conj(self) -> Tensor:
+        """As ``torch.Tensor.conj``."""
+    def conj_physical(self) -> Tensor:
+        """As ``torch.Tensor.conj_physical``."""
     def contiguous(self, memory_format=...) -> Tensor:
         """As ``torch.Tensor.contiguous``."""
     def copy_(self, src, non_blocking=...) -> Tensor:
         """Copy ``src`` (broadcast, cast, moved across devices) into this tensor's storage."""
     def copysign(self, other) -> Tensor:
         """``|input|`` with the sign (bit) of ``other``."""
+    def copysign_(self, *args, **kwargs) -> Tensor:
+        """In-place ``copysign``."""
     def corrcoef(self) -> Tensor:
         """As ``torch.Tensor.corrcoef``."""
     def cos(self) -> Tensor:
@@ -292,8 +329,12 @@ class Tensor:
         """``(values, indices)``: the running minimum along ``dim`` and where it was found."""
     def cumprod(self, dim, dtype=...) -> Tensor:
         """As ``torch.Tensor.cumprod``."""
+    def cumprod_(self, *args, **kwargs) -> Tensor:
+        """In-place ``cumprod``."""
     def cumsum(self, dim, dtype=...) -> Tensor:
         """As ``torch.Tensor.cumsum``."""
+    def cumsum_(self, *args, **kwargs) -> Tensor:
+        """In-place ``cumsum``."""
     data: Tensor
     def data_ptr(self) -> builtins.int:
         """As ``torch.Tensor.data_ptr``."""
@@ -314,6 +355,8 @@ class Tensor:
         """1-D input -> the square matrix with it on the ``diagonal``; 2-D input -> that diagonal (1-D)."""
     def diag_embed(self, offset=..., dim1=..., dim2=...) -> Tensor:
         """Tensor whose (dim1, dim2) planes have the last dim of ``input`` on their ``offset`` diagonal."""
+    def diagflat(self, offset=...) -> Tensor:
+        """The flattened ``input`` on the ``offset`` diagonal of a square matrix."""
     def diagonal(self, offset=..., dim1=..., dim2=...) -> Tensor:
         """The diagonal of the (dim1, dim2) planes, moved to the last dim: a view of ``a``."""
     def diff(self, n=..., dim=..., prepend=..., append=...) -> Tensor:
@@ -328,6 +371,8 @@ class Tensor:
         """As ``torch.Tensor.div_``."""
     def divide(self, b, rounding_mode=...) -> Tensor:
         """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
+    def divide_(self, *args, **kwargs) -> Tensor:
+        """In-place ``divide``."""
     def dot(self, b) -> Tensor:
         """As ``torch.Tensor.dot``."""
     def double(self) -> Tensor:
@@ -341,12 +386,18 @@ class Tensor:
         """As ``torch.Tensor.element_size``."""
     def eq(self, b) -> Tensor:
         """As ``torch.Tensor.eq``."""
+    def eq_(self, *args, **kwargs) -> Tensor:
+        """In-place ``eq``."""
     def equal(self, b) -> builtins.bool:
         """True when both tensors have the same shape and elements."""
     def erf(self) -> Tensor:
         """Elementwise erf; integer inputs are computed in the default float dtype."""
+    def erf_(self, *args, **kwargs) -> Tensor:
+        """In-place ``erf``."""
     def erfc(self) -> Tensor:
         """As ``torch.Tensor.erfc``."""
+    def erfc_(self, *args, **kwargs) -> Tensor:
+        """In-place ``erfc``."""
     def exp(self) -> Tensor:
         """Elementwise exp; integer inputs are computed in the default float dtype."""
     def exp2(self) -> Tensor:
@@ -361,6 +412,8 @@ class Tensor:
         """As ``torch.Tensor.expand_as``."""
     def expm1(self) -> Tensor:
         """Elementwise expm1; integer inputs are computed in the default float dtype."""
+    def expm1_(self, *args, **kwargs) -> Tensor:
+        """In-place ``expm1``."""
     def exponential_(self, lambd=..., generator=...) -> Tensor:
         """As ``torch.Tensor.exponential_``."""
     def fill_(self, value) -> Tensor:
@@ -377,6 +430,8 @@ class Tensor:
         """As ``torch.Tensor.float``."""
     def float_power(self, exponent) -> Tensor:
         """``input ** exponent`` in double precision."""
+    def float_power_(self, *args, **kwargs) -> Tensor:
+        """In-place ``float_power``."""
     def floor(self) -> Tensor:
         """Elementwise floor; its gradient is zero."""
     def floor_(self, *args, **kwargs) -> Tensor:
@@ -401,15 +456,25 @@ class Tensor:
         """``out[i][j] = a[index[i][j]][j]`` along ``dim`` (index has the output's shape)."""
     def ge(self, b) -> Tensor:
         """As ``torch.Tensor.ge``."""
+    def ge_(self, *args, **kwargs) -> Tensor:
+        """In-place ``ge``."""
+    def get_device(self) -> builtins.int:
+        """As ``torch.Tensor.get_device``."""
     @property
     def grad_fn(self) -> Any:
         """The tensor's ``grad_fn``."""
     def greater(self, b) -> Tensor:
         """As ``torch.Tensor.greater``."""
+    def greater_(self, *args, **kwargs) -> Tensor:
+        """In-place ``greater``."""
     def greater_equal(self, other) -> Tensor:
         """As ``torch.Tensor.greater_equal``."""
+    def greater_equal_(self, *args, **kwargs) -> Tensor:
+        """In-place ``greater_equal``."""
     def gt(self, b) -> Tensor:
         """As ``torch.Tensor.gt``."""
+    def gt_(self, *args, **kwargs) -> Tensor:
+        """In-place ``gt``."""
     def half(self) -> Tensor:
         """As ``torch.Tensor.half``."""
     def heaviside(self, values) -> Tensor:
@@ -444,6 +509,10 @@ class Tensor:
         """As ``torch.Tensor.int``."""
     def inverse(self, *args, **kwargs) -> Tensor:
         """As ``torch.Tensor.inverse``."""
+    def is_complex(self) -> builtins.bool:
+        """As ``torch.Tensor.is_complex``."""
+    def is_conj(self) -> builtins.bool:
+        """As ``torch.Tensor.is_conj``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """As ``torch.Tensor.is_contiguous``."""
     @property
@@ -457,6 +526,8 @@ class Tensor:
     @property
     def is_hpu(self) -> builtins.bool:
         """The tensor's ``is_hpu``."""
+    def is_inference(self) -> builtins.bool:
+        """As ``torch.Tensor.is_inference``."""
     @property
     def is_ipu(self) -> builtins.bool:
         """The tensor's ``is_ipu``."""
@@ -478,12 +549,20 @@ class Tensor:
     @property
     def is_mtia(self) -> builtins.bool:
         """The tensor's ``is_mtia``."""
+    def is_neg(self) -> builtins.bool:
+        """As ``torch.Tensor.is_neg``."""
     @property
     def is_nested(self) -> builtins.bool:
         """The tensor's ``is_nested``."""
+    def is_nonzero(self) -> builtins.bool:
+        """As ``torch.Tensor.is_nonzero``."""
     @property
     def is_quantized(self) -> builtins.bool:
         """The tensor's ``is_quantized``."""
+    def is_same_size(self, other) -> builtins.bool:
+        """As ``torch.Tensor.is_same_size``."""
+    def is_signed(self) -> builtins.bool:
+        """As ``torch.Tensor.is_signed``."""
     @property
     def is_sparse(self) -> builtins.bool:
         """The tensor's ``is_sparse``."""
@@ -518,22 +597,34 @@ class Tensor:
         """``(values, indices)`` of the ``k``-th smallest element (1-based) along ``dim``."""
     def le(self, b) -> Tensor:
         """As ``torch.Tensor.le``."""
+    def le_(self, *args, **kwargs) -> Tensor:
+        """In-place ``le``."""
     def lerp(self, end, weight) -> Tensor:
         """``start + weight * (end - start)``."""
     def lerp_(self, *args, **kwargs) -> Tensor:
         """In-place ``lerp``."""
     def less(self, b) -> Tensor:
         """As ``torch.Tensor.less``."""
+    def less_(self, *args, **kwargs) -> Tensor:
+        """In-place ``less``."""
     def less_equal(self, other) -> Tensor:
         """As ``torch.Tensor.less_equal``."""
+    def less_equal_(self, *args, **kwargs) -> Tensor:
+        """In-place ``less_equal``."""
     def log(self) -> Tensor:
         """Elementwise log; integer inputs are computed in the default float dtype."""
     def log10(self) -> Tensor:
         """As ``torch.Tensor.log10``."""
+    def log10_(self, *args, **kwargs) -> Tensor:
+        """In-place ``log10``."""
     def log1p(self) -> Tensor:
         """Elementwise log1p; integer inputs are computed in the default float dtype."""
+    def log1p_(self, *args, **kwargs) -> Tensor:
+        """In-place ``log1p``."""
     def log2(self) -> Tensor:
         """As ``torch.Tensor.log2``."""
+    def log2_(self, *args, **kwargs) -> Tensor:
+        """In-place ``log2``."""
     def log_(self, *args, **kwargs) -> Tensor:
         """In-place ``log``."""
     def log_softmax(self, dim=..., dtype=...) -> Tensor:
@@ -542,24 +633,41 @@ class Tensor:
         """Elementwise ``log(exp(input) + exp(other))`` computed without overflow (broadcast)."""
     def logaddexp2(self, other) -> Tensor:
         """Elementwise ``log2(2**input + 2**other)`` (broadcast)."""
+    def logcumsumexp(self, dim) -> Tensor:
+        """``log(cumsum(exp(input)))`` along ``dim``, shifted by the running maximum of the whole dim."""
     def logdet(self, *args, **kwargs) -> Tensor:
         """As ``torch.Tensor.logdet``."""
     def logical_and(self, b) -> Tensor:
         """As ``torch.Tensor.logical_and``."""
+    def logical_and_(self, *args, **kwargs) -> Tensor:
+        """In-place ``logical_and``."""
     def logical_not(self) -> Tensor:
         """As ``torch.Tensor.logical_not``."""
+    def logical_not_(self, *args, **kwargs) -> Tensor:
+        """In-place ``logical_not``."""
     def logical_or(self, b) -> Tensor:
         """As ``torch.Tensor.logical_or``."""
+    def logical_or_(self, *args, **kwargs) -> Tensor:
+        """In-place ``logical_or``."""
     def logical_xor(self, b) -> Tensor:
         """As ``torch.Tensor.logical_xor``."""
+    def logical_xor_(self, *args, **kwargs) -> Tensor:
+        """In-place ``logical_xor``."""
     def logit(self, eps=...) -> Tensor:
         """As ``torch.Tensor.logit``."""
+    def logit_(self, *args, **kwargs) -> Tensor:
+        """In-place ``logit``."""
     def logsumexp(self, dim, keepdim=...) -> Tensor:
         """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
     def long(self) -> Tensor:
         """As ``torch.Tensor.long``."""
     def lt(self, b) -> Tensor:
         """As ``torch.Tensor.lt``."""
+    def lt_(self, *args, **kwargs) -> Tensor:
+        """In-place ``lt``."""
+    @property
+    def mH(self) -> Tensor:
+        """The tensor's ``mH``."""
     @property
     def mT(self) -> Tensor:
         """The tensor's ``mT``."""
@@ -605,6 +713,8 @@ class Tensor:
         """As ``torch.Tensor.mul_``."""
     def multiply(self, b) -> Tensor:
         """Elementwise mul with broadcasting and PyTorch's type promotion."""
+    def multiply_(self, *args, **kwargs) -> Tensor:
+        """In-place ``multiply``."""
     def mv(self, v) -> Tensor:
         """As ``torch.Tensor.mv``."""
     def nan_to_num(self, nan=..., posinf=..., neginf=...) -> Tensor:
@@ -631,12 +741,16 @@ class Tensor:
         """As ``torch.Tensor.ndimension``."""
     def ne(self, b) -> Tensor:
         """As ``torch.Tensor.ne``."""
+    def ne_(self, *args, **kwargs) -> Tensor:
+        """In-place ``ne``."""
     def neg(self) -> Tensor:
         """Elementwise neg; integer inputs are computed in the default float dtype."""
     def neg_(self, *args, **kwargs) -> Tensor:
         """In-place ``neg``."""
     def negative(self) -> Tensor:
         """Elementwise neg; integer inputs are computed in the default float dtype."""
+    def negative_(self, *args, **kwargs) -> Tensor:
+        """In-place ``negative``."""
     def nelement(self) -> builtins.int:
         """As ``torch.Tensor.nelement``."""
     def new_empty(self, *size, dtype=..., device=..., requires_grad=...) -> Tensor:
@@ -657,6 +771,8 @@ class Tensor:
         """As ``torch.Tensor.normal_``."""
     def not_equal(self, other) -> Tensor:
         """As ``torch.Tensor.not_equal``."""
+    def not_equal_(self, *args, **kwargs) -> Tensor:
+        """In-place ``not_equal``."""
     def numel(self) -> builtins.int:
         """As ``torch.Tensor.numel``."""
     def numpy(self, force=...) -> Any:
@@ -691,6 +807,9 @@ class Tensor:
         """As ``torch.Tensor.random_``."""
     def ravel(self) -> Tensor:
         """As ``torch.Tensor.ravel``."""
+    @property
+    def real(self) -> Tensor:
+        """The tensor's ``real``."""
     def reciprocal(self) -> Tensor:
         """As ``torch.Tensor.reciprocal``."""
     def reciprocal_(self, *args, **kwargs) -> Tensor:
@@ -703,6 +822,8 @@ class Tensor:
         """In-place ``relu``."""
     def remainder(self, b) -> Tensor:
         """Python-style modulus (sign of the divisor); gradient 1 with respect to ``a``."""
+    def remainder_(self, *args, **kwargs) -> Tensor:
+        """In-place ``remainder``."""
     def repeat(self, *reps) -> Tensor:
         """As ``torch.Tensor.repeat``."""
     def repeat_interleave(self, repeats=..., dim=..., *, output_size=...) -> Tensor:
@@ -713,6 +834,10 @@ class Tensor:
         """The same elements in a new shape (one dim may be -1); a view where possible."""
     def reshape_as(self, other) -> Tensor:
         """As ``torch.Tensor.reshape_as``."""
+    def resolve_conj(self) -> Tensor:
+        """As ``torch.Tensor.resolve_conj``."""
+    def resolve_neg(self) -> Tensor:
+        """As ``torch.Tensor.resolve_neg``."""
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
     @property
@@ -728,6 +853,8 @@ class Tensor:
         """In-place ``round``."""
     def rsqrt(self) -> Tensor:
         """Elementwise rsqrt; integer inputs are computed in the default float dtype."""
+    def rsqrt_(self, *args, **kwargs) -> Tensor:
+        """In-place ``rsqrt``."""
     def scatter(self, dim, index, src=..., value=..., reduce=...) -> Tensor:
         """Write ``src`` (a Tensor or a number) into a copy of ``a`` at ``index`` along ``dim``."""
     def scatter_(self, *args, **kwargs) -> Tensor:
@@ -763,6 +890,8 @@ class Tensor:
         """In-place ``sin``."""
     def sinc(self) -> Tensor:
         """``sin(pi x) / (pi x)``, 1 at 0 (gradient 0 there, as PyTorch)."""
+    def sinc_(self, *args, **kwargs) -> Tensor:
+        """In-place ``sinc``."""
     def sinh(self) -> Tensor:
         """Elementwise sinh (any shape); integer inputs give the default float dtype."""
     def sinh_(self, *args, **kwargs) -> Tensor:
@@ -783,6 +912,8 @@ class Tensor:
         """In-place ``sqrt``."""
     def square(self) -> Tensor:
         """As ``torch.Tensor.square``."""
+    def square_(self, *args, **kwargs) -> Tensor:
+        """In-place ``square``."""
     def squeeze(self, dim=...) -> Tensor:
         """As ``torch.Tensor.squeeze``."""
     def std(self, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
@@ -795,6 +926,8 @@ class Tensor:
         """As ``torch.Tensor.sub_``."""
     def subtract(self, b, alpha=...) -> Tensor:
         """``a - alpha * b`` with broadcasting."""
+    def subtract_(self, *args, **kwargs) -> Tensor:
+        """In-place ``subtract``."""
     def sum(self, dim=..., keepdim=..., dtype=...) -> Tensor:
         """Sum over ``dim`` (an int, a tuple, or None for all); bool/int inputs sum to int64."""
     def svd(self, *args, **kwargs) -> Any:
@@ -840,10 +973,16 @@ class Tensor:
         """As ``torch.Tensor.transpose``."""
     def tril(self, diagonal=...) -> Tensor:
         """As ``torch.Tensor.tril``."""
+    def tril_(self, *args, **kwargs) -> Tensor:
+        """In-place ``tril``."""
     def triu(self, diagonal=...) -> Tensor:
         """As ``torch.Tensor.triu``."""
+    def triu_(self, *args, **kwargs) -> Tensor:
+        """In-place ``triu``."""
     def true_divide(self, b, rounding_mode=...) -> Tensor:
         """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
+    def true_divide_(self, *args, **kwargs) -> Tensor:
+        """In-place ``true_divide``."""
     def trunc(self) -> Tensor:
         """Elementwise trunc; its gradient is zero."""
     def trunc_(self, *args, **kwargs) -> Tensor:
@@ -880,6 +1019,8 @@ class Tensor:
         """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``where(cond)`` is ``nonzero``."""
     def xlogy(self, other) -> Tensor:
         """``input * log(other)``, 0 where input is 0 (unless other is NaN)."""
+    def xlogy_(self, *args, **kwargs) -> Tensor:
+        """In-place ``xlogy``."""
     def zero_(self) -> Tensor:
         """As ``torch.Tensor.zero_``."""
 

@@ -56,6 +56,7 @@ from visionlite.core import block_diag as block_diag
 from visionlite.core import bmm as bmm
 from visionlite.core import bool as bool
 from visionlite.core import bool_ as bool_
+from visionlite.core import broadcast_shapes as broadcast_shapes
 from visionlite.core import broadcast_tensors as broadcast_tensors
 from visionlite.core import broadcast_to as broadcast_to
 from visionlite.core import bucketize as bucketize
@@ -66,6 +67,8 @@ from visionlite.core import cdist as cdist
 from visionlite.core import ceil as ceil
 from visionlite.core import chunk as chunk
 from visionlite.core import clamp as clamp
+from visionlite.core import clamp_max as clamp_max
+from visionlite.core import clamp_min as clamp_min
 from visionlite.core import clear_autocast_cache as clear_autocast_cache
 from visionlite.core import clip as clip
 from visionlite.core import clone as clone
@@ -89,9 +92,11 @@ from visionlite.core import cumprod as cumprod
 from visionlite.core import cumsum as cumsum
 from visionlite.core import default_device as default_device
 from visionlite.core import deg2rad as deg2rad
+from visionlite.core import detach as detach
 from visionlite.core import device as device
 from visionlite.core import diag as diag
 from visionlite.core import diag_embed as diag_embed
+from visionlite.core import diagflat as diagflat
 from visionlite.core import diagonal as diagonal
 from visionlite.core import diff as diff
 from visionlite.core import dist as dist
@@ -157,6 +162,8 @@ from visionlite.core import greater as greater
 from visionlite.core import greater_equal as greater_equal
 from visionlite.core import gt as gt
 from visionlite.core import half as half
+from visionlite.core import hamming_window as hamming_window
+from visionlite.core import hann_window as hann_window
 from visionlite.core import heaviside as heaviside
 from visionlite.core import histc as histc
 from visionlite.core import hsplit as hsplit
@@ -203,6 +210,7 @@ from visionlite.core import log2 as log2
 from visionlite.core import log_softmax as log_softmax
 from visionlite.core import logaddexp as logaddexp
 from visionlite.core import logaddexp2 as logaddexp2
+from visionlite.core import logcumsumexp as logcumsumexp
 from visionlite.core import logical_and as logical_and
 from visionlite.core import logical_not as logical_not
 from visionlite.core import logical_or as logical_or
