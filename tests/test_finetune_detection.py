@@ -191,19 +191,19 @@ def test_replace_predictors_as_torchvision_recipe(name):
 @pytest.mark.slow
 def test_finetune_detection_reaches_real_map(tmp_path):
     """From random initialisation (no weights offline) on 96 rendered-shape images: a real box mAP on the
-    24 held-out ones. About 10 minutes on a 2-core machine (about 50 s an epoch)."""
+    24 held-out ones. About 5 minutes on a quiet 2-core machine (about 9 s an epoch)."""
     script = _load_script("finetune_detection")
     script.main(["--make-shapes", str(tmp_path / "data"), "--num-images", "96"])
-    best = script.main([str(tmp_path / "data"), "--weights", "none", "--epochs", "10", "--batch-size", "4",
+    best = script.main([str(tmp_path / "data"), "--weights", "none", "--epochs", "30", "--batch-size", "4",
                         "--lr", "0.02", "--warmup-iters", "50", "--min-size", "128", "--max-size", "128",
                         "--box-batch-size-per-image", "128", "--out", str(tmp_path / "run"), "--no-progress"])
     with open(tmp_path / "run" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 10
-    # Measured (seed 0): box AP 0.03-0.04 and AP50 0.10-0.12 over the last epochs, from 0.000 after the first
-    # (a random model); well above chance, modest because the backbone starts from random weights.
-    assert best >= 0.015
-    assert max(float(r["bbox_AP50"]) for r in rows) >= 0.05
+    assert len(rows) == 30
+    # Measured (seed 0): box AP 0.000 after the first epoch (a random model), 0.10 after 20, 0.17-0.20 (AP50
+    # 0.40-0.46, AP75 0.10-0.16) over the last ten.
+    assert best >= 0.12
+    assert max(float(r["bbox_AP50"]) for r in rows[-10:]) >= 0.3
 
 
 @pytest.mark.slow
