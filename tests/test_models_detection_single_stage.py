@@ -36,6 +36,10 @@ FAST = ["retinanet_resnet50_fpn", "fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_
 SLOW = ["retinanet_resnet50_fpn_v2", "ssd300_vgg16"]
 ALL = FAST + SLOW
 PARAMS = FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW]
+# Training parity: one ResNet-50 FPN family (FCOS, whose targets are the most involved) and SSDlite run in the
+# default suite; RetinaNet's twin of the same test is slow (the suite's time budget).
+TRAIN_PARAMS = ["fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_large"] + [
+    pytest.param(n, marks=pytest.mark.slow) for n in ["retinanet_resnet50_fpn", *SLOW]]
 
 
 def _photo(name="astronaut.png", size=None):
@@ -198,7 +202,7 @@ def _targets(lib, images):
     return targets
 
 
-@pytest.mark.parametrize("name", PARAMS)
+@pytest.mark.parametrize("name", TRAIN_PARAMS)
 def test_train_losses_match_torchvision_and_reach_every_parameter(name, twins):
     ours, theirs = twins(name)
     images = [_photo("astronaut.png", (256, 256)), _photo("chelsea.png", (240, 200))]
@@ -244,7 +248,8 @@ def test_train_losses_match_torchvision_and_reach_every_parameter(name, twins):
     theirs.zero_grad()
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", ["retinanet_resnet50_fpn", "ssdlite320_mobilenet_v3_large",
+                                  pytest.param("fcos_resnet50_fpn", marks=pytest.mark.slow)])
 def test_train_losses_with_an_image_without_boxes(name, twins):
     ours, theirs = twins(name)
     images = [_photo("coffee.png", (120, 100)), _photo("chelsea.png", (110, 90))]

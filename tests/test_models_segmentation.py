@@ -140,7 +140,7 @@ def _no_dropout(model, dropout_type):
 
 
 @pytest.mark.parametrize("name,kwargs,height,width", [
-    ("deeplabv3_mobilenet_v3_large", dict(aux_loss=True), 48, 64),
+    pytest.param("deeplabv3_mobilenet_v3_large", dict(aux_loss=True), 48, 64, marks=pytest.mark.slow),
     ("lraspp_mobilenet_v3_large", dict(), 48, 64),
     pytest.param("fcn_resnet50", dict(aux_loss=True), 32, 40, marks=pytest.mark.slow),
     pytest.param("deeplabv3_resnet101", dict(aux_loss=True), 32, 40, marks=pytest.mark.slow),

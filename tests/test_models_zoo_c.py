@@ -117,6 +117,7 @@ def test_swin_pads_other_sizes_as_torchvision(name, size, fast_twins):
     _assert_same_logits(ours, theirs, _photos(*size))
 
 
+@pytest.mark.slow  # two full models; the default suite checks every builder's logits with its defaults
 def test_builder_arguments_as_torchvision(tmp_path):
     ours, theirs = _load_into_ours("maxvit_t", tmp_path, num_classes=10, squeeze_ratio=0.5, mlp_ratio=2)
     _assert_same_logits(ours, theirs, _photos(224, 224)[:1])
