@@ -17,8 +17,8 @@ import math
 import visionlite as vl
 from visionlite import nn
 
-__all__ = ["ModelEMA", "count_parameters", "freeze_backbone", "freeze_batchnorm", "get_head", "param_groups",
-           "replace_head", "unfreeze_batchnorm"]
+__all__ = ["ModelEMA", "count_parameters", "drop_aux_heads", "freeze_backbone", "freeze_batchnorm",
+           "get_head", "load_finetuned", "param_groups", "replace_head", "unfreeze_batchnorm"]
 
 
 def _is_norm(module):
@@ -76,6 +76,73 @@ def replace_head(model, num_classes, name=None):
     if hasattr(model, "num_classes"):
         model.num_classes = num_classes
     return new
+
+
+def drop_aux_heads(model):
+    """Remove GoogLeNet's/Inception v3's auxiliary classifiers, so the model returns plain logits.
+
+    They are training-time regularisers of the original 1000-class training (untrained in the GoogLeNet
+    checkpoint); ``scripts/finetune.py`` drops them, so its checkpoints hold no ``aux*``/``AuxLogits`` keys.
+    Returns ``model``; other models pass through unchanged.
+    """
+    if getattr(model, "aux_logits", False):
+        model.aux_logits = False
+        for name in ("aux1", "aux2", "AuxLogits"):
+            if getattr(model, name, None) is not None:
+                setattr(model, name, None)
+    return model
+
+
+# A fine-tuning checkpoint names its model and classes; these keys say how to rebuild it.
+_CHECKPOINT_KEYS = ("model", "model_name", "classes")
+
+
+def _read(path, map_location):
+    try:
+        ckpt = vl.load(path, map_location=map_location)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint {path}: no such file") from None
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise ValueError(f"checkpoint {path}: cannot read it ({type(err).__name__}: {err})") from None
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path} is not a scripts/finetune.py checkpoint: it holds a {type(ckpt).__name__}")
+    return ckpt
+
+
+def load_finetuned(path, map_location="cpu"):
+    """Rebuild the classifier saved by ``scripts/finetune.py`` (``best.safetensors`` or ``last.safetensors``).
+
+    ``path`` is the file, or the dict ``visionlite.load`` read from it.
+
+    Returns ``(model, classes, preprocess)``: the model in eval mode with the checkpoint's weights (strict),
+    its class names (``list[str]``, output ``i`` is ``classes[i]``), and the evaluation transform the run
+    validated with (an ``ImageClassification`` preset taking a PIL image or a uint8 ``(3, H, W)`` tensor to a
+    normalised float ``(3, S, S)`` tensor). Checkpoints written before the transform was recorded get the
+    ImageNet preset at the model's default size.
+    """
+    from visionlite.transforms.presets import ImageClassification
+
+    from ._api import get_model
+
+    if isinstance(path, dict):
+        ckpt, path = path, "the checkpoint"
+    else:
+        ckpt = _read(path, map_location)
+    missing = [k for k in _CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"{path} is not a scripts/finetune.py checkpoint: it lacks {', '.join(missing)} "
+                         "(for a plain state dict, build the model and call load_state_dict)")
+    classes = [str(c) for c in ckpt["classes"]]
+    model = drop_aux_heads(get_model(ckpt["model_name"], weights=None))
+    replace_head(model, len(classes))
+    model.load_state_dict(ckpt["model"], strict=True)
+    tf = dict(ckpt.get("transform") or {})
+    if not tf:
+        size = getattr(model, "image_size", None)
+        tf = {"crop_size": size if isinstance(size, int) else 224}
+        tf["resize_size"] = round(tf["crop_size"] * 256 / 224)
+    preprocess = ImageClassification(**tf)
+    return model.eval(), classes, preprocess
 
 
 # ------------------------------------------------------------------------------------------- freezing

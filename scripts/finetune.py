@@ -62,6 +62,13 @@ def build_transforms(img_size, weights):
     return train, val
 
 
+def eval_transform_spec(val):
+    """The evaluation preset's arguments, saved in checkpoints so ``models.load_finetuned`` (and
+    ``visionlite classify --checkpoint``) preprocess as validation did."""
+    return {"crop_size": val.crop_size[0], "resize_size": val.resize_size[0], "mean": list(val.mean),
+            "std": list(val.std), "interpolation": val.interpolation.value}
+
+
 def build_datasets(root, val_split, train_tf, val_tf, seed):
     """``(train, val, class names)``; a single folder is split by a seeded permutation (stable on resume)."""
     from visionlite.datasets import ImageFolder
@@ -89,17 +96,7 @@ def resolve_weights(args):
     return None if args.weights.lower() == "none" else vm.get_model_weights(args.model).verify(args.weights)
 
 
-def drop_aux_heads(model):
-    """Remove GoogLeNet's/Inception v3's auxiliary classifiers (training-time regularisers of the original
-    1000-class training; untrained in the GoogLeNet checkpoint), so training returns plain logits and any
-    input size the main path accepts works. The saved checkpoints then hold no ``aux*``/``AuxLogits`` keys:
-    rebuild with ``aux_logits=False`` to load them."""
-    if getattr(model, "aux_logits", False):
-        model.aux_logits = False
-        for name in ("aux1", "aux2", "AuxLogits"):
-            if getattr(model, name, None) is not None:
-                setattr(model, name, None)
-    return model
+drop_aux_heads = vm.drop_aux_heads  # the library's; scripts that import it from here keep working
 
 
 def build_model(args, weights, num_classes):
@@ -265,12 +262,13 @@ def set_rng_states(states):
 
 
 def save_checkpoint(path, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows=(),
-                    rng=None):
+                    rng=None, transform=None):
     rng = rng_states() if rng is None else rng
     vl.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
              "epoch": epoch, "best_acc": best_acc, "classes": list(classes), "rng": rng,
-             "model_name": args.model, "epochs": args.epochs, "metrics": list(rows)}, path)
+             "model_name": args.model, "epochs": args.epochs, "metrics": list(rows),
+             "transform": transform}, path)
 
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "ema", "epoch", "best_acc", "classes", "rng",
@@ -480,8 +478,10 @@ def main(argv=None):
             best_acc = score
             use_ema = ema is not None and val_acc_ema > val_acc
             vl.save({"model": (ema.module if use_ema else model).state_dict(), "classes": list(classes),
-                     "model_name": args.model, "epoch": epoch, "val_acc": score}, best)
-        save_checkpoint(last, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows, rng)
+                     "model_name": args.model, "epoch": epoch, "val_acc": score,
+                     "transform": eval_transform_spec(val_tf)}, best)
+        save_checkpoint(last, model, optimizer, scheduler, ema, epoch, best_acc, classes, args, rows, rng,
+                        transform=eval_transform_spec(val_tf))
         plot_metrics(rows, png_path, title=f"{args.model} on {os.path.basename(os.path.abspath(args.data))}")
     say(f"best val accuracy {best_acc:.4f}; checkpoints, metrics.csv and metrics.png in {args.out}")
     if world > 1:

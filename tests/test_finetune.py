@@ -1,7 +1,9 @@
 """Fine-tuning helpers (head replacement, freezing, parameter groups, EMA, feature extraction) and
 scripts/finetune.py end to end on a small generated ImageFolder, including resume."""
+import contextlib
 import csv
 import importlib.util
+import io
 import math
 import os
 import sys
@@ -210,6 +212,46 @@ def test_finetune_script_learns_with_frozen_backbone(shapes, tmp_path):
     # Only the head was trained: the backbone, BatchNorm statistics included, is the initial one.
     last = vl.load(out / "last.safetensors")["model"]
     assert float(last["bn1.running_var"].sum().item()) == 64.0
+    _check_classify_with_checkpoint(out / "best.safetensors", shapes, model, saved)
+
+
+def _check_classify_with_checkpoint(best, data, model, saved):
+    """``visionlite classify --checkpoint`` uses the run's model, classes and validation preprocessing."""
+    from visionlite.cli import main as cli_main
+    from visionlite.transforms.presets import ImageClassification
+
+    assert saved["transform"] == {"crop_size": 32, "resize_size": 37, "mean": [0.485, 0.456, 0.406],
+                                  "std": [0.229, 0.224, 0.225], "interpolation": "bilinear"}
+    rebuilt, classes, preprocess = vm.load_finetuned(best)
+    assert classes == ["disc", "square", "stripes"] and not rebuilt.training
+    preset = ImageClassification(crop_size=32, resize_size=37)
+    model.eval()
+    images = [data / label / f"{i}.png" for label in classes for i in (0, 7)]
+    right = 0
+    for path in images:
+        with Image.open(path) as img:
+            x = preset(img.convert("RGB"))
+            np.testing.assert_array_equal(_np(preprocess(img.convert("RGB"))), _np(x))
+        with vl.no_grad():
+            probs = model(x.unsqueeze(0)).softmax(-1)[0]
+        again = rebuilt(x.unsqueeze(0)).softmax(-1)[0]
+        np.testing.assert_allclose(_np(again), _np(probs), rtol=1e-5, atol=1e-6)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert cli_main(["classify", str(path), "--checkpoint", str(best), "--topk", "2"]) == 0
+        first = out.getvalue().splitlines()[1].split(". ", 1)[1].rsplit(None, 1)
+        top = int(np.argmax(_np(probs)))
+        assert first[0].strip() == classes[top]
+        assert float(first[1].rstrip("%")) == pytest.approx(100 * float(_np(probs)[top]), abs=0.01)
+        right += classes[top] == path.parent.name
+    assert right >= 5  # the run's validation accuracy was >= 0.8
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli_main(["classify", str(images[0]), "--checkpoint", str(best), "--model", "vgg11"]) == 2
+    assert "holds a resnet18, not a vgg11" in err.getvalue()
+    with contextlib.redirect_stderr(err):
+        assert cli_main(["classify", str(images[0]), "--checkpoint", str(best.parent / "metrics.csv")]) == 2
+    assert "metrics.csv" in err.getvalue()
 
 
 def test_finetune_script_resume_continues_exactly(shapes, tmp_path):

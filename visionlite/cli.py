@@ -3,6 +3,7 @@
     visionlite download resnet50 mobilenet_v3_small.IMAGENET1K_V1
     visionlite cache list | verify | clear [FILE...]
     visionlite classify cat.jpg dog.png --model resnet50
+    visionlite classify cat.jpg --checkpoint runs/pets/best.safetensors
     visionlite detect street.jpg --model fasterrcnn_mobilenet_v3_large_320_fpn --out street_boxes.png
     visionlite models [--include 'resnet*'] [--all-weights]
 
@@ -151,19 +152,14 @@ def _cmd_classify(args):
     from PIL import Image
 
     import visionlite as vl
-    from visionlite.models import get_model
 
-    spec = args.model if args.weights is None else f"{args.model}.{args.weights}"
-    weights = resolve_weights(spec)
-    categories = weights.meta["categories"]
     # Check what needs no download first, so a typo never costs a large fetch.
-    if categories is None:
-        raise CLIError(f"{weights!r} has no category names (it is a feature extractor), so it can't classify")
     for path in args.images:
         if not os.path.isfile(path):
             raise CLIError(f"cannot read image {path}: no such file")
-    model = get_model(args.model.lower(), weights=weights, progress=args.progress).eval().to(args.device)
-    preprocess = weights.transforms()
+    model, categories, preprocess, title = (_finetuned_classifier(args) if args.checkpoint is not None
+                                            else _registry_classifier(args))
+    model = model.eval().to(args.device)
     for path in args.images:
         try:
             with Image.open(path) as img:
@@ -174,10 +170,43 @@ def _cmd_classify(args):
             probs = model(x.unsqueeze(0).to(args.device)).softmax(-1)[0]
         probs = np.asarray(probs.cpu().numpy(), dtype=np.float64)
         top = np.argsort(-probs, kind="stable")[:args.topk]
-        print(f"{path}  ({args.model}, {weights!r})")
+        print(f"{path}  ({title})")
         for rank, idx in enumerate(top, 1):
             print(f"  {rank}. {categories[idx]:32s} {100 * probs[idx]:6.2f}%")
     return 0
+
+
+def _registry_classifier(args):
+    """``(model, categories, preprocess, title)`` from registered pretrained weights."""
+    from visionlite.models import get_model
+
+    model_name = args.model or "resnet50"
+    spec = model_name if args.weights is None else f"{model_name}.{args.weights}"
+    weights = resolve_weights(spec)
+    categories = weights.meta["categories"]
+    if categories is None:
+        raise CLIError(f"{weights!r} has no category names (it is a feature extractor), so it can't classify")
+    model = get_model(model_name.lower(), weights=weights, progress=args.progress)
+    return model, categories, weights.transforms(), f"{model_name}, {weights!r}"
+
+
+def _finetuned_classifier(args):
+    """``(model, categories, preprocess, title)`` from a ``scripts/finetune.py`` checkpoint."""
+    from visionlite.models import load_finetuned
+
+    if args.weights is not None:
+        raise CLIError("--weights and --checkpoint exclude each other: the checkpoint holds the weights")
+    if not os.path.isfile(args.checkpoint):
+        raise CLIError(f"--checkpoint {args.checkpoint}: no such file")
+    ckpt = _read_checkpoint(args.checkpoint, "--checkpoint")
+    name = str(ckpt.get("model_name")) if isinstance(ckpt, dict) else None
+    if args.model is not None and name is not None and args.model.lower() != name.lower():
+        raise CLIError(f"{args.checkpoint} holds a {name}, not a {args.model}: drop --model")
+    try:
+        model, classes, preprocess = load_finetuned(ckpt if isinstance(ckpt, dict) else args.checkpoint)
+    except (ValueError, KeyError, RuntimeError) as err:
+        raise CLIError(f"--checkpoint {args.checkpoint}: {err}") from None
+    return model, classes, preprocess, f"{name} fine-tuned, {os.path.basename(args.checkpoint)}"
 
 
 # --------------------------------------------------------------------------------------------- detect
@@ -345,10 +374,13 @@ def _parser():
     p.add_argument("-y", "--yes", action="store_true", help="clear without asking")
     p.set_defaults(run=_cmd_cache)
 
-    p = sub.add_parser("classify", help="top-k ImageNet classes of images with a pretrained model")
+    p = sub.add_parser("classify", help="top-k classes of images with a pretrained or fine-tuned model")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--model", default="resnet50", help="registered model name (default: resnet50)")
+    p.add_argument("--model", default=None, help="registered model name (default: resnet50)")
     p.add_argument("--weights", default=None, help="weights name (default: the model's DEFAULT)")
+    p.add_argument("--checkpoint", default=None,
+                   help="a scripts/finetune.py checkpoint (best.safetensors): its model, classes and "
+                   "preprocessing")
     p.add_argument("--topk", type=int, default=5, help="number of classes to show (default: 5)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.set_defaults(run=_cmd_classify)
