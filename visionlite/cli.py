@@ -154,11 +154,12 @@ def _cmd_classify(args):
     import visionlite as vl
 
     # Check what needs no download first, so a typo never costs a large fetch.
+    weights = _registry_weights(args) if args.checkpoint is None else None
     for path in args.images:
         if not os.path.isfile(path):
             raise CLIError(f"cannot read image {path}: no such file")
     model, categories, preprocess, title = (_finetuned_classifier(args) if args.checkpoint is not None
-                                            else _registry_classifier(args))
+                                            else _registry_classifier(args, weights))
     model = model.eval().to(args.device)
     for path in args.images:
         try:
@@ -176,18 +177,23 @@ def _cmd_classify(args):
     return 0
 
 
-def _registry_classifier(args):
+def _registry_weights(args):
+    """The registered weights ``--model``/``--weights`` name, checked to be a classifier's (no download)."""
+    model_name = args.model or "resnet50"
+    spec = model_name if args.weights is None else f"{model_name}.{args.weights}"
+    weights = resolve_weights(spec)
+    if weights.meta["categories"] is None:
+        raise CLIError(f"{weights!r} has no category names (it is a feature extractor), so it can't classify")
+    return weights
+
+
+def _registry_classifier(args, weights):
     """``(model, categories, preprocess, title)`` from registered pretrained weights."""
     from visionlite.models import get_model
 
     model_name = args.model or "resnet50"
-    spec = model_name if args.weights is None else f"{model_name}.{args.weights}"
-    weights = resolve_weights(spec)
-    categories = weights.meta["categories"]
-    if categories is None:
-        raise CLIError(f"{weights!r} has no category names (it is a feature extractor), so it can't classify")
     model = get_model(model_name.lower(), weights=weights, progress=args.progress)
-    return model, categories, weights.transforms(), f"{model_name}, {weights!r}"
+    return model, weights.meta["categories"], weights.transforms(), f"{model_name}, {weights!r}"
 
 
 def _finetuned_classifier(args):
