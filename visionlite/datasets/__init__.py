@@ -12,6 +12,8 @@ _HOMES = {
     "CocoDetection": "coco", "CocoCaptions": "coco", "VOCDetection": "voc", "VOCSegmentation": "voc",
     "wrap_dataset_for_transforms_v2": "_tv_wrapper", "DetectionFolder": "detection_folder",
     "make_shapes_dataset": "shapes",
+    "Sintel": "_optical_flow", "KittiFlow": "_optical_flow", "FlyingChairs": "_optical_flow",
+    "FlyingThings3D": "_optical_flow", "HD1K": "_optical_flow",
 }
 __all__ = list(_HOMES)
 
