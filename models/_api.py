@@ -31,7 +31,8 @@ MODEL_MODULES = ("convnext", "efficientnet", "mnasnet", "regnet",
                  "swin_transformer", "vgg", "densenet", "googlenet", "inception", "shufflenetv2",
                  "vision_transformer", "segmentation.fcn", "segmentation.deeplabv3", "segmentation.lraspp",
                  "detection.faster_rcnn", "detection.mask_rcnn", "detection.keypoint_rcnn",
-                 "detection.retinanet", "detection.fcos", "detection.ssd", "detection.ssdlite")
+                 "detection.retinanet", "detection.fcos", "detection.ssd", "detection.ssdlite",
+                 "optical_flow.raft")
 REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "weights.json")
 
 BUILTIN_MODELS: dict[str, Callable] = {}
@@ -148,8 +149,14 @@ def _object_detection(**kwargs):
     return ObjectDetection(**kwargs)
 
 
+def _optical_flow(**kwargs):
+    from visionlite.transforms.presets import OpticalFlow
+
+    return OpticalFlow(**kwargs)
+
+
 _PRESETS = {"ImageClassification": _image_classification, "SemanticSegmentation": _semantic_segmentation,
-            "ObjectDetection": _object_detection}
+            "ObjectDetection": _object_detection, "OpticalFlow": _optical_flow}
 # weights.json names a shared category list by a token; _meta holds the lists (TorchVision's names).
 _CATEGORY_LISTS = {"IMAGENET1K": "_IMAGENET_CATEGORIES", "VOC": "_VOC_CATEGORIES", "COCO": "_COCO_CATEGORIES",
                    "COCO_PERSON": "_COCO_PERSON_CATEGORIES",

@@ -44,6 +44,8 @@ MODELS = sorted(MODELS + [
     "maskrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn", "retinanet_resnet50_fpn_v2", "ssd300_vgg16",
     "ssdlite320_mobilenet_v3_large",
 ])
+# Issue 17: optical flow (visionlite.models.optical_flow).
+MODELS = sorted(MODELS + ["raft_large", "raft_small"])
 
 
 def test_list_models_and_filters():
