@@ -20,4 +20,9 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"visionlite.utils.{name}")
+    if name == "summary":  # torchinfo's spelling of the table; it lives in visionlite.utils.model_summary
+        from .model_summary import summary
+
+        globals()["summary"] = summary
+        return summary
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
