@@ -19,6 +19,7 @@ from .sampling import affine_grid, grid_sample  # noqa: F401
 # --- conv, pooling, normalization, interpolation, padding
 from ...ops.movement import pad  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from .conv3d import conv3d, conv_transpose3d  # noqa: F401
 from .interpolation import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401
 from .normalization import (  # noqa: F401
     batch_norm,
@@ -41,5 +42,13 @@ from .pooling import (  # noqa: F401
     max_pool1d_with_indices,
     max_pool2d,
     max_pool2d_with_indices,
+)
+from .pooling3d import (  # noqa: F401
+    adaptive_avg_pool3d,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_with_indices,
+    avg_pool3d,
+    max_pool3d,
+    max_pool3d_with_indices,
 )
 from .pooling_extra import lp_pool1d, lp_pool2d, max_unpool1d, max_unpool2d  # noqa: F401

@@ -25,6 +25,7 @@ from .transformer import (  # noqa: F401
 # isort: split
 # --- conv, pooling, normalization, upsampling
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from .conv3d import Conv3d, ConvTranspose3d  # noqa: F401
 from .normalization import (  # noqa: F401
     BatchNorm1d,
     BatchNorm2d,
@@ -32,6 +33,7 @@ from .normalization import (  # noqa: F401
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     LocalResponseNorm,
     RMSNorm,
@@ -50,6 +52,7 @@ from .pooling import (  # noqa: F401
     MaxUnpool1d,
     MaxUnpool2d,
 )
+from .pooling3d import AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, MaxPool3d  # noqa: F401
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
 
 # isort: split
@@ -62,6 +65,6 @@ from .syncbatchnorm import SyncBatchNorm  # noqa: F401
 
 # ``from .modules import *`` in ``nn`` takes every public name but these submodules, which would otherwise
 # rebind ``nn.utils`` and ``nn.module``.
-_SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "syncbatchnorm",
-               "utils"}
+_SUBMODULES = {"batchnorm", "channelshuffle", "conv3d", "instancenorm", "module", "padding", "pooling3d",
+               "sparse", "syncbatchnorm", "utils"}
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _SUBMODULES]

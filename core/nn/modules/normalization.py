@@ -12,8 +12,8 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm",
-           "GroupNorm", "LocalResponseNorm", "RMSNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+           "LayerNorm", "GroupNorm", "LocalResponseNorm", "RMSNorm"]
 
 
 
@@ -160,6 +160,13 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance norm over ``(N, C, H, W)`` or ``(C, H, W)``: each channel of each sample over H, W."""
 
     _expected_dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm over ``(N, C, D, H, W)`` or ``(C, D, H, W)``: each channel of each sample over
+    D, H, W."""
+
+    _expected_dims = (4, 5)
 
 
 class LayerNorm(Module):

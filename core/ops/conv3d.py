@@ -1,0 +1,130 @@
+"""The temporal half of 3-D convolution and pooling: windows along the depth (time) axis.
+
+A 3-D convolution with kernel ``(kt, kh, kw)`` is a 2-D convolution whose channels are the ``kt`` frames
+each output frame reads, stacked: unfolding ``x (N, C, T, H, W)`` along time into
+``(N*To, C*kt, H, W)`` and reshaping the weight ``(O, C/g, kt, kh, kw)`` to ``(O, C/g*kt, kh, kw)``
+gives exactly the 3-D column matrix (``K = C/g*kt*kh*kw``) to the fast phase-plane im2col + GEMM of
+``conv.py``. The unfold copies the input ``kt`` times (im2col copies it ``kt*kh*kw`` times anyway), and
+its adjoint, the fold, is the temporal half of the transposed convolution and of the input gradient.
+
+``TemporalWindows`` describes the windows; ``TemporalUnfoldOp`` and ``TemporalFoldOp`` are each other's
+backward, so gradients of any order through them are exact.
+"""
+
+import numpy as np
+
+from ..autograd.function import Op
+from ..backend import array_module
+from ._threads import split_map
+
+
+class TemporalWindows:
+    """``n_out`` windows of ``k`` taps over an axis of length ``size``: output ``t``, tap ``i`` reads frame
+    ``t*stride - lo + i*dilation`` (frames outside ``[0, size)`` read as the fill value)."""
+
+    def __init__(self, size, k, stride, dilation, lo, n_out):
+        self.size, self.k, self.stride, self.dilation = size, k, stride, dilation
+        self.lo, self.n_out = lo, n_out
+
+    def tap(self, i):
+        """For tap ``i``: (first output, end output, first source frame) of the in-range outputs."""
+        s, base = self.stride, i * self.dilation - self.lo
+        t0 = max(0, -(base // s))  # ceil(-base / s)
+        t1 = min(self.n_out, (self.size - 1 - base) // s + 1) if self.size - 1 - base >= 0 else 0
+        t1 = max(t0, t1)
+        return t0, t1, t0 * s + base
+
+
+def unfold_raw(x, win, fill=0.0, time_major=True):
+    """``x (N, C, T, *rest)`` -> ``(N, To, C, kt, *rest)`` (``time_major``, the convolution's batch order)
+    or ``(N, C, To, kt, *rest)`` (pooling's)."""
+    xp = array_module(x)
+    n, c, rest = x.shape[0], x.shape[1], x.shape[3:]
+    shape = (n, win.n_out, c, win.k) + rest if time_major else (n, c, win.n_out, win.k) + rest
+    out = xp.empty(shape, dtype=x.dtype)
+    taps = [win.tap(i) for i in range(win.k)]
+
+    def part(c0, c1):
+        for i, (t0, t1, s0) in enumerate(taps):
+            if time_major:
+                dst = out[:, :, c0:c1, i]
+                src = x[:, c0:c1, s0 : s0 + (t1 - t0 - 1) * win.stride + 1 : win.stride].swapaxes(1, 2)
+                dst_valid, before, after = dst[:, t0:t1], dst[:, :t0], dst[:, t1:]
+            else:
+                dst = out[:, c0:c1, :, i]
+                src = x[:, c0:c1, s0 : s0 + (t1 - t0 - 1) * win.stride + 1 : win.stride]
+                dst_valid, before, after = dst[:, :, t0:t1], dst[:, :, :t0], dst[:, :, t1:]
+            if t1 > t0:
+                dst_valid[...] = src
+            before[...] = fill
+            after[...] = fill
+
+    split_map(part, c, out.size, xp)
+    return out
+
+
+def fold_raw(z, win, time_major=True):
+    """Adjoint of ``unfold_raw`` (zero fill): sums each window tap back into its frame ->
+    ``(N, C, T, *rest)``."""
+    xp = array_module(z)
+    if time_major:
+        n, _, c, _ = z.shape[:4]
+    else:
+        n, c = z.shape[:2]
+    rest = z.shape[4:]
+    y = xp.zeros((n, c, win.size) + rest, dtype=z.dtype)
+    taps = [win.tap(i) for i in range(win.k)]
+    # Windows that do not overlap (stride >= span) write each frame at most once: assign, not add.
+    disjoint = win.dilation * (win.k - 1) < win.stride
+
+    def part(c0, c1):
+        for i, (t0, t1, s0) in enumerate(taps):
+            if t1 <= t0:
+                continue
+            dst = y[:, c0:c1, s0 : s0 + (t1 - t0 - 1) * win.stride + 1 : win.stride]
+            src = z[:, t0:t1, c0:c1, i].swapaxes(1, 2) if time_major else z[:, c0:c1, t0:t1, i]
+            if disjoint:
+                dst[...] = src
+            else:
+                dst += src
+
+    split_map(part, c, z.size, xp)
+    return y
+
+
+class TemporalUnfoldOp(Op):
+    """``x (N, C, T, ...)`` -> its temporal windows (see ``unfold_raw``); backward folds."""
+
+    def forward(self, x, win=None, fill=0.0, time_major=True):
+        if self.recording:
+            self.win, self.time_major = win, time_major
+        return unfold_raw(x, win, fill, time_major)
+
+    def backward(self, g):
+        return TemporalFoldOp.apply(g, win=self.win, time_major=self.time_major)
+
+
+class TemporalFoldOp(Op):
+    """Windows ``(N, To, C, kt, ...)`` summed back into frames ``(N, C, T, ...)``; backward unfolds."""
+
+    def forward(self, z, win=None, time_major=True):
+        if self.recording:
+            self.win, self.time_major = win, time_major
+        return fold_raw(z, win, time_major)
+
+    def backward(self, g):
+        return TemporalUnfoldOp.apply(g, win=self.win, fill=0.0, time_major=self.time_major)
+
+
+def pool_axis_sizes(n, k, s, p, n_out, count_include_pad):
+    """Per-output window sizes along one axis, as PyTorch's average-pooling divisor: clipped to the padded
+    input, then (without ``count_include_pad``) to the input."""
+    start = np.arange(n_out) * s - p
+    end = np.minimum(start + k, n + p)
+    if not count_include_pad:
+        start, end = np.maximum(start, 0), np.minimum(end, n)
+    return end - start
+
+
+__all__ = ["TemporalWindows", "TemporalUnfoldOp", "TemporalFoldOp", "unfold_raw", "fold_raw",
+           "pool_axis_sizes"]
