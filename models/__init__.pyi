@@ -2,6 +2,7 @@
 """Static view of ``visionlite.models``, whose names load lazily on first use."""
 
 from visionlite.models import detection as detection
+from visionlite.models import optical_flow as optical_flow
 from visionlite.models import segmentation as segmentation
 from visionlite.models._api import Weights as Weights
 from visionlite.models._api import WeightsEnum as WeightsEnum
@@ -12,9 +13,11 @@ from visionlite.models._api import get_weight as get_weight
 from visionlite.models._api import list_models as list_models
 from visionlite.models._finetune import ModelEMA as ModelEMA
 from visionlite.models._finetune import count_parameters as count_parameters
+from visionlite.models._finetune import drop_aux_heads as drop_aux_heads
 from visionlite.models._finetune import freeze_backbone as freeze_backbone
 from visionlite.models._finetune import freeze_batchnorm as freeze_batchnorm
 from visionlite.models._finetune import get_head as get_head
+from visionlite.models._finetune import load_finetuned as load_finetuned
 from visionlite.models._finetune import param_groups as param_groups
 from visionlite.models._finetune import replace_head as replace_head
 from visionlite.models._finetune import unfreeze_batchnorm as unfreeze_batchnorm
