@@ -17,7 +17,9 @@ How it is made fast on numpy (and stays plain array code for cupy):
   (``conv_depthwise``).
 * Copies and elementwise passes are split across threads (``_threads``); GEMMs use BLAS's threads.
 
-Backward runs on raw arrays too, so these ops do not support double backward.
+Backward runs on raw arrays too; when ``create_graph=True`` records a differentiable backward instead
+(grad mode is on while it runs), it is built from recorded ops (``graph_backward``) so that double
+backward works, and first-order training keeps the raw path.
 """
 
 import numpy as np
@@ -29,6 +31,7 @@ from ..tensor import Tensor
 from ._threads import split_map
 from .conv_depthwise import depthwise_backward, depthwise_forward
 from .conv_exact import exact_backward, exact_forward, grid_waste
+from .graph_backward import conv_weight_grad, graph_input
 
 _CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32) that stays in a core's cache
 _CHUNK_ELEMS_GPU = 1 << 28
@@ -48,7 +51,7 @@ class ConvGeometry:
         o, cg, kh, kw = w_shape
         (sh, sw), (dh, dw) = stride, dilation
         self.n, self.c, self.in_hw, self.o, self.groups = n, c, tuple(in_hw), o, groups
-        self.stride, self.pad, self.k = (sh, sw), tuple(pad), (kh, kw)
+        self.stride, self.pad, self.k, self.dilation = (sh, sw), tuple(pad), (kh, kw), (dh, dw)
         if out_hw is None:
             out_hw = tuple(
                 (size + lo + hi - d * (k - 1) - 1) // s + 1
@@ -387,14 +390,6 @@ def conv_transpose_forward(x, w, bias, geom):
     return y
 
 
-def _no_double_backward(name):
-    if is_grad_enabled():
-        raise RuntimeError(
-            f"{name}: double backward (create_graph=True) is not supported; its backward "
-            f"runs on raw arrays for speed"
-        )
-
-
 class Conv2dOp(Op):
     """``conv2d(x, w[, b])`` on NCHW arrays; ``geom`` is a ConvGeometry for these shapes."""
 
@@ -408,13 +403,27 @@ class Conv2dOp(Op):
         return y
 
     def backward(self, g):
-        _no_double_backward("conv2d")
+        if is_grad_enabled():
+            return self._graph_backward(g)
         saved, w = self.saved_values()
         saved = saved._data if isinstance(saved, Tensor) else saved
         needs = self.needs_input_grad
         gx, gw = conv_backward(saved, g._data, w._data, self.geom, needs[0], needs[1])
         gb = g._data.sum(axis=(0, 2, 3)) if self.has_bias and needs[2] else None
         return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb))[: len(needs)]
+
+    def _graph_backward(self, g):
+        """create_graph: input gradient = the transposed convolution (an op with its own backward),
+        weight gradient = im2col columns of the input against ``g``."""
+        saved, w = self.saved_values()
+        needs, geom = self.needs_input_grad, self.geom
+        gx = ConvTranspose2dOp.apply(g, w, geom=geom) if needs[0] else None
+        gw = None
+        if needs[1]:
+            x = saved if isinstance(saved, Tensor) else graph_input(self, 0, geom.merge(saved, g._data.dtype))
+            gw = conv_weight_grad(x, g, geom, tuple(w.shape))
+        gb = g.sum((0, 2, 3)) if self.has_bias and needs[2] else None
+        return (gx, gw, gb)[: len(needs)]
 
 
 class ConvTranspose2dOp(Op):
@@ -428,9 +437,13 @@ class ConvTranspose2dOp(Op):
         return y
 
     def backward(self, g):
-        _no_double_backward("conv_transpose2d")
         x, w = self.saved_values()
         needs = self.needs_input_grad
+        if is_grad_enabled():  # create_graph: the convolution, and the weight gradient with roles swapped
+            gx = Conv2dOp.apply(g, w, geom=self.geom) if needs[0] else None
+            gw = conv_weight_grad(g, x, self.geom, tuple(w.shape)) if needs[1] else None
+            gb = g.sum((0, 2, 3)) if self.has_bias and needs[2] else None
+            return (gx, gw, gb)[: len(needs)]
         geom, gd = self.geom, g._data
         wm = weight_matrix(w._data, geom.groups)
         gx = gw = None

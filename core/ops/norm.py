@@ -3,8 +3,9 @@ normalization (zero mean, unit variance per row) that layer, group and instance 
 
 Batch norm is one op for forward and backward because it is on every training step of a CNN: the
 per-channel sums go through BLAS (a batched gemv against ones, a batched dot for the second moment),
-and the elementwise passes write into preallocated arrays. Backward runs on raw arrays, so these ops
-do not support double backward.
+and the elementwise passes write into preallocated arrays. Backward runs on raw arrays; under
+``create_graph=True`` (grad mode on while it runs) the same formulas are recorded from Tensor ops
+instead, so that double backward works.
 """
 
 from ..autograd.function import Op
@@ -12,14 +13,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
-
-
-def _no_double_backward(name):
-    if is_grad_enabled():
-        raise RuntimeError(
-            f"{name}: double backward (create_graph=True) is not supported; its backward "
-            f"runs on raw arrays for speed"
-        )
+from .graph_backward import graph_input
 
 
 def channel_sum(a):
@@ -90,11 +84,13 @@ class BatchNormOp(Op):
         split_map(affine, n, x.size, xp)
         if self.recording:
             self.training, self.mean, self.invstd, self.affine = training, mean, invstd, weight is not None
+            self.eps = eps
             self.save(self.inputs[0], self.inputs[1] if weight is not None else None)
         return y.reshape(x.shape)
 
     def backward(self, g):
-        _no_double_backward("batch_norm")
+        if is_grad_enabled():
+            return self._graph_backward(g)
         x, w = self.saved_values()
         xp = array_module(g._data)
         needs = self.needs_input_grad
@@ -135,6 +131,36 @@ class BatchNormOp(Op):
                 grads.append(Tensor._wrap(gsum) if needs[2] else None)
         return tuple(grads)
 
+    def _graph_backward(self, g):
+        """create_graph: the same gradients from recorded Tensor ops (training mode recomputes the
+        batch statistics from ``x`` so that their dependence on it is differentiated too)."""
+        x, w = self.saved_values()
+        needs = self.needs_input_grad
+        dims = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        m = x.numel() // x.shape[1]
+        if self.training:
+            d = x - x.mean(dims, keepdim=True)
+            invstd = ((d * d).mean(dims, keepdim=True) + self.eps).rsqrt()
+        else:
+            d = x - Tensor._wrap(self.mean.reshape(shape))
+            invstd = Tensor._wrap(self.invstd.reshape(shape))
+        xhat = d * invstd
+        scale = invstd if w is None else invstd * w.reshape(shape)
+        gdot = (g * xhat).sum(dims)
+        gx = None
+        if needs[0]:
+            if self.training:
+                gx = scale * (g - g.sum(dims, keepdim=True) / m - xhat * (gdot.reshape(shape) / m))
+            else:
+                gx = g * scale
+        grads = [gx]
+        if self.affine:
+            grads.append(gdot if needs[1] else None)
+            if len(needs) > 2:
+                grads.append(g.sum(dims) if needs[2] else None)
+        return tuple(grads)
+
 
 class RowNormOp(Op):
     """Each row of ``x (R, L)`` normalized to zero mean and unit (biased) variance: ``(x - mean) * invstd``.
@@ -151,11 +177,12 @@ class RowNormOp(Op):
             stats_out.append((mean[:, 0], var[:, 0]))
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
         if self.recording:
-            self.invstd = invstd
+            self.invstd, self.mean, self.eps = invstd, mean, eps
         return xp.multiply(d, invstd, out=d)
 
     def backward(self, g):
-        _no_double_backward("layer_norm/group_norm")
+        if is_grad_enabled():
+            return self._graph_backward(g)
         xhat = self.output()._data
         gd = g._data
         # gx = invstd * (g - mean(g) - xhat * mean(g * xhat)), per row
@@ -164,3 +191,13 @@ class RowNormOp(Op):
         gx -= xhat * proj
         gx *= self.invstd
         return Tensor._wrap(gx)
+
+    def _graph_backward(self, g):
+        """create_graph: the row statistics recomputed from the input (rebuilt from the saved output,
+        mean and invstd, and attached to the input's place in the graph) with recorded Tensor ops."""
+        xhat = self.output()._data
+        x = graph_input(self, 0, xhat / self.invstd + self.mean)
+        d = x - x.mean(1, keepdim=True)
+        invstd = ((d * d).mean(1, keepdim=True) + self.eps).rsqrt()
+        xhat = d * invstd
+        return invstd * (g - g.mean(1, keepdim=True) - xhat * (g * xhat).mean(1, keepdim=True))

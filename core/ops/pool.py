@@ -4,7 +4,9 @@ Windows are visited one kernel tap at a time: tap ``(i, j)`` of every window is 
 the (padded) input, so a pooling is ``kh*kw`` vectorized passes over output-sized arrays. Max pooling
 keeps the winning tap per output (int8/int16) and scatters gradients back by flat index (no ``np.add.at``).
 Planes are processed in parallel slices on the CPU.
-Backward runs on raw arrays, so these ops do not support double backward.
+Backward runs on raw arrays; under ``create_graph=True`` (grad mode on while it runs) each op records a
+differentiable backward instead: max pooling scatters through ``pool_adjoint``'s scatter/gather pair,
+the average poolings through adjoint ops whose own backward is the pooling itself.
 """
 
 import numpy as np
@@ -15,6 +17,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from ._threads import split_map
+from .pool_adjoint import PlaneScatterOp
 
 _BLOCK_ELEMS = 1 << 19  # input elements per block of planes (CPU): ~2 MB of float32, cache-sized
 _MASKED_TAPS_MAX = 16  # up to this many taps, max-pool backward makes one masked pass per tap
@@ -88,14 +91,6 @@ class PoolGeometry:
 
 def _tap_dtype(ntaps):
     return np.int8 if ntaps <= 127 else np.int16 if ntaps <= 32767 else np.int32
-
-
-def _no_double_backward(name):
-    if is_grad_enabled():
-        raise RuntimeError(
-            f"{name}: double backward (create_graph=True) is not supported; its backward "
-            f"runs on raw arrays for speed"
-        )
 
 
 def _planes(a):
@@ -222,9 +217,23 @@ class MaxPool2dOp(Op):
         return out
 
     def backward(self, g):
-        _no_double_backward("max_pool2d")
         (tap,) = self.saved_values()
-        return Tensor._wrap(max_pool_backward(g._data, tap, self.geom))
+        geom = self.geom
+        if is_grad_enabled():  # create_graph: a recorded scatter into the padded input
+            crop = geom.pad + geom.in_hw
+            return PlaneScatterOp.apply(g, idx=padded_flat_index(tap, geom), canvas_hw=geom.padded, crop=crop)
+        return Tensor._wrap(max_pool_backward(g._data, tap, geom))
+
+
+def padded_flat_index(tap, geom):
+    """Flat position ``row * W_padded + col`` in the padded input of each window's winning tap."""
+    xp = array_module(tap)
+    (_, kw), (sh, sw), (dh, dw), (ho, wo) = geom.k, geom.stride, geom.dilation, geom.out_hw
+    wp = geom.padded[1]
+    tap = tap.astype(np.int64)
+    rows = (xp.arange(ho, dtype=np.int64) * sh).reshape(-1, 1) + (tap // kw) * dh
+    cols = xp.arange(wo, dtype=np.int64) * sw + (tap % kw) * dw
+    return rows * wp + cols
 
 
 def avg_divisor(geom, count_include_pad, divisor_override, xp):
@@ -265,25 +274,40 @@ class AvgPool2dOp(Op):
         return out.reshape(x.shape[:-2] + geom.out_hw)
 
     def backward(self, g):
-        _no_double_backward("avg_pool2d")
-        gd = g._data
-        xp = array_module(gd)
-        geom = self.geom
-        g3 = _planes(gd)
-        gx = xp.empty((g3.shape[0],) + geom.in_hw, dtype=gd.dtype)
+        if is_grad_enabled():  # create_graph: the (linear) backward as an op of its own
+            return AvgPoolAdjointOp.apply(g, geom=self.geom, divisor=self.div)
+        return Tensor._wrap(avg_pool_backward(g._data, self.geom, self.div))
 
-        def part(a, b):
-            gs = g3[a:b] / self.div
-            gpad = xp.zeros((b - a,) + geom.padded, dtype=gd.dtype)
-            for s in geom.tap_slices():
-                if geom.disjoint:
-                    gpad[s] = gs
-                else:
-                    gpad[s] += gs
-            gx[a:b] = geom.unpad(gpad)
 
-        split_map(part, g3.shape[0], gd.size * 4, xp)
-        return Tensor._wrap(gx.reshape(gd.shape[:-2] + geom.in_hw))
+def avg_pool_backward(gd, geom, div):
+    """Raw average-pool gradient: each output's ``g / divisor`` added over its window."""
+    xp = array_module(gd)
+    g3 = _planes(gd)
+    gx = xp.empty((g3.shape[0],) + geom.in_hw, dtype=gd.dtype)
+
+    def part(a, b):
+        gs = g3[a:b] / div
+        gpad = xp.zeros((b - a,) + geom.padded, dtype=gd.dtype)
+        for s in geom.tap_slices():
+            if geom.disjoint:
+                gpad[s] = gs
+            else:
+                gpad[s] += gs
+        gx[a:b] = geom.unpad(gpad)
+
+    split_map(part, g3.shape[0], gd.size * 4, xp)
+    return gx.reshape(gd.shape[:-2] + geom.in_hw)
+
+
+class AvgPoolAdjointOp(Op):
+    """Average pooling's gradient map (the adjoint of a linear map), whose own gradient is the pooling."""
+
+    def forward(self, g, geom=None, divisor=None):
+        self.geom, self.div = geom, divisor
+        return avg_pool_backward(g, geom, divisor)
+
+    def backward(self, gg):
+        return AvgPool2dOp.apply(gg, geom=self.geom, divisor=self.div)
 
 
 def adaptive_windows(n, o):
@@ -318,12 +342,27 @@ class AdaptiveAvgPool2dOp(Op):
         return xp.ascontiguousarray(y)
 
     def backward(self, g):
-        _no_double_backward("adaptive_avg_pool2d")
-        gd = g._data
-        xp = array_module(gd)
-        mh, mw = self.mats
-        gx = _apply_axis(xp, _apply_axis(xp, gd, mw.T, gd.ndim - 1), mh.T, gd.ndim - 2)
-        return Tensor._wrap(xp.ascontiguousarray(gx))
+        if is_grad_enabled():  # create_graph: the (linear) backward as an op of its own
+            return AdaptiveAvgAdjointOp.apply(g, mats=self.mats)
+        return Tensor._wrap(_adaptive_avg_adjoint(g._data, self.mats))
+
+
+def _adaptive_avg_adjoint(gd, mats):
+    xp = array_module(gd)
+    mh, mw = mats
+    gx = _apply_axis(xp, _apply_axis(xp, gd, mw.T, gd.ndim - 1), mh.T, gd.ndim - 2)
+    return xp.ascontiguousarray(gx)
+
+
+class AdaptiveAvgAdjointOp(Op):
+    """Adaptive average pooling's gradient map; its gradient is the pooling (the same two matrices)."""
+
+    def forward(self, g, mats=None):
+        self.mats = mats
+        return _adaptive_avg_adjoint(g, mats)
+
+    def backward(self, gg):
+        return AdaptiveAvgPool2dOp.apply(gg, out_hw=(self.mats[0].shape[0], self.mats[1].shape[0]))
 
 
 class AdaptiveMaxPool2dOp(Op):
@@ -356,8 +395,10 @@ class AdaptiveMaxPool2dOp(Op):
         return best
 
     def backward(self, g):
-        _no_double_backward("adaptive_max_pool2d")
         (idx,) = self.saved_values()
+        if is_grad_enabled():  # create_graph: a recorded scatter (its gradient is the matching gather)
+            h, w = self.in_shape[-2:]
+            return PlaneScatterOp.apply(g, idx=idx, canvas_hw=(h, w), crop=(0, 0, h, w))
         return Tensor._wrap(scatter_flat(g._data, idx, self.in_shape))
 
 
