@@ -12,6 +12,9 @@ _HOMES = {
     "CocoDetection": "coco", "CocoCaptions": "coco", "VOCDetection": "voc", "VOCSegmentation": "voc",
     "wrap_dataset_for_transforms_v2": "_tv_wrapper", "DetectionFolder": "detection_folder",
     "make_shapes_dataset": "shapes",
+    "Imagenette": "imagenette", "Caltech101": "caltech", "Caltech256": "caltech",
+    "CLEVRClassification": "clevr", "Country211": "country211", "DTD": "dtd", "EuroSAT": "eurosat",
+    "Food101": "food101", "FGVCAircraft": "fgvc_aircraft", "Flowers102": "flowers102", "GTSRB": "gtsrb",
     "Sintel": "_optical_flow", "KittiFlow": "_optical_flow", "FlyingChairs": "_optical_flow",
     "FlyingThings3D": "_optical_flow", "HD1K": "_optical_flow",
 }
