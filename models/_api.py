@@ -155,12 +155,20 @@ def _optical_flow(**kwargs):
     return OpticalFlow(**kwargs)
 
 
+def _video_classification(**kwargs):
+    from visionlite.transforms.presets import VideoClassification
+
+    return VideoClassification(**kwargs)
+
+
 _PRESETS = {"ImageClassification": _image_classification, "SemanticSegmentation": _semantic_segmentation,
-            "ObjectDetection": _object_detection, "OpticalFlow": _optical_flow}
+            "ObjectDetection": _object_detection, "OpticalFlow": _optical_flow,
+            "VideoClassification": _video_classification}
 # weights.json names a shared category list by a token; _meta holds the lists (TorchVision's names).
 _CATEGORY_LISTS = {"IMAGENET1K": "_IMAGENET_CATEGORIES", "VOC": "_VOC_CATEGORIES", "COCO": "_COCO_CATEGORIES",
                    "COCO_PERSON": "_COCO_PERSON_CATEGORIES",
-                   "COCO_PERSON_KEYPOINTS": "_COCO_PERSON_KEYPOINT_NAMES"}
+                   "COCO_PERSON_KEYPOINTS": "_COCO_PERSON_KEYPOINT_NAMES",
+                   "KINETICS400": "_KINETICS400_CATEGORIES"}
 
 
 def registered_weights(model, name):

@@ -51,8 +51,21 @@ def imagenet_categories():
     return list(_read_categories())
 
 
+@functools.cache
+def _read_kinetics400():
+    path = os.path.join(os.path.dirname(__file__), "kinetics400_categories.txt")
+    with open(path, encoding="utf-8") as f:
+        names = [line.rstrip("\n") for line in f]
+    if len(names) != 400:
+        raise RuntimeError(f"{path} holds {len(names)} names, expected the 400 Kinetics-400 classes; "
+                           "reinstall visionlite")
+    return names
+
+
 def __getattr__(name):
-    # TorchVision spells it _IMAGENET_CATEGORIES; read the file only when someone asks for it.
+    # TorchVision spells them _IMAGENET_CATEGORIES, _KINETICS400_CATEGORIES; read a file only when asked.
     if name == "_IMAGENET_CATEGORIES":
         return _read_categories()
+    if name == "_KINETICS400_CATEGORIES":
+        return _read_kinetics400()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
