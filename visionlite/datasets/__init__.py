@@ -15,6 +15,7 @@ _HOMES = {
     "Imagenette": "imagenette", "Caltech101": "caltech", "Caltech256": "caltech",
     "CLEVRClassification": "clevr", "Country211": "country211", "DTD": "dtd", "EuroSAT": "eurosat",
     "Food101": "food101", "FGVCAircraft": "fgvc_aircraft", "Flowers102": "flowers102", "GTSRB": "gtsrb",
+    "ImageNet": "imagenet",
     "Sintel": "_optical_flow", "KittiFlow": "_optical_flow", "FlyingChairs": "_optical_flow",
     "FlyingThings3D": "_optical_flow", "HD1K": "_optical_flow",
 }

@@ -6,8 +6,11 @@ order ('IM' little-endian, 'MI' big-endian), then data elements. Each element is
 into the upper half of the type word and its data into the tag's second word. A variable is an
 miMATRIX element holding sub-elements: array flags (class in the low byte), dimensions, name, then the
 real (and maybe imaginary) part, stored column-major in any numeric type. miCOMPRESSED wraps one
-element in zlib. Numeric and char arrays are read; cells, structs, objects and sparse matrices are
-skipped. As ``scipy.io.loadmat`` does by default, numbers keep the type they were stored in.
+element in zlib. Numeric and char arrays are read; objects and sparse matrices are skipped, and so are
+cells and structs unless ``structs=True`` (ImageNet's devkit ``meta.mat`` is a struct array). A struct
+holds the longest field-name length (miINT32), the names packed at that width (miINT8), then one
+miMATRIX per field for each element, column-major; a cell holds one miMATRIX per element. As
+``scipy.io.loadmat`` does by default, numbers keep the type they were stored in.
 """
 import zlib
 
@@ -18,7 +21,8 @@ __all__ = ["load_mat"]
 _MI_TYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 9: "f8", 12: "i8", 13: "u8",
              16: "u1", 17: "u2", 18: "u4"}  # the last three are UTF-8/16/32 text
 _MI_MATRIX, _MI_COMPRESSED = 14, 15
-_MX_CHAR = 4
+_MX_CELL, _MX_STRUCT, _MX_CHAR = 1, 2, 4
+_MAX_DEPTH = 32  # cells and structs nest; a deeper file is refused rather than recursed into
 _MX_NUMERIC = set(range(6, 16))  # double, single, int8 ... uint64
 _COMPLEX_FLAG = 0x0800
 
@@ -55,7 +59,48 @@ class _Reader:
         return np.frombuffer(raw, self.order + _MI_TYPES[kind])
 
 
-def _matrix(buf, order, path):
+def _sub_matrix(r, structs, depth):
+    """The value of the miMATRIX element at ``r.pos`` (a cell's or struct field's content); advances."""
+    kind, count, start, nxt = r.tag()
+    if kind != _MI_MATRIX:
+        r.fail(f"expected a matrix element at byte {r.pos}, found type {kind}")
+    if start + count > len(r.buf):
+        r.fail(f"element at byte {r.pos} runs past the end of the data")
+    r.pos = nxt
+    if count == 0:  # an empty array is written as a bare tag
+        return np.zeros((0, 0))
+    return _matrix(r.buf[start:start + count], r.order, r.path, structs, depth + 1)[1]
+
+
+def _object_array(items, dims):
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out.reshape(dims, order="F")
+
+
+def _container(r, mx_class, dims, structs, depth):
+    """A cell array (object ndarray of values) or struct array (object ndarray of ``{field: value}``)."""
+    if depth > _MAX_DEPTH:
+        r.fail(f"cells/structs nested more than {_MAX_DEPTH} deep")
+    n = int(np.prod(dims))
+    fields = [None]
+    if mx_class == _MX_STRUCT:
+        width = int(r.numbers(*r.element())[0])
+        packed = bytes(r.element()[1])
+        fields = [packed[i:i + width].split(b"\0", 1)[0].decode("latin1")
+                  for i in range(0, len(packed), width)] if width > 0 else []
+    if n * max(len(fields), 1) * 8 > len(r.buf):  # every value needs at least a tag: refuse absurd dims
+        kind = "struct" if mx_class == _MX_STRUCT else "cell"
+        r.fail(f"a {kind} array of dimensions {dims} cannot fit in {len(r.buf)} bytes")
+    if mx_class == _MX_CELL:
+        items = [_sub_matrix(r, structs, depth) for _ in range(n)]
+    else:
+        items = [{f: _sub_matrix(r, structs, depth) for f in fields} for _ in range(n)]
+    return _object_array(items, dims)
+
+
+def _matrix(buf, order, path, structs=False, depth=0):
     """(name, value) of one miMATRIX element's contents; value None for unsupported classes."""
     r = _Reader(buf, order, path)
     kind, raw = r.element()
@@ -63,6 +108,8 @@ def _matrix(buf, order, path):
     mx_class = flags & 0xFF
     dims = tuple(int(d) for d in r.numbers(*r.element()))
     name = bytes(r.element()[1]).decode("latin1")
+    if structs and mx_class in (_MX_CELL, _MX_STRUCT):
+        return name, _container(r, mx_class, dims, structs, depth)
     if mx_class not in _MX_NUMERIC and mx_class != _MX_CHAR:
         return name, None
     real = r.numbers(*r.element())
@@ -72,13 +119,19 @@ def _matrix(buf, order, path):
         r.fail(f"variable {name!r} has {real.size} values for dimensions {dims}")
     value = real.reshape(dims, order="F")
     if mx_class == _MX_CHAR:
+        if value.size == 0:
+            return name, np.array([""] * (dims[0] if len(dims) == 2 and dims[1] == 0 else 0))
         rows = value.reshape(dims[0], -1) if value.ndim else value
         value = np.array(["".join(chr(c) for c in row) for row in rows])
     return name, value.astype(value.dtype.newbyteorder("="))
 
 
-def load_mat(path):
-    """Read the numeric and char variables of a MATLAB 5 (.mat) file into ``{name: ndarray}``."""
+def load_mat(path, structs=False):
+    """Read the numeric and char variables of a MATLAB 5 (.mat) file into ``{name: ndarray}``.
+
+    With ``structs=True`` cell arrays are read too, as object ndarrays of their values, and struct arrays
+    as object ndarrays of ``{field: value}`` dicts (both keep MATLAB's dimensions).
+    """
     with open(path, "rb") as f:
         buf = f.read()
     if len(buf) < 128:
@@ -105,7 +158,7 @@ def load_mat(path):
             body = inner.buf[start:start + count]
         if kind != _MI_MATRIX:
             continue  # not a variable (e.g. subsystem data): nothing to return
-        name, value = _matrix(body, order, path)
+        name, value = _matrix(body, order, path, structs)
         if value is not None:
             out[name] = value
     return out
