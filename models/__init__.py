@@ -85,7 +85,7 @@ __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_mode
 
 
 # Subpackages loaded on first attribute access (``visionlite.models.segmentation``), as TorchVision's.
-_SUBPACKAGES = {"segmentation", "detection", "optical_flow"}
+_SUBPACKAGES = {"segmentation", "detection", "optical_flow", "video"}
 
 
 def __getattr__(name):

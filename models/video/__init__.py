@@ -1,0 +1,3 @@
+"""visionlite.models.video: video classification models (TorchVision's ``models.video``), on
+``(N, 3, T, H, W)`` clips with Kinetics-400 weights."""
+from .resnet import *  # noqa: F401,F403

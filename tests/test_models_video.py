@@ -1,0 +1,140 @@
+"""Video classification models equal TorchVision's: TorchVision's random model (batch-norm statistics, norm
+affines and biases perturbed so nothing is an identity) goes through a real ``torch.save`` file into the
+visionlite builder with ``strict=True`` and gives the same logits on a real clip (an H.264 video the test
+encodes and decodes with PyAV); weights enums and the VideoClassification preset equal TorchVision's."""
+import math
+
+import numpy as np
+import pytest
+
+import visionlite as vl
+from tests.helpers.refs import require
+from visionlite import models as vm
+
+torch = require("torch")
+tvm = require("torchvision.models")
+av = require("av")
+
+ALL = ["r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v1_b", "mvit_v2_s", "swin3d_t", "swin3d_s", "swin3d_b"]
+# name -> (frames, height, width) of the clip the default suite uses (small, where the model allows it).
+FAST = {"r3d_18": (8, 48, 48), "mc3_18": (8, 48, 48), "r2plus1d_18": (8, 48, 48)}
+
+
+def _clip(frames, height, width, tmp_path):
+    """A real clip: a moving photo crop encoded to H.264 by PyAV and decoded back, VideoClassification-
+    normalised, ``(1, 3, T, H, W)`` float32."""
+    import os
+
+    from PIL import Image
+
+    assets = os.path.join(os.path.dirname(__file__), "assets")
+    photo = np.asarray(Image.open(os.path.join(assets, "astronaut.png")).convert("RGB")
+                       .resize((width + 4 * frames, height + 2 * frames)))
+    path = str(tmp_path / "clip.mp4")
+    with av.open(path, "w") as box:
+        stream = box.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for t in range(frames):
+            crop = np.ascontiguousarray(photo[2 * t : 2 * t + height, 4 * t : 4 * t + width])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(crop, format="rgb24")):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+    with av.open(path) as box:
+        decoded = [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+    assert len(decoded) == frames
+    clip = np.stack(decoded).astype(np.float32) / 255.0  # (T, H, W, 3)
+    mean = np.array([0.43216, 0.394666, 0.37645], np.float32)
+    std = np.array([0.22803, 0.22145, 0.216989], np.float32)
+    return ((clip - mean) / std).transpose(3, 0, 1, 2)[None].copy()
+
+
+def _perturb(model, seed=1):
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=g)
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm3d)) and m.weight is not None:
+                m.weight.copy_(rand(m.weight.shape) + 0.5)
+                m.bias.copy_(rand(m.bias.shape) * 0.4 - 0.2)
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.copy_(rand(m.num_features) * 0.4 - 0.2)
+                m.running_var.copy_(rand(m.num_features) + 0.5)
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv3d)) and m.bias is not None:
+                m.bias.copy_(rand(m.bias.shape) * 0.2 - 0.1)
+        for name, p in model.named_parameters():
+            if "rel_pos" in name or "relative_position_bias_table" in name or "pos_embedding" in name:
+                p.copy_(rand(p.shape) * 0.4 - 0.2)
+
+
+def _twins(name, tmp_path, builder_kwargs=None, build=None):
+    """TorchVision's perturbed model and ours loaded from its ``torch.save`` file."""
+    torch.manual_seed(0)
+    kwargs = builder_kwargs or {}
+    theirs = (build(tvm.video) if build else tvm.get_model(name, **kwargs)).eval()
+    _perturb(theirs)
+    path = tmp_path / f"{name}.pth"
+    torch.save(theirs.state_dict(), path)
+    ours = (build(vm.video) if build else vm.get_model(name, **kwargs)).eval()
+    ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
+    assert list(ours_sd) == list(theirs_sd)
+    for key, value in theirs_sd.items():
+        assert tuple(ours_sd[key].shape) == tuple(value.shape), key
+    result = ours.load_state_dict(vl.load(path), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    return ours, theirs
+
+
+def _assert_same_logits(ours, theirs, x):
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x)).numpy()
+    with vl.no_grad():
+        got = ours(vl.tensor(x)).numpy()
+    assert got.shape == expected.shape
+    assert expected.std() > 0.01  # the comparison means something
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_logits_on_a_clip_match_torchvision(name, tmp_path):
+    ours, theirs = _twins(name, tmp_path)
+    _assert_same_logits(ours, theirs, _clip(*FAST[name], tmp_path))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_weights_enum_equals_torchvision(name):
+    ours, theirs = vm.get_model_weights(name), tvm.get_model_weights(name)
+    assert ours.__name__ == theirs.__name__
+    assert list(ours.__members__) == list(theirs.__members__)
+    assert ours.DEFAULT.name == theirs.DEFAULT.name
+    for member in theirs:
+        mine = ours[member.name]
+        assert mine.url == member.url
+        assert {k: str(v) for k, v in mine.transforms.keywords.items()} == \
+            {k: str(v) for k, v in member.transforms.keywords.items()}
+        assert {k: mine.meta[k] for k in member.meta if k != "_docs"} == \
+            {k: v for k, v in member.meta.items() if k != "_docs"}
+    assert getattr(vm.video, theirs.__name__) is ours
+    assert name in vm.list_models(vm.video)
+
+
+@pytest.mark.parametrize("name", ["r3d_18", "s3d"])
+def test_parameter_count_matches_registry(name):
+    model = vm.get_model(name)
+    assert sum(math.prod(p.shape) for p in model.parameters()) == \
+        vm.get_model_weights(name).DEFAULT.meta["num_params"]
+
+
+def test_preset_transform_gives_torchvision_tensor():
+    frames = np.random.default_rng(0).integers(0, 256, (2, 4, 3, 150, 200), dtype=np.uint8)
+    expected = tvm.video.R3D_18_Weights.DEFAULT.transforms()(torch.from_numpy(frames)).numpy()
+    got = vm.video.R3D_18_Weights.DEFAULT.transforms()(vl.tensor(frames)).numpy()
+    assert got.shape == expected.shape == (2, 3, 4, 112, 112)
+    # uint8 resampling on both sides: a few values in 10^5 land on the other side of a rounding tie (one
+    # level: 1/255/std after normalising); every other value is equal.
+    diff = np.abs(got - expected)
+    assert diff.max() <= 1 / 255 / 0.216989 + 1e-5
+    assert np.mean(diff > 1e-4) < 1e-4
