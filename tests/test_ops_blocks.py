@@ -75,14 +75,10 @@ def test_conv2d_norm_activation_matches_torchvision(case, mode):
 
 
 def test_conv3d_norm_activation():
-    if hasattr(nn, "Conv3d"):
-        tmod = tv_ops.Conv3dNormActivation(3, 4, kernel_size=3)
-        vmod = ops.Conv3dNormActivation(3, 4, kernel_size=3)
-        _pair(tmod, vmod)
-        compare_modules(vmod.eval(), tmod.eval(), [_x(1, 3, 4, 5, 6)])
-    else:
-        with pytest.raises(NotImplementedError, match="Conv3d"):
-            ops.Conv3dNormActivation(3, 4)
+    tmod = tv_ops.Conv3dNormActivation(3, 4, kernel_size=3)
+    vmod = ops.Conv3dNormActivation(3, 4, kernel_size=3)
+    _pair(tmod, vmod)
+    compare_modules(vmod.eval(), tmod.eval(), [_x(1, 3, 4, 5, 6)])
 
 
 @pytest.mark.parametrize("activation,scale", [("ReLU", "Sigmoid"), ("SiLU", "Hardsigmoid")])

@@ -61,16 +61,12 @@ class Conv2dNormActivation(_ConvNormActivation):
 
 class Conv3dNormActivation(_ConvNormActivation):
     """Conv3d -> norm (default ``nn.BatchNorm3d``) -> activation, for video ``(N, C, T, H, W)``; arguments
-    as :class:`Conv2dNormActivation`. Needs ``nn.Conv3d``, which visionlite does not have yet."""
+    as :class:`Conv2dNormActivation`."""
 
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None, groups=1,
                  norm_layer=nn.BatchNorm3d, activation_layer=nn.ReLU, dilation=1, inplace=True, bias=None):
-        conv3d = getattr(nn, "Conv3d", None)
-        if conv3d is None:
-            raise NotImplementedError("Conv3dNormActivation needs nn.Conv3d, which visionlite does not "
-                                      "implement yet; use Conv2dNormActivation for images")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, groups, norm_layer,
-                         activation_layer, dilation, inplace, bias, conv3d)
+                         activation_layer, dilation, inplace, bias, nn.Conv3d)
 
 
 class SqueezeExcitation(nn.Module):
