@@ -6,13 +6,15 @@ in its file names (``resnet50-0676ba61.pth`` carries ``0676ba61``); a file that 
 refused. A verified cache hit makes no network call.
 
 Environment:
-    VISIONLITE_HOME: cache folder (else ``$XDG_CACHE_HOME/visionlite``, else ``~/.cache/visionlite``).
-    VISIONLITE_OFFLINE=1: never touch the network; only cached files (or a local mirror folder) are used.
-    VISIONLITE_WEIGHTS_MIRROR: an ``https://`` base URL or a local folder that replaces the official
-        host; the file name is kept. A plain ``http://`` mirror also needs VISIONLITE_ALLOW_HTTP=1: most
-        registry entries are checked only by a 32-bit hash prefix, which a party on the network path can
-        forge for an unencrypted transfer.
-    VISIONLITE_ALLOW_HTTP=1: allow plain ``http://`` weights URLs and mirrors (loopback hosts need no opt-in).
+
+- ``VISIONLITE_HOME``: cache folder (else ``$XDG_CACHE_HOME/visionlite``, else ``~/.cache/visionlite``).
+- ``VISIONLITE_OFFLINE=1``: never touch the network; only cached files (or a local mirror folder) are used.
+- ``VISIONLITE_WEIGHTS_MIRROR``: an ``https://`` base URL or a local folder that replaces the official
+  host; the file name is kept. A plain ``http://`` mirror also needs ``VISIONLITE_ALLOW_HTTP=1``: most
+  registry entries are checked only by a 32-bit hash prefix, which a party on the network path can
+  forge for an unencrypted transfer.
+- ``VISIONLITE_ALLOW_HTTP=1``: allow plain ``http://`` weights URLs and mirrors (loopback hosts need no
+  opt-in).
 
 Downloads of registry weights are bounded by the size the registry records (``meta["_file_size"]`` in
 MiB, plus a small margin); ``meta["_sha256_verified"]`` says whether the full SHA-256 (``"full"``) or

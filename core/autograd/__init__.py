@@ -1,4 +1,4 @@
-"""Automatic differentiation: ``backward``, ``grad``, grad modes and user-defined ``Function``s."""
+"""Automatic differentiation: ``backward``, ``grad``, grad modes and user-defined ``Function`` classes."""
 
 from ..tensor import Tensor
 from .anomaly_mode import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly

@@ -135,7 +135,7 @@ def _lengths_from_fractions(fractions, n):
 
 
 def random_split(dataset, lengths, generator=None):
-    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+    """Split ``dataset`` into non-overlapping random ``Subset`` objects of the given lengths.
 
     ``lengths`` are sample counts summing to ``len(dataset)``, or fractions summing to 1
     (e.g. ``[0.8, 0.2]``; as in PyTorch, ints summing to 1 such as ``[0, 1]`` count as fractions too).

@@ -167,7 +167,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softsign(input):
-    """x / (1 + |x|)."""
+    """``x / (1 + |x|)``."""
     return input / (_ew.abs(input) + 1)
 
 
@@ -177,7 +177,7 @@ def tanhshrink(input):
 
 
 def hardshrink(input, lambd=0.5):
-    """x where |x| > lambd, else 0."""
+    """``x`` where ``|x| > lambd``, else 0."""
     return _ew.where(_ew.abs(input) > lambd, input, 0.0)
 
 

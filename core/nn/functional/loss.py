@@ -293,7 +293,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 @autocast_op("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """|input - target|, reduced (gradient 0 where they are equal)."""
+    """``|input - target|``, reduced (gradient 0 where they are equal)."""
     input, target = _regression_operands(input, target, "l1_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -303,7 +303,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 @autocast_op("smooth_l1_loss")
 @presents_as("SmoothL1LossBackward0", "input", "target")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta=0 is l1_loss."""
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``); beta=0 is
+    l1_loss."""
     input, target = _regression_operands(input, target, "smooth_l1_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -320,7 +321,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 @autocast_op("huber_loss")
 @presents_as("HuberLossBackward0", "input", "target")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)`` (``d = input - target``)."""
     input, target = _regression_operands(input, target, "huber_loss")
     _check_reduction(reduction)
     if delta <= 0:
