@@ -6,10 +6,12 @@ order ('IM' little-endian, 'MI' big-endian), then data elements. Each element is
 into the upper half of the type word and its data into the tag's second word. A variable is an
 miMATRIX element holding sub-elements: array flags (class in the low byte), dimensions, name, then the
 real (and maybe imaginary) part, stored column-major in any numeric type. miCOMPRESSED wraps one
-element in zlib. Numeric and char arrays are read; objects and sparse matrices are skipped, and so are
-cells and structs unless ``structs=True`` (ImageNet's devkit ``meta.mat`` is a struct array). A struct
-holds the longest field-name length (miINT32), the names packed at that width (miINT8), then one
-miMATRIX per field for each element, column-major; a cell holds one miMATRIX per element. As
+element in zlib. Numeric and char arrays are read; objects are skipped, and so are cells, structs and
+sparse matrices unless ``structs=True`` (ImageNet's devkit ``meta.mat`` is a struct array; SBD's
+boundaries are a cell of sparse matrices). A struct holds the longest field-name length (miINT32), the
+names packed at that width (miINT8), then one miMATRIX per field for each element, column-major; a cell
+holds one miMATRIX per element; a sparse matrix holds its row indices, column starts (ncols + 1) and
+non-zero values, column-major (compressed sparse columns). As
 ``scipy.io.loadmat`` does by default, numbers keep the type they were stored in.
 """
 import zlib
@@ -21,7 +23,7 @@ __all__ = ["load_mat"]
 _MI_TYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 9: "f8", 12: "i8", 13: "u8",
              16: "u1", 17: "u2", 18: "u4"}  # the last three are UTF-8/16/32 text
 _MI_MATRIX, _MI_COMPRESSED = 14, 15
-_MX_CELL, _MX_STRUCT, _MX_CHAR = 1, 2, 4
+_MX_CELL, _MX_STRUCT, _MX_CHAR, _MX_SPARSE = 1, 2, 4, 5
 _MAX_DEPTH = 32  # cells and structs nest; a deeper file is refused rather than recursed into
 _MX_NUMERIC = set(range(6, 16))  # double, single, int8 ... uint64
 _COMPLEX_FLAG = 0x0800
@@ -79,6 +81,24 @@ def _object_array(items, dims):
     return out.reshape(dims, order="F")
 
 
+def _sparse(r, dims):
+    """A sparse matrix's values as a dense ndarray of the type they were stored in."""
+    rows = r.numbers(*r.element()).astype(np.int64)
+    starts = r.numbers(*r.element()).astype(np.int64)
+    values = r.numbers(*r.element())
+    if len(dims) != 2 or len(starts) != dims[1] + 1 or np.any(np.diff(starts) < 0) or starts[0] != 0:
+        r.fail(f"sparse matrix of dimensions {dims} has broken column starts")
+    nnz = int(starts[-1])
+    bad_rows = nnz and not 0 <= rows[:nnz].min() <= rows[:nnz].max() < dims[0]
+    if nnz > len(rows) or nnz > len(values) or bad_rows:
+        r.fail(f"sparse matrix of dimensions {dims} has out-of-range row indices or too few values")
+    if dims[0] * dims[1] > 64 * len(r.buf) + 2**20:  # the dense copy must stay near the file's size
+        r.fail(f"sparse matrix of dimensions {dims} is too large to return dense")
+    dense = np.zeros(dims, values.dtype.newbyteorder("="))  # logical ones too, as scipy: stored type
+    dense[rows[:nnz], np.repeat(np.arange(dims[1]), np.diff(starts))] = values[:nnz]
+    return dense
+
+
 def _container(r, mx_class, dims, structs, depth):
     """A cell array (object ndarray of values) or struct array (object ndarray of ``{field: value}``)."""
     if depth > _MAX_DEPTH:
@@ -108,6 +128,8 @@ def _matrix(buf, order, path, structs=False, depth=0):
     mx_class = flags & 0xFF
     dims = tuple(int(d) for d in r.numbers(*r.element()))
     name = bytes(r.element()[1]).decode("latin1")
+    if structs and mx_class == _MX_SPARSE:
+        return name, _sparse(r, dims)
     if structs and mx_class in (_MX_CELL, _MX_STRUCT):
         return name, _container(r, mx_class, dims, structs, depth)
     if mx_class not in _MX_NUMERIC and mx_class != _MX_CHAR:
@@ -130,7 +152,8 @@ def load_mat(path, structs=False):
     """Read the numeric and char variables of a MATLAB 5 (.mat) file into ``{name: ndarray}``.
 
     With ``structs=True`` cell arrays are read too, as object ndarrays of their values, and struct arrays
-    as object ndarrays of ``{field: value}`` dicts (both keep MATLAB's dimensions).
+    as object ndarrays of ``{field: value}`` dicts (both keep MATLAB's dimensions), and sparse matrices
+    as dense ndarrays of their stored type (as ``scipy``'s ``loadmat(...).toarray()``).
     """
     with open(path, "rb") as f:
         buf = f.read()
