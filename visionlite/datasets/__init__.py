@@ -18,6 +18,7 @@ _HOMES = {
     "ImageNet": "imagenet",
     "Sintel": "_optical_flow", "KittiFlow": "_optical_flow", "FlyingChairs": "_optical_flow",
     "FlyingThings3D": "_optical_flow", "HD1K": "_optical_flow",
+    "Kinetics": "kinetics", "UCF101": "ucf101", "HMDB51": "hmdb51",
 }
 __all__ = list(_HOMES)
 
