@@ -249,6 +249,9 @@ def test_fgvc_aircraft(local_http_server, tmp_path, monkeypatch):
             assert_same_dataset(ours, theirs, ["classes", "class_to_idx"])
     with pytest.raises(ValueError, match="annotation_level"):
         datasets.FGVCAircraft(root, annotation_level="model")
+    (root / "fgvc-aircraft-2013b" / "data" / "images_family_val.txt").unlink()
+    with pytest.raises(RuntimeError, match="images_family_val.txt"):
+        datasets.FGVCAircraft(root, split="val", annotation_level="family")
 
 
 # ----------------------------------------------------------------------------------------- Flowers102

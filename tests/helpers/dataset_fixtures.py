@@ -96,6 +96,7 @@ def assert_same_item(a, b):
 def assert_same_dataset(ours, theirs, attrs=()):
     """Same length, same named attributes, and every item equal (images pixel for pixel)."""
     assert len(ours) == len(theirs) > 0
+    assert repr(ours) == repr(theirs)
     for name in attrs:
         assert getattr(ours, name) == getattr(theirs, name), name
     for i in range(len(ours)):

@@ -12,12 +12,13 @@ from .vision import VisionDataset
 __all__ = ["fetch_archive", "fetch_file", "require_paths", "ListedImages"]
 
 
-def fetch_archive(url, download_root, md5=None, filename=None, extract_root=None):
+def fetch_archive(url, download_root, md5=None, filename=None, extract_root=None, max_bytes=None):
     """Download (verified by ``md5`` when given) and extract one archive; in a process group, one rank
-    per machine fetches while the others wait."""
+    per machine fetches while the others wait. ``max_bytes``: as ``extract_archive`` (for the few
+    archives that unpack to more than its 200 GiB default)."""
     with once_per_machine():
         download_and_extract_archive(url, download_root, extract_root=extract_root, filename=filename,
-                                     md5=md5)
+                                     md5=md5, max_bytes=max_bytes)
 
 
 def fetch_file(url, root, filename=None, md5=None):

@@ -18,6 +18,7 @@ DATASET_URLS = {
     "2021_train_mini": _BASE + "2021/train_mini.tar.gz",
     "2021_valid": _BASE + "2021/val.tar.gz",
 }
+_MAX_UNPACKED = 2**40  # bytes an archive may unpack to (1 TiB)
 DATASET_MD5 = {
     "2017": "7c784ea5e424efaec655bd392f87301f",
     "2018": "b1c6952ce38f31868cc50ea72d066cc3",
@@ -151,7 +152,9 @@ class INaturalist(VisionDataset):
             return
         base_root = os.path.dirname(self.root)
         url = DATASET_URLS[self.version]
-        fetch_archive(url, base_root, filename=f"{self.version}.tgz", md5=DATASET_MD5[self.version])
+        # 2021_train unpacks to about 224 GB, past extract_archive's 200 GiB default bound.
+        fetch_archive(url, base_root, filename=f"{self.version}.tgz", md5=DATASET_MD5[self.version],
+                      max_bytes=_MAX_UNPACKED)
         extracted = os.path.join(base_root, os.path.basename(url).removesuffix(".tar.gz"))
         if not os.path.exists(extracted):
             raise RuntimeError(f"Unable to find downloaded files at {extracted}")
