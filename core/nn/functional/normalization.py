@@ -84,6 +84,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def _affine(y, weight, bias, shape):
+    if weight is None and bias is None and y.requires_grad:
+        # The normalizing op keeps its output for backward; an in-place op after a norm without affine
+        # (InstanceNorm2d then ReLU(inplace=True), as in RAFT's encoders) would overwrite it, where PyTorch
+        # (which keeps the input) works. Hand out a copy in that case only.
+        return y.clone()
     dtype = y.dtype
     if weight is not None:
         y = y * weight.reshape(shape)
