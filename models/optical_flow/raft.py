@@ -349,8 +349,11 @@ class RAFT(nn.Module):
         hidden_state = hidden_state.tanh()
         context = F.relu(context)
 
-        coords0 = make_coords_grid(n, h // 8, w // 8, device=fmap1.device)
-        coords1 = make_coords_grid(n, h // 8, w // 8, device=fmap1.device)
+        # float32 pixel grids as TorchVision's, float64 for a float64 model (which TorchVision cannot run);
+        # never half precision: the coordinates would lose whole pixels.
+        grid_dtype = vl.float64 if fmap1.dtype == vl.float64 else vl.float32
+        coords0 = make_coords_grid(n, h // 8, w // 8, device=fmap1.device).to(grid_dtype)
+        coords1 = make_coords_grid(n, h // 8, w // 8, device=fmap1.device).to(grid_dtype)
         predictions = []
         for _ in range(num_flow_updates):
             coords1 = coords1.detach()  # as the paper: no gradient through the lookup positions
