@@ -249,3 +249,20 @@ def test_lfw_download_and_missing_files(lfw_root):
         datasets.LFWPeople(lfw_root, image_set="deepfunneled")
     with pytest.raises(ValueError, match="image_set"):
         datasets.LFWPeople(lfw_root, image_set="aligned")
+
+
+def _size(image):
+    return image.size
+
+
+def _as_int(target):
+    return int(target)
+
+
+def test_transforms_apply_as_in_torchvision(lfw_root, celeba_root):
+    kw = {"transform": _size, "target_transform": repr}
+    assert_same_dataset(datasets.LFWPairs(lfw_root, **kw), tvd.LFWPairs(lfw_root, **kw))
+    assert datasets.LFWPairs(lfw_root, **kw)[0] == ((7, 5), (7, 5), "1")
+    assert_same_dataset(datasets.LFWPeople(lfw_root, **kw), tvd.LFWPeople(lfw_root, **kw))
+    kw = {"transform": _size, "target_transform": _as_int, "target_type": "identity"}
+    assert_same_dataset(datasets.CelebA(celeba_root, **kw), tvd.CelebA(celeba_root, **kw))
