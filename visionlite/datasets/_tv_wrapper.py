@@ -32,10 +32,17 @@ def wrap_dataset_for_transforms_v2(dataset, target_keys=None):
     return cls(dataset, target_keys)
 
 
-def _factories():
-    from . import cifar, coco, folder, mnist, voc
+KITTI_CATEGORIES = ["Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc",
+                    "DontCare"]
+_KITTI_INDEX = {name: i for i, name in enumerate(KITTI_CATEGORIES)}
 
-    return {coco.CocoDetection: _coco_detection, coco.CocoCaptions: _identity,
+
+def _factories():
+    from . import cifar, cityscapes, coco, folder, kitti, mnist, oxford_iiit_pet, sbd, voc, widerface
+
+    return {sbd.SBDataset: _sbd, kitti.Kitti: _kitti, cityscapes.Cityscapes: _cityscapes,
+            widerface.WIDERFace: _widerface, oxford_iiit_pet.OxfordIIITPet: _oxford_iiit_pet,
+            coco.CocoDetection: _coco_detection, coco.CocoCaptions: _identity,
             voc.VOCDetection: _voc_detection, voc.VOCSegmentation: _segmentation,
             cifar.CIFAR10: _identity, cifar.CIFAR100: _identity,
             mnist.MNIST: _identity, mnist.FashionMNIST: _identity, folder.DatasetFolder: _identity,
@@ -44,7 +51,7 @@ def _factories():
 
 class _TVTensorWrapper:
     def __init__(self, dataset, target_keys):
-        from . import coco, voc
+        from . import coco, kitti, voc, widerface
         from .vision import VisionDataset
 
         if not isinstance(dataset, VisionDataset):
@@ -55,7 +62,8 @@ class _TVTensorWrapper:
         for klass in type(dataset).mro():
             if klass in factories:
                 factory = factories[klass]
-                if target_keys is not None and klass not in (coco.CocoDetection, voc.VOCDetection):
+                keyed = (coco.CocoDetection, voc.VOCDetection, kitti.Kitti, widerface.WIDERFace)
+                if target_keys is not None and klass not in keyed:
                     raise ValueError("`target_keys` is currently only supported for `CocoDetection`, "
                                      f"`VOCDetection`, `Kitti`, and `WIDERFace`, but got {klass.__name__}.")
                 break
@@ -182,5 +190,99 @@ def _voc_detection(dataset, target_keys):
                                             canvas_size=(image.height, image.width))
         if "labels" in keys:
             target["labels"] = vl.tensor([_VOC_INDEX[name] for name in batched["name"]])
+        return image, target
+    return wrapper
+
+
+def _not_supported(description):
+    raise RuntimeError(f"{description} is currently not supported by this wrapper; wrap its output "
+                       "yourself (tv_tensors.Mask, BoundingBoxes).")
+
+
+def _by_type(target, types, wrappers):
+    """Apply ``wrappers[type]`` to each target of a multi-target-type dataset (a tuple when several)."""
+    items = target if isinstance(target, (tuple, list)) else [target]
+    out = tuple(wrappers.get(t, lambda item: item)(item) for t, item in zip(types, items))
+    return out[0] if len(out) == 1 else out
+
+
+def _sbd(dataset, target_keys):
+    if dataset.mode == "boundaries":
+        _not_supported("SBDataset with mode='boundaries'")
+    return _segmentation(dataset, target_keys)
+
+
+def _oxford_iiit_pet(dataset, target_keys):
+    from visionlite.transforms.v2.tv_tensors import Mask
+
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is not None:
+            target = _by_type(target, dataset._target_types, {"segmentation": Mask})
+        return image, target
+    return wrapper
+
+
+def _kitti(dataset, target_keys):
+    import visionlite as vl
+    from visionlite.transforms.v2.tv_tensors import BoundingBoxes
+
+    keys = _parse_keys(target_keys, {"type", "truncated", "occluded", "alpha", "bbox", "dimensions",
+                                     "location", "rotation_y", "boxes", "labels"}, {"boxes", "labels"})
+
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is None:
+            return image, target
+        batched = _by_key(target)
+        target = {}
+        if "boxes" in keys:
+            boxes = np.asarray(batched.get("bbox", []), dtype=np.float32).reshape(-1, 4)
+            target["boxes"] = BoundingBoxes(boxes, format="XYXY", canvas_size=(image.height, image.width))
+        if "labels" in keys:
+            target["labels"] = vl.tensor([_KITTI_INDEX[t] for t in batched.get("type", [])], dtype=vl.int64)
+        for key in keys - {"boxes", "labels"}:
+            target[key] = batched[key]
+        return image, target
+    return wrapper
+
+
+def _cityscapes(dataset, target_keys):
+    import visionlite as vl
+    from visionlite.transforms.v2.tv_tensors import Mask
+
+    if any(t in dataset.target_type for t in ("polygon", "color")):
+        _not_supported("`Cityscapes` dataset with `target_type=['polygon', 'color', ...]`")
+
+    def instances(pil):
+        # Instance ids are class_id * 1000 + n for "thing" classes and plain class ids for the others
+        # (cityscapesScripts' json2instanceImg).
+        data = Mask(pil)
+        ids = data.unique()
+        masks = [data == i for i in ids]
+        labels = [i // 1000 if int(i) >= 1000 else i for i in ids]
+        return {"masks": Mask(vl.stack(masks)), "labels": vl.stack(labels)}
+
+    def wrapper(idx, sample):
+        image, target = sample
+        return image, _by_type(target, dataset.target_type, {"instance": instances, "semantic": Mask})
+    return wrapper
+
+
+def _widerface(dataset, target_keys):
+    from visionlite.transforms.v2.tv_tensors import BoundingBoxes
+
+    available = {"bbox", "blur", "expression", "illumination", "occlusion", "pose", "invalid"}
+    keys = _parse_keys(target_keys, available, available)  # default: every key
+
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is None:
+            return image, target
+        target = {key: target[key] for key in keys}
+        if "bbox" in target:
+            xywh = target["bbox"].numpy()
+            xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+            target["bbox"] = BoundingBoxes(xyxy, format="XYXY", canvas_size=(image.height, image.width))
         return image, target
     return wrapper
