@@ -20,6 +20,12 @@ _HOMES = {
     "Sintel": "_optical_flow", "KittiFlow": "_optical_flow", "FlyingChairs": "_optical_flow",
     "FlyingThings3D": "_optical_flow", "HD1K": "_optical_flow",
     "Kinetics": "kinetics", "UCF101": "ucf101", "HMDB51": "hmdb51",
+    "LSUN": "lsun", "LSUNClass": "lsun", "Omniglot": "omniglot", "OxfordIIITPet": "oxford_iiit_pet",
+    "PCAM": "pcam", "Places365": "places365", "QMNIST": "qmnist", "RenderedSST2": "rendered_sst2",
+    "SEMEION": "semeion", "STL10": "stl10", "StanfordCars": "stanford_cars", "SUN397": "sun397",
+    "USPS": "usps", "MovingMNIST": "moving_mnist", "PhotoTour": "phototour", "SBU": "sbu",
+    "Flickr8k": "flickr", "Flickr30k": "flickr", "Cityscapes": "cityscapes", "SBDataset": "sbd",
+    "Kitti": "kitti", "WIDERFace": "widerface",
 }
 __all__ = list(_HOMES)
 
