@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 
+from ..download import once_per_machine
 from ._matlab import load_mat
 from .folder import ImageFolder
 from .utils import check_integrity, extract_archive, verify_str_arg
@@ -43,7 +44,8 @@ class ImageNet(ImageFolder):
     def __init__(self, root, split="train", **kwargs):
         root = self.root = os.path.expanduser(os.fspath(root))
         self.split = verify_str_arg(split, "split", ("train", "val"))
-        self.parse_archives()
+        with once_per_machine("ImageNet extraction"):  # in a process group, one rank per machine unpacks
+            self.parse_archives()
         wnid_to_classes = load_meta_file(self.root)[0]
         super().__init__(self.split_folder, **kwargs)
         self.root = root
