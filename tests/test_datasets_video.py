@@ -132,6 +132,25 @@ def test_clip_indexing_equals_torchvision(roots, num_frames, step, frame_rate):
     _same_clips(again, ref)
 
 
+def test_clip_audio_is_the_clips_time_span(tmp_path):
+    rate, fps = 16000, 10
+    audio = np.tile(np.linspace(-0.5, 0.5, 400, dtype=np.float32), (2, 80))  # 2 s, stereo
+    path = tmp_path / "with_audio.mp4"
+    write_video(str(path), _frames(20, 5), fps, audio_array=audio, audio_fps=rate, audio_codec="aac")
+    clips = VideoClips([str(path)], 5, 5, num_workers=0, output_format="TCHW")
+    assert len(clips) == 4
+    with av.open(str(path)) as c:
+        decoded = sorted(c.decode(audio=0), key=lambda f: f.pts)
+        first = float(decoded[0].pts * decoded[0].time_base)
+        samples = np.concatenate([f.to_ndarray() for f in decoded], 1)
+    for idx in (0, 2):
+        video, clip_audio, info, video_idx = clips.get_clip(idx)
+        assert tuple(video.shape) == (5, 3, H, W) and video_idx == 0 and info == {"video_fps": fps}
+        begin = round((idx * 5 / fps - first) * rate)
+        assert clip_audio.dtype.np == np.float32 and tuple(clip_audio.shape) == (2, rate * 5 // fps)
+        np.testing.assert_array_equal(clip_audio.numpy(), samples[:, begin:begin + rate * 5 // fps])
+
+
 def test_unfold_equals_torchvision():
     torch = require("torch")
     tv_vu = require("torchvision.datasets.video_utils")

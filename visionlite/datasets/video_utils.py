@@ -9,6 +9,7 @@ are scanned when clips are computed, and a clip decodes from the key frame befor
 import bisect
 import math
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -40,8 +41,27 @@ def unfold(tensor, size, step, dilation=1):
     return Tensor._wrap(np.ascontiguousarray(values[index.reshape(count, size)]))
 
 
+_SCANS = {}  # (path, mtime, size) -> _scan's result: get_clip reads a video's packet list once, not per clip
+_SCANS_KEPT = 64
+_SCANS_LOCK = threading.Lock()
+
+
+def _scan_cached(path):
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    with _SCANS_LOCK:
+        found = _SCANS.get(key)
+    if found is None:
+        found = _scan(path)
+        with _SCANS_LOCK:  # DataLoader worker threads share the cache
+            if len(_SCANS) >= _SCANS_KEPT:
+                _SCANS.pop(next(iter(_SCANS)))  # oldest first
+            _SCANS[key] = found
+    return found
+
+
 def _scan(path):
-    """``(sorted packet pts, stream, fps)`` of the first video stream, reading packets only (no decoding)."""
+    """``(sorted packet pts, time base, fps)`` of the first video stream, from the packets (no decoding)."""
     from visionlite.io._av import open_container, require_av
 
     av = require_av()
@@ -91,7 +111,7 @@ def _decode_clip(path, start_idx, end_idx, output_format):
     from visionlite.io._av import open_container, require_av
 
     av = require_av()
-    pts, _, fps = _scan(path)
+    pts, _, fps = _scan_cached(path)
     if end_idx >= len(pts):
         raise IndexError(f"{path} has {len(pts)} frames; frame {end_idx} was asked for (has the file changed "
                          f"since the clips were computed?)")
@@ -110,40 +130,46 @@ def _decode_clip(path, start_idx, end_idx, output_format):
                                f"(got {len(frames)} of "
                                f"{len(wanted)}); the file may be damaged")
         video = np.stack([frames[p] for p in sorted(frames)])
-        audio = _audio_between(av, container, start_idx / fps, (end_idx + 1) / fps)
+    audio = _audio_between(av, path, start_idx / fps, (end_idx + 1) / fps)
     if output_format == "TCHW":
         video = video.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(video), audio, fps
 
 
-def _audio_between(av, container, start_sec, stop_sec):
-    """Float32 ``[channels, samples]`` audio played in ``[start_sec, stop_sec)``; ``[1, 0]`` without audio."""
-    if not container.streams.audio:
-        return np.empty((1, 0), np.float32)
-    stream = container.streams.audio[0]
-    try:
-        offset = max(int(start_sec / stream.time_base) - 1, 0)
-        container.seek(offset, backward=True, any_frame=False, stream=stream)
+def _audio_between(av, path, start_sec, stop_sec):
+    """Float32 ``[channels, samples]`` audio played in ``[start_sec, stop_sec)``; ``[1, 0]`` without audio.
+
+    Decoded from the stream's start by a fresh decoder, as TorchCodec does for audio: after a seek, codecs
+    such as AAC (noise substitution, frame overlap) give other samples than a decode from the start.
+    """
+    from visionlite.io._av import open_container
+
+    with open_container(av, path) as container:
+        if not container.streams.audio:
+            return np.empty((1, 0), np.float32)
+        stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
         chunks, first = [], None
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            t = float(frame.pts * frame.time_base)
-            if t >= stop_sec:
-                break
-            if first is None:
-                first = t
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        if not chunks:
-            return np.empty((1, 0), np.float32)
-        samples = np.concatenate(chunks, 1).astype(np.float32, copy=False)
-        begin = max(int(round((start_sec - first) * stream.rate)), 0)
-        end = max(int(round((stop_sec - first) * stream.rate)), begin)
-        return np.ascontiguousarray(samples[:, begin:end])
-    except av.FFmpegError:
+        try:
+            for frame in container.decode(stream):  # demuxes only this stream: no video is decoded
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * frame.time_base)
+                if t >= stop_sec:
+                    break
+                if t + frame.samples / stream.rate <= start_sec:
+                    continue  # ends before the clip
+                if first is None:
+                    first = t
+                chunks += [out.to_ndarray() for out in resampler.resample(frame)]
+        except av.FFmpegError as e:
+            warnings.warn(f"audio decoding of {path} stopped early: {e}", stacklevel=3)
+    if not chunks:
         return np.empty((1, 0), np.float32)
+    samples = np.concatenate(chunks, 1).astype(np.float32, copy=False)
+    begin = max(int(round((start_sec - first) * stream.rate)), 0)
+    end = max(int(round((stop_sec - first) * stream.rate)), begin)
+    return np.ascontiguousarray(samples[:, begin:end])
 
 
 class VideoClips:
