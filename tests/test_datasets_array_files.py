@@ -205,19 +205,21 @@ def test_pcam(local_http_server, tmp_path, monkeypatch, tv):
         PCAM(tmp_path / "root", split="val")[0]
 
 
-def test_pcam_without_h5py(tmp_path, monkeypatch):
+@pytest.mark.parametrize("module, extra, make", [("h5py", "hdf5", lambda root: PCAM(root)),
+                                                 ("lmdb", "lmdb", lambda root: LSUNClass(str(root)))])
+def test_missing_extra_names_it(tmp_path, monkeypatch, module, extra, make):
     import builtins
 
     real_import = builtins.__import__
 
-    def no_h5py(name, *args, **kwargs):
-        if name == "h5py":
-            raise ImportError("no h5py")
+    def without(name, *args, **kwargs):
+        if name == module:
+            raise ImportError(f"no {module}")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_h5py)
-    with pytest.raises(RuntimeError, match=r'pip install "visionlite\[hdf5\]"'):
-        PCAM(tmp_path)
+    monkeypatch.setattr(builtins, "__import__", without)
+    with pytest.raises(RuntimeError, match=rf'pip install "visionlite\[{extra}\]"'):
+        make(tmp_path)
 
 
 # --------------------------------------------------------------------------------------------- LSUN
