@@ -44,6 +44,10 @@ INFERENCE += [("fasterrcnn_mobilenet_v3_large_320_fpn", 1)]
 DETECTION.add("fasterrcnn_mobilenet_v3_large_320_fpn")
 BUILD_KWARGS["fasterrcnn_mobilenet_v3_large_320_fpn"] = {"weights_backbone": None}
 INPUT_SIZE["fasterrcnn_mobilenet_v3_large_320_fpn"] = (480, 640)  # resized to 320x427 by its transform
+# Optical flow: RAFT-small on a pair of frames (one photo, the second crop a few pixels off), 12 updates.
+INFERENCE += [("raft_small", 1)]
+FLOW = {"raft_small"}
+INPUT_SIZE["raft_small"] = (368, 496)
 # Detection training step: Faster R-CNN on two photos with fixed boxes (the loss dict summed, SGD).
 DETECTION_TRAIN = ("fasterrcnn_mobilenet_v3_large_320_fpn", 2)
 
@@ -121,6 +125,18 @@ def build(libname, case, args):
     rng = np.random.default_rng(0)
     if name in DETECTION:
         x = [lib.tensor(img, device=device) for img in _photos(batch, size)]
+    elif name in FLOW:
+        photo = _photos(1, (size[0] + 8, size[1] + 8))[0] * 2 - 1
+        frames = [np.ascontiguousarray(photo[None, :, dy:dy + size[0], dx:dx + size[1]]) for dy, dx in
+                  ((0, 0), (3, 5))]
+        x1, x2 = (lib.tensor(np.repeat(f, batch, axis=0), device=device) for f in frames)
+        if not train:
+            def run():
+                with lib.no_grad():
+                    model(x1, x2)
+                sync()
+
+            return run
     else:
         x = lib.tensor(rng.standard_normal((batch, 3, *size)).astype(np.float32), device=device)
     if not train:
