@@ -8,6 +8,10 @@ from .grad_mode import _set_enabled, is_grad_enabled
 from .node_names import next_edges, node_name
 from .versions import counter_of, counter_value, share_version, version_of
 
+# The ONNX exporter's recorder (visionlite/onnx/_trace.py): None unless an export is tracing, so the
+# only cost to every op is one global read. Called as _TRACER(op, inputs, attrs, result).
+_TRACER = None
+
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -116,6 +120,8 @@ class Op(Node):
                 op.out_version_at = version_of(result)
             result.requires_grad = True
             result._ctx = op
+        if _TRACER is not None:
+            _TRACER(op, inputs, attrs, result)
         return result
 
     def save(self, *items):
