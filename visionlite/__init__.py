@@ -43,6 +43,7 @@ _LAZY = {
     "linalg",
     "testing",
     "distributions",
+    "onnx",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
