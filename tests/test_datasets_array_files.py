@@ -198,6 +198,7 @@ def test_pcam(local_http_server, tmp_path, monkeypatch, tv):
     assert len(ours) == 3 and ours[0][0].size == (96, 96)
     same_dataset(ours, tv.PCAM(tmp_path / "root", split="val"))
     assert not list((tmp_path / "root" / "pcam").glob("*.gz"))
+    same_sample(pickle.loads(pickle.dumps(ours))[2], ours[2])  # DataLoader workers get a copy
     with pytest.raises(RuntimeError, match="camelyonpatch_level_2_split_test_x.h5"):
         PCAM(tmp_path / "root", split="test")
     (tmp_path / "root" / "pcam" / "camelyonpatch_level_2_split_valid_x.h5").write_bytes(b"junk")

@@ -53,7 +53,7 @@ class PCAM(VisionDataset):
     _DRIVE_URL = "https://drive.usercontent.google.com/download?id={}&export=download&confirm=t"
 
     def __init__(self, root, split="train", transform=None, target_transform=None, download=False):
-        self.h5py = _import_h5py()
+        _import_h5py()  # fail early, naming the extra
         self._split = verify_str_arg(split, "split", ("train", "test", "val"))
         super().__init__(root, transform=transform, target_transform=target_transform)
         self._base_folder = pathlib.Path(self.root) / "pcam"
@@ -64,6 +64,11 @@ class PCAM(VisionDataset):
                    if not (self._base_folder / name).exists()]
         if missing:
             raise RuntimeError(not_found_message("PCAM", self.root, missing))
+
+    @property
+    def h5py(self):
+        """The h5py module (a property, not an attribute, so the dataset pickles for DataLoader workers)."""
+        return _import_h5py()
 
     def _open(self, kind, key):
         path = self._base_folder / self._FILES[self._split][kind][0]
