@@ -124,8 +124,14 @@ def test_video_reader(files):
         assert first["pts"] == 0 and first["data"].shape[1] == 1  # [samples, channels]
         reader.set_current_stream("video:0")
         assert next(reader.seek(0.9, keyframes_only=True))["pts"] <= 0.9  # at or before: key frames only
-    with open(files["x264"], "rb") as f:  # from memory too
-        assert len(list(VideoReader(f.read()))) == T
+    with open(files["x264"], "rb") as f:  # from memory too: bytes or a 1-D uint8 Tensor of them
+        data = f.read()
+    assert len(list(VideoReader(data))) == T
+    import visionlite as vl
+
+    reader = VideoReader(vl.from_numpy(np.frombuffer(data, np.uint8)), num_threads=2)
+    frames = [g["data"].numpy() for g in reader]
+    np.testing.assert_array_equal(np.stack(frames), _pyav_frames(files["x264"])[1].transpose(0, 3, 1, 2))
     with pytest.raises(ValueError, match="audio stream"):
         VideoReader(files["x264"], stream="audio")
     with pytest.raises(ValueError, match="stream type"):
