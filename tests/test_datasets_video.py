@@ -246,8 +246,16 @@ def test_kinetics_download(local_http_server, tmp_path, monkeypatch, roots):
     server = local_http_server
     monkeypatch.setattr(Kinetics, "_TAR_URLS", {"400": server.url("k/k400_{split}_path.txt")})
     monkeypatch.setattr(Kinetics, "_ANNOTATION_URLS", {"400": server.url("k/annotations/{split}.csv")})
-    ds = Kinetics(str(tmp_path / "k400"), frames_per_clip=5, step_between_clips=5, download=True,
-                  num_workers=0)
+    ds = Kinetics(str(tmp_path / "k400"), frames_per_clip=5, step_between_clips=5, download=True)  # 1 worker
     assert ds.classes == ["abseiling", "playing_drums_indoor"]
     assert [label for _, label in ds.samples] == [0, 1] and len(ds) == 4
     assert (tmp_path / "k400" / "train" / "abseiling" / "vid0001_000010_000020.mp4").is_file()
+
+
+def test_damaged_video_is_named(tmp_path):
+    (tmp_path / "train" / "yoga").mkdir(parents=True)
+    (tmp_path / "train" / "yoga" / "clip.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + b"garbage" * 20)
+    with pytest.raises(ValueError, match="clip.mp4"):
+        Kinetics(str(tmp_path), frames_per_clip=2, num_workers=0)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        Kinetics(str(tmp_path / "nowhere"), frames_per_clip=2, num_workers=0)
