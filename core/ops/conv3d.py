@@ -116,6 +116,85 @@ class TemporalFoldOp(Op):
         return TemporalUnfoldOp.apply(g, win=self.win, fill=0.0, time_major=self.time_major)
 
 
+def _frames(a, win, t0, t1, s0):
+    return a[:, :, s0 : s0 + (t1 - t0 - 1) * win.stride + 1 : win.stride]
+
+
+def temporal_max_raw(x, win):
+    """Max over each temporal window of ``x (N, C, T, ...)``: ``(values (N, C, To, ...), winning tap)``. The
+    first maximum wins ties, and NaN wins over numbers, as in PyTorch's max pooling."""
+    xp = array_module(x)
+    shape = x.shape[:2] + (win.n_out,) + x.shape[3:]
+    out = xp.full(shape, -np.inf, dtype=x.dtype)
+    tap = xp.zeros(shape, dtype=np.int8 if win.k < 128 else np.int32)
+    taps = [win.tap(i) for i in range(win.k)]
+
+    def part(c0, c1):
+        for i, (t0, t1, s0) in enumerate(taps):
+            if t1 <= t0:
+                continue
+            v, o = _frames(x[:, c0:c1], win, t0, t1, s0), out[:, c0:c1, t0:t1]
+            better = xp.greater(v, o)
+            better |= xp.isnan(v)
+            xp.copyto(o, v, where=better)
+            xp.copyto(tap[:, c0:c1, t0:t1], i, where=better)
+
+    split_map(part, x.shape[1], x.size * win.k, xp)
+    return out, tap
+
+
+class TemporalMaxOp(Op):
+    """Temporal max pooling of ``x (N, C, T, ...)``; ``taps_out`` (a list), if given, receives the winning
+    tap of each output."""
+
+    def forward(self, x, win=None, taps_out=None):
+        out, tap = temporal_max_raw(x, win)
+        if taps_out is not None:
+            taps_out.append(tap)
+        if self.recording:
+            self.win, self.tap = win, tap
+        return out
+
+    def backward(self, g):
+        return TemporalRouteOp.apply(g, tap=self.tap, win=self.win)
+
+
+class TemporalRouteOp(Op):
+    """Backward of ``TemporalMaxOp``: each output's gradient goes to its winning frame (linear in ``g``)."""
+
+    def forward(self, g, tap=None, win=None):
+        xp = array_module(g)
+        if self.recording:
+            self.tap, self.win = tap, win
+        gx = xp.zeros(g.shape[:2] + (win.size,) + g.shape[3:], dtype=g.dtype)
+        for i in range(win.k):
+            t0, t1, s0 = win.tap(i)
+            if t1 > t0:
+                _frames(gx, win, t0, t1, s0)[...] += g[:, :, t0:t1] * (tap[:, :, t0:t1] == i)
+        return gx
+
+    def backward(self, gg):
+        return TemporalPickOp.apply(gg, tap=self.tap, win=self.win)
+
+
+class TemporalPickOp(Op):
+    """``x (N, C, T, ...)`` read at each window's recorded winning frame (the adjoint of the routing)."""
+
+    def forward(self, x, tap=None, win=None):
+        xp = array_module(x)
+        if self.recording:
+            self.tap, self.win = tap, win
+        out = xp.zeros(x.shape[:2] + (win.n_out,) + x.shape[3:], dtype=x.dtype)
+        for i in range(win.k):
+            t0, t1, s0 = win.tap(i)
+            if t1 > t0:
+                xp.copyto(out[:, :, t0:t1], _frames(x, win, t0, t1, s0), where=tap[:, :, t0:t1] == i)
+        return out
+
+    def backward(self, g):
+        return TemporalRouteOp.apply(g, tap=self.tap, win=self.win)
+
+
 def pool_axis_sizes(n, k, s, p, n_out, count_include_pad):
     """Per-output window sizes along one axis, as PyTorch's average-pooling divisor: clipped to the padded
     input, then (without ``count_include_pad``) to the input."""
@@ -126,5 +205,5 @@ def pool_axis_sizes(n, k, s, p, n_out, count_include_pad):
     return end - start
 
 
-__all__ = ["TemporalWindows", "TemporalUnfoldOp", "TemporalFoldOp", "unfold_raw", "fold_raw",
-           "pool_axis_sizes"]
+__all__ = ["TemporalWindows", "TemporalUnfoldOp", "TemporalFoldOp", "TemporalMaxOp", "TemporalRouteOp",
+           "TemporalPickOp", "unfold_raw", "fold_raw", "temporal_max_raw", "pool_axis_sizes"]

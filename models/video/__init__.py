@@ -1,3 +1,4 @@
 """visionlite.models.video: video classification models (TorchVision's ``models.video``), on
 ``(N, 3, T, H, W)`` clips with Kinetics-400 weights."""
 from .resnet import *  # noqa: F401,F403
+from .s3d import *  # noqa: F401,F403

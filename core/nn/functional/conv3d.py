@@ -6,6 +6,7 @@ into channels by ``core/ops/conv3d.py`` (see there). This module checks argument
 from ...amp_state import autocast_op
 from ...autograd.node_names import presents_as
 from ...ops.conv3d import TemporalFoldOp, TemporalUnfoldOp, TemporalWindows
+from ...ops.matmul import matmul
 from .conv import _check_tensors, _pair, conv2d, conv_transpose2d
 
 __all__ = ["conv3d", "conv_transpose3d"]
@@ -70,6 +71,15 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                            f"is smaller than the (dilated) kernel size ({' x '.join(map(str, spans))}); use "
                            f"a larger input or more padding")
     t_out = (sizes[0] - spans[0]) // stride[0] + 1
+    if (kt, kh, kw) == (1, 1, 1) and groups == 1 and not any(p for side in sides for p in side):
+        # 1x1x1: one GEMM over all positions of each clip, no window copies.
+        if stride != (1, 1, 1):
+            x = x[:, :, :: stride[0], :: stride[1], :: stride[2]]
+        y = matmul(weight.reshape(o, c), x.reshape(n, c, -1))
+        if bias is not None:
+            y = y + bias.reshape(o, 1)
+        y = y.reshape((n, o) + tuple(x.shape[2:]))
+        return y.squeeze(0) if unbatched else y
     win = TemporalWindows(t, kt, stride[0], dilation[0], sides[0][0], t_out)
     # (N, To, C, kt, H, W): each output frame's kt input frames as channels c*kt + i, matching the weight
     # reshaped to (O, C/g*kt, kH, kW); groups stay contiguous channel blocks.

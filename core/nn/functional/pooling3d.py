@@ -11,7 +11,7 @@ import numpy as np
 
 from ...autograd.node_names import presents_as
 from ...backend import array_module
-from ...ops.conv3d import TemporalUnfoldOp, TemporalWindows, pool_axis_sizes
+from ...ops.conv3d import TemporalMaxOp, TemporalUnfoldOp, TemporalWindows, pool_axis_sizes
 from ...ops.pool import pool_out_size
 from ...ops.pool3d import AdaptiveAvgPoolNdOp, AdaptiveMaxPoolNdOp
 from ...tensor import Tensor
@@ -70,13 +70,16 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
         spatial, sp_idx = spatial
     ho, wo = spatial.shape[-2:]
     frames = spatial.reshape(n, c, t, ho, wo)
-    taps = TemporalUnfoldOp.apply(frames, win=win, fill=-np.inf, time_major=False)  # (N, C, To, kt, Ho, Wo)
-    out, tap = taps.max(dim=3)  # routes the gradient to the first maximum, as max pooling (amax splits ties)
+    identity = (win.k, win.stride, win.lo, win.n_out) == (1, 1, 0, t)
+    taps = []
+    out = frames if identity else TemporalMaxOp.apply(frames, win=win, taps_out=taps)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
     # The winning frame, then the spatial winner within it.
-    xp = array_module(tap._data)
-    src = xp.arange(win.n_out).reshape(-1, 1, 1) * win.stride - win.lo + tap._data * win.dilation
+    xp = array_module(sp_idx._data)
+    tap = taps[0] if taps else 0
+    src = xp.arange(win.n_out).reshape(-1, 1, 1) * win.stride - win.lo + tap * win.dilation
+    src = xp.broadcast_to(src, (n, c, win.n_out, ho, wo))
     sp = xp.take_along_axis(sp_idx._data.reshape(n, c, t, ho, wo), src, axis=2)
     idx = Tensor._wrap(src * (h * w) + sp)
     if unbatched:
@@ -103,7 +106,11 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     n, c, t, h, w = x.shape
     sums = avg_pool2d(x.reshape(n, c * t, h, w), k[1:], s[1:], p[1:], ceil_mode, True, 1)
     ho, wo = sums.shape[-2:]
-    out = TemporalUnfoldOp.apply(sums.reshape(n, c, t, ho, wo), win=win, fill=0.0, time_major=False).sum(3)
+    sums = sums.reshape(n, c, t, ho, wo)
+    if (win.k, win.stride, win.lo, win.n_out) == (1, 1, 0, t):
+        out = sums
+    else:
+        out = TemporalUnfoldOp.apply(sums, win=win, fill=0.0, time_major=False).sum(3)
     if divisor_override:
         out = out / divisor_override
     else:
