@@ -295,6 +295,7 @@ def phototour_zip(rng, folder):
     return pack(folder, folder.parent / "notredame_harris.zip")
 
 
+@pytest.mark.filterwarnings("ignore:Image.Image.getdata:DeprecationWarning")  # inside TorchVision's reader
 def test_phototour(local_http_server, tmp_path, monkeypatch, tv):
     blob = phototour_zip(np.random.default_rng(6), tmp_path / "src")
     local_http_server.add_file("notredame_harris.zip", blob)

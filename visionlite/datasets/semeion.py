@@ -45,7 +45,9 @@ class SEMEION(VisionDataset):
             raise RuntimeError(f"{path}: expected 266 values a line (256 pixels, 10 one-hot digits), got "
                                f"{table.shape[1]}")
         self.data = (table[:, :256] * 255).astype(np.uint8).reshape(-1, 16, 16)
-        self.labels = np.nonzero(table[:, 256:])[1]
+        rows, self.labels = np.nonzero(table[:, 256:])
+        if not np.array_equal(rows, np.arange(len(table))):
+            raise RuntimeError(f"{path}: each line must end with a one-hot row of 10 digits")
 
     def __getitem__(self, index):
         """``(image, target)``: a PIL 'L' image and the int digit (each after its transform)."""
