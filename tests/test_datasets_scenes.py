@@ -4,6 +4,7 @@ scipy, KITTI label text, WIDER FACE box lists, zips and tarballs served from 127
 TorchVision's classes and its wrap_dataset_for_transforms_v2 on the same files."""
 import io
 import json
+import pickle
 import zipfile
 
 import numpy as np
@@ -212,6 +213,8 @@ def test_kitti(local_http_server, tmp_path, monkeypatch, tv):
     same_wrapped_dataset(ours, theirs, target_keys="all")
     same_wrapped_dataset(ours, theirs, target_keys={"boxes", "type", "location"})
     assert local_http_server.gets("kitti/data_object_image_2.zip") == 1
+    wrapped = wrap(ours, target_keys="all")
+    same_wrapped(pickle.loads(pickle.dumps(wrapped))[1], wrapped[1])  # as DataLoader's spawned workers get it
     (root / "Kitti" / "raw" / "training" / "label_2" / "000000.txt").write_text("Car 0.5\n")
     with pytest.raises(RuntimeError, match="000000.txt"):
         [ours[i] for i in range(3)]
