@@ -412,6 +412,10 @@ def _parser():
     p.add_argument("--exclude", action="append", help="fnmatch pattern(s) of model names to hide")
     p.add_argument("--all-weights", action="store_true", help="one line per weights entry")
     p.set_defaults(run=_cmd_models)
+
+    from visionlite.onnx.cli import add_parser as add_export  # `visionlite export` (its own module)
+
+    add_export(sub)
     return parser
 
 
