@@ -245,3 +245,15 @@ def test_missing_layout_errors(tmp_path):
         HD1K(str(tmp_path))
     with pytest.raises(ValueError, match="split"):
         Sintel(str(tmp_path), split="val")
+
+
+def test_missing_flow_files_are_reported(tmp_path):
+    rng = np.random.default_rng(3)
+    make_sintel(tmp_path, rng)
+    next((tmp_path / "Sintel" / "training" / "flow" / "alley_1").glob("*.flo")).unlink()
+    with pytest.raises(ValueError, match="3 image pairs but 2 flow files"):
+        Sintel(str(tmp_path))
+    make_kitti(tmp_path, rng)
+    (tmp_path / "KittiFlow" / "training" / "flow_occ" / "000001_10.png").unlink()
+    with pytest.raises(ValueError, match="KittiFlow.*3 image pairs but 2"):
+        KittiFlow(str(tmp_path))

@@ -70,6 +70,12 @@ class FlowDataset(VisionDataset):
     def __len__(self):
         return len(self._image_list)
 
+    def _check_pairs(self, root):
+        """Every image pair needs its flow file: a partly extracted archive would mispair images and flows."""
+        if self._flow_list and len(self._flow_list) != len(self._image_list):
+            raise ValueError(f"{type(self).__name__} under {root}: {len(self._image_list)} image pairs but "
+                             f"{len(self._flow_list)} flow files; is a folder incompletely extracted?")
+
     def __rmul__(self, v):
         """``3 * dataset``: the dataset repeated, as used to weight datasets in a training mix."""
         return ConcatDataset([self] * v)
@@ -106,6 +112,7 @@ class Sintel(FlowDataset):
                 self._image_list += [[a, b] for a, b in zip(images, images[1:])]
                 if split == "train":
                     self._flow_list += _sorted_glob(base / "training" / "flow" / scene / "*.flo")
+        self._check_pairs(root)
 
     def _read_flow(self, file_name):
         return _read_flo(file_name)
@@ -132,6 +139,7 @@ class KittiFlow(FlowDataset):
         self._image_list = [[a, b] for a, b in zip(images1, images2)]
         if split == "train":
             self._flow_list = _sorted_glob(base / "flow_occ" / "*_10.png")
+        self._check_pairs(root)
 
     def _read_flow(self, file_name):
         return read_16bit_png_flow(file_name)
@@ -204,6 +212,9 @@ class FlyingThings3D(FlowDataset):
             for image_dir, flow_dir in zip(image_dirs, flow_dirs):
                 images = _sorted_glob(image_dir / "*.png")
                 flows = _sorted_glob(flow_dir / "*.pfm")
+                if len(images) < len(flows):
+                    raise ValueError(f"FlyingThings3D: {len(flows)} flows in {flow_dir} but only "
+                                     f"{len(images)} images in {image_dir}")
                 for i in range(len(flows) - 1):
                     if direction == "into_future":
                         self._image_list.append([images[i], images[i + 1]])
@@ -235,6 +246,9 @@ class HD1K(FlowDataset):
             for seq in range(36):
                 flows = _sorted_glob(base / "hd1k_flow_gt" / "flow_occ" / f"{seq:06d}_*.png")
                 images = _sorted_glob(base / "hd1k_input" / "image_2" / f"{seq:06d}_*.png")
+                if len(images) < len(flows):
+                    raise ValueError(f"HD1K sequence {seq:06d}: {len(flows)} flows but only {len(images)} "
+                                     f"images under {base}")
                 for i in range(len(flows) - 1):
                     self._flow_list.append(flows[i])
                     self._image_list.append([images[i], images[i + 1]])
