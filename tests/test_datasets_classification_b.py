@@ -266,3 +266,25 @@ def test_transforms_apply_as_in_torchvision(lfw_root, celeba_root):
     assert_same_dataset(datasets.LFWPeople(lfw_root, **kw), tvd.LFWPeople(lfw_root, **kw))
     kw = {"transform": _size, "target_transform": _as_int, "target_type": "identity"}
     assert_same_dataset(datasets.CelebA(celeba_root, **kw), tvd.CelebA(celeba_root, **kw))
+
+
+def test_wrap_for_transforms_v2_as_torchvision(celeba_root, tmp_path):
+    v2 = require("torchvision.tv_tensors")
+    from visionlite.datasets import wrap_dataset_for_transforms_v2 as ours_wrap
+    from visionlite.transforms.v2.tv_tensors import BoundingBoxes
+
+    tv_wrap = require("torchvision.datasets").wrap_dataset_for_transforms_v2
+    kw = {"target_type": ["bbox", "identity"]}
+    ours, theirs = ours_wrap(datasets.CelebA(celeba_root, **kw)), tv_wrap(tvd.CelebA(celeba_root, **kw))
+    for i in range(len(ours)):
+        (_, (box, ident)), (_, (ref_box, ref_ident)) = ours[i], theirs[i]
+        assert isinstance(box, BoundingBoxes) and isinstance(ref_box, v2.BoundingBoxes)
+        assert box.format.name == ref_box.format.name == "XYXY"
+        assert tuple(box.canvas_size) == ref_box.canvas_size
+        np.testing.assert_array_equal(box.numpy(), ref_box.numpy())
+        assert int(ident) == int(ref_ident)
+    with pytest.raises(RuntimeError, match="attr"):
+        ours_wrap(datasets.CelebA(celeba_root, target_type="attr"))
+    write_image(tmp_path / "c256" / "caltech256" / "256_ObjectCategories" / "001.ak47" / "001_0001.jpg", 0)
+    wrapped = ours_wrap(datasets.Caltech256(tmp_path / "c256"))
+    assert wrapped[0][1] == 0

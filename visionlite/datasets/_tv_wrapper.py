@@ -46,7 +46,34 @@ def _factories():
             voc.VOCDetection: _voc_detection, voc.VOCSegmentation: _segmentation,
             cifar.CIFAR10: _identity, cifar.CIFAR100: _identity,
             mnist.MNIST: _identity, mnist.FashionMNIST: _identity, folder.DatasetFolder: _identity,
-            folder.ImageFolder: _identity}
+            folder.ImageFolder: _identity, **_classification_a()}
+
+
+def _classification_a():
+    """CelebA (boxes) and the classification datasets TorchVision's wrapper registers by name."""
+    from . import caltech, celeba, gtsrb, imagenet, imagenette
+
+    return {celeba.CelebA: _celeba, caltech.Caltech256: _identity, gtsrb.GTSRB: _identity,
+            imagenet.ImageNet: _identity, imagenette.Imagenette: _identity}
+
+
+def _celeba(dataset, target_keys):
+    from visionlite.transforms.v2 import functional as F
+    from visionlite.transforms.v2.tv_tensors import BoundingBoxes
+
+    if any(t in dataset.target_type for t in ("attr", "landmarks")):
+        _not_supported("`CelebA` dataset with `target_type=['attr', 'landmarks', ...]`")
+
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is None:  # target_type=[]
+            return image, target
+
+        def boxes(item):  # the file's (x, y, width, height) -> XYXY, as TorchVision
+            xywh = BoundingBoxes(item, format="XYWH", canvas_size=(image.height, image.width))
+            return F.convert_bounding_box_format(xywh, new_format="XYXY")
+        return image, _by_type(target, dataset.target_type, {"bbox": boxes})
+    return wrapper
 
 
 class _TVTensorWrapper:
