@@ -87,8 +87,8 @@ class EncoderBlock(nn.Module):
         self.mlp = MLPBlock(hidden_dim, mlp_dim, dropout)
 
     def forward(self, input):
-        if input.ndim != 3:
-            raise AssertionError(f"Expected (batch_size, seq_length, hidden_dim) got {tuple(input.shape)}")
+        # vl._assert (not `if`): a symbolic trace records the check, giving TorchVision's graph node names
+        vl._assert(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")
         x = self.ln_1(input)
         x, _ = self.self_attention(x, x, x, need_weights=False)
         x = self.dropout(x) + input
@@ -112,8 +112,7 @@ class Encoder(nn.Module):
         self.ln = norm_layer(hidden_dim)
 
     def forward(self, input):
-        if input.ndim != 3:
-            raise AssertionError(f"Expected (batch_size, seq_length, hidden_dim) got {tuple(input.shape)}")
+        vl._assert(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")
         return self.ln(self.layers(self.dropout(input + self.pos_embedding)))
 
 
@@ -200,13 +199,12 @@ class VisionTransformer(nn.Module):
         """``(N, 3, H, W)`` -> patch embeddings ``(N, (H/p) * (W/p), hidden_dim)``."""
         n, _, h, w = x.shape
         p = self.patch_size
-        if h != self.image_size:
-            raise AssertionError(f"Wrong image height! Expected {self.image_size} but got {h}! (Build the "
-                                 f"model with image_size={h} to use another size.)")
-        if w != self.image_size:
-            raise AssertionError(f"Wrong image width! Expected {self.image_size} but got {w}!")
+        vl._assert(h == self.image_size, f"Wrong image height! Expected {self.image_size} but got {h}! "
+                   f"(Build the model with image_size={h} to use another size.)")
+        vl._assert(w == self.image_size, f"Wrong image width! Expected {self.image_size} but got {w}!")
+        n_h, n_w = h // p, w // p
         x = self.conv_proj(x)
-        return x.reshape(n, self.hidden_dim, (h // p) * (w // p)).permute(0, 2, 1)
+        return x.reshape(n, self.hidden_dim, n_h * n_w).permute(0, 2, 1)
 
     def forward(self, x):
         """``(N, 3, image_size, image_size)`` images -> ``(N, num_classes)`` logits."""

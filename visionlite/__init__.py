@@ -49,6 +49,7 @@ _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),
     "load": ("visionlite.core.serialization", "load"),
     "autocast": ("visionlite.core.amp", "autocast"),  # torch.autocast
+    "_assert": ("visionlite.fx.tracer", "_assert"),  # torch._assert: an assert that symbolic traces record
     **{n: ("visionlite.core.nn.functional", n) for n in _TOP_LEVEL_FUNCTIONAL},
     **{n: ("visionlite.core.linalg._legacy", n)
        for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky", "svd", "qr")},
