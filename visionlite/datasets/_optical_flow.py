@@ -22,7 +22,9 @@ from .utils import verify_str_arg
 from .vision import VisionDataset
 
 __all__ = ["FlowDataset", "Sintel", "KittiFlow", "FlyingChairs", "FlyingThings3D", "HD1K", "_read_flo",
-           "_read_pfm"]
+           "_read_pfm", "_read_16bits_png_with_flow_and_valid_mask"]
+
+_read_16bits_png_with_flow_and_valid_mask = read_16bit_png_flow  # TorchVision's name for the KITTI reader
 
 
 def _sorted_glob(pattern):
