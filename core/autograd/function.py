@@ -174,21 +174,24 @@ class FunctionCtx(Node):
 
 
 class Function:
-    """Base class for user-defined differentiable operations, as ``torch.autograd.Function``::
+    """Base class for user-defined differentiable operations, as ``torch.autograd.Function``.
 
-    class Exp(Function):
-        @staticmethod
-        def forward(ctx, x):
-            y = x.exp()
-            ctx.save_for_backward(y)
-            return y
+    A subclass defines static ``forward(ctx, *args)`` and ``backward(ctx, *grads)`` and is called through
+    ``apply``::
 
-        @staticmethod
-        def backward(ctx, grad):
-            (y,) = ctx.saved_tensors
-            return grad * y
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
 
-    y = Exp.apply(x)
+            @staticmethod
+            def backward(ctx, grad):
+                (y,) = ctx.saved_tensors
+                return grad * y
+
+        y = Exp.apply(x)
     """
 
     @staticmethod
