@@ -7,6 +7,7 @@ which is a little more accurate than the paper's placement.
 """
 import visionlite as vl
 from visionlite import nn
+from visionlite.core.nn.eval_fusion import conv_bn
 
 from ._api import Decorator, WeightsEnum, register_model, registered_weights
 from ._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
@@ -55,8 +56,8 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.relu(conv_bn(self.conv1, self.bn1, x))  # conv_bn: bn(conv(x)), folded in eval
+        out = conv_bn(self.conv2, self.bn2, out)
         # The shortcut runs after the main branch, as in TorchVision, so hooks see layers in its order.
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
@@ -83,9 +84,9 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.relu(conv_bn(self.conv1, self.bn1, x))  # conv_bn: bn(conv(x)), folded in eval
+        out = self.relu(conv_bn(self.conv2, self.bn2, out))
+        out = conv_bn(self.conv3, self.bn3, out)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
@@ -160,7 +161,7 @@ class ResNet(nn.Module):
 
     def forward(self, x):
         """``(N, 3, H, W)`` images -> ``(N, num_classes)`` logits."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(self.relu(conv_bn(self.conv1, self.bn1, x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(vl.flatten(self.avgpool(x), 1))
 

@@ -3,7 +3,9 @@ import operator
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from ...autograd.grad_mode import is_grad_enabled
 from ...tensor import Tensor
+from ..eval_fusion import sequential_forward
 from ..module import Module, _add_indent
 from ..parameter import Parameter
 
@@ -31,6 +33,8 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, input):
+        if not self.training and not is_grad_enabled():  # eval inference: Conv2d+BatchNorm2d pairs fold
+            return sequential_forward(self._modules.values(), input)
         for module in self._modules.values():
             input = module(input)
         return input

@@ -1,0 +1,110 @@
+"""Eval-mode folding of a BatchNorm2d into the Conv2d before it, applied inside the library.
+
+Under ``eval()`` and ``no_grad`` a batch norm is the per-channel affine map ``y * s + t`` with
+``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``. Scaling the convolution's
+weight by ``s`` and using ``t`` (plus the scaled conv bias) as its bias gives the same output with no
+pass of its own: the convolution adds the bias while it writes its output anyway.
+
+Where it applies: adjacent ``Conv2d`` -> ``BatchNorm2d`` in a ``Sequential`` (MobileNet's
+``Conv2dNormActivation``, ResNet's downsample branches), and blocks that call ``conv_bn`` for their own
+pairs. Only plain layers with no hooks, 4-D input, no autocast and no ONNX trace running fold; anything
+else runs the two layers as written. The folded weights are cached on the convolution and rebuilt when
+any of the six tensors involved is replaced or changed in place (their version counters move: optimizer
+steps, ``load_state_dict``, running-stat updates in training all bump them).
+"""
+
+import numpy as np
+
+from .. import amp_state
+from ..autograd import function as _function
+from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.versions import version_of
+from ..backend import array_module
+from ..tensor import Tensor
+
+__all__ = ["conv_bn", "sequential_forward", "foldable"]
+
+
+def _no_hooks(m):
+    return not (m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks)
+
+
+def foldable(conv, bn, x):
+    """Whether ``bn(conv(x))`` may run as one folded convolution right now."""
+    from .modules.conv import Conv2d
+    from .modules.normalization import BatchNorm2d
+
+    return (
+        type(conv) is Conv2d
+        and type(bn) is BatchNorm2d
+        and not conv.training
+        and not bn.training
+        and not is_grad_enabled()
+        and bn.running_mean is not None
+        and bn.running_var is not None
+        and bn.num_features == conv.out_channels
+        and type(bn.running_var._data) is type(conv.weight._data)  # same device
+        and isinstance(x, Tensor)
+        and x.ndim == 4
+        and not amp_state.ACTIVE[0]
+        and getattr(_function, "_TRACER", None) is None
+        and _no_hooks(conv)
+        and _no_hooks(bn)
+    )
+
+
+def _sources(conv, bn):
+    return (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+
+
+def folded(conv, bn):
+    """``(weight, bias)`` Tensors of ``conv`` with ``bn``'s eval-mode affine map folded in (cached)."""
+    srcs = _sources(conv, bn)
+    versions = tuple(None if t is None else version_of(t) for t in srcs)
+    cached = conv.__dict__.get("_eval_fold")
+    if cached is not None:
+        c_srcs, c_versions, c_eps, w, b = cached
+        if c_versions == versions and c_eps == bn.eps and all(a is b_ for a, b_ in zip(c_srcs, srcs)):
+            return w, b
+    w, b = _fold_arrays(conv, bn)
+    conv.__dict__["_eval_fold"] = (srcs, versions, bn.eps, w, b)
+    return w, b
+
+
+def _fold_arrays(conv, bn):
+    cw = conv.weight._data
+    xp = array_module(cw)
+    dt = cw.dtype
+    wide = np.float64 if dt != np.float64 and dt.kind == "f" and dt.itemsize <= 4 else dt  # fold, then round
+
+    def arr(t, fill):
+        return xp.full(cw.shape[0], fill, dtype=wide) if t is None else t._data.astype(wide)
+
+    scale = arr(bn.weight, 1.0) / xp.sqrt(arr(bn.running_var, 1.0) + bn.eps)
+    bias = (arr(conv.bias, 0.0) - arr(bn.running_mean, 0.0)) * scale + arr(bn.bias, 0.0)
+    w = (cw.astype(wide) * scale.reshape(-1, 1, 1, 1)).astype(dt)
+    return Tensor._wrap(w), Tensor._wrap(bias.astype(dt))
+
+
+def conv_bn(conv, bn, x):
+    """``bn(conv(x))``, as one convolution with folded weights where ``foldable`` allows."""
+    if foldable(conv, bn, x):
+        w, b = folded(conv, bn)
+        return conv._conv_forward(x, w, b)
+    return bn(conv(x))
+
+
+def sequential_forward(modules, x):
+    """A Sequential's modules applied in order, each foldable Conv2d -> BatchNorm2d pair as one call."""
+    mods = list(modules)
+    i, n = 0, len(mods)
+    while i < n:
+        m = mods[i]
+        if i + 1 < n and foldable(m, mods[i + 1], x):
+            w, b = folded(m, mods[i + 1])
+            x = m._conv_forward(x, w, b)
+            i += 2
+        else:
+            x = m(x)
+            i += 1
+    return x
