@@ -2,3 +2,4 @@
 ``(N, 3, T, H, W)`` clips with Kinetics-400 weights."""
 from .resnet import *  # noqa: F401,F403
 from .s3d import *  # noqa: F401,F403
+from .swin_transformer import *  # noqa: F401,F403
