@@ -244,13 +244,28 @@ def test_two_inputs_and_dict_output():
 
 
 # ------------------------------------------------------------------------------------------------ errors
-def test_data_dependent_constant_is_an_error():
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_data_dependent_constant_is_an_error(dynamic):
     class Peek(nn.Module):
         def forward(self, x):
             return x * float(x.sum().item())  # a Python number read from the data: not in the graph
 
+    # Also with a fixed batch of 1: the second trace runs on other values, so nothing is baked in silently.
+    x = vl.randn(2, 3) if dynamic else vl.randn(1, 3)
     with pytest.raises(ExportError, match="changes with the input"):
-        export(Peek(), vl.randn(2, 3), None, dynamic_axes={"input": [0]})
+        export(Peek(), x, None, dynamic_axes={"input": [0]} if dynamic else None)
+
+
+def test_control_flow_that_changes_between_traces_is_an_error():
+    class Branch(nn.Module):
+        calls = 0
+
+        def forward(self, x):  # stands for a branch on the input's values: each trace takes another path
+            self.calls += 1
+            return x.exp() if self.calls == 1 else x.tanh().sigmoid()
+
+    with pytest.raises(ExportError, match="control flow depends on the input"):
+        export(Branch(), vl.randn(1, 2), None)
 
 
 def test_argument_errors():

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from visionlite.core.backend import array_module
 from visionlite.core.tensor import Tensor
 
 from . import _ops
@@ -56,13 +57,27 @@ def _dynamic_batch(dynamic_axes, input_names, output_names):
 
 
 def _second_inputs(inputs, batch2):
-    """The inputs at batch size ``batch2``: rows taken in a rotated order, so the values differ too."""
+    """Other inputs for the second trace, at batch size ``batch2``: rows in a rotated order, float values
+    perturbed, so that a constant computed from the data (not through ops) shows as a difference."""
+    rng = np.random.default_rng(0)
     out = []
     for x in inputs:
-        b = x.shape[0]
-        rows = [(i + 1) % b for i in range(batch2)]
-        out.append(Tensor._wrap(x._data[rows]))
+        data = x._data
+        if data.ndim:
+            data = data[[(i + 1) % data.shape[0] for i in range(batch2)]]
+        if data.dtype.kind == "f":
+            xp = array_module(data)
+            scale = float(xp.abs(data).mean()) * 0.1 + 1e-3 if data.size else 1.0
+            data = data + xp.asarray((rng.standard_normal(data.shape) * scale).astype(data.dtype))
+        out.append(Tensor._wrap(data))
     return out
+
+
+_DIVERGED = (
+    "the model ran {what} on a second input (other values, and another batch size when it is dynamic): "
+    "its control flow depends on the input, so one ONNX graph cannot compute it; make the path "
+    "independent of the values (and of the batch size, or export with a fixed batch)"
+)
 
 
 class _Aligned:
@@ -70,18 +85,16 @@ class _Aligned:
 
     def __init__(self, t1, t2):
         if len(t1.records) != len(t2.records) or len(t1.outputs) != len(t2.outputs):
-            raise ExportError("the model ran different ops at the two traced batch sizes (its control flow "
-                              "depends on the batch); export with a fixed batch (no dynamic_axes)")
+            raise ExportError(_DIVERGED.format(what="a different number of ops"))
         self.t1, self.t2 = t1, t2
         k1, k2 = self._keys(t1), self._keys(t2)
         for i, (r1, r2) in enumerate(zip(t1.records, t2.records)):
             if r1.cls is not r2.cls or [k1[v] for v in r1.ins] != [k2[v] for v in r2.ins]:
-                raise ExportError(f"op {i} ({r1.cls.__name__}) differs between the two traced batch sizes; "
-                                  "the model's control flow depends on the batch: export with a fixed batch")
+                raise ExportError(_DIVERGED.format(what=f"a different op {i} (first: {r1.cls.__name__})"))
         self.ins = [[k1[v] for v in r.ins] for r in t1.records]
         self.outputs = [k1[v] for v in t1.outputs]
         if self.outputs != [k2[v] for v in t2.outputs]:
-            raise ExportError("the model's outputs differ between the two traced batch sizes")
+            raise ExportError(_DIVERGED.format(what="different outputs"))
         # Constants the model made: the same value in both traces, or an error.
         self.consts = {}
         c2 = {key: src for key, src in self._const_sources(t2, k2)}
@@ -161,13 +174,12 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
         raise ValueError(f"export: {len(out_names)} output_names for {len(t1.outputs)} outputs")
     dynamic, labels = _dynamic_batch(dynamic_axes, input_names, out_names)
     b1 = int(inputs[0].shape[0]) if inputs[0].ndim else 1
-    if dynamic:
-        b2 = b1 + 1 if b1 > 1 else 2
-        if any(x.ndim == 0 or x.shape[0] != b1 for x in inputs):
-            raise ValueError("export: with a dynamic batch, every input needs the same batch size (dim 0)")
-        t2 = trace(model, _second_inputs(inputs, b2), kwargs)
-    else:
-        b2, t2 = b1, t1
+    # A second trace, at another batch size when it is dynamic, always on other values: sizes that follow
+    # the batch are fitted from the two, and anything that differs otherwise is an error, not a wrong graph.
+    b2 = (b1 + 1 if b1 > 1 else 2) if dynamic else b1
+    if dynamic and any(x.ndim == 0 or x.shape[0] != b1 for x in inputs):
+        raise ValueError("export: with a dynamic batch, every input needs the same batch size (dim 0)")
+    t2 = trace(model, _second_inputs(inputs, b2), kwargs)
     al = _Aligned(t1, t2)
     recs1, recs2 = t1.records, t2.records
     params = {}
