@@ -26,6 +26,11 @@ _HOMES = {
     "USPS": "usps", "MovingMNIST": "moving_mnist", "PhotoTour": "phototour", "SBU": "sbu",
     "Flickr8k": "flickr", "Flickr30k": "flickr", "Cityscapes": "cityscapes", "SBDataset": "sbd",
     "Kitti": "kitti", "WIDERFace": "widerface",
+    "CarlaStereo": "_stereo_matching", "Kitti2012Stereo": "_stereo_matching",
+    "Kitti2015Stereo": "_stereo_matching", "Middlebury2014Stereo": "_stereo_matching",
+    "CREStereo": "_stereo_matching", "FallingThingsStereo": "_stereo_matching",
+    "SceneFlowStereo": "_stereo_matching", "SintelStereo": "_stereo_matching",
+    "InStereo2k": "_stereo_matching", "ETH3DStereo": "_stereo_matching",
 }
 __all__ = list(_HOMES)
 
