@@ -194,6 +194,7 @@ def view(a, *shape):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
+    """Dims ``start_dim..end_dim`` merged into one (a 0-d tensor becomes 1-d), as ``torch.flatten``."""
     nd = a._data.ndim
     if nd == 0:
         return reshape(a, 1)
@@ -208,6 +209,7 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 
 def unflatten(a, dim, sizes):
+    """Dim ``dim`` split into ``sizes`` (one entry may be -1), as ``torch.unflatten``."""
     dim = normalize_dim(dim, a._data.ndim, "unflatten")
     shape = a._data.shape
     sizes = tuple(sizes)
@@ -229,6 +231,7 @@ def unflatten(a, dim, sizes):
 
 
 def squeeze(a, dim=None):
+    """Size-1 dims removed: all of them, or only those among ``dim`` (an int or a tuple)."""
     shape = a._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
@@ -245,12 +248,14 @@ def _alias_or_view(a):
 
 
 def unsqueeze(a, dim):
+    """A size-1 dim inserted at position ``dim`` (negative counts from the end of the result)."""
     dim = normalize_dim(dim, a._data.ndim + 1, "unsqueeze")
     shape = a._data.shape
     return label(reshape(a, shape[:dim] + (1,) + shape[dim:]), "UnsqueezeBackward0", a)
 
 
 def permute(a, *dims):
+    """The dims reordered so that output dim ``i`` is input dim ``dims[i]``, as ``torch.permute``."""
     dims = _shape_arg(dims)
     nd = a._data.ndim
     if len(dims) != nd:
@@ -266,6 +271,7 @@ def permute(a, *dims):
 
 
 def transpose(a, dim0, dim1):
+    """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
     nd = a._data.ndim
     if nd == 0:
         return _alias_or_view(a)
@@ -279,12 +285,14 @@ swapaxes = transpose
 
 
 def t(a):
+    """The transpose of a tensor with at most 2 dims (0-d and 1-d come back as they are)."""
     if a._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a._data.ndim}D")
     return label(transpose(a, 0, 1) if a._data.ndim == 2 else _alias_or_view(a), "TBackward0", a)
 
 
 def movedim(a, source, destination):
+    """Dims at ``source`` moved to ``destination`` (ints or sequences), the others kept in order."""
     nd = a._data.ndim
     src = [normalize_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
     dst = [
@@ -298,6 +306,7 @@ def movedim(a, source, destination):
 
 
 def expand(a, *sizes):
+    """``a`` broadcast to ``sizes`` (-1 keeps a dim; only size-1 dims grow; new dims go in front)."""
     sizes = _shape_arg(sizes)
     shape = a._data.shape
     if len(sizes) < len(shape):
@@ -327,15 +336,18 @@ def expand(a, *sizes):
 
 
 def broadcast_to(a, shape):
+    """``a`` broadcast to ``shape``, as ``torch.broadcast_to`` (``expand`` with a shape)."""
     return expand(a, *shape)
 
 
 def broadcast_tensors(*tensors):
+    """A tuple of the tensors, each expanded to their common broadcast shape."""
     shape = np.broadcast_shapes(*[t._data.shape for t in tensors])
     return tuple(expand(t, *shape) for t in tensors)
 
 
 def repeat(a, *reps):
+    """``a`` tiled ``reps[i]`` times along each dim (``len(reps) >= a.dim()``), as ``Tensor.repeat``."""
     reps = _shape_arg(reps)
     if len(reps) < a._data.ndim:
         raise RuntimeError(
@@ -345,6 +357,7 @@ def repeat(a, *reps):
 
 
 def tile(a, *reps):
+    """``a`` tiled ``reps[i]`` times along each dim; short ``reps`` are padded with 1s in front."""
     reps = _shape_arg(reps)
     reps = (1,) * (a._data.ndim - len(reps)) + reps
     return Repeat.apply(a, reps=reps)
@@ -410,15 +423,18 @@ def stack(tensors, dim=0):
 
 
 def hstack(tensors):
+    """Tensors joined column-wise: along dim 0 for 1-d inputs, else dim 1, as ``torch.hstack``."""
     tensors = list(tensors)
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
 def vstack(tensors):
+    """Tensors joined row-wise along dim 0, 1-d inputs taken as rows ``(1, N)``, as ``torch.vstack``."""
     return cat([x if x._data.ndim > 1 else reshape(x, 1, -1) for x in tensors], 0)
 
 
 def narrow(a, dim, start, length):
+    """The slice ``start:start + length`` of dim ``dim`` (negative ``start`` counts from the end)."""
     dim = normalize_dim(dim, a._data.ndim, "narrow")
     size = a._data.shape[dim]
     if start < 0:
@@ -455,6 +471,7 @@ def split(a, split_size_or_sections, dim=0):
 
 @presents_as("SplitBackward0", "a", each=True)
 def chunk(a, chunks, dim=0):
+    """A tuple of at most ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long but the last."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     dim = normalize_dim(dim, a._data.ndim, "chunk")
@@ -464,24 +481,29 @@ def chunk(a, chunks, dim=0):
 
 
 def unbind(a, dim=0):
+    """A tuple of the slices along ``dim``, each with that dim removed."""
     dim = normalize_dim(dim, a._data.ndim, "unbind")
     return tuple(squeeze(p, dim) for p in split(a, 1, dim))
 
 
 def flip(a, *dims):
+    """The elements in reverse order along each of ``dims``."""
     dims = _shape_arg(dims)
     return Flip.apply(a, axes=normalize_dims(dims, a._data.ndim, "flip"))
 
 
 def fliplr(a):
+    """The columns (dim 1) in reverse order; needs at least 2 dims."""
     return flip(a, 1)
 
 
 def flipud(a):
+    """The rows (dim 0) in reverse order."""
     return flip(a, 0)
 
 
 def roll(a, shifts, dims=None):
+    """Elements shifted by ``shifts`` along ``dims``, wrapping around (``dims=None``: the flat tensor)."""
     if dims is None:
         flat = reshape(a, -1)
         return reshape(
@@ -496,10 +518,12 @@ def roll(a, shifts, dims=None):
 
 
 def clone(a, memory_format=None):
+    """A copy of ``a`` with its own data; gradients flow back to ``a``."""
     return Clone.apply(a)
 
 
 def contiguous(a, memory_format=None):
+    """``a`` itself when its data is C-contiguous, else a contiguous copy."""
     if a._data.flags.c_contiguous:
         return a
     return Clone.apply(a)
