@@ -210,10 +210,12 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def var_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """``(var, mean)`` over ``dim`` (all elements by default) in one call, as ``torch.var_mean``."""
     return var(a, dim, unbiased, keepdim, correction), mean(a, dim, keepdim)
 
 
 def std_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """``(std, mean)`` over ``dim`` (all elements by default) in one call, as ``torch.std_mean``."""
     return std(a, dim, unbiased, keepdim, correction), mean(a, dim, keepdim)
 
 
@@ -265,12 +267,14 @@ def min(a, dim=None, keepdim=False):
 
 @presents_as("AmaxBackward0", "a")
 def amax(a, dim=(), keepdim=False):
+    """The maximum over ``dim`` (an int or tuple; all dims by default); ties share the gradient."""
     axes = normalize_dims(dim if dim != () else None, a._data.ndim, "amax")
     return AMaxMin.apply(a, axes=axes, keepdim=keepdim, largest=True)
 
 
 @presents_as("AminBackward0", "a")
 def amin(a, dim=(), keepdim=False):
+    """The minimum over ``dim`` (an int or tuple; all dims by default); ties share the gradient."""
     axes = normalize_dims(dim if dim != () else None, a._data.ndim, "amin")
     return AMaxMin.apply(a, axes=axes, keepdim=keepdim, largest=False)
 
@@ -291,11 +295,13 @@ def argmax(a, dim=None, keepdim=False):
 
 
 def argmin(a, dim=None, keepdim=False):
+    """Index (int64) of the minimum (first one on ties), over all elements or along ``dim``."""
     return _arg(a, dim, keepdim, False)
 
 
 @autocast_op("prod")
 def prod(a, dim=None, keepdim=False, dtype=None):
+    """The product over all elements or along ``dim``; integer and bool inputs give int64."""
     if dtype is not None:
         a = a.to(dtype)
     elif a._data.dtype.kind in "biu":
@@ -306,6 +312,7 @@ def prod(a, dim=None, keepdim=False, dtype=None):
 
 @autocast_op("cumsum")
 def cumsum(a, dim, dtype=None):
+    """Cumulative sum along ``dim``; integer and bool inputs give int64 unless ``dtype`` is given."""
     if dtype is not None:
         a = a.to(dtype)
     elif a._data.dtype.kind in "biu":
@@ -318,6 +325,7 @@ def cumsum(a, dim, dtype=None):
 
 @autocast_op("cumprod")
 def cumprod(a, dim, dtype=None):
+    """Cumulative product along ``dim``, optionally computed in ``dtype``."""
     if dtype is not None:
         a = a.to(dtype)
     return Cumprod.apply(a, axis=normalize_dim(dim, a._data.ndim, "cumprod"))
@@ -340,6 +348,7 @@ def logsumexp(a, dim, keepdim=False):
 
 @autocast_op("softmax")
 def softmax(a, dim=None, dtype=None):
+    """``exp(a) / sum(exp(a))`` along ``dim``, optionally computed in ``dtype``."""
     if dtype is not None:
         a = a.to(dtype)
     if dim is None:
@@ -349,6 +358,7 @@ def softmax(a, dim=None, dtype=None):
 
 @autocast_op("log_softmax")
 def log_softmax(a, dim=None, dtype=None):
+    """``log(softmax(a, dim))`` computed stably, optionally in ``dtype``."""
     if dtype is not None:
         a = a.to(dtype)
     if dim is None:
@@ -397,18 +407,21 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 def all(a, dim=None, keepdim=False):
+    """Bool tensor: True where every element (over all or along ``dim``) is nonzero."""
     xp = array_module(a._data)
     axis = None if dim is None else normalize_dims(dim, a._data.ndim, "all")
     return Tensor._wrap(xp.asarray(xp.all(a._data, axis=axis, keepdims=keepdim)))
 
 
 def any(a, dim=None, keepdim=False):
+    """Bool tensor: True where some element (over all or along ``dim``) is nonzero."""
     xp = array_module(a._data)
     axis = None if dim is None else normalize_dims(dim, a._data.ndim, "any")
     return Tensor._wrap(xp.asarray(xp.any(a._data, axis=axis, keepdims=keepdim)))
 
 
 def count_nonzero(a, dim=None):
+    """The number (int64) of nonzero elements, over all elements or along ``dim``."""
     xp = array_module(a._data)
     axis = None if dim is None else normalize_dims(dim, a._data.ndim, "count_nonzero")
     return Tensor._wrap(xp.asarray(xp.count_nonzero(a._data, axis=axis), dtype=np.int64))
