@@ -391,6 +391,7 @@ from visionlite import linalg as linalg
 from visionlite import models as models
 from visionlite import multiprocessing as multiprocessing
 from visionlite import nn as nn
+from visionlite import onnx as onnx
 from visionlite import ops as ops
 from visionlite import optim as optim
 from visionlite import serialization as serialization
