@@ -31,14 +31,17 @@ pi, e, inf, nan, newaxis = math.pi, math.e, math.inf, math.nan, None
 
 
 def multiply(input, other):
+    """``input * other`` elementwise with broadcasting (alias of ``mul``)."""
     return ew.mul(input, other)
 
 
 def subtract(input, other, *, alpha=1):
+    """``input - alpha * other`` elementwise with broadcasting (alias of ``sub``)."""
     return ew.sub(input, other * alpha if alpha != 1 else other)
 
 
 def divide(input, other, *, rounding_mode=None):
+    """``input / other`` with broadcasting, rounded per ``rounding_mode`` (None, ``'trunc'``, ``'floor'``)."""
     return ew.div(input, other, rounding_mode=rounding_mode)
 
 
@@ -46,43 +49,53 @@ true_divide = divide
 
 
 def greater(input, other):
+    """Bool tensor of ``input > other`` (alias of ``gt``)."""
     return input > other
 
 
 def greater_equal(input, other):
+    """Bool tensor of ``input >= other`` (alias of ``ge``)."""
     return input >= other
 
 
 def less(input, other):
+    """Bool tensor of ``input < other`` (alias of ``lt``)."""
     return input < other
 
 
 def less_equal(input, other):
+    """Bool tensor of ``input <= other`` (alias of ``le``)."""
     return input <= other
 
 
 def not_equal(input, other):
+    """Bool tensor of ``input != other`` (alias of ``ne``)."""
     return input != other
 
 
 def negative(input):
+    """``-input`` elementwise (alias of ``neg``)."""
     return -input
 
 
 def positive(input):
+    """``input`` itself, as ``torch.positive``."""
     return input
 
 
 def moveaxis(input, source, destination):
+    """Dims at ``source`` moved to ``destination`` (alias of ``movedim``)."""
     return movedim(input, source, destination)
 
 
 def swapdims(input, dim0, dim1):
+    """Dims ``dim0`` and ``dim1`` swapped (alias of ``transpose``)."""
     return transpose(input, dim0, dim1)
 
 
 
 def ravel(input):
+    """``input`` flattened to 1-D, as ``torch.ravel``."""
     return input.reshape(-1)
 
 
@@ -144,10 +157,12 @@ def _split_dim(input, sections, dim, name):
 
 
 def hsplit(input, sections):
+    """A tuple of pieces split along dim 1 (dim 0 for 1-D), as ``torch.hsplit``."""
     return _split_dim(input, sections, 1 if input.ndim > 1 else 0, "hsplit")
 
 
 def vsplit(input, sections):
+    """A tuple of pieces split along dim 0 of a tensor with at least 2 dims, as ``torch.vsplit``."""
     if input.ndim < 2:
         raise RuntimeError(f"torch.vsplit requires a tensor with at least 2 dimension, but got a tensor with "
                            f"{input.ndim} dimensions!")
@@ -155,6 +170,7 @@ def vsplit(input, sections):
 
 
 def dsplit(input, sections):
+    """A tuple of pieces split along dim 2 of a tensor with at least 3 dims, as ``torch.dsplit``."""
     if input.ndim < 3:
         raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got a tensor with "
                            f"{input.ndim} dimensions!")
@@ -162,16 +178,19 @@ def dsplit(input, sections):
 
 
 def atleast_1d(*tensors):
+    """Each input with at least 1 dim (0-d becomes shape ``(1,)``); one tensor or a tuple."""
     out = [t.reshape(1) if t.ndim == 0 else t for t in _unpack(tensors)]
     return out[0] if len(out) == 1 else tuple(out)
 
 
 def atleast_2d(*tensors):
+    """Each input with at least 2 dims (leading size-1 dims added); one tensor or a tuple."""
     out = [t.reshape(1, 1) if t.ndim == 0 else t.unsqueeze(0) if t.ndim == 1 else t for t in _unpack(tensors)]
     return out[0] if len(out) == 1 else tuple(out)
 
 
 def atleast_3d(*tensors):
+    """Each input with at least 3 dims (1-D ``(N,)`` -> ``(1, N, 1)``, 2-D gets a last dim)."""
     def lift(t):
         if t.ndim == 0:
             return t.reshape(1, 1, 1)
@@ -187,15 +206,18 @@ def _unpack(tensors):
 
 
 def dstack(tensors):
+    """Tensors joined depth-wise along dim 2 after ``atleast_3d``, as ``torch.dstack``."""
     return cat(list(atleast_3d(*tensors)) if len(tensors) > 1 else [atleast_3d(*tensors)], 2)
 
 
 def column_stack(tensors):
+    """0-/1-D tensors as columns (``(N, 1)``) and 2-D ones joined along dim 1."""
     cols = [t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors]
     return cat(cols, 1)
 
 
 def row_stack(tensors):
+    """Tensors joined along dim 0 after ``atleast_2d`` (alias of ``vstack``)."""
     rows = [atleast_2d(t) for t in tensors]
     return cat(rows, 0)
 
@@ -216,11 +238,13 @@ _MinMax = namedtuple("aminmax", ["min", "max"])
 
 
 def aminmax(input, *, dim=None, keepdim=False):
+    """Named tuple ``(min, max)`` over all elements or along ``dim``, as ``torch.aminmax``."""
     axes = () if dim is None else dim
     return _MinMax(rd.amin(input, axes, keepdim=keepdim), rd.amax(input, axes, keepdim=keepdim))
 
 
 def msort(input):
+    """``input`` sorted along dim 0 (values only), as ``torch.msort``."""
     return sort(input, 0)[0]
 
 
@@ -243,15 +267,18 @@ def cross(input, other, dim=None):
 
 @autocast_op("dist")
 def dist(input, other, p=2):
+    """The ``p``-norm of ``input - other`` (broadcast) as a 0-d tensor."""
     return rd.norm(input - other, p)
 
 
 def logit(input, eps=None):
+    """``log(x / (1 - x))`` elementwise, ``x`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
     x = input if eps is None else input.clamp(eps, 1 - eps)
     return ew.log(x / (1 - x))
 
 
 def erfc(input):
+    """The complementary error function ``1 - erf(input)``, elementwise."""
     return 1 - ew.erf(input)
 
 
@@ -287,10 +314,12 @@ def fmax(input, other):
 
 
 def fmin(input, other):
+    """Elementwise minimum ignoring NaN (NaN only where both are)."""
     return ew.where(input != input, other, ew.where(other != other, input, ew.minimum(input, other)))
 
 
 def signbit(input):
+    """Bool tensor: True where the sign bit is set (negative numbers and -0.0)."""
     xp = array_module(input._data)
     return Tensor._wrap(xp.signbit(input._data))
 
@@ -342,6 +371,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
 
 
 def corrcoef(input):
+    """Pearson correlation matrix of the rows (variables) of a 1-D/2-D ``input``, clamped to [-1, 1]."""
     c = cov(input)
     if c.ndim == 0:
         return c / c
@@ -373,17 +403,20 @@ def inner(input, other):
 
 @autocast_op("vdot")
 def vdot(input, other):
+    """Dot product of two 1-D tensors as a 0-d tensor (real dtypes: same as ``dot``)."""
     return (input * other).sum()
 
 
 @autocast_op("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat @ vec)``: ``mat`` (n, m), ``vec`` (m,), ``input`` broadcast to (n,)."""
     out = matmul(mat, vec)
     return (out if alpha == 1 else out * alpha) + (input if beta == 1 else input * beta)
 
 
 @autocast_op("addr")
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)``, ``input`` broadcast to ``(len(vec1), len(vec2))``."""
     out = outer(vec1, vec2)
     return (out if alpha == 1 else out * alpha) + (input if beta == 1 else input * beta)
 
@@ -403,6 +436,7 @@ def bincount(input, weights=None, minlength=0):
 
 
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Bool tensor: True where an element of ``elements`` is in ``test_elements`` (``invert`` flips it)."""
     a = elements.detach().cpu().numpy() if isinstance(elements, Tensor) else np.asarray(elements)
     b = test_elements
     b = b.detach().cpu().numpy() if isinstance(b, Tensor) else np.asarray(b)
@@ -410,16 +444,19 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 
 
 def unravel_index(indices, shape):
+    """Tuple of int64 tensors: the coordinates of flat ``indices`` in a tensor of ``shape``."""
     idx = _ints(indices)
     return tuple(Tensor._wrap(np.asarray(i, dtype=np.int64)) for i in np.unravel_index(idx, tuple(shape)))
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """int64 tensor (2, N): row and column indices of the lower triangle of a row x col matrix."""
     r, c = np.tril_indices(row, offset, col)
     return Tensor._wrap(np.stack([r, c]).astype(np.int64))
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """int64 tensor (2, N): row and column indices of the upper triangle of a row x col matrix."""
     r, c = np.triu_indices(row, offset, col)
     return Tensor._wrap(np.stack([r, c]).astype(np.int64))
 
@@ -436,14 +473,17 @@ def broadcast_shapes(*shapes):
 
 
 def clamp_min(input, min):
+    """``input`` clamped from below at ``min``, as ``torch.clamp_min``."""
     return input.clamp(min=min)
 
 
 def clamp_max(input, max):
+    """``input`` clamped from above at ``max``, as ``torch.clamp_max``."""
     return input.clamp(max=max)
 
 
 def detach(input):
+    """A tensor sharing ``input``'s data, cut out of the autograd graph."""
     return input.detach()
 
 
