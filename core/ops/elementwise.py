@@ -502,22 +502,26 @@ def gelu(a, approximate="none"):
 
 @autocast_op("log2")
 def log2(a):
+    """Base-2 logarithm, elementwise."""
     return log(a) * (1 / math.log(2))
 
 
 @autocast_op("log10")
 def log10(a):
+    """Base-10 logarithm, elementwise."""
     return log(a) * (1 / math.log(10))
 
 
 @autocast_op("reciprocal")
 @presents_as("ReciprocalBackward0", "a")
 def reciprocal(a):
+    """``1 / a`` elementwise (integer inputs give a float tensor)."""
     return div(1.0, a)
 
 
 @presents_as("PowBackward0", "a")
 def square(a):
+    """``a * a`` elementwise."""
     return mul(a, a)
 
 
