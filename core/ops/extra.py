@@ -15,15 +15,18 @@ def lerp(start, end, weight):
 
 @autocast_op("addcmul")
 def addcmul(a, t1, t2, value=1):
+    """``a + value * t1 * t2`` elementwise with broadcasting."""
     return a + t1 * t2 * value
 
 
 @autocast_op("addcdiv")
 def addcdiv(a, t1, t2, value=1):
+    """``a + value * t1 / t2`` elementwise with broadcasting."""
     return a + t1 / t2 * value
 
 
 def clip(a, min=None, max=None):
+    """``a`` clamped to ``[min, max]`` (either bound may be None; alias of ``clamp``)."""
     return ew.clamp(a, min, max)
 
 
@@ -66,8 +69,10 @@ def _tri(a, diagonal, upper):
 
 
 def tril(a, diagonal=0):
+    """The lower triangle of the last two dims (on and below diagonal ``diagonal``), zeros above."""
     return _tri(a, diagonal, False)
 
 
 def triu(a, diagonal=0):
+    """The upper triangle of the last two dims (on and above diagonal ``diagonal``), zeros below."""
     return _tri(a, diagonal, True)
