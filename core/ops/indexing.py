@@ -312,6 +312,7 @@ def scatter(a, dim, index, src=None, value=None, reduce=None):
 
 @autocast_op("scatter_add")
 def scatter_add(a, dim, index, src):
+    """``a`` with ``src`` values summed into the positions ``index`` gives along ``dim``."""
     return scatter(a, dim, index, src, reduce="add")
 
 
@@ -349,6 +350,7 @@ def masked_fill(a, mask, value):
 
 
 def masked_select(a, mask):
+    """1-D tensor of the elements of ``a`` where the bool ``mask`` (broadcast) is True."""
     a2, m2 = (
         a.expand(*np.broadcast_shapes(a.shape, mask.shape)),
         mask.expand(*np.broadcast_shapes(a.shape, mask.shape)),
@@ -357,6 +359,7 @@ def masked_select(a, mask):
 
 
 def nonzero(a, as_tuple=False):
+    """int64 (n, a.dim()) indices of the nonzero elements; a tuple of 1-D ones if ``as_tuple``."""
     xp = array_module(a._data)
     idx = xp.nonzero(a._data)
     if as_tuple:
@@ -367,10 +370,12 @@ def nonzero(a, as_tuple=False):
 
 
 def argwhere(a):
+    """int64 (n, a.dim()) indices of the nonzero elements, as ``torch.argwhere``."""
     return nonzero(a)
 
 
 def take_along_dim(a, indices, dim):
+    """Values of ``a`` at ``indices`` along ``dim``, as ``torch.take_along_dim`` (``gather``)."""
     return gather(a, dim, indices)
 
 
@@ -389,6 +394,7 @@ def sort(a, dim=-1, descending=False, stable=False):
 
 
 def argsort(a, dim=-1, descending=False, stable=False):
+    """int64 indices that sort ``a`` along ``dim`` (ascending unless ``descending``)."""
     return sort(a, dim, descending, stable)[1]
 
 
