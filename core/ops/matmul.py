@@ -60,6 +60,7 @@ def matmul(a, b):
 
 @autocast_op("mm")
 def mm(a, b):
+    """Matrix product of 2-D tensors: (n, m) @ (m, p) -> (n, p)."""
     if a._data.ndim != 2 or b._data.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got {a._data.ndim}D and {b._data.ndim}D")
     return matmul(a, b)
@@ -68,6 +69,7 @@ def mm(a, b):
 @autocast_op("bmm")
 @presents_as("BmmBackward0", "a", "b")
 def bmm(a, b):
+    """Batched matrix product of 3-D tensors: (b, n, m) @ (b, m, p) -> (b, n, p)."""
     if a._data.ndim != 3 or b._data.ndim != 3:
         raise RuntimeError(f"bmm: expected 3-D tensors, got {a._data.ndim}D and {b._data.ndim}D")
     if a._data.shape[0] != b._data.shape[0]:
@@ -77,6 +79,7 @@ def bmm(a, b):
 
 @autocast_op("dot")
 def dot(a, b):
+    """Inner product of two 1-D tensors of the same length, as a 0-d tensor."""
     if a._data.ndim != 1 or b._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")
     return matmul(a, b)
@@ -84,16 +87,19 @@ def dot(a, b):
 
 @autocast_op("mv")
 def mv(a, v):
+    """Matrix-vector product: (n, m) @ (m,) -> (n,)."""
     return matmul(a, v)
 
 
 @autocast_op("outer")
 def outer(a, b):
+    """Outer product of two vectors: (n,) and (m,) -> (n, m)."""
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
 @autocast_op("addmm")
 def addmm(bias, a, b, beta=1, alpha=1):
+    """``beta * bias + alpha * (a @ b)`` for 2-D ``a``, ``b``; ``bias`` broadcasts to the result."""
     out = matmul(a, b)
     if alpha != 1:
         out = out * alpha
@@ -102,6 +108,7 @@ def addmm(bias, a, b, beta=1, alpha=1):
 
 @autocast_op("baddbmm")
 def baddbmm(bias, a, b, beta=1, alpha=1):
+    """``beta * bias + alpha * (a @ b)`` for batches of matrices (3-D ``a``, ``b``)."""
     return addmm(bias, a, b, beta, alpha)
 
 
