@@ -102,49 +102,61 @@ class Tensor(InplaceMethods):
 
     @property
     def ndim(self):
+        """The number of dims (an int)."""
         return self._data.ndim
 
     def dim(self):
+        """The number of dims (an int); ``ndimension`` is the same method."""
         return self._data.ndim
 
     ndimension = dim
 
     def numel(self):
+        """The number of elements (an int); ``nelement`` is the same method."""
         return int(self._data.size)
 
     nelement = numel
 
     def element_size(self):
+        """The size of one element in bytes (an int)."""
         return self._data.itemsize
 
     @property
     def itemsize(self):
+        """The size of one element in bytes (an int)."""
         return self._data.itemsize
 
     @property
     def nbytes(self):
+        """The size of the data in bytes (an int)."""
         return self._data.nbytes
 
     def is_floating_point(self):
+        """True when the dtype is a floating-point one (float16/bfloat16/float32/float64)."""
         return _dt.is_float(self._data.dtype)
 
     def is_contiguous(self, memory_format=None):
+        """True when the data is laid out C-contiguously (row-major)."""
         return bool(self._data.flags.c_contiguous)
 
     def stride(self, dim=None):
+        """The strides in elements (a tuple), or the stride of dim ``dim`` (an int)."""
         strides = tuple(s // self._data.itemsize for s in self._data.strides)
         return strides if dim is None else strides[dim]
 
     def data_ptr(self):
+        """The address of the first element (an int): host memory on CPU, device memory on GPU."""
         d = self._data
         return d.ctypes.data if type(d) is np.ndarray else d.data.ptr
 
     @property
     def is_leaf(self):
+        """True when the tensor was not produced by a recorded op (no ``grad_fn``)."""
         return self._ctx is None
 
     @property
     def grad_fn(self):
+        """The autograd node that produced this tensor (None for leaves), named as PyTorch's."""
         from .autograd.node_names import presented
 
         if self._base is not None:
@@ -163,14 +175,17 @@ class Tensor(InplaceMethods):
 
     @property
     def T(self):
+        """The tensor with all its dims reversed."""
         return self.permute(*reversed(range(self._data.ndim)))
 
     @property
     def mT(self):
+        """The tensor with its last two dims swapped (batched matrix transpose)."""
         return self.transpose(-2, -1)
 
     # ------------------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
+        """Sets ``requires_grad`` in place (floating-point leaves only) and returns self."""
         if self._ctx is not None and not requires_grad:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
@@ -191,6 +206,7 @@ class Tensor(InplaceMethods):
         return t
 
     def detach_(self):
+        """Detaches this tensor from the graph in place (it becomes a leaf) and returns self."""
         self._ctx = None
         self.requires_grad = False
         return self
@@ -271,49 +287,63 @@ class Tensor(InplaceMethods):
         return out
 
     def cpu(self):
+        """This tensor on the CPU (self when it is already there)."""
         return self.to(CPU)
 
     def cuda(self, device=None):
+        """This tensor on a CUDA device (``device``: None, an index or a device; self if already there)."""
         return self.to(
             "cuda" if device is None else Device("cuda", device) if isinstance(device, int) else device
         )
 
     def type(self, dtype=None):
+        """With no argument the type name (``'visionlite.float32'``), else ``self.to(dtype)``."""
         if dtype is None:
             return f"visionlite.{self.dtype.name}"
         return self.to(dtype)
 
     def type_as(self, other):
+        """This tensor converted to ``other``'s dtype."""
         return self.to(other.dtype)
 
     def float(self):
+        """``self.to(float32)``."""
         return self.to(_dt.float32)
 
     def double(self):
+        """``self.to(float64)``."""
         return self.to(_dt.float64)
 
     def half(self):
+        """``self.to(float16)``."""
         return self.to(_dt.float16)
 
     def bfloat16(self):
+        """``self.to(bfloat16)`` (needs ``ml_dtypes``)."""
         return self.to("bfloat16")
 
     def long(self):
+        """``self.to(int64)``."""
         return self.to(_dt.int64)
 
     def int(self):
+        """``self.to(int32)``."""
         return self.to(_dt.int32)
 
     def short(self):
+        """``self.to(int16)``."""
         return self.to(_dt.int16)
 
     def byte(self):
+        """``self.to(uint8)``."""
         return self.to(_dt.uint8)
 
     def char(self):
+        """``self.to(int8)``."""
         return self.to(_dt.int8)
 
     def bool(self):
+        """``self.to(bool)``."""
         return self.to(_dt.bool_)
 
     def numpy(self, force=False):
@@ -342,6 +372,7 @@ class Tensor(InplaceMethods):
         return self._data.reshape(()).item() if type(self._data) is np.ndarray else self._data.get().item()
 
     def tolist(self):
+        """The data as nested Python lists of numbers (a number for a 0-d tensor)."""
         return self.__array__().tolist()
 
     def __float__(self):
