@@ -112,19 +112,23 @@ class InplaceMethods:
         return self._assign(op_fn(self._snapshot(), other))
 
     def add_(self, other, alpha=1):
+        """In-place ``self += alpha * other`` (broadcast, cast to self's dtype); returns self."""
         if alpha != 1:
             other = other * alpha
         return self._inplace_arith(other, array_module(self._data).add, _ops().add)
 
     def sub_(self, other, alpha=1):
+        """In-place ``self -= alpha * other`` (broadcast, cast to self's dtype); returns self."""
         if alpha != 1:
             other = other * alpha
         return self._inplace_arith(other, array_module(self._data).subtract, _ops().sub)
 
     def mul_(self, other):
+        """In-place ``self *= other`` (broadcast, cast to self's dtype); returns self."""
         return self._inplace_arith(other, array_module(self._data).multiply, _ops().mul)
 
     def div_(self, other, rounding_mode=None):
+        """In-place ``self /= other`` (``rounding_mode``: None, ``'trunc'`` or ``'floor'``); returns self."""
         if rounding_mode is not None:
             self._check_inplace()
             return self._assign(_ops().div(self._snapshot(), other, rounding_mode=rounding_mode))
@@ -202,9 +206,11 @@ class InplaceMethods:
         return self._wrap(array_module(self._data).zeros(self._data.shape, self._data.dtype))
 
     def zero_(self):
+        """Fills self with zeros in place; returns self."""
         return self.fill_(0)
 
     def fill_(self, value):
+        """Fills self in place with ``value`` (a number or a one-element tensor); returns self."""
         self._check_inplace()
         if isinstance(value, InplaceMethods):
             if value.numel() != 1:
@@ -222,30 +228,35 @@ class InplaceMethods:
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
+        """Fills self in place with samples from U(``a``, ``b``); returns self."""
         from .random import _fill_uniform
 
         self._check_inplace()
         return _fill_uniform(self, a, b, generator)
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
+        """Fills self in place with samples from N(``mean``, ``std`` squared); returns self."""
         from .random import _fill_normal
 
         self._check_inplace()
         return _fill_normal(self, mean, std, generator)
 
     def bernoulli_(self, p=0.5, generator=None):
+        """Fills self in place with 0/1 draws that are 1 with probability ``p``; returns self."""
         from .random import _fill_bernoulli
 
         self._check_inplace()
         return _fill_bernoulli(self, p, generator)
 
     def random_(self, low=0, high=None, generator=None):
+        """Fills self in place with integers from ``[low, high)`` (or ``[0, low)``); returns self."""
         from .random import _fill_randint
 
         self._check_inplace()
         return _fill_randint(self, low, high, generator)
 
     def exponential_(self, lambd=1.0, generator=None):
+        """Fills self in place with samples from Exp(``lambd``) (mean ``1 / lambd``); returns self."""
         from .random import _fill_exponential
 
         self._check_inplace()
