@@ -32,7 +32,7 @@ MODEL_MODULES = ("convnext", "efficientnet", "mnasnet", "regnet",
                  "vision_transformer", "segmentation.fcn", "segmentation.deeplabv3", "segmentation.lraspp",
                  "detection.faster_rcnn", "detection.mask_rcnn", "detection.keypoint_rcnn",
                  "detection.retinanet", "detection.fcos", "detection.ssd", "detection.ssdlite",
-                 "optical_flow.raft", "video.resnet", "video.s3d", "video.swin_transformer")
+                 "optical_flow.raft", "video.resnet", "video.s3d", "video.swin_transformer", "video.mvit")
 REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "weights.json")
 
 BUILTIN_MODELS: dict[str, Callable] = {}

@@ -21,7 +21,7 @@ ALL = ["r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v1_b", "mvit_v2_s", "swin
 FAST = {"r3d_18": (8, 48, 48), "mc3_18": (8, 48, 48), "r2plus1d_18": (8, 48, 48), "swin3d_t": (6, 68, 60)}
 # The rest at their working sizes (S3D's final 2x7x7 pool needs >= 14 frames of >= 209x209).
 SLOW = {"s3d": (14, 210, 210), "swin3d_t": (16, 224, 224), "swin3d_s": (16, 128, 128),
-        "swin3d_b": (16, 128, 128)}
+        "swin3d_b": (16, 128, 128), "mvit_v1_b": (16, 224, 224), "mvit_v2_s": (16, 224, 224)}
 
 
 def _clip(frames, height, width, tmp_path):
@@ -113,6 +113,27 @@ def test_logits_on_a_clip_match_torchvision(name, tmp_path):
 def test_logits_on_a_large_clip_match_torchvision(name, tmp_path):
     ours, theirs = _twins(name, tmp_path)
     _assert_same_logits(ours, theirs, _clip(*SLOW[name], tmp_path))
+
+
+def _small_mvit(v2):
+    """A 3-block MViT on 4x32x32 clips (2x8x8 tokens): pooled queries, keys/values and skip, channel growth,
+    and V2's relative positions, pooled-query residual and projection after the attention (or V1's absolute
+    positions and projection before it)."""
+    def build(video):
+        cfg = video.mvit.MSBlockConfig
+        empty, k3 = [], [3, 3, 3]
+        setting = [cfg(1, 16, 16, k3 if v2 else empty, k3, [1, 1, 1] if v2 else empty, [1, 4, 4]),
+                   cfg(2, 16, 32, k3, k3, [1, 2, 2], [1, 2, 2]),
+                   cfg(2, 32, 32, k3 if v2 else empty, k3, [1, 1, 1] if v2 else empty, [1, 1, 1])]
+        return video.MViT(spatial_size=(32, 32), temporal_size=4, block_setting=setting, residual_pool=v2,
+                          residual_with_cls_embed=False, rel_pos_embed=v2, proj_after_attn=v2, num_classes=10)
+    return build
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_small_mvit_on_a_clip_matches_torchvision(v2, tmp_path):
+    ours, theirs = _twins(f"mvit_{v2}", tmp_path, build=_small_mvit(v2))
+    _assert_same_logits(ours, theirs, _clip(4, 32, 32, tmp_path))
 
 
 def test_s3d_features_and_head_on_a_small_clip_match_torchvision(tmp_path):
