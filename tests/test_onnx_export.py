@@ -178,6 +178,25 @@ def test_writes_file_and_file_object(tmp_path):
     assert model.training is False
 
 
+def test_other_threads_ops_are_not_recorded():
+    import threading
+
+    model = _randomize(M.resnet18(num_classes=3))
+    stop = threading.Event()
+
+    def busy():  # ops in another thread while the export traces
+        while not stop.is_set():
+            (vl.randn(4, 4) @ vl.randn(4, 4)).relu()
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        check_model(model, 32)
+    finally:
+        stop.set()
+        t.join()
+
+
 def test_restores_training_mode_and_tracer():
     model = M.resnet18(num_classes=3)
     model.train()
@@ -314,6 +333,9 @@ def test_cli_export(tmp_path, capsys):
     code = cli.main(["--no-progress", "export", "resnet18.IMAGENET1K_V1", str(tmp_path / "x.onnx"),
                      "--no-weights"])
     assert code != 0 and "--no-weights" in capsys.readouterr().err
+    code = cli.main(["--no-progress", "export", "ssdlite320_mobilenet_v3_large", str(tmp_path / "x.onnx"),
+                     "--no-weights"])
+    assert code != 0 and "detection model" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
 
 

@@ -29,7 +29,8 @@ class Node:
         self.in_shapes, self.in_shapes2 = rec.in_shapes, rec2.in_shapes
         self.in_dtypes = rec.in_dtypes
         self.in_static = []  # per input: its value when it is an initializer, else None
-        self.fold = None  # (scale, shift) of a BatchNorm folded into this convolution
+        self.fold = None  # (weight, bias) of this convolution with the BatchNorm after it folded in
+        self.fold_names = None  # their initializer names
 
 
 class Builder:

@@ -8,6 +8,8 @@ tensor the new node) and through aliases. Values without a node are weights/buff
 identity) or constants the model built from nothing (captured by value).
 """
 
+import threading
+
 import numpy as np
 
 import visionlite.core.autograd.function as _function
@@ -112,7 +114,11 @@ def trace(model, inputs, kwargs=None):
         tr.keep.append(leaf)
         leaves.append(leaf)
 
+    me = threading.get_ident()
+
     def record(op, op_inputs, attrs, result):
+        if threading.get_ident() != me:  # another thread's ops (a data loader, another model): not ours
+            return
         ins = [_value_id(t, tr, params) for t in op_inputs]
         out = ("n", id(op), 0) if result._ctx is op else ("t", id(result))
         tr.produced[out] = len(tr.records)

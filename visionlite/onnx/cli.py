@@ -29,12 +29,16 @@ def add_parser(sub):
 
 def _model(spec, no_weights):
     from visionlite.cli import resolve_weights
-    from visionlite.models import get_model, get_model_builder, list_models
+    from visionlite.models import detection, get_model, get_model_builder, list_models
 
     name, _, member = spec.partition(".")
     name = name.lower()
     if name not in list_models():
         raise ValueError(f"unknown model {spec!r}; `visionlite models` lists them")
+    if name in list_models(module=detection):
+        raise ValueError(f"{name} is a detection model: its box selection (score thresholds, NMS) depends on "
+                         "the data, which export cannot record yet; classification and segmentation models "
+                         "export")
     if no_weights:
         if member:
             raise ValueError(f"{spec!r} names weights, but --no-weights asks for none; drop one of them")
@@ -62,7 +66,7 @@ def _input_size(weights, given):
 def run(args):
     """Build the model, export it, check the file with ``onnx.checker``; prints what it wrote."""
     import visionlite as vl
-    from visionlite.onnx import export
+    from visionlite.onnx import ExportError, export
 
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1, got {args.batch}")
@@ -71,7 +75,11 @@ def run(args):
     size = _input_size(weights, args.input_size)
     x = vl.randn(args.batch, 3, size, size)
     dynamic = {"input": {0: "batch"}} if args.dynamic_batch else None
-    proto = export(model, x, args.out, input_names=["input"], opset_version=args.opset, dynamic_axes=dynamic)
+    try:
+        proto = export(model, x, args.out, input_names=["input"], opset_version=args.opset,
+                       dynamic_axes=dynamic)
+    except ExportError as err:
+        raise ValueError(f"cannot export {args.spec}: {err}") from None
     import onnx
 
     onnx.checker.check_model(args.out)
