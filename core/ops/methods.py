@@ -94,6 +94,7 @@ def _new(make):
 
 
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``size`` filled with ``fill_value``, with self's dtype and device unless given."""
     from ..creation import full
 
     return full(
@@ -106,6 +107,7 @@ def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fals
 
 
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    """A copy of ``data`` as a tensor with self's dtype and device unless given."""
     from ..creation import tensor
 
     return tensor(
@@ -117,6 +119,7 @@ def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
 
 
 def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The sorted unique elements (flattened, or along ``dim``), plus inverse indices and counts if asked."""
     xp = self._array_module()
     res = xp.unique(self._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
     if not isinstance(res, tuple):
@@ -163,9 +166,47 @@ def _install_more(cls):
     cls.get_device = lambda self: self.device.index if self.device.type == "cuda" and \
         self.device.index is not None else (0 if self.device.type == "cuda" else -1)
     cls.is_nonzero = _is_nonzero
+    for name, doc in _DOCS.items():  # the lambdas and factory-made methods above get theirs here
+        fn = getattr(cls, name)
+        if fn.__module__ == __name__:  # never relabel an op shared with the functional API
+            fn.__doc__ = doc
+
+
+# One-line docstrings of the methods defined in this module without a ``def`` of their own.
+_DOCS = {
+    "new_zeros": "A zero tensor of ``size`` with self's dtype and device unless given.",
+    "new_ones": "A tensor of ones of ``size`` with self's dtype and device unless given.",
+    "new_empty": "An uninitialized tensor of ``size`` with self's dtype and device unless given.",
+    "view_as": "``self.view(other.shape)``.",
+    "reshape_as": "``self.reshape(other.shape)``.",
+    "expand_as": "``self.expand(other.shape)``: self broadcast to ``other``'s shape.",
+    "det": "Determinant of each square matrix in the last two dims, as ``torch.linalg.det``.",
+    "inverse": "Inverse of each square matrix in the last two dims, as ``torch.linalg.inv``.",
+    "logdet": "``log(det)`` of each square matrix (NaN for a negative determinant), as ``torch.logdet``.",
+    "slogdet": "``(sign, log(abs(det)))`` of each square matrix, as ``torch.slogdet``.",
+    "pinverse": "Moore-Penrose pseudo-inverse of the last two dims, as ``torch.pinverse``.",
+    "cholesky": "Removed from PyTorch (as here): raises, pointing at ``linalg.cholesky``.",
+    "svd": "``(U, S, V)`` with ``self = U diag(S) V^T`` (V, not Vh; reduced unless ``some=False``).",
+    "qr": "Removed from PyTorch (as here): raises, pointing at ``linalg.qr``.",
+    "clamp_min": "Self clamped from below at ``min``.",
+    "clamp_max": "Self clamped from above at ``max``.",
+    "adjoint": "The conjugate transpose of the last two dims (real dtypes: ``mT``).",
+    "conj": "The complex conjugate: self, as visionlite has no complex dtypes.",
+    "resolve_conj": "Self (no complex dtypes, so never a lazy conjugate).",
+    "resolve_neg": "Self (never a lazy negation).",
+    "conj_physical": "The complex conjugate: self, as visionlite has no complex dtypes.",
+    "is_complex": "False: visionlite has no complex dtypes.",
+    "is_conj": "False: visionlite has no complex dtypes.",
+    "is_neg": "False: visionlite has no lazy negation.",
+    "is_inference": "False: visionlite has no inference tensors.",
+    "is_signed": "True for signed dtypes (signed integers and floating point), False for bool and uint8.",
+    "is_same_size": "True when ``other`` has the same shape.",
+    "get_device": "The CUDA device index, or -1 for a CPU tensor.",
+}
 
 
 def _is_nonzero(self):
+    """The truth value of a one-element tensor (errors for more or fewer elements)."""
     if self.numel() != 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous" if self.numel()
                            else "Boolean value of Tensor with no values is ambiguous")
