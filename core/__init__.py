@@ -94,7 +94,12 @@ from .tensor import Size, Tensor
 bool = bool_  # noqa: A001  (visionlite.bool, as torch.bool)
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
-is_tensor = lambda obj: isinstance(obj, Tensor)  # noqa: E731
+
+
+def is_tensor(obj):
+    """True when ``obj`` is a visionlite Tensor, as ``torch.is_tensor``."""
+    return isinstance(obj, Tensor)
+
 
 from .out_arg import OUT_FUNCTIONS as _OUT_FUNCTIONS  # noqa: E402
 from .out_arg import with_out as _with_out  # noqa: E402
@@ -104,10 +109,12 @@ for _name in _OUT_FUNCTIONS:  # the public functions take out= (Tensor methods s
 
 
 def numel(t):
+    """The number of elements of tensor ``t`` (an int), as ``torch.numel``."""
     return t.numel()
 
 
 def is_floating_point(t):
+    """True when tensor ``t`` has a floating-point dtype, as ``torch.is_floating_point``."""
     return t.is_floating_point()
 
 
