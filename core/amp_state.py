@@ -75,27 +75,33 @@ def get_autocast_dtype(device_type):
 
 
 def set_autocast_dtype(device_type, dtype):
+    """Sets the dtype autocast casts to on ``device_type`` (``'cpu'`` or ``'cuda'``)."""
     _check_device_type(device_type)
     STATE.dtype[device_type] = dtype
 
 
 def is_autocast_cpu_enabled():
+    """True inside a CPU autocast region (``is_autocast_enabled('cpu')``)."""
     return is_autocast_enabled("cpu")
 
 
 def get_autocast_cpu_dtype():
+    """The CPU autocast dtype (``get_autocast_dtype('cpu')``, bfloat16 by default)."""
     return get_autocast_dtype("cpu")
 
 
 def get_autocast_gpu_dtype():
+    """The CUDA autocast dtype (``get_autocast_dtype('cuda')``, float16 by default)."""
     return get_autocast_dtype("cuda")
 
 
 def is_autocast_cache_enabled():
+    """True when autocast caches the casted weights within a region (the default)."""
     return STATE.cache_enabled
 
 
 def set_autocast_cache_enabled(enabled):
+    """Turns autocast's cache of casted weights on or off."""
     STATE.cache_enabled = bool(enabled)
 
 
