@@ -188,18 +188,22 @@ def _like(fn, a, dtype, device, requires_grad, *args):
 
 
 def zeros_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """Zeros with ``a``'s shape, and its dtype and device unless given."""
     return _like(zeros, a, dtype, device, requires_grad, a.shape)
 
 
 def ones_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """Ones with ``a``'s shape, and its dtype and device unless given."""
     return _like(ones, a, dtype, device, requires_grad, a.shape)
 
 
 def empty_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """An uninitialized tensor with ``a``'s shape, and its dtype and device unless given."""
     return _like(empty, a, dtype, device, requires_grad, a.shape)
 
 
 def full_like(a, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """A tensor of ``fill_value`` with ``a``'s shape, and its dtype and device unless given."""
     return full(
         a.shape,
         fill_value,
@@ -210,6 +214,7 @@ def full_like(a, fill_value, dtype=None, device=None, requires_grad=False, memor
 
 
 def rand_like(a, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform samples in [0, 1) with ``a``'s shape, and its dtype and device unless given."""
     return rand(
         a.shape,
         dtype=dtype or a.dtype,
@@ -220,6 +225,7 @@ def rand_like(a, dtype=None, device=None, requires_grad=False, generator=None):
 
 
 def randn_like(a, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal samples with ``a``'s shape, and its dtype and device unless given."""
     return randn(
         a.shape,
         dtype=dtype or a.dtype,
@@ -230,6 +236,7 @@ def randn_like(a, dtype=None, device=None, requires_grad=False, generator=None):
 
 
 def randint_like(a, low=0, high=None, dtype=None, device=None):
+    """Integers from ``[low, high)`` (``[0, low)`` with one bound) shaped and typed like ``a``."""
     if high is None:
         low, high = 0, low
     return randint(low, high, a.shape, dtype=dtype or a.dtype, device=device or a.device)
@@ -261,16 +268,19 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (default float dtype)."""
     xp = module_for(_device(device))
     return _finish(xp.linspace(start, end, int(steps)).astype(_dtype_np(dtype)), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``base ** linspace(start, end, steps)``: ``steps`` log-spaced values (default float dtype)."""
     xp = module_for(_device(device))
     return _finish((base ** xp.linspace(start, end, int(steps))).astype(_dtype_np(dtype)), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """An ``n`` x ``m`` (``m`` defaults to ``n``) 2-D tensor with ones on the diagonal, zeros elsewhere."""
     xp = module_for(_device(device))
     return _finish(xp.eye(n, n if m is None else m, dtype=_dtype_np(dtype)), requires_grad)
 
