@@ -146,6 +146,7 @@ def set_default_dtype(d):
 
 
 def get_default_dtype():
+    """The floating dtype used for Python floats and new float tensors (float32 unless set)."""
     return _default_float[0]
 
 
