@@ -69,4 +69,5 @@ def set_float32_matmul_precision(precision):
 
 
 def get_float32_matmul_precision():
+    """The setting last given to ``set_float32_matmul_precision`` (``'highest'`` by default)."""
     return _matmul_precision
