@@ -27,11 +27,13 @@ class Generator:
         return self
 
     def seed(self):
+        """Seeds this generator from a non-deterministic source and returns that seed (an int)."""
         s = int(np.random.SeedSequence().entropy % (2**63))
         self.manual_seed(s)
         return s
 
     def initial_seed(self):
+        """The seed this generator was last seeded with (an int)."""
         return self._seed
 
     def get_state(self):
@@ -39,6 +41,7 @@ class Generator:
         return {"seed": self._seed, "bit_generator": self._np.bit_generator.state}
 
     def set_state(self, state):
+        """Restores this generator's state from a ``get_state`` value."""
         self._seed = state["seed"]
         self._np = np.random.Generator(np.random.PCG64())
         self._np.bit_generator.state = state["bit_generator"]
@@ -59,18 +62,22 @@ def manual_seed(seed):
 
 
 def seed():
+    """Seeds the default generator from a non-deterministic source and returns that seed (an int)."""
     return default_generator.seed()
 
 
 def initial_seed():
+    """The seed the default generator was last seeded with (an int)."""
     return default_generator.initial_seed()
 
 
 def get_rng_state():
+    """The default generator's state (a picklable dict), to restore with ``set_rng_state``."""
     return default_generator.get_state()
 
 
 def set_rng_state(state):
+    """Restores the default generator's state from a ``get_rng_state`` value."""
     default_generator.set_state(state)
 
 
