@@ -2,7 +2,8 @@
 
 Eval-mode inference at 224x224 with batch 1 and 16 for resnet18, resnet50 and mobilenet_v2 (1 and 8 for
 swin_t and efficientnet_b0, 1 for convnext_tiny, regnet_y_800mf and vit_b_16; deeplabv3_mobilenet_v3_large
-at 520x520, batch 1; retinanet_resnet50_fpn on a 480x640 photo, which its transform resizes to 800x1067),
+at 520x520, batch 1; retinanet_resnet50_fpn on a 480x640 photo, which its transform resizes to 800x1067;
+r3d_18 on a 16x112x112 clip),
 and one training step (forward, cross-entropy, backward, SGD with momentum) of resnet18
 at batch 16; fasterrcnn_mobilenet_v3_large_320_fpn eval on a 480x640 photo and one training step on two
 (losses summed, backward, SGD).
@@ -48,6 +49,9 @@ INPUT_SIZE["fasterrcnn_mobilenet_v3_large_320_fpn"] = (480, 640)  # resized to 3
 INFERENCE += [("raft_small", 1)]
 FLOW = {"raft_small"}
 INPUT_SIZE["raft_small"] = (368, 496)
+# Video: R3D-18 on one 16x112x112 clip (its Kinetics preset's size); INPUT_SIZE is then (T, H, W).
+INFERENCE += [("r3d_18", 1)]
+INPUT_SIZE["r3d_18"] = (16, 112, 112)
 # Detection training step: Faster R-CNN on two photos with fixed boxes (the loss dict summed, SGD).
 DETECTION_TRAIN = ("fasterrcnn_mobilenet_v3_large_320_fpn", 2)
 
