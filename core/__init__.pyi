@@ -40,27 +40,27 @@ def acosh(input) -> Tensor:
 def add(a, b, alpha=...) -> Tensor:
     """``a + alpha * b`` with broadcasting."""
 def addcdiv(a, t1, t2, value=...) -> Tensor:
-    """As ``torch.addcdiv``."""
+    """``a + value * t1 / t2`` elementwise with broadcasting."""
 def addcmul(a, t1, t2, value=...) -> Tensor:
-    """As ``torch.addcmul``."""
+    """``a + value * t1 * t2`` elementwise with broadcasting."""
 def addmm(bias, a, b, beta=..., alpha=...) -> Tensor:
-    """As ``torch.addmm``."""
+    """``beta * bias + alpha * (a @ b)`` for 2-D ``a``, ``b``; ``bias`` broadcasts to the result."""
 def addmv(input, mat, vec, *, beta=..., alpha=...) -> Tensor:
-    """As ``torch.addmv``."""
+    """``beta * input + alpha * (mat @ vec)``: ``mat`` (n, m), ``vec`` (m,), ``input`` broadcast to (n,)."""
 def addr(input, vec1, vec2, *, beta=..., alpha=...) -> Tensor:
-    """As ``torch.addr``."""
+    """``beta * input + alpha * outer(vec1, vec2)``, ``input`` broadcast to ``(len(vec1), len(vec2))``."""
 def all(a, dim=..., keepdim=...) -> Tensor:
-    """As ``torch.all``."""
+    """Bool tensor: True where every element (over all or along ``dim``) is nonzero."""
 def allclose(a, b, rtol=..., atol=..., equal_nan=...) -> builtins.bool:
-    """As ``torch.allclose``."""
+    """A Python bool: ``abs(a - b) <= atol + rtol * abs(b)`` everywhere (NaNs equal if ``equal_nan``)."""
 def amax(a, dim=..., keepdim=...) -> Tensor:
-    """As ``torch.amax``."""
+    """The maximum over ``dim`` (an int or tuple; all dims by default); ties share the gradient."""
 def amin(a, dim=..., keepdim=...) -> Tensor:
-    """As ``torch.amin``."""
+    """The minimum over ``dim`` (an int or tuple; all dims by default); ties share the gradient."""
 def aminmax(input, *, dim=..., keepdim=...) -> Any:
-    """As ``torch.aminmax``."""
+    """Named tuple ``(min, max)`` over all elements or along ``dim``, as ``torch.aminmax``."""
 def any(a, dim=..., keepdim=...) -> Tensor:
-    """As ``torch.any``."""
+    """Bool tensor: True where some element (over all or along ``dim``) is nonzero."""
 def arange(start, end=..., step=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """Values from ``start`` (inclusive) to ``end`` (exclusive) by ``step``; ints give int64."""
 def arccos(input) -> Tensor:
@@ -82,11 +82,11 @@ def are_deterministic_algorithms_enabled():
 def argmax(a, dim=..., keepdim=...) -> Tensor:
     """Index of the maximum (first one on ties), over all elements or along ``dim``."""
 def argmin(a, dim=..., keepdim=...) -> Tensor:
-    """As ``torch.argmin``."""
+    """Index (int64) of the minimum (first one on ties), over all elements or along ``dim``."""
 def argsort(a, dim=..., descending=..., stable=...) -> Tensor:
-    """As ``torch.argsort``."""
+    """int64 indices that sort ``a`` along ``dim`` (ascending unless ``descending``)."""
 def argwhere(a) -> Tensor:
-    """As ``torch.argwhere``."""
+    """int64 (n, a.dim()) indices of the nonzero elements, as ``torch.argwhere``."""
 def as_tensor(data, dtype=..., device=...) -> Tensor:
     """Like ``tensor`` but shares memory with numpy arrays / tensors where no conversion is needed."""
 def asin(input) -> Tensor:
@@ -100,38 +100,38 @@ def atan2(input, other) -> Tensor:
 def atanh(input) -> Tensor:
     """Elementwise inverse hyperbolic tangent (any shape); integer inputs give the default float dtype."""
 def atleast_1d(*tensors) -> Tensor:
-    """As ``torch.atleast_1d``."""
+    """Each input with at least 1 dim (0-d becomes shape ``(1,)``); one tensor or a tuple."""
 def atleast_2d(*tensors) -> Tensor:
-    """As ``torch.atleast_2d``."""
+    """Each input with at least 2 dims (leading size-1 dims added); one tensor or a tuple."""
 def atleast_3d(*tensors) -> Tensor:
-    """As ``torch.atleast_3d``."""
+    """Each input with at least 3 dims (1-D ``(N,)`` -> ``(1, N, 1)``, 2-D gets a last dim)."""
 def baddbmm(bias, a, b, beta=..., alpha=...) -> Tensor:
-    """As ``torch.baddbmm``."""
+    """``beta * bias + alpha * (a @ b)`` for batches of matrices (3-D ``a``, ``b``)."""
 def bernoulli(p, generator=...) -> Tensor:
     """0/1 draws with probabilities ``p`` (a tensor)."""
 bfloat16: Any
 def bincount(input, weights=..., minlength=...) -> Tensor:
     """Counts of each non-negative integer in the 1-D ``input`` (weighted sums with ``weights``)."""
 def bitwise_and(a, b) -> Tensor:
-    """As ``torch.bitwise_and``."""
+    """Bitwise AND of integer/bool tensors (broadcast)."""
 def bitwise_not(a) -> Tensor:
-    """As ``torch.bitwise_not``."""
+    """Bitwise NOT of an integer tensor (logical NOT for a bool one)."""
 def bitwise_or(a, b) -> Tensor:
-    """As ``torch.bitwise_or``."""
+    """Bitwise OR of integer/bool tensors (broadcast)."""
 def bitwise_xor(a, b) -> Tensor:
-    """As ``torch.bitwise_xor``."""
+    """Bitwise XOR of integer/bool tensors (broadcast)."""
 def block_diag(*tensors) -> Tensor:
     """The tensors (0-, 1- or 2-D) placed along the diagonal of one 2-D tensor, zeros elsewhere."""
 def bmm(a, b) -> Tensor:
-    """As ``torch.bmm``."""
+    """Batched matrix product of 3-D tensors: (b, n, m) @ (b, m, p) -> (b, n, p)."""
 bool: dtype
 bool_: dtype
 def broadcast_shapes(*shapes) -> Tensor:
     """The shape the given shapes broadcast to."""
 def broadcast_tensors(*tensors) -> Tensor:
-    """As ``torch.broadcast_tensors``."""
+    """A tuple of the tensors, each expanded to their common broadcast shape."""
 def broadcast_to(a, shape) -> Tensor:
-    """As ``torch.broadcast_to``."""
+    """``a`` broadcast to ``shape``, as ``torch.broadcast_to`` (``expand`` with a shape)."""
 def bucketize(input, boundaries, *, out_int32=..., right=...) -> Tensor:
     """The bucket of each element of ``input`` given 1-D increasing ``boundaries``: ``i`` such that"""
 def can_cast(from_, to):
@@ -145,21 +145,21 @@ def cdist(x1, x2, p=..., compute_mode=...) -> Tensor:
 def ceil(a) -> Tensor:
     """Elementwise ceil; its gradient is zero."""
 def chunk(a, chunks, dim=...) -> Any:
-    """As ``torch.chunk``."""
+    """A tuple of at most ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long but the last."""
 def clamp(a, min=..., max=...) -> Tensor:
     """Limit values to ``[min, max]``; either bound may be None, a number or a Tensor."""
 def clamp_max(input, max) -> Tensor:
-    """As ``torch.clamp_max``."""
+    """``input`` clamped from above at ``max``, as ``torch.clamp_max``."""
 def clamp_min(input, min) -> Tensor:
-    """As ``torch.clamp_min``."""
+    """``input`` clamped from below at ``min``, as ``torch.clamp_min``."""
 def clear_autocast_cache():
     """Forget the cast copies of weights kept in the current autocast region."""
 def clip(a, min=..., max=...) -> Tensor:
-    """As ``torch.clip``."""
+    """``a`` clamped to ``[min, max]`` (either bound may be None; alias of ``clamp``)."""
 def clone(a, memory_format=...) -> Tensor:
-    """As ``torch.clone``."""
+    """A copy of ``a`` with its own data; gradients flow back to ``a``."""
 def column_stack(tensors) -> Tensor:
-    """As ``torch.column_stack``."""
+    """0-/1-D tensors as columns (``(N, 1)``) and 2-D ones joined along dim 1."""
 def compile(model=..., *, fullgraph=..., dynamic=..., backend=..., mode=..., options=..., disable=...):
     """``model`` itself: the options are accepted and ignored (there is nothing to compile)."""
 def concat(tensors, dim=...) -> Tensor:
@@ -167,17 +167,17 @@ def concat(tensors, dim=...) -> Tensor:
 def concatenate(tensors, dim=...) -> Tensor:
     """Join tensors along an existing dim (shapes must match elsewhere; dtypes are promoted)."""
 def contiguous(a, memory_format=...) -> Tensor:
-    """As ``torch.contiguous``."""
+    """``a`` itself when its data is C-contiguous, else a contiguous copy."""
 def copysign(input, other) -> Tensor:
     """``|input|`` with the sign (bit) of ``other``."""
 def corrcoef(input) -> Tensor:
-    """As ``torch.corrcoef``."""
+    """Pearson correlation matrix of the rows (variables) of a 1-D/2-D ``input``, clamped to [-1, 1]."""
 def cos(a) -> Tensor:
     """Elementwise cos; integer inputs are computed in the default float dtype."""
 def cosh(input) -> Tensor:
     """Elementwise cosh (any shape); integer inputs give the default float dtype."""
 def count_nonzero(a, dim=...) -> Tensor:
-    """As ``torch.count_nonzero``."""
+    """The number (int64) of nonzero elements, over all elements or along ``dim``."""
 def cov(input, *, correction=..., fweights=..., aweights=...) -> Tensor:
     """Covariance of the variables in the rows of ``input (vars, observations)`` (a 1-D input is one"""
 def cross(input, other, dim=...) -> Tensor:
@@ -189,13 +189,13 @@ def cummax(input, dim) -> Any:
 def cummin(input, dim) -> Any:
     """``(values, indices)``: the running minimum along ``dim`` and where it was found."""
 def cumprod(a, dim, dtype=...) -> Tensor:
-    """As ``torch.cumprod``."""
+    """Cumulative product along ``dim``, optionally computed in ``dtype``."""
 def cumsum(a, dim, dtype=...) -> Tensor:
-    """As ``torch.cumsum``."""
+    """Cumulative sum along ``dim``; integer and bool inputs give int64 unless ``dtype`` is given."""
 def deg2rad(input) -> Tensor:
     """Degrees to radians (integer inputs give the default float dtype)."""
 def detach(input) -> Tensor:
-    """As ``torch.detach``."""
+    """A tensor sharing ``input``'s data, cut out of the autograd graph."""
 def diag(input, diagonal=...) -> Tensor:
     """1-D input -> the square matrix with it on the ``diagonal``; 2-D input -> that diagonal (1-D)."""
 def diag_embed(input, offset=..., dim1=..., dim2=...) -> Tensor:
@@ -207,51 +207,51 @@ def diagonal(a, offset=..., dim1=..., dim2=...) -> Tensor:
 def diff(input, n=..., dim=..., prepend=..., append=...) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (bool tensors: ``!=`` of neighbours), after joining"""
 def dist(input, other, p=...) -> Tensor:
-    """As ``torch.dist``."""
+    """The ``p``-norm of ``input - other`` (broadcast) as a 0-d tensor."""
 def div(a, b, rounding_mode=...) -> Tensor:
     """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
 def divide(input, other, *, rounding_mode=...) -> Tensor:
-    """As ``torch.divide``."""
+    """``input / other`` with broadcasting, rounded per ``rounding_mode`` (None, ``'trunc'``, ``'floor'``)."""
 def dot(a, b) -> Tensor:
-    """As ``torch.dot``."""
+    """Inner product of two 1-D tensors of the same length, as a 0-d tensor."""
 double: dtype
 def dsplit(input, sections) -> Any:
-    """As ``torch.dsplit``."""
+    """A tuple of pieces split along dim 2 of a tensor with at least 3 dims, as ``torch.dsplit``."""
 def dstack(tensors) -> Tensor:
-    """As ``torch.dstack``."""
+    """Tensors joined depth-wise along dim 2 after ``atleast_3d``, as ``torch.dstack``."""
 e: builtins.float
 def einsum(equation, *operands) -> Tensor:
     """Einstein summation, built from permute/reshape/matmul-free broadcasting so gradients flow."""
 def empty(*size, dtype=..., device=..., requires_grad=..., memory_format=..., **kw) -> Tensor:
     """An uninitialised tensor (size given as for ``zeros``)."""
 def empty_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """As ``torch.empty_like``."""
+    """An uninitialized tensor with ``a``'s shape, and its dtype and device unless given."""
 def eq(a, b) -> Tensor:
-    """As ``torch.eq``."""
+    """Bool tensor of ``a == b`` (broadcast; ``b`` may be a number)."""
 def equal(a, b) -> builtins.bool:
     """True when both tensors have the same shape and elements."""
 def erf(a) -> Tensor:
     """Elementwise erf; integer inputs are computed in the default float dtype."""
 def erfc(input) -> Tensor:
-    """As ``torch.erfc``."""
+    """The complementary error function ``1 - erf(input)``, elementwise."""
 def exp(a) -> Tensor:
     """Elementwise exp; integer inputs are computed in the default float dtype."""
 def exp2(input) -> Tensor:
     """Elementwise ``2 ** input``; integer inputs give the default float dtype."""
 def expand(a, *sizes) -> Tensor:
-    """As ``torch.expand``."""
+    """``a`` broadcast to ``sizes`` (-1 keeps a dim; only size-1 dims grow; new dims go in front)."""
 def expm1(a) -> Tensor:
     """Elementwise expm1; integer inputs are computed in the default float dtype."""
 def eye(n, m=..., dtype=..., device=..., requires_grad=...) -> Tensor:
-    """As ``torch.eye``."""
+    """An ``n`` x ``m`` (``m`` defaults to ``n``) 2-D tensor with ones on the diagonal, zeros elsewhere."""
 def flatten(a, start_dim=..., end_dim=...) -> Tensor:
-    """As ``torch.flatten``."""
+    """Dims ``start_dim..end_dim`` merged into one (a 0-d tensor becomes 1-d), as ``torch.flatten``."""
 def flip(a, *dims) -> Tensor:
-    """As ``torch.flip``."""
+    """The elements in reverse order along each of ``dims``."""
 def fliplr(a) -> Tensor:
-    """As ``torch.fliplr``."""
+    """The columns (dim 1) in reverse order; needs at least 2 dims."""
 def flipud(a) -> Tensor:
-    """As ``torch.flipud``."""
+    """The rows (dim 0) in reverse order."""
 float: dtype
 float16: dtype
 float32: dtype
@@ -265,7 +265,7 @@ def floor_divide(input, other) -> Tensor:
 def fmax(input, other) -> Tensor:
     """Elementwise maximum ignoring NaN (NaN only where both are)."""
 def fmin(input, other) -> Tensor:
-    """As ``torch.fmin``."""
+    """Elementwise minimum ignoring NaN (NaN only where both are)."""
 def fmod(input, other) -> Tensor:
     """C-style remainder ``input - trunc(input / other) * other`` (sign of ``input``), broadcast."""
 def frac(input) -> Tensor:
@@ -275,43 +275,43 @@ def from_numpy(array) -> Tensor:
 def full(size, fill_value, dtype=..., device=..., requires_grad=...) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (its dtype inferred from the value)."""
 def full_like(a, fill_value, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """As ``torch.full_like``."""
+    """A tensor of ``fill_value`` with ``a``'s shape, and its dtype and device unless given."""
 def gather(a, dim, index) -> Tensor:
     """``out[i][j] = a[index[i][j]][j]`` along ``dim`` (index has the output's shape)."""
 def ge(a, b) -> Tensor:
-    """As ``torch.ge``."""
+    """Bool tensor of ``a >= b`` (broadcast; ``b`` may be a number)."""
 def gelu(a, approximate=...) -> Tensor:
     """GELU: ``x * Phi(x)``, exact (``approximate='none'``) or with the tanh approximation."""
 def get_autocast_cpu_dtype():
-    """As ``torch.get_autocast_cpu_dtype``."""
+    """The CPU autocast dtype (``get_autocast_dtype('cpu')``, bfloat16 by default)."""
 def get_autocast_dtype(device_type):
     """The dtype autocast casts to on ``device_type`` in this thread (bfloat16 on cpu, float16 on cuda by"""
 def get_autocast_gpu_dtype():
-    """As ``torch.get_autocast_gpu_dtype``."""
+    """The CUDA autocast dtype (``get_autocast_dtype('cuda')``, float16 by default)."""
 def get_default_device():
     """The device factory functions allocate on by default (``device(type='cpu')`` unless set)."""
 def get_default_dtype():
-    """As ``torch.get_default_dtype``."""
+    """The floating dtype used for Python floats and new float tensors (float32 unless set)."""
 def get_deterministic_debug_mode():
     """0, 1 or 2, as ``set_deterministic_debug_mode`` takes them."""
 def get_float32_matmul_precision():
-    """As ``torch.get_float32_matmul_precision``."""
+    """The setting last given to ``set_float32_matmul_precision`` (``'highest'`` by default)."""
 def get_num_interop_threads():
     """The inter-op thread count (``set_num_interop_threads``; default: the usable CPUs, as PyTorch)."""
 def get_num_threads():
     """The number of threads used for intra-op work (see ``set_num_threads``)."""
 def get_rng_state():
-    """As ``torch.get_rng_state``."""
+    """The default generator's state (a picklable dict), to restore with ``set_rng_state``."""
 def getitem(a, index) -> Tensor:
     """``a[index]``: basic indexing gives a view, advanced indexing (tensors, lists, masks) a copy."""
 def grad(outputs, inputs, grad_outputs=..., retain_graph=..., create_graph=..., allow_unused=..., materialize_grads=...):
     """Gradients of ``outputs`` with respect to ``inputs`` (a tuple), without touching ``.grad``."""
 def greater(input, other) -> Tensor:
-    """As ``torch.greater``."""
+    """Bool tensor of ``input > other`` (alias of ``gt``)."""
 def greater_equal(input, other) -> Tensor:
-    """As ``torch.greater_equal``."""
+    """Bool tensor of ``input >= other`` (alias of ``ge``)."""
 def gt(a, b) -> Tensor:
-    """As ``torch.gt``."""
+    """Bool tensor of ``a > b`` (broadcast; ``b`` may be a number)."""
 half: dtype
 def hamming_window(window_length, periodic=..., alpha=..., beta=..., *, dtype=..., device=..., requires_grad=...) -> Tensor:
     """``alpha - beta cos(2 pi k / N)``."""
@@ -322,9 +322,9 @@ def heaviside(input, values) -> Tensor:
 def histc(input, bins=..., min=..., max=...) -> Tensor:
     """Histogram of ``input`` in ``bins`` equal-width bins over ``[min, max]`` (the data's range when both"""
 def hsplit(input, sections) -> Any:
-    """As ``torch.hsplit``."""
+    """A tuple of pieces split along dim 1 (dim 0 for 1-D), as ``torch.hsplit``."""
 def hstack(tensors) -> Tensor:
-    """As ``torch.hstack``."""
+    """Tensors joined column-wise: along dim 0 for 1-d inputs, else dim 1, as ``torch.hstack``."""
 def hypot(input, other) -> Tensor:
     """Elementwise ``sqrt(input**2 + other**2)`` without intermediate overflow (broadcast)."""
 def index_add(input, dim, index, source, alpha=...) -> Tensor:
@@ -337,7 +337,7 @@ def index_select(a, dim, index) -> Tensor:
     """The entries of ``a`` at the 1-D ``index`` along ``dim``."""
 inf: builtins.float
 def initial_seed() -> Tensor:
-    """As ``torch.initial_seed``."""
+    """The seed the default generator was last seeded with (an int)."""
 def inner(input, other) -> Tensor:
     """Sum of products over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``."""
 int: dtype
@@ -346,55 +346,55 @@ int32: dtype
 int64: dtype
 int8: dtype
 def is_autocast_cache_enabled() -> builtins.bool:
-    """As ``torch.is_autocast_cache_enabled``."""
+    """True when autocast caches the casted weights within a region (the default)."""
 def is_autocast_cpu_enabled() -> builtins.bool:
-    """As ``torch.is_autocast_cpu_enabled``."""
+    """True inside a CPU autocast region (``is_autocast_enabled('cpu')``)."""
 def is_autocast_enabled(device_type=...) -> builtins.bool:
     """Whether autocast is on in this thread for ``device_type`` (``"cuda"`` when omitted, as PyTorch)."""
 def is_deterministic_algorithms_warn_only_enabled() -> builtins.bool:
     """True after ``use_deterministic_algorithms(True, warn_only=True)``."""
 def is_floating_point(t) -> builtins.bool:
-    """As ``torch.is_floating_point``."""
+    """True when tensor ``t`` has a floating-point dtype, as ``torch.is_floating_point``."""
 def is_grad_enabled(*args, **kwargs) -> builtins.bool:
     """Return a value for the context variable for the current context."""
 def is_inference_mode_enabled() -> builtins.bool:
     """True inside an active ``inference_mode`` block of this thread."""
 def is_tensor(obj) -> builtins.bool:
-    """As ``torch.is_tensor``."""
+    """True when ``obj`` is a visionlite Tensor, as ``torch.is_tensor``."""
 def isclose(a, b, rtol=..., atol=..., equal_nan=...) -> Tensor:
-    """As ``torch.isclose``."""
+    """Bool tensor of ``abs(a - b) <= atol + rtol * abs(b)`` (NaNs equal if ``equal_nan``)."""
 def isfinite(a) -> Tensor:
-    """As ``torch.isfinite``."""
+    """Bool tensor: True where ``a`` is neither NaN nor infinite."""
 def isin(elements, test_elements, *, assume_unique=..., invert=...) -> Tensor:
-    """As ``torch.isin``."""
+    """Bool tensor: True where an element of ``elements`` is in ``test_elements`` (``invert`` flips it)."""
 def isinf(a) -> Tensor:
-    """As ``torch.isinf``."""
+    """Bool tensor: True where ``a`` is +inf or -inf."""
 def isnan(a) -> Tensor:
-    """As ``torch.isnan``."""
+    """Bool tensor: True where ``a`` is NaN."""
 def kron(input, other) -> Tensor:
     """Kronecker product: shapes ``(a0, a1, ...)`` and ``(b0, b1, ...)`` give ``(a0*b0, a1*b1, ...)``."""
 def kthvalue(input, k, dim=..., keepdim=...) -> Any:
     """``(values, indices)`` of the ``k``-th smallest element (1-based) along ``dim``."""
 def le(a, b) -> Tensor:
-    """As ``torch.le``."""
+    """Bool tensor of ``a <= b`` (broadcast; ``b`` may be a number)."""
 def lerp(start, end, weight) -> Tensor:
     """``start + weight * (end - start)``."""
 def less(input, other) -> Tensor:
-    """As ``torch.less``."""
+    """Bool tensor of ``input < other`` (alias of ``lt``)."""
 def less_equal(input, other) -> Tensor:
-    """As ``torch.less_equal``."""
+    """Bool tensor of ``input <= other`` (alias of ``le``)."""
 def linspace(start, end, steps, dtype=..., device=..., requires_grad=...) -> Tensor:
-    """As ``torch.linspace``."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (default float dtype)."""
 def log(a) -> Tensor:
     """Elementwise log; integer inputs are computed in the default float dtype."""
 def log10(a) -> Tensor:
-    """As ``torch.log10``."""
+    """Base-10 logarithm, elementwise."""
 def log1p(a) -> Tensor:
     """Elementwise log1p; integer inputs are computed in the default float dtype."""
 def log2(a) -> Tensor:
-    """As ``torch.log2``."""
+    """Base-2 logarithm, elementwise."""
 def log_softmax(a, dim=..., dtype=...) -> Tensor:
-    """As ``torch.log_softmax``."""
+    """``log(softmax(a, dim))`` computed stably, optionally in ``dtype``."""
 def logaddexp(input, other) -> Tensor:
     """Elementwise ``log(exp(input) + exp(other))`` computed without overflow (broadcast)."""
 def logaddexp2(input, other) -> Tensor:
@@ -402,28 +402,28 @@ def logaddexp2(input, other) -> Tensor:
 def logcumsumexp(input, dim) -> Tensor:
     """``log(cumsum(exp(input)))`` along ``dim``, shifted by the running maximum of the whole dim."""
 def logical_and(a, b) -> Tensor:
-    """As ``torch.logical_and``."""
+    """Bool tensor: ``a`` and ``b`` both nonzero (broadcast)."""
 def logical_not(a) -> Tensor:
-    """As ``torch.logical_not``."""
+    """Bool tensor: True where ``a`` is zero."""
 def logical_or(a, b) -> Tensor:
-    """As ``torch.logical_or``."""
+    """Bool tensor: ``a`` or ``b`` nonzero (broadcast)."""
 def logical_xor(a, b) -> Tensor:
-    """As ``torch.logical_xor``."""
+    """Bool tensor: exactly one of ``a``, ``b`` nonzero (broadcast)."""
 def logit(input, eps=...) -> Tensor:
-    """As ``torch.logit``."""
+    """``log(x / (1 - x))`` elementwise, ``x`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
 def logspace(start, end, steps, base=..., dtype=..., device=..., requires_grad=...) -> Tensor:
-    """As ``torch.logspace``."""
+    """``base ** linspace(start, end, steps)``: ``steps`` log-spaced values (default float dtype)."""
 def logsumexp(a, dim, keepdim=...) -> Tensor:
     """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
 long: dtype
 def lt(a, b) -> Tensor:
-    """As ``torch.lt``."""
+    """Bool tensor of ``a < b`` (broadcast; ``b`` may be a number)."""
 def manual_seed(seed):
     """Seed the default generator (and so every random op that is not given its own)."""
 def masked_fill(a, mask, value) -> Tensor:
     """``a`` with ``value`` where the boolean ``mask`` (broadcast) is true."""
 def masked_select(a, mask) -> Tensor:
-    """As ``torch.masked_select``."""
+    """1-D tensor of the elements of ``a`` where the bool ``mask`` (broadcast) is True."""
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the extra dim removed."""
 def matrix_power(input, n) -> Tensor:
@@ -443,23 +443,23 @@ def min(a, dim=..., keepdim=...) -> Any:
 def minimum(a, b) -> Tensor:
     """Elementwise minimum with broadcasting and PyTorch's type promotion."""
 def mm(a, b) -> Tensor:
-    """As ``torch.mm``."""
+    """Matrix product of 2-D tensors: (n, m) @ (m, p) -> (n, p)."""
 def mode(input, dim=..., keepdim=...) -> Any:
     """``(values, indices)`` of the most frequent value along ``dim`` (the smallest on ties) and the"""
 def moveaxis(input, source, destination) -> Tensor:
-    """As ``torch.moveaxis``."""
+    """Dims at ``source`` moved to ``destination`` (alias of ``movedim``)."""
 def movedim(a, source, destination) -> Tensor:
-    """As ``torch.movedim``."""
+    """Dims at ``source`` moved to ``destination`` (ints or sequences), the others kept in order."""
 def msort(input) -> Tensor:
-    """As ``torch.msort``."""
+    """``input`` sorted along dim 0 (values only), as ``torch.msort``."""
 def mul(a, b) -> Tensor:
     """Elementwise mul with broadcasting and PyTorch's type promotion."""
 def multinomial(probs, num_samples, replacement=..., generator=...) -> Tensor:
     """Indices drawn from the rows of ``probs`` (1-D or 2-D, unnormalised weights)."""
 def multiply(input, other) -> Tensor:
-    """As ``torch.multiply``."""
+    """``input * other`` elementwise with broadcasting (alias of ``mul``)."""
 def mv(a, v) -> Tensor:
-    """As ``torch.mv``."""
+    """Matrix-vector product: (n, m) @ (m,) -> (n,)."""
 nan: builtins.float
 def nan_to_num(input, nan=..., posinf=..., neginf=...) -> Tensor:
     """``input`` with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the"""
@@ -472,43 +472,43 @@ def nanquantile(input, q, dim=..., keepdim=..., *, interpolation=...) -> Tensor:
 def nansum(input, dim=..., keepdim=..., *, dtype=...) -> Tensor:
     """Sum treating NaN as zero."""
 def narrow(a, dim, start, length) -> Tensor:
-    """As ``torch.narrow``."""
+    """The slice ``start:start + length`` of dim ``dim`` (negative ``start`` counts from the end)."""
 def ne(a, b) -> Tensor:
-    """As ``torch.ne``."""
+    """Bool tensor of ``a != b`` (broadcast; ``b`` may be a number)."""
 def neg(a) -> Tensor:
     """Elementwise neg; integer inputs are computed in the default float dtype."""
 def negative(input) -> Tensor:
-    """As ``torch.negative``."""
+    """``-input`` elementwise (alias of ``neg``)."""
 newaxis: Any
 def nonzero(a, as_tuple=...) -> Tensor:
-    """As ``torch.nonzero``."""
+    """int64 (n, a.dim()) indices of the nonzero elements; a tuple of 1-D ones if ``as_tuple``."""
 def norm(a, p=..., dim=..., keepdim=..., dtype=...) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any number."""
 def normal(mean=..., std=..., size=..., generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """Normal numbers with the given mean and std (numbers or tensors that broadcast)."""
 def not_equal(input, other) -> Tensor:
-    """As ``torch.not_equal``."""
+    """Bool tensor of ``input != other`` (alias of ``ne``)."""
 def numel(t) -> builtins.int:
-    """As ``torch.numel``."""
+    """The number of elements of tensor ``t`` (an int), as ``torch.numel``."""
 def one_hot(index, num_classes=...) -> Tensor:
     """Integer class indices ``(*)`` as int64 one-hot rows ``(*, num_classes)``."""
 def ones(*size, dtype=..., device=..., requires_grad=..., **kw) -> Tensor:
     """A tensor of ones (size given as for ``zeros``)."""
 def ones_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """As ``torch.ones_like``."""
+    """Ones with ``a``'s shape, and its dtype and device unless given."""
 def outer(a, b) -> Tensor:
-    """As ``torch.outer``."""
+    """Outer product of two vectors: (n,) and (m,) -> (n, m)."""
 def pad(input, pad, mode=..., value=...) -> Tensor:
     """Pad the last ``len(pad)//2`` dims of ``input``: ``pad = (left, right, top, bottom, ...)`` from the"""
 def permute(a, *dims) -> Tensor:
-    """As ``torch.permute``."""
+    """The dims reordered so that output dim ``i`` is input dim ``dims[i]``, as ``torch.permute``."""
 pi: builtins.float
 def positive(input) -> Tensor:
-    """As ``torch.positive``."""
+    """``input`` itself, as ``torch.positive``."""
 def pow(a, b) -> Tensor:
     """``a ** b`` elementwise; a or b may be a Python number."""
 def prod(a, dim=..., keepdim=..., dtype=...) -> Tensor:
-    """As ``torch.prod``."""
+    """The product over all elements or along ``dim``; integer and bool inputs give int64."""
 def promote_types(type1, type2):
     """The smallest dtype both ``type1`` and ``type2`` convert to without losing their category"""
 def put(input, index, source, accumulate=...) -> Tensor:
@@ -520,27 +520,27 @@ def rad2deg(input) -> Tensor:
 def rand(*size, generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """Uniform numbers in [0, 1)."""
 def rand_like(a, dtype=..., device=..., requires_grad=..., generator=...) -> Tensor:
-    """As ``torch.rand_like``."""
+    """Uniform samples in [0, 1) with ``a``'s shape, and its dtype and device unless given."""
 def randint(low=..., high=..., size=..., generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """Integers in [low, high); ``randint(high, size)`` also works."""
 def randint_like(a, low=..., high=..., dtype=..., device=...) -> Tensor:
-    """As ``torch.randint_like``."""
+    """Integers from ``[low, high)`` (``[0, low)`` with one bound) shaped and typed like ``a``."""
 def randn(*size, generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """Standard normal numbers."""
 def randn_like(a, dtype=..., device=..., requires_grad=..., generator=...) -> Tensor:
-    """As ``torch.randn_like``."""
+    """Standard normal samples with ``a``'s shape, and its dtype and device unless given."""
 def randperm(n, generator=..., dtype=..., device=..., requires_grad=...) -> Tensor:
     """A random permutation of ``0..n-1``."""
 def ravel(input) -> Tensor:
-    """As ``torch.ravel``."""
+    """``input`` flattened to 1-D, as ``torch.ravel``."""
 def reciprocal(a) -> Tensor:
-    """As ``torch.reciprocal``."""
+    """``1 / a`` elementwise (integer inputs give a float tensor)."""
 def relu(a) -> Tensor:
     """Elementwise relu; integer inputs are computed in the default float dtype."""
 def remainder(a, b) -> Tensor:
     """Python-style modulus (sign of the divisor); gradient 1 with respect to ``a``."""
 def repeat(a, *reps) -> Tensor:
-    """As ``torch.repeat``."""
+    """``a`` tiled ``reps[i]`` times along each dim (``len(reps) >= a.dim()``), as ``Tensor.repeat``."""
 def repeat_interleave(input, repeats=..., dim=..., *, output_size=...) -> Tensor:
     """Repeat each element (``repeats`` times, or ``repeats[i]`` times for element i) along ``dim`` (the"""
 def reshape(a, *shape) -> Tensor:
@@ -548,29 +548,29 @@ def reshape(a, *shape) -> Tensor:
 def result_type(tensor1, tensor2):
     """The dtype an elementwise op on ``tensor1`` and ``tensor2`` (Tensors or Python numbers) produces."""
 def roll(a, shifts, dims=...) -> Tensor:
-    """As ``torch.roll``."""
+    """Elements shifted by ``shifts`` along ``dims``, wrapping around (``dims=None``: the flat tensor)."""
 def rot90(input, k=..., dims=...) -> Tensor:
     """Rotate by 90 degrees ``k`` times in the plane ``dims``, from the first axis towards the second."""
 def round(a, decimals=...) -> Tensor:
     """Round half to even, as PyTorch does."""
 def row_stack(tensors) -> Tensor:
-    """As ``torch.row_stack``."""
+    """Tensors joined along dim 0 after ``atleast_2d`` (alias of ``vstack``)."""
 def rsqrt(a) -> Tensor:
     """Elementwise rsqrt; integer inputs are computed in the default float dtype."""
 def scatter(a, dim, index, src=..., value=..., reduce=...) -> Tensor:
     """Write ``src`` (a Tensor or a number) into a copy of ``a`` at ``index`` along ``dim``."""
 def scatter_add(a, dim, index, src) -> Tensor:
-    """As ``torch.scatter_add``."""
+    """``a`` with ``src`` values summed into the positions ``index`` gives along ``dim``."""
 def searchsorted(sorted_sequence, input, *, out_int32=..., right=..., side=..., sorter=...) -> Tensor:
     """Indices where ``input`` would be inserted in ``sorted_sequence`` (sorted along its last dim) to"""
 def seed() -> Tensor:
-    """As ``torch.seed``."""
+    """Seeds the default generator from a non-deterministic source and returns that seed (an int)."""
 def select(input, dim, index) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dim removed)."""
 def set_autocast_cache_enabled(enabled):
-    """As ``torch.set_autocast_cache_enabled``."""
+    """Turns autocast's cache of casted weights on or off."""
 def set_autocast_dtype(device_type, dtype):
-    """As ``torch.set_autocast_dtype``."""
+    """Sets the dtype autocast casts to on ``device_type`` (``'cpu'`` or ``'cuda'``)."""
 def set_autocast_enabled(device_type, enabled=...):
     """Switch autocast on or off for ``device_type`` in this thread (``set_autocast_enabled(flag)`` means"""
 def set_default_device(device):
@@ -588,7 +588,7 @@ def set_num_threads(n):
 def set_printoptions(precision=..., threshold=..., edgeitems=..., linewidth=..., profile=..., sci_mode=...):
     """Options for printing tensors, as ``torch.set_printoptions``: digits after the point (``precision``),"""
 def set_rng_state(state):
-    """As ``torch.set_rng_state``."""
+    """Restores the default generator's state from a ``get_rng_state`` value."""
 def setitem(a, index, value) -> Tensor:
     """``a[index] = value``, in place, with gradients to both ``a``'s old value and ``value``."""
 def sgn(input) -> Tensor:
@@ -599,7 +599,7 @@ def sigmoid(a) -> Tensor:
 def sign(a) -> Tensor:
     """Elementwise sign; its gradient is zero."""
 def signbit(input) -> Tensor:
-    """As ``torch.signbit``."""
+    """Bool tensor: True where the sign bit is set (negative numbers and -0.0)."""
 def silu(a) -> Tensor:
     """Elementwise silu; integer inputs are computed in the default float dtype."""
 def sin(a) -> Tensor:
@@ -609,7 +609,7 @@ def sinc(input) -> Tensor:
 def sinh(input) -> Tensor:
     """Elementwise sinh (any shape); integer inputs give the default float dtype."""
 def softmax(a, dim=..., dtype=...) -> Tensor:
-    """As ``torch.softmax``."""
+    """``exp(a) / sum(exp(a))`` along ``dim``, optionally computed in ``dtype``."""
 def sort(a, dim=..., descending=..., stable=...) -> Any:
     """(values, indices) sorted along ``dim``."""
 def split(a, split_size_or_sections, dim=...) -> Any:
@@ -617,31 +617,31 @@ def split(a, split_size_or_sections, dim=...) -> Any:
 def sqrt(a) -> Tensor:
     """Elementwise sqrt; integer inputs are computed in the default float dtype."""
 def square(a) -> Tensor:
-    """As ``torch.square``."""
+    """``a * a`` elementwise."""
 def squeeze(a, dim=...) -> Tensor:
-    """As ``torch.squeeze``."""
+    """Size-1 dims removed: all of them, or only those among ``dim`` (an int or a tuple)."""
 def stack(tensors, dim=...) -> Tensor:
     """Join same-shaped tensors along a new dim."""
 def std(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
     """Standard deviation (see ``var``)."""
 def std_mean(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Any:
-    """As ``torch.std_mean``."""
+    """``(std, mean)`` over ``dim`` (all elements by default) in one call, as ``torch.std_mean``."""
 def sub(a, b, alpha=...) -> Tensor:
     """``a - alpha * b`` with broadcasting."""
 def subtract(input, other, *, alpha=...) -> Tensor:
-    """As ``torch.subtract``."""
+    """``input - alpha * other`` elementwise with broadcasting (alias of ``sub``)."""
 def sum(a, dim=..., keepdim=..., dtype=...) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all); bool/int inputs sum to int64."""
 def swapaxes(a, dim0, dim1) -> Tensor:
-    """As ``torch.swapaxes``."""
+    """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
 def swapdims(input, dim0, dim1) -> Tensor:
-    """As ``torch.swapdims``."""
+    """Dims ``dim0`` and ``dim1`` swapped (alias of ``transpose``)."""
 def t(a) -> Tensor:
-    """As ``torch.t``."""
+    """The transpose of a tensor with at most 2 dims (0-d and 1-d come back as they are)."""
 def take(input, index) -> Tensor:
     """Elements of ``input`` read as 1-D at ``index`` (an integer tensor; the result has its shape)."""
 def take_along_dim(a, indices, dim) -> Tensor:
-    """As ``torch.take_along_dim``."""
+    """Values of ``a`` at ``indices`` along ``dim``, as ``torch.take_along_dim`` (``gather``)."""
 def tan(input) -> Tensor:
     """Elementwise tan (any shape); integer inputs give the default float dtype."""
 def tanh(a) -> Tensor:
@@ -653,52 +653,52 @@ def tensor_split(input, indices_or_sections, dim=...) -> Any:
 def tensordot(a, b, dims=..., out=...) -> Tensor:
     """Contract ``dims`` axes: an int (last ``dims`` of ``a`` with first ``dims`` of ``b``) or a pair of"""
 def tile(a, *reps) -> Tensor:
-    """As ``torch.tile``."""
+    """``a`` tiled ``reps[i]`` times along each dim; short ``reps`` are padded with 1s in front."""
 def topk(a, k, dim=..., largest=..., sorted=...) -> Any:
     """The ``k`` largest (or smallest) entries along ``dim`` as (values, indices)."""
 def trace(input) -> Tensor:
     """Sum of the main diagonal of a 2-D tensor (integer inputs sum to int64)."""
 def transpose(a, dim0, dim1) -> Tensor:
-    """As ``torch.transpose``."""
+    """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
 def tril(a, diagonal=...) -> Tensor:
-    """As ``torch.tril``."""
+    """The lower triangle of the last two dims (on and below diagonal ``diagonal``), zeros above."""
 def tril_indices(row, col, offset=..., *, dtype=..., device=..., layout=...) -> Tensor:
-    """As ``torch.tril_indices``."""
+    """int64 tensor (2, N): row and column indices of the lower triangle of a row x col matrix."""
 def triu(a, diagonal=...) -> Tensor:
-    """As ``torch.triu``."""
+    """The upper triangle of the last two dims (on and above diagonal ``diagonal``), zeros below."""
 def triu_indices(row, col, offset=..., *, dtype=..., device=..., layout=...) -> Tensor:
-    """As ``torch.triu_indices``."""
+    """int64 tensor (2, N): row and column indices of the upper triangle of a row x col matrix."""
 def true_divide(input, other, *, rounding_mode=...) -> Tensor:
-    """As ``torch.true_divide``."""
+    """``input / other`` with broadcasting, rounded per ``rounding_mode`` (None, ``'trunc'``, ``'floor'``)."""
 def trunc(a) -> Tensor:
     """Elementwise trunc; its gradient is zero."""
 uint8: dtype
 def unbind(a, dim=...) -> Any:
-    """As ``torch.unbind``."""
+    """A tuple of the slices along ``dim``, each with that dim removed."""
 def unflatten(a, dim, sizes) -> Tensor:
-    """As ``torch.unflatten``."""
+    """Dim ``dim`` split into ``sizes`` (one entry may be -1), as ``torch.unflatten``."""
 def unique(input, sorted=..., return_inverse=..., return_counts=..., dim=...) -> Any:
     """The distinct values (sorted), optionally with inverse indices and counts, as ``Tensor.unique``."""
 def unique_consecutive(input, return_inverse=..., return_counts=..., dim=...) -> Any:
     """Collapse each run of equal consecutive values (or slices along ``dim``) to one value."""
 def unravel_index(indices, shape) -> Tensor:
-    """As ``torch.unravel_index``."""
+    """Tuple of int64 tensors: the coordinates of flat ``indices`` in a tensor of ``shape``."""
 def unsqueeze(a, dim) -> Tensor:
-    """As ``torch.unsqueeze``."""
+    """A size-1 dim inserted at position ``dim`` (negative counts from the end of the result)."""
 def use_deterministic_algorithms(mode, *, warn_only=...):
     """Ask for deterministic algorithms (``mode``: bool); ``warn_only`` makes nondeterministic ops warn"""
 def var(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
     """Variance with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
 def var_mean(a, dim=..., unbiased=..., keepdim=..., correction=...) -> Any:
-    """As ``torch.var_mean``."""
+    """``(var, mean)`` over ``dim`` (all elements by default) in one call, as ``torch.var_mean``."""
 def vdot(input, other) -> Tensor:
-    """As ``torch.vdot``."""
+    """Dot product of two 1-D tensors as a 0-d tensor (real dtypes: same as ``dot``)."""
 def view(a, *shape) -> Tensor:
     """As ``reshape``, but (as in PyTorch) only for shapes that need no copy."""
 def vsplit(input, sections) -> Any:
-    """As ``torch.vsplit``."""
+    """A tuple of pieces split along dim 0 of a tensor with at least 2 dims, as ``torch.vsplit``."""
 def vstack(tensors) -> Tensor:
-    """As ``torch.vstack``."""
+    """Tensors joined row-wise along dim 0, 1-d inputs taken as rows ``(1, N)``, as ``torch.vstack``."""
 def where(cond, a=..., b=...) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``where(cond)`` is ``nonzero``."""
 def xlogy(input, other) -> Tensor:
@@ -706,7 +706,7 @@ def xlogy(input, other) -> Tensor:
 def zeros(*size, dtype=..., device=..., requires_grad=..., **kw) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
 def zeros_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """As ``torch.zeros_like``."""
+    """Zeros with ``a``'s shape, and its dtype and device unless given."""
 
 __all__ = [
     'Function',

@@ -22,7 +22,7 @@ class Tensor:
         """The tensor's ``H``."""
     @property
     def T(self) -> Tensor:
-        """The tensor's ``T``."""
+        """The tensor with all its dims reversed."""
     def __abs__(self) -> Tensor:
         """As ``torch.Tensor.__abs__``."""
     def __add__(self, other) -> Tensor:
@@ -52,9 +52,9 @@ class Tensor:
     def __hash__(self) -> builtins.int:  # type: ignore[override]
         """As ``torch.Tensor.__hash__``."""
     def __iadd__(self, other, alpha=...) -> Tensor:
-        """As ``torch.Tensor.__iadd__``."""
+        """In-place ``self += alpha * other`` (broadcast, cast to self's dtype); returns self."""
     def __imul__(self, other) -> Tensor:
-        """As ``torch.Tensor.__imul__``."""
+        """In-place ``self *= other`` (broadcast, cast to self's dtype); returns self."""
     def __index__(self) -> builtins.int:
         """As ``torch.Tensor.__index__``."""
     def __init__(self, data, dtype=..., device=..., requires_grad=...) -> None:
@@ -66,11 +66,11 @@ class Tensor:
     def __ipow__(self, *args, **kwargs) -> Tensor:
         """In-place ``pow``."""
     def __isub__(self, other, alpha=...) -> Tensor:
-        """As ``torch.Tensor.__isub__``."""
+        """In-place ``self -= alpha * other`` (broadcast, cast to self's dtype); returns self."""
     def __iter__(self) -> Iterator[Tensor]:
         """As ``torch.Tensor.__iter__``."""
     def __itruediv__(self, other, rounding_mode=...) -> Tensor:
-        """As ``torch.Tensor.__itruediv__``."""
+        """In-place ``self /= other`` (``rounding_mode``: None, ``'trunc'`` or ``'floor'``); returns self."""
     def __le__(self, other) -> Tensor:  # type: ignore[override]
         """As ``torch.Tensor.__le__``."""
     def __len__(self) -> builtins.int:
@@ -144,35 +144,35 @@ class Tensor:
     def add(self, b, alpha=...) -> Tensor:
         """``a + alpha * b`` with broadcasting."""
     def add_(self, other, alpha=...) -> Tensor:
-        """As ``torch.Tensor.add_``."""
+        """In-place ``self += alpha * other`` (broadcast, cast to self's dtype); returns self."""
     def addcdiv(self, t1, t2, value=...) -> Tensor:
-        """As ``torch.Tensor.addcdiv``."""
+        """``a + value * t1 / t2`` elementwise with broadcasting."""
     def addcdiv_(self, *args, **kwargs) -> Tensor:
         """In-place ``addcdiv``."""
     def addcmul(self, t1, t2, value=...) -> Tensor:
-        """As ``torch.Tensor.addcmul``."""
+        """``a + value * t1 * t2`` elementwise with broadcasting."""
     def addcmul_(self, *args, **kwargs) -> Tensor:
         """In-place ``addcmul``."""
     def addmm(self, a, b, beta=..., alpha=...) -> Tensor:
-        """As ``torch.Tensor.addmm``."""
+        """``beta * bias + alpha * (a @ b)`` for 2-D ``a``, ``b``; ``bias`` broadcasts to the result."""
     def addmv(self, mat, vec, *, beta=..., alpha=...) -> Tensor:
-        """As ``torch.Tensor.addmv``."""
+        """``beta * input + alpha * (mat @ vec)``: ``mat`` (n, m), ``vec`` (m,), ``input`` broadcast to (n,)."""
     def addr(self, vec1, vec2, *, beta=..., alpha=...) -> Tensor:
-        """As ``torch.Tensor.addr``."""
+        """``beta * input + alpha * outer(vec1, vec2)``, ``input`` broadcast to ``(len(vec1), len(vec2))``."""
     def adjoint(self) -> Tensor:
-        """As ``torch.Tensor.adjoint``."""
+        """The conjugate transpose of the last two dims (real dtypes: ``mT``)."""
     def all(self, dim=..., keepdim=...) -> Tensor:
-        """As ``torch.Tensor.all``."""
+        """Bool tensor: True where every element (over all or along ``dim``) is nonzero."""
     def allclose(self, b, rtol=..., atol=..., equal_nan=...) -> builtins.bool:
-        """As ``torch.Tensor.allclose``."""
+        """A Python bool: ``abs(a - b) <= atol + rtol * abs(b)`` everywhere (NaNs equal if ``equal_nan``)."""
     def amax(self, dim=..., keepdim=...) -> Tensor:
-        """As ``torch.Tensor.amax``."""
+        """The maximum over ``dim`` (an int or tuple; all dims by default); ties share the gradient."""
     def amin(self, dim=..., keepdim=...) -> Tensor:
-        """As ``torch.Tensor.amin``."""
+        """The minimum over ``dim`` (an int or tuple; all dims by default); ties share the gradient."""
     def aminmax(self, *, dim=..., keepdim=...) -> Any:
-        """As ``torch.Tensor.aminmax``."""
+        """Named tuple ``(min, max)`` over all elements or along ``dim``, as ``torch.aminmax``."""
     def any(self, dim=..., keepdim=...) -> Tensor:
-        """As ``torch.Tensor.any``."""
+        """Bool tensor: True where some element (over all or along ``dim``) is nonzero."""
     def arccos(self) -> Tensor:
         """Elementwise arccosine (any shape); integer inputs give the default float dtype."""
     def arccos_(self, *args, **kwargs) -> Tensor:
@@ -204,11 +204,11 @@ class Tensor:
     def argmax(self, dim=..., keepdim=...) -> Tensor:
         """Index of the maximum (first one on ties), over all elements or along ``dim``."""
     def argmin(self, dim=..., keepdim=...) -> Tensor:
-        """As ``torch.Tensor.argmin``."""
+        """Index (int64) of the minimum (first one on ties), over all elements or along ``dim``."""
     def argsort(self, dim=..., descending=..., stable=...) -> Tensor:
-        """As ``torch.Tensor.argsort``."""
+        """int64 indices that sort ``a`` along ``dim`` (ascending unless ``descending``)."""
     def argwhere(self) -> Tensor:
-        """As ``torch.Tensor.argwhere``."""
+        """int64 (n, a.dim()) indices of the nonzero elements, as ``torch.argwhere``."""
     def asin(self) -> Tensor:
         """Elementwise arcsine (any shape); integer inputs give the default float dtype."""
     def asin_(self, *args, **kwargs) -> Tensor:
@@ -232,71 +232,71 @@ class Tensor:
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``; scalars need no ``gradient``."""
     def baddbmm(self, a, b, beta=..., alpha=...) -> Tensor:
-        """As ``torch.Tensor.baddbmm``."""
+        """``beta * bias + alpha * (a @ b)`` for batches of matrices (3-D ``a``, ``b``)."""
     def bernoulli_(self, p=..., generator=...) -> Tensor:
-        """As ``torch.Tensor.bernoulli_``."""
+        """Fills self in place with 0/1 draws that are 1 with probability ``p``; returns self."""
     def bfloat16(self) -> Tensor:
-        """As ``torch.Tensor.bfloat16``."""
+        """``self.to(bfloat16)`` (needs ``ml_dtypes``)."""
     def bincount(self, weights=..., minlength=...) -> Tensor:
         """Counts of each non-negative integer in the 1-D ``input`` (weighted sums with ``weights``)."""
     def bitwise_and(self, b) -> Tensor:
-        """As ``torch.Tensor.bitwise_and``."""
+        """Bitwise AND of integer/bool tensors (broadcast)."""
     def bitwise_and_(self, *args, **kwargs) -> Tensor:
         """In-place ``bitwise_and``."""
     def bitwise_not(self) -> Tensor:
-        """As ``torch.Tensor.bitwise_not``."""
+        """Bitwise NOT of an integer tensor (logical NOT for a bool one)."""
     def bitwise_not_(self, *args, **kwargs) -> Tensor:
         """In-place ``bitwise_not``."""
     def bitwise_or(self, b) -> Tensor:
-        """As ``torch.Tensor.bitwise_or``."""
+        """Bitwise OR of integer/bool tensors (broadcast)."""
     def bitwise_or_(self, *args, **kwargs) -> Tensor:
         """In-place ``bitwise_or``."""
     def bitwise_xor(self, b) -> Tensor:
-        """As ``torch.Tensor.bitwise_xor``."""
+        """Bitwise XOR of integer/bool tensors (broadcast)."""
     def bitwise_xor_(self, *args, **kwargs) -> Tensor:
         """In-place ``bitwise_xor``."""
     def bmm(self, b) -> Tensor:
-        """As ``torch.Tensor.bmm``."""
+        """Batched matrix product of 3-D tensors: (b, n, m) @ (b, m, p) -> (b, n, p)."""
     def bool(self) -> Tensor:
-        """As ``torch.Tensor.bool``."""
+        """``self.to(bool)``."""
     def broadcast_to(self, shape) -> Tensor:
-        """As ``torch.Tensor.broadcast_to``."""
+        """``a`` broadcast to ``shape``, as ``torch.broadcast_to`` (``expand`` with a shape)."""
     def byte(self) -> Tensor:
-        """As ``torch.Tensor.byte``."""
+        """``self.to(uint8)``."""
     def ceil(self) -> Tensor:
         """Elementwise ceil; its gradient is zero."""
     def ceil_(self, *args, **kwargs) -> Tensor:
         """In-place ``ceil``."""
     def char(self) -> Tensor:
-        """As ``torch.Tensor.char``."""
+        """``self.to(int8)``."""
     def cholesky(self, *args, **kwargs) -> Tensor:
-        """As ``torch.Tensor.cholesky``."""
+        """Removed from PyTorch (as here): raises, pointing at ``linalg.cholesky``."""
     def chunk(self, chunks, dim=...) -> Any:
-        """As ``torch.Tensor.chunk``."""
+        """A tuple of at most ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long but the last."""
     def clamp(self, min=..., max=...) -> Tensor:
         """Limit values to ``[min, max]``; either bound may be None, a number or a Tensor."""
     def clamp_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp``."""
     def clamp_max(self, max) -> Tensor:
-        """As ``torch.Tensor.clamp_max``."""
+        """Self clamped from above at ``max``."""
     def clamp_max_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp_max``."""
     def clamp_min(self, min) -> Tensor:
-        """As ``torch.Tensor.clamp_min``."""
+        """Self clamped from below at ``min``."""
     def clamp_min_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp_min``."""
     def clip(self, min=..., max=...) -> Tensor:
-        """As ``torch.Tensor.clip``."""
+        """``a`` clamped to ``[min, max]`` (either bound may be None; alias of ``clamp``)."""
     def clip_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp``."""
     def clone(self, memory_format=...) -> Tensor:
-        """As ``torch.Tensor.clone``."""
+        """A copy of ``a`` with its own data; gradients flow back to ``a``."""
     def conj(self) -> Tensor:
-        """As ``torch.Tensor.conj``."""
+        """The complex conjugate: self, as visionlite has no complex dtypes."""
     def conj_physical(self) -> Tensor:
-        """As ``torch.Tensor.conj_physical``."""
+        """The complex conjugate: self, as visionlite has no complex dtypes."""
     def contiguous(self, memory_format=...) -> Tensor:
-        """As ``torch.Tensor.contiguous``."""
+        """``a`` itself when its data is C-contiguous, else a contiguous copy."""
     def copy_(self, src, non_blocking=...) -> Tensor:
         """Copy ``src`` (broadcast, cast, moved across devices) into this tensor's storage."""
     def copysign(self, other) -> Tensor:
@@ -304,7 +304,7 @@ class Tensor:
     def copysign_(self, *args, **kwargs) -> Tensor:
         """In-place ``copysign``."""
     def corrcoef(self) -> Tensor:
-        """As ``torch.Tensor.corrcoef``."""
+        """Pearson correlation matrix of the rows (variables) of a 1-D/2-D ``input``, clamped to [-1, 1]."""
     def cos(self) -> Tensor:
         """Elementwise cos; integer inputs are computed in the default float dtype."""
     def cos_(self, *args, **kwargs) -> Tensor:
@@ -314,40 +314,40 @@ class Tensor:
     def cosh_(self, *args, **kwargs) -> Tensor:
         """In-place ``cosh``."""
     def count_nonzero(self, dim=...) -> Tensor:
-        """As ``torch.Tensor.count_nonzero``."""
+        """The number (int64) of nonzero elements, over all elements or along ``dim``."""
     def cov(self, *, correction=..., fweights=..., aweights=...) -> Tensor:
         """Covariance of the variables in the rows of ``input (vars, observations)`` (a 1-D input is one"""
     def cpu(self) -> Tensor:
-        """As ``torch.Tensor.cpu``."""
+        """This tensor on the CPU (self when it is already there)."""
     def cross(self, other, dim=...) -> Tensor:
         """Cross product of 3-vectors along ``dim`` (None: the first dim of size 3, PyTorch's old default)."""
     def cuda(self, device=...) -> Tensor:
-        """As ``torch.Tensor.cuda``."""
+        """This tensor on a CUDA device (``device``: None, an index or a device; self if already there)."""
     def cummax(self, dim) -> Any:
         """``(values, indices)``: the running maximum along ``dim`` and where it was found."""
     def cummin(self, dim) -> Any:
         """``(values, indices)``: the running minimum along ``dim`` and where it was found."""
     def cumprod(self, dim, dtype=...) -> Tensor:
-        """As ``torch.Tensor.cumprod``."""
+        """Cumulative product along ``dim``, optionally computed in ``dtype``."""
     def cumprod_(self, *args, **kwargs) -> Tensor:
         """In-place ``cumprod``."""
     def cumsum(self, dim, dtype=...) -> Tensor:
-        """As ``torch.Tensor.cumsum``."""
+        """Cumulative sum along ``dim``; integer and bool inputs give int64 unless ``dtype`` is given."""
     def cumsum_(self, *args, **kwargs) -> Tensor:
         """In-place ``cumsum``."""
     data: Tensor
     def data_ptr(self) -> builtins.int:
-        """As ``torch.Tensor.data_ptr``."""
+        """The address of the first element (an int): host memory on CPU, device memory on GPU."""
     def deg2rad(self) -> Tensor:
         """Degrees to radians (integer inputs give the default float dtype)."""
     def deg2rad_(self, *args, **kwargs) -> Tensor:
         """In-place ``deg2rad``."""
     def det(self, *args, **kwargs) -> Tensor:
-        """As ``torch.Tensor.det``."""
+        """Determinant of each square matrix in the last two dims, as ``torch.linalg.det``."""
     def detach(self) -> Tensor:
         """A Tensor sharing storage with this one, cut from the graph."""
     def detach_(self) -> Tensor:
-        """As ``torch.Tensor.detach_``."""
+        """Detaches this tensor from the graph in place (it becomes a leaf) and returns self."""
     @property
     def device(self) -> Device:
         """The tensor's ``device``."""
@@ -362,30 +362,30 @@ class Tensor:
     def diff(self, n=..., dim=..., prepend=..., append=...) -> Tensor:
         """The ``n``-th forward difference along ``dim`` (bool tensors: ``!=`` of neighbours), after joining"""
     def dim(self) -> builtins.int:
-        """As ``torch.Tensor.dim``."""
+        """The number of dims (an int); ``ndimension`` is the same method."""
     def dist(self, other, p=...) -> Tensor:
-        """As ``torch.Tensor.dist``."""
+        """The ``p``-norm of ``input - other`` (broadcast) as a 0-d tensor."""
     def div(self, b, rounding_mode=...) -> Tensor:
         """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
     def div_(self, other, rounding_mode=...) -> Tensor:
-        """As ``torch.Tensor.div_``."""
+        """In-place ``self /= other`` (``rounding_mode``: None, ``'trunc'`` or ``'floor'``); returns self."""
     def divide(self, b, rounding_mode=...) -> Tensor:
         """True division (integers give floats); ``rounding_mode`` 'floor' or 'trunc' as in PyTorch."""
     def divide_(self, *args, **kwargs) -> Tensor:
         """In-place ``divide``."""
     def dot(self, b) -> Tensor:
-        """As ``torch.Tensor.dot``."""
+        """Inner product of two 1-D tensors of the same length, as a 0-d tensor."""
     def double(self) -> Tensor:
-        """As ``torch.Tensor.double``."""
+        """``self.to(float64)``."""
     def dsplit(self, sections) -> Any:
-        """As ``torch.Tensor.dsplit``."""
+        """A tuple of pieces split along dim 2 of a tensor with at least 3 dims, as ``torch.dsplit``."""
     @property
     def dtype(self) -> dtype:
         """The tensor's ``dtype``."""
     def element_size(self) -> builtins.int:
-        """As ``torch.Tensor.element_size``."""
+        """The size of one element in bytes (an int)."""
     def eq(self, b) -> Tensor:
-        """As ``torch.Tensor.eq``."""
+        """Bool tensor of ``a == b`` (broadcast; ``b`` may be a number)."""
     def eq_(self, *args, **kwargs) -> Tensor:
         """In-place ``eq``."""
     def equal(self, b) -> builtins.bool:
@@ -395,7 +395,7 @@ class Tensor:
     def erf_(self, *args, **kwargs) -> Tensor:
         """In-place ``erf``."""
     def erfc(self) -> Tensor:
-        """As ``torch.Tensor.erfc``."""
+        """The complementary error function ``1 - erf(input)``, elementwise."""
     def erfc_(self, *args, **kwargs) -> Tensor:
         """In-place ``erfc``."""
     def exp(self) -> Tensor:
@@ -407,27 +407,27 @@ class Tensor:
     def exp_(self, *args, **kwargs) -> Tensor:
         """In-place ``exp``."""
     def expand(self, *sizes) -> Tensor:
-        """As ``torch.Tensor.expand``."""
+        """``a`` broadcast to ``sizes`` (-1 keeps a dim; only size-1 dims grow; new dims go in front)."""
     def expand_as(self, other) -> Tensor:
-        """As ``torch.Tensor.expand_as``."""
+        """``self.expand(other.shape)``: self broadcast to ``other``'s shape."""
     def expm1(self) -> Tensor:
         """Elementwise expm1; integer inputs are computed in the default float dtype."""
     def expm1_(self, *args, **kwargs) -> Tensor:
         """In-place ``expm1``."""
     def exponential_(self, lambd=..., generator=...) -> Tensor:
-        """As ``torch.Tensor.exponential_``."""
+        """Fills self in place with samples from Exp(``lambd``) (mean ``1 / lambd``); returns self."""
     def fill_(self, value) -> Tensor:
-        """As ``torch.Tensor.fill_``."""
+        """Fills self in place with ``value`` (a number or a one-element tensor); returns self."""
     def flatten(self, start_dim=..., end_dim=...) -> Tensor:
-        """As ``torch.Tensor.flatten``."""
+        """Dims ``start_dim..end_dim`` merged into one (a 0-d tensor becomes 1-d), as ``torch.flatten``."""
     def flip(self, *dims) -> Tensor:
-        """As ``torch.Tensor.flip``."""
+        """The elements in reverse order along each of ``dims``."""
     def fliplr(self) -> Tensor:
-        """As ``torch.Tensor.fliplr``."""
+        """The columns (dim 1) in reverse order; needs at least 2 dims."""
     def flipud(self) -> Tensor:
-        """As ``torch.Tensor.flipud``."""
+        """The rows (dim 0) in reverse order."""
     def float(self) -> Tensor:
-        """As ``torch.Tensor.float``."""
+        """``self.to(float32)``."""
     def float_power(self, exponent) -> Tensor:
         """``input ** exponent`` in double precision."""
     def float_power_(self, *args, **kwargs) -> Tensor:
@@ -443,7 +443,7 @@ class Tensor:
     def fmax(self, other) -> Tensor:
         """Elementwise maximum ignoring NaN (NaN only where both are)."""
     def fmin(self, other) -> Tensor:
-        """As ``torch.Tensor.fmin``."""
+        """Elementwise minimum ignoring NaN (NaN only where both are)."""
     def fmod(self, other) -> Tensor:
         """C-style remainder ``input - trunc(input / other) * other`` (sign of ``input``), broadcast."""
     def fmod_(self, *args, **kwargs) -> Tensor:
@@ -455,28 +455,28 @@ class Tensor:
     def gather(self, dim, index) -> Tensor:
         """``out[i][j] = a[index[i][j]][j]`` along ``dim`` (index has the output's shape)."""
     def ge(self, b) -> Tensor:
-        """As ``torch.Tensor.ge``."""
+        """Bool tensor of ``a >= b`` (broadcast; ``b`` may be a number)."""
     def ge_(self, *args, **kwargs) -> Tensor:
         """In-place ``ge``."""
     def get_device(self) -> builtins.int:
-        """As ``torch.Tensor.get_device``."""
+        """The CUDA device index, or -1 for a CPU tensor."""
     @property
     def grad_fn(self) -> Any:
-        """The tensor's ``grad_fn``."""
+        """The autograd node that produced this tensor (None for leaves), named as PyTorch's."""
     def greater(self, b) -> Tensor:
-        """As ``torch.Tensor.greater``."""
+        """Bool tensor of ``a > b`` (broadcast; ``b`` may be a number)."""
     def greater_(self, *args, **kwargs) -> Tensor:
         """In-place ``greater``."""
     def greater_equal(self, other) -> Tensor:
-        """As ``torch.Tensor.greater_equal``."""
+        """Bool tensor of ``input >= other`` (alias of ``ge``)."""
     def greater_equal_(self, *args, **kwargs) -> Tensor:
         """In-place ``greater_equal``."""
     def gt(self, b) -> Tensor:
-        """As ``torch.Tensor.gt``."""
+        """Bool tensor of ``a > b`` (broadcast; ``b`` may be a number)."""
     def gt_(self, *args, **kwargs) -> Tensor:
         """In-place ``gt``."""
     def half(self) -> Tensor:
-        """As ``torch.Tensor.half``."""
+        """``self.to(float16)``."""
     def heaviside(self, values) -> Tensor:
         """Step function: 0 where ``input < 0``, ``values`` where ``input == 0``, 1 where ``input > 0``."""
     def heaviside_(self, *args, **kwargs) -> Tensor:
@@ -484,7 +484,7 @@ class Tensor:
     def histc(self, bins=..., min=..., max=...) -> Tensor:
         """Histogram of ``input`` in ``bins`` equal-width bins over ``[min, max]`` (the data's range when both"""
     def hsplit(self, sections) -> Any:
-        """As ``torch.Tensor.hsplit``."""
+        """A tuple of pieces split along dim 1 (dim 0 for 1-D), as ``torch.hsplit``."""
     def hypot(self, other) -> Tensor:
         """Elementwise ``sqrt(input**2 + other**2)`` without intermediate overflow (broadcast)."""
     def hypot_(self, *args, **kwargs) -> Tensor:
@@ -506,15 +506,15 @@ class Tensor:
     def inner(self, other) -> Tensor:
         """Sum of products over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``."""
     def int(self) -> Tensor:
-        """As ``torch.Tensor.int``."""
+        """``self.to(int32)``."""
     def inverse(self, *args, **kwargs) -> Tensor:
-        """As ``torch.Tensor.inverse``."""
+        """Inverse of each square matrix in the last two dims, as ``torch.linalg.inv``."""
     def is_complex(self) -> builtins.bool:
-        """As ``torch.Tensor.is_complex``."""
+        """False: visionlite has no complex dtypes."""
     def is_conj(self) -> builtins.bool:
-        """As ``torch.Tensor.is_conj``."""
+        """False: visionlite has no complex dtypes."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
-        """As ``torch.Tensor.is_contiguous``."""
+        """True when the data is laid out C-contiguously (row-major)."""
     @property
     def is_cpu(self) -> builtins.bool:
         """The tensor's ``is_cpu``."""
@@ -522,18 +522,18 @@ class Tensor:
     def is_cuda(self) -> builtins.bool:
         """The tensor's ``is_cuda``."""
     def is_floating_point(self) -> builtins.bool:
-        """As ``torch.Tensor.is_floating_point``."""
+        """True when the dtype is a floating-point one (float16/bfloat16/float32/float64)."""
     @property
     def is_hpu(self) -> builtins.bool:
         """The tensor's ``is_hpu``."""
     def is_inference(self) -> builtins.bool:
-        """As ``torch.Tensor.is_inference``."""
+        """False: visionlite has no inference tensors."""
     @property
     def is_ipu(self) -> builtins.bool:
         """The tensor's ``is_ipu``."""
     @property
     def is_leaf(self) -> builtins.bool:
-        """The tensor's ``is_leaf``."""
+        """True when the tensor was not produced by a recorded op (no ``grad_fn``)."""
     @property
     def is_maia(self) -> builtins.bool:
         """The tensor's ``is_maia``."""
@@ -550,19 +550,19 @@ class Tensor:
     def is_mtia(self) -> builtins.bool:
         """The tensor's ``is_mtia``."""
     def is_neg(self) -> builtins.bool:
-        """As ``torch.Tensor.is_neg``."""
+        """False: visionlite has no lazy negation."""
     @property
     def is_nested(self) -> builtins.bool:
         """The tensor's ``is_nested``."""
     def is_nonzero(self) -> builtins.bool:
-        """As ``torch.Tensor.is_nonzero``."""
+        """The truth value of a one-element tensor (errors for more or fewer elements)."""
     @property
     def is_quantized(self) -> builtins.bool:
         """The tensor's ``is_quantized``."""
     def is_same_size(self, other) -> builtins.bool:
-        """As ``torch.Tensor.is_same_size``."""
+        """True when ``other`` has the same shape."""
     def is_signed(self) -> builtins.bool:
-        """As ``torch.Tensor.is_signed``."""
+        """True for signed dtypes (signed integers and floating point), False for bool and uint8."""
     @property
     def is_sparse(self) -> builtins.bool:
         """The tensor's ``is_sparse``."""
@@ -579,24 +579,24 @@ class Tensor:
     def is_xpu(self) -> builtins.bool:
         """The tensor's ``is_xpu``."""
     def isclose(self, b, rtol=..., atol=..., equal_nan=...) -> Tensor:
-        """As ``torch.Tensor.isclose``."""
+        """Bool tensor of ``abs(a - b) <= atol + rtol * abs(b)`` (NaNs equal if ``equal_nan``)."""
     def isfinite(self) -> Tensor:
-        """As ``torch.Tensor.isfinite``."""
+        """Bool tensor: True where ``a`` is neither NaN nor infinite."""
     def isinf(self) -> Tensor:
-        """As ``torch.Tensor.isinf``."""
+        """Bool tensor: True where ``a`` is +inf or -inf."""
     def isnan(self) -> Tensor:
-        """As ``torch.Tensor.isnan``."""
+        """Bool tensor: True where ``a`` is NaN."""
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
     @property
     def itemsize(self) -> builtins.int:
-        """The tensor's ``itemsize``."""
+        """The size of one element in bytes (an int)."""
     def kron(self, other) -> Tensor:
         """Kronecker product: shapes ``(a0, a1, ...)`` and ``(b0, b1, ...)`` give ``(a0*b0, a1*b1, ...)``."""
     def kthvalue(self, k, dim=..., keepdim=...) -> Any:
         """``(values, indices)`` of the ``k``-th smallest element (1-based) along ``dim``."""
     def le(self, b) -> Tensor:
-        """As ``torch.Tensor.le``."""
+        """Bool tensor of ``a <= b`` (broadcast; ``b`` may be a number)."""
     def le_(self, *args, **kwargs) -> Tensor:
         """In-place ``le``."""
     def lerp(self, end, weight) -> Tensor:
@@ -604,17 +604,17 @@ class Tensor:
     def lerp_(self, *args, **kwargs) -> Tensor:
         """In-place ``lerp``."""
     def less(self, b) -> Tensor:
-        """As ``torch.Tensor.less``."""
+        """Bool tensor of ``a < b`` (broadcast; ``b`` may be a number)."""
     def less_(self, *args, **kwargs) -> Tensor:
         """In-place ``less``."""
     def less_equal(self, other) -> Tensor:
-        """As ``torch.Tensor.less_equal``."""
+        """Bool tensor of ``input <= other`` (alias of ``le``)."""
     def less_equal_(self, *args, **kwargs) -> Tensor:
         """In-place ``less_equal``."""
     def log(self) -> Tensor:
         """Elementwise log; integer inputs are computed in the default float dtype."""
     def log10(self) -> Tensor:
-        """As ``torch.Tensor.log10``."""
+        """Base-10 logarithm, elementwise."""
     def log10_(self, *args, **kwargs) -> Tensor:
         """In-place ``log10``."""
     def log1p(self) -> Tensor:
@@ -622,13 +622,13 @@ class Tensor:
     def log1p_(self, *args, **kwargs) -> Tensor:
         """In-place ``log1p``."""
     def log2(self) -> Tensor:
-        """As ``torch.Tensor.log2``."""
+        """Base-2 logarithm, elementwise."""
     def log2_(self, *args, **kwargs) -> Tensor:
         """In-place ``log2``."""
     def log_(self, *args, **kwargs) -> Tensor:
         """In-place ``log``."""
     def log_softmax(self, dim=..., dtype=...) -> Tensor:
-        """As ``torch.Tensor.log_softmax``."""
+        """``log(softmax(a, dim))`` computed stably, optionally in ``dtype``."""
     def logaddexp(self, other) -> Tensor:
         """Elementwise ``log(exp(input) + exp(other))`` computed without overflow (broadcast)."""
     def logaddexp2(self, other) -> Tensor:
@@ -636,33 +636,33 @@ class Tensor:
     def logcumsumexp(self, dim) -> Tensor:
         """``log(cumsum(exp(input)))`` along ``dim``, shifted by the running maximum of the whole dim."""
     def logdet(self, *args, **kwargs) -> Tensor:
-        """As ``torch.Tensor.logdet``."""
+        """``log(det)`` of each square matrix (NaN for a negative determinant), as ``torch.logdet``."""
     def logical_and(self, b) -> Tensor:
-        """As ``torch.Tensor.logical_and``."""
+        """Bool tensor: ``a`` and ``b`` both nonzero (broadcast)."""
     def logical_and_(self, *args, **kwargs) -> Tensor:
         """In-place ``logical_and``."""
     def logical_not(self) -> Tensor:
-        """As ``torch.Tensor.logical_not``."""
+        """Bool tensor: True where ``a`` is zero."""
     def logical_not_(self, *args, **kwargs) -> Tensor:
         """In-place ``logical_not``."""
     def logical_or(self, b) -> Tensor:
-        """As ``torch.Tensor.logical_or``."""
+        """Bool tensor: ``a`` or ``b`` nonzero (broadcast)."""
     def logical_or_(self, *args, **kwargs) -> Tensor:
         """In-place ``logical_or``."""
     def logical_xor(self, b) -> Tensor:
-        """As ``torch.Tensor.logical_xor``."""
+        """Bool tensor: exactly one of ``a``, ``b`` nonzero (broadcast)."""
     def logical_xor_(self, *args, **kwargs) -> Tensor:
         """In-place ``logical_xor``."""
     def logit(self, eps=...) -> Tensor:
-        """As ``torch.Tensor.logit``."""
+        """``log(x / (1 - x))`` elementwise, ``x`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
     def logit_(self, *args, **kwargs) -> Tensor:
         """In-place ``logit``."""
     def logsumexp(self, dim, keepdim=...) -> Tensor:
         """``log(sum(exp(a)))`` along ``dim``, computed without overflow."""
     def long(self) -> Tensor:
-        """As ``torch.Tensor.long``."""
+        """``self.to(int64)``."""
     def lt(self, b) -> Tensor:
-        """As ``torch.Tensor.lt``."""
+        """Bool tensor of ``a < b`` (broadcast; ``b`` may be a number)."""
     def lt_(self, *args, **kwargs) -> Tensor:
         """In-place ``lt``."""
     @property
@@ -670,13 +670,13 @@ class Tensor:
         """The tensor's ``mH``."""
     @property
     def mT(self) -> Tensor:
-        """The tensor's ``mT``."""
+        """The tensor with its last two dims swapped (batched matrix transpose)."""
     def masked_fill(self, mask, value) -> Tensor:
         """``a`` with ``value`` where the boolean ``mask`` (broadcast) is true."""
     def masked_fill_(self, *args, **kwargs) -> Tensor:
         """In-place ``masked_fill``."""
     def masked_select(self, mask) -> Tensor:
-        """As ``torch.Tensor.masked_select``."""
+        """1-D tensor of the elements of ``a`` where the bool ``mask`` (broadcast) is True."""
     def matmul(self, b) -> Tensor:
         """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the extra dim removed."""
     def matrix_power(self, n) -> Tensor:
@@ -698,25 +698,25 @@ class Tensor:
     def minimum_(self, *args, **kwargs) -> Tensor:
         """In-place ``minimum``."""
     def mm(self, b) -> Tensor:
-        """As ``torch.Tensor.mm``."""
+        """Matrix product of 2-D tensors: (n, m) @ (m, p) -> (n, p)."""
     def mode(self, dim=..., keepdim=...) -> Any:
         """``(values, indices)`` of the most frequent value along ``dim`` (the smallest on ties) and the"""
     def moveaxis(self, source, destination) -> Tensor:
-        """As ``torch.Tensor.moveaxis``."""
+        """Dims at ``source`` moved to ``destination`` (alias of ``movedim``)."""
     def movedim(self, source, destination) -> Tensor:
-        """As ``torch.Tensor.movedim``."""
+        """Dims at ``source`` moved to ``destination`` (ints or sequences), the others kept in order."""
     def msort(self) -> Tensor:
-        """As ``torch.Tensor.msort``."""
+        """``input`` sorted along dim 0 (values only), as ``torch.msort``."""
     def mul(self, b) -> Tensor:
         """Elementwise mul with broadcasting and PyTorch's type promotion."""
     def mul_(self, other) -> Tensor:
-        """As ``torch.Tensor.mul_``."""
+        """In-place ``self *= other`` (broadcast, cast to self's dtype); returns self."""
     def multiply(self, b) -> Tensor:
         """Elementwise mul with broadcasting and PyTorch's type promotion."""
     def multiply_(self, *args, **kwargs) -> Tensor:
         """In-place ``multiply``."""
     def mv(self, v) -> Tensor:
-        """As ``torch.Tensor.mv``."""
+        """Matrix-vector product: (n, m) @ (m,) -> (n,)."""
     def nan_to_num(self, nan=..., posinf=..., neginf=...) -> Tensor:
         """``input`` with NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the"""
     def nan_to_num_(self, *args, **kwargs) -> Tensor:
@@ -730,17 +730,17 @@ class Tensor:
     def nansum(self, dim=..., keepdim=..., *, dtype=...) -> Tensor:
         """Sum treating NaN as zero."""
     def narrow(self, dim, start, length) -> Tensor:
-        """As ``torch.Tensor.narrow``."""
+        """The slice ``start:start + length`` of dim ``dim`` (negative ``start`` counts from the end)."""
     @property
     def nbytes(self) -> builtins.int:
-        """The tensor's ``nbytes``."""
+        """The size of the data in bytes (an int)."""
     @property
     def ndim(self) -> builtins.int:
-        """The tensor's ``ndim``."""
+        """The number of dims (an int)."""
     def ndimension(self) -> builtins.int:
-        """As ``torch.Tensor.ndimension``."""
+        """The number of dims (an int); ``ndimension`` is the same method."""
     def ne(self, b) -> Tensor:
-        """As ``torch.Tensor.ne``."""
+        """Bool tensor of ``a != b`` (broadcast; ``b`` may be a number)."""
     def ne_(self, *args, **kwargs) -> Tensor:
         """In-place ``ne``."""
     def neg(self) -> Tensor:
@@ -752,51 +752,51 @@ class Tensor:
     def negative_(self, *args, **kwargs) -> Tensor:
         """In-place ``negative``."""
     def nelement(self) -> builtins.int:
-        """As ``torch.Tensor.nelement``."""
+        """The number of elements (an int); ``nelement`` is the same method."""
     def new_empty(self, *size, dtype=..., device=..., requires_grad=...) -> Tensor:
-        """As ``torch.Tensor.new_empty``."""
+        """An uninitialized tensor of ``size`` with self's dtype and device unless given."""
     def new_full(self, size, fill_value, dtype=..., device=..., requires_grad=...) -> Tensor:
-        """As ``torch.Tensor.new_full``."""
+        """A tensor of ``size`` filled with ``fill_value``, with self's dtype and device unless given."""
     def new_ones(self, *size, dtype=..., device=..., requires_grad=...) -> Tensor:
-        """As ``torch.Tensor.new_ones``."""
+        """A tensor of ones of ``size`` with self's dtype and device unless given."""
     def new_tensor(self, data, dtype=..., device=..., requires_grad=...) -> Tensor:
-        """As ``torch.Tensor.new_tensor``."""
+        """A copy of ``data`` as a tensor with self's dtype and device unless given."""
     def new_zeros(self, *size, dtype=..., device=..., requires_grad=...) -> Tensor:
-        """As ``torch.Tensor.new_zeros``."""
+        """A zero tensor of ``size`` with self's dtype and device unless given."""
     def nonzero(self, as_tuple=...) -> Tensor:
-        """As ``torch.Tensor.nonzero``."""
+        """int64 (n, a.dim()) indices of the nonzero elements; a tuple of 1-D ones if ``as_tuple``."""
     def norm(self, p=..., dim=..., keepdim=..., dtype=...) -> Tensor:
         """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any number."""
     def normal_(self, mean=..., std=..., generator=...) -> Tensor:
-        """As ``torch.Tensor.normal_``."""
+        """Fills self in place with samples from N(``mean``, ``std`` squared); returns self."""
     def not_equal(self, other) -> Tensor:
-        """As ``torch.Tensor.not_equal``."""
+        """Bool tensor of ``input != other`` (alias of ``ne``)."""
     def not_equal_(self, *args, **kwargs) -> Tensor:
         """In-place ``not_equal``."""
     def numel(self) -> builtins.int:
-        """As ``torch.Tensor.numel``."""
+        """The number of elements (an int); ``nelement`` is the same method."""
     def numpy(self, force=...) -> Any:
         """The CPU numpy array (shares memory). Tensors that require grad need ``.detach()`` first."""
     def outer(self, b) -> Tensor:
-        """As ``torch.Tensor.outer``."""
+        """Outer product of two vectors: (n,) and (m,) -> (n, m)."""
     def permute(self, *dims) -> Tensor:
-        """As ``torch.Tensor.permute``."""
+        """The dims reordered so that output dim ``i`` is input dim ``dims[i]``, as ``torch.permute``."""
     def pinverse(self, *args, **kwargs) -> Tensor:
-        """As ``torch.Tensor.pinverse``."""
+        """Moore-Penrose pseudo-inverse of the last two dims, as ``torch.pinverse``."""
     def positive(self) -> Tensor:
-        """As ``torch.Tensor.positive``."""
+        """``input`` itself, as ``torch.positive``."""
     def pow(self, b) -> Tensor:
         """``a ** b`` elementwise; a or b may be a Python number."""
     def pow_(self, *args, **kwargs) -> Tensor:
         """In-place ``pow``."""
     def prod(self, dim=..., keepdim=..., dtype=...) -> Tensor:
-        """As ``torch.Tensor.prod``."""
+        """The product over all elements or along ``dim``; integer and bool inputs give int64."""
     def put(self, index, source, accumulate=...) -> Tensor:
         """``input`` read as 1-D with ``source`` written (or added, ``accumulate``) at ``index``."""
     def put_(self, *args, **kwargs) -> Tensor:
         """In-place ``put``."""
     def qr(self, *args, **kwargs) -> Any:
-        """As ``torch.Tensor.qr``."""
+        """Removed from PyTorch (as here): raises, pointing at ``linalg.qr``."""
     def quantile(self, q, dim=..., keepdim=..., *, interpolation=...) -> Tensor:
         """The ``q``-quantiles (a number or 1-D tensor in [0, 1]) of all elements or along ``dim``."""
     def rad2deg(self) -> Tensor:
@@ -804,14 +804,14 @@ class Tensor:
     def rad2deg_(self, *args, **kwargs) -> Tensor:
         """In-place ``rad2deg``."""
     def random_(self, low=..., high=..., generator=...) -> Tensor:
-        """As ``torch.Tensor.random_``."""
+        """Fills self in place with integers from ``[low, high)`` (or ``[0, low)``); returns self."""
     def ravel(self) -> Tensor:
-        """As ``torch.Tensor.ravel``."""
+        """``input`` flattened to 1-D, as ``torch.ravel``."""
     @property
     def real(self) -> Tensor:
         """The tensor's ``real``."""
     def reciprocal(self) -> Tensor:
-        """As ``torch.Tensor.reciprocal``."""
+        """``1 / a`` elementwise (integer inputs give a float tensor)."""
     def reciprocal_(self, *args, **kwargs) -> Tensor:
         """In-place ``reciprocal``."""
     def register_hook(self, hook) -> Any:
@@ -825,26 +825,26 @@ class Tensor:
     def remainder_(self, *args, **kwargs) -> Tensor:
         """In-place ``remainder``."""
     def repeat(self, *reps) -> Tensor:
-        """As ``torch.Tensor.repeat``."""
+        """``a`` tiled ``reps[i]`` times along each dim (``len(reps) >= a.dim()``), as ``Tensor.repeat``."""
     def repeat_interleave(self, repeats=..., dim=..., *, output_size=...) -> Tensor:
         """Repeat each element (``repeats`` times, or ``repeats[i]`` times for element i) along ``dim`` (the"""
     def requires_grad_(self, requires_grad=...) -> Tensor:
-        """As ``torch.Tensor.requires_grad_``."""
+        """Sets ``requires_grad`` in place (floating-point leaves only) and returns self."""
     def reshape(self, *shape) -> Tensor:
         """The same elements in a new shape (one dim may be -1); a view where possible."""
     def reshape_as(self, other) -> Tensor:
-        """As ``torch.Tensor.reshape_as``."""
+        """``self.reshape(other.shape)``."""
     def resolve_conj(self) -> Tensor:
-        """As ``torch.Tensor.resolve_conj``."""
+        """Self (no complex dtypes, so never a lazy conjugate)."""
     def resolve_neg(self) -> Tensor:
-        """As ``torch.Tensor.resolve_neg``."""
+        """Self (never a lazy negation)."""
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
     @property
     def retains_grad(self) -> builtins.bool:
         """The tensor's ``retains_grad``."""
     def roll(self, shifts, dims=...) -> Tensor:
-        """As ``torch.Tensor.roll``."""
+        """Elements shifted by ``shifts`` along ``dims``, wrapping around (``dims=None``: the flat tensor)."""
     def rot90(self, k=..., dims=...) -> Tensor:
         """Rotate by 90 degrees ``k`` times in the plane ``dims``, from the first axis towards the second."""
     def round(self, decimals=...) -> Tensor:
@@ -860,7 +860,7 @@ class Tensor:
     def scatter_(self, *args, **kwargs) -> Tensor:
         """In-place ``scatter``."""
     def scatter_add(self, dim, index, src) -> Tensor:
-        """As ``torch.Tensor.scatter_add``."""
+        """``a`` with ``src`` values summed into the positions ``index`` gives along ``dim``."""
     def scatter_add_(self, *args, **kwargs) -> Tensor:
         """In-place ``scatter_add``."""
     def select(self, dim, index) -> Tensor:
@@ -873,7 +873,7 @@ class Tensor:
     def shape(self) -> Size:
         """The tensor's ``shape``."""
     def short(self) -> Tensor:
-        """As ``torch.Tensor.short``."""
+        """``self.to(int16)``."""
     def sigmoid(self) -> Tensor:
         """Elementwise sigmoid; integer inputs are computed in the default float dtype."""
     def sigmoid_(self, *args, **kwargs) -> Tensor:
@@ -883,7 +883,7 @@ class Tensor:
     def sign_(self, *args, **kwargs) -> Tensor:
         """In-place ``sign``."""
     def signbit(self) -> Tensor:
-        """As ``torch.Tensor.signbit``."""
+        """Bool tensor: True where the sign bit is set (negative numbers and -0.0)."""
     def sin(self) -> Tensor:
         """Elementwise sin; integer inputs are computed in the default float dtype."""
     def sin_(self, *args, **kwargs) -> Tensor:
@@ -899,9 +899,9 @@ class Tensor:
     def size(self, dim=...) -> Any:
         """The shape, or the length of dimension ``dim``."""
     def slogdet(self, *args, **kwargs) -> Any:
-        """As ``torch.Tensor.slogdet``."""
+        """``(sign, log(abs(det)))`` of each square matrix, as ``torch.slogdet``."""
     def softmax(self, dim=..., dtype=...) -> Tensor:
-        """As ``torch.Tensor.softmax``."""
+        """``exp(a) / sum(exp(a))`` along ``dim``, optionally computed in ``dtype``."""
     def sort(self, dim=..., descending=..., stable=...) -> Any:
         """(values, indices) sorted along ``dim``."""
     def split(self, split_size_or_sections, dim=...) -> Any:
@@ -911,19 +911,19 @@ class Tensor:
     def sqrt_(self, *args, **kwargs) -> Tensor:
         """In-place ``sqrt``."""
     def square(self) -> Tensor:
-        """As ``torch.Tensor.square``."""
+        """``a * a`` elementwise."""
     def square_(self, *args, **kwargs) -> Tensor:
         """In-place ``square``."""
     def squeeze(self, dim=...) -> Tensor:
-        """As ``torch.Tensor.squeeze``."""
+        """Size-1 dims removed: all of them, or only those among ``dim`` (an int or a tuple)."""
     def std(self, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
         """Standard deviation (see ``var``)."""
     def stride(self, dim=...) -> Any:
-        """As ``torch.Tensor.stride``."""
+        """The strides in elements (a tuple), or the stride of dim ``dim`` (an int)."""
     def sub(self, b, alpha=...) -> Tensor:
         """``a - alpha * b`` with broadcasting."""
     def sub_(self, other, alpha=...) -> Tensor:
-        """As ``torch.Tensor.sub_``."""
+        """In-place ``self -= alpha * other`` (broadcast, cast to self's dtype); returns self."""
     def subtract(self, b, alpha=...) -> Tensor:
         """``a - alpha * b`` with broadcasting."""
     def subtract_(self, *args, **kwargs) -> Tensor:
@@ -931,17 +931,17 @@ class Tensor:
     def sum(self, dim=..., keepdim=..., dtype=...) -> Tensor:
         """Sum over ``dim`` (an int, a tuple, or None for all); bool/int inputs sum to int64."""
     def svd(self, *args, **kwargs) -> Any:
-        """As ``torch.Tensor.svd``."""
+        """``(U, S, V)`` with ``self = U diag(S) V^T`` (V, not Vh; reduced unless ``some=False``)."""
     def swapaxes(self, dim0, dim1) -> Tensor:
-        """As ``torch.Tensor.swapaxes``."""
+        """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
     def swapdims(self, dim0, dim1) -> Tensor:
-        """As ``torch.Tensor.swapdims``."""
+        """Dims ``dim0`` and ``dim1`` swapped (alias of ``transpose``)."""
     def t(self) -> Tensor:
-        """As ``torch.Tensor.t``."""
+        """The transpose of a tensor with at most 2 dims (0-d and 1-d come back as they are)."""
     def take(self, index) -> Tensor:
         """Elements of ``input`` read as 1-D at ``index`` (an integer tensor; the result has its shape)."""
     def take_along_dim(self, indices, dim) -> Tensor:
-        """As ``torch.Tensor.take_along_dim``."""
+        """Values of ``a`` at ``indices`` along ``dim``, as ``torch.take_along_dim`` (``gather``)."""
     def tan(self) -> Tensor:
         """Elementwise tan (any shape); integer inputs give the default float dtype."""
     def tan_(self, *args, **kwargs) -> Tensor:
@@ -953,7 +953,7 @@ class Tensor:
     def tensor_split(self, indices_or_sections, dim=...) -> Any:
         """Split into ``sections`` nearly equal parts (the first ``n % sections`` one longer), or at the given"""
     def tile(self, *reps) -> Tensor:
-        """As ``torch.Tensor.tile``."""
+        """``a`` tiled ``reps[i]`` times along each dim; short ``reps`` are padded with 1s in front."""
     @overload
     def to(self, dtype: _dtype | type | str, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., *, memory_format: Any = ...) -> Tensor:
         """A copy converted to ``dtype`` (self when it already is)."""
@@ -964,19 +964,19 @@ class Tensor:
     def to(self, other: Tensor, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., *, memory_format: Any = ...) -> Tensor:
         """A copy with ``other``'s device and dtype (self when they already match)."""
     def tolist(self) -> Any:
-        """As ``torch.Tensor.tolist``."""
+        """The data as nested Python lists of numbers (a number for a 0-d tensor)."""
     def topk(self, k, dim=..., largest=..., sorted=...) -> Any:
         """The ``k`` largest (or smallest) entries along ``dim`` as (values, indices)."""
     def trace(self) -> Tensor:
         """Sum of the main diagonal of a 2-D tensor (integer inputs sum to int64)."""
     def transpose(self, dim0, dim1) -> Tensor:
-        """As ``torch.Tensor.transpose``."""
+        """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
     def tril(self, diagonal=...) -> Tensor:
-        """As ``torch.Tensor.tril``."""
+        """The lower triangle of the last two dims (on and below diagonal ``diagonal``), zeros above."""
     def tril_(self, *args, **kwargs) -> Tensor:
         """In-place ``tril``."""
     def triu(self, diagonal=...) -> Tensor:
-        """As ``torch.Tensor.triu``."""
+        """The upper triangle of the last two dims (on and above diagonal ``diagonal``), zeros below."""
     def triu_(self, *args, **kwargs) -> Tensor:
         """In-place ``triu``."""
     def true_divide(self, b, rounding_mode=...) -> Tensor:
@@ -988,33 +988,33 @@ class Tensor:
     def trunc_(self, *args, **kwargs) -> Tensor:
         """In-place ``trunc``."""
     def type(self, dtype=...) -> Any:
-        """As ``torch.Tensor.type``."""
+        """With no argument the type name (``'visionlite.float32'``), else ``self.to(dtype)``."""
     def type_as(self, other) -> Tensor:
-        """As ``torch.Tensor.type_as``."""
+        """This tensor converted to ``other``'s dtype."""
     def unbind(self, dim=...) -> Any:
-        """As ``torch.Tensor.unbind``."""
+        """A tuple of the slices along ``dim``, each with that dim removed."""
     def unflatten(self, dim, sizes) -> Tensor:
-        """As ``torch.Tensor.unflatten``."""
+        """Dim ``dim`` split into ``sizes`` (one entry may be -1), as ``torch.unflatten``."""
     def unfold(self, dimension, size, step) -> Tensor:
         """``Tensor.unfold``: every window of ``size`` elements along ``dimension``, ``step`` apart, as a new"""
     def uniform_(self, a=..., b=..., generator=...) -> Tensor:
-        """As ``torch.Tensor.uniform_``."""
+        """Fills self in place with samples from U(``a``, ``b``); returns self."""
     def unique(self, sorted=..., return_inverse=..., return_counts=..., dim=...) -> Any:
-        """As ``torch.Tensor.unique``."""
+        """The sorted unique elements (flattened, or along ``dim``), plus inverse indices and counts if asked."""
     def unique_consecutive(self, return_inverse=..., return_counts=..., dim=...) -> Any:
         """Collapse each run of equal consecutive values (or slices along ``dim``) to one value."""
     def unsqueeze(self, dim) -> Tensor:
-        """As ``torch.Tensor.unsqueeze``."""
+        """A size-1 dim inserted at position ``dim`` (negative counts from the end of the result)."""
     def var(self, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
         """Variance with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
     def vdot(self, other) -> Tensor:
-        """As ``torch.Tensor.vdot``."""
+        """Dot product of two 1-D tensors as a 0-d tensor (real dtypes: same as ``dot``)."""
     def view(self, *shape) -> Tensor:
         """As ``reshape``, but (as in PyTorch) only for shapes that need no copy."""
     def view_as(self, other) -> Tensor:
-        """As ``torch.Tensor.view_as``."""
+        """``self.view(other.shape)``."""
     def vsplit(self, sections) -> Any:
-        """As ``torch.Tensor.vsplit``."""
+        """A tuple of pieces split along dim 0 of a tensor with at least 2 dims, as ``torch.vsplit``."""
     def where(self, a=..., b=...) -> Tensor:
         """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``where(cond)`` is ``nonzero``."""
     def xlogy(self, other) -> Tensor:
@@ -1022,7 +1022,7 @@ class Tensor:
     def xlogy_(self, *args, **kwargs) -> Tensor:
         """In-place ``xlogy``."""
     def zero_(self) -> Tensor:
-        """As ``torch.Tensor.zero_``."""
+        """Fills self with zeros in place; returns self."""
 
 
 class Size(tuple[int, ...]):
