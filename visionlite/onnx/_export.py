@@ -216,10 +216,30 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
             value = np.asarray(_static_value(al, key, params))
             if key[0] == "param":
                 const_names[key] = g.named_const(key[1], value)
+            elif key[0] == "const":
+                const_names[key] = g.const(value, "const")
             else:
-                hint = "const" if key[0] == "const" else f"{recs1[key[1]].cls.__name__}_out"
-                const_names[key] = g.const(value, hint)
+                const_names[key] = g.named_const(derived_name(key), value)
         return const_names[key]
+
+    def derived_name(key):
+        """``fc.weight.permute`` for a value computed from one weight by a chain of ops, else ``/Op_i``."""
+        chain, k = [], key
+        while k[0] == "node" and not dyn[k[1]]:
+            chain.append(recs1[k[1]].cls.__name__.lower().removesuffix("op"))
+            ins = al.ins[k[1]]
+            if len(ins) != 1:
+                break
+            k = ins[0]
+        if k[0] == "param":
+            name = f"{k[1]}." + ".".join(reversed(chain))
+        else:
+            name = f"/{recs1[key[1]].cls.__name__}_{key[1]}"
+        unique, n = name, 1
+        while unique in g.initializers:
+            n += 1
+            unique = f"{name}_{n}"
+        return unique
 
     nodes = {}
     for i, r1 in enumerate(recs1):
