@@ -9,9 +9,15 @@ builds the case, warms up, times ``--repeat`` runs and reports them with its pea
 (``resource.getrusage``) as one JSON line. The parent prints, per case, the median and the spread
 (min-max) of every timed run of each library, the ratio of the medians, and peak RSS.
 
-``--profile`` adds one cProfile'd visionlite run per case: its own time grouped by source file (TODO: a
-split into GEMM / copies / elementwise / Python needs a sampling profiler, since numpy's ufuncs and
-operators are invisible to cProfile).
+Peak memory is measured around the timed runs only: the worker records its RSS before them, resets the
+kernel's high-water mark (``/proc/self/clear_refs``) and reads ``VmHWM`` after them, so the table shows
+the process's peak during the step and how far the step rose above the RSS it started from (import,
+model and warm-up state included in the first, not in the second). Without /proc, ``getrusage``'s
+process-lifetime peak is shown for both.
+
+By default one extra visionlite run per case (in the first visionlite process, after its timed runs) is
+profiled by ``_bench_profile``: the share of GEMM, copies/layout, elementwise, optimizer and Python/other,
+and the most expensive ops, printed after the ratios (``--no-profile`` skips it).
 
 A script supplies ``cases`` (an ordered list of case names) and ``build(lib, case, args)``, which imports
 ``lib`` ('visionlite' or 'torch'), prepares the case and returns a function running one timed iteration
@@ -26,6 +32,8 @@ import subprocess
 import sys
 import time
 
+import _bench_profile
+
 LIBS = ("visionlite", "torch")
 _TAG = "@@bench "
 
@@ -39,7 +47,8 @@ def parser(description):
     p.add_argument("--repeat", type=int, default=3, help="timed runs in each process")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: CPUs)")
-    p.add_argument("--profile", action="store_true", help="where visionlite's time goes, per case")
+    p.add_argument("--no-profile", dest="profile", action="store_false",
+                   help="skip the breakdown of where visionlite's time goes (GEMM, copies, ...)")
     p.add_argument("--list", action="store_true", help="print the case names and exit")
     p.add_argument("--worker", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
     return p
@@ -68,59 +77,61 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
+def _proc_status_mb(field):
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss():
+    """Restart the kernel's RSS high-water mark (Linux >= 4.0); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 # ---------------------------------------------------------------------------------------- the worker
-def _where(func):
-    filename, _, name = func
-    if filename == "~":  # a C function cProfile saw (ndarray methods, numpy functions that are not ufuncs)
-        return name.replace("<built-in method ", "").replace("<method ", "").rstrip(">")
-    parts = filename.replace(os.sep, "/").split("/")
-    return "/".join(parts[-2:])
-
-
-def profile_groups(fn):
-    """{source file or C function: seconds} of one run of ``fn`` under cProfile: the own time of each
-    function, main thread only. numpy's ufuncs and operators (``@``, ``+``) are not calls cProfile sees:
-    their time counts in the Python function that ran them (e.g. ``ops/conv.py`` holds its GEMMs)."""
-    import cProfile
-    import pstats
-
-    prof = cProfile.Profile()
-    prof.runcall(fn)
-    groups = {}
-    for func, (_, _, tottime, _, _) in pstats.Stats(prof).stats.items():
-        key = _where(func)
-        groups[key] = groups.get(key, 0.0) + tottime
-    return groups
-
-
 def run_worker(args, build):
     lib, case = args.worker
     set_threads(lib, args.threads or default_threads())
     fn = build(lib, case, args)
     for _ in range(args.warmup):
         fn()
+    before = _proc_status_mb("VmRSS")
+    exact = before is not None and _reset_peak_rss()
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    result = {"times": times, "rss_mb": peak_rss_mb()}
+    peak = _proc_status_mb("VmHWM") if exact else None
+    if peak is None:
+        peak = peak_rss_mb()
+    result = {"times": times, "rss_mb": peak, "rss_step_mb": peak - before if exact else peak}
     if args.profile and lib == "visionlite":
-        result["profile"] = profile_groups(fn)
+        result["profile"] = _bench_profile.profile_run(fn)
     print(_TAG + json.dumps(result), flush=True)
     return 0
 
 
 # ---------------------------------------------------------------------------------------- the parent
-def _forwarded(args):
+def _forwarded(args, profile):
     out = ["--device", args.device, "--repeat", str(args.repeat), "--warmup", str(args.warmup),
            "--threads", str(args.threads)]
-    return out + (["--profile"] if args.profile else [])
+    return out + ([] if profile else ["--no-profile"])
 
 
-def run_one(script, lib, case, args, env=None):
+def run_one(script, lib, case, args, env=None, profile=False):
     """Start one worker; its result dict, or {'error': text}."""
-    cmd = [sys.executable, os.path.abspath(script), "--worker", lib, case] + _forwarded(args)
+    cmd = [sys.executable, os.path.abspath(script), "--worker", lib, case] + _forwarded(args, profile)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith(_TAG):
@@ -131,14 +142,15 @@ def run_one(script, lib, case, args, env=None):
 
 def run_case(script, case, args):
     """{lib: {'times': [...], 'rss_mb': [...], 'profile': {...}}} over ``args.rounds`` alternated rounds."""
-    results = {lib: {"times": [], "rss_mb": []} for lib in LIBS}
+    results = {lib: {"times": [], "rss_mb": [], "rss_step_mb": []} for lib in LIBS}
     for r in range(args.rounds):
         for lib in (LIBS if r % 2 == 0 else LIBS[::-1]):
-            got = run_one(script, lib, case, args)
+            got = run_one(script, lib, case, args, profile=args.profile and r == 0)
             if "error" in got:
                 return {"error": f"{lib}: {got['error']}"}
             results[lib]["times"] += got["times"]
             results[lib]["rss_mb"].append(got["rss_mb"])
+            results[lib]["rss_step_mb"].append(got["rss_step_mb"])
             if "profile" in got:
                 results[lib]["profile"] = got["profile"]
     return results
@@ -169,8 +181,11 @@ def main(script, cases, build, description, default_cases=None):
         print(f"no case matches {args.cases}; --list shows them", file=sys.stderr)
         return 2
     print(f"{args.threads} threads per library, {args.rounds} processes x {args.repeat} runs per library "
-          f"and case (alternated), device {args.device}; times in ms: median (min-max); RSS: peak MiB")
-    print(f"{'case':44s} {'visionlite ms':>24s} {'torch ms':>24s} {'ratio':>6s} {'RSS vl/torch':>14s}")
+          f"and case (alternated), device {args.device}; times in ms: median (min-max); ratio of the medians "
+          f"[min-max of per-process ratios]; RSS in MiB: peak during the timed runs, and +rise above the RSS "
+          f"before them")
+    print(f"{'case':44s} {'visionlite ms':>24s} {'torch ms':>24s} {'ratio':>18s} {'RSS vl/torch':>13s} "
+          f"{'+step vl/torch':>15s}")
     ratios, profiles = {}, {}
     for case in chosen:
         res = run_case(script, case, args)
@@ -180,13 +195,16 @@ def main(script, cases, build, description, default_cases=None):
         v, t = res["visionlite"], res["torch"]
         ratio = statistics.median(v["times"]) / statistics.median(t["times"])
         ratios[case] = ratio
+        lo, hi = _ratio_spread(v["times"], t["times"], args.repeat)
         rss = f"{max(v['rss_mb']):6.0f}/{max(t['rss_mb']):.0f}"
-        print(f"{case:44s} {_fmt_ms(v['times']):>24s} {_fmt_ms(t['times']):>24s} {ratio:5.2f}x {rss:>14s}",
-              flush=True)
+        step = f"{max(v['rss_step_mb']):6.0f}/{max(t['rss_step_mb']):.0f}"
+        print(f"{case:44s} {_fmt_ms(v['times']):>24s} {_fmt_ms(t['times']):>24s} "
+              f"{ratio:5.2f}x [{lo:.2f}-{hi:.2f}] {rss:>13s} {step:>15s}", flush=True)
         if "profile" in v:
+            if not profiles:
+                _print_profile_legend()
             profiles[case] = v["profile"]
-    if profiles:
-        _print_profiles(profiles)
+            print(_bench_profile.format_breakdown(v["profile"]), flush=True)
     for kind, target in (("eval", 1.0), ("train", 1.2)):
         picked = [r for c, r in ratios.items() if _is_training(c) == (kind == "train")]
         if picked:
@@ -195,15 +213,19 @@ def main(script, cases, build, description, default_cases=None):
     return 0 if ratios else 1
 
 
+def _ratio_spread(vtimes, ttimes, repeat):
+    """min and max over rounds of (visionlite's median / PyTorch's median) in that round's processes."""
+    per = [statistics.median(vtimes[i:i + repeat]) / statistics.median(ttimes[i:i + repeat])
+           for i in range(0, min(len(vtimes), len(ttimes)), max(repeat, 1))]
+    return (min(per), max(per)) if per else (float("nan"), float("nan"))
+
+
 def _is_training(case):
     return "train" in case or "bwd" in case
 
 
-def _print_profiles(profiles, top=6):
-    print("\nwhere visionlite's time goes (one cProfile'd run, main thread; own time by source file or C "
-          "function; numpy ufuncs and operators, GEMMs included, count in the file that runs them):")
-    for case, groups in profiles.items():
-        total = sum(groups.values()) or 1.0
-        best = sorted(groups.items(), key=lambda kv: -kv[1])[:top]
-        cells = ", ".join(f"{name} {100 * sec / total:.0f}%" for name, sec in best)
-        print(f"  {case} ({1e3 * total:.0f} ms profiled): {cells}")
+def _print_profile_legend():
+    print("  (under each case: where visionlite's time goes in one profiled run, as shares of its wall time; "
+          "GEMM = numpy matmul/dot/einsum; copies/layout = convolution im2col/phase planes and movement "
+          "ops; elementwise = other ops' arithmetic; Python/other = outside every op: modules, Tensor "
+          "wrappers, autograd engine)")
