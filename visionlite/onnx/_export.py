@@ -9,7 +9,7 @@ from visionlite.core.tensor import Tensor
 
 from . import _ops
 from ._graph import Builder, Node
-from ._trace import ExportError, trace
+from ._trace import ExportError, host, trace
 
 _MIN_OPSET = 13
 
@@ -154,10 +154,10 @@ def _ordered_vids(tr):
 def _static_value(al, key, params):
     kind, ref = key
     if kind == "param":
-        return params[ref]
+        return host(params[ref])
     if kind == "const":
         return al.consts[key]
-    return al.t1.records[ref].value
+    return host(al.t1.records[ref].value)
 
 
 def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, opset, fold, onnx):

@@ -14,7 +14,23 @@ import numpy as np
 
 import visionlite.core.autograd.function as _function
 from visionlite.core.autograd.grad_mode import enable_grad
+from visionlite.core.backend import is_cupy_array
 from visionlite.core.tensor import Tensor
+
+
+def host(a):
+    """A numpy array of ``a`` (cupy arrays are copied to the host; the graph's weights live there)."""
+    return a.get() if is_cupy_array(a) else a
+
+
+def _host_attr(v):
+    if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):  # e.g. resampling taps [(idx, w), ...]
+        return type(v)(_host_attr(x) for x in v)
+    return host(v)
+
+
+def _host_attrs(attrs):
+    return {k: _host_attr(v) for k, v in attrs.items()}
 
 
 class Record:
@@ -23,7 +39,7 @@ class Record:
     __slots__ = ("cls", "attrs", "ins", "out", "shape", "dtype", "value", "in_shapes", "in_dtypes")
 
     def __init__(self, cls, attrs, ins, out, result, inputs):
-        self.cls, self.attrs, self.ins, self.out = cls, attrs, ins, out
+        self.cls, self.attrs, self.ins, self.out = cls, _host_attrs(attrs), ins, out
         self.shape, self.dtype = tuple(result._data.shape), result._data.dtype
         self.value = result._data  # only read for values computed from weights/constants alone
         self.in_shapes = [tuple(t._data.shape) for t in inputs]
@@ -69,7 +85,7 @@ def _value_id(t, trace, params):
             trace.sources[vid] = ("param", name)
         else:
             # A constant the model made itself (an attention mask, an index table): its value now.
-            trace.sources[vid] = ("const", np.array(t._data, copy=True))
+            trace.sources[vid] = ("const", np.array(host(t._data), copy=True))
         trace.keep.append(t)
     return vid
 
