@@ -158,6 +158,14 @@ def test_folded_weights_follow_parameter_and_buffer_changes():
     seq[1].bias = nn.Parameter(vl.ones(3) * 5)  # replaced outright
     f2, p2 = both()
     np.testing.assert_allclose(f2, p2, rtol=1e-5, atol=1e-6)
+    seq[0].weight.data.mul_(0.5)  # .data writes bypass version counters: the sampled-element guard sees them
+    f4, p4 = both()
+    np.testing.assert_allclose(f4, p4, rtol=1e-5, atol=1e-6)
+    seq.double()  # parameters keep their identity, their arrays are replaced
+    x = x.double()
+    f5, p5 = both()
+    assert f5.dtype == np.float64
+    np.testing.assert_allclose(f5, p5, rtol=1e-12, atol=1e-12)
     seq.train()  # training updates the running stats; eval afterwards sees them
     seq(x)
     seq.eval()

@@ -10,7 +10,9 @@ Where it applies: adjacent ``Conv2d`` -> ``BatchNorm2d`` in a ``Sequential`` (Mo
 pairs. Only plain layers with no hooks, 4-D input, no autocast and no ONNX trace running fold; anything
 else runs the two layers as written. The folded weights are cached on the convolution and rebuilt when
 any of the six tensors involved is replaced or changed in place (their version counters move: optimizer
-steps, ``load_state_dict``, running-stat updates in training all bump them).
+steps, ``load_state_dict``, running-stat updates in training all bump them). Writes through ``.data``
+(``conv.weight.data.mul_(2)``) bypass version counters, as in PyTorch, so the cache also compares the
+arrays' identity and a few sampled elements of each: an O(1) guard that catches whole-tensor rewrites.
 """
 
 import numpy as np
@@ -57,17 +59,33 @@ def _sources(conv, bn):
     return (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
 
 
+def _sample(a):
+    """A few elements of ``a`` spread over its extent, as bytes (the ``.data`` write guard)."""
+    flat = a.reshape(-1)
+    n = flat.shape[0]
+    return flat[[0, n // 3, n // 2, (2 * n) // 3, n - 1]].tobytes() if n else b""
+
+
+def _state(srcs):
+    return tuple(None if t is None else (t, t._data, version_of(t), _sample(t._data)) for t in srcs)
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return a is b
+    return a[0] is b[0] and a[1] is b[1] and a[2] == b[2] and a[3] == b[3]
+
+
 def folded(conv, bn):
     """``(weight, bias)`` Tensors of ``conv`` with ``bn``'s eval-mode affine map folded in (cached)."""
-    srcs = _sources(conv, bn)
-    versions = tuple(None if t is None else version_of(t) for t in srcs)
+    state = _state(_sources(conv, bn))
     cached = conv.__dict__.get("_eval_fold")
     if cached is not None:
-        c_srcs, c_versions, c_eps, w, b = cached
-        if c_versions == versions and c_eps == bn.eps and all(a is b_ for a, b_ in zip(c_srcs, srcs)):
+        c_state, c_eps, w, b = cached
+        if c_eps == bn.eps and all(_same(x, y) for x, y in zip(c_state, state)):
             return w, b
     w, b = _fold_arrays(conv, bn)
-    conv.__dict__["_eval_fold"] = (srcs, versions, bn.eps, w, b)
+    conv.__dict__["_eval_fold"] = (state, bn.eps, w, b)
     return w, b
 
 
