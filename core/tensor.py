@@ -69,6 +69,7 @@ class Tensor(InplaceMethods):
     # ------------------------------------------------------------------------------ metadata
     @property
     def shape(self):
+        """The shape, a ``Size`` (a tuple of ints)."""
         return Size(self._data.shape)
 
     def size(self, dim=None):
@@ -81,24 +82,30 @@ class Tensor(InplaceMethods):
 
     @property
     def dtype(self):
+        """The element type, a visionlite dtype (``visionlite.float32``, ...)."""
         return _dt.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self):
+        """The device the data lives on (``cpu`` or ``cuda:N``)."""
         return device_of(self._data)
 
     @property
     def is_cuda(self):
+        """True when the data lives on a CUDA device (a cupy array)."""
         return is_cupy_array(self._data)
 
     @property
     def is_cpu(self):
+        """True when the data lives in host memory (a numpy array)."""
         return not is_cupy_array(self._data)
 
     # Devices and layouts visionlite never uses: the predicates PyTorch code checks all read False.
-    is_xpu = is_mps = is_meta = is_xla = is_ipu = is_hpu = is_mtia = is_maia = property(lambda self: False)
-    is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = property(lambda self: False)
-    is_nested = property(lambda self: False)
+    is_xpu = is_mps = is_meta = is_xla = is_ipu = is_hpu = is_mtia = is_maia = property(
+        lambda self: False, doc="False: visionlite tensors live on the CPU or a CUDA device only.")
+    is_quantized = is_sparse = is_sparse_csr = is_mkldnn = is_vulkan = property(
+        lambda self: False, doc="False: visionlite tensors are dense, strided and not quantized.")
+    is_nested = property(lambda self: False, doc="False: visionlite has no nested tensors.")
 
     @property
     def ndim(self):
@@ -258,6 +265,7 @@ class Tensor(InplaceMethods):
 
     @property
     def retains_grad(self):
+        """True after ``retain_grad()`` on a non-leaf (its ``.grad`` is kept); False for leaves."""
         return self._retains_grad
 
     # ------------------------------------------------------------------------------ conversion

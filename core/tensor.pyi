@@ -19,7 +19,7 @@ class Tensor:
 
     @property
     def H(self) -> Tensor:
-        """The tensor's ``H``."""
+        """The conjugate transpose of a matrix (real dtypes: ``t()``)."""
     @property
     def T(self) -> Tensor:
         """The tensor with all its dims reversed."""
@@ -350,7 +350,7 @@ class Tensor:
         """Detaches this tensor from the graph in place (it becomes a leaf) and returns self."""
     @property
     def device(self) -> Device:
-        """The tensor's ``device``."""
+        """The device the data lives on (``cpu`` or ``cuda:N``)."""
     def diag(self, diagonal=...) -> Tensor:
         """1-D input -> the square matrix with it on the ``diagonal``; 2-D input -> that diagonal (1-D)."""
     def diag_embed(self, offset=..., dim1=..., dim2=...) -> Tensor:
@@ -381,7 +381,7 @@ class Tensor:
         """A tuple of pieces split along dim 2 of a tensor with at least 3 dims, as ``torch.dsplit``."""
     @property
     def dtype(self) -> dtype:
-        """The tensor's ``dtype``."""
+        """The element type, a visionlite dtype (``visionlite.float32``, ...)."""
     def element_size(self) -> builtins.int:
         """The size of one element in bytes (an int)."""
     def eq(self, b) -> Tensor:
@@ -517,67 +517,67 @@ class Tensor:
         """True when the data is laid out C-contiguously (row-major)."""
     @property
     def is_cpu(self) -> builtins.bool:
-        """The tensor's ``is_cpu``."""
+        """True when the data lives in host memory (a numpy array)."""
     @property
     def is_cuda(self) -> builtins.bool:
-        """The tensor's ``is_cuda``."""
+        """True when the data lives on a CUDA device (a cupy array)."""
     def is_floating_point(self) -> builtins.bool:
         """True when the dtype is a floating-point one (float16/bfloat16/float32/float64)."""
     @property
     def is_hpu(self) -> builtins.bool:
-        """The tensor's ``is_hpu``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     def is_inference(self) -> builtins.bool:
         """False: visionlite has no inference tensors."""
     @property
     def is_ipu(self) -> builtins.bool:
-        """The tensor's ``is_ipu``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     @property
     def is_leaf(self) -> builtins.bool:
         """True when the tensor was not produced by a recorded op (no ``grad_fn``)."""
     @property
     def is_maia(self) -> builtins.bool:
-        """The tensor's ``is_maia``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     @property
     def is_meta(self) -> builtins.bool:
-        """The tensor's ``is_meta``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     @property
     def is_mkldnn(self) -> builtins.bool:
-        """The tensor's ``is_mkldnn``."""
+        """False: visionlite tensors are dense, strided and not quantized."""
     @property
     def is_mps(self) -> builtins.bool:
-        """The tensor's ``is_mps``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     @property
     def is_mtia(self) -> builtins.bool:
-        """The tensor's ``is_mtia``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     def is_neg(self) -> builtins.bool:
         """False: visionlite has no lazy negation."""
     @property
     def is_nested(self) -> builtins.bool:
-        """The tensor's ``is_nested``."""
+        """False: visionlite has no nested tensors."""
     def is_nonzero(self) -> builtins.bool:
         """The truth value of a one-element tensor (errors for more or fewer elements)."""
     @property
     def is_quantized(self) -> builtins.bool:
-        """The tensor's ``is_quantized``."""
+        """False: visionlite tensors are dense, strided and not quantized."""
     def is_same_size(self, other) -> builtins.bool:
         """True when ``other`` has the same shape."""
     def is_signed(self) -> builtins.bool:
         """True for signed dtypes (signed integers and floating point), False for bool and uint8."""
     @property
     def is_sparse(self) -> builtins.bool:
-        """The tensor's ``is_sparse``."""
+        """False: visionlite tensors are dense, strided and not quantized."""
     @property
     def is_sparse_csr(self) -> builtins.bool:
-        """The tensor's ``is_sparse_csr``."""
+        """False: visionlite tensors are dense, strided and not quantized."""
     @property
     def is_vulkan(self) -> builtins.bool:
-        """The tensor's ``is_vulkan``."""
+        """False: visionlite tensors are dense, strided and not quantized."""
     @property
     def is_xla(self) -> builtins.bool:
-        """The tensor's ``is_xla``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     @property
     def is_xpu(self) -> builtins.bool:
-        """The tensor's ``is_xpu``."""
+        """False: visionlite tensors live on the CPU or a CUDA device only."""
     def isclose(self, b, rtol=..., atol=..., equal_nan=...) -> Tensor:
         """Bool tensor of ``abs(a - b) <= atol + rtol * abs(b)`` (NaNs equal if ``equal_nan``)."""
     def isfinite(self) -> Tensor:
@@ -667,7 +667,7 @@ class Tensor:
         """In-place ``lt``."""
     @property
     def mH(self) -> Tensor:
-        """The tensor's ``mH``."""
+        """The conjugate transpose of the last two dims (real dtypes: ``mT``)."""
     @property
     def mT(self) -> Tensor:
         """The tensor with its last two dims swapped (batched matrix transpose)."""
@@ -809,7 +809,7 @@ class Tensor:
         """``input`` flattened to 1-D, as ``torch.ravel``."""
     @property
     def real(self) -> Tensor:
-        """The tensor's ``real``."""
+        """The real part: self, as visionlite has no complex dtypes."""
     def reciprocal(self) -> Tensor:
         """``1 / a`` elementwise (integer inputs give a float tensor)."""
     def reciprocal_(self, *args, **kwargs) -> Tensor:
@@ -842,7 +842,7 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
     @property
     def retains_grad(self) -> builtins.bool:
-        """The tensor's ``retains_grad``."""
+        """True after ``retain_grad()`` on a non-leaf (its ``.grad`` is kept); False for leaves."""
     def roll(self, shifts, dims=...) -> Tensor:
         """Elements shifted by ``shifts`` along ``dims``, wrapping around (``dims=None``: the flat tensor)."""
     def rot90(self, k=..., dims=...) -> Tensor:
@@ -871,7 +871,7 @@ class Tensor:
         """In-place ``sgn``."""
     @property
     def shape(self) -> Size:
-        """The tensor's ``shape``."""
+        """The shape, a ``Size`` (a tuple of ints)."""
     def short(self) -> Tensor:
         """``self.to(int16)``."""
     def sigmoid(self) -> Tensor:

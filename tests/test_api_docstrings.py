@@ -48,6 +48,14 @@ def test_every_public_tensor_method_has_a_docstring():
     assert {"sum", "eq", "new_zeros", "clamp_min", "is_complex", "add_"} <= set(dir(vl.Tensor))
 
 
+def test_every_public_tensor_property_has_a_docstring():
+    props = {n: v for k in reversed(vl.Tensor.__mro__) for n, v in vars(k).items()
+             if isinstance(v, property) and not n.startswith("_")}
+    assert {"shape", "dtype", "device", "T", "mH", "is_mps"} <= set(props)
+    missing = sorted(n for n, p in props.items() if _undocumented(p))
+    assert not missing, f"Tensor properties without a docstring: {missing}"
+
+
 def test_every_top_level_function_has_a_docstring():
     names = dict(_top_level(vl))
     assert {"zeros", "eq", "is_tensor", "seed", "hstack"} <= set(names)

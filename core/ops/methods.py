@@ -151,12 +151,13 @@ def _install_more(cls):
     for name in _MORE_INPLACE:
         if not hasattr(cls, name + "_") and hasattr(cls, name):
             setattr(cls, name + "_", cls._generic_inplace(name))
-    cls.mH = property(lambda self: self.mT)  # real tensors: the conjugate transpose is the transpose
-    cls.H = property(lambda self: self.t())
+    cls.mH = property(lambda self: self.mT,  # real tensors: the conjugate transpose is the transpose
+                      doc="The conjugate transpose of the last two dims (real dtypes: ``mT``).")
+    cls.H = property(lambda self: self.t(), doc="The conjugate transpose of a matrix (real dtypes: ``t()``).")
     cls.adjoint = lambda self: self.mT  # noqa: E731
     for name in ("conj", "resolve_conj", "resolve_neg", "conj_physical"):
         setattr(cls, name, lambda self: self)  # no complex dtypes: each is the identity
-    cls.real = property(lambda self: self)
+    cls.real = property(lambda self: self, doc="The real part: self, as visionlite has no complex dtypes.")
     cls.is_complex = lambda self: False  # noqa: E731
     cls.is_conj = lambda self: False  # noqa: E731
     cls.is_neg = lambda self: False  # noqa: E731
