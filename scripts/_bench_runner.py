@@ -126,6 +126,8 @@ def run_worker(args, build):
 def _forwarded(args, profile):
     out = ["--device", args.device, "--repeat", str(args.repeat), "--warmup", str(args.warmup),
            "--threads", str(args.threads)]
+    for name in getattr(args, "script_options", ()):  # a script's own options travel to its workers
+        out += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     return out + ([] if profile else ["--no-profile"])
 
 
@@ -161,11 +163,15 @@ def _fmt_ms(times):
     return f"{1e3 * med:9.1f} ({1e3 * min(times):.1f}-{1e3 * max(times):.1f})"
 
 
-def main(script, cases, build, description, default_cases=None):
+def main(script, cases, build, description, default_cases=None, add_arguments=None):
     """Entry point of a benchmark script (see the module docstring); returns the exit status. Without
     ``--cases``, ``default_cases`` (or all ``cases``) run; a case counts as training when its name says
-    ``train`` or ``bwd``."""
-    args = parser(description).parse_args()
+    ``train`` or ``bwd``. ``add_arguments(parser)`` may add a script's own options (valued ones, passed on
+    to the workers) and returns their ``dest`` names."""
+    p = parser(description)
+    script_options = add_arguments(p) if add_arguments else ()
+    args = p.parse_args()
+    args.script_options = tuple(script_options)
     if args.worker:
         return run_worker(args, build)
     if args.list:

@@ -1,25 +1,32 @@
-"""Data-loading throughput: visionlite's ImageFolder + transforms + DataLoader against TorchVision's
-ImageFolder + transforms + PyTorch's DataLoader, on the same JPEG files, in one run.
+"""Data-loading benchmark: visionlite's ImageFolder + transforms + DataLoader against TorchVision's
+ImageFolder + transforms + PyTorch's DataLoader, on the same JPEG files.
 
-An ImageFolder of JPEGs is generated from the photos in ``tests/assets`` (random crops at ImageNet-like
-sizes, 4 classes). Both sides run the ImageNet training pipeline (RandomResizedCrop(224),
-RandomHorizontalFlip, ToTensor, Normalize) with shuffling, batch 32 and 2 worker processes. Epochs
-alternate between the libraries so that machine noise hits both; an epoch's time includes starting the
-workers. Prints images/s per epoch and the median ratio visionlite / PyTorch (>1 means faster).
+An ImageFolder of JPEGs is generated once from the photos in ``tests/assets`` (random crops at
+ImageNet-like sizes, 4 classes; cached in the temporary directory, keyed by ``--images``). Both sides run
+the ImageNet training pipeline (RandomResizedCrop(224), RandomHorizontalFlip, ToTensor, Normalize) with
+shuffling, ``--batch-size`` and ``--workers`` worker processes. One timed run is one full epoch, starting
+the workers included; images/s = images / time. Each library runs in its own processes, alternated
+(``_bench_runner.py``: median and min-max of each, ratio of the medians visionlite / PyTorch, peak RSS of
+the main process).
 
-    python scripts/bench_data.py [--images 320] [--epochs 3] [--workers 2] [--batch-size 32]
+    python scripts/bench_data.py [--images 320] [--rounds 3] [--repeat 2] [--workers 2] [--batch-size 32]
 """
-import argparse
-import statistics
+import importlib
+import os
+import shutil
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench_runner  # noqa: E402
+
 ASSETS = Path(__file__).resolve().parents[1] / "tests" / "assets"
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CASES = ["DataLoader epoch (ImageFolder, augment pipeline)"]
 
 
 def make_image_folder(root, n, seed=0):
@@ -42,62 +49,52 @@ def make_image_folder(root, n, seed=0):
         img.save(folder / f"{i:05d}.jpg", quality=90)
 
 
-def visionlite_loader(root, batch_size, workers):
-    import visionlite as vl
-    from visionlite import data, datasets
-    from visionlite import transforms as T
+def image_folder(n):
+    """The cached folder of ``n`` JPEGs (made once, then shared by every worker process)."""
+    root = Path(tempfile.gettempdir()) / f"visionlite-bench-data-{n}"
+    if not root.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=f"{root.name}.", dir=root.parent))
+        make_image_folder(tmp, n)
+        try:
+            tmp.rename(root)
+        except OSError:  # another process finished first: its folder is the same
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(root)
 
+
+def build(libname, case, args):
+    """One timed run: an epoch of ``libname``'s loader over the folder."""
+    lib = importlib.import_module("visionlite" if libname == "visionlite" else "torch")
+    if libname == "visionlite":
+        from visionlite import data, datasets
+        from visionlite import transforms as T
+    else:
+        import torch.utils.data as data
+        import torchvision.datasets as datasets
+        import torchvision.transforms as T
     tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(MEAN, STD)])
-    ds = datasets.ImageFolder(root, transform=tf)
-    return data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
-                           generator=vl.Generator().manual_seed(0))
+    ds = datasets.ImageFolder(image_folder(args.images), transform=tf)
+    loader = data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
+                             generator=lib.Generator().manual_seed(0))
+
+    def epoch():
+        count = 0
+        for images, labels in loader:
+            count += labels.shape[0]
+            assert tuple(images.shape[1:]) == (3, 224, 224)
+        assert count == len(ds)
+
+    return epoch
 
 
-def torch_loader(root, batch_size, workers):
-    import torch
-    import torchvision.datasets
-    import torchvision.transforms as T
-
-    tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(MEAN, STD)])
-    ds = torchvision.datasets.ImageFolder(root, transform=tf)
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
-                                       generator=torch.Generator().manual_seed(0))
-
-
-def time_epoch(loader):
-    """Images per second over one full epoch (worker start-up included)."""
-    start = time.perf_counter()
-    count = 0
-    for images, labels in loader:
-        count += labels.shape[0]
-        assert tuple(images.shape[1:]) == (3, 224, 224)
-    return count / (time.perf_counter() - start)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=320)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="bench_data_") as root:
-        make_image_folder(root, args.images)
-        loaders = {"visionlite": visionlite_loader(root, args.batch_size, args.workers),
-                   "pytorch": torch_loader(root, args.batch_size, args.workers)}
-        for loader in loaders.values():  # warm-up: file cache, lazy imports in workers
-            time_epoch(loader)
-        rates = {name: [] for name in loaders}
-        for epoch in range(args.epochs):
-            for name, loader in loaders.items():
-                rates[name].append(time_epoch(loader))
-                print(f"epoch {epoch}  {name:10s} {rates[name][-1]:7.1f} images/s", flush=True)
-    med = {name: statistics.median(r) for name, r in rates.items()}
-    print(f"\n{args.images} JPEGs, batch {args.batch_size}, {args.workers} workers, ImageNet train pipeline")
-    print(f"median images/s: visionlite {med['visionlite']:.1f}, pytorch+torchvision {med['pytorch']:.1f}, "
-          f"ratio {med['visionlite'] / med['pytorch']:.2f}x")
+def add_arguments(p):
+    p.add_argument("--images", type=int, default=320)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(profile=False, rounds=3, repeat=2)
+    return ["images", "workers", "batch_size"]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_bench_runner.main(__file__, CASES, build, __doc__.split("\n\n")[0],
+                                add_arguments=add_arguments))

@@ -1,24 +1,30 @@
-"""Images per second, JPEG bytes to a normalized tensor, for visionlite and TorchVision.
+"""Transforms benchmark: JPEG bytes to a normalized tensor, visionlite against TorchVision.
 
 Two pipelines, as ImageNet training scripts use them:
-  eval:  Resize(256), CenterCrop(224), ToTensor(), Normalize(mean, std)
-  train: RandomResizedCrop(224), RandomHorizontalFlip(), ToTensor(), Normalize(mean, std)
-Both libraries decode with Pillow the same way, so the difference is in the transforms. The libraries
-take turns image by image (alternating which goes first) and each round's totals are compared, so load
-from other processes falls on both alike; the best round of each counts.
-TorchVision runs twice: with torch's default thread count and with one thread (as in DataLoader workers).
+  eval:    Resize(256), CenterCrop(224), ToTensor(), Normalize(mean, std)
+  augment: RandomResizedCrop(224), RandomHorizontalFlip(), ToTensor(), Normalize(mean, std)
+Both libraries decode with Pillow the same way, so the difference is in the transforms. One timed run
+pushes the whole corpus (``--images`` JPEGs made from the test photos at ImageNet-like sizes) through the
+pipeline; images/s = images / time. Each library runs in its own processes, alternated, with the same
+thread count (``_bench_runner.py``: median and min-max of each, ratio of the medians visionlite /
+TorchVision, peak RSS); ``--threads 1`` measures what a DataLoader worker sees.
 
-    python scripts/bench_transforms.py [--images N] [--rounds R]
+    python scripts/bench_transforms.py [--images N] [--rounds R] [--threads 1]
 """
-import argparse
+import importlib
 import io
+import os
 import pathlib
-import time
+import sys
 
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench_runner  # noqa: E402
+
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 ASSETS = pathlib.Path(__file__).resolve().parent.parent / "tests" / "assets"
+CASES = ["eval pipeline (Resize 256, CenterCrop 224)", "augment pipeline (RandomResizedCrop 224)"]
 
 
 def jpeg_corpus(n):
@@ -33,61 +39,33 @@ def jpeg_corpus(n):
     return corpus
 
 
-def pipelines(T):
-    return {
-        "eval": T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(MEAN, STD)]),
-        "train": T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(),
-                            T.Normalize(MEAN, STD)]),
-    }
+def pipeline(T, case):
+    if case.startswith("eval"):
+        return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(MEAN, STD)])
+    return T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(),
+                      T.Normalize(MEAN, STD)])
 
 
-def one(pipeline, data):
-    start = time.perf_counter()
-    pipeline(Image.open(io.BytesIO(data)).convert("RGB"))
-    return time.perf_counter() - start
-
-
-def interleaved_round(pipes, corpus):
-    """Seconds each pipeline spent on the corpus, the two taking turns image by image."""
-    spent = {name: 0.0 for name in pipes}
-    for k, data in enumerate(corpus):
-        order = list(pipes) if k % 2 == 0 else list(pipes)[::-1]
-        for name in order:
-            spent[name] += one(pipes[name], data)
-    return spent
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=200, help="JPEGs per round")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per library")
-    args = parser.parse_args()
-
-    import torch
-    import torchvision
-    import torchvision.transforms as TT
-
-    import visionlite
-    import visionlite.transforms as VT
-
+def build(libname, case, args):
+    """One timed run: every JPEG of the corpus decoded and transformed by ``libname``'s pipeline."""
+    lib = importlib.import_module("visionlite" if libname == "visionlite" else "torch")
+    lib.manual_seed(0)  # the random crops draw from each library's own generator
+    T = importlib.import_module(f"{'visionlite' if libname == 'visionlite' else 'torchvision'}.transforms")
+    pipe = pipeline(T, case)
     corpus = jpeg_corpus(args.images)
-    libs = {"visionlite": pipelines(VT), "torchvision": pipelines(TT)}
-    print(f"visionlite {visionlite.__version__}, torchvision {torchvision.__version__}, "
-          f"{args.images} JPEGs x {args.rounds} rounds")
-    for threads in (torch.get_num_threads(), 1):
-        torch.set_num_threads(threads)
-        print(f"\ntorch threads: {threads}")
-        print(f"{'pipeline':<8} {'visionlite img/s':>17} {'torchvision img/s':>18} {'ratio':>7}")
-        for name in ("eval", "train"):
-            pipes = {lib: libs[lib][name] for lib in libs}
-            interleaved_round(pipes, corpus[:10])  # warm up: first calls import and cache
-            best = {lib: 0.0 for lib in libs}
-            for _ in range(args.rounds):
-                spent = interleaved_round(pipes, corpus)
-                best = {lib: max(best[lib], len(corpus) / spent[lib]) for lib in libs}
-            ratio = best["visionlite"] / best["torchvision"]
-            print(f"{name:<8} {best['visionlite']:>17.1f} {best['torchvision']:>18.1f} {ratio:>6.2f}x")
+
+    def run():
+        for data in corpus:
+            pipe(Image.open(io.BytesIO(data)).convert("RGB"))
+
+    return run
+
+
+def add_arguments(p):
+    p.add_argument("--images", type=int, default=100, help="JPEGs in one timed run")
+    p.set_defaults(profile=False, rounds=3, repeat=3)
+    return ["images"]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_bench_runner.main(__file__, CASES, build, __doc__.split("\n")[0], add_arguments=add_arguments))
