@@ -117,7 +117,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 out = AAResample1dOp.apply(out, axis=2 + d, mode=mode, size=sizes[d],
                                            align_corners=bool(align_corners), scale=scales[d])
         return input.clone() if out is input else out
-    for d in range(dims):
+    for d in reversed(range(dims)):  # the last axis first: PyTorch's nesting sums the width innermost
         axis = 2 + d
         taps = axis_taps(_AXIS_MODE[mode], input.shape[axis], sizes[d], scales[d], bool(align_corners),
                          input._data.dtype)
