@@ -22,8 +22,11 @@ __all__ = [
 def channel_shuffle(x, groups):
     """Interleave the ``groups`` channel groups of ``(N, C, H, W)``: channel ``g * (C // groups) + i`` moves
     to ``i * groups + g``."""
-    n, c, h, w = x.shape
-    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+    # Spelled as TorchVision spells it, so a symbolic trace has its node names (size, view, transpose, ...).
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = vl.transpose(x, 1, 2).contiguous()
+    return x.view(n, c, h, w)
 
 
 def _depthwise(channels, stride):
