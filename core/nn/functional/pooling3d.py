@@ -9,6 +9,7 @@ ways and divides by the product of the per-axis window sizes, which is PyTorch's
 """
 import numpy as np
 
+from ...amp_state import autocast_op
 from ...autograd.node_names import presents_as
 from ...backend import array_module
 from ...ops.conv3d import TemporalMaxOp, TemporalUnfoldOp, TemporalWindows, pool_axis_sizes
@@ -92,6 +93,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return max_pool3d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@autocast_op("avg_pool3d")  # float32 under CPU autocast, as PyTorch's lists say
 @presents_as("AvgPool3DBackward0", "input")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
