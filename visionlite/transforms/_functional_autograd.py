@@ -99,13 +99,13 @@ def resize(t, size, interpolation, antialias):
         exact = interpolation == "nearest-exact"
         return _remap(t, rs._nearest_index(h, oh, exact), rs._nearest_index(w, ow, exact))
     smooth = antialias and interpolation in ("bilinear", "bicubic")
-    if smooth and t._data.dtype in (np.float32, np.float64):  # PyTorch's antialiased kernel
+    if not smooth or t._data.dtype in (np.float32, np.float64):  # PyTorch's kernels, value for value
         t4, restore = _as_batch(t)
-        return restore(_nf().interpolate(t4, size=(oh, ow), mode=interpolation, align_corners=False,
-                                         antialias=True))
-    make = rs._antialias_matrix if smooth else rs._interp_matrix
-    wy = _const(make(h, oh, interpolation), t)
-    wx = _const(make(w, ow, interpolation).T, t)
+        t4 = t4 if t4._data.dtype in (np.float32, np.float64) else t4.float()
+        out = _nf().interpolate(t4, size=(oh, ow), mode=interpolation, align_corners=False, antialias=smooth)
+        return restore(out if out.dtype == t.dtype else out.to(t.dtype))
+    wy = _const(rs._antialias_matrix(h, oh, interpolation), t)
+    wx = _const(rs._antialias_matrix(w, ow, interpolation).T, t)
     return wy @ t @ wx
 
 

@@ -7,6 +7,7 @@ dtypes. Coordinates follow PyTorch's ``align_corners=False`` convention: pixel c
 import numpy as np
 
 from visionlite.core.backend import array_module
+from visionlite.core.ops.interp import axis_taps, resample_axis
 from visionlite.core.ops.interp_aa import aa_resize
 
 _F32 = np.float32
@@ -45,27 +46,6 @@ def _antialias_matrix(in_size, out_size, mode):
     return np.divide(w, total, out=np.zeros_like(w), where=total != 0)
 
 
-def _interp_matrix(in_size, out_size, mode):
-    """``(out, in)`` weights of PyTorch's plain (non-antialiased) bilinear or bicubic resize."""
-    scale = _F32(in_size / out_size)
-    src = scale * (np.arange(out_size, dtype=_F32) + _F32(0.5)) - _F32(0.5)
-    rows = np.arange(out_size)
-    w = np.zeros((out_size, in_size), dtype=np.float64)
-    if mode == "bilinear":
-        src = np.maximum(src, _F32(0.0))
-        i0 = src.astype(np.int64)
-        lam = (src - i0.astype(_F32)).astype(np.float64)
-        i1 = np.minimum(i0 + 1, in_size - 1)
-        np.add.at(w, (rows, i0), 1.0 - lam)
-        np.add.at(w, (rows, i1), lam)
-    else:  # bicubic, A = -0.75 as in PyTorch (and OpenCV); taps beyond the border repeat the edge pixel
-        i0 = np.floor(src).astype(np.int64)
-        t = (src - i0.astype(_F32)).astype(np.float64)
-        for k, x in enumerate((t + 1.0, t, 1.0 - t, 2.0 - t)):
-            np.add.at(w, (rows, np.clip(i0 - 1 + k, 0, in_size - 1)), _cubic_filter(x, -0.75))
-    return w.astype(_F32)
-
-
 def _nearest_index(in_size, out_size, exact):
     if out_size == in_size:
         return np.arange(out_size)
@@ -86,9 +66,14 @@ def resize(x, size, mode, antialias):
         return x[..., iy[:, None], ix[None, :]]
     if antialias and x.dtype in (np.float32, np.float64):  # PyTorch's own rounding, value for value
         return aa_resize(x, (oh, ow), mode)
-    make = _antialias_matrix if antialias else _interp_matrix
-    wy = xp.asarray(make(h, oh, mode), dtype=x.dtype)
-    wx = xp.asarray(make(w, ow, mode), dtype=x.dtype)
+    if not antialias:  # F.interpolate's taps and summation order (bit-exact for float32)
+        axis_mode = "linear" if mode == "bilinear" else "cubic"
+        out = x
+        for axis, (n_in, n_out) in ((3, (w, ow)), (2, (h, oh))):  # the width first, as PyTorch
+            out, _, _ = resample_axis(out, axis, axis_taps(axis_mode, n_in, n_out, None, False, x.dtype))
+        return out
+    wy = xp.asarray(_antialias_matrix(h, oh, mode), dtype=x.dtype)
+    wx = xp.asarray(_antialias_matrix(w, ow, mode), dtype=x.dtype)
     # apply the cheaper axis first: the cost of each pass is (rows kept) x (in) x (out)
     if h * w * ow + ow * h * oh <= w * h * oh + oh * w * ow:
         return xp.matmul(wy, xp.matmul(x, wx.T))
