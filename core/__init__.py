@@ -84,6 +84,7 @@ from .flags import (
     set_float32_matmul_precision,
     use_deterministic_algorithms,
 )
+from .memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from .ops import *  # noqa: F401,F403
 from .ops import __dict__ as _ops_namespace
 from .ops._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads

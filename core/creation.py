@@ -181,36 +181,49 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     )
 
 
-def _like(fn, a, dtype, device, requires_grad, *args):
+def _like(fn, a, dtype, device, requires_grad, memory_format, *args):
     dtype = a.dtype if dtype is None else dtype
     device = a.device if device is None else device
-    return fn(*args, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(fn(*args, dtype=dtype, device=device, requires_grad=requires_grad), a, memory_format)
+
+
+def _laid_out(t, a, memory_format):
+    """``t`` in the layout ``memory_format`` asks for (default ``preserve_format``: ``a``'s, e.g.
+    channels-last), as PyTorch's ``*_like`` functions."""
+    if memory_format is None and a._data.flags.c_contiguous:
+        return t  # the common case, kept cheap
+    from .memory_format import layout_like
+
+    t._data = layout_like(t._data, a._data, memory_format)
+    return t
 
 
 def zeros_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
-    """Zeros with ``a``'s shape, and its dtype and device unless given."""
-    return _like(zeros, a, dtype, device, requires_grad, a.shape)
+    """Zeros with ``a``'s shape, and its dtype, device and layout unless given."""
+    return _like(zeros, a, dtype, device, requires_grad, memory_format, a.shape)
 
 
 def ones_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
-    """Ones with ``a``'s shape, and its dtype and device unless given."""
-    return _like(ones, a, dtype, device, requires_grad, a.shape)
+    """Ones with ``a``'s shape, and its dtype, device and layout unless given."""
+    return _like(ones, a, dtype, device, requires_grad, memory_format, a.shape)
 
 
 def empty_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
-    """An uninitialized tensor with ``a``'s shape, and its dtype and device unless given."""
-    return _like(empty, a, dtype, device, requires_grad, a.shape)
+    """An uninitialized tensor with ``a``'s shape, and its dtype, device and layout (``memory_format``,
+    default ``preserve_format``) unless given."""
+    return _like(empty, a, dtype, device, requires_grad, memory_format, a.shape)
 
 
 def full_like(a, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
-    """A tensor of ``fill_value`` with ``a``'s shape, and its dtype and device unless given."""
-    return full(
+    """A tensor of ``fill_value`` with ``a``'s shape, and its dtype, device and layout unless given."""
+    t = full(
         a.shape,
         fill_value,
         dtype=a.dtype if dtype is None else dtype,
         device=a.device if device is None else device,
         requires_grad=requires_grad,
     )
+    return _laid_out(t, a, memory_format)
 
 
 def rand_like(a, dtype=None, device=None, requires_grad=False, generator=None):

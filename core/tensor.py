@@ -143,8 +143,13 @@ class Tensor(InplaceMethods):
         return _dt.is_float(self._data.dtype)
 
     def is_contiguous(self, memory_format=None):
-        """True when the data is laid out C-contiguously (row-major)."""
-        return bool(self._data.flags.c_contiguous)
+        """True when the data is laid out C-contiguously (row-major), or as ``memory_format`` says
+        (``visionlite.channels_last``: NHWC in memory)."""
+        if memory_format is None:
+            return bool(self._data.flags.c_contiguous)
+        from .memory_format import is_in_format
+
+        return is_in_format(self._data, memory_format)
 
     def stride(self, dim=None):
         """The strides in elements (a tuple), or the stride of dim ``dim`` (an int)."""
@@ -271,7 +276,7 @@ class Tensor(InplaceMethods):
     # ------------------------------------------------------------------------------ conversion
     def to(self, *args, **kwargs):
         """Convert: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (see ``to_args``)."""
-        device, dtype, _, copy, _ = parse_to(*args, **kwargs)
+        device, dtype, _, copy, fmt = parse_to(*args, **kwargs)
         out = self
         if device is not None:
             dev = device
@@ -290,8 +295,16 @@ class Tensor(InplaceMethods):
                     out = Tensor._wrap(out._data.astype(npd))
                 else:
                     out = Cast.apply(out, dtype=npd)
+        if fmt is not None:  # memory_format=: a copy in that layout unless the result already is so
+            from .memory_format import check_format, preserve_format, suggest_format
+
+            # as PyTorch, the result aliases when the strides already read as that format
+            if check_format(fmt) is not preserve_format and suggest_format(out._data) is not fmt:
+                from .ops.movement import Clone
+
+                out = Clone.apply(out, fmt=fmt)
         if copy and out is self:
-            out = self.clone()
+            out = self.clone(memory_format=fmt)
         return out
 
     def cpu(self):

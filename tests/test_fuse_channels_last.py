@@ -208,3 +208,114 @@ def test_foldable_refuses_what_it_cannot_fold():
         assert not eval_fusion.foldable(conv, nn.BatchNorm2d(3, track_running_stats=False).eval(), x)
         assert not eval_fusion.foldable(nn.Conv2d(2, 3, 1).train(), bn, x)
     assert not eval_fusion.foldable(conv, bn, x)  # grad enabled
+
+
+# ------------------------------------------------------------------------------ memory formats
+FORMATS = ["contiguous_format", "channels_last", "preserve_format"]
+
+
+def _pair(shape, seed=0):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return vl.tensor(a), torch.tensor(a)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 3, 1, 1), (2, 1, 4, 4), (3, 2, 1, 5)])
+def test_to_channels_last_strides_and_flags_match_torch(shape):
+    v, t = _pair(shape)
+    vc, tc = v.to(memory_format=vl.channels_last), t.to(memory_format=torch.channels_last)
+    assert vc.stride() == tc.stride()
+    np.testing.assert_array_equal(vc.numpy(), tc.numpy())
+    for name in ("contiguous_format", "channels_last", "preserve_format"):
+        for mine, ref in ((v, t), (vc, tc)):
+            assert mine.is_contiguous(memory_format=getattr(vl, name)) == ref.is_contiguous(
+                memory_format=getattr(torch, name)), name
+    assert vc.is_contiguous() == tc.is_contiguous()
+    # back to row-major, and the no-op cases return the tensor itself, as PyTorch
+    assert vc.contiguous().stride() == tc.contiguous().stride()
+    assert (vc.to(memory_format=vl.channels_last) is vc) == (tc.to(memory_format=torch.channels_last) is tc)
+    assert (vc.contiguous(memory_format=vl.channels_last) is vc) == (
+        tc.contiguous(memory_format=torch.channels_last) is tc)
+
+
+@pytest.mark.parametrize("fmt", FORMATS + [None])
+@pytest.mark.parametrize("src", ["contiguous", "channels_last", "permuted", "sliced"])
+def test_clone_and_like_functions_follow_torch_layout_rules(fmt, src):
+    v, t = _pair((2, 3, 4, 5))
+    make = {
+        "contiguous": lambda x, lib: x,
+        "channels_last": lambda x, lib: x.to(memory_format=lib.channels_last),
+        "permuted": lambda x, lib: x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2).transpose(2, 3),
+        "sliced": lambda x, lib: x.to(memory_format=lib.channels_last)[:, :, ::2],
+    }[src]
+    v, t = make(v, vl), make(t, torch)
+    kw_v = {} if fmt is None else {"memory_format": getattr(vl, fmt)}
+    kw_t = {} if fmt is None else {"memory_format": getattr(torch, fmt)}
+    for name in ("clone",):
+        assert getattr(v, name)(**kw_v).stride() == getattr(t, name)(**kw_t).stride(), name
+    for name in ("empty_like", "zeros_like", "ones_like"):
+        assert getattr(vl, name)(v, **kw_v).stride() == getattr(torch, name)(t, **kw_t).stride(), name
+    assert vl.full_like(v, 2.0, **kw_v).stride() == torch.full_like(t, 2.0, **kw_t).stride()
+    np.testing.assert_array_equal(v.clone(**kw_v).numpy(), t.clone(**kw_t).numpy())
+    np.testing.assert_array_equal(vl.ones_like(v, **kw_v).numpy(), torch.ones_like(t, **kw_t).numpy())
+
+
+def test_layout_survives_elementwise_ops_and_dtype_moves_as_in_torch():
+    v, t = _pair((2, 3, 4, 5))
+    v, t = v.to(memory_format=vl.channels_last), t.to(memory_format=torch.channels_last)
+    assert (v + 1).stride() == (t + 1).stride()
+    assert v.relu().stride() == t.relu().stride()
+    assert v.to(vl.float64).stride() == t.to(torch.float64).stride()
+    assert v.to(vl.float64, memory_format=vl.contiguous_format).stride() == t.to(
+        torch.float64, memory_format=torch.contiguous_format).stride()
+    assert v.to(memory_format=vl.channels_last, copy=True) is not v
+
+
+def test_memory_format_gradients_flow_and_errors_are_clear():
+    x = vl.randn(2, 3, 4, 5, requires_grad=True)
+    y = x.to(memory_format=vl.channels_last)
+    (y * vl.arange(5.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.broadcast_to(np.arange(5.0), (2, 3, 4, 5)))
+    assert y.grad_fn is not None
+    with pytest.raises(RuntimeError, match="rank 4"):
+        vl.randn(2, 3, 4).to(memory_format=vl.channels_last)
+    with pytest.raises(RuntimeError, match="rank 5"):
+        vl.randn(2, 3, 4, 5).contiguous(memory_format=vl.channels_last_3d)
+    with pytest.raises(RuntimeError, match="preserve memory format"):
+        y.contiguous(memory_format=vl.preserve_format)
+    with pytest.raises(TypeError, match="memory_format must be"):
+        x.clone(memory_format="channels_last")
+
+
+def test_memory_format_objects_print_and_pickle_like_torch():
+    import pickle
+
+    assert repr(vl.channels_last) == "visionlite.channels_last"
+    assert isinstance(vl.channels_last, vl.memory_format)
+    for name in ("contiguous_format", "channels_last", "channels_last_3d", "preserve_format"):
+        fmt = getattr(vl, name)
+        assert pickle.loads(pickle.dumps(fmt)) is fmt
+
+
+def test_module_to_channels_last_matches_torch():
+    rng = np.random.default_rng(5)
+    tnet = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 3 * 3, 2))
+    vnet = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 3 * 3, 2))
+    vnet = _load(vnet, tnet)
+    weight = vnet[0].weight
+    tnet.to(memory_format=torch.channels_last)
+    assert vnet.to(memory_format=vl.channels_last) is vnet
+    assert vnet[0].weight is weight  # parameters keep their identity
+    for (name, tp), vp in zip(tnet.named_parameters(), vnet.parameters()):
+        assert vp.stride() == tp.stride(), name
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    for train in (True, False):
+        tnet.train(train), vnet.train(train)
+        tx = torch.tensor(x).to(memory_format=torch.channels_last)
+        vx = vl.tensor(x).to(memory_format=vl.channels_last)
+        with torch.no_grad():
+            want = tnet(tx).numpy()
+        with vl.no_grad():
+            np.testing.assert_allclose(vnet(vx).numpy(), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match="rank 4"):
+        nn.Conv3d(1, 1, 1).to(memory_format=vl.channels_last)

@@ -356,10 +356,11 @@ class Module(HookMixin):
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``; dtype moves apply to
-        floating-point parameters and buffers only. Works in place and returns self."""
+        floating-point parameters and buffers only; ``memory_format=`` lays out 4-D/5-D ones (e.g.
+        ``channels_last``). Works in place and returns self."""
         from ..to_args import parse_to
 
-        device, dtype, _, _, _ = parse_to(*args, allow_copy=False, **kwargs)
+        device, dtype, _, _, fmt = parse_to(*args, allow_copy=False, **kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError("nn.Module.to only accepts floating point dtypes, but got desired "
                             f"dtype={dtype}")
@@ -368,6 +369,8 @@ class Module(HookMixin):
             out = t if device is None else t.to(device)
             if dtype is not None and t.is_floating_point():
                 out = out.to(dtype)
+            if fmt is not None and t.ndim in (4, 5):  # as PyTorch: memory_format applies to 4-D/5-D tensors
+                out = out.contiguous(memory_format=fmt)
             return out
 
         return self._apply(convert)

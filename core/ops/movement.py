@@ -8,6 +8,7 @@ from ..autograd.function import Op
 from ..autograd.node_names import label, presents_as
 from ..autograd.versions import share_version
 from ..backend import array_module, device_of, to_device
+from ..memory_format import check_format, contiguous_format, is_in_format, preserve_format, relayout
 from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims
 
@@ -22,8 +23,8 @@ class ToDevice(Op):
 
 
 class Clone(Op):
-    def forward(self, a):
-        return a.copy()
+    def forward(self, a, fmt=None):  # fmt: a memory format for the copy (None: row-major)
+        return a.copy() if fmt is None else relayout(a, fmt)
 
     def backward(self, g):
         return g
@@ -518,15 +519,23 @@ def roll(a, shifts, dims=None):
 
 
 def clone(a, memory_format=None):
-    """A copy of ``a`` with its own data; gradients flow back to ``a``."""
-    return Clone.apply(a)
+    """A copy of ``a`` with its own data; gradients flow back to ``a``. ``memory_format`` (default
+    ``preserve_format``: ``a``'s own layout, e.g. channels-last) sets the copy's layout."""
+    if memory_format is None and a._data.flags.c_contiguous:
+        return Clone.apply(a)
+    return Clone.apply(a, fmt=preserve_format if memory_format is None else check_format(memory_format))
 
 
 def contiguous(a, memory_format=None):
-    """``a`` itself when its data is C-contiguous, else a contiguous copy."""
-    if a._data.flags.c_contiguous:
-        return a
-    return Clone.apply(a)
+    """``a`` itself when its data is already laid out as ``memory_format`` (default row-major
+    ``contiguous_format``; or ``channels_last``/``channels_last_3d``), else a copy laid out so."""
+    if memory_format is None or memory_format is contiguous_format:
+        return a if a._data.flags.c_contiguous else Clone.apply(a)
+    if memory_format is preserve_format:
+        if a._data.flags.c_contiguous:
+            return a
+        raise RuntimeError("contiguous: preserve memory format is unsupported by the contiguous operator")
+    return a if is_in_format(a._data, memory_format) else Clone.apply(a, fmt=memory_format)
 
 
 def _pad_name(input, pad, mode="constant", value=None):
