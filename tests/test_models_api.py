@@ -46,6 +46,9 @@ MODELS = sorted(MODELS + [
 ])
 # Issue 17: optical flow (visionlite.models.optical_flow).
 MODELS = sorted(MODELS + ["raft_large", "raft_small"])
+# Issue 17: video classification (visionlite.models.video).
+MODELS = sorted(MODELS + ["mc3_18", "mvit_v1_b", "mvit_v2_s", "r2plus1d_18", "r3d_18", "s3d", "swin3d_b",
+                          "swin3d_s", "swin3d_t"])
 
 
 def test_list_models_and_filters():
