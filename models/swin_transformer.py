@@ -16,7 +16,7 @@ import numpy as np
 
 import visionlite as vl
 import visionlite.nn.functional as F
-from visionlite import nn
+from visionlite import fx, nn
 from visionlite.ops import MLP, Permute, StochasticDepth
 
 from ._api import Decorator, WeightsEnum, register_model, registered_weights
@@ -61,6 +61,7 @@ def _shift_mask(pad_h, pad_w, window_size, shift_size):
     return np.where(ids[:, None, :] != ids[:, :, None], -100.0, 0.0)
 
 
+@fx.wrap  # one node in symbolic traces (it branches on the size), as TorchVision's torch.fx.wrap
 def _patch_merging_pad(x):
     """``(..., H, W, C)`` -> ``(..., ceil(H/2), ceil(W/2), 4*C)``: each 2x2 neighbourhood's four tokens
     side by side (top-left, bottom-left, top-right, bottom-right), after zero-padding odd sizes."""
@@ -71,6 +72,7 @@ def _patch_merging_pad(x):
     return vl.cat(quarters, -1)
 
 
+@fx.wrap
 def _get_relative_position_bias(relative_position_bias_table, relative_position_index, window_size):
     """Gather the ``(num_offsets, heads)`` table into the ``(1, heads, N, N)`` bias of one window."""
     n = window_size[0] * window_size[1]
@@ -78,6 +80,7 @@ def _get_relative_position_bias(relative_position_bias_table, relative_position_
     return bias.permute(2, 0, 1).unsqueeze(0)
 
 
+@fx.wrap
 def shifted_window_attention(input, qkv_weight, proj_weight, relative_position_bias, window_size, num_heads,
                              shift_size, attention_dropout=0.0, dropout=0.0, qkv_bias=None, proj_bias=None,
                              logit_scale=None, training=True):
@@ -208,16 +211,18 @@ class ShiftedWindowAttention(nn.Module):
         return _get_relative_position_bias(self.relative_position_bias_table, self.relative_position_index,
                                            self.window_size)
 
-    def _attend(self, x, logit_scale=None):
-        return shifted_window_attention(
-            x, self.qkv.weight, self.proj.weight, self.get_relative_position_bias(), self.window_size,
-            self.num_heads, shift_size=self.shift_size, attention_dropout=self.attention_dropout,
-            dropout=self.dropout, qkv_bias=self.qkv.bias, proj_bias=self.proj.bias, logit_scale=logit_scale,
-            training=self.training)
+    def _logit_scale(self):
+        return None
 
     def forward(self, x):
         """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
-        return self._attend(x)
+        # The bias first, then the weights in this order: a symbolic trace then records TorchVision's nodes.
+        relative_position_bias = self.get_relative_position_bias()
+        return shifted_window_attention(
+            x, self.qkv.weight, self.proj.weight, relative_position_bias, self.window_size,
+            self.num_heads, shift_size=self.shift_size, attention_dropout=self.attention_dropout,
+            dropout=self.dropout, qkv_bias=self.qkv.bias, proj_bias=self.proj.bias,
+            logit_scale=self._logit_scale(), training=self.training)
 
 
 class ShiftedWindowAttentionV2(ShiftedWindowAttention):
@@ -253,9 +258,8 @@ class ShiftedWindowAttentionV2(ShiftedWindowAttention):
         bias = _get_relative_position_bias(table, self.relative_position_index, self.window_size)
         return 16 * vl.sigmoid(bias)
 
-    def forward(self, x):
-        """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
-        return self._attend(x, logit_scale=self.logit_scale)
+    def _logit_scale(self):
+        return self.logit_scale
 
 
 class SwinTransformerBlock(nn.Module):
