@@ -25,6 +25,7 @@ from visionlite.core.backend import Device as device
 from visionlite.core.dtype_info import finfo as finfo
 from visionlite.core.dtype_info import iinfo as iinfo
 from visionlite.core.dtypes import dtype as dtype
+from visionlite.core.memory_format import memory_format as memory_format
 from visionlite.core.random import Generator as Generator
 from visionlite.core.tensor import Size as Size
 from visionlite.core.tensor import Tensor as Tensor
@@ -144,6 +145,8 @@ def cdist(x1, x2, p=..., compute_mode=...) -> Tensor:
     """p-norm distance between each row of ``x1 (*, P, M)`` and each row of ``x2 (*, R, M)`` -> ``(*, P, R)``"""
 def ceil(a) -> Tensor:
     """Elementwise ceil; its gradient is zero."""
+channels_last: memory_format
+channels_last_3d: memory_format
 def chunk(a, chunks, dim=...) -> Any:
     """A tuple of at most ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long but the last."""
 def clamp(a, min=..., max=...) -> Tensor:
@@ -157,7 +160,7 @@ def clear_autocast_cache():
 def clip(a, min=..., max=...) -> Tensor:
     """``a`` clamped to ``[min, max]`` (either bound may be None; alias of ``clamp``)."""
 def clone(a, memory_format=...) -> Tensor:
-    """A copy of ``a`` with its own data; gradients flow back to ``a``."""
+    """A copy of ``a`` with its own data (layout: ``memory_format``, default ``a``'s own); grads flow back."""
 def column_stack(tensors) -> Tensor:
     """0-/1-D tensors as columns (``(N, 1)``) and 2-D ones joined along dim 1."""
 def compile(model=..., *, fullgraph=..., dynamic=..., backend=..., mode=..., options=..., disable=...):
@@ -167,7 +170,8 @@ def concat(tensors, dim=...) -> Tensor:
 def concatenate(tensors, dim=...) -> Tensor:
     """Join tensors along an existing dim (shapes must match elsewhere; dtypes are promoted)."""
 def contiguous(a, memory_format=...) -> Tensor:
-    """``a`` itself when its data is C-contiguous, else a contiguous copy."""
+    """``a`` itself when already laid out as ``memory_format`` (default row-major), else a copy laid out so."""
+contiguous_format: memory_format
 def copysign(input, other) -> Tensor:
     """``|input|`` with the sign (bit) of ``other``."""
 def corrcoef(input) -> Tensor:
@@ -225,7 +229,7 @@ def einsum(equation, *operands) -> Tensor:
 def empty(*size, dtype=..., device=..., requires_grad=..., memory_format=..., **kw) -> Tensor:
     """An uninitialised tensor (size given as for ``zeros``)."""
 def empty_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """An uninitialized tensor with ``a``'s shape, and its dtype and device unless given."""
+    """An uninitialized tensor with ``a``'s shape, and its dtype, device and layout unless given."""
 def eq(a, b) -> Tensor:
     """Bool tensor of ``a == b`` (broadcast; ``b`` may be a number)."""
 def equal(a, b) -> builtins.bool:
@@ -275,7 +279,7 @@ def from_numpy(array) -> Tensor:
 def full(size, fill_value, dtype=..., device=..., requires_grad=...) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (its dtype inferred from the value)."""
 def full_like(a, fill_value, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """A tensor of ``fill_value`` with ``a``'s shape, and its dtype and device unless given."""
+    """A tensor of ``fill_value`` with ``a``'s shape, and its dtype, device and layout unless given."""
 def gather(a, dim, index) -> Tensor:
     """``out[i][j] = a[index[i][j]][j]`` along ``dim`` (index has the output's shape)."""
 def ge(a, b) -> Tensor:
@@ -495,7 +499,7 @@ def one_hot(index, num_classes=...) -> Tensor:
 def ones(*size, dtype=..., device=..., requires_grad=..., **kw) -> Tensor:
     """A tensor of ones (size given as for ``zeros``)."""
 def ones_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """Ones with ``a``'s shape, and its dtype and device unless given."""
+    """Ones with ``a``'s shape, and its dtype, device and layout unless given."""
 def outer(a, b) -> Tensor:
     """Outer product of two vectors: (n,) and (m,) -> (n, m)."""
 def pad(input, pad, mode=..., value=...) -> Tensor:
@@ -507,6 +511,7 @@ def positive(input) -> Tensor:
     """``input`` itself, as ``torch.positive``."""
 def pow(a, b) -> Tensor:
     """``a ** b`` elementwise; a or b may be a Python number."""
+preserve_format: memory_format
 def prod(a, dim=..., keepdim=..., dtype=...) -> Tensor:
     """The product over all elements or along ``dim``; integer and bool inputs give int64."""
 def promote_types(type1, type2):
@@ -706,7 +711,7 @@ def xlogy(input, other) -> Tensor:
 def zeros(*size, dtype=..., device=..., requires_grad=..., **kw) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
 def zeros_like(a, dtype=..., device=..., requires_grad=..., memory_format=...) -> Tensor:
-    """Zeros with ``a``'s shape, and its dtype and device unless given."""
+    """Zeros with ``a``'s shape, and its dtype, device and layout unless given."""
 
 __all__ = [
     'Function',
@@ -774,6 +779,8 @@ __all__ = [
     'cat',
     'cdist',
     'ceil',
+    'channels_last',
+    'channels_last_3d',
     'chunk',
     'clamp',
     'clamp_max',
@@ -786,6 +793,7 @@ __all__ = [
     'concat',
     'concatenate',
     'contiguous',
+    'contiguous_format',
     'copysign',
     'corrcoef',
     'cos',
@@ -938,6 +946,7 @@ __all__ = [
     'maximum',
     'mean',
     'median',
+    'memory_format',
     'meshgrid',
     'min',
     'minimum',
@@ -978,6 +987,7 @@ __all__ = [
     'pi',
     'positive',
     'pow',
+    'preserve_format',
     'printing',
     'prod',
     'promote_types',

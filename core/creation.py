@@ -209,8 +209,7 @@ def ones_like(a, dtype=None, device=None, requires_grad=False, memory_format=Non
 
 
 def empty_like(a, dtype=None, device=None, requires_grad=False, memory_format=None):
-    """An uninitialized tensor with ``a``'s shape, and its dtype, device and layout (``memory_format``,
-    default ``preserve_format``) unless given."""
+    """An uninitialized tensor with ``a``'s shape, and its dtype, device and layout unless given."""
     return _like(empty, a, dtype, device, requires_grad, memory_format, a.shape)
 
 

@@ -106,8 +106,10 @@ def _dense(a):
 
 
 def relayout(a, fmt):
-    """A copy of array ``a`` laid out as ``fmt``. ``preserve_format`` keeps a dense array's stride order
-    and otherwise picks channels-last or contiguous (``suggest_format``), as PyTorch does."""
+    """A copy of array ``a`` laid out as ``fmt``.
+
+    ``preserve_format`` keeps a dense array's stride order and otherwise picks channels-last or
+    contiguous (``suggest_format``), as PyTorch does."""
     fmt = check_format(fmt)
     if fmt is preserve_format:
         if _dense(a):
@@ -134,8 +136,10 @@ def as_format(a, fmt):
 
 
 def layout_like(arr, ref, fmt=None):
-    """``arr`` (a fresh array of ``ref``'s shape) laid out as ``fmt`` says, ``None`` or ``preserve_format``
-    meaning like ``ref`` (the ``*_like`` creation functions' rule); ``arr`` itself when it already is."""
+    """``arr`` (a fresh array of ``ref``'s shape) laid out as ``fmt`` says (None: like ``ref``).
+
+    ``None`` and ``preserve_format`` mean ``ref``'s layout (the ``*_like`` creators' rule); ``arr`` itself
+    comes back when it already is laid out so."""
     fmt = preserve_format if fmt is None else check_format(fmt)
     if fmt is preserve_format:
         if ref.flags.c_contiguous or ref.ndim < 2:

@@ -143,8 +143,7 @@ class Tensor(InplaceMethods):
         return _dt.is_float(self._data.dtype)
 
     def is_contiguous(self, memory_format=None):
-        """True when the data is laid out C-contiguously (row-major), or as ``memory_format`` says
-        (``visionlite.channels_last``: NHWC in memory)."""
+        """True when the data is laid out row-major, or as ``memory_format`` says (channels_last: NHWC)."""
         if memory_format is None:
             return bool(self._data.flags.c_contiguous)
         from .memory_format import is_in_format

@@ -290,13 +290,13 @@ class Tensor:
     def clip_(self, *args, **kwargs) -> Tensor:
         """In-place ``clamp``."""
     def clone(self, memory_format=...) -> Tensor:
-        """A copy of ``a`` with its own data; gradients flow back to ``a``."""
+        """A copy of ``a`` with its own data (layout: ``memory_format``, default ``a``'s own); grads flow back."""
     def conj(self) -> Tensor:
         """The complex conjugate: self, as visionlite has no complex dtypes."""
     def conj_physical(self) -> Tensor:
         """The complex conjugate: self, as visionlite has no complex dtypes."""
     def contiguous(self, memory_format=...) -> Tensor:
-        """``a`` itself when its data is C-contiguous, else a contiguous copy."""
+        """``a`` itself when already laid out as ``memory_format`` (default row-major), else a copy laid out so."""
     def copy_(self, src, non_blocking=...) -> Tensor:
         """Copy ``src`` (broadcast, cast, moved across devices) into this tensor's storage."""
     def copysign(self, other) -> Tensor:
@@ -514,7 +514,7 @@ class Tensor:
     def is_conj(self) -> builtins.bool:
         """False: visionlite has no complex dtypes."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
-        """True when the data is laid out C-contiguously (row-major)."""
+        """True when the data is laid out row-major, or as ``memory_format`` says (channels_last: NHWC)."""
     @property
     def is_cpu(self) -> builtins.bool:
         """True when the data lives in host memory (a numpy array)."""

@@ -14,8 +14,9 @@ from ..tensor import Tensor
 
 
 def graph_input(op, i, data):
-    """Input ``i`` of the recorded ``op`` as a Tensor holding ``data`` and wired to the node (or leaf)
-    that produced it, so that gradients through it reach the rest of the graph."""
+    """Input ``i`` of the recorded ``op`` as a Tensor holding ``data``, wired to the node that produced it.
+
+    Gradients through it then reach the rest of the graph; a leaf input is returned itself."""
     parent = op.parents[i]
     if isinstance(parent, Tensor):  # a leaf: the Tensor itself is the graph's handle
         return parent
@@ -28,11 +29,11 @@ def graph_input(op, i, data):
 
 
 def conv_weight_grad(x, g, geom, w_shape):
-    """Weight gradient of the convolution ``geom`` as recorded ops: ``x (N, C, H, W)`` its input,
-    ``g (N, O, Ho, Wo)`` its output gradient -> ``(O, C/groups, kh, kw)``.
+    """Weight gradient ``(O, C/groups, kh, kw)`` of the convolution ``geom``, as recorded ops.
 
-    The input's im2col columns (``(N, C*kh*kw, L)``, rows over channel then taps, as the weight's own
-    flattening) against ``g``: one batched matmul per image and group, summed over the batch."""
+    ``x (N, C, H, W)`` is its input, ``g (N, O, Ho, Wo)`` its output gradient. The input's im2col
+    columns (``(N, C*kh*kw, L)``, rows over channel then taps, as the weight's own flattening) against
+    ``g``: one batched matmul per image and group, summed over the batch."""
     from ..nn.functional.fold import _Im2Col
     from .movement import pad
 

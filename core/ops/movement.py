@@ -519,16 +519,18 @@ def roll(a, shifts, dims=None):
 
 
 def clone(a, memory_format=None):
-    """A copy of ``a`` with its own data; gradients flow back to ``a``. ``memory_format`` (default
-    ``preserve_format``: ``a``'s own layout, e.g. channels-last) sets the copy's layout."""
+    """A copy of ``a`` with its own data (layout: ``memory_format``, default ``a``'s own); grads flow back.
+
+    ``preserve_format`` (the default) keeps ``a``'s layout, e.g. channels-last."""
     if memory_format is None and a._data.flags.c_contiguous:
         return Clone.apply(a)
     return Clone.apply(a, fmt=preserve_format if memory_format is None else check_format(memory_format))
 
 
 def contiguous(a, memory_format=None):
-    """``a`` itself when its data is already laid out as ``memory_format`` (default row-major
-    ``contiguous_format``; or ``channels_last``/``channels_last_3d``), else a copy laid out so."""
+    """``a`` itself when already laid out as ``memory_format`` (default row-major), else a copy laid out so.
+
+    ``memory_format`` is ``contiguous_format``, ``channels_last`` or ``channels_last_3d``."""
     if memory_format is None or memory_format is contiguous_format:
         return a if a._data.flags.c_contiguous else Clone.apply(a)
     if memory_format is preserve_format:

@@ -21,8 +21,9 @@ def _check_eval(layer, bn):
 
 
 def fuse_conv_bn_eval(conv, bn, transpose=False):
-    """A new convolution (a deep copy of ``conv``) computing ``bn(conv(x))``; both must be in eval mode
-    and ``bn`` must track running statistics. ``transpose`` for transposed convolutions (whose weight
+    """A new convolution (a deep copy of ``conv``) computing ``bn(conv(x))``, both in eval mode.
+
+    ``bn`` must track running statistics; ``transpose=True`` for transposed convolutions (whose weight
     holds output channels on dim 1)."""
     _check_eval(conv, bn)
     fused = copy.deepcopy(conv)
@@ -33,9 +34,10 @@ def fuse_conv_bn_eval(conv, bn, transpose=False):
 
 
 def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, transpose=False):
-    """``(weight, bias)`` Parameters of the convolution ``conv_w``/``conv_b`` (bias may be None) with the
-    batch norm (running mean/var ``(C,)``, ``eps``, affine ``bn_w``/``bn_b`` or None) folded in; each
-    keeps its original dtype and ``requires_grad``."""
+    """``(weight, bias)`` Parameters of a convolution with a batch norm's eval-mode map folded in.
+
+    ``conv_b``, ``bn_w`` and ``bn_b`` may be None; ``bn_rm``/``bn_rv`` are the running mean/var ``(C,)``.
+    Each result keeps its original dtype and ``requires_grad``."""
     w_dtype = conv_w.dtype
     b_dtype = conv_b.dtype if conv_b is not None else w_dtype
     if conv_b is None:
@@ -51,8 +53,9 @@ def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, trans
 
 
 def fuse_linear_bn_eval(linear, bn):
-    """A new Linear (a deep copy of ``linear``) computing ``bn(linear(x))``; ``bn.num_features`` must equal
-    ``linear.out_features`` (or be 1), both in eval mode."""
+    """A new Linear (a deep copy of ``linear``) computing ``bn(linear(x))``, both in eval mode.
+
+    ``bn.num_features`` must equal ``linear.out_features`` (or be 1)."""
     _check_eval(linear, bn)
     if linear.out_features != bn.num_features and bn.num_features != 1:
         raise AssertionError(
@@ -67,8 +70,10 @@ def fuse_linear_bn_eval(linear, bn):
 
 
 def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b):
-    """``(weight, bias)`` Parameters of a Linear ``(out, in)`` weight and bias (or None) with the batch
-    norm folded in; each keeps its dtype and ``requires_grad``."""
+    """``(weight, bias)`` Parameters of a Linear with a batch norm's eval-mode map folded in.
+
+    ``linear_w`` is ``(out, in)``, ``linear_b`` may be None; each result keeps its dtype and
+    ``requires_grad``."""
     w_dtype = linear_w.dtype
     b_dtype = linear_b.dtype if linear_b is not None else w_dtype
     if linear_b is None:

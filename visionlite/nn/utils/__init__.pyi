@@ -3,6 +3,7 @@
 
 from visionlite.core.nn.utils import clip_grad as clip_grad
 from visionlite.core.nn.utils import convert_parameters as convert_parameters
+from visionlite.core.nn.utils import fusion as fusion
 from visionlite.core.nn.utils import rnn as rnn
 from visionlite.core.nn.utils.clip_grad import clip_grad_norm_ as clip_grad_norm_
 from visionlite.core.nn.utils.clip_grad import clip_grad_value_ as clip_grad_value_
@@ -10,3 +11,7 @@ from visionlite.core.nn.utils.clip_grad import clip_grads_with_norm_ as clip_gra
 from visionlite.core.nn.utils.clip_grad import get_total_norm as get_total_norm
 from visionlite.core.nn.utils.convert_parameters import parameters_to_vector as parameters_to_vector
 from visionlite.core.nn.utils.convert_parameters import vector_to_parameters as vector_to_parameters
+from visionlite.core.nn.utils.fusion import fuse_conv_bn_eval as fuse_conv_bn_eval
+from visionlite.core.nn.utils.fusion import fuse_conv_bn_weights as fuse_conv_bn_weights
+from visionlite.core.nn.utils.fusion import fuse_linear_bn_eval as fuse_linear_bn_eval
+from visionlite.core.nn.utils.fusion import fuse_linear_bn_weights as fuse_linear_bn_weights
