@@ -65,6 +65,8 @@ from visionlite.core import cartesian_prod as cartesian_prod
 from visionlite.core import cat as cat
 from visionlite.core import cdist as cdist
 from visionlite.core import ceil as ceil
+from visionlite.core import channels_last as channels_last
+from visionlite.core import channels_last_3d as channels_last_3d
 from visionlite.core import chunk as chunk
 from visionlite.core import clamp as clamp
 from visionlite.core import clamp_max as clamp_max
@@ -77,6 +79,7 @@ from visionlite.core import compile as compile
 from visionlite.core import concat as concat
 from visionlite.core import concatenate as concatenate
 from visionlite.core import contiguous as contiguous
+from visionlite.core import contiguous_format as contiguous_format
 from visionlite.core import copysign as copysign
 from visionlite.core import corrcoef as corrcoef
 from visionlite.core import cos as cos
@@ -229,6 +232,7 @@ from visionlite.core import max as max
 from visionlite.core import maximum as maximum
 from visionlite.core import mean as mean
 from visionlite.core import median as median
+from visionlite.core import memory_format as memory_format
 from visionlite.core import meshgrid as meshgrid
 from visionlite.core import min as min
 from visionlite.core import minimum as minimum
@@ -268,6 +272,7 @@ from visionlite.core import permute as permute
 from visionlite.core import pi as pi
 from visionlite.core import positive as positive
 from visionlite.core import pow as pow
+from visionlite.core import preserve_format as preserve_format
 from visionlite.core import printing as printing
 from visionlite.core import prod as prod
 from visionlite.core import promote_types as promote_types
