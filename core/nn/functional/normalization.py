@@ -83,12 +83,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
-def _affine(y, weight, bias, shape):
+def _unshared(y, weight, bias):
+    """The normalized rows ``y``, copied when nothing else (affine) will copy them and they will be
+    differentiated: the normalizing op keeps its output for backward, and an in-place op after a norm
+    without affine (InstanceNorm2d then ReLU(inplace=True), as in RAFT's encoders) would overwrite it,
+    where PyTorch (which keeps the input) works."""
     if weight is None and bias is None and y.requires_grad:
-        # The normalizing op keeps its output for backward; an in-place op after a norm without affine
-        # (InstanceNorm2d then ReLU(inplace=True), as in RAFT's encoders) would overwrite it, where PyTorch
-        # (which keeps the input) works. Hand out a copy in that case only.
         return y.clone()
+    return y
+
+
+def _affine(y, weight, bias, shape):
     dtype = y.dtype
     if weight is not None:
         y = y * weight.reshape(shape)
@@ -117,7 +122,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != ns:
             raise RuntimeError(f"{op}: {name} must have shape {list(ns)}, got {list(t.shape)}")
     n = int(np.prod(ns))
-    y = RowNormOp.apply(input.reshape(-1, n), eps=eps).reshape(input.shape)
+    y = _unshared(RowNormOp.apply(input.reshape(-1, n), eps=eps), weight, bias).reshape(input.shape)
     return _affine(y, weight, bias, ns)
 
 
@@ -134,7 +139,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"got input of shape {list(input.shape)} and num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         _check_param(t, name, c, op, input)
-    y = RowNormOp.apply(input.reshape(n * num_groups, -1), eps=eps).reshape(input.shape)
+    y = _unshared(RowNormOp.apply(input.reshape(n * num_groups, -1), eps=eps), weight, bias)
+    y = y.reshape(input.shape)
     return _affine(y, weight, bias, (c,) + (1,) * (input.ndim - 2))
 
 
@@ -155,7 +161,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"{op}: expected more than 1 spatial element when training, got input of shape "
                          f"{list(input.shape)}")
     stats = []
-    y = RowNormOp.apply(input.reshape(n * c, -1), eps=eps, stats_out=stats).reshape(input.shape)
+    y = RowNormOp.apply(input.reshape(n * c, -1), eps=eps, stats_out=stats)
+    y = _unshared(y, weight, bias).reshape(input.shape)
     mean, var = stats[0]
     with no_grad():
         if running_mean is not None:
