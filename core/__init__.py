@@ -127,7 +127,8 @@ _TOP_LEVEL_FUNCTIONAL = (
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "dropout", "alpha_dropout",
     "feature_alpha_dropout", "layer_norm", "group_norm", "bilinear", "pixel_shuffle", "pixel_unshuffle",
     "cosine_similarity", "pairwise_distance", "prelu", "selu", "celu", "rrelu", "hardshrink", "threshold",
-    "rms_norm", "max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d")
+    "rms_norm", "max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "conv3d", "conv_transpose3d",
+    "max_pool3d")
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization", "autocast": "amp",
                **{n: "linalg._legacy" for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky",
                                                 "svd", "qr")},

@@ -4,6 +4,7 @@
 from visionlite.models import detection as detection
 from visionlite.models import optical_flow as optical_flow
 from visionlite.models import segmentation as segmentation
+from visionlite.models import video as video
 from visionlite.models._api import Weights as Weights
 from visionlite.models._api import WeightsEnum as WeightsEnum
 from visionlite.models._api import get_model as get_model

@@ -19,7 +19,7 @@ from .sampling import affine_grid, grid_sample  # noqa: F401
 # --- conv, pooling, normalization, interpolation, padding
 from ...ops.movement import pad  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
-from .conv3d import conv3d, conv_transpose3d  # noqa: F401
+from .convolution3d import conv3d, conv_transpose3d  # noqa: F401
 from .interpolation import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401
 from .normalization import (  # noqa: F401
     batch_norm,

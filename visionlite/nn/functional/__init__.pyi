@@ -4,6 +4,7 @@
 from visionlite.core.nn.functional import activation as activation
 from visionlite.core.nn.functional import attention as attention
 from visionlite.core.nn.functional import conv as conv
+from visionlite.core.nn.functional import convolution3d as convolution3d
 from visionlite.core.nn.functional import ctc as ctc
 from visionlite.core.nn.functional import distance as distance
 from visionlite.core.nn.functional import dropout as dropout
@@ -18,6 +19,7 @@ from visionlite.core.nn.functional import loss_margin as loss_margin
 from visionlite.core.nn.functional import normalization as normalization
 from visionlite.core.nn.functional import pixelshuffle as pixelshuffle
 from visionlite.core.nn.functional import pooling as pooling
+from visionlite.core.nn.functional import pooling3d as pooling3d
 from visionlite.core.nn.functional import pooling_extra as pooling_extra
 from visionlite.core.nn.functional import sampling as sampling
 from visionlite.core.nn.functional.activation import celu as celu
@@ -60,6 +62,8 @@ from visionlite.core.nn.functional.conv import conv1d as conv1d
 from visionlite.core.nn.functional.conv import conv2d as conv2d
 from visionlite.core.nn.functional.conv import conv_transpose1d as conv_transpose1d
 from visionlite.core.nn.functional.conv import conv_transpose2d as conv_transpose2d
+from visionlite.core.nn.functional.convolution3d import conv3d as conv3d
+from visionlite.core.nn.functional.convolution3d import conv_transpose3d as conv_transpose3d
 from visionlite.core.nn.functional.ctc import ctc_loss as ctc_loss
 from visionlite.core.nn.functional.distance import cosine_similarity as cosine_similarity
 from visionlite.core.nn.functional.distance import normalize as normalize
@@ -117,6 +121,12 @@ from visionlite.core.nn.functional.pooling import max_pool1d as max_pool1d
 from visionlite.core.nn.functional.pooling import max_pool1d_with_indices as max_pool1d_with_indices
 from visionlite.core.nn.functional.pooling import max_pool2d as max_pool2d
 from visionlite.core.nn.functional.pooling import max_pool2d_with_indices as max_pool2d_with_indices
+from visionlite.core.nn.functional.pooling3d import adaptive_avg_pool3d as adaptive_avg_pool3d
+from visionlite.core.nn.functional.pooling3d import adaptive_max_pool3d as adaptive_max_pool3d
+from visionlite.core.nn.functional.pooling3d import adaptive_max_pool3d_with_indices as adaptive_max_pool3d_with_indices
+from visionlite.core.nn.functional.pooling3d import avg_pool3d as avg_pool3d
+from visionlite.core.nn.functional.pooling3d import max_pool3d as max_pool3d
+from visionlite.core.nn.functional.pooling3d import max_pool3d_with_indices as max_pool3d_with_indices
 from visionlite.core.nn.functional.pooling_extra import lp_pool1d as lp_pool1d
 from visionlite.core.nn.functional.pooling_extra import lp_pool2d as lp_pool2d
 from visionlite.core.nn.functional.pooling_extra import max_unpool1d as max_unpool1d

@@ -7,6 +7,7 @@ from visionlite.core.nn.modules import batchnorm as batchnorm
 from visionlite.core.nn.modules import channelshuffle as channelshuffle
 from visionlite.core.nn.modules import container as container
 from visionlite.core.nn.modules import conv as conv
+from visionlite.core.nn.modules import conv3d as conv3d
 from visionlite.core.nn.modules import distance as distance
 from visionlite.core.nn.modules import dropout as dropout
 from visionlite.core.nn.modules import embedding as embedding
@@ -20,6 +21,7 @@ from visionlite.core.nn.modules import normalization as normalization
 from visionlite.core.nn.modules import padding as padding
 from visionlite.core.nn.modules import pixelshuffle as pixelshuffle
 from visionlite.core.nn.modules import pooling as pooling
+from visionlite.core.nn.modules import pooling3d as pooling3d
 from visionlite.core.nn.modules import rnn as rnn
 from visionlite.core.nn.modules import sparse as sparse
 from visionlite.core.nn.modules import syncbatchnorm as syncbatchnorm
@@ -64,6 +66,8 @@ from visionlite.core.nn.modules.conv import Conv1d as Conv1d
 from visionlite.core.nn.modules.conv import Conv2d as Conv2d
 from visionlite.core.nn.modules.conv import ConvTranspose1d as ConvTranspose1d
 from visionlite.core.nn.modules.conv import ConvTranspose2d as ConvTranspose2d
+from visionlite.core.nn.modules.conv3d import Conv3d as Conv3d
+from visionlite.core.nn.modules.conv3d import ConvTranspose3d as ConvTranspose3d
 from visionlite.core.nn.modules.distance import CosineSimilarity as CosineSimilarity
 from visionlite.core.nn.modules.distance import PairwiseDistance as PairwiseDistance
 from visionlite.core.nn.modules.dropout import AlphaDropout as AlphaDropout
@@ -108,6 +112,7 @@ from visionlite.core.nn.modules.normalization import BatchNorm3d as BatchNorm3d
 from visionlite.core.nn.modules.normalization import GroupNorm as GroupNorm
 from visionlite.core.nn.modules.normalization import InstanceNorm1d as InstanceNorm1d
 from visionlite.core.nn.modules.normalization import InstanceNorm2d as InstanceNorm2d
+from visionlite.core.nn.modules.normalization import InstanceNorm3d as InstanceNorm3d
 from visionlite.core.nn.modules.normalization import LayerNorm as LayerNorm
 from visionlite.core.nn.modules.normalization import LocalResponseNorm as LocalResponseNorm
 from visionlite.core.nn.modules.normalization import RMSNorm as RMSNorm
@@ -140,6 +145,10 @@ from visionlite.core.nn.modules.pooling import MaxPool1d as MaxPool1d
 from visionlite.core.nn.modules.pooling import MaxPool2d as MaxPool2d
 from visionlite.core.nn.modules.pooling import MaxUnpool1d as MaxUnpool1d
 from visionlite.core.nn.modules.pooling import MaxUnpool2d as MaxUnpool2d
+from visionlite.core.nn.modules.pooling3d import AdaptiveAvgPool3d as AdaptiveAvgPool3d
+from visionlite.core.nn.modules.pooling3d import AdaptiveMaxPool3d as AdaptiveMaxPool3d
+from visionlite.core.nn.modules.pooling3d import AvgPool3d as AvgPool3d
+from visionlite.core.nn.modules.pooling3d import MaxPool3d as MaxPool3d
 from visionlite.core.nn.modules.rnn import GRU as GRU
 from visionlite.core.nn.modules.rnn import GRUCell as GRUCell
 from visionlite.core.nn.modules.rnn import LSTM as LSTM

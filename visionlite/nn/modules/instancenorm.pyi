@@ -3,3 +3,4 @@
 
 from visionlite.core.nn.modules.normalization import InstanceNorm1d as InstanceNorm1d
 from visionlite.core.nn.modules.normalization import InstanceNorm2d as InstanceNorm2d
+from visionlite.core.nn.modules.normalization import InstanceNorm3d as InstanceNorm3d

@@ -7,6 +7,7 @@ from visionlite.core.nn.modules.normalization import BatchNorm3d as BatchNorm3d
 from visionlite.core.nn.modules.normalization import GroupNorm as GroupNorm
 from visionlite.core.nn.modules.normalization import InstanceNorm1d as InstanceNorm1d
 from visionlite.core.nn.modules.normalization import InstanceNorm2d as InstanceNorm2d
+from visionlite.core.nn.modules.normalization import InstanceNorm3d as InstanceNorm3d
 from visionlite.core.nn.modules.normalization import LayerNorm as LayerNorm
 from visionlite.core.nn.modules.normalization import LocalResponseNorm as LocalResponseNorm
 from visionlite.core.nn.modules.normalization import RMSNorm as RMSNorm
