@@ -404,6 +404,7 @@ from visionlite import testing as testing
 from visionlite import transforms as transforms
 from visionlite import tv_tensors as tv_tensors
 from visionlite import utils as utils
+from visionlite.fx.tracer import _assert as _assert
 from visionlite.core.nn.functional import adaptive_avg_pool1d as adaptive_avg_pool1d
 from visionlite.core.nn.functional import alpha_dropout as alpha_dropout
 from visionlite.core.amp import autocast as autocast
@@ -413,8 +414,10 @@ from visionlite.core.nn.functional import celu as celu
 from visionlite.core.linalg._legacy import cholesky as cholesky
 from visionlite.core.nn.functional import conv1d as conv1d
 from visionlite.core.nn.functional import conv2d as conv2d
+from visionlite.core.nn.functional import conv3d as conv3d
 from visionlite.core.nn.functional import conv_transpose1d as conv_transpose1d
 from visionlite.core.nn.functional import conv_transpose2d as conv_transpose2d
+from visionlite.core.nn.functional import conv_transpose3d as conv_transpose3d
 from visionlite.core.nn.functional import cosine_similarity as cosine_similarity
 from visionlite.core.linalg._legacy import det as det
 from visionlite.core.nn.functional import dropout as dropout
@@ -427,6 +430,7 @@ from visionlite.core.serialization import load as load
 from visionlite.core.linalg._legacy import logdet as logdet
 from visionlite.core.nn.functional import max_pool1d as max_pool1d
 from visionlite.core.nn.functional import max_pool2d as max_pool2d
+from visionlite.core.nn.functional import max_pool3d as max_pool3d
 from visionlite.core.nn.functional import pairwise_distance as pairwise_distance
 from visionlite.core.linalg._legacy import pinverse as pinverse
 from visionlite.core.nn.functional import pixel_shuffle as pixel_shuffle

@@ -2,6 +2,7 @@
 """Alias of ``visionlite.core.nn`` (``visionlite/_aliases.py``), for type checkers."""
 
 from visionlite.core.nn import attention as attention
+from visionlite.core.nn import eval_fusion as eval_fusion
 from visionlite.core.nn import functional as functional
 from visionlite.core.nn import hooks as hooks
 from visionlite.core.nn import init as init
@@ -49,6 +50,8 @@ from visionlite.core.nn.modules.conv import Conv1d as Conv1d
 from visionlite.core.nn.modules.conv import Conv2d as Conv2d
 from visionlite.core.nn.modules.conv import ConvTranspose1d as ConvTranspose1d
 from visionlite.core.nn.modules.conv import ConvTranspose2d as ConvTranspose2d
+from visionlite.core.nn.modules.conv3d import Conv3d as Conv3d
+from visionlite.core.nn.modules.conv3d import ConvTranspose3d as ConvTranspose3d
 from visionlite.core.nn.modules.distance import CosineSimilarity as CosineSimilarity
 from visionlite.core.nn.modules.distance import PairwiseDistance as PairwiseDistance
 from visionlite.core.nn.modules.dropout import AlphaDropout as AlphaDropout
@@ -93,6 +96,7 @@ from visionlite.core.nn.modules.normalization import BatchNorm3d as BatchNorm3d
 from visionlite.core.nn.modules.normalization import GroupNorm as GroupNorm
 from visionlite.core.nn.modules.normalization import InstanceNorm1d as InstanceNorm1d
 from visionlite.core.nn.modules.normalization import InstanceNorm2d as InstanceNorm2d
+from visionlite.core.nn.modules.normalization import InstanceNorm3d as InstanceNorm3d
 from visionlite.core.nn.modules.normalization import LayerNorm as LayerNorm
 from visionlite.core.nn.modules.normalization import LocalResponseNorm as LocalResponseNorm
 from visionlite.core.nn.modules.normalization import RMSNorm as RMSNorm
@@ -125,6 +129,10 @@ from visionlite.core.nn.modules.pooling import MaxPool1d as MaxPool1d
 from visionlite.core.nn.modules.pooling import MaxPool2d as MaxPool2d
 from visionlite.core.nn.modules.pooling import MaxUnpool1d as MaxUnpool1d
 from visionlite.core.nn.modules.pooling import MaxUnpool2d as MaxUnpool2d
+from visionlite.core.nn.modules.pooling3d import AdaptiveAvgPool3d as AdaptiveAvgPool3d
+from visionlite.core.nn.modules.pooling3d import AdaptiveMaxPool3d as AdaptiveMaxPool3d
+from visionlite.core.nn.modules.pooling3d import AvgPool3d as AvgPool3d
+from visionlite.core.nn.modules.pooling3d import MaxPool3d as MaxPool3d
 from visionlite.core.nn.modules.rnn import GRU as GRU
 from visionlite.core.nn.modules.rnn import GRUCell as GRUCell
 from visionlite.core.nn.modules.rnn import LSTM as LSTM
