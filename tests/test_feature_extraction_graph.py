@@ -1,6 +1,7 @@
 """Feature extraction by graph node (models.feature_extraction on visionlite.fx) against TorchVision's
 torch.fx-based feature_extraction: the same node names (function nodes included) in train and eval mode,
 and the same tensors from extractors built on the same weights."""
+import importlib
 import io
 import threading
 import warnings
@@ -20,6 +21,7 @@ tvm = require("torchvision.models")
 tv_fx = require("torchvision.models.feature_extraction")
 
 VIT_SMALL = dict(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32)
+SWIN_SMALL = dict(patch_size=[4, 4], embed_dim=8, depths=[2, 1], num_heads=[1, 2], window_size=[2, 2])
 
 
 def _np(value):
@@ -29,6 +31,18 @@ def _np(value):
 def _builders(name):
     if name == "vit_small":
         return (lambda: tvm.VisionTransformer(**VIT_SMALL)), (lambda: vm.VisionTransformer(**VIT_SMALL))
+    if name in ("swin_small", "swin_v2_small"):
+        tv_swin = require("torchvision.models.swin_transformer")
+        vl_swin = importlib.import_module("visionlite.models.swin_transformer")
+        if name == "swin_small":
+            return (lambda: tv_swin.SwinTransformer(**SWIN_SMALL)), \
+                (lambda: vl_swin.SwinTransformer(**SWIN_SMALL))
+
+        def v2(lib):
+            return lambda: lib.SwinTransformer(**SWIN_SMALL, block=lib.SwinTransformerBlockV2,
+                                               downsample_layer=lib.PatchMergingV2)
+
+        return v2(tv_swin), v2(vl_swin)
     return getattr(tvm, name), getattr(vm, name)
 
 
@@ -56,7 +70,7 @@ def _twins(name):
 
 
 def _input(name, batch=2):
-    size = 32 if name == "vit_small" else 64
+    size = 32 if name in ("vit_small", "swin_small", "swin_v2_small") else 64
     return np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
 
 
@@ -73,7 +87,8 @@ def _compare(got, expected, rtol=1e-4, atol=1e-4):
 # ------------------------------------------------------------------------------------------ node names
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
-                                  "efficientnet_v2_s", "vit_small", "regnet_y_400mf"])
+                                  "efficientnet_v2_s", "vit_small", "regnet_y_400mf", "swin_small",
+                                  "swin_v2_small", "shufflenet_v2_x0_5"])
 def test_graph_node_names_match_torchvision(name):
     tv_build, vl_build = _builders(name)
     expected = tv_fx.get_graph_node_names(tv_build())
@@ -116,6 +131,11 @@ CASES = {
     "vit_small": {"getitem_3": "w", "floordiv": "n_h", "conv_proj": "patches", "permute": "tokens",
                   "cat": "with_cls", "encoder.layers.encoder_layer_0.getitem": "attn",
                   "encoder.layers.encoder_layer_1": "block1", "encoder.ln": "norm", "getitem_5": "cls"},
+    "swin_small": {"features.1.0.attn._get_relative_position_bias": "bias",
+                   "features.1.1.attn.shifted_window_attention": "shifted", "features.2": "merged",
+                   "features.3.0.add_1": "block", "flatten": "flat"},
+    "swin_v2_small": {"features.1.0.attn.mul": "bias", "features.1.1.add": "res", "features.3": "last",
+                      "head": "logits"},
 }
 TRAIN_CASES = {  # deterministic in train mode (before any dropout or stochastic depth)
     "resnet18": ["layer1.0.add", "layer3", "fc"],

@@ -145,6 +145,11 @@ class Tracer:
             if isinstance(v, Proxy):
                 return v.node
             if isinstance(v, Tensor):
+                # the root's own parameters and buffers are read by name (kept in sync with the model),
+                # any other tensor becomes a constant of the graph, as torch.fx does
+                qualname = self._param_paths.get(id(v)) or self._buffer_paths.get(id(v))
+                if qualname is not None:
+                    return self.graph.create_node("get_attr", qualname, (), {})
                 return self._constant(v)
             return v
 
@@ -178,6 +183,9 @@ class Tracer:
         self._param_paths = {}
         for name, p in root.named_parameters():
             self._param_paths.setdefault(id(p), name)
+        self._buffer_paths = {}
+        for name, b in root.named_buffers():
+            self._buffer_paths.setdefault(id(b), name)
         self._param_proxies = {}
         self._constant_ids = {}
         with _TRACE_LOCK:
