@@ -230,3 +230,39 @@ def test_bad_inputs_raise_clear_errors():
         vof.raft_small(pretrained=True)
     with pytest.raises(ValueError, match="C_T_V1, C_T_V2"):
         vof.raft_small(weights="C_T_SKHT_V2")
+
+
+def test_pretrained_weights_download_and_preset(local_http_server, monkeypatch, tmp_path):
+    # The user path: weights= downloads a PyTorch-written checkpoint (served on 127.0.0.1, named with its
+    # hash prefix as TorchVision names its files), the preset prepares uint8 frames, the flows match.
+    import hashlib
+
+    from visionlite import download as dl
+    from visionlite import hub
+
+    monkeypatch.setattr(dl, "BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(hub, "_hub_dir", None)
+    monkeypatch.setenv("VISIONLITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VISIONLITE_OFFLINE", raising=False)
+    monkeypatch.delenv("VISIONLITE_WEIGHTS_MIRROR", raising=False)
+    torch.manual_seed(3)
+    theirs = tvof.raft_small().eval()
+    path = tmp_path / "raft.pth"
+    torch.save(theirs.state_dict(), path)
+    data = path.read_bytes()
+    name = f"raft_small_C_T_V2-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    local_http_server.add_file(f"models/{name}", data)
+    monkeypatch.setattr(vof.Raft_Small_Weights.C_T_V2.value, "url", local_http_server.url(f"models/{name}"))
+    weights = vof.Raft_Small_Weights.DEFAULT
+    ours = vof.raft_small(weights=weights, progress=False).eval()
+    assert local_http_server.gets(f"models/{name}") == 1
+
+    a, b = _frames(128, 128)
+    u8 = [np.round((x[0] + 1) * 127.5).astype(np.uint8) for x in (a, b)]
+    t1, t2 = tvof.Raft_Small_Weights.DEFAULT.transforms()(torch.from_numpy(u8[0]), torch.from_numpy(u8[1]))
+    o1, o2 = weights.transforms()(vl.tensor(u8[0]), vl.tensor(u8[1]))
+    with torch.no_grad():
+        expected = theirs(t1[None], t2[None], num_flow_updates=3)
+    with vl.no_grad():
+        got = ours(o1[None], o2[None], num_flow_updates=3)
+    _assert_flows_close(got, expected)
