@@ -269,12 +269,15 @@ def adjust_sharpness(t, factor):
     return restore(_blend(tb, degenerate, factor))
 
 
-def gaussian_blur(t, kernel_size, sigma):
+def gaussian_blur(t, kernel_size, sigma, version=1):
+    from ._blur import kernel1d_v1, kernel1d_v2
+
     tb, restore = _as_batch(t)
     c = tb.shape[1]
     wt = F_t.work_dtype(t._data.dtype)
-    kx = F_t.gaussian_kernel1d(kernel_size[0], sigma[0], wt)
-    ky = F_t.gaussian_kernel1d(kernel_size[1], sigma[1], wt)
+    make = kernel1d_v2 if version == 2 else kernel1d_v1
+    kx = make(kernel_size[0], sigma[0], wt)
+    ky = make(kernel_size[1], sigma[1], wt)
     kernel = _const(np.outer(ky, kx), tb).reshape(1, 1, kernel_size[1], kernel_size[0])
     px, py = kernel_size[0] // 2, kernel_size[1] // 2
     padded = pad(tb, [px, py, px, py], padding_mode="reflect")

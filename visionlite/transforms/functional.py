@@ -587,6 +587,11 @@ def equalize(img):
 # ------------------------------------------------------------------------------------------- filters
 def gaussian_blur(img, kernel_size, sigma=None):
     """Gaussian blur with odd ``kernel_size`` (int or (kx, ky)) and ``sigma`` (default from the size)."""
+    return _gaussian_blur(img, kernel_size, sigma, version=1)
+
+
+def _gaussian_blur(img, kernel_size, sigma, version):
+    """``gaussian_blur`` with TorchVision v1's (``version=1``) or v2's kernel (their roundings differ)."""
     if not isinstance(kernel_size, (int, list, tuple)):
         raise TypeError(f"gaussian_blur: kernel_size should be int or a sequence of integers, got "
                         f"{type(kernel_size).__name__}")
@@ -611,9 +616,9 @@ def gaussian_blur(img, kernel_size, sigma=None):
     if any(s <= 0.0 for s in sigma):
         raise ValueError(f"gaussian_blur: sigma should have positive values, got {sigma}")
     if _dispatch(img, "gaussian_blur"):
-        return _run("gaussian_blur", img, kernel_size, sigma)
+        return _run("gaussian_blur", img, kernel_size, sigma, version)
     # TorchVision blurs PIL images through its tensor code, so this path does the same
-    out = F_t.gaussian_blur(pil_to_tensor(img)._data, kernel_size, sigma)
+    out = F_t.gaussian_blur(pil_to_tensor(img)._data, kernel_size, sigma, version)
     return to_pil_image(wrap(out), mode=img.mode)
 
 

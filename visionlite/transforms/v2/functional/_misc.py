@@ -214,7 +214,8 @@ def normalize(inpt, mean, std, inplace=False):
 
 
 def gaussian_blur_image(image, kernel_size, sigma=None):
-    return F1.gaussian_blur(image, kernel_size, sigma)
+    """Gaussian blur of an image tensor or PIL image with v2's kernel (a softmax over the grid)."""
+    return F1._gaussian_blur(image, kernel_size, sigma, version=2)
 
 
 gaussian_blur_video = gaussian_blur_image
