@@ -168,3 +168,19 @@ def test_conv_transpose3d_output_size():
 def test_errors_name_the_problem(call, message):
     with pytest.raises((RuntimeError, ValueError), match=message):
         call()
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x: F(L).conv3d(x, L.ones(2, 2, 1, 2, 2)),
+    lambda L, x: F(L).conv_transpose3d(x, L.ones(2, 2, 1, 2, 2)),
+    lambda L, x: F(L).max_pool3d(x, 2),
+    lambda L, x: F(L).max_pool3d(x, (1, 2, 2)),
+    lambda L, x: F(L).avg_pool3d(x, 2),
+    lambda L, x: F(L).adaptive_avg_pool3d(x, 2),
+    lambda L, x: F(L).adaptive_max_pool3d(x, 2),
+])
+def test_grad_fn_names_as_pytorch(fn):
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4, 4)).astype(np.float32)
+    ours = fn(vl, vl.tensor(x, requires_grad=True)).grad_fn.name()
+    theirs = fn(torch, torch.tensor(x, requires_grad=True)).grad_fn.name()
+    assert ours == theirs
