@@ -7,13 +7,17 @@ pass of its own: the convolution adds the bias while it writes its output anyway
 
 Where it applies: adjacent ``Conv2d`` -> ``BatchNorm2d`` in a ``Sequential`` (MobileNet's
 ``Conv2dNormActivation``, ResNet's downsample branches), and blocks that call ``conv_bn`` for their own
-pairs. Only plain layers with no hooks, 4-D input, no autocast and no ONNX trace running fold; anything
-else runs the two layers as written. The folded weights are cached on the convolution and rebuilt when
-any of the six tensors involved is replaced or changed in place (their version counters move: optimizer
-steps, ``load_state_dict``, running-stat updates in training all bump them). Writes through ``.data``
-(``conv.weight.data.mul_(2)``) bypass version counters, as in PyTorch, so the cache also compares the
-arrays' identity and a few sampled elements of each: an O(1) guard that catches whole-tensor rewrites.
+pairs (``VISIONLITE_FUSE_EVAL=0`` turns it off). Only plain layers with no hooks, 4-D input, no
+autocast and no ONNX trace running fold; anything else runs the two layers as written.
+
+The folded weights are cached on the convolution and rebuilt when any of the six tensors involved is
+replaced or changed in place (their version counters move: optimizer steps, ``load_state_dict``,
+running-stat updates in training all bump them). Writes through ``.data`` (``conv.weight.data.mul_(2)``)
+bypass version counters, as in PyTorch, so the cache also compares the arrays' identity and a few
+sampled elements of each: an O(1) guard that catches whole-tensor rewrites.
 """
+
+import os
 
 import numpy as np
 
@@ -26,6 +30,9 @@ from ..tensor import Tensor
 
 __all__ = ["conv_bn", "sequential_forward", "foldable"]
 
+# VISIONLITE_FUSE_EVAL=0 turns folding off (to compare, or to rule it out when debugging); read at import.
+ENABLED = os.environ.get("VISIONLITE_FUSE_EVAL", "1").strip() not in ("0", "false", "no", "off")
+
 
 def _no_hooks(m):
     return not (m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks)
@@ -37,7 +44,8 @@ def foldable(conv, bn, x):
     from .modules.normalization import BatchNorm2d
 
     return (
-        type(conv) is Conv2d
+        ENABLED
+        and type(conv) is Conv2d
         and type(bn) is BatchNorm2d
         and not conv.training
         and not bn.training
