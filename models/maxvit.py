@@ -13,7 +13,7 @@ import numpy as np
 
 import visionlite as vl
 import visionlite.nn.functional as F
-from visionlite import nn
+from visionlite import fx, nn
 from visionlite.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from ._api import WeightsEnum, register_model, registered_weights
@@ -204,7 +204,8 @@ class PartitionAttentionLayer(nn.Module):
 
     def forward(self, x):
         """``(B, C, H, W)`` -> ``(B, C, H, W)``, with ``(H, W)`` equal to ``grid_size``."""
-        if tuple(x.shape[-2:]) != tuple(self.grid_size):
+        # A symbolic trace (feature extraction) has no concrete sizes to check, as in TorchVision's forward.
+        if not fx.is_tracing() and tuple(x.shape[-2:]) != tuple(self.grid_size):
             raise ValueError(f"{type(self).__name__} was built for {tuple(self.grid_size)} feature maps but "
                              f"got {tuple(x.shape[-2:])}: build the model with input_size equal to the image "
                              "size")

@@ -395,3 +395,19 @@ def test_other_threads_compute_normally_during_a_trace():
         stop.set()
         thread.join()
     assert not errors
+
+
+def test_other_models_trace_maxvit():
+    # MaxViT's graph is not TorchVision's node for node (its attention uses matmul, not einsum), but it
+    # traces, and tensors the forward creates (the bias index) become per-graph constants.
+    maxvit = importlib.import_module("visionlite.models.maxvit")
+    model = maxvit.MaxVit(input_size=(32, 32), stem_channels=8, partition_size=2, block_channels=[8, 16],
+                          block_layers=[1, 1], head_dim=4, stochastic_depth_prob=0.0, num_classes=5).eval()
+    train, evaluation = get_graph_node_names(model)
+    assert train == evaluation and "blocks.1.layers.0.layers.grid_attention.partition_swap.swapaxes" in train
+    ext = create_feature_extractor(model, ["blocks.0", "classifier.5"])
+    x = vl.randn(2, 3, 32, 32)
+    with vl.no_grad():
+        np.testing.assert_allclose(_np(ext(x)["classifier.5"]), _np(model(x)), rtol=1e-5, atol=1e-6)
+        assert tuple(ext.train()(x)["blocks.0"].shape) == (2, 8, 8, 8)
+    assert not any(k.startswith("_tensor_constant") for k in ext.state_dict())

@@ -113,10 +113,17 @@ class GraphModule(_module_base()):
 
     def _install(self, root, graph, node):
         if node.target in graph.constants:
+            value = graph.constants[node.target]
+            if hasattr(self, node.target) and getattr(self, node.target) is not value:
+                # another graph (train vs eval) holds a different tensor under this name: rename this one
+                i = 0
+                while hasattr(self, f"_tensor_constant{i}") or f"_tensor_constant{i}" in graph.constants:
+                    i += 1
+                del graph.constants[node.target]
+                node.target = f"_tensor_constant{i}"
+                graph.constants[node.target] = value
             if not hasattr(self, node.target):
-                self.register_buffer(node.target, graph.constants[node.target], persistent=False)
-            elif getattr(self, node.target) is not graph.constants[node.target]:
-                raise RuntimeError(f"Two graphs disagree on the constant {node.target}")
+                self.register_buffer(node.target, value, persistent=False)
         else:
             _copy_attr(root, self, node.target)
 

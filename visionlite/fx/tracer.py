@@ -337,6 +337,7 @@ class _Patcher:
                 method = Tensor.__dict__.get(name)
                 if method is not None:
                     self._set(Tensor, name, _defer_to_proxy(method))
+        self._library_dicts = {id(vars(module)) for module in self._namespaces()}
         for module in self._namespaces():
             self._patch_dict(vars(module))
 
@@ -352,9 +353,12 @@ class _Patcher:
             entry = self._functions.get(id(value))
             if entry is None or entry[0] is not value:
                 continue
-            wrapper = self._wrappers.get(id(value))
+            # In a library namespace the node is named by the entry (vl.swapaxes is vl.transpose, but torch
+            # has both names); in a model's globals by the function's public name.
+            node_name = name if id(namespace) in self._library_dicts else entry[1]
+            wrapper = self._wrappers.get((id(value), node_name))
             if wrapper is None:
-                wrapper = self._wrappers[id(value)] = _traceable(value, entry[1])
+                wrapper = self._wrappers[id(value), node_name] = _traceable(value, node_name)
             self._saved.append((namespace, name, value, "dict"))
             namespace[name] = wrapper
 
