@@ -411,3 +411,32 @@ def test_other_models_trace_maxvit():
         np.testing.assert_allclose(_np(ext(x)["classifier.5"]), _np(model(x)), rtol=1e-5, atol=1e-6)
         assert tuple(ext.train()(x)["blocks.0"].shape) == (2, 8, 8, 8)
     assert not any(k.startswith("_tensor_constant") for k in ext.state_dict())
+
+
+def test_detection_backbones_with_fpn():
+    tv_bu = require("torchvision.models.detection.backbone_utils")
+    vl_bu = importlib.import_module("visionlite.models.detection.backbone_utils")
+    mobile = dict(backbone_name="mobilenet_v3_small", weights=None, fpn=True)
+    assert get_graph_node_names(vl_bu.mobilenet_backbone(**mobile)) == \
+        tv_fx.get_graph_node_names(tv_bu.mobilenet_backbone(**mobile))
+    torch.manual_seed(0)
+    theirs = tv_bu.resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs.state_dict(), buffer)
+    buffer.seek(0)
+    ours = vl_bu.resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5).eval()
+    ours.load_state_dict(vl.load(buffer))
+    assert get_graph_node_names(ours) == tv_fx.get_graph_node_names(theirs)
+    nodes = {"body.layer2.0.add": "c3_sum", "fpn": "pyramid"}  # a leaf FPN's output is itself a dict
+    ref = tv_fx.create_feature_extractor(theirs, nodes)
+    ext = create_feature_extractor(ours, nodes)
+    x = _input("resnet18", batch=1)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x))
+    with vl.no_grad():
+        got = ext(vl.tensor(x))
+    assert list(got) == ["c3_sum", "pyramid"] and list(got["pyramid"]) == list(expected["pyramid"])
+    np.testing.assert_allclose(_np(got["c3_sum"]), expected["c3_sum"].numpy(), rtol=1e-4, atol=1e-4)
+    for level in expected["pyramid"]:
+        np.testing.assert_allclose(_np(got["pyramid"][level]), expected["pyramid"][level].numpy(), rtol=1e-4,
+                                   atol=1e-4, err_msg=level)
