@@ -28,6 +28,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 from .conv_depthwise import depthwise_backward, depthwise_forward
 from .conv_exact import exact_backward, exact_forward, grid_waste
@@ -199,7 +200,7 @@ def weight_from_matrix(wm, w_shape):
 def _matmul_into(a, b, out):
     xp = array_module(a)
     if xp is np:
-        xp.matmul(a, b, out=out)
+        _gemm(a, b, out)  # split across the op pool, one BLAS thread per block (_gemm_pool)
     else:
         out[...] = xp.matmul(a, b)
 
@@ -263,14 +264,14 @@ def _backward_weight(planes, gfull, wm, geom):
     g, og, k = wm.shape
     lq, ntap = geom.lq, len(geom.taps)
     if ntap == 1 and geom.taps[0][1] == 0:  # 1x1 kernels: the planes are the column matrix
-        return xp.matmul(gfull, planes[geom.taps[0][0]].reshape(g, -1, lq).transpose(0, 2, 1))
+        return _gemm(gfull, planes[geom.taps[0][0]].reshape(g, -1, lq).transpose(0, 2, 1))
     gwm = xp.zeros(wm.shape, dtype=gfull.dtype)
     step = geom.chunk(xp, g * k)
     cols = xp.empty((g, ntap, k // ntap, min(step, lq)), dtype=gfull.dtype)
     for s in range(0, lq, step):
         e = min(s + step, lq)
         _fill_columns(cols, planes, geom, s, e)
-        gwm += xp.matmul(gfull[:, :, s:e], cols.reshape(g, k, -1)[:, :, : e - s].transpose(0, 2, 1))
+        gwm += _gemm(gfull[:, :, s:e], cols.reshape(g, k, -1)[:, :, : e - s].transpose(0, 2, 1))
     return gwm
 
 
@@ -353,7 +354,7 @@ def _pointwise_input(x, geom):
 
 def _pointwise_forward(x, wm, geom, bias):
     ho, wo = geom.out_hw
-    y = array_module(x).matmul(wm, _pointwise_input(x, geom)).reshape(geom.n, geom.o, ho, wo)
+    y = _gemm(wm, _pointwise_input(x, geom)).reshape(geom.n, geom.o, ho, wo)
     if bias is not None:
         y += bias.reshape(-1, 1, 1)
     return y
@@ -364,7 +365,7 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
     gr = g.reshape(geom.n, geom.groups, geom.o // geom.groups, -1)
     gx = gw = None
     if need_x:
-        gxs = xp.matmul(wm.transpose(0, 2, 1), gr).reshape((geom.n, geom.c) + geom.out_hw)
+        gxs = _gemm(wm.transpose(0, 2, 1), gr).reshape((geom.n, geom.c) + geom.out_hw)
         if geom.stride == (1, 1):
             gx = gxs
         else:
@@ -372,7 +373,7 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
             gx = xp.zeros((geom.n, geom.c) + geom.in_hw, dtype=g.dtype)
             gx[:, :, ::sh, ::sw][:, :, : geom.out_hw[0], : geom.out_hw[1]] = gxs
     if need_w:
-        gw = xp.matmul(gr, _pointwise_input(x, geom).transpose(0, 1, 3, 2)).sum(0)
+        gw = _gemm(gr, _pointwise_input(x, geom).transpose(0, 1, 3, 2)).sum(0)
     return gx, gw
 
 

@@ -11,6 +11,7 @@ GEMMs over ``N*Ho*Wo`` columns, the input gradient a GEMM followed by col2im add
 import numpy as np
 
 from ..backend import array_module
+from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 
 _CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32), as in conv.py
@@ -75,8 +76,7 @@ def exact_forward(planes, wm, geom, bias):
     out = xp.empty((g, og, geom.n * hw), dtype=planes.dtype)
     for n0, n1 in _chunks(geom, per):
         _fill(cols, p6, geom, n0, n1)
-        res = xp.matmul(wm, cols.reshape(g, k, -1)[:, :, : (n1 - n0) * hw])
-        out[:, :, n0 * hw : n1 * hw] = res
+        _gemm(wm, cols.reshape(g, k, -1)[:, :, : (n1 - n0) * hw], out[:, :, n0 * hw : n1 * hw])
     view = out.reshape(geom.o, geom.n, ho, wo).transpose(1, 0, 2, 3)
     y = xp.empty((geom.n, geom.o, ho, wo), dtype=planes.dtype)
 
@@ -111,12 +111,9 @@ def exact_backward(planes, g, wm, geom, need_planes, need_weight):
         c2 = cols.reshape(gr, k, -1)[:, :, : (n1 - n0) * hw]
         if need_weight:
             _fill(cols, _planes6(planes, geom), geom, n0, n1)
-            gwm += xp.matmul(gs, c2.transpose(0, 2, 1))
+            gwm += _gemm(gs, c2.transpose(0, 2, 1))
         if need_planes:  # the column buffer is free again: reuse it for W^T g
-            if xp is np:
-                xp.matmul(wmt, gs, out=c2)
-            else:
-                c2[...] = xp.matmul(wmt, gs)
+            _gemm(wmt, gs, c2)
             gc = cols[:, :, :, : n1 - n0]
 
             def part(c0, c1, n0=n0, n1=n1, gc=gc):  # threads own disjoint channels: no racing adds

@@ -4,8 +4,8 @@
 from ..amp_state import autocast_op
 from ..autograd.function import Op
 from ..autograd.node_names import label, presents_as
-from ..backend import array_module
 from ..tensor import Tensor
+from ._gemm_pool import matmul as _gemm
 from ._util import binary_operands
 
 
@@ -16,7 +16,7 @@ class MatMul(Op):
         if self.recording:
             na, nb = self.needs_input_grad
             self.save(self.inputs[1] if na else None, self.inputs[0] if nb else None)
-        return array_module(a).matmul(a, b).astype(a.dtype, copy=False)  # bfloat16 matmul may widen
+        return _gemm(a, b).astype(a.dtype, copy=False)  # bfloat16 matmul may widen
 
     def backward(self, g):
         b, a = self.saved_values()

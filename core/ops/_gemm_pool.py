@@ -1,0 +1,95 @@
+"""Large GEMMs split across visionlite's op pool, each part a single-threaded BLAS call.
+
+Why not let OpenBLAS thread the GEMM itself: its workers synchronize several times inside one GEMM
+(packing, then every block of the kernel). When the machine has more runnable threads than cores (other
+processes, a data loader, the op pool's own copies), each barrier waits for a descheduled thread, and a
+2-thread GEMM was measured slower than a 1-thread one (loaded 2-core machine: 168 ms against 140 ms for a
+64x576 @ 576x53824 product). Cutting the output into one independent block per thread leaves a single
+join at the end, so a late thread delays only its own share.
+
+``matmul(a, b, out=None)`` is ``numpy.matmul`` for CPU arrays (batch dims broadcast as numpy does). Above
+``_MIN_MACS`` multiply-adds and with ``num_threads() > 1`` it sets numpy's BLAS to one thread for the
+duration of the call (restored after: numpy used elsewhere in the process keeps its setting), splits
+the output columns (or rows, when there are fewer columns than rows) into one block per thread and runs
+the blocks on the op pool; otherwise, on cupy arrays, or inside a pool thread it is one plain call.
+"""
+
+import threading
+
+import numpy as np
+
+from . import _blas, _threads
+
+_MIN_MACS = 1 << 22  # ~4M multiply-adds (~0.2 ms on one core): below, handing work to threads costs more
+_MIN_BLOCK = 64  # no block narrower than this many rows/columns (BLAS kernels work in tiles of 4-16)
+_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
+_blas_lock = threading.Lock()  # one splitter at a time owns the BLAS thread setting
+
+
+def _blas_threads():
+    n = _blas.get_blas_threads()
+    return n if n is not None else 0
+
+
+def matmul(a, b, out=None):
+    """``numpy.matmul(a, b, out=out)``, split across threads when large (see the module docstring)."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2 \
+            or a.dtype != b.dtype or a.dtype not in _BLAS_DTYPES:  # BLAS types only, no promotion
+        return _plain(a, b, out)
+    k = _threads.num_threads()
+    m, kk, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = 1
+    for d in np.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
+        batch *= d
+    if k <= 1 or batch * m * kk * n < _MIN_MACS or getattr(_threads._local, "inside", False):
+        return _plain(a, b, out)
+    along_cols = n >= m
+    extent = n if along_cols else m
+    k = min(k, extent // _MIN_BLOCK)
+    if k <= 1 or not _blas_lock.acquire(blocking=False):  # another thread is splitting: run plainly
+        return _plain(a, b, out)
+    try:
+        if out is None:
+            shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (m, n)
+            out = np.empty(shape, dtype=a.dtype)
+        before = _blas_threads()
+        if before != 1:
+            _blas.set_blas_threads(1)
+        try:
+            if along_cols:
+                def part(s, e):
+                    np.matmul(a, b[..., s:e], out=out[..., s:e])
+            else:
+                def part(s, e):
+                    np.matmul(a[..., s:e, :], b, out=out[..., s:e, :])
+            _split(part, extent, k)
+        finally:
+            if before > 1:
+                _blas.set_blas_threads(before)
+        return out
+    finally:
+        _blas_lock.release()
+
+
+def _plain(a, b, out):
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        return np.matmul(a, b, out=out)
+    from ..backend import array_module  # a cupy pair: one call, out filled by assignment
+
+    result = array_module(a).matmul(a, b)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def _split(part, extent, k):
+    # blocks rounded to multiples of 16 so that every block but the last keeps whole BLAS tiles
+    bounds = [0] + [min(extent, (i * extent // k + 15) // 16 * 16) for i in range(1, k)] + [extent]
+    pool = _threads._get_pool(k - 1)
+    futures = [pool.submit(_threads._run_marked, part, s, e) for s, e in zip(bounds[1:-1], bounds[2:])]
+    try:
+        _threads._run_marked(part, bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.result()
