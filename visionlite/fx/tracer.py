@@ -34,16 +34,28 @@ def is_tracing():
     return getattr(_state, "tracer", None) is not None
 
 
+def _find_proxy(value):
+    """The first Proxy inside nested tuples/lists/dicts/slices, else None (without copying anything)."""
+    if isinstance(value, Proxy):
+        return value
+    if isinstance(value, (tuple, list)):
+        items = value
+    elif isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, slice):
+        items = (value.start, value.stop, value.step)
+    else:
+        return None
+    for item in items:
+        found = _find_proxy(item)
+        if found is not None:
+            return found
+    return None
+
+
 def _has_proxy(args, kwargs):
-    found = []
-
-    def look(v):
-        if isinstance(v, Proxy):
-            found.append(v)
-        return v
-
-    map_aggregate((args, kwargs), look)
-    return found[0] if found else None
+    found = _find_proxy(args)
+    return found if found is not None else _find_proxy(kwargs)  # not `or`: a proxy has no truth value
 
 
 def _traceable(fn, name=None):
