@@ -44,6 +44,7 @@ _LAZY = {
     "testing",
     "distributions",
     "onnx",
+    "fx",
 }
 _LAZY_ATTRS = {
     "save": ("visionlite.core.serialization", "save"),

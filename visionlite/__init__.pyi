@@ -390,6 +390,7 @@ from visionlite import datasets as datasets
 from visionlite import distributed as distributed
 from visionlite import distributions as distributions
 from visionlite import download as download
+from visionlite import fx as fx
 from visionlite import hub as hub
 from visionlite import io as io
 from visionlite import linalg as linalg
