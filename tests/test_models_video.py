@@ -147,6 +147,27 @@ def test_s3d_features_and_head_on_a_small_clip_match_torchvision(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.slow  # ~10 s of float64 convolutions; the default suite checks each 3-D layer's gradients
+def test_training_gradients_match_torchvision():
+    # R(2+1)D mixes every convolution shape of the family (1x7x7, 3x1x1, 1x3x3, strided 1x1x1). Training mode
+    # (batch statistics) over a 2-clip batch whose last stage holds 2 positions per channel: batch norm there
+    # amplifies float32 rounding, so the comparison runs in float64, where it can be strict.
+    from tests.helpers.nn_check import compare_modules
+
+    def build(video):  # R(2+1)D with one block per stage
+        r = video.resnet
+        return r.VideoResNet(r.BasicBlock, [r.Conv2Plus1D] * 4, [1, 1, 1, 1], r.R2Plus1dStem, num_classes=10)
+
+    torch.manual_seed(0)
+    theirs, ours = build(tvm.video).double().train(), build(vm.video).double().train()
+    ours.load_state_dict({k: vl.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 16, 16))
+    # gradients reach 1e4: atol 1e-6 is ~1e-10 of their scale
+    compare_modules(ours, theirs, [x], atol=1e-9, rtol=1e-7, grad_atol=1e-6, grad_rtol=1e-6)
+    for key, value in theirs.state_dict().items():  # the running statistics moved alike
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-7, atol=1e-9)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_weights_enum_equals_torchvision(name):
     ours, theirs = vm.get_model_weights(name), tvm.get_model_weights(name)
