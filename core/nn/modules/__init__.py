@@ -24,8 +24,7 @@ from .transformer import (  # noqa: F401
 
 # isort: split
 # --- conv, pooling, normalization, upsampling
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
-from .conv3d import Conv3d, ConvTranspose3d  # noqa: F401
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from .normalization import (  # noqa: F401
     BatchNorm1d,
     BatchNorm2d,
@@ -41,18 +40,21 @@ from .normalization import (  # noqa: F401
 from .pooling import (  # noqa: F401
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool2d,
+    AvgPool3d,
     LPPool1d,
     LPPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxPool3d,
     MaxUnpool1d,
     MaxUnpool2d,
 )
-from .pooling3d import AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, MaxPool3d  # noqa: F401
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
 
 # isort: split
@@ -65,6 +67,6 @@ from .syncbatchnorm import SyncBatchNorm  # noqa: F401
 
 # ``from .modules import *`` in ``nn`` takes every public name but these submodules, which would otherwise
 # rebind ``nn.utils`` and ``nn.module``.
-_SUBMODULES = {"batchnorm", "channelshuffle", "conv3d", "instancenorm", "module", "padding", "pooling3d",
-               "sparse", "syncbatchnorm", "utils"}
+_SUBMODULES = {"batchnorm", "channelshuffle", "instancenorm", "module", "padding", "sparse", "syncbatchnorm",
+               "utils"}
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _SUBMODULES]

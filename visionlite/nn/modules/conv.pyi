@@ -3,5 +3,7 @@
 
 from visionlite.core.nn.modules.conv import Conv1d as Conv1d
 from visionlite.core.nn.modules.conv import Conv2d as Conv2d
+from visionlite.core.nn.modules.conv import Conv3d as Conv3d
 from visionlite.core.nn.modules.conv import ConvTranspose1d as ConvTranspose1d
 from visionlite.core.nn.modules.conv import ConvTranspose2d as ConvTranspose2d
+from visionlite.core.nn.modules.conv import ConvTranspose3d as ConvTranspose3d
