@@ -6,6 +6,8 @@
 from ...amp_state import autocast_op
 from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.node_names import presents_as
+from ...autograd.versions import bump_version
+from ...backend import array_module
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
 from ...ops import reduce as _red
@@ -32,6 +34,12 @@ def _apply(input, fn, inplace, name):
     if not inplace:
         return fn(input)
     input._check_inplace()
+    if fn is _ew.relu and not (is_grad_enabled() and input.requires_grad) and input.is_floating_point():
+        # nothing to record (inference, frozen layers): max(x, 0) written straight into the input's
+        # storage, one pass instead of a new array plus a copy back
+        array_module(input._data).maximum(input._data, 0, out=input._data)
+        bump_version(input)
+        return input
     # The op may save its input for backward; give it a private copy so the write below doesn't
     # invalidate what it saved.
     src = input._snapshot() if (is_grad_enabled() and input.requires_grad) else input
