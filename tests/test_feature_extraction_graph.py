@@ -440,3 +440,28 @@ def test_detection_backbones_with_fpn():
     for level in expected["pyramid"]:
         np.testing.assert_allclose(_np(got["pyramid"][level]), expected["pyramid"][level].numpy(), rtol=1e-4,
                                    atol=1e-4, err_msg=level)
+
+
+@pytest.mark.parametrize("name", ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"])
+def test_segmentation_models(name):
+    tv_seg = require("torchvision.models.segmentation")
+    torch.manual_seed(0)
+    theirs = getattr(tv_seg, name)(weights_backbone=None, num_classes=3).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs.state_dict(), buffer)
+    buffer.seek(0)
+    ours = vm.get_model(name, weights_backbone=None, num_classes=3).eval()
+    ours.load_state_dict(vl.load(buffer))
+    assert get_graph_node_names(ours) == tv_fx.get_graph_node_names(theirs)
+    nodes = ["getattr", "backbone.4", "interpolate"] if name.startswith("deeplab") else \
+        ["classifier.mul", "classifier.interpolate", "interpolate"]
+    ref = tv_fx.create_feature_extractor(theirs, nodes)
+    ext = create_feature_extractor(ours, nodes)
+    x = _input(name, batch=1)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x))
+    with vl.no_grad():
+        got = ext(vl.tensor(x))
+    if "getattr" in expected:  # the input's Size
+        assert tuple(got.pop("getattr")) == tuple(expected.pop("getattr"))
+    _compare(got, expected)

@@ -29,7 +29,7 @@ class _SimpleSegmentationModel(nn.Module):
         self.aux_classifier = aux_classifier
 
     def forward(self, x):
-        size = tuple(x.shape[-2:])
+        size = x.shape[-2:]  # not tuple(): a symbolic trace (feature extraction) records the Size
         features = self.backbone(x)
         result = OrderedDict()
         result["out"] = F.interpolate(self.classifier(features["out"]), size=size, mode="bilinear",

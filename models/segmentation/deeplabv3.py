@@ -58,7 +58,7 @@ class ASPPPooling(nn.Sequential):
         )
 
     def forward(self, x):
-        size = tuple(x.shape[-2:])
+        size = x.shape[-2:]  # not tuple(): a symbolic trace (feature extraction) records the Size
         for layer in self:
             x = layer(x)
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)

@@ -37,7 +37,7 @@ class LRASPP(nn.Module):
     def forward(self, input):
         out = self.classifier(self.backbone(input))
         result = OrderedDict()
-        result["out"] = F.interpolate(out, size=tuple(input.shape[-2:]), mode="bilinear", align_corners=False)
+        result["out"] = F.interpolate(out, size=input.shape[-2:], mode="bilinear", align_corners=False)
         return result
 
 
@@ -64,7 +64,7 @@ class LRASPPHead(nn.Module):
     def forward(self, input):
         low, high = input["low"], input["high"]
         x = self.cbr(high) * self.scale(high)
-        x = F.interpolate(x, size=tuple(low.shape[-2:]), mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=low.shape[-2:], mode="bilinear", align_corners=False)
         return self.low_classifier(low) + self.high_classifier(x)
 
 
