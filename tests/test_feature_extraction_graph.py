@@ -465,3 +465,26 @@ def test_segmentation_models(name):
     if "getattr" in expected:  # the input's Size
         assert tuple(got.pop("getattr")) == tuple(expected.pop("getattr"))
     _compare(got, expected)
+
+
+def test_video_resnet_subclassed_conv3d():
+    # Conv3DSimple subclasses nn.Conv3d without its own forward: traced through, as torch.nn's functional form
+    tv_video = require("torchvision.models.video")
+    torch.manual_seed(0)
+    theirs = tv_video.r3d_18(num_classes=4).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs.state_dict(), buffer)
+    buffer.seek(0)
+    ours = vm.get_model("r3d_18", num_classes=4).eval()
+    ours.load_state_dict(vl.load(buffer))
+    assert get_graph_node_names(ours) == tv_fx.get_graph_node_names(theirs)
+    nodes = ["layer1.0.conv1.0.layer1_0_conv1_0_weight", "layer1.0.conv1.0.conv3d", "layer2.0.add", "fc"]
+    ref = tv_fx.create_feature_extractor(theirs, nodes)
+    ext = create_feature_extractor(ours, nodes)
+    x = np.random.default_rng(0).standard_normal((1, 3, 2, 16, 16)).astype(np.float32)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x))
+    with vl.no_grad():
+        got = ext(vl.tensor(x))
+    _compare(got, expected)
+    assert list(ext.state_dict()) == list(ref.state_dict())

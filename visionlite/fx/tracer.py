@@ -243,6 +243,9 @@ class Tracer:
 
     def _module_call(self, module, args, kwargs):
         def forward(*a, **k):
+            shim = _builtin_forward(module)
+            if shim is not None:
+                return shim(module, *a, **k)
             self._patcher.patch_globals(type(module).forward)
             return _ORIGINAL["call"](module, *a, **k)
 
@@ -263,6 +266,33 @@ class Tracer:
             self.graph.constants[target] = tensor
             self._constant_ids[key] = self.graph.create_node("get_attr", target, (), {})
         return self._constant_ids[key]
+
+
+def _builtin_forward(module):
+    """For a subclass of a built-in layer that is traced through (not a leaf) but keeps the layer's forward:
+    that forward spelled with traceable functional calls, as torch.nn writes it (``F.conv3d(input,
+    self.weight, ...)``), since visionlite's own forward may use internals a trace cannot see. Else None."""
+    from visionlite import nn
+    for cls, name in ((nn.Conv1d, "conv1d"), (nn.Conv2d, "conv2d"), (nn.Conv3d, "conv3d")):
+        if isinstance(module, cls) and type(module).forward is cls.forward:
+            return functools.partial(_conv_forward, name)
+    if isinstance(module, nn.Linear) and type(module).forward is nn.Linear.forward:
+        return _linear_forward
+    return None
+
+
+def _conv_forward(name, self, input):
+    import visionlite.nn.functional as F
+    weight, bias = self.weight, self.bias
+    if self.padding_mode != "zeros":
+        padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+        return getattr(F, name)(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
+    return getattr(F, name)(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def _linear_forward(self, input):
+    import visionlite.nn.functional as F
+    return F.linear(input, self.weight, self.bias)
 
 
 # ------------------------------------------------------------------------------------------- patching
