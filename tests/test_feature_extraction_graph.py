@@ -488,3 +488,17 @@ def test_video_resnet_subclassed_conv3d():
         got = ext(vl.tensor(x))
     _compare(got, expected)
     assert list(ext.state_dict()) == list(ref.state_dict())
+
+
+def test_extractor_on_gpu_matches_cpu(gpu):
+    theirs, ours = _twins("vit_small")
+    ext = create_feature_extractor(ours.eval(), ["getitem_3", "encoder.layers.encoder_layer_0.add", "heads"])
+    x = vl.tensor(_input("vit_small"))
+    with vl.no_grad():
+        expected = ext(x)
+        ext.to(gpu)
+        got = ext(x.to(gpu))
+    assert got["getitem_3"] == expected["getitem_3"] == 32
+    for key in ("encoder.layers.encoder_layer_0.add", "heads"):
+        assert got[key].device.type == "cuda"
+        np.testing.assert_allclose(_np(got[key]), _np(expected[key]), rtol=1e-4, atol=1e-5)
