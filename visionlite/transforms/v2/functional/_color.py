@@ -6,8 +6,9 @@ import visionlite as vl
 from visionlite.core.backend import array_module
 from visionlite.core.tensor import Tensor
 
+from ... import _color_v2 as _C2
 from ... import functional as F1
-from ..._common import is_pil_image
+from ..._common import is_pil_image, wrap
 from ._utils import dispatcher
 
 __all__ = ["adjust_brightness", "adjust_brightness_image", "adjust_brightness_video", "adjust_contrast",
@@ -31,13 +32,49 @@ def _grey_passthrough(v1_op):
     return kernel
 
 
-adjust_brightness_image = adjust_brightness_video = F1.adjust_brightness
-adjust_contrast_image = adjust_contrast_video = F1.adjust_contrast
-adjust_gamma_image = adjust_gamma_video = F1.adjust_gamma
-adjust_hue_image = adjust_hue_video = _grey_passthrough(F1.adjust_hue)
-adjust_saturation_image = adjust_saturation_video = _grey_passthrough(F1.adjust_saturation)
-adjust_sharpness_image = adjust_sharpness_video = F1.adjust_sharpness
-autocontrast_image = autocontrast_video = F1.autocontrast
+def _v2_rounding(v1_op, name, check=None):
+    """v2's kernel for ``name``: the v1 op's checks, its PIL path (TorchVision v2 calls the same PIL code)
+    and its differentiable path; plain tensors go through ``_color_v2``, which rounds as v2 does."""
+    raw = getattr(_C2, name)
+
+    def kernel(image, *args):
+        if is_pil_image(image) or F1._tracks_grad(image):
+            return v1_op(image, *args)
+        if check is not None:
+            check(*args)
+        F1._dispatch(image, name)
+        return wrap(raw(F1._colour_tensor(image, name), *args))
+
+    kernel.__doc__ = v1_op.__doc__
+    kernel.__name__ = f"{name}_image"
+    return kernel
+
+
+def _factor_check(arg):
+    return lambda factor, *_: F1._non_negative(factor, arg)
+
+
+def _hue_check(hue_factor):
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
+
+
+def _gamma_check(gamma, gain=1.0):
+    if gamma < 0:
+        raise ValueError(f"adjust_gamma: gamma should be a non-negative real number, got {gamma}")
+
+
+adjust_brightness_image = adjust_brightness_video = _v2_rounding(
+    F1.adjust_brightness, "adjust_brightness", _factor_check("brightness_factor"))
+adjust_contrast_image = adjust_contrast_video = _v2_rounding(
+    F1.adjust_contrast, "adjust_contrast", _factor_check("contrast_factor"))
+adjust_gamma_image = adjust_gamma_video = _v2_rounding(F1.adjust_gamma, "adjust_gamma", _gamma_check)
+adjust_hue_image = adjust_hue_video = _grey_passthrough(_v2_rounding(F1.adjust_hue, "adjust_hue", _hue_check))
+adjust_saturation_image = adjust_saturation_video = _grey_passthrough(
+    _v2_rounding(F1.adjust_saturation, "adjust_saturation", _factor_check("saturation_factor")))
+adjust_sharpness_image = adjust_sharpness_video = _v2_rounding(
+    F1.adjust_sharpness, "adjust_sharpness", _factor_check("sharpness_factor"))
+autocontrast_image = autocontrast_video = _v2_rounding(F1.autocontrast, "autocontrast")
 invert_image = invert_video = F1.invert
 
 
@@ -57,7 +94,8 @@ def equalize_image(image):
     if is_pil_image(image) or image.dtype.np == np.uint8:
         return _as_4d(F1.equalize)(image)
     dtype = image.dtype
-    return F1.convert_image_dtype(_as_4d(F1.equalize)(F1.convert_image_dtype(image, vl.uint8)), dtype)
+    out = _as_4d(F1.equalize)(F1.convert_image_dtype(image, vl.uint8))
+    return wrap(_C2.equalize_float_back(out._data, dtype.np))
 
 
 def posterize_image(image, bits):
@@ -140,7 +178,10 @@ def rgb_to_grayscale_image(image, num_output_channels=1):
     """Luma with 1 or 3 output channels (a one-channel image is only repeated)."""
     if not is_pil_image(image) and image.ndim >= 3 and image.shape[-3] == 1:
         return grayscale_to_rgb_image(image) if num_output_channels == 3 else image
-    return F1.rgb_to_grayscale(image, num_output_channels)
+    if is_pil_image(image) or F1._tracks_grad(image) or num_output_channels not in (1, 3):
+        return F1.rgb_to_grayscale(image, num_output_channels)
+    F1._dispatch(image, "rgb_to_grayscale")
+    return wrap(_C2.rgb_to_grayscale(F1._colour_tensor(image, "rgb_to_grayscale"), num_output_channels))
 
 
 @dispatcher(image=rgb_to_grayscale_image, pil=rgb_to_grayscale_image)
