@@ -336,9 +336,16 @@ def _clip_positive(x):
     return x if x.sum() > 0 else -x  # control flow on the value: traced as one node thanks to wrap
 
 
+def _halve_if_large(x):
+    return x / 2 if x.abs().max() > 10 else x
+
+
+fx.wrap("_halve_if_large")  # torch.fx.wrap's by-name form: patched in this module's globals during traces
+
+
 class _UsesWrapped(nn.Module):
     def forward(self, x):
-        return _clip_positive(x) + 1
+        return _halve_if_large(_clip_positive(x) + 1)
 
 
 def test_trace_errors_concrete_args_wrap_and_cleanup():
@@ -351,9 +358,11 @@ def test_trace_errors_concrete_args_wrap_and_cleanup():
     with pytest.raises(fx.TraceError, match="not arguments"):
         fx.symbolic_trace(_Branchy(), concrete_args={"nope": 1})
     gm = fx.symbolic_trace(_UsesWrapped())
-    assert [n.name for n in gm.graph.nodes] == ["x", "_clip_positive", "add", "output"]
+    assert [n.name for n in gm.graph.nodes] == ["x", "_clip_positive", "add", "_halve_if_large", "output"]
     x = vl.tensor([[-1.0, -2.0]])
     np.testing.assert_allclose(_np(gm(x)), [[2.0, 3.0]])
+    np.testing.assert_allclose(_np(gm(x * 10)), [[5.5, 10.5]])  # (20, 10) + 1, halved
+    assert _halve_if_large.__name__ == "_halve_if_large" and not hasattr(_halve_if_large, "_fx_original")
     assert F.relu.__name__ == "relu" and not hasattr(F.relu, "_fx_original")
     assert vl.Tensor.__add__ is original_add and not fx.is_tracing()
 

@@ -72,13 +72,26 @@ def _traceable(fn, name=None):
     return wrapper
 
 
-def wrap(fn):
+_WRAPPED_GLOBALS = []  # (module globals, function name) registered by wrap("name")
+
+
+def wrap(fn_or_name):
     """Make a free function a single ``call_function`` node in traces instead of being traced through
-    (like ``torch.fx.wrap``): for functions with Python control flow on their arguments. Use as a decorator;
-    the function behaves as before outside traces."""
-    if not callable(fn):
-        raise TypeError(f"wrap expects a function, got {type(fn).__name__}; decorate the function itself")
-    return _traceable(fn)
+    (``torch.fx.wrap``): for functions with Python control flow on their arguments.
+
+    ``@wrap`` on the function returns a version that records itself when called with traced values and
+    behaves as before otherwise; ``wrap("name")`` at a module's top level does the same for that module's
+    function ``name`` during traces only. Returns its argument's function (or the name).
+    """
+    if isinstance(fn_or_name, str):
+        caller = inspect.currentframe().f_back
+        if caller.f_code.co_name != "<module>":
+            raise NotImplementedError("wrap('name') must be called at the top level of a module")
+        _WRAPPED_GLOBALS.append((caller.f_globals, fn_or_name))
+        return fn_or_name
+    if not callable(fn_or_name):
+        raise TypeError(f"wrap expects a function or a function's name, got {type(fn_or_name).__name__}")
+    return _traceable(fn_or_name)
 
 
 @side_effectful
@@ -95,12 +108,6 @@ def _assert(condition, message):
 def _assert_is_none(value, message):
     if value is not None:
         raise AssertionError(message)
-
-
-def _default_leaf_modules():
-    import visionlite.ops as ops
-    from visionlite import nn
-    return tuple(c for c in vars(ops).values() if isinstance(c, type) and issubclass(c, nn.Module))
 
 
 class Tracer:
@@ -382,6 +389,11 @@ class _Patcher:
         self._library_dicts = {id(vars(module)) for module in self._namespaces()}
         for module in self._namespaces():
             self._patch_dict(vars(module))
+        for namespace, name in _WRAPPED_GLOBALS:
+            fn = namespace.get(name)
+            if callable(fn) and getattr(fn, "_fx_original", None) is None:
+                self._saved.append((namespace, name, fn, "dict"))
+                namespace[name] = _traceable(fn)
 
     def patch_globals(self, fn):
         fn = inspect.unwrap(fn)
