@@ -361,7 +361,7 @@ def test_trace_errors_concrete_args_wrap_and_cleanup():
     assert [n.name for n in gm.graph.nodes] == ["x", "_clip_positive", "add", "_halve_if_large", "output"]
     x = vl.tensor([[-1.0, -2.0]])
     np.testing.assert_allclose(_np(gm(x)), [[2.0, 3.0]])
-    np.testing.assert_allclose(_np(gm(x * 10)), [[5.5, 10.5]])  # (20, 10) + 1, halved
+    np.testing.assert_allclose(_np(gm(x * 10)), [[5.5, 10.5]])  # (10, 20) + 1, halved
     assert _halve_if_large.__name__ == "_halve_if_large" and not hasattr(_halve_if_large, "_fx_original")
     assert F.relu.__name__ == "relu" and not hasattr(F.relu, "_fx_original")
     assert vl.Tensor.__add__ is original_add and not fx.is_tracing()
