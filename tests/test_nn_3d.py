@@ -184,3 +184,24 @@ def test_grad_fn_names_as_pytorch(fn):
     ours = fn(vl, vl.tensor(x, requires_grad=True)).grad_fn.name()
     theirs = fn(torch, torch.tensor(x, requires_grad=True)).grad_fn.name()
     assert ours == theirs
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x, w: F(L).conv3d(x, w, padding=1, stride=(2, 1, 1)),
+    lambda L, x, w: F(L).conv_transpose3d(x, w.transpose(0, 1), stride=(2, 1, 2), padding=1),
+    lambda L, x, w: F(L).max_pool3d(x, 2, 1, 1) * w.sum(),
+    lambda L, x, w: F(L).avg_pool3d(x, 3, 2, 1) * w.sum(),
+    lambda L, x, w: F(L).adaptive_avg_pool3d(x, (3, 2, 4)) * w.sum(),
+])
+def test_double_backward_as_pytorch(fn):
+    # d/dw of |d(sum y^3)/dx|^2 and d/dx of it: second derivatives through every 3-D op (float64).
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((1, 2, 4, 5, 5)), rng.standard_normal((3, 2, 3, 3, 3))
+
+    def second(L):
+        xt, wt = L.tensor(x, requires_grad=True), L.tensor(w, requires_grad=True)
+        (gx,) = L.autograd.grad((fn(L, xt, wt) ** 3).sum(), xt, create_graph=True)
+        return [g.numpy() for g in L.autograd.grad((gx ** 2).sum(), (xt, wt))]
+
+    for ours, theirs in zip(second(vl), second(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9 * np.abs(theirs).max())
