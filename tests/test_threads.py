@@ -1,6 +1,6 @@
-"""One threading model: ``set_num_threads`` sizes numpy's BLAS and visionlite's op pool together,
-OpenBLAS's idle workers do not spin over the pool's work, forked children work, and results do not
-depend on the thread count."""
+"""One threading model: ``set_num_threads`` sizes visionlite's op pool, which also splits the GEMMs
+while numpy's BLAS stays single-threaded; OpenBLAS's idle workers do not spin over the pool's work, forked
+children work, and results do not depend on the thread count."""
 
 import multiprocessing as mp
 import os
@@ -37,15 +37,24 @@ def _blas_threads_seen_by_threadpoolctl():
 
 
 @needs_openblas
-def test_set_num_threads_governs_blas_and_pool(restore_threads, monkeypatch):
+def test_set_num_threads_sizes_the_pool_and_its_gemm_split_blas_single(restore_threads, monkeypatch):
+    from visionlite.core.ops import _gemm_pool
+
     monkeypatch.setattr(_threads, "_MIN_ELEMS", 0)
+    blocks = []
+    real_split = _gemm_pool._split
+    monkeypatch.setattr(_gemm_pool, "_split", lambda part, extent, k: (blocks.append(k), real_split(part,
+                                                                                                  extent, k)))
     for n in (1, 2, 3):
         vl.set_num_threads(n)
         assert vl.get_num_threads() == n
-        assert _blas.get_blas_threads() == n  # the BLAS library's own getter
+        assert _blas.get_blas_threads() == 1  # the BLAS library's own getter: the pool does the splitting
         seen = _blas_threads_seen_by_threadpoolctl()
-        assert seen is None or set(seen) == {n}
+        assert seen is None or set(seen) == {1}
         assert len(_threads.split_map(lambda a, b: (a, b), 12, 10**6)) == n
+        _gemm_pool.matmul(np.ones((64, 256), np.float32), np.ones((256, 4096), np.float32))
+        assert _blas.get_blas_threads() == 1
+    assert blocks == [2, 3]  # one thread: one plain call
     with pytest.raises(RuntimeError, match="positive integer"):
         vl.set_num_threads(0)
 
@@ -81,15 +90,18 @@ def test_idle_workers_quieted_whatever_the_import_order(numpy_first):
                          text=True, timeout=120, check=True).stdout.split()
     assert out[0] == _blas._IDLE_TIMEOUT  # OpenBLAS now uses the short spin
     assert out[1] == "False"  # and the variable did not leak into the environment
-    assert out[2] == out[3]  # pool and BLAS sized alike
+    assert int(out[2]) >= 1 and out[3] == "1"  # the pool sized, BLAS single-threaded
 
 
 @needs_openblas
 def test_user_thread_count_from_environment():
-    env = dict(os.environ, VISIONLITE_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", _CHILD.format(pre="")], env=env, capture_output=True,
-                         text=True, timeout=120, check=True).stdout.split()
-    assert out[2:] == ["1", "1"]
+    # OPENBLAS_NUM_THREADS as numpy's BLAS took it (OpenBLAS caps it at the CPUs, so 1 to be sure)
+    for var, value in (("VISIONLITE_NUM_THREADS", "3"), ("OPENBLAS_NUM_THREADS", "1")):
+        env = {k: v for k, v in os.environ.items() if k not in ("VISIONLITE_NUM_THREADS", "OMP_NUM_THREADS")}
+        env[var] = value
+        out = subprocess.run([sys.executable, "-c", _CHILD.format(pre="")], env=env, capture_output=True,
+                             text=True, timeout=120, check=True).stdout.split()
+        assert out[2:] == [value, "1"], var
 
 
 def _net_step(seed=0):

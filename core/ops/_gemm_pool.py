@@ -8,10 +8,11 @@ processes, a data loader, the op pool's own copies), each barrier waits for a de
 join at the end, so a late thread delays only its own share.
 
 ``matmul(a, b, out=None)`` is ``numpy.matmul`` for CPU arrays (batch dims broadcast as numpy does). Above
-``_MIN_MACS`` multiply-adds and with ``num_threads() > 1`` it sets numpy's BLAS to one thread for the
-duration of the call (restored after: numpy used elsewhere in the process keeps its setting), splits
-the output columns (or rows, when there are fewer columns than rows) into one block per thread and runs
-the blocks on the op pool; otherwise, on cupy arrays, or inside a pool thread it is one plain call.
+``_MIN_MACS`` multiply-adds and with ``num_threads() > 1`` it splits the output columns (or rows, when
+there are fewer columns than rows) into one block per thread and runs the blocks on the op pool, numpy's
+BLAS at one thread (visionlite keeps it there, ``_threads``; should threadpoolctl have raised it, it is
+lowered for the call and restored after); otherwise, on cupy arrays, or inside a pool thread it is one
+plain call.
 """
 
 import threading
