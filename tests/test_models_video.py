@@ -136,6 +136,12 @@ def test_small_mvit_on_a_clip_matches_torchvision(v2, tmp_path):
     _assert_same_logits(ours, theirs, _clip(4, 32, 32, tmp_path))
 
 
+def test_mvit_names_the_size_it_was_built_for():
+    model = _small_mvit(True)(vm.video).eval()
+    with pytest.raises(ValueError, match=r"built for \[2, 8, 8\].*spatial_size"):
+        model(vl.zeros(1, 3, 4, 48, 48))
+
+
 def test_s3d_features_and_head_on_a_small_clip_match_torchvision(tmp_path):
     # The full S3D needs a 14x210x210 clip (slow test above); every layer but the fixed-size pool runs here.
     ours, theirs = _twins("s3d", tmp_path)

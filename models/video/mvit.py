@@ -300,9 +300,15 @@ class MViT(nn.Module):
             x = x.unsqueeze(2)
         elif x.ndim != 5:
             raise ValueError(f"Unsupported input dimension {tuple(x.shape)}")
-        x = self.conv_proj(x).flatten(2).transpose(1, 2)
-        x = self.pos_encoding(x)
+        in_shape = list(x.shape)
+        x = self.conv_proj(x)
         thw = (self.pos_encoding.temporal_size,) + self.pos_encoding.spatial_size
+        if tuple(x.shape[2:]) != thw:
+            # The token grid sizes the position embeddings and pooling shapes: other sizes cannot run.
+            raise ValueError(f"MViT: input of shape {in_shape} gives a {list(x.shape[2:])} token grid, but "
+                             f"this model was built for {list(thw)} (build it with the clip's "
+                             f"spatial_size=(H, W) and temporal_size=T)")
+        x = self.pos_encoding(x.flatten(2).transpose(1, 2))
         for blk in self.blocks:
             x, thw = blk(x, thw)
         return self.head(self.norm(x)[:, 0])
