@@ -305,6 +305,11 @@ def test_argument_errors():
         export(model, x, None, opset_version=9)
     with pytest.raises(TypeError, match="Tensors"):
         export(model, np.zeros((1, 3, 32, 32), np.float32), None)
+    with pytest.raises(TypeError, match="dynamic_axis"):
+        export(model, x, None, dynamic_axis={"input": [0]})  # a typo is not silently ignored
+    with pytest.raises(NotImplementedError, match="eval-mode"):
+        export(model, x, None, training="TRAINING")
+    export(model, x, None, dynamo=False, optimize=True)  # torch's exporter choices: accepted, no effect
     assert _function._TRACER is None
 
 

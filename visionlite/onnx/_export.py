@@ -12,6 +12,10 @@ from ._graph import Builder, Node
 from ._trace import ExportError, host, trace
 
 _MIN_OPSET = 13
+# torch.onnx.export's options that choose between torch's own exporters or reports: no meaning here.
+_TORCH_ONLY = {"dynamo", "external_data", "dynamic_shapes", "custom_translation_table", "report", "optimize",
+               "verify", "profile", "dump_exported_program", "artifacts_dir", "operator_export_type",
+               "custom_opsets", "export_modules_as_functions", "autograd_inlining"}
 
 
 def _import_onnx():
@@ -342,7 +346,7 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
 
 def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_names=None, opset_version=None,
            dynamic_axes=None, do_constant_folding=True, export_params=True, verbose=None, training=None,
-           keep_initializers_as_inputs=False, **unused):
+           keep_initializers_as_inputs=False, **torch_options):
     """Write ``model`` as an ONNX graph, as ``torch.onnx.export`` does (TorchScript-style arguments).
 
     Runs ``model(*args, **kwargs)`` (in eval mode, restored afterwards) and records each primitive op it
@@ -355,8 +359,15 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
 
     ``args``: a Tensor or a tuple of Tensors (batch first). ``f``: a path or a binary file object, or
     None. ``opset_version``: 13 or newer (default 17). Returns the ``onnx.ModelProto``.
-    Needs the ``onnx`` package (``pip install "visionlite[onnx]"``).
+    torch's exporter-specific options (``dynamo``, ``optimize``, ``report``, ...) are accepted and have
+    no effect. Needs the ``onnx`` package (``pip install "visionlite[onnx]"``).
     """
+    unknown = sorted(set(torch_options) - _TORCH_ONLY)
+    if unknown:
+        raise TypeError(f"export() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
+    if training is not None and training is not False and "EVAL" not in str(training).upper():
+        raise NotImplementedError(f"export: training={training!r}: only eval-mode graphs are exported "
+                                  "(BatchNorm with running statistics, no dropout)")
     onnx = _import_onnx()
     opset = 17 if opset_version is None else int(opset_version)
     newest = onnx.defs.onnx_opset_version()
@@ -366,7 +377,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     if not export_params:
         raise NotImplementedError("export: export_params=False is not supported; weights are initializers")
     train_flag = getattr(model, "training", None)
-    if train_flag and hasattr(model, "eval") and not training:
+    if train_flag and hasattr(model, "eval"):
         model.eval()
     try:
         proto = _build(model, args, kwargs, input_names=input_names, output_names=output_names,
