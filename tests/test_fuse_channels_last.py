@@ -319,3 +319,23 @@ def test_module_to_channels_last_matches_torch():
             np.testing.assert_allclose(vnet(vx).numpy(), want, rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match="rank 4"):
         nn.Conv3d(1, 1, 1).to(memory_format=vl.channels_last)
+
+
+def test_frozen_batch_norm_folds_too():
+    """Detection backbones use TorchVision's FrozenBatchNorm2d: it folds the same way."""
+    tv = require("torchvision")
+    from visionlite.ops import FrozenBatchNorm2d
+
+    rng = np.random.default_rng(6)
+    tbn = tv.ops.FrozenBatchNorm2d(4)
+    for name in ("weight", "bias", "running_mean"):
+        getattr(tbn, name).copy_(torch.tensor(rng.standard_normal(4)))
+    tbn.running_var.copy_(torch.tensor(rng.random(4) + 0.3))
+    tseq = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), tbn).eval()
+    vseq = _load(nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), FrozenBatchNorm2d(4)), tseq).eval()
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    with vl.no_grad():
+        assert eval_fusion.foldable(vseq[0], vseq[1], vl.tensor(x))
+        got = vseq(vl.tensor(x)).numpy()
+    want = tseq(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

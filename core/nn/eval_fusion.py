@@ -5,10 +5,11 @@ Under ``eval()`` and ``no_grad`` a batch norm is the per-channel affine map ``y 
 weight by ``s`` and using ``t`` (plus the scaled conv bias) as its bias gives the same output with no
 pass of its own: the convolution adds the bias while it writes its output anyway.
 
-Where it applies: adjacent ``Conv2d`` -> ``BatchNorm2d`` in a ``Sequential`` (MobileNet's
-``Conv2dNormActivation``, ResNet's downsample branches), and blocks that call ``conv_bn`` for their own
-pairs (``VISIONLITE_FUSE_EVAL=0`` turns it off). Only plain layers with no hooks, 4-D input, no
-autocast and no ONNX trace running fold; anything else runs the two layers as written.
+Where it applies: adjacent ``Conv2d`` -> ``BatchNorm2d`` (or TorchVision's ``FrozenBatchNorm2d``) in a
+``Sequential`` (MobileNet's ``Conv2dNormActivation``, ResNet's downsample branches), and blocks that call
+``conv_bn`` for their own pairs (``VISIONLITE_FUSE_EVAL=0`` turns it off). Only plain layers with no
+hooks, 4-D input, no autocast and no ONNX trace running fold; anything else runs the two layers as
+written.
 
 The folded weights are cached on the convolution and rebuilt when any of the six tensors involved is
 replaced or changed in place (their version counters move: optimizer steps, ``load_state_dict``,
@@ -18,6 +19,7 @@ sampled elements of each: an O(1) guard that catches whole-tensor rewrites.
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -38,21 +40,28 @@ def _no_hooks(m):
     return not (m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks)
 
 
+def _is_norm(bn):
+    """A BatchNorm2d, or TorchVision's FrozenBatchNorm2d (detection backbones), both exactly."""
+    from .modules.normalization import BatchNorm2d
+
+    if type(bn) is BatchNorm2d:
+        return bn.running_mean is not None and bn.running_var is not None
+    misc = sys.modules.get("visionlite.ops.misc")  # loaded whenever a model uses it
+    return misc is not None and type(bn) is misc.FrozenBatchNorm2d
+
+
 def foldable(conv, bn, x):
     """Whether ``bn(conv(x))`` may run as one folded convolution right now."""
     from .modules.conv import Conv2d
-    from .modules.normalization import BatchNorm2d
 
     return (
         ENABLED
         and type(conv) is Conv2d
-        and type(bn) is BatchNorm2d
         and not conv.training
         and not bn.training
         and not is_grad_enabled()
-        and bn.running_mean is not None
-        and bn.running_var is not None
-        and bn.num_features == conv.out_channels
+        and _is_norm(bn)
+        and bn.running_var.shape == (conv.out_channels,)
         and type(bn.running_var._data) is type(conv.weight._data)  # same device
         and isinstance(x, Tensor)
         and x.ndim == 4
