@@ -47,6 +47,15 @@ CASES = {
     "avg_pool3d_nopad": ([(1, 2, 7, 6, 9)],
                          lambda L, x: F(L).avg_pool3d(x, (2, 3, 3), (2, 2, 2), (1, 1, 0), True, False)),
     "avg_pool3d_div": ([(1, 2, 5, 6, 6)], lambda L, x: F(L).avg_pool3d(x, 2, 1, 1, divisor_override=3)),
+    "lp_pool3d": ([(2, 3, 6, 7, 8)], lambda L, x: F(L).lp_pool3d(x.abs() + 0.1, 2.0, (2, 3, 2))),
+    "lp_pool3d_ceil": ([(1, 2, 5, 7, 7)],
+                       lambda L, x: F(L).lp_pool3d(x.abs() + 0.1, 3.0, 2, (2, 1, 2), True)),
+    "max_unpool3d": ([(2, 3, 6, 7, 8)],
+                     lambda L, x: F(L).max_unpool3d(*F(L).max_pool3d(x, 2, return_indices=True), 2,
+                                                    output_size=(6, 7, 8))),
+    "max_unpool3d_overlap": ([(1, 2, 6, 6, 6)],
+                             lambda L, x: F(L).max_unpool3d(*F(L).max_pool3d(x, 3, 2, 1, return_indices=True),
+                                                            3, 2, 1, output_size=(6, 6, 6))),
     "adaptive_avg_pool3d": ([(2, 3, 5, 7, 9)], lambda L, x: F(L).adaptive_avg_pool3d(x, (3, 4, 2))),
     "adaptive_avg_pool3d_1": ([(2, 3, 4, 5, 6)], lambda L, x: F(L).adaptive_avg_pool3d(x, 1)),
     "adaptive_max_pool3d": ([(2, 3, 5, 7, 9)], lambda L, x: F(L).adaptive_max_pool3d(x, (3, 4, None))),
@@ -127,6 +136,7 @@ def test_max_pool3d_ties_go_to_the_first_maximum():
     lambda L: L.nn.AvgPool3d((1, 3, 3), 1, (0, 1, 1), count_include_pad=False),
     lambda L: L.nn.AdaptiveAvgPool3d((1, 2, None)),
     lambda L: L.nn.AdaptiveMaxPool3d(2),
+    lambda L: L.nn.LPPool3d(2, (2, 3, 3), 1),
     lambda L: L.nn.InstanceNorm3d(3, affine=True),
     lambda L: L.nn.BatchNorm3d(3),
     lambda L: L.nn.ReflectionPad3d((1, 0, 2, 1, 0, 1)),
@@ -144,6 +154,15 @@ def test_modules(make):
     if isinstance(t, torch.nn.Conv3d) and t.groups == 2:
         x = np.concatenate([x, x[:, :1]], 1)
     compare_modules(v, t, [x], atol=1e-4, grad_atol=2e-4)
+
+
+def test_max_unpool3d_module():
+    x = torch.randn(1, 2, 6, 6, 6)
+    values, idx = torch.nn.MaxPool3d(2, return_indices=True)(x)
+    t, v = torch.nn.MaxUnpool3d(2), vl.nn.MaxUnpool3d(2)
+    assert repr(v) == repr(t)
+    np.testing.assert_array_equal(v(vl.tensor(values.numpy()), vl.tensor(idx.numpy())).numpy(),
+                                  t(values, idx).numpy())
 
 
 def test_conv_transpose3d_output_size():

@@ -128,11 +128,13 @@ from visionlite.core.nn.modules.pooling import AvgPool2d as AvgPool2d
 from visionlite.core.nn.modules.pooling import AvgPool3d as AvgPool3d
 from visionlite.core.nn.modules.pooling import LPPool1d as LPPool1d
 from visionlite.core.nn.modules.pooling import LPPool2d as LPPool2d
+from visionlite.core.nn.modules.pooling import LPPool3d as LPPool3d
 from visionlite.core.nn.modules.pooling import MaxPool1d as MaxPool1d
 from visionlite.core.nn.modules.pooling import MaxPool2d as MaxPool2d
 from visionlite.core.nn.modules.pooling import MaxPool3d as MaxPool3d
 from visionlite.core.nn.modules.pooling import MaxUnpool1d as MaxUnpool1d
 from visionlite.core.nn.modules.pooling import MaxUnpool2d as MaxUnpool2d
+from visionlite.core.nn.modules.pooling import MaxUnpool3d as MaxUnpool3d
 from visionlite.core.nn.modules.rnn import GRU as GRU
 from visionlite.core.nn.modules.rnn import GRUCell as GRUCell
 from visionlite.core.nn.modules.rnn import LSTM as LSTM

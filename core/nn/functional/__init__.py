@@ -51,4 +51,11 @@ from .pooling3d import (  # noqa: F401
     max_pool3d,
     max_pool3d_with_indices,
 )
-from .pooling_extra import lp_pool1d, lp_pool2d, max_unpool1d, max_unpool2d  # noqa: F401
+from .pooling_extra import (  # noqa: F401
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)

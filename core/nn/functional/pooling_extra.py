@@ -1,11 +1,12 @@
-"""``max_unpool1d/2d`` (the partial inverse of max pooling: each value back at the position its index
-names, zeros elsewhere) and ``lp_pool1d/2d`` (power-average pooling, ``(sum x^p)^(1/p)`` per window), as
+"""``max_unpool1d/2d/3d`` (the partial inverse of max pooling: each value back at the position its index
+names, zeros elsewhere) and ``lp_pool1d/2d/3d`` (power-average pooling, ``(sum x^p)^(1/p)`` per window), as
 in ``torch.nn.functional``; composites of scatter and average pooling."""
 from ... import creation
 from ...ops import elementwise as ew
 from .pooling import avg_pool1d, avg_pool2d
+from .pooling3d import avg_pool3d
 
-__all__ = ["max_unpool1d", "max_unpool2d", "lp_pool1d", "lp_pool2d"]
+__all__ = ["max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 def _tuple(x, n):
@@ -50,6 +51,12 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _unpool(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
 
 
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """``(N, C, T_in, H_in, W_in)`` values and their ``max_pool3d`` indices ->
+    ``(N, C, T_out, H_out, W_out)``."""
+    return _unpool(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")
+
+
 def _lp_finish(out, window, norm_type):
     return (ew.sign(out) * ew.relu(ew.abs(out)) * window) ** (1.0 / norm_type)
 
@@ -67,3 +74,11 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     step = stride if stride is not None else kernel_size
     out = avg_pool2d(input ** norm_type, kernel_size, step, 0, ceil_mode)
     return _lp_finish(out, kh * kw, norm_type)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``(sum over each window of x^p)^(1/p)`` over ``(N, C, T, H, W)``."""
+    kt, kh, kw = _tuple(kernel_size, 3)
+    step = stride if stride is not None else kernel_size
+    out = avg_pool3d(input ** norm_type, kernel_size, step, 0, ceil_mode)
+    return _lp_finish(out, kt * kh * kw, norm_type)

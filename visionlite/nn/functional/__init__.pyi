@@ -129,8 +129,10 @@ from visionlite.core.nn.functional.pooling3d import max_pool3d as max_pool3d
 from visionlite.core.nn.functional.pooling3d import max_pool3d_with_indices as max_pool3d_with_indices
 from visionlite.core.nn.functional.pooling_extra import lp_pool1d as lp_pool1d
 from visionlite.core.nn.functional.pooling_extra import lp_pool2d as lp_pool2d
+from visionlite.core.nn.functional.pooling_extra import lp_pool3d as lp_pool3d
 from visionlite.core.nn.functional.pooling_extra import max_unpool1d as max_unpool1d
 from visionlite.core.nn.functional.pooling_extra import max_unpool2d as max_unpool2d
+from visionlite.core.nn.functional.pooling_extra import max_unpool3d as max_unpool3d
 from visionlite.core.nn.functional.sampling import affine_grid as affine_grid
 from visionlite.core.nn.functional.sampling import grid_sample as grid_sample
 from visionlite.core.ops.indexing import one_hot as one_hot

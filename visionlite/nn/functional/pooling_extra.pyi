@@ -3,5 +3,7 @@
 
 from visionlite.core.nn.functional.pooling_extra import lp_pool1d as lp_pool1d
 from visionlite.core.nn.functional.pooling_extra import lp_pool2d as lp_pool2d
+from visionlite.core.nn.functional.pooling_extra import lp_pool3d as lp_pool3d
 from visionlite.core.nn.functional.pooling_extra import max_unpool1d as max_unpool1d
 from visionlite.core.nn.functional.pooling_extra import max_unpool2d as max_unpool2d
+from visionlite.core.nn.functional.pooling_extra import max_unpool3d as max_unpool3d
