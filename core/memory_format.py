@@ -5,6 +5,10 @@
 A visionlite tensor wraps a strided numpy/cupy array, so a channels-last tensor is simply an NCHW-shaped
 view of an NHWC-contiguous array: ``stride()`` then reports PyTorch's strides and numpy's elementwise
 operations (which keep their input's memory order) propagate the layout as PyTorch's do.
+
+Convolutions and batch norm accept channels-last input but return row-major output: their kernels work
+on channel-major planes, and measured on batch 16 (64..256 channels, 14..56 px) an NHWC input made the
+convolution 4-24% slower and batch norm 2.5-3.5x slower, so keeping NHWC between layers would not pay.
 """
 
 import numpy as np
