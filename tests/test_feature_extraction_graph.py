@@ -511,3 +511,27 @@ def test_extractor_on_gpu_matches_cpu(gpu):
     for key in ("encoder.layers.encoder_layer_0.add", "heads"):
         assert got[key].device.type == "cuda"
         np.testing.assert_allclose(_np(got[key]), _np(expected[key]), rtol=1e-4, atol=1e-5)
+
+
+def test_video_swin3d():
+    tv_swin3d = require("torchvision.models.video.swin_transformer")
+    vl_swin3d = importlib.import_module("visionlite.models.video.swin_transformer")
+    config = dict(patch_size=[2, 4, 4], embed_dim=8, depths=[2, 1], num_heads=[1, 2], window_size=[2, 2, 2],
+                  num_classes=3)
+    torch.manual_seed(0)
+    theirs = tv_swin3d.SwinTransformer3d(**config).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs.state_dict(), buffer)
+    buffer.seek(0)
+    ours = vl_swin3d.SwinTransformer3d(**config).eval()
+    ours.load_state_dict(vl.load(buffer))
+    assert get_graph_node_names(ours) == tv_fx.get_graph_node_names(theirs)
+    nodes = ["patch_embed.pad", "features.0.1.attn.shifted_window_attention_3d", "features.2", "head"]
+    ref = tv_fx.create_feature_extractor(theirs, nodes)
+    ext = create_feature_extractor(ours, nodes)
+    x = np.random.default_rng(0).standard_normal((1, 3, 3, 30, 30)).astype(np.float32)  # padded to patches
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x))
+    with vl.no_grad():
+        got = ext(vl.tensor(x))
+    _compare(got, expected)

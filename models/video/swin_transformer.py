@@ -13,7 +13,7 @@ import numpy as np
 
 import visionlite as vl
 import visionlite.nn.functional as F
-from visionlite import nn
+from visionlite import fx, nn
 
 from .._api import WeightsEnum, register_model, registered_weights
 from .._utils import _load_weights, _ovewrite_named_param, _reject_pretrained
@@ -23,8 +23,12 @@ __all__ = ["SwinTransformer3d", "Swin3D_T_Weights", "Swin3D_S_Weights", "Swin3D_
            "swin3d_s", "swin3d_b"]
 
 
-def _window_and_shift(size_dhw, window_size, shift_size):
-    """Per axis: a window no larger than the map, and no shift where the window covers the map."""
+# The helpers below branch on sizes, so they are single nodes in symbolic traces (fx.wrap), named and called
+# as TorchVision's: feature extraction then gives TorchVision's node names.
+@fx.wrap
+def _get_window_and_shift_size(shift_size, size_dhw, window_size):
+    """Per axis: a window no larger than the map, and no shift where the window covers the map (returns
+    new lists)."""
     window, shift = list(window_size), list(shift_size)
     for i in range(3):
         if size_dhw[i] <= window[i]:
@@ -32,8 +36,19 @@ def _window_and_shift(size_dhw, window_size, shift_size):
     return window, shift
 
 
-def _pad_size(size_dhw, patch):
-    return tuple((p - s % p) % p for s, p in zip(size_dhw, patch))
+@fx.wrap
+def _compute_pad_size_3d(size_dhw, patch_size):
+    """Padding per axis ``(t, h, w)`` up to whole patches."""
+    return tuple((p - s % p) % p for s, p in zip(size_dhw, patch_size))
+
+
+@fx.wrap
+def _get_relative_position_bias(relative_position_bias_table, relative_position_index, window_size):
+    """``(1, heads, V, V)`` bias for a window of ``window_size`` (the full window's top-left block)."""
+    vol = window_size[0] * window_size[1] * window_size[2]
+    index = relative_position_index[:vol, :vol].reshape(-1)
+    bias = relative_position_bias_table[index].view(vol, vol, -1)
+    return bias.permute(2, 0, 1).unsqueeze(0)
 
 
 def _relative_position_index_3d(window):
@@ -63,6 +78,7 @@ def _shift_mask_3d(padded, window, shift):
     return np.where(ids[:, None, :] != ids[:, :, None], -100.0, 0.0)
 
 
+@fx.wrap
 def shifted_window_attention_3d(input, qkv_weight, proj_weight, relative_position_bias, window_size,
                                 num_heads, shift_size, attention_dropout=0.0, dropout=0.0, qkv_bias=None,
                                 proj_bias=None, training=True):
@@ -72,11 +88,12 @@ def shifted_window_attention_3d(input, qkv_weight, proj_weight, relative_positio
         input: ``(B, T, H, W, C)`` tokens.
         qkv_weight, qkv_bias: ``(3C, C)`` and ``(3C,)``; proj_weight, proj_bias: ``(C, C)`` and ``(C,)``.
         relative_position_bias: ``(1, heads, V, V)`` for the ``V`` tokens of a window.
-        window_size, shift_size: ``[t, h, w]`` each (already fitted to the map, see ``_window_and_shift``).
+        window_size, shift_size: ``[t, h, w]`` each (already fitted to the map, see
+            ``_get_window_and_shift_size``).
     Returns ``(B, T, H, W, C)``.
     """
     b, t, h, w, c = input.shape
-    pad = _pad_size((t, h, w), window_size)
+    pad = _compute_pad_size_3d((t, h, w), window_size)
     x = F.pad(input, (0, 0, 0, pad[2], 0, pad[1], 0, pad[0])) if any(pad) else input
     tp, hp, wp = t + pad[0], h + pad[1], w + pad[2]
     shifted = sum(shift_size) > 0
@@ -137,16 +154,16 @@ class ShiftedWindowAttention3d(nn.Module):
 
     def get_relative_position_bias(self, window_size):
         """``(1, heads, V, V)`` bias for a window of ``window_size`` (the full window's top-left block)."""
-        vol = window_size[0] * window_size[1] * window_size[2]
-        index = self.relative_position_index[:vol, :vol].reshape(-1)
-        bias = self.relative_position_bias_table[index].view(vol, vol, -1)
-        return bias.permute(2, 0, 1).unsqueeze(0)
+        return _get_relative_position_bias(self.relative_position_bias_table, self.relative_position_index,
+                                           window_size)
 
     def forward(self, x):
         """``(B, T, H, W, C)`` -> ``(B, T, H, W, C)``."""
-        window, shift = _window_and_shift(x.shape[1:4], self.window_size, self.shift_size)
+        _, t, h, w, _ = x.shape
+        window, shift = _get_window_and_shift_size(self.shift_size, [t, h, w], self.window_size)
+        relative_position_bias = self.get_relative_position_bias(window)
         return shifted_window_attention_3d(
-            x, self.qkv.weight, self.proj.weight, self.get_relative_position_bias(window), window,
+            x, self.qkv.weight, self.proj.weight, relative_position_bias, window,
             self.num_heads, shift_size=shift, attention_dropout=self.attention_dropout, dropout=self.dropout,
             qkv_bias=self.qkv.bias, proj_bias=self.proj.bias, training=self.training)
 
@@ -163,8 +180,9 @@ class PatchEmbed3d(nn.Module):
 
     def forward(self, x):
         """``(B, C, T, H, W)`` -> ``(B, T', H', W', embed_dim)``."""
-        pad = _pad_size(x.shape[2:], self.tuple_patch_size)
-        if any(pad):
+        _, _, t, h, w = x.size()
+        pad = _compute_pad_size_3d((t, h, w), self.tuple_patch_size)
+        if fx.is_tracing() or any(pad):  # traced: always a pad node, as TorchVision's graph
             x = F.pad(x, (0, pad[2], 0, pad[1], 0, pad[0]))
         return self.norm(self.proj(x).permute(0, 2, 3, 4, 1))
 
