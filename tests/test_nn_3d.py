@@ -224,3 +224,22 @@ def test_double_backward_as_pytorch(fn):
 
     for ours, theirs in zip(second(vl), second(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x: F(L).conv3d(x, L.ones(3, 2, 3, 1, 3)),
+    lambda L, x: F(L).conv3d(x, L.ones(3, 2, 1, 1, 1)),
+    lambda L, x: F(L).conv_transpose3d(x, L.ones(2, 3, 2, 3, 3)),
+    lambda L, x: F(L).max_pool3d(x, 2),
+    lambda L, x: F(L).avg_pool3d(x, 2),
+    lambda L, x: F(L).adaptive_avg_pool3d(x, 2),
+    lambda L, x: F(L).adaptive_max_pool3d(x, 2),
+])
+def test_autocast_dtypes_as_pytorch(fn):
+    # bfloat16 autocast on the CPU: convolutions run in bfloat16, 3-D pooling in float32 (PyTorch's lists).
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4, 4)).astype(np.float32)
+    with vl.autocast("cpu", dtype=vl.bfloat16):
+        ours = fn(vl, vl.tensor(x).to(vl.bfloat16)).dtype
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        theirs = fn(torch, torch.tensor(x).to(torch.bfloat16)).dtype
+    assert str(ours).split(".")[-1] == str(theirs).split(".")[-1]

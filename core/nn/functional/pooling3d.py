@@ -57,6 +57,7 @@ def _time_windows(x, k, s, p, d, ceil_mode, op):
     return TemporalWindows(t, k[0], s[0], d[0], p[0], t_out)
 
 
+@autocast_op("max_pool3d")
 @presents_as("MaxPool3DWithIndicesBackward0", "input", each=True)
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
@@ -125,6 +126,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return out.squeeze(0) if unbatched else out
 
 
+@autocast_op("adaptive_avg_pool3d")
 @presents_as("AdaptiveAvgPool3DBackward0", "input")
 def adaptive_avg_pool3d(input, output_size):
     """Average pooling of ``(N, C, T, H, W)`` to ``output_size`` (an int or a triple; None keeps a size)."""
@@ -134,6 +136,7 @@ def adaptive_avg_pool3d(input, output_size):
     return out.squeeze(0) if unbatched else out
 
 
+@autocast_op("adaptive_max_pool3d")
 @presents_as("AdaptiveMaxPool3DBackward0", "input", each=True)
 def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
     """``(values, flat t*H*W + h*W + w indices)`` of adaptive 3-D max pooling."""
