@@ -231,3 +231,30 @@ def test_first_order_backward_records_nothing():
     assert not gx.requires_grad and gx.grad_fn is None and not gw.requires_grad
     gx2, _ = vl.autograd.grad(F.conv2d(x, w, padding=1).pow(2).sum(), [x, w], create_graph=True)
     assert gx2.requires_grad and gx2.grad_fn is not None
+
+
+def test_third_order_matches_finite_differences():
+    """The recorded backward is itself differentiable: d/dx of a penalty on second-order gradients through
+    conv, max/avg pooling, group norm and layer norm, against central differences (PyTorch's own
+    layer_norm gets this third order wrong, so no PyTorch reference here)."""
+    rng = np.random.default_rng(4)
+    x0, w0 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+
+    def penalty(x_arr, create_graph):
+        x = vl.tensor(x_arr, requires_grad=True)
+        w = vl.tensor(w0, requires_grad=True)
+        y = F.group_norm(F.max_pool2d(F.conv2d(x, w, padding=1), 2), 2)
+        y = F.layer_norm(F.avg_pool2d(F.conv_transpose2d(y, w, stride=2), 2), (3, 3))
+        (gw,) = vl.autograd.grad((y**3).sum(), [w], create_graph=True)
+        (hx,) = vl.autograd.grad((gw**2).sum(), [x], create_graph=create_graph)
+        return x, (hx**2).sum()
+
+    x, p = penalty(x0, True)
+    (analytic,) = vl.autograd.grad(p, [x])
+    eps = 1e-6
+    for idx in [(0, 0, 1, 2), (1, 2, 4, 4), (0, 1, 5, 0)]:
+        up, down = x0.copy(), x0.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        numeric = (penalty(up, False)[1].item() - penalty(down, False)[1].item()) / (2 * eps)
+        np.testing.assert_allclose(analytic.numpy()[idx], numeric, rtol=1e-5, atol=1e-6 * abs(numeric))
