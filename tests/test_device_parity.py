@@ -61,6 +61,25 @@ def test_layer_matches_cpu(gpu, name):
     _check(gpu, LAYERS[name], [IMG])
 
 
+CLIP = RNG.standard_normal((2, 4, 5, 7, 7)).astype(np.float32)
+LAYERS_3D = {
+    "conv3d": lambda: nn.Conv3d(4, 6, 3, stride=(2, 1, 1), padding=1),
+    "conv3d_1x1x1": lambda: nn.Conv3d(4, 6, 1),
+    "conv3d_depthwise": lambda: nn.Conv3d(4, 4, 3, padding=1, groups=4, bias=False),
+    "conv_transpose3d": lambda: nn.ConvTranspose3d(4, 3, 3, stride=2, padding=1, output_padding=1),
+    "maxpool3d": lambda: nn.MaxPool3d(3, 2, 1),
+    "avgpool3d": lambda: nn.AvgPool3d((2, 3, 3), 2, count_include_pad=False),
+    "adaptive_avg3d": lambda: nn.AdaptiveAvgPool3d((2, 3, 1)),
+    "adaptive_max3d": lambda: nn.AdaptiveMaxPool3d((2, 3, 4)),
+    "batchnorm3d_train": lambda: nn.BatchNorm3d(4),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS_3D))
+def test_3d_layer_matches_cpu(gpu, name):
+    _check(gpu, LAYERS_3D[name], [CLIP])
+
+
 def test_losses_match_cpu(gpu):
     logits = RNG.standard_normal((6, 5)).astype(np.float32)
     target = np.array([0, 4, 2, 2, 1, 3])
