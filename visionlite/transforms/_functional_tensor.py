@@ -4,6 +4,9 @@ Arithmetic follows TorchVision's tensor ops step by step, in the same dtypes: in
 computed in float32 and cast back by truncation (colour ops) or rounding (filters and warps), so
 uint8 results agree with TorchVision's to within one level. Validation happens in ``functional``.
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from visionlite.core.backend import array_module
@@ -154,9 +157,29 @@ def _grid_transform(x, grid, mode, fill):
         fill_img = xp.asarray(np.array(fill, dtype=out.dtype).reshape(1, -1, 1, 1))
         if mode == "nearest":
             out = xp.where(mask < 0.5, fill_img, out)
+        elif _V2_FILL.on:  # v2's in-place form: (img - fill) * mask + fill
+            out = (out - fill_img) * mask + fill_img
         else:
             out = out * mask + (1.0 - mask) * fill_img
     return restore(cast_back(out, dtype))
+
+
+class _V2Fill(threading.local):
+    on = False
+
+
+_V2_FILL = _V2Fill()
+
+
+@contextlib.contextmanager
+def v2_fill():
+    """Within this block warps blend their fill colour in v2's arithmetic (``(img - fill) * mask +
+    fill``, which rounds differently from v1's ``img * mask + (1 - mask) * fill``)."""
+    before, _V2_FILL.on = _V2_FILL.on, True
+    try:
+        yield
+    finally:
+        _V2_FILL.on = before
 
 
 def affine(x, matrix, interpolation, fill):

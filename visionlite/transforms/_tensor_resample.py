@@ -146,26 +146,47 @@ def grid_sample(x, grid, mode):
     n, c, h, w = x.shape
     grid = xp.asarray(grid)
     one = grid.dtype.type(1)
-    ix = ((grid[..., 0] + one) * w - one) / 2
-    iy = ((grid[..., 1] + one) * h - one) / 2
+    if grid.dtype == np.float32:  # PyTorch's CPU kernel: (g + 1) * (size / 2) - 0.5 as one fused op
+        ix = _fma32(grid[..., 0] + one, w / 2, -0.5)
+        iy = _fma32(grid[..., 1] + one, h / 2, -0.5)
+    else:
+        ix = ((grid[..., 0] + one) * w - one) / 2
+        iy = ((grid[..., 1] + one) * h - one) / 2
     if mode == "nearest":
         # PyTorch rounds half to even (nearbyint), as xp.rint does
         return _gather(x, xp.rint(iy).astype(np.int64), xp.rint(ix).astype(np.int64), None)
     x0, y0 = xp.floor(ix), xp.floor(iy)
-    wx0, wx1 = x0 + one - ix, ix - x0
-    wy0, wy1 = y0 + one - iy, iy - y0
+    wx1, wy1 = ix - x0, iy - y0  # distances to the west and north neighbours, as PyTorch takes them
+    wx0, wy0 = one - wx1, one - wy1
     x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
-    out = _gather(x, y0, x0, wx0 * wy0)
-    out += _gather(x, y0, x0 + 1, wx1 * wy0)
-    out += _gather(x, y0 + 1, x0, wx0 * wy1)
-    out += _gather(x, y0 + 1, x0 + 1, wx1 * wy1)
+    taps = ((y0, x0, wx0 * wy0), (y0, x0 + 1, wx1 * wy0),
+            (y0 + 1, x0, wx0 * wy1), (y0 + 1, x0 + 1, wx1 * wy1))
+    if x.dtype != np.float32:
+        out = _gather(x, *taps[0])
+        for tap in taps[1:]:
+            out += _gather(x, *tap)
+        return out
+    # float32 as PyTorch's vector kernel rounds: nw * w_nw first, then fused multiply-adds
+    out = _gather(x, *taps[0])
+    for yy, xx, weight in taps[1:]:
+        acc = _gather(x, yy, xx, weight, wide=True)
+        acc += out
+        out = acc.astype(np.float32)
     return out
 
 
-def _gather(x, iy, ix, weight):
-    """``x[..., iy, ix] * weight`` with zero where ``(iy, ix)`` falls outside the image."""
+def _fma32(a, b, c):
+    """``a * b + c`` rounded once to float32 (exact product in float64; see ``core.ops.interp``)."""
+    return (a.astype(np.float64) * float(np.float32(b)) + float(np.float32(c))).astype(np.float32)
+
+
+def _gather(x, iy, ix, weight, wide=False):
+    """``x[..., iy, ix] * weight`` with zero where ``(iy, ix)`` falls outside the image; ``wide``: the
+    product exact, in float64."""
     h, w = x.shape[-2:]
     inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
     vals = x[..., iy.clip(0, h - 1), ix.clip(0, w - 1)]
     weight = inside.astype(x.dtype) if weight is None else (weight * inside).astype(x.dtype)
+    if wide:
+        return vals.astype(np.float64) * weight.astype(np.float64)
     return vals * weight

@@ -10,6 +10,7 @@ from ... import _resample_aa as AA
 from ... import functional as F1
 from ..._args import _tensor_fill
 from ..._common import is_pil_image
+from ..._functional_tensor import v2_fill
 from ...functional import InterpolationMode, interpolation_mode
 from .. import _boxes as B
 from .. import _keypoints as K
@@ -410,8 +411,9 @@ def _warp_mode(interpolation):
 
 def affine_image(image, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST, fill=None,
                  center=None):
-    return F1.affine(image, angle, list(translate), scale, _shear(shear), _warp_mode(interpolation),
-                     _fill_for(image, fill), center)
+    with v2_fill():
+        return F1.affine(image, angle, list(translate), scale, _shear(shear), _warp_mode(interpolation),
+                         _fill_for(image, fill), center)
 
 
 affine_video = affine_image
@@ -448,7 +450,8 @@ def affine(inpt, angle, translate, scale, shear, interpolation=InterpolationMode
 
 
 def rotate_image(image, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
-    return F1.rotate(image, angle, _warp_mode(interpolation), expand, center, _fill_for(image, fill))
+    with v2_fill():
+        return F1.rotate(image, angle, _warp_mode(interpolation), expand, center, _fill_for(image, fill))
 
 
 rotate_video = rotate_image
@@ -505,7 +508,8 @@ def perspective_image(image, startpoints, endpoints, interpolation=Interpolation
     if is_pil_image(image):
         return pil_perspective(image, c, F1.pil_modes_mapping[mode], fill)
     fill = F1._grid_fill(image, _fill_for(image, fill), "perspective")
-    return F1._run("perspective", image, c, F1._grid_mode(mode, "perspective"), fill)
+    with v2_fill():
+        return F1._run("perspective", image, c, F1._grid_mode(mode, "perspective"), fill)
 
 
 perspective_video = perspective_image
@@ -553,7 +557,8 @@ def perspective(inpt, startpoints, endpoints, interpolation=InterpolationMode.BI
 
 
 def elastic_image(image, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
-    return F1.elastic_transform(image, displacement, _warp_mode(interpolation), _fill_for(image, fill))
+    with v2_fill():
+        return F1.elastic_transform(image, displacement, _warp_mode(interpolation), _fill_for(image, fill))
 
 
 def elastic_video(video, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
