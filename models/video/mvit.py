@@ -92,9 +92,10 @@ def _rel_index(q, k):
 def _add_rel_pos(attn, q, q_thw, k_thw, rel_pos_h, rel_pos_w, rel_pos_t):
     """MViT V2's decomposed relative positions: ``attn[:, :, 1:, 1:] += q . (R_t + R_h + R_w)``."""
     (q_t, q_h, q_w), (k_t, k_h, k_w) = q_thw, k_thw
-    rh = _interpolate(rel_pos_h, 2 * max(q_h, k_h) - 1)[vl.tensor(_rel_index(q_h, k_h))]
-    rw = _interpolate(rel_pos_w, 2 * max(q_w, k_w) - 1)[vl.tensor(_rel_index(q_w, k_w))]
-    rt = _interpolate(rel_pos_t, 2 * max(q_t, k_t) - 1)[vl.tensor(_rel_index(q_t, k_t))]
+    dev = rel_pos_h.device
+    rh = _interpolate(rel_pos_h, 2 * max(q_h, k_h) - 1)[vl.tensor(_rel_index(q_h, k_h), device=dev)]
+    rw = _interpolate(rel_pos_w, 2 * max(q_w, k_w) - 1)[vl.tensor(_rel_index(q_w, k_w), device=dev)]
+    rt = _interpolate(rel_pos_t, 2 * max(q_t, k_t) - 1)[vl.tensor(_rel_index(q_t, k_t), device=dev)]
     b, heads, _, dim = q.shape
     r_q = q[:, :, 1:].reshape(b, heads, q_t, q_h, q_w, dim)
     rel_h = vl.einsum("bythwc,hkc->bythwk", r_q, rh)
