@@ -13,6 +13,7 @@ from ..amp_state import ACTIVE as AUTOCAST
 from ..amp_state import autocast_op
 from ..amp_state import dispatch as autocast_dispatch
 from ..autograd.function import Op
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node_names import label, presents_as
 from ..backend import array_module
 from ..tensor import Tensor
@@ -255,7 +256,10 @@ class Relu(Op):
         return array_module(a).maximum(a, 0)
 
     def backward(self, g):
-        return g * (self.output() > 0)
+        if is_grad_enabled():  # create_graph: recorded, so that it can be differentiated again
+            return g * (self.output() > 0)
+        # first order: one raw multiply by the mask (Tensor ops would cast the mask to float first)
+        return Tensor._wrap(g._data * (self.output()._data > 0))
 
 
 class Erf(Op):
