@@ -37,11 +37,13 @@ def _madd(a, b, alpha):
     return (b.astype(np.float64) * np.float64(t(alpha)) + a.astype(np.float64)).astype(_F32)
 
 
-def to_float(x):
-    """``to_dtype(x, float32, scale=True)``: integers times ``1 / max`` (floats unchanged)."""
+def to_float(x, dtype=_F32):
+    """``to_dtype(x, dtype, scale=True)`` for a float ``dtype``: integers times ``1 / max`` (float
+    images are only cast)."""
+    dtype = np.dtype(dtype)
     if x.dtype.kind == "f":
-        return x
-    return (x.astype(_F32) * _F32(1.0 / max_value(x.dtype))).astype(_F32)
+        return x.astype(dtype, copy=False)
+    return (x.astype(dtype) * dtype.type(1.0 / max_value(x.dtype))).astype(dtype)
 
 
 def from_float(x, dtype):
@@ -210,6 +212,3 @@ def adjust_hue(x, hue_factor):
     return from_float(_hsv_to_rgb(h, s, v), x.dtype)
 
 
-def equalize_float_back(x8, dtype):
-    """An equalized uint8 image back to float ``dtype`` (times ``1 / 255``, as v2 scales)."""
-    return (x8.astype(dtype) * np.dtype(dtype).type(1.0 / 255)).astype(dtype)

@@ -95,7 +95,7 @@ def equalize_image(image):
         return _as_4d(F1.equalize)(image)
     dtype = image.dtype
     out = _as_4d(F1.equalize)(F1.convert_image_dtype(image, vl.uint8))
-    return wrap(_C2.equalize_float_back(out._data, dtype.np))
+    return wrap(_C2.to_float(out._data, dtype.np))
 
 
 def posterize_image(image, bits):

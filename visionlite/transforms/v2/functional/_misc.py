@@ -249,6 +249,11 @@ def gaussian_noise(inpt, mean=0.0, sigma=0.1, clip=True):
 def to_dtype_image(image, dtype=None, scale=False):
     """Change the dtype; ``scale`` rescales values between the ranges of integer and float images."""
     dtype = _dt.get_dtype(vl.float32 if dtype is None else dtype)
+    if scale and dtype.is_floating_point and not image.is_floating_point() and image.dtype != dtype:
+        # v2 scales integers up by multiplying with 1 / max (v1 divides by max: other roundings)
+        from ..._color_v2 import to_float
+
+        return Tensor._wrap(to_float(image._data, dtype.np))
     if scale:
         return F1.convert_image_dtype(image, dtype)
     if dtype.is_floating_point and image.requires_grad and is_grad_enabled():
@@ -274,7 +279,7 @@ def to_dtype(inpt, dtype=None, scale=False):
 def convert_image_dtype(image, dtype=None):
     """``to_dtype(image, dtype, scale=True)`` (the v1 name)."""
     dtype = _dt.get_dtype(vl.float32 if dtype is None else dtype)
-    out = F1.convert_image_dtype(image, dtype)
+    out = to_dtype_image(image, dtype, scale=True)
     return wrap(out, like=image) if isinstance(image, Image) else out
 
 
