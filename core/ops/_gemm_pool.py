@@ -37,8 +37,10 @@ def matmul(a, b, out=None):
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2 \
             or a.dtype != b.dtype or a.dtype not in _BLAS_DTYPES:  # BLAS types only, no promotion
         return _plain(a, b, out)
-    k = _threads.num_threads()
     m, kk, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if a.size * b.size < _MIN_MACS * max(kk, 1):  # an upper bound on the work, without broadcasting
+        return _plain(a, b, out)
+    k = _threads.num_threads()
     batch = 1
     for d in np.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         batch *= d

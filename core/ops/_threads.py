@@ -130,8 +130,10 @@ def _run_marked(fn, a, b):
 def split_map(fn, n, elems, xp=np):
     """``[fn(start, stop), ...]`` over ``[0, n)`` cut into one part per thread, run in parallel when the
     work (``elems`` array elements) is large enough; the parts' results in order."""
+    if elems < _MIN_ELEMS or xp is not np:  # the cheap tests first: most calls of small ops end here
+        return [fn(0, n)]
     k = min(num_threads(), n)
-    if xp is not np or k <= 1 or elems < _MIN_ELEMS or getattr(_local, "inside", False):
+    if k <= 1 or getattr(_local, "inside", False):
         return [fn(0, n)]
     bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
     pool = _get_pool(k - 1)
