@@ -29,11 +29,12 @@ def _is_norm(module):
 
 def get_head(model):
     """Qualified name of ``model``'s classification layer: its last ``Linear`` in registration order, else its
-    last ``Conv2d`` (SqueezeNet classifies with a 1x1 convolution). E.g. ``"fc"``, ``"classifier.6"``."""
+    last ``Conv2d``/``Conv3d`` (SqueezeNet and S3D classify with a 1x1 convolution). E.g. ``"fc"``,
+    ``"classifier.6"``."""
     linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     if linears:
         return linears[-1]
-    convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    convs = [name for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
     if convs:
         return convs[-1]
     raise ValueError(f"{type(model).__name__} has no Linear or Conv2d layer to treat as its head; pass name=")
@@ -63,6 +64,9 @@ def replace_head(model, num_classes, name=None):
     old = getattr(parent, leaf)
     if isinstance(old, nn.Linear):
         new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    elif isinstance(old, nn.Conv3d):  # S3D's classifier: PyTorch's default initialisation, as TorchVision's
+        new = nn.Conv3d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
+                        bias=old.bias is not None)
     elif isinstance(old, nn.Conv2d):
         new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
                         bias=old.bias is not None)
@@ -70,7 +74,8 @@ def replace_head(model, num_classes, name=None):
         if new.bias is not None:
             nn.init.zeros_(new.bias)
     else:
-        raise TypeError(f"{name!r} is a {type(old).__name__}; replace_head handles Linear and Conv2d heads")
+        raise TypeError(f"{name!r} is a {type(old).__name__}; replace_head handles Linear, Conv2d and Conv3d "
+                        f"heads")
     new = new.to(old.weight.device)
     setattr(parent, leaf, new)
     if hasattr(model, "num_classes"):

@@ -208,3 +208,12 @@ def test_preset_transform_gives_torchvision_tensor():
     diff = np.abs(got - expected)
     assert diff.max() <= 1 / 255 / 0.216989 + 1e-5
     assert np.mean(diff > 1e-4) < 1e-4
+
+
+@pytest.mark.parametrize("name, head", [("s3d", "classifier.1"), ("swin3d_t", "head")])  # Conv3d, Linear
+def test_finetuning_helpers_find_and_replace_the_head(name, head):
+    model = vm.get_model(name)
+    assert vm.get_head(model) == head
+    new = vm.replace_head(model, 7)
+    assert dict(model.named_modules())[head] is new
+    assert tuple(new.weight.shape)[0] == 7
