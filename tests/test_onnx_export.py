@@ -269,6 +269,22 @@ def test_two_inputs_and_dict_output():
     _assert_close(got[1], want["prod"].numpy(), "prod")
 
 
+def test_constants_sized_by_the_batch():
+    class Fill(nn.Module):
+        def forward(self, x):  # zeros/full sized by the batch, made outside the input's ops
+            n = x.shape[0]
+            z = vl.zeros(n, 1, 4) + vl.full((n, 2, 1), 0.5)
+            return vl.cat([x.unsqueeze(1) * z, vl.ones(n, 3, 4)], 1)
+
+    model, x2 = Fill(), vl.randn(5, 4)
+    proto = export(model, vl.randn(2, 4), None, dynamic_axes={"input": [0]})
+    onnx.checker.check_model(proto, full_check=True)
+    assert "ConstantOfShape" in {n.op_type for n in proto.graph.node}
+    with vl.no_grad():
+        want = model(x2).numpy()
+    _assert_close(_session(proto).run(None, {"input": x2.numpy()})[0], want, "batch 5")
+
+
 # ------------------------------------------------------------------------------------------------ errors
 @pytest.mark.parametrize("dynamic", [True, False])
 def test_data_dependent_constant_is_an_error(dynamic):

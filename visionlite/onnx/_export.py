@@ -99,11 +99,17 @@ class _Aligned:
         self.outputs = [k1[v] for v in t1.outputs]
         if self.outputs != [k2[v] for v in t2.outputs]:
             raise ExportError(_DIVERGED.format(what="different outputs"))
-        # Constants the model made: the same value in both traces, or an error.
-        self.consts = {}
+        # Constants the model made: the same value in both traces, a fill whose shape follows the batch
+        # (torch.zeros(n, ...)), or an error.
+        self.consts, self.fills = {}, {}
         c2 = {key: src for key, src in self._const_sources(t2, k2)}
         for key, src in self._const_sources(t1, k1):
             other = c2[key]
+            if src.shape != other.shape and src.ndim == other.ndim and src.dtype == other.dtype:
+                flat = np.concatenate([src.ravel(), other.ravel()])
+                if flat.size and np.all(flat == flat[0]):
+                    self.fills[key] = (src.shape, other.shape, flat[0])
+                    continue
             if src.shape != other.shape or not np.array_equal(src, other, equal_nan=True):
                 raise ExportError(
                     f"a constant of shape {list(src.shape)} used by the model changes with the input (it is "
@@ -194,7 +200,8 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
     # Which values depend on the input (or on the batch size): those become graph nodes.
     dyn = [False] * len(recs1)
     for i, (r1, r2) in enumerate(zip(recs1, recs2)):
-        from_input = any(k[0] == "input" or (k[0] == "node" and dyn[k[1]]) for k in al.ins[i])
+        from_input = any(k[0] == "input" or (k[0] == "node" and dyn[k[1]]) or k in al.fills
+                         for k in al.ins[i])
         dyn[i] = from_input or r1.shape != r2.shape
 
     # Live nodes: those the outputs need.
@@ -216,6 +223,11 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
             return input_names[key[1]]
         if key[0] == "node" and dyn[key[1]]:
             return names[key]
+        if key not in const_names and key in al.fills:  # its shape follows the batch: built in the graph
+            s1, s2, v = al.fills[key]
+            fill = onnx.helper.make_tensor("value", _ops.onnx_dtype(onnx, v.dtype), [1], [v.item()])
+            shape = g.ints(s1, s2, "a filled constant's shape")
+            const_names[key] = g.add("ConstantOfShape", [shape], value=fill)
         if key not in const_names:
             value = np.asarray(_static_value(al, key, params))
             if key[0] == "param":
@@ -328,6 +340,8 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
             shape, dtype = recs1[key[1]].shape, recs1[key[1]].dtype
         elif key[0] == "input":
             shape, dtype = tuple(inputs[key[1]].shape), inputs[key[1]]._data.dtype
+        elif key in al.fills:
+            shape, dtype = al.fills[key][0], al.fills[key][2].dtype
         else:
             v = np.asarray(_static_value(al, key, params))
             shape, dtype = v.shape, v.dtype
