@@ -131,6 +131,7 @@ def trace(model, inputs, kwargs=None):
         leaves.append(leaf)
 
     me = threading.get_ident()
+    from_input = {vid for vid, src in tr.sources.items() if src[0] == "input"}
 
     def record(op, op_inputs, attrs, result):
         if threading.get_ident() != me:  # another thread's ops (a data loader, another model): not ours
@@ -138,7 +139,11 @@ def trace(model, inputs, kwargs=None):
         ins = [_value_id(t, tr, params) for t in op_inputs]
         out = ("n", id(op), 0) if result._ctx is op else ("t", id(result))
         tr.produced[out] = len(tr.records)
-        tr.records.append(Record(type(op), attrs, ins, out, result, op_inputs))
+        rec = Record(type(op), attrs, ins, out, result, op_inputs)
+        if any(v in from_input for v in ins):
+            from_input.add(out)
+            rec.value = None  # computed in the graph: only weight-derived values are kept
+        tr.records.append(rec)
         tr.keep.append(op)
         tr.keep.append(result)
 
@@ -151,5 +156,5 @@ def trace(model, inputs, kwargs=None):
     for name, t in _flatten_outputs(out):
         tr.outputs.append(_value_id(t, tr, params))
         tr.output_names.append(name)
-        tr.keep.append(t)
+    tr.keep = []  # ids need not stay unique any longer: free the activations and their graph
     return tr
