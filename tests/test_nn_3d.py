@@ -25,6 +25,8 @@ CASES = {
                         lambda L, x, w: F(L).conv3d(x, w, stride=(2, 1, 1))),
     "conv3d_spatial": ([(2, 3, 4, 6, 6), (5, 3, 1, 3, 3)],
                        lambda L, x, w: F(L).conv3d(x, w, padding=(0, 1, 1))),
+    "conv3d_one_clip_per_frame": ([(1, 3, 5, 6, 6), (4, 3, 1, 3, 3), (4,)],
+                                  lambda L, x, w, b: F(L).conv3d(x, w, b, (2, 1, 1), (0, 1, 1))),
     "conv3d_pointwise": ([(2, 3, 4, 6, 6), (5, 3, 1, 1, 1)], lambda L, x, w: F(L).conv3d(x, w, stride=2)),
     "conv3d_same": ([(1, 2, 5, 6, 7), (3, 2, 2, 4, 3)], lambda L, x, w: F(L).conv3d(x, w, padding="same")),
     "conv3d_depthwise": ([(2, 4, 5, 6, 6), (4, 1, 3, 3, 3)],

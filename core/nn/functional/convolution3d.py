@@ -83,7 +83,12 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     win = TemporalWindows(t, kt, stride[0], dilation[0], sides[0][0], t_out)
     # (N, To, C, kt, H, W): each output frame's kt input frames as channels c*kt + i, matching the weight
     # reshaped to (O, C/g*kt, kH, kW); groups stay contiguous channel blocks.
-    cols = TemporalUnfoldOp.apply(x, win=win, fill=0.0, time_major=True).reshape(n * t_out, c * kt, h, w)
+    if kt == 1 and n == 1 and sides[0] == (0, 0):
+        # One clip, per-frame kernel: the frames as a strided (To, C, H, W) view, which the 2-D op's
+        # phase-plane split reads directly (no window copy).
+        cols = x[0, :, : (t_out - 1) * stride[0] + 1 : stride[0]].transpose(0, 1)
+    else:
+        cols = TemporalUnfoldOp.apply(x, win=win, fill=0.0, time_major=True).reshape(n * t_out, c * kt, h, w)
     w2 = weight.reshape(o, cg * kt, kh, kw)
     if sides[1][0] == sides[1][1] and sides[2][0] == sides[2][1]:
         y = conv2d(cols, w2, bias, stride[1:], (sides[1][0], sides[2][0]), dilation[1:], groups)
