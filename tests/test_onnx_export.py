@@ -165,6 +165,11 @@ def test_static_batch_and_names():
     names = {i.name for i in proto.graph.initializer}
     assert {"conv1.weight", "fc.bias"} <= names
     assert "BatchNormalization" not in {n.op_type for n in proto.graph.node}
+    # keep_initializers_as_inputs: the weights are also graph inputs (overridable), as in torch.
+    proto = export(model, x, None, input_names=["images"], keep_initializers_as_inputs=True)
+    onnx.checker.check_model(proto)
+    assert {"images", "conv1.weight", "fc.bias"} <= {i.name for i in proto.graph.input}
+    _assert_close(_session(proto).run(None, {"images": x.numpy()})[0], want, "initializers as inputs")
 
 
 def test_no_constant_folding_keeps_batchnorm():
