@@ -345,16 +345,28 @@ def _axes(n, key="axes"):
     return sorted(int(a) % nd for a in axes)
 
 
+def _no_axes(n):
+    """numpy reduces over no axis for ``axis=()`` (ONNX would reduce over all of them)."""
+    axes = n.attrs.get("axes")
+    return isinstance(axes, (tuple, list)) and len(axes) == 0
+
+
 @converter("Sum")
 def _sum(g, n):
     x = n.ins[0]
     if n.in_dtypes[0] != n.dtype:
         x = g.add("Cast", [x], to=onnx_dtype(g.onnx, n.dtype))
+    if _no_axes(n):
+        g.add("Identity", [x], out=n.out)
+        return
     g.reduce("ReduceSum", x, _axes(n), n.attrs.get("keepdim", False), out=n.out)
 
 
 @converter("AMaxMin")
 def _amax(g, n):
+    if _no_axes(n):
+        g.add("Identity", n.ins[:1], out=n.out)
+        return
     op = "ReduceMax" if n.attrs.get("largest", True) else "ReduceMin"
     g.reduce(op, n.ins[0], _axes(n), n.attrs.get("keepdim", False), out=n.out)
 
@@ -367,6 +379,9 @@ def _maxmin(g, n):
 
 @converter("Norm2")
 def _norm2(g, n):
+    if _no_axes(n):
+        g.add("Abs", n.ins[:1], out=n.out)
+        return
     g.reduce("ReduceL2", n.ins[0], _axes(n), n.attrs.get("keepdim", False), out=n.out)
 
 
