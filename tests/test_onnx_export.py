@@ -303,6 +303,19 @@ def test_data_dependent_constant_is_an_error(dynamic):
         export(Peek(), x, None, dynamic_axes={"input": [0]} if dynamic else None)
 
 
+def test_index_array_from_the_input_is_an_error():
+    class Lookup(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 4)
+
+        def forward(self, x):  # the embedding's indices come from the data
+            return self.emb((x.abs() * 3).long().clamp(0, 9)).sum(1) * x
+
+    with pytest.raises(ExportError, match="Embedding's indices"):
+        export(Lookup(), vl.randn(2, 4), None)
+
+
 def test_control_flow_that_changes_between_traces_is_an_error():
     class Branch(nn.Module):
         calls = 0

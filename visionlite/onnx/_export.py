@@ -95,6 +95,12 @@ class _Aligned:
         for i, (r1, r2) in enumerate(zip(t1.records, t2.records)):
             if r1.cls is not r2.cls or [k1[v] for v in r1.ins] != [k2[v] for v in r2.ins]:
                 raise ExportError(_DIVERGED.format(what=f"a different op {i} (first: {r1.cls.__name__})"))
+            for name, v1 in r1.attrs.items():
+                if not _same_arrays(v1, r2.attrs.get(name)):
+                    raise ExportError(
+                        f"{r1.cls.__name__}'s {name} (an array the op takes as it is, e.g. indices) changes "
+                        "with the input: it was computed outside visionlite's recorded ops (numpy, "
+                        ".tolist(), a comparison); export needs it computed with tensor ops")
         self.ins = [[k1[v] for v in r.ins] for r in t1.records]
         self.outputs = [k1[v] for v in t1.outputs]
         if self.outputs != [k2[v] for v in t2.outputs]:
@@ -140,6 +146,15 @@ class _Aligned:
         for vid, src in tr.sources.items():
             if src[0] == "const":
                 yield keys[vid], src[1]
+
+
+def _same_arrays(a, b):
+    """False when an array inside op attribute ``a`` differs from the one in ``b`` (other values pass)."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return all(_same_arrays(x, y) for x, y in zip(a, b))
+    return True
 
 
 def _ordered_vids(tr):

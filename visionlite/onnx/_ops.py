@@ -319,11 +319,9 @@ def _gather_elements(g, n):
 
 @converter("Embedding")
 def _embedding(g, n):
-    idx = n.ins[1] if len(n.ins) > 1 else n.ins[0]
-    weight = n.ins[0]
-    if n.in_dtypes[0].kind in "iu":  # (indices, weight) order
-        idx, weight = n.ins[0], n.ins[1]
-    g.add("Gather", [weight, idx], out=n.out, axis=0)
+    # The indices are an attribute (the two traces checked them equal): rows of the weight.
+    idx = g.const(np.asarray(n.attrs["indices"]).astype(np.int64), "indices")
+    g.add("Gather", [n.ins[0], idx], out=n.out, axis=0)
 
 
 @converter("PadConstant")
