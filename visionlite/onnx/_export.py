@@ -96,7 +96,8 @@ class _Aligned:
             if r1.cls is not r2.cls or [k1[v] for v in r1.ins] != [k2[v] for v in r2.ins]:
                 raise ExportError(_DIVERGED.format(what=f"a different op {i} (first: {r1.cls.__name__})"))
             for name, v1 in r1.attrs.items():
-                if not _same_arrays(v1, r2.attrs.get(name)):
+                # (``*_out`` attributes are lists the op fills with side results, not inputs.)
+                if not name.endswith("_out") and not _same_arrays(v1, r2.attrs.get(name)):
                     raise ExportError(
                         f"{r1.cls.__name__}'s {name} (an array the op takes as it is, e.g. indices) changes "
                         "with the input: it was computed outside visionlite's recorded ops (numpy, "
