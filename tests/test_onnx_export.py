@@ -178,6 +178,21 @@ def test_no_constant_folding_keeps_batchnorm():
     assert ops.count("BatchNormalization") == 20
 
 
+def test_shared_convolution_keeps_its_weights_beside_the_folded_ones():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+            self.bn = nn.BatchNorm2d(3)
+
+        def forward(self, x):  # the same convolution once before a BatchNorm, once without
+            return self.bn(self.conv(x)) + self.conv(x.flip(-1))
+
+    proto = check_model(Shared(), 8)
+    names = {i.name for i in proto.graph.initializer}
+    assert {"conv.weight", "conv.weight.bn_folded"} <= names
+
+
 def test_writes_file_and_file_object(tmp_path):
     model = _randomize(M.squeezenet1_1(num_classes=4))
     x = vl.randn(1, 3, 48, 48)

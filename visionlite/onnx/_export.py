@@ -186,6 +186,58 @@ def _static_value(al, key, params):
     return host(al.t1.records[ref].value)
 
 
+def _fold_batchnorms(nodes, al, dyn, params):
+    """Fold each eval-mode BatchNorm into the convolution before it when that convolution feeds nothing
+    else and both have fixed weights: the convolution gets ``fold`` (new weight and bias); returns
+    ``{batchnorm index: convolution index}``."""
+    users = {}
+    for i in nodes:
+        for k in al.ins[i]:
+            if k[0] == "node":
+                users[k[1]] = users.get(k[1], 0) + 1
+    for k in al.outputs:
+        if k[0] == "node":
+            users[k[1]] = users.get(k[1], 0) + 2
+
+    def fixed(k):
+        return k[0] != "input" and not (k[0] == "node" and dyn[k[1]]) and k not in al.fills
+
+    def value(k, n):
+        return np.asarray(_static_value(al, k, params), np.float64).reshape(n) if n else None
+
+    alias = {}
+    for i, n in nodes.items():
+        src = al.ins[i][0]
+        if n.op != "BatchNormOp" or n.attrs.get("training", True) or src[0] != "node":
+            continue
+        j = src[1]
+        conv = nodes.get(j)
+        if conv is None or conv.op != "Conv2dOp" or users.get(j) != 1 or len(n.in_shapes[0]) != 4:
+            continue
+        if not all(fixed(k) for k in al.ins[j][1:] + al.ins[i][1:]):
+            continue
+        w = np.asarray(_static_value(al, al.ins[j][1], params), np.float64)
+        c = w.shape[0]
+        b = value(al.ins[j][2], c) if len(al.ins[j]) > 2 else np.zeros(c)
+        gamma = value(al.ins[i][1], c) if len(al.ins[i]) > 1 else np.ones(c)
+        beta = value(al.ins[i][2], c) if len(al.ins[i]) > 2 else np.zeros(c)
+        mean, var = (np.asarray(n.attrs[k], np.float64) for k in ("mean", "var"))
+        scale = gamma / np.sqrt(var + float(n.attrs.get("eps", 1e-5)))
+        conv.fold = ((w * scale[:, None, None, None]).astype(conv.dtype),
+                     ((b - mean) * scale + beta).astype(conv.dtype))
+        alias[i] = j
+    # The folded weights take the convolution's names, unless another op still reads the originals.
+    folded = set(alias.values())
+    still_read = {k[1] for i in nodes if i not in alias for pos, k in enumerate(al.ins[i])
+                  if k[0] == "param" and not (i in folded and pos > 0)}
+    for j in folded:
+        wkey = al.ins[j][1]
+        base = wkey[1].rsplit(".", 1)[0] if wkey[0] == "param" else f"/Conv2dOp_{j}"
+        names = [f"{base}.weight", f"{base}.bias"]
+        nodes[j].fold_names = [nm if nm not in still_read else nm + ".bn_folded" for nm in names]
+    return alias
+
+
 def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, opset, fold, onnx):
     inputs = _as_tuple(inputs)
     if not inputs:
@@ -279,44 +331,7 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
             names[("node", i)] = f"/{r1.cls.__name__}_{i}"
             nodes[i] = Node(i, r1, recs2[i], None, names[("node", i)])
 
-    # BatchNorm folded into the convolution before it, when the convolution feeds nothing else.
-    alias = {}
-    if fold:
-        users = {}
-        for i in nodes:
-            for k in al.ins[i]:
-                if k[0] == "node":
-                    users[k[1]] = users.get(k[1], 0) + 1
-        for k in al.outputs:
-            if k[0] == "node":
-                users[k[1]] = users.get(k[1], 0) + 2
-        for i, n in nodes.items():
-            src = al.ins[i][0]
-            if n.op != "BatchNormOp" or n.attrs.get("training", True) or src[0] != "node":
-                continue
-            j = src[1]
-            conv = nodes.get(j)
-            if conv is None or conv.op != "Conv2dOp" or users.get(j) != 1 or len(n.in_shapes[0]) != 4:
-                continue
-            if any(k[0] == "input" or (k[0] == "node" and dyn[k[1]]) for k in al.ins[j][1:] + al.ins[i][1:]):
-                continue
-            w = np.asarray(_static_value(al, al.ins[j][1], params), np.float64)
-            b = (np.asarray(_static_value(al, al.ins[j][2], params), np.float64) if len(al.ins[j]) > 2
-                 else np.zeros(w.shape[0]))
-            c = w.shape[0]
-            gamma = (np.asarray(_static_value(al, al.ins[i][1], params), np.float64).reshape(c)
-                     if len(al.ins[i]) > 1 else np.ones(c))
-            beta = (np.asarray(_static_value(al, al.ins[i][2], params), np.float64).reshape(c)
-                    if len(al.ins[i]) > 2 else np.zeros(c))
-            mean = np.asarray(n.attrs["mean"], np.float64)
-            var = np.asarray(n.attrs["var"], np.float64)
-            scale = gamma / np.sqrt(var + float(n.attrs.get("eps", 1e-5)))
-            dt = conv.dtype
-            conv.fold = ((w * scale[:, None, None, None]).astype(dt), ((b - mean) * scale + beta).astype(dt))
-            wkey = al.ins[j][1]
-            base = wkey[1].rsplit(".", 1)[0] if wkey[0] == "param" else f"conv{j}"
-            conv.fold_names = (f"{base}.weight", f"{base}.bias")
-            alias[i] = j
+    alias = _fold_batchnorms(nodes, al, dyn, params) if fold else {}
 
     for i, n in nodes.items():
         if i in alias:
