@@ -25,45 +25,42 @@ from .functional import InterpolationMode, interpolation_mode
 __all__ = ["AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix"]
 
 
-def _apply_op(img, op_name, magnitude, interpolation, fill):
-    angle = math.degrees(math.atan(magnitude))
-    if op_name == "ShearX":
-        # atan turns the shear factor into the angle F.affine expects; shearing about the corner (0, 0)
-        # keeps the top-left fixed, as the original implementation did with PIL
-        return F.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=[angle, 0.0],
-                        interpolation=interpolation, fill=fill, center=[0, 0])
-    if op_name == "ShearY":
-        return F.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=[0.0, angle],
-                        interpolation=interpolation, fill=fill, center=[0, 0])
-    if op_name == "TranslateX":
-        return F.affine(img, angle=0.0, translate=[int(magnitude), 0], scale=1.0, interpolation=interpolation,
-                        shear=[0.0, 0.0], fill=fill)
-    if op_name == "TranslateY":
-        return F.affine(img, angle=0.0, translate=[0, int(magnitude)], scale=1.0, interpolation=interpolation,
-                        shear=[0.0, 0.0], fill=fill)
-    if op_name == "Rotate":
-        return F.rotate(img, magnitude, interpolation=interpolation, fill=fill)
-    if op_name == "Brightness":
-        return F.adjust_brightness(img, 1.0 + magnitude)
-    if op_name == "Color":
-        return F.adjust_saturation(img, 1.0 + magnitude)
-    if op_name == "Contrast":
-        return F.adjust_contrast(img, 1.0 + magnitude)
-    if op_name == "Sharpness":
-        return F.adjust_sharpness(img, 1.0 + magnitude)
-    if op_name == "Posterize":
-        return F.posterize(img, int(magnitude))
-    if op_name == "Solarize":
-        return F.solarize(img, magnitude)
-    if op_name == "AutoContrast":
-        return F.autocontrast(img)
-    if op_name == "Equalize":
-        return F.equalize(img)
-    if op_name == "Invert":
-        return F.invert(img)
+def _solarize_v1(img, magnitude):
+    return magnitude  # v1's Solarize magnitudes are thresholds on the 0..255 scale
+
+
+def _apply_op(img, op_name, magnitude, interpolation, fill, ops=F, solarize=_solarize_v1,
+              unknown="The provided operator {} is not recognized."):
+    """Apply one policy op to ``img``: the single op table of both APIs. ``ops`` is the functional
+    module that runs it (v1's, or v2's, which keeps tensor kinds), ``solarize(img, magnitude)`` gives the
+    threshold (v2's magnitudes are fractions of the image's maximum), ``unknown`` the error message."""
     if op_name == "Identity":
         return img
-    raise ValueError(f"The provided operator {op_name} is not recognized.")
+    if op_name in ("ShearX", "ShearY"):
+        # atan turns the shear factor into the angle affine expects; shearing about the corner (0, 0)
+        # keeps the top-left fixed, as the original implementation did with PIL
+        angle = math.degrees(math.atan(magnitude))
+        shear = [angle, 0.0] if op_name == "ShearX" else [0.0, angle]
+        return ops.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=shear,
+                          interpolation=interpolation, fill=fill, center=[0, 0])
+    if op_name in ("TranslateX", "TranslateY"):
+        translate = [int(magnitude), 0] if op_name == "TranslateX" else [0, int(magnitude)]
+        return ops.affine(img, angle=0.0, translate=translate, scale=1.0, interpolation=interpolation,
+                          shear=[0.0, 0.0], fill=fill)
+    if op_name == "Rotate":
+        return ops.rotate(img, magnitude, interpolation=interpolation, fill=fill)
+    blends = {"Brightness": ops.adjust_brightness, "Color": ops.adjust_saturation,
+              "Contrast": ops.adjust_contrast, "Sharpness": ops.adjust_sharpness}
+    if op_name in blends:
+        return blends[op_name](img, 1.0 + magnitude)
+    if op_name == "Posterize":
+        return ops.posterize(img, int(magnitude))
+    if op_name == "Solarize":
+        return ops.solarize(img, solarize(img, magnitude))
+    plain = {"AutoContrast": ops.autocontrast, "Equalize": ops.equalize, "Invert": ops.invert}
+    if op_name in plain:
+        return plain[op_name](img)
+    raise ValueError(unknown.format(op_name))
 
 
 def _lin(start, end, n):

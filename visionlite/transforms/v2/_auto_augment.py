@@ -3,8 +3,6 @@
 key points, whose geometry these policies do not follow) and draw in TorchVision v2's order. The op
 tables are the v1 module's, except Solarize, whose threshold is a fraction of the dtype's maximum.
 """
-import math
-
 import numpy as np
 
 from visionlite.core.tensor import Tensor
@@ -27,42 +25,17 @@ def _fill_for(img, fill):
     return value
 
 
+def _solarize_threshold(img, magnitude):
+    """v2's Solarize magnitude is a fraction of the image's maximum (255 for PIL and integer images)."""
+    bound = 255.0 if is_pil_image(img) else (1.0 if img.is_floating_point() else 255.0)
+    return bound * magnitude
+
+
 def _apply(img, name, magnitude, interpolation, fill):
-    """One op of the policies on an image or video (tensor kinds kept, PIL images stay PIL)."""
-    fill = _fill_for(img, fill)
-    if name == "Identity":
-        return img
-    if name in ("ShearX", "ShearY"):
-        angle = math.degrees(math.atan(magnitude))
-        shear = [angle, 0.0] if name == "ShearX" else [0.0, angle]
-        return F2.affine(img, angle=0.0, translate=[0, 0], scale=1.0, shear=shear,
-                         interpolation=interpolation, fill=fill, center=[0, 0])
-    if name in ("TranslateX", "TranslateY"):
-        translate = [int(magnitude), 0] if name == "TranslateX" else [0, int(magnitude)]
-        return F2.affine(img, angle=0.0, translate=translate, scale=1.0, interpolation=interpolation,
-                         shear=[0.0, 0.0], fill=fill)
-    if name == "Rotate":
-        return F2.rotate(img, magnitude, interpolation=interpolation, fill=fill)
-    if name == "Brightness":
-        return F2.adjust_brightness(img, 1.0 + magnitude)
-    if name == "Color":
-        return F2.adjust_saturation(img, 1.0 + magnitude)
-    if name == "Contrast":
-        return F2.adjust_contrast(img, 1.0 + magnitude)
-    if name == "Sharpness":
-        return F2.adjust_sharpness(img, 1.0 + magnitude)
-    if name == "Posterize":
-        return F2.posterize(img, int(magnitude))
-    if name == "Solarize":
-        bound = 255.0 if is_pil_image(img) else (1.0 if img.is_floating_point() else 255.0)
-        return F2.solarize(img, bound * magnitude)
-    if name == "AutoContrast":
-        return F2.autocontrast(img)
-    if name == "Equalize":
-        return F2.equalize(img)
-    if name == "Invert":
-        return F2.invert(img)
-    raise ValueError(f"No transform available for {name}")
+    """One op of the policies on an image or video (tensor kinds kept, PIL images stay PIL): v1's op
+    table run through the v2 functionals."""
+    return _v1._apply_op(img, name, magnitude, interpolation, _fill_for(img, fill), ops=F2,
+                         solarize=_solarize_threshold, unknown="No transform available for {}")
 
 
 def _v2_space(space, num_bins):
