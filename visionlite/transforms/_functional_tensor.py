@@ -1,8 +1,11 @@
 """The tensor backend of ``transforms.functional``, on raw ``...,C,H,W`` arrays (numpy or cupy).
 
-Arithmetic follows TorchVision's tensor ops step by step, in the same dtypes: integer images are
-computed in float32 and cast back by truncation (colour ops) or rounding (filters and warps), so
-uint8 results agree with TorchVision's to within one level. Validation happens in ``functional``.
+Arithmetic follows TorchVision's tensor ops step by step, in the same dtypes and with PyTorch's CPU
+roundings (fused multiply-adds, summation orders; see ``_aten_math``, ``_blur``, ``core.ops.interp``):
+integer images are computed in float32 and cast back by truncation (colour ops) or rounding (filters
+and warps), and float32 and uint8 results equal TorchVision v1's (``tests/test_transforms_exactness``
+lists the one-ulp exceptions). v2's own roundings live in ``_color_v2``. Validation happens in
+``functional``.
 """
 import contextlib
 import threading
