@@ -1,0 +1,136 @@
+"""More tutorial-style user scripts (optical flow, video classification, feature extraction, ONNX export,
+datasets through a DataLoader, a 3-D training step), run as a user moves them over: only the imports
+change (``import torch`` -> ``import visionlite as torch``, ``from torchvision.x import`` ->
+``from visionlite.x import``). Each runs under PyTorch/TorchVision first and then under visionlite on the
+same local files: videos written by the test, random checkpoints ``torch.save``-d and served from
+127.0.0.1 in place of the official weights, dataset archives in their official layouts."""
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers.refs import require
+from tests.test_tutorial_scripts import _compare, _same_text, run_script
+
+torch = require("torch")
+tv = require("torchvision")
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def rewrite_imports(source):
+    """Only the import lines change: the module names a script uses stay ``torch``/``torchvision``."""
+    def line(match):
+        text = match.group(0)
+        text = re.sub(r"^(\s*)import (torch|torchvision)\s*$", r"\1import visionlite as \2", text)
+        if "visionlite" in text:
+            return text
+        return re.sub(r"\b(torchvision|torch)(?=[. ])", "visionlite", text)
+    return re.sub(r"^\s*(?:import|from) (?:torch|torchvision)\b.*$", line, source, flags=re.M)
+
+
+def test_rewrite_imports():
+    src = ("import torch\nimport torchvision\nimport torch.nn as nn\n"
+           "from torch.utils.data import DataLoader\n"
+           "from torchvision.models.optical_flow import raft_small\nx = torch.ones(1)\n")
+    assert rewrite_imports(src) == (
+        "import visionlite as torch\nimport visionlite as torchvision\nimport visionlite.nn as nn\n"
+        "from visionlite.utils.data import DataLoader\n"
+        "from visionlite.models.optical_flow import raft_small\n"
+        "x = torch.ones(1)\n")
+
+
+@pytest.fixture
+def homes(monkeypatch, tmp_path):
+    """Both libraries' caches in the test's folder, so served files are fetched fresh."""
+    from visionlite import hub
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setenv("VISIONLITE_HOME", str(tmp_path / "vl_home"))
+    monkeypatch.setattr(hub, "_hub_dir", None)
+    monkeypatch.delenv("VISIONLITE_OFFLINE", raising=False)
+    monkeypatch.delenv("VISIONLITE_WEIGHTS_MIRROR", raising=False)
+    return tmp_path
+
+
+def serve_weights(server, monkeypatch, tmp_path, builder, enum_name, member, module):
+    """Serve a random ``builder()`` checkpoint (torch.save'd) in place of ``enum_name.member`` for both
+    TorchVision and visionlite (``module`` is the models subpackage, e.g. ``optical_flow``)."""
+    import importlib
+    tv_mod = importlib.import_module(f"torchvision.models.{module}" if module else "torchvision.models")
+    vl_mod = importlib.import_module(f"visionlite.models.{module}" if module else "visionlite.models")
+    torch.manual_seed(0)
+    model = getattr(tv_mod, builder)()
+    path = tmp_path / f"{builder}.pth"
+    torch.save(model.state_dict(), path)
+    data = path.read_bytes()
+    name = f"{builder}-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    server.add_file(name, data)
+    for mod in (tv_mod, vl_mod):
+        value = getattr(getattr(mod, enum_name), member).value
+        monkeypatch.setattr(value, "url", server.url(name))
+        if hasattr(value, "sha256"):
+            monkeypatch.setattr(value, "sha256", None)  # the official file's pinned hash is not this file's
+    return data
+
+
+def torch_read_video(filename, start_pts=0, end_pts=None, pts_unit="pts", output_format="THWC"):
+    """TorchVision 0.29 dropped ``io.read_video``; the PyTorch run gets the same decode from PyAV
+    (every frame as RGB24, as the removed function did for a whole file)."""
+    av = require("av")
+    with av.open(str(filename)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        fps = float(stream.average_rate)
+    video = torch.from_numpy(np.stack(frames))
+    if output_format == "TCHW":
+        video = video.permute(0, 3, 1, 2)
+    return video, torch.empty((1, 0)), {"video_fps": fps}
+
+
+def write_test_video(path, frames=12, height=48, width=64, seed=0):
+    """A short moving-pattern clip written with visionlite.io.write_video (H.264)."""
+    from visionlite.io import write_video
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height + frames * 2, width + frames * 3, 3), dtype=np.uint8)
+    base = np.asarray(base, dtype=np.float32)
+    # Smooth the noise so the codec keeps it and the motion is visible to an optical-flow model.
+    for axis in (0, 1):
+        base = (base + np.roll(base, 1, axis) + np.roll(base, -1, axis)) / 3
+    video = np.stack([base[2 * t:2 * t + height, 3 * t:3 * t + width] for t in range(frames)])
+    video = video.astype(np.uint8)
+    write_video(str(path), video, fps=8)
+    return path
+
+
+def run_both(name, state_dir, monkeypatch, loose=(), **env):
+    """Run script ``name`` under PyTorch then visionlite; compare returns and printed text. The keys in
+    ``loose`` are uint8 images made from float results: they may differ by one level where a value sits
+    on a rounding edge."""
+    source = (SCRIPTS / f"{name}.py").read_text()
+    assert "visionlite" not in source
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    with monkeypatch.context() as m:
+        import torchvision.io
+        m.setattr(torchvision.io, "read_video", torch_read_video, raising=False)
+        theirs, their_text, rtol = run_script(name, source, state_dir)
+    ours, our_text, _ = run_script(name, rewrite_imports(source), state_dir)
+    # torch.hub announces each download on stdout; visionlite's progress goes elsewhere.
+    their_text = "".join(line for line in their_text.splitlines(True) if not line.startswith("Downloading: "))
+    for key in loose:
+        a, b = np.asarray(ours.pop(key), np.float64), np.asarray(theirs.pop(key), np.float64)
+        assert a.shape == b.shape, key
+        assert np.abs(a - b).max() <= 1 and np.mean(a != b) < 1e-3, key
+    _compare(ours, theirs, rtol)
+    _same_text(our_text, their_text, rtol)
+    return ours, theirs
+
+
+def test_optical_flow_raft(local_http_server, homes, monkeypatch):
+    tmp = homes
+    write_test_video(tmp / "basketball.mp4", height=48, width=64)
+    serve_weights(local_http_server, monkeypatch, tmp, "raft_large", "Raft_Large_Weights", "C_T_SKHT_V2",
+                  "optical_flow")
+    run_both("optical_flow", tmp, monkeypatch, loose=["flow_images"])
