@@ -98,7 +98,7 @@ def adjust_brightness(x, factor):
 def adjust_contrast(x, factor):
     wt = _work(x.dtype)
     grey = _grey_float(x) if x.shape[-3] == 3 else x.astype(wt, copy=False)
-    if wt == np.float32:
+    if wt == np.float32 and array_module(x) is np:  # torch.mean's summation order (CPU)
         mean = torch_mean_f32(grey)
     else:
         mean = grey.mean(axis=(-3, -2, -1), keepdims=True, dtype=wt)
@@ -136,7 +136,7 @@ def adjust_gamma(x, gamma, gain=1.0):
     PyTorch's vector pow may differ in the last bit)."""
     f = to_float(x)
     t = f.dtype.type
-    out = np.power(f.astype(np.float64), np.float64(t(gamma))).astype(f.dtype)
+    out = array_module(f).power(f.astype(np.float64), np.float64(t(gamma))).astype(f.dtype)
     if gain != 1.0:
         out = (out * t(gain)).astype(f.dtype).clip(0.0, 1.0)
     return from_float(out, x.dtype)
