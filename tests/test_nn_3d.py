@@ -87,6 +87,14 @@ def test_against_torch(name):
     helper_test_op(shapes, lambda *a: fn(torch, *a), lambda *a: fn(vl, *a), atol=1e-4, grad_atol=2e-4)
 
 
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("conv3d")] + ["conv3d_depthwise_frames"])
+def test_conv3d_inference_path(name):
+    # Inputs that need no gradient take the copy-free path (ClipGeometry): forward only, against PyTorch.
+    shapes, fn = CASES.get(name) or ([(2, 4, 5, 6, 6), (4, 1, 1, 3, 3)],
+                                     lambda L, x, w: F(L).conv3d(x, w, padding=(0, 1, 1), groups=4))
+    helper_test_op(shapes, lambda *a: fn(torch, *a), lambda *a: fn(vl, *a), atol=1e-4, forward_only=True)
+
+
 @pytest.mark.parametrize("name", list(GRADCHECKS))
 def test_gradcheck(name):
     shapes, fn = GRADCHECKS[name]

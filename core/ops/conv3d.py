@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd.function import Op
 from ..backend import array_module
 from ._threads import split_map
+from .conv import ConvGeometry
 
 
 class TemporalWindows:
@@ -195,6 +196,61 @@ class TemporalPickOp(Op):
         return TemporalRouteOp.apply(g, tap=self.tap, win=self.win)
 
 
+class ClipGeometry(ConvGeometry):
+    """Inference geometry of a 3-D convolution on the 2-D machinery without the window copy: the 2-D op's
+    phase planes of the virtual ``(N*To, C*kt, H, W)`` frame batch are filled straight from the clip
+    ``(N, C, T, H, W)`` (``split``), and the grid result is cropped straight into ``(N, O, To, Ho, Wo)``
+    (``crop``). Gradients need the copying path (``merge`` is not provided), so only ops that record
+    nothing use it."""
+
+    def __init__(self, clip_shape, win, w_shape, groups, stride, pad, dilation):
+        n, c, _, h, w = clip_shape
+        super().__init__(n * win.n_out, c * win.k, (h, w), w_shape, groups, stride, pad, dilation)
+        self.clip_shape, self.win = tuple(clip_shape), win
+        self.pointwise = False  # 1x1 kernels too: their input must come through split
+
+    def split(self, x):
+        xp = array_module(x)
+        (sh, sw), win = self.stride, self.win
+        n, c = x.shape[:2]
+        planes = xp.zeros((sh * sw, c, win.k, n, win.n_out, self.hq, self.wq), dtype=x.dtype)
+        windows = self._phase_windows()
+        taps = [win.tap(i) for i in range(win.k)]
+
+        def part(c0, c1):
+            for i, (t0, t1, s0) in enumerate(taps):
+                if t1 <= t0:
+                    continue
+                frames = _frames(x[:, c0:c1], win, t0, t1, s0)
+                for p, (u0, u1, r0, r1), (v0, v1, q0, q1) in windows:
+                    planes[p, c0:c1, i, :, t0:t1, u0:u1, v0:v1] = \
+                        frames[:, :, :, r0:r1:sh, q0:q1:sw].transpose(1, 0, 2, 3, 4)
+
+        split_map(part, c, x.size * win.k, xp)
+        return planes.reshape(sh * sw, c * win.k, self.lq)
+
+    def crop(self, full, bias=None):
+        xp = array_module(full)
+        (ho, wo), n, to = self.out_hw, self.clip_shape[0], self.win.n_out
+        view = full.reshape(self.o, n, to, self.hq, self.wq)[:, :, :, :ho, :wo].transpose(1, 0, 2, 3, 4)
+        out = xp.empty((n, self.o, to, ho, wo), dtype=full.dtype)
+
+        def part(o0, o1):
+            if bias is None:
+                out[:, o0:o1] = view[:, o0:o1]
+            else:
+                xp.add(view[:, o0:o1], bias[o0:o1].reshape(-1, 1, 1, 1), out=out[:, o0:o1])
+
+        split_map(part, self.o, out.size, xp)
+        return out
+
+    def merge(self, planes, dtype):
+        raise RuntimeError("ClipGeometry is for inference only (no gradient path)")
+
+    def embed(self, y):
+        raise RuntimeError("ClipGeometry is for inference only (no gradient path)")
+
+
 def pool_axis_sizes(n, k, s, p, n_out, count_include_pad):
     """Per-output window sizes along one axis, as PyTorch's average-pooling divisor: clipped to the padded
     input, then (without ``count_include_pad``) to the input."""
@@ -205,5 +261,6 @@ def pool_axis_sizes(n, k, s, p, n_out, count_include_pad):
     return end - start
 
 
-__all__ = ["TemporalWindows", "TemporalUnfoldOp", "TemporalFoldOp", "TemporalMaxOp", "TemporalRouteOp",
-           "TemporalPickOp", "unfold_raw", "fold_raw", "temporal_max_raw", "pool_axis_sizes"]
+__all__ = ["ClipGeometry", "TemporalWindows", "TemporalUnfoldOp", "TemporalFoldOp", "TemporalMaxOp",
+           "TemporalRouteOp", "TemporalPickOp", "unfold_raw", "fold_raw", "temporal_max_raw",
+           "pool_axis_sizes"]

@@ -4,12 +4,19 @@ Each is the 2-D machinery of ``core/ops/conv.py`` (phase-plane im2col + GEMM) wi
 into channels by ``core/ops/conv3d.py`` (see there). This module checks arguments and shapes.
 """
 from ...amp_state import autocast_op
+from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.node_names import presents_as
-from ...ops.conv3d import TemporalFoldOp, TemporalUnfoldOp, TemporalWindows
+from ...ops.conv import Conv2dOp
+from ...ops.conv3d import ClipGeometry, TemporalFoldOp, TemporalUnfoldOp, TemporalWindows
 from ...ops.matmul import matmul
 from .conv import _check_tensors, _pair, conv2d, conv_transpose2d
 
 __all__ = ["conv3d", "conv_transpose3d"]
+
+
+def _records(*tensors):
+    """Whether autograd records this call (then the differentiable window-copy path runs)."""
+    return is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def _batched5(x, op):
@@ -83,6 +90,15 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     win = TemporalWindows(t, kt, stride[0], dilation[0], sides[0][0], t_out)
     # (N, To, C, kt, H, W): each output frame's kt input frames as channels c*kt + i, matching the weight
     # reshaped to (O, C/g*kt, kH, kW); groups stay contiguous channel blocks.
+    if not _records(x, weight, bias) and sides[1][0] == sides[1][1] and sides[2][0] == sides[2][1]:
+        # Inference: the 2-D op reads the clip itself (no window copy) and writes (N, O, To, Ho, Wo).
+        geom = ClipGeometry(tuple(x.shape), win, (o, cg * kt, kh, kw), groups, stride[1:],
+                            (sides[1][0], sides[1][0], sides[2][0], sides[2][0]), dilation[1:])
+        w2 = weight.reshape(o, cg * kt, kh, kw)
+        y = Conv2dOp.apply(x, w2, geom=geom) if bias is None else Conv2dOp.apply(x, w2, bias, geom=geom)
+        if y.ndim == 4:  # the exact-columns path builds its own (N*To, O, Ho, Wo) output
+            y = y.reshape((n, t_out) + tuple(y.shape[1:])).permute(0, 2, 1, 3, 4).contiguous()
+        return y.squeeze(0) if unbatched else y
     if kt == 1 and n == 1 and sides[0] == (0, 0):
         # One clip, per-frame kernel: the frames as a strided (To, C, H, W) view, which the 2-D op's
         # phase-plane split reads directly (no window copy).
