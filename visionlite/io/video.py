@@ -12,6 +12,7 @@ tensors), and ``read_video`` stops with an error before holding more than ``MAX_
 import math
 import os
 import re
+import secrets
 import warnings
 from fractions import Fraction
 
@@ -61,14 +62,58 @@ def write_video(filename, video_array, fps, video_codec="libx264", options=None,
                          f"{frames.shape}")
     if frames.shape[0] == 0:
         raise ValueError("write_video: video_array has no frames (T == 0)")
+    if frames.dtype.kind == "f" and frames.size and np.nanmax(frames) <= 1.0:
+        # converted to uint8 as TorchVision does, which truncates [0, 1] floats to a black video
+        warnings.warn("write_video: video_array holds floats in [0, 1]; they become 0 or 1 in uint8 (a black "
+                      "video). Multiply by 255 (or convert with convert_image_dtype) first.", stacklevel=2)
     frames = frames.astype(np.uint8, copy=False)
     if isinstance(fps, float):
         fps = int(np.round(fps))  # PyAV's rate must be rational; TorchVision rounds too
+    if not fps or fps < 0:
+        raise ValueError(f"write_video: fps must be a positive number of frames per second, got {fps}")
     if audio_array is not None and (audio_fps is None or audio_codec is None):
         raise ValueError("write_video: audio_array needs audio_fps (sample rate) and audio_codec "
                          "(e.g. 'aac')")
 
-    with av.open(os.fspath(filename), mode="w") as container:
+    for codec in (video_codec, audio_codec if audio_array is not None else None):
+        if codec is not None:
+            try:
+                av.codec.Codec(codec, "w")
+            except (ValueError, av.FFmpegError):  # UnknownCodecError is a ValueError with only the name
+                raise ValueError(f"write_video: FFmpeg has no encoder named {codec!r} (e.g. 'libx264', "
+                                 f"'mpeg4' for video, 'aac' for audio)") from None
+
+    # Encode into a hidden file beside the target (same extension: FFmpeg picks the container from it),
+    # renamed over the target only once complete: a failed or interrupted write leaves no partial video.
+    path = os.path.abspath(os.fspath(filename))
+    folder, base = os.path.split(path)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"write_video: cannot write {filename}: the folder {folder} does not exist")
+    stem, ext = os.path.splitext(base)
+    tmp = os.path.join(folder, f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{ext}")
+    try:
+        _encode(av, tmp, frames, fps, video_codec, options, audio_array, audio_fps, audio_codec,
+                audio_options)
+        os.replace(tmp, path)
+    except av.FFmpegError as e:
+        odd = "" if frames.shape[1] % 2 == 0 and frames.shape[2] % 2 == 0 else (
+            f"; {video_codec} with yuv420p needs an even height and width, got {frames.shape[1]}x"
+            f"{frames.shape[2]} (crop or pad a row/column, or use video_codec='libx264rgb')")
+        raise ValueError(f"write_video: FFmpeg could not write {filename} with codec {video_codec!r} at "
+                         f"fps={fps} ({e}){odd}") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _encode(av, path, frames, fps, video_codec, options, audio_array, audio_fps, audio_codec, audio_options):
+    try:
+        container = av.open(path, mode="w")
+    except ValueError:  # PyAV's "Could not determine output format"
+        ext = os.path.splitext(path)[1]
+        raise ValueError(f"write_video: FFmpeg knows no container for the extension {ext!r}; name the file "
+                         f".mp4, .avi, .mkv, ...") from None
+    with container:
         stream = container.add_stream(video_codec, rate=fps)
         stream.width = frames.shape[2]
         stream.height = frames.shape[1]
@@ -209,7 +254,7 @@ def read_video(filename, start_pts=0, end_pts=None, pts_unit="pts", output_forma
         ``[K, L]`` (K channels; ``[1, 0]`` float32 when there is none), and a dict with ``video_fps`` (float)
         and ``audio_fps`` (int) for the streams present.
     """
-    output_format = output_format.upper()
+    output_format = output_format.upper() if isinstance(output_format, str) else output_format
     if output_format not in ("THWC", "TCHW"):
         raise ValueError(f"output_format should be either 'THWC' or 'TCHW', got {output_format}.")
     if pts_unit not in ("pts", "sec"):

@@ -1,0 +1,157 @@
+"""Fault cases for the modules that landed with video io, flow files, the new datasets, ONNX export, fx
+feature extraction, fine-tuned checkpoints and the model summary: each bad input must end in an error of
+the right type whose message names the thing and the fix, with nothing half-written left behind.
+Hostile servers are tests/helpers/fault_server.py on 127.0.0.1; references come from torch/TorchVision."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from visionlite import download as dl
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(dl, "BACKOFF_BASE", 0.001)
+
+
+def _files(folder):
+    return sorted(os.path.relpath(os.path.join(d, n), folder)
+                  for d, dirs, files in os.walk(folder) for n in dirs + files)
+
+
+# -------------------------------------------------------------------------------------------- video io
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    pytest.importorskip("av")
+    from visionlite.io import write_video
+
+    frames = (np.random.default_rng(0).random((6, 32, 48, 3)) * 255).astype(np.uint8)
+    path = tmp_path_factory.mktemp("clip") / "ok.mp4"
+    write_video(str(path), frames, 5)
+    return frames, path.read_bytes()
+
+
+def test_read_video_of_missing_empty_and_non_video_files(tmp_path, clip):
+    from visionlite.io import VideoReader, read_video, read_video_timestamps
+
+    with pytest.raises(FileNotFoundError, match="nope.mp4"):
+        read_video(str(tmp_path / "nope.mp4"), pts_unit="sec")
+    with pytest.raises(IsADirectoryError, match="not a video file"):
+        read_video(str(tmp_path), pts_unit="sec")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_bytes(b"plain text, not a video\n" * 50)
+    _, data = clip
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 3 // 4])  # moov (the index) is at the end: lost
+    for name in ("empty.mp4", "text.mp4", "cut.mp4"):
+        path = str(tmp_path / name)
+        for read in (lambda p: read_video(p, pts_unit="sec"), read_video_timestamps, VideoReader):
+            with pytest.raises(ValueError, match=f"cannot read video {path}: FFmpeg cannot parse it"):
+                read(path)
+    with pytest.raises(ValueError, match="in-memory video"):
+        VideoReader(b"\x00\x01garbage")
+    with pytest.raises(ValueError, match="output_format should be either 'THWC' or 'TCHW', got 3"):
+        read_video(path, output_format=3)
+
+
+def test_truncated_mkv_keeps_the_frames_before_the_cut(tmp_path, clip):
+    # Matroska writes its header first: a file cut short keeps the frames before the cut, no crash
+    from visionlite.io import read_video, write_video
+
+    frames, _ = clip
+    whole = tmp_path / "fs.mkv"
+    write_video(str(whole), frames, 5)
+    data = whole.read_bytes()
+    cut = tmp_path / "fs_cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = read_video(str(whole), pts_unit="sec")[0]
+        part = read_video(str(cut), pts_unit="sec")[0]
+    assert full.shape[0] == len(frames)
+    assert part.shape[0] < len(frames) and tuple(part.shape[1:]) == (32, 48, 3)
+
+
+def test_read_video_stops_at_the_decoded_bytes_budget(tmp_path, clip, monkeypatch):
+    # a file claiming (or holding) more frames than memory allows: refused at the budget, not after
+    from visionlite.io import read_video, video
+
+    _, data = clip
+    path = tmp_path / "ok.mp4"
+    path.write_bytes(data)
+    monkeypatch.setattr(video, "MAX_DECODED_BYTES", 2 * 32 * 48 * 3)
+    with pytest.raises(MemoryError, match="MAX_DECODED_BYTES = 9216 bytes; read a part with start_pts"):
+        read_video(str(path), pts_unit="sec")
+
+
+def test_write_video_bad_arrays_and_arguments(tmp_path, clip):
+    from visionlite.io import write_video
+
+    frames, _ = clip
+    bad = [
+        (dict(video_array=frames[..., :2]), ValueError, r"must be \[T, H, W, 3\].*\(6, 32, 48, 2\)"),
+        (dict(video_array=frames.transpose(0, 3, 1, 2)), ValueError, r"\(6, 3, 32, 48\)"),
+        (dict(video_array=frames[:0]), ValueError, "no frames"),
+        (dict(video_array="abc"), ValueError, r"got shape \(\)"),
+        (dict(fps=0), ValueError, "fps must be a positive number"),
+        (dict(fps=-3), ValueError, "fps must be a positive number"),
+        (dict(video_codec="no_such_codec"), ValueError, "no encoder named 'no_such_codec'"),
+        (dict(video_array=frames[:, :31, :47]), ValueError, "needs an even height and width, got 31x47"),
+        (dict(audio_array=np.zeros(100, np.float32), audio_fps=8000, audio_codec="aac"), ValueError,
+         r"audio_array must be \[channels, samples\]"),
+        (dict(audio_array=np.zeros((1, 100), np.float32)), ValueError, "needs audio_fps"),
+    ]
+    for i, (change, kind, message) in enumerate(bad):
+        kwargs = dict(filename=str(tmp_path / f"v{i}.mp4"), video_array=frames, fps=5) | change
+        with pytest.raises(kind, match=message):
+            write_video(**kwargs)
+    with pytest.raises(ValueError, match="no container for the extension '.xyz'"):
+        write_video(str(tmp_path / "v.xyz"), frames, 5)
+    assert _files(tmp_path) == []  # no partial or temporary file
+
+
+def test_write_video_warns_on_unit_range_floats(tmp_path, clip):
+    from visionlite.io import write_video
+
+    frames, _ = clip
+    with pytest.warns(UserWarning, match="floats in \\[0, 1\\].*Multiply by 255"):
+        write_video(str(tmp_path / "f.mp4"), frames.astype(np.float32) / 255, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_video(str(tmp_path / "g.mp4"), frames.astype(np.float32), 5)  # 0..255 floats: as TorchVision
+
+
+def test_write_video_to_a_missing_or_unwritable_folder(tmp_path, clip):
+    from visionlite.io import write_video
+
+    frames, _ = clip
+    (tmp_path / "a_file").write_bytes(b"x")
+    for target in (tmp_path / "missing" / "v.mp4", tmp_path / "a_file" / "v.mp4"):
+        with pytest.raises(FileNotFoundError, match=f"cannot write {target}: the folder .* does not exist"):
+            write_video(str(target), frames, 5)
+    assert _files(tmp_path) == ["a_file"]
+
+
+def test_write_video_failing_midway_keeps_the_old_file(tmp_path, clip, monkeypatch):
+    import av
+
+    from visionlite.io import write_video
+
+    frames, data = clip
+    target = tmp_path / "v.mp4"
+    target.write_bytes(data)
+    calls = []
+    real = av.VideoFrame.from_ndarray
+
+    def fail_on_the_fourth_frame(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # a user's Ctrl-C while encoding
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(av.VideoFrame, "from_ndarray", fail_on_the_fourth_frame)
+    with pytest.raises(KeyboardInterrupt):
+        write_video(str(target), frames[::-1].copy(), 5)
+    assert target.read_bytes() == data  # the previous video, whole
+    assert _files(tmp_path) == ["v.mp4"]  # and no temporary file
