@@ -5,6 +5,8 @@ depend on it: fused multiply-adds, SLEEF's ``expf``, ATen's summation orders (``
 A fused multiply-add of float32 values is computed in float64 and rounded once: the product is exact
 in float64 and the sum is rounded twice only on an exact tie, which is negligibly rare.
 """
+import os
+
 import numpy as np
 
 _F32 = np.float32
@@ -18,7 +20,11 @@ def fma32(a, b, c):
 
 
 def simd_lanes():
-    """float32 lanes of PyTorch's vector kernels on this CPU: 16 where AVX-512 is usable, else 8."""
+    """float32 lanes of PyTorch's vector kernels here: 16 where it runs AVX-512 code, else 8. PyTorch picks
+    AVX-512 on CPUs with AVX-512 F/BW/VL/DQ unless ``ATEN_CPU_CAPABILITY`` asks for less; so does this."""
+    forced = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower()
+    if forced in ("default", "avx2", "sve256", "zvector"):
+        return 8
     try:
         feats = np._core._multiarray_umath.__cpu_features__
     except AttributeError:  # numpy < 2
