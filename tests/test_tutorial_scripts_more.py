@@ -6,6 +6,7 @@ same local files: videos written by the test, random checkpoints ``torch.save``-
 127.0.0.1 in place of the official weights, dataset archives in their official layouts."""
 import hashlib
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +114,14 @@ def run_both(name, state_dir, monkeypatch, loose=(), **env):
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
     with monkeypatch.context() as m:
+        import types
+
         import torchvision.io
         m.setattr(torchvision.io, "read_video", torch_read_video, raising=False)
+        video_module = types.ModuleType("torchvision.io.video")
+        video_module.read_video = torch_read_video
+        m.setitem(sys.modules, "torchvision.io.video", video_module)
+        m.setattr(torchvision.io, "video", video_module, raising=False)
         theirs, their_text, rtol = run_script(name, source, state_dir)
     ours, our_text, _ = run_script(name, rewrite_imports(source), state_dir)
     # torch.hub announces each download on stdout; visionlite's progress goes elsewhere.
@@ -134,3 +141,10 @@ def test_optical_flow_raft(local_http_server, homes, monkeypatch):
     serve_weights(local_http_server, monkeypatch, tmp, "raft_large", "Raft_Large_Weights", "C_T_SKHT_V2",
                   "optical_flow")
     run_both("optical_flow", tmp, monkeypatch, loose=["flow_images"])
+
+
+def test_video_classification_r3d(local_http_server, homes, monkeypatch):
+    tmp = homes
+    write_test_video(tmp / "clip.mp4", frames=10, height=48, width=64)
+    serve_weights(local_http_server, monkeypatch, tmp, "r3d_18", "R3D_18_Weights", "KINETICS400_V1", "video")
+    run_both("video_classification", tmp, monkeypatch)
