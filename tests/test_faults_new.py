@@ -3,11 +3,13 @@ feature extraction, fine-tuned checkpoints and the model summary: each bad input
 the right type whose message names the thing and the fix, with nothing half-written left behind.
 Hostile servers are tests/helpers/fault_server.py on 127.0.0.1; references come from torch/TorchVision."""
 import os
+import struct
 import warnings
 
 import numpy as np
 import pytest
 
+from tests.helpers.refs import require
 from visionlite import download as dl
 
 
@@ -155,3 +157,73 @@ def test_write_video_failing_midway_keeps_the_old_file(tmp_path, clip, monkeypat
         write_video(str(target), frames[::-1].copy(), 5)
     assert target.read_bytes() == data  # the previous video, whole
     assert _files(tmp_path) == ["v.mp4"]  # and no temporary file
+
+
+# ------------------------------------------------------------------------------------- flow / PFM files
+def _write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"PIEH" + struct.pack("<ii", 2**30, 2**30), "header says 1073741824x1073741824"),
+    (b"PIEH" + struct.pack("<ii", -5, 3), "header says -5x3"),
+    (b"PIEH" + struct.pack("<ii", 4, 4) + bytes(20), r"needs 140 bytes, the file has 32 \(truncated\?\)"),
+    (b"PIE", "does not start with b'PIEH'"),
+    (b"", "does not start with b'PIEH'"),
+])
+def test_flo_headers_are_checked_before_allocating(tmp_path, data, message):
+    from visionlite.datasets import _flow_io
+
+    path = _write(tmp_path, "f.flo", data)
+    with pytest.raises(ValueError, match=message) as info:
+        _flow_io.read_flo(path)
+    assert path in str(info.value)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"PF\n99999999 99999999\n-1.0\n", "header says 99999999x99999999"),
+    (b"Pf\n2 2\nnan\n" + bytes(16), "the scale is nan"),
+    (b"Pf\n2 2\ninf\n" + bytes(16), "the scale is inf"),
+    (b"Pf\n2 2\n-1e400\n" + bytes(16), "the scale is -inf"),
+    (b"Pf\n2 2\n0\n" + bytes(16), "the scale is 0.0"),
+    (b"PF\n4 4\n-1.0\n" + bytes(16), "needs 192 bytes of data, the file has 16"),
+    (b"PF\nab cd\n-1.0\n", "second line must be '<width> <height>'"),
+    (b"PF\n" + b"1" * 10**6, "second line must be '<width> <height>'"),  # one endless line: read bounded
+    (b"PF\n4 4\n", "third line must be a number"),
+    (b"", "the first line is b'', not PF or Pf"),
+    (bytes(range(256)) * 4, "not PF or Pf"),
+])
+def test_pfm_headers_are_checked_before_allocating(tmp_path, data, message):
+    from visionlite.datasets import _flow_io
+
+    path = _write(tmp_path, "d.pfm", data)
+    with pytest.raises(ValueError, match=message) as info:
+        _flow_io.read_pfm(path)
+    assert path in str(info.value)
+
+
+def test_pfm_and_flo_round_trip_as_torchvision_reads_them(tmp_path):
+    # the checks refuse damage only: well-formed files still read as TorchVision's readers do
+    require("torchvision")
+    from torchvision.datasets import _optical_flow as tv_flow
+
+    from visionlite.datasets import _flow_io
+
+    flow = np.random.default_rng(1).standard_normal((2, 5, 7)).astype(np.float32)
+    _flow_io.write_flo(tmp_path / "a.flo", flow)
+    _flow_io.write_pfm(tmp_path / "a.pfm", flow, little_endian=False)
+    for name, ours, theirs in (("a.flo", _flow_io.read_flo, tv_flow._read_flo),
+                               ("a.pfm", _flow_io.read_pfm, tv_flow._read_pfm)):
+        np.testing.assert_array_equal(ours(tmp_path / name), theirs(tmp_path / name))
+
+
+def test_16bit_png_flow_damage_names_the_file(tmp_path):
+    from visionlite.datasets import _flow_io
+
+    path = _write(tmp_path, "f.png", b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(ValueError, match=f"cannot read the 16-bit flow PNG {path}: .*truncated or corrupt"):
+        _flow_io.read_16bit_png_flow(path)
+    with pytest.raises(ValueError, match="no such file"):
+        _flow_io.read_16bit_png_flow(tmp_path / "missing.png")

@@ -83,6 +83,9 @@ def read_pfm(path, slice_channels=2):
         except ValueError:
             raise ValueError(f"Malformed PFM header in {path}: the third line must be a number "
                              f"(the scale)") from None
+        if not np.isfinite(scale) or scale == 0:  # its sign is the byte order: NaN, inf or 0 say nothing
+            raise ValueError(f"Malformed PFM header in {path}: the scale is {scale}; it must be a finite, "
+                             f"non-zero number (negative: little-endian data)")
         channels = 3 if header == b"PF" else 1
         if not (0 < w <= _MAX_SIDE and 0 < h <= _MAX_SIDE):
             raise ValueError(f"Invalid PFM file {path}: header says {w}x{h} (width x height)")
