@@ -2,13 +2,20 @@
 feature extraction, fine-tuned checkpoints and the model summary: each bad input must end in an error of
 the right type whose message names the thing and the fix, with nothing half-written left behind.
 Hostile servers are tests/helpers/fault_server.py on 127.0.0.1; references come from torch/TorchVision."""
+import hashlib
+import io
 import os
+import pickle
+import re
 import struct
+import sys
+import tarfile
 import warnings
 
 import numpy as np
 import pytest
 
+from tests.helpers.fault_server import FaultServer
 from tests.helpers.refs import require
 from visionlite import download as dl
 
@@ -227,3 +234,173 @@ def test_16bit_png_flow_damage_names_the_file(tmp_path):
         _flow_io.read_16bit_png_flow(path)
     with pytest.raises(ValueError, match="no such file"):
         _flow_io.read_16bit_png_flow(tmp_path / "missing.png")
+
+
+# ---------------------------------------------------------------------------- datasets: download + extract
+def _tar(entries):
+    """A .tar.gz of ``(name, data, kind)``: kind "f" a file, "sym"/"hard" a link to ``data``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data, kind in entries:
+            info = tarfile.TarInfo(name)
+            if kind == "f":
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                info.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+                info.linkname = data
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def _jpeg():
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 10, 10)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+_DTD_OK = [("dtd/images/banded/banded_0001.jpg", None, "f"),
+           ("dtd/labels/train1.txt", b"banded/banded_0001.jpg\n", "f")]
+
+
+def _dtd_entries(*extra):
+    return [(n, _jpeg() if d is None else d, k) for n, d, k in _DTD_OK] + list(extra)
+
+
+@pytest.fixture
+def server():
+    with FaultServer() as s:
+        yield s
+
+
+@pytest.mark.parametrize("case, error, message", [
+    ("traversal", "UnsafeArchiveError", "entry '../../evil.txt' has a '..' path component"),
+    ("absolute", "UnsafeArchiveError", "is an absolute path"),
+    ("symlink", "UnsafeArchiveError", "is a symlink pointing outside the extraction folder"),
+    ("relative_symlink", "UnsafeArchiveError", "is a symlink pointing outside the extraction folder"),
+    ("hardlink", "UnsafeArchiveError", "is a hard link pointing outside the extraction folder"),
+    ("bomb", "ArchiveTooLargeError", "decompression bomb"),
+    ("truncated", "CorruptArchiveError", "is truncated or corrupt .*delete it and download it again"),
+    ("garbage", "CorruptArchiveError", "is truncated or corrupt"),
+])
+def test_dataset_archive_attacks_through_download(server, tmp_path, monkeypatch, case, error, message):
+    from visionlite import datasets
+    from visionlite.datasets import utils as dsu
+
+    outside = tmp_path / "outside"
+    extra = {"traversal": [("../../evil.txt", b"evil", "f")],
+             "absolute": [(str(outside / "evil.txt"), b"evil", "f")],
+             "symlink": [("dtd/images/link", "/etc/passwd", "sym")],
+             "relative_symlink": [("dtd/link", "../../../etc", "sym")],
+             "hardlink": [("dtd/hl", "/etc/passwd", "hard")],
+             "bomb": [("dtd/zeros.bin", bytes(8 << 20), "f")]}.get(case, [])
+    data = _tar(_dtd_entries(*extra))
+    if case == "truncated":
+        data = data[:-200]
+    elif case == "garbage":
+        data = b"<not a tar archive>" * 100
+    monkeypatch.setattr(datasets.DTD, "_URL", server.serve(f"{case}/dtd-r1.0.1.tar.gz", data))
+    monkeypatch.setattr(datasets.DTD, "_MD5", hashlib.md5(data).hexdigest())
+    root = tmp_path / "root"
+    with pytest.raises(getattr(dsu, error), match=message) as info:
+        datasets.DTD(root, download=True)
+    assert "dtd-r1.0.1.tar.gz" in str(info.value)  # names the archive
+    # nothing extracted (the verified archive stays for inspection); nothing outside the root
+    assert _files(root) == ["dtd", "dtd/dtd-r1.0.1.tar.gz"]
+    assert not outside.exists() and not (tmp_path / "evil.txt").exists()
+
+
+def test_dataset_download_md5_mismatch_and_html_page(server, tmp_path, monkeypatch):
+    from visionlite import datasets
+
+    data = _tar(_dtd_entries())
+    monkeypatch.setattr(datasets.DTD, "_URL", server.serve("md5/dtd-r1.0.1.tar.gz", data))
+    monkeypatch.setattr(datasets.DTD, "_MD5", "0" * 32)
+    with pytest.raises(dl.HashMismatchError, match="does not match its expected md5 hash.*it was deleted"):
+        datasets.DTD(tmp_path / "a", download=True)
+    assert _files(tmp_path / "a") == ["dtd"]
+    # a login or quota page served in place of the archive
+    monkeypatch.setattr(datasets.DTD, "_URL", server.serve("html/dtd-r1.0.1.tar.gz", mode="html"))
+    with pytest.raises(dl.DownloadError, match="returned an HTML page instead of the file"):
+        datasets.DTD(tmp_path / "b", download=True)
+    assert _files(tmp_path / "b") == ["dtd"]
+    # the good archive then works, and the dataset pickles for DataLoader workers
+    monkeypatch.setattr(datasets.DTD, "_URL", server.serve("ok/dtd-r1.0.1.tar.gz", data))
+    monkeypatch.setattr(datasets.DTD, "_MD5", hashlib.md5(data).hexdigest())
+    ds = datasets.DTD(tmp_path / "b", download=True)
+    clone = pickle.loads(pickle.dumps(ds))
+    assert len(clone) == len(ds) == 1 and clone[0][1] == ds[0][1] == 0
+    assert np.array_equal(np.asarray(clone[0][0]), np.asarray(ds[0][0]))
+
+
+def test_google_drive_quota_page_names_the_manual_route(server, tmp_path, monkeypatch):
+    from visionlite import datasets
+
+    server.serve("drive", mode="html")
+    monkeypatch.setattr(datasets.CelebA, "_GDRIVE_URL", server.url("drive") + "?id={}")
+    with pytest.raises(RuntimeError, match="could not be fetched from Google Drive.*HTML page.*by hand"):
+        datasets.CelebA(tmp_path, download=True)
+    assert _files(tmp_path) == ["celeba"]  # no HTML saved under an archive's name
+
+
+def test_damaged_split_list_names_the_file(tmp_path):
+    from visionlite import datasets
+
+    labels = tmp_path / "dtd" / "dtd" / "labels"
+    labels.mkdir(parents=True)
+    (tmp_path / "dtd" / "dtd" / "images").mkdir()
+    with pytest.raises(RuntimeError, match=r"DTD not found.*train1\.txt"):
+        datasets.DTD(tmp_path)  # the split's list is missing
+    (labels / "train1.txt").write_text("banded/banded_0001.jpg\nno_slash_here\n")
+    with pytest.raises(ValueError, match="train1.txt line 'no_slash_here' is not '<class>/<image>.jpg'"):
+        datasets.DTD(tmp_path)
+
+
+@pytest.mark.parametrize("name, kwargs, argument", [
+    ("DTD", {"split": "trian"}, "split"), ("Food101", {"split": "val"}, "split"),
+    ("Flowers102", {"split": "valid"}, "split"), ("GTSRB", {"split": "tst"}, "split"),
+    ("StanfordCars", {"split": "x"}, "split"), ("FGVCAircraft", {"split": "x"}, "split"),
+    ("Country211", {"split": "x"}, "split"), ("CelebA", {"target_type": "atr"}, "target_type"),
+    ("Cityscapes", {"mode": "x"}, "mode"), ("WIDERFace", {"split": "x"}, "split"),
+    ("SBDataset", {"image_set": "x"}, "image_set"), ("PCAM", {"split": "x"}, "split"),
+    ("Places365", {"split": "x"}, "split"), ("INaturalist", {"version": "2099"}, "version"),
+    ("LFWPairs", {"image_set": "x"}, "image_set"), ("FER2013", {"split": "x"}, "split"),
+    ("Imagenette", {"size": "x"}, "size"), ("STL10", {"split": "x"}, "split"),
+    ("RenderedSST2", {"split": "x"}, "split"), ("OxfordIIITPet", {"target_types": "x"}, "target_types"),
+    ("MovingMNIST", {"split": "x"}, "split"), ("QMNIST", {"what": "x"}, "what"),
+    ("CLEVRClassification", {"split": "x"}, "split"), ("Caltech101", {"target_type": "x"}, "target_type"),
+    ("ImageNet", {"split": "x"}, "split"), ("FlyingChairs", {"split": "x"}, "split"),
+    ("Sintel", {"pass_name": "x"}, "pass_name"), ("FlyingThings3D", {"camera": "x"}, "camera"),
+    ("Kitti2012Stereo", {"split": "x"}, "split"), ("SceneFlowStereo", {"variant": "x"}, "variant"),
+])
+def test_wrong_argument_values_are_named_as_torchvision_names_them(tmp_path, name, kwargs, argument):
+    # verify_str_arg's message, the same text as TorchVision's, with every valid value
+    from visionlite import datasets
+
+    value = next(iter(kwargs.values()))
+    with pytest.raises(ValueError, match=f"Unknown value '{value}' for argument {argument}"
+                                         r"( if mode is '\w+')?\. Valid values are \{'"):
+        getattr(datasets, name)(tmp_path, **kwargs)
+    # refused before writing anything (Caltech101 makes its empty folder first, as TorchVision's does)
+    assert not [f for f in _files(tmp_path) if (tmp_path / f).is_file()]
+
+
+@pytest.mark.parametrize("module, name, extra", [("lmdb", "LSUN", "visionlite[lmdb]"),
+                                                 ("h5py", "PCAM", "visionlite[hdf5]")])
+def test_missing_optional_package_names_the_extra(tmp_path, monkeypatch, module, name, extra):
+    from visionlite import datasets
+
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    if name == "LSUN":
+        (tmp_path / "bedroom_train_lmdb").mkdir()
+        (tmp_path / "bedroom_train_lmdb" / "data.mdb").write_bytes(b"x")
+        make = lambda: datasets.LSUN(tmp_path, classes=["bedroom_train"])  # noqa: E731
+    else:
+        (tmp_path / "pcam").mkdir()
+        for part in ("x", "y"):
+            (tmp_path / "pcam" / f"camelyonpatch_level_2_split_train_{part}.h5").write_bytes(b"x")
+        make = lambda: len(datasets.PCAM(tmp_path))  # noqa: E731
+    with pytest.raises(RuntimeError, match=re.escape(f'not installed: pip install "{extra}"')):
+        make()

@@ -46,7 +46,11 @@ class DTD(ListedImages):
             for line in f:
                 if not line.strip():
                     continue
-                cls, name = line.strip().split("/")
+                parts = line.strip().split("/")
+                if len(parts) != 2:
+                    raise ValueError(f"DTD: {list_file} line {line.strip()!r} is not '<class>/<image>.jpg'; "
+                                     f"the list is damaged: delete {self._base_folder} and download again")
+                cls, name = parts
                 self._image_files.append(self._images_folder.joinpath(cls, name))
                 classes.append(cls)
         self.classes = sorted(set(classes))
