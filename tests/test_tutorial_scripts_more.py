@@ -148,3 +148,8 @@ def test_video_classification_r3d(local_http_server, homes, monkeypatch):
     write_test_video(tmp / "clip.mp4", frames=10, height=48, width=64)
     serve_weights(local_http_server, monkeypatch, tmp, "r3d_18", "R3D_18_Weights", "KINETICS400_V1", "video")
     run_both("video_classification", tmp, monkeypatch)
+
+
+@pytest.mark.slow  # three resnet50s and a MaskRCNN, under both libraries (~30 s)
+def test_feature_extraction_docs(tmp_path, monkeypatch):
+    run_both("feature_extraction", tmp_path, monkeypatch)
