@@ -114,6 +114,30 @@ def _read(path, map_location):
     return ckpt
 
 
+_TRANSFORM_KEYS = ("crop_size", "resize_size", "mean", "std", "interpolation", "antialias")
+
+
+def _check_fields(ckpt, path):
+    """ValueError naming the field of a (damaged or hand-made) checkpoint that has the wrong type."""
+    classes, name, weights = ckpt["classes"], ckpt["model_name"], ckpt["model"]
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple)) or not classes:
+        raise ValueError(f"{path}: 'classes' must be a non-empty list of class names, got "
+                         f"{type(classes).__name__} {classes!r:.60}")
+    if not isinstance(name, str):
+        raise ValueError(f"{path}: 'model_name' must be a model's name such as 'resnet50', got "
+                         f"{type(name).__name__}")
+    if not hasattr(weights, "keys"):
+        raise ValueError(f"{path}: 'model' must be the model's state dict, got {type(weights).__name__}")
+    tf = ckpt.get("transform")
+    if tf is not None and not isinstance(tf, dict):
+        raise ValueError(f"{path}: 'transform' must be a dict of ImageClassification arguments, got "
+                         f"{type(tf).__name__}")
+    unknown = sorted(set(tf or ()) - set(_TRANSFORM_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: 'transform' has unknown ImageClassification arguments {unknown}; "
+                         f"expected some of {list(_TRANSFORM_KEYS)}")
+
+
 def load_finetuned(path, map_location="cpu"):
     """Rebuild the classifier saved by ``scripts/finetune.py`` (``best.safetensors`` or ``last.safetensors``).
 
@@ -137,10 +161,15 @@ def load_finetuned(path, map_location="cpu"):
     if missing:
         raise ValueError(f"{path} is not a scripts/finetune.py checkpoint: it lacks {', '.join(missing)} "
                          "(for a plain state dict, build the model and call load_state_dict)")
+    _check_fields(ckpt, path)
     classes = [str(c) for c in ckpt["classes"]]
     model = drop_aux_heads(get_model(ckpt["model_name"], weights=None))
     replace_head(model, len(classes))
-    model.load_state_dict(ckpt["model"], strict=True)
+    try:
+        model.load_state_dict(ckpt["model"], strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: its weights do not fit a {ckpt['model_name']} with {len(classes)} classes "
+                         f"(the number of names in 'classes'): {err}") from None
     tf = dict(ckpt.get("transform") or {})
     if not tf:
         size = getattr(model, "image_size", None)

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
+import visionlite as vl
 from tests.helpers.fault_server import FaultServer
 from tests.helpers.refs import require
 from visionlite import download as dl
@@ -404,3 +405,60 @@ def test_missing_optional_package_names_the_extra(tmp_path, monkeypatch, module,
         make = lambda: len(datasets.PCAM(tmp_path))  # noqa: E731
     with pytest.raises(RuntimeError, match=re.escape(f'not installed: pip install "{extra}"')):
         make()
+
+
+# ------------------------------------------------------------------------- fine-tuned checkpoints + CLI
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("img") / "cat.png"
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(path)
+    return path
+
+
+def _classify(*args):
+    import contextlib
+
+    from visionlite.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(["classify", *map(str, args)])
+    return code, err.getvalue()
+
+
+def test_finetuned_checkpoint_faults(tmp_path, image_file):
+    from visionlite.models import load_finetuned, squeezenet1_1
+
+    weights = squeezenet1_1(num_classes=3).state_dict()
+    good = {"model": weights, "model_name": "squeezenet1_1", "classes": ["a", "b", "c"]}
+    cases = {
+        "corrupt.pt": (b"PK\x03\x04" + b"\x00" * 64, ValueError, "cannot read it .*truncated or corrupt"),
+        "plain.pt": ({"conv.weight": vl.zeros(3)}, ValueError,
+                     "is not a scripts/finetune.py checkpoint: it lacks model, model_name, classes .*"
+                     "build the model and call load_state_dict"),
+        "wrong_classes.pt": (good | {"classes": ["a", "b"]}, ValueError,
+                             "(?s)do not fit a squeezenet1_1 with 2 classes .*size mismatch"),
+        "classes_int.pt": (good | {"classes": 3}, ValueError, "'classes' must be a non-empty list"),
+        "weights_none.pt": (good | {"model": None}, ValueError, "'model' must be the model's state dict"),
+        "transform.pt": (good | {"transform": {"crop_sz": 3}}, ValueError,
+                         r"unknown ImageClassification arguments \['crop_sz'\]"),
+        "unknown_model.pt": (good | {"model_name": "resnet1888"}, ValueError, "Unknown model 'resnet1888'"),
+    }
+    for name, (content, kind, message) in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            vl.save(content, path)
+        with pytest.raises(kind, match=message):
+            load_finetuned(path)
+        code, err = _classify(image_file, "--checkpoint", path)
+        assert code == 2 and name in err and "Traceback" not in err, err
+    with pytest.raises(FileNotFoundError, match="missing.pt: no such file"):
+        load_finetuned(tmp_path / "missing.pt")
+    code, err = _classify(image_file, "--checkpoint", tmp_path / "missing.pt")
+    assert code == 2 and "missing.pt: no such file" in err
+    vl.save(good, tmp_path / "good.pt")  # the control: a whole checkpoint classifies
+    assert _classify(image_file, "--checkpoint", tmp_path / "good.pt")[0] == 0
