@@ -1,6 +1,7 @@
 """``export``: trace the model, align two traces, fold what weights alone determine, emit ONNX."""
 
 import os
+import warnings
 
 import numpy as np
 
@@ -403,7 +404,8 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     computed in the graph from the input's shape, so the graph runs at any batch size.
 
     ``args``: a Tensor or a tuple of Tensors (batch first). ``f``: a path or a binary file object, or
-    None. ``opset_version``: 13 or newer (default 17). Returns the ``onnx.ModelProto``.
+    None. ``opset_version``: 13 or newer (default 17); 10-12 write 13 with a warning. Returns the
+    ``onnx.ModelProto``.
     torch's exporter-specific options (``dynamo``, ``optimize``, ``report``, ...) are accepted and have
     no effect. Needs the ``onnx`` package (``pip install "visionlite[onnx]"``).
     """
@@ -416,6 +418,13 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     onnx = _import_onnx()
     opset = 17 if opset_version is None else int(opset_version)
     newest = onnx.defs.onnx_opset_version()
+    if 10 <= opset < _MIN_OPSET:
+        # Tutorials still ask for opsets 10-12 (the super-resolution one: 10). The converters write opset-13
+        # forms (Squeeze/Reduce axes as inputs), which every ONNX Runtime since 1.8 runs, so say so and
+        # write 13 rather than fail a script that torch runs.
+        warnings.warn(f"export: opset_version={opset} is older than the oldest this exporter writes "
+                      f"({_MIN_OPSET}); writing opset {_MIN_OPSET}", UserWarning, stacklevel=2)
+        opset = _MIN_OPSET
     if not _MIN_OPSET <= opset <= newest:
         raise ValueError(f"export: opset_version must be between {_MIN_OPSET} and {newest} (this onnx "
                          f"package), got {opset_version}")
