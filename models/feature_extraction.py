@@ -183,6 +183,16 @@ def _to_strdict(nodes, what):
                     f"got {type(nodes).__name__}")
 
 
+def _close_names(query, available):
+    """Up to 8 node names (or module prefixes of them, ``layer4``) spelled like ``query``: a typo's fix."""
+    import difflib
+
+    prefixes = {".".join(n.split(".")[:i]) for n in available for i in range(1, n.count(".") + 1)}
+    candidates = list(dict.fromkeys(available + sorted(prefixes)))
+    close = difflib.get_close_matches(query, candidates, n=8, cutoff=0.6)
+    return close or [n for n in available if n.split(".")[0] == query.split(".")[0]][:8] or available[:8]
+
+
 def _choose_outputs(graph, tracer, return_nodes, mode):
     """Replace the graph's output by a dict of the requested nodes (a query names the last node at or
     under it), then drop what they do not need."""
@@ -191,7 +201,7 @@ def _choose_outputs(graph, tracer, return_nodes, mode):
         raise ValueError("There are duplicate node names in the traced graph")
     for query in return_nodes:
         if not any(re.match(rf"^{query}(\.|$)", n) is not None for n in available):
-            close = [n for n in available if n.split(".")[0] == query.split(".")[0]][:8] or available[:8]
+            close = _close_names(str(query), available)
             raise ValueError(f"node: '{query}' is not present in model ({mode} mode). Hint: use "
                              "`get_graph_node_names` to make sure the `return_nodes` you specified are "
                              f"present (e.g. {close}). It may even be that you need to specify "

@@ -19,6 +19,7 @@ import visionlite as vl
 from tests.helpers.fault_server import FaultServer
 from tests.helpers.refs import require
 from visionlite import download as dl
+from visionlite import nn
 
 
 @pytest.fixture(autouse=True)
@@ -462,3 +463,70 @@ def test_finetuned_checkpoint_faults(tmp_path, image_file):
     assert code == 2 and "missing.pt: no such file" in err
     vl.save(good, tmp_path / "good.pt")  # the control: a whole checkpoint classifies
     assert _classify(image_file, "--checkpoint", tmp_path / "good.pt")[0] == 0
+
+
+# ------------------------------------------------------------------------------ fx / feature extraction
+class _Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if y.sum() > 0:  # data-dependent control flow
+            return y
+        return -y
+
+
+class _Looping(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        for _ in range(x.shape[0]):  # a traced size used as a Python int
+            x = x + 1
+        return self.conv(x)
+
+
+def test_unknown_return_node_lists_close_matches():
+    from visionlite.models import resnet18
+    from visionlite.models.feature_extraction import create_feature_extractor
+
+    model = resnet18()
+    with pytest.raises(ValueError, match=r"'layer1.0.conv' is not present in model \(train mode\).*"
+                                         r"e\.g\. \['layer1\.0\.conv[12]', 'layer1\.0\.conv[12]'"):
+        create_feature_extractor(model, return_nodes=["layer1.0.conv"])
+    with pytest.raises(ValueError, match=r"'layr4' is not present .*e\.g\. \['layer4'"):
+        create_feature_extractor(model, return_nodes={"layr4": "out"})
+    with pytest.raises(TypeError, match="return_nodes must be a list of node names or a dict"):
+        create_feature_extractor(model, return_nodes=3)
+
+
+@pytest.mark.parametrize("cls, what, line", [
+    (_Branchy, "cannot be used as inputs to control flow", "if y.sum() > 0:"),
+    (_Looping, "cannot be used as a Python int", "for _ in range(x.shape[0]):"),
+])
+def test_data_dependent_control_flow_names_the_line(cls, what, line):
+    from visionlite import fx
+    from visionlite.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+    where = re.escape(f"(at {__file__}:") + r"\d+" + re.escape(f", in forward: {line}")
+    for trace in (lambda m: create_feature_extractor(m, return_nodes=["conv"]), get_graph_node_names,
+                  fx.symbolic_trace):
+        with pytest.raises(fx.TraceError, match=f"{what}.*{where}"):
+            trace(cls())
+    # torch.fx refuses the same branch (its message lacks the line)
+    torch = require("torch")
+
+    class TorchBranchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y if y.sum() > 0 else -y
+
+    with pytest.raises(torch.fx.proxy.TraceError, match="cannot be used as inputs to control flow"):
+        torch.fx.symbolic_trace(TorchBranchy())

@@ -16,6 +16,22 @@ class TraceError(ValueError):
     """A forward pass did something a symbolic trace cannot record (branching on a traced value, ...)."""
 
 
+def _where():
+    """``" (at file:line: source)"`` of the traced code that used a proxy in Python control flow: the first
+    frame outside visionlite.fx, so the error names the model's line to change."""
+    import linecache
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame = inspect.currentframe().f_back
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f" (at {frame.f_code.co_filename}:{frame.f_lineno}, in {frame.f_code.co_name}: {source})"
+
+
 class Proxy:
     """Stands for the value of ``node`` during tracing; ``tracer`` records what is done with it."""
 
@@ -47,15 +63,16 @@ class Proxy:
 
     def __bool__(self):
         raise TraceError(f"symbolically traced variables cannot be used as inputs to control flow "
-                         f"(Proxy({self.node.name}) in an `if`, `while`, `and`/`or` or `bool()`); use "
-                         "concrete_args to fix such an argument, or make the module a leaf module")
+                         f"(Proxy({self.node.name}) in an `if`, `while`, `and`/`or` or `bool()`)"
+                         f"{_where()}; use concrete_args to fix such an argument, or make the module a "
+                         "leaf module")
 
     def __len__(self):
         raise RuntimeError("'len' is not supported in symbolic tracing by default: use `x.shape[0]` or "
                            "`x.size(0)`, which trace")
 
     def __index__(self):
-        raise TraceError(f"Proxy({self.node.name}) cannot be used as a Python int during tracing")
+        raise TraceError(f"Proxy({self.node.name}) cannot be used as a Python int during tracing{_where()}")
 
     def __abs__(self):
         return self.tracer.create_proxy("call_function", operator.abs, (self,), {})
