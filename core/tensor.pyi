@@ -916,6 +916,8 @@ class Tensor:
         """In-place ``square``."""
     def squeeze(self, dim=...) -> Tensor:
         """Size-1 dims removed: all of them, or only those among ``dim`` (an int or a tuple)."""
+    def squeeze_(self, *dim) -> Tensor:
+        """In-place ``squeeze``: drops size-1 axes (all, or those in ``dim``); returns self."""
     def std(self, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
         """Standard deviation (see ``var``)."""
     def stride(self, dim=...) -> Any:
@@ -934,10 +936,16 @@ class Tensor:
         """``(U, S, V)`` with ``self = U diag(S) V^T`` (V, not Vh; reduced unless ``some=False``)."""
     def swapaxes(self, dim0, dim1) -> Tensor:
         """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
+    def swapaxes_(self, dim0, dim1) -> Tensor:
+        """In-place ``transpose`` of axes ``dim0`` and ``dim1``; returns self."""
     def swapdims(self, dim0, dim1) -> Tensor:
         """Dims ``dim0`` and ``dim1`` swapped (alias of ``transpose``)."""
+    def swapdims_(self, dim0, dim1) -> Tensor:
+        """In-place ``transpose`` of axes ``dim0`` and ``dim1``; returns self."""
     def t(self) -> Tensor:
         """The transpose of a tensor with at most 2 dims (0-d and 1-d come back as they are)."""
+    def t_(self) -> Tensor:
+        """In-place ``t``: transposes a tensor of at most 2 dimensions; returns self."""
     def take(self, index) -> Tensor:
         """Elements of ``input`` read as 1-D at ``index`` (an integer tensor; the result has its shape)."""
     def take_along_dim(self, indices, dim) -> Tensor:
@@ -971,6 +979,8 @@ class Tensor:
         """Sum of the main diagonal of a 2-D tensor (integer inputs sum to int64)."""
     def transpose(self, dim0, dim1) -> Tensor:
         """Dims ``dim0`` and ``dim1`` swapped (``swapaxes`` is the same op), as ``torch.transpose``."""
+    def transpose_(self, dim0, dim1) -> Tensor:
+        """In-place ``transpose`` of axes ``dim0`` and ``dim1``; returns self."""
     def tril(self, diagonal=...) -> Tensor:
         """The lower triangle of the last two dims (on and below diagonal ``diagonal``), zeros above."""
     def tril_(self, *args, **kwargs) -> Tensor:
@@ -1005,6 +1015,8 @@ class Tensor:
         """Collapse each run of equal consecutive values (or slices along ``dim``) to one value."""
     def unsqueeze(self, dim) -> Tensor:
         """A size-1 dim inserted at position ``dim`` (negative counts from the end of the result)."""
+    def unsqueeze_(self, dim) -> Tensor:
+        """In-place ``unsqueeze``: inserts a size-1 axis at ``dim``; returns self."""
     def var(self, dim=..., unbiased=..., keepdim=..., correction=...) -> Tensor:
         """Variance with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
     def vdot(self, other) -> Tensor:

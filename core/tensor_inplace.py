@@ -202,6 +202,34 @@ class InplaceMethods:
         bump_version(self)
         return self
 
+    def _restride(self, out):
+        """Shape-changing in-place views (``unsqueeze_``, ``transpose_``, ...): self becomes ``out``, a
+        view of its own storage, and takes out's place in the graph; the values do not change."""
+        if self.requires_grad and self._ctx is None and is_grad_enabled():
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        self._data = out._data
+        if out.requires_grad:
+            self._ctx, self._out_index = out._ctx, out._out_index
+        return self
+
+    def unsqueeze_(self, dim):
+        """In-place ``unsqueeze``: inserts a size-1 axis at ``dim``; returns self."""
+        return self._restride(self.unsqueeze(dim))
+
+    def squeeze_(self, *dim):
+        """In-place ``squeeze``: drops size-1 axes (all, or those in ``dim``); returns self."""
+        return self._restride(self.squeeze(*dim))
+
+    def transpose_(self, dim0, dim1):
+        """In-place ``transpose`` of axes ``dim0`` and ``dim1``; returns self."""
+        return self._restride(self.transpose(dim0, dim1))
+
+    swapdims_ = swapaxes_ = transpose_
+
+    def t_(self):
+        """In-place ``t``: transposes a tensor of at most 2 dimensions; returns self."""
+        return self._restride(self.t())
+
     def _zero_like_detached(self):
         return self._wrap(array_module(self._data).zeros(self._data.shape, self._data.dtype))
 
