@@ -153,3 +153,9 @@ def test_video_classification_r3d(local_http_server, homes, monkeypatch):
 @pytest.mark.slow  # three resnet50s and a MaskRCNN, under both libraries (~30 s)
 def test_feature_extraction_docs(tmp_path, monkeypatch):
     run_both("feature_extraction", tmp_path, monkeypatch)
+
+
+def test_onnx_export_tutorial(tmp_path, monkeypatch):
+    require("onnx")
+    require("onnxruntime")
+    run_both("onnx_super_resolution", tmp_path, monkeypatch)
