@@ -62,14 +62,23 @@ def kernel1d_v2(ksize, sigma, dtype=_F32):
     return (e * (_F32(1) / reduce_all_sum(e, simd_lanes()))).astype(_F32)
 
 
+def _uses_onednn(shape, kh, kw):
+    """Whether PyTorch's CPU ``conv2d`` runs a float32 convolution of an ``N,C,H,W`` input with ``C``
+    groups through oneDNN (its ``use_mkldnn`` rule); otherwise it takes the native im2col path."""
+    n, c, hp, wp = shape
+    return c > 1 or (kh > 3 and kw > 3) or n > 1 or n * c * hp * wp > 20480
+
+
 def conv_depthwise_fma(padded, kernel2d, out_hw):
-    """Each channel of ``padded`` (``N,C,H+kh-1,W+kw-1`` float) correlated with ``kernel2d`` (``kh,kw``):
-    float32 as oneDNN's depthwise kernel (a fused multiply-add chain, rows outer, from zero); other
-    dtypes in their own precision."""
+    """Each channel of ``padded`` (``N,C,H+kh-1,W+kw-1`` float) correlated with ``kernel2d`` (``kh,kw``),
+    rounded as PyTorch's CPU ``conv2d`` with ``C`` groups: float32 through oneDNN is a fused multiply-add
+    chain (rows outer, from zero); the native path (small single-channel images) and other dtypes
+    multiply and add separately, in the same order."""
     xp = array_module(padded)
     (h, w), (kh, kw) = out_hw, kernel2d.shape
     out = xp.zeros(padded.shape[:-2] + (h, w), dtype=padded.dtype)
-    fused = padded.dtype == np.float32
+    lead = int(np.prod(padded.shape[:-3])) if padded.ndim > 3 else 1
+    fused = padded.dtype == np.float32 and _uses_onednn((lead,) + padded.shape[-3:], kh, kw)
     taps = [(i, j, _F64(kernel2d[i, j]) if fused else padded.dtype.type(kernel2d[i, j]))
             for i in range(kh) for j in range(kw)]
     flat_in = padded.reshape((-1,) + padded.shape[-2:])

@@ -370,7 +370,8 @@ def autocontrast(x):
     lo = x.min(axis=(-2, -1), keepdims=True).astype(wt)
     hi = x.max(axis=(-2, -1), keepdims=True).astype(wt)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = wt.type(bound) / (hi - lo)
+        # TorchVision writes bound / (max - min), which a tensor evaluates as reciprocal(max - min) * bound
+        scale = (wt.type(1) / (hi - lo)).astype(wt) * wt.type(bound)
     flat = ~xp.isfinite(scale)
     lo = xp.where(flat, wt.type(0), lo)
     scale = xp.where(flat, wt.type(1), scale)
