@@ -530,3 +530,123 @@ def test_data_dependent_control_flow_names_the_line(cls, what, line):
 
     with pytest.raises(torch.fx.proxy.TraceError, match="cannot be used as inputs to control flow"):
         torch.fx.symbolic_trace(TorchBranchy())
+
+
+# ------------------------------------------------------------------------------------------- summary
+class _Raiser(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Sequential(nn.Conv2d(3, 3, 1), _Boom())
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+class _Boom(nn.Module):
+    def forward(self, x):
+        raise KeyError("boom inside")
+
+
+def test_summary_model_that_raises_names_the_layer_and_cleans_up():
+    from visionlite.utils import summary
+
+    model = _Raiser()
+    expected = re.escape("summary: _Raiser failed in layer 'inner.1' (_Boom) on input(s) of shape "
+                         "[[1, 3, 8, 8]]: ")
+    with pytest.raises(RuntimeError, match=expected + "KeyError: 'boom inside'") as info:
+        summary(model, (1, 3, 8, 8), verbose=0)
+    assert isinstance(info.value.__cause__, KeyError)  # the model's own error, chained
+    for m in model.modules():  # no hook left behind: the model runs as before
+        assert not m._forward_hooks and not m._forward_pre_hooks
+    assert model.training
+    assert summary(nn.Conv2d(3, 4, 3), (1, 3, 8, 8), verbose=0).total_params == 4 * 3 * 9 + 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(input_size="1,3,32,32"), "input_size must be a shape of ints"),
+    (dict(input_size=(1, 3, 32.5, 32)), "input_size must be a shape of ints"),
+    (dict(input_size=[(1, 3, 8, 8), "x"]), "input_size must be a shape of ints"),
+    (dict(input_size=()), "input_size must be a shape of ints"),
+    (dict(input_size=(1, 3, -2, 32)), r"input_size \(1, 3, -2, 32\) has a size <= 0"),
+    (dict(input_size=(1, 3, 8, 8), dtypes=[vl.float32, vl.float32]), "2 dtypes for 1 input sizes"),
+    (dict(input_size=(1, 3, 8, 8), depth=-1), "depth must be an int >= 0"),
+    (dict(input_size=(1, 3, 8, 8), col_names=("output_sise",)), r"unknown col_names \['output_sise'\]"),
+    (dict(), "pass input_size"),
+])
+def test_summary_argument_typos(kwargs, message):
+    from visionlite.utils import summary
+
+    with pytest.raises(ValueError, match=message):
+        summary(nn.Conv2d(3, 4, 3), verbose=0, **kwargs)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'input_sizes'"):
+        summary(nn.Conv2d(3, 4, 3), input_sizes=(1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------------ 3-D layers, RAFT, video models
+def _same_error(ours, theirs, kind):
+    """Both raise ``kind``; returns the two messages."""
+    with pytest.raises(kind) as mine:
+        ours()
+    with pytest.raises(kind) as ref:
+        theirs()
+    return str(mine.value), str(ref.value)
+
+
+@pytest.mark.parametrize("layer, args, shape", [
+    ("Conv3d", (3, 4, 3), (8, 8, 8)), ("ConvTranspose3d", (3, 4, 3), (3, 8, 8)),
+    ("MaxPool3d", (2,), (8, 8, 8)), ("AvgPool3d", (2,), (8, 8)), ("AdaptiveAvgPool3d", (2,), (8, 8)),
+    ("AdaptiveMaxPool3d", (2,), (8, 8)), ("BatchNorm3d", (3,), (1, 3, 8, 8)),
+])
+def test_3d_layers_wrong_rank_as_torch(layer, args, shape):
+    torch = require("torch")
+    kind = ValueError if layer == "BatchNorm3d" else RuntimeError
+    ours, theirs = _same_error(lambda: getattr(nn, layer)(*args)(vl.zeros(*shape)),
+                               lambda: getattr(torch.nn, layer)(*args)(torch.zeros(*shape)), kind)
+    assert "5D" in ours and "5D" in theirs
+    assert str(list(shape)) in ours or f"{len(shape)}D input" in ours  # names what it got
+
+
+def test_3d_conv_channel_and_size_errors_as_torch():
+    torch = require("torch")
+    ours, theirs = _same_error(lambda: nn.Conv3d(3, 4, 3)(vl.zeros(1, 2, 8, 8, 8)),
+                               lambda: torch.nn.Conv3d(3, 4, 3)(torch.zeros(1, 2, 8, 8, 8)), RuntimeError)
+    assert "3 channels" in ours and "got 2 channels" in ours and "2 channels" in theirs
+    ours, theirs = _same_error(lambda: nn.Conv3d(3, 4, 3)(vl.zeros(1, 3, 2, 8, 8)),
+                               lambda: torch.nn.Conv3d(3, 4, 3)(torch.zeros(1, 3, 2, 8, 8)), RuntimeError)
+    assert "(2 x 8 x 8)" in ours and "(3 x 3 x 3)" in ours and "(2 x 8 x 8)" in theirs
+    ours, theirs = _same_error(
+        lambda: vl.nn.functional.interpolate(vl.zeros(1, 3, 8, 8), scale_factor=2, mode="trilinear"),
+        lambda: torch.nn.functional.interpolate(torch.zeros(1, 3, 8, 8), scale_factor=2, mode="trilinear"),
+        NotImplementedError)
+    assert ours.lower() == theirs.lower().replace("got", "interpolate: got")
+
+
+def test_raft_input_checks_as_torchvision():
+    torch = require("torch")
+    tv = require("torchvision")
+    from visionlite.models.optical_flow import raft_small
+
+    ours, theirs = raft_small().eval(), tv.models.optical_flow.raft_small().eval()
+    for a, b in (((1, 3, 60, 60), (1, 3, 60, 60)), ((1, 3, 63, 64), (1, 3, 63, 64)),
+                 ((1, 3, 64, 64), (1, 3, 64, 72)), ((3, 64, 64), (3, 64, 64))):
+        with vl.no_grad(), torch.no_grad():
+            mine, ref = _same_error(lambda: ours(vl.rand(*a), vl.rand(*b), num_flow_updates=1),  # noqa: B023
+                                    lambda: theirs(torch.rand(*a), torch.rand(*b), num_flow_updates=1),  # noqa: B023
+                                    ValueError)
+        assert mine == ref.replace("torch.Size([64, 72])", "(64, 72)"), (mine, ref)
+
+
+def test_video_model_wrong_clip_shape_as_torchvision():
+    torch = require("torch")
+    tv = require("torchvision")
+    from visionlite.models.video import r3d_18
+
+    ours, theirs = r3d_18().eval(), tv.models.video.r3d_18().eval()
+    with vl.no_grad(), torch.no_grad():
+        # [T, C, H, W] frames in place of a [N, C, T, H, W] clip: the stem names the channels
+        mine, ref = _same_error(lambda: ours(vl.rand(1, 4, 3, 16, 16)),
+                                lambda: theirs(torch.rand(1, 4, 3, 16, 16)), RuntimeError)
+        assert "expected input with 3 channels" in mine and "got 4 channels" in mine and "4 channels" in ref
+        mine, ref = _same_error(lambda: ours(vl.rand(3, 4, 16, 16)), lambda: theirs(torch.rand(3, 4, 16, 16)),
+                                ValueError)  # unbatched: the first BatchNorm3d refuses 4-D
+        assert "expected 5D input (got 4D input" in mine and "expected 5D input (got 4D input)" in ref

@@ -84,6 +84,8 @@ def summary(model, input_size=None, *, input_data=None, dtypes=None, device=None
     unknown = set(col_names) - set(_COLUMNS)
     if unknown:
         raise ValueError(f"summary: unknown col_names {sorted(unknown)}; choose from {list(_COLUMNS)}")
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ValueError(f"summary: depth must be an int >= 0 (rows nested deeper are folded), got {depth!r}")
     args = _inputs(model, input_size, input_data, dtypes, device)
     rows, handles, stack = [], [], []
     names = {id(m): n for n, m in model.named_modules()}
@@ -110,6 +112,15 @@ def summary(model, input_size=None, *, input_data=None, dtypes=None, device=None
     try:
         with vl.no_grad():
             model(*args)
+    except Exception as e:
+        # as torchinfo: a RuntimeError saying where the run stopped, the model's own error chained
+        failed = stack[-1][0] if stack else None
+        where = ""
+        if failed is not None and failed.depth:  # depth 0 is the model itself
+            where = f" in layer '{failed.name}' ({failed.class_name})"
+        shapes = [_shape_of(a) for a in args]
+        raise RuntimeError(f"summary: {type(model).__name__} failed{where} on input(s) of shape {shapes}: "
+                           f"{type(e).__name__}: {e}") from e
     finally:
         for h in handles:
             h.remove()
@@ -149,12 +160,36 @@ def _inputs(model, input_size, input_data, dtypes, device):
         return list(input_data) if isinstance(input_data, (list, tuple)) else [input_data]
     if input_size is None:
         raise ValueError("summary: pass input_size (e.g. (1, 3, 224, 224)) or input_data")
-    sizes = [input_size] if all(isinstance(d, int) for d in input_size) else list(input_size)
+    sizes = _check_sizes(input_size)
     dtypes = list(dtypes) if dtypes is not None else [vl.float32] * len(sizes)
+    if len(dtypes) != len(sizes):
+        raise ValueError(f"summary: {len(dtypes)} dtypes for {len(sizes)} input sizes; pass one dtype per "
+                         "input")
     if device is None:
         first = next(iter(model.parameters()), None)
         device = first.device if first is not None else "cpu"
     return [vl.zeros(*size, dtype=dt, device=device) for size, dt in zip(sizes, dtypes)]
+
+
+def _check_sizes(input_size):
+    """``input_size`` as a list of shapes; ValueError for anything but positive int sizes (typos such as a
+    string "1,3,224,224", a float side or a negative one)."""
+    def is_shape(v):
+        return isinstance(v, (tuple, list)) and len(v) > 0 and all(
+            isinstance(d, int) and not isinstance(d, bool) for d in v)
+
+    if isinstance(input_size, (tuple, list)) and is_shape(input_size):
+        sizes = [list(input_size)]
+    elif isinstance(input_size, (tuple, list)) and input_size and all(is_shape(v) for v in input_size):
+        sizes = [list(v) for v in input_size]
+    else:
+        raise ValueError(f"summary: input_size must be a shape of ints including the batch, e.g. (1, 3, 224, "
+                         f"224), or a list of such shapes (one per input); got {input_size!r:.80}")
+    for size in sizes:
+        if any(d <= 0 for d in size):
+            raise ValueError(f"summary: input_size {tuple(size)} has a size <= 0; every size must be "
+                             "positive")
+    return sizes
 
 
 def _tensors(value):
