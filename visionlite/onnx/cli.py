@@ -84,8 +84,9 @@ def run(args):
 
     onnx.checker.check_model(args.out)
     n_params = sum(int(t.ByteSize()) for t in proto.graph.initializer)
-    batch = "dynamic batch" if args.dynamic_batch else f"batch {args.batch}"
+    shape = f"{'N' if args.dynamic_batch else args.batch}x3x{size}x{size}"
+    batch = " (dynamic batch)" if args.dynamic_batch else ""
     print(f"{args.out}: {args.spec} ({'initial weights' if weights is None else repr(weights)}), input "
-          f"{batch}x3x{size}x{size}, opset {args.opset}, {len(proto.graph.node)} nodes, "
+          f"{shape}{batch}, opset {args.opset}, {len(proto.graph.node)} nodes, "
           f"{n_params / 2**20:.1f} MiB of weights")
     return 0
