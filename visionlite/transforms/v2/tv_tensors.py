@@ -52,6 +52,22 @@ def as_image(array):
 class TVTensor(Tensor):
     """Base of the tensor kinds below (``isinstance(x, TVTensor)`` tells a kind from a plain Tensor)."""
 
+    def __reduce_ex__(self, protocol):
+        # The kind and its metadata (format, canvas_size, ...) survive pickling, as in TorchVision: samples
+        # come back from DataLoader worker processes as BoundingBoxes, not plain Tensors.
+        return (_rebuild_tv_tensor, (type(self), self.__array__(), str(self.device), self.requires_grad,
+                                     dict(self.__dict__)))
+
+
+def _rebuild_tv_tensor(cls, array, device, requires_grad, state):
+    t = Tensor._wrap(array)
+    if device != "cpu":
+        t = t.to(device)
+    t.requires_grad = requires_grad
+    t.__class__ = cls
+    t.__dict__.update(state)
+    return t
+
 
 class Image(TVTensor):
     """A ``C,H,W`` (or batched) image tensor."""
