@@ -159,3 +159,63 @@ def test_onnx_export_tutorial(tmp_path, monkeypatch):
     require("onnx")
     require("onnxruntime")
     run_both("onnx_super_resolution", tmp_path, monkeypatch)
+
+
+def serve_datasets(server, monkeypatch, tmp_path):
+    """Food101, OxfordIIITPet and Kitti in their official archive layouts on ``server``, with both
+    libraries' dataset classes pointed at them."""
+    import json
+
+    from tests.helpers.dataset_files import image_bytes, md5, pack, write_files
+    tvd = require("torchvision.datasets")
+    from visionlite import datasets as vld
+
+    meta = {"train": {}, "test": {}}
+    files = {}
+    for c, cls in enumerate(["waffles", "apple_pie", "ramen"]):
+        for i in range(4):
+            files[f"food-101/images/{cls}/{1000 + i}.jpg"] = image_bytes(10 * c + i, (20, 18), fmt="JPEG")
+            meta["train" if i < 3 else "test"].setdefault(cls, []).append(f"{cls}/{1000 + i}")
+    files.update({f"food-101/meta/{split}.json": json.dumps(content) for split, content in meta.items()})
+    food = pack(write_files(tmp_path / "food_src", files), tmp_path / "food-101.tar.gz")
+    server.add_file("food-101.tar.gz", food)
+    for cls in (tvd.Food101, vld.Food101):
+        monkeypatch.setattr(cls, "_URL", server.url("food-101.tar.gz"))
+        monkeypatch.setattr(cls, "_MD5", md5(food))
+
+    names = [("Abyssinian_1", 1, 1), ("great_pyrenees_3", 2, 2), ("Abyssinian_7", 1, 1),
+             ("yorkshire_terrier_2", 3, 2)]
+    images = write_files(tmp_path / "pets_images", {f"images/{n}.jpg": image_bytes(i, (20, 14), fmt="JPEG")
+                                                    for i, (n, _, _) in enumerate(names)})
+    lines = [f"{n} {c} {s} {i + 1}" for i, (n, c, s) in enumerate(names)]
+    anns = write_files(tmp_path / "pets_anns", {
+        "annotations/trainval.txt": "\n".join(lines[:3]) + "\n", "annotations/test.txt": lines[3] + "\n",
+        **{f"annotations/trimaps/{n}.png": image_bytes(20 + i, (20, 14), mode="L")
+           for i, (n, _, _) in enumerate(names)}})
+    resources = []
+    for folder, name in ((images, "images.tar.gz"), (anns, "annotations.tar.gz")):
+        data = pack(folder, tmp_path / name)
+        server.add_file(f"pets/{name}", data)
+        resources.append((server.url(f"pets/{name}"), md5(data)))
+    for cls in (tvd.OxfordIIITPet, vld.OxfordIIITPet):
+        monkeypatch.setattr(cls, "_RESOURCES", tuple(resources))
+
+    kitti_lines = ["Pedestrian 0.00 0 -0.20 2.40 3.00 10.73 20.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01",
+                   "Car 0.88 3 -0.69 12.00 4.37 30.31 25.00 1.60 1.57 3.23 -2.70 1.74 3.68 -1.29",
+                   "Cyclist 0.00 0 -0.20 20.40 1.00 38.73 10.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01"]
+    kimg = write_files(tmp_path / "kitti_img", {f"training/image_2/{i:06d}.png": image_bytes(i, (40, 30))
+                                                for i in range(3)})
+    klbl = write_files(tmp_path / "kitti_lbl", {f"training/label_2/{i:06d}.txt": "\n".join(kitti_lines[i:])
+                                                + "\n" for i in range(3)})
+    for name, src in (("data_object_image_2.zip", kimg), ("data_object_label_2.zip", klbl)):
+        server.add_file(f"kitti/{name}", pack(src, tmp_path / name))
+    for cls in (tvd.Kitti, vld.Kitti):
+        monkeypatch.setattr(cls, "data_url", server.url("kitti/"))
+
+
+@pytest.mark.slow  # six DataLoaders with two worker processes each, and a detection training step (~20 s)
+def test_datasets_dataloader_workers_and_v2_detection(local_http_server, homes, monkeypatch):
+    serve_datasets(local_http_server, monkeypatch, homes)
+    run_both("datasets_usage", homes, monkeypatch)
+    for name in ("food-101", "oxford-iiit-pet", "Kitti"):  # each library downloaded for itself
+        assert (homes / "data" / "visionlite" / name).is_dir(), name
