@@ -219,3 +219,7 @@ def test_datasets_dataloader_workers_and_v2_detection(local_http_server, homes, 
     run_both("datasets_usage", homes, monkeypatch)
     for name in ("food-101", "oxford-iiit-pet", "Kitti"):  # each library downloaded for itself
         assert (homes / "data" / "visionlite" / name).is_dir(), name
+
+
+def test_video_training_step(tmp_path, monkeypatch):
+    run_both("video_training", tmp_path, monkeypatch)
