@@ -223,3 +223,15 @@ def test_datasets_dataloader_workers_and_v2_detection(local_http_server, homes, 
 
 def test_video_training_step(tmp_path, monkeypatch):
     run_both("video_training", tmp_path, monkeypatch)
+
+
+def test_onnx_dynamo_export_tutorial(tmp_path):
+    """PyTorch's side needs onnxscript (absent here), so this one runs under visionlite only: the
+    tutorial's own assert_close calls compare ONNX Runtime's outputs with the model's."""
+    require("onnx")
+    require("onnxruntime")
+    source = rewrite_imports((SCRIPTS / "onnx_dynamo_export.py").read_text())
+    result, text, _ = run_script("onnx_dynamo_export", source, tmp_path)
+    assert "PyTorch and ONNX Runtime output matched!" in text
+    assert result["ort"].shape == (1, 10) and np.isfinite(result["ort"]).all()
+    np.testing.assert_allclose(result["direct"], result["ort"], rtol=1e-6)

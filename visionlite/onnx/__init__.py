@@ -4,7 +4,7 @@ The ``onnx`` package is imported on the first export, never at ``import visionli
 (``pip install "visionlite[onnx]"``).
 """
 
-from ._export import export
+from ._program import ONNXProgram, export
 from ._trace import ExportError
 
-__all__ = ["export", "ExportError"]
+__all__ = ["export", "ExportError", "ONNXProgram"]
