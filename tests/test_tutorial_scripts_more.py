@@ -105,7 +105,7 @@ def write_test_video(path, frames=12, height=48, width=64, seed=0):
     return path
 
 
-def run_both(name, state_dir, monkeypatch, loose=(), **env):
+def run_both(name, state_dir, monkeypatch, loose=(), ours_first=False, **env):
     """Run script ``name`` under PyTorch then visionlite; compare returns and printed text. The keys in
     ``loose`` are uint8 images made from float results: they may differ by one level where a value sits
     on a rounding edge."""
@@ -113,6 +113,8 @@ def run_both(name, state_dir, monkeypatch, loose=(), **env):
     assert "visionlite" not in source
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
+    if ours_first:  # visionlite downloads; TorchVision then finds the files in place
+        ours, our_text, _ = run_script(name, rewrite_imports(source), state_dir)
     with monkeypatch.context() as m:
         import types
 
@@ -123,7 +125,8 @@ def run_both(name, state_dir, monkeypatch, loose=(), **env):
         m.setitem(sys.modules, "torchvision.io.video", video_module)
         m.setattr(torchvision.io, "video", video_module, raising=False)
         theirs, their_text, rtol = run_script(name, source, state_dir)
-    ours, our_text, _ = run_script(name, rewrite_imports(source), state_dir)
+    if not ours_first:
+        ours, our_text, _ = run_script(name, rewrite_imports(source), state_dir)
     # torch.hub announces each download on stdout; visionlite's progress goes elsewhere.
     their_text = "".join(line for line in their_text.splitlines(True) if not line.startswith("Downloading: "))
     for key in loose:
@@ -235,3 +238,57 @@ def test_onnx_dynamo_export_tutorial(tmp_path):
     assert "PyTorch and ONNX Runtime output matched!" in text
     assert result["ort"].shape == (1, 10) and np.isfinite(result["ort"]).all()
     np.testing.assert_allclose(result["direct"], result["ort"], rtol=1e-6)
+
+
+def serve_more_datasets(server, monkeypatch, tmp_path):
+    """CelebA (its Google Drive files), Flowers102 and STL10 on ``server`` for visionlite; TorchVision
+    reads what visionlite downloaded (the file lists and checksums are patched on both)."""
+    from tests.helpers.dataset_files import md5, pack
+    from tests.test_datasets_array_files import stl10_files
+    from tests.test_datasets_classification_b import _celeba_files
+    from visionlite import datasets as vld
+    tvd = require("torchvision.datasets")
+    sio = require("scipy.io")
+
+    files = _celeba_files(tmp_path / "celeba")
+    file_list = []
+    for file_id, _, name in vld.CelebA.file_list:
+        server.add_file(f"gdrive/{file_id}", files[name])
+        file_list.append((file_id, md5(files[name]), name))
+    monkeypatch.setattr(vld.CelebA, "_GDRIVE_URL", server.url("gdrive/{}"))
+    for cls in (vld.CelebA, tvd.CelebA):
+        monkeypatch.setattr(cls, "file_list", file_list)
+
+    from tests.helpers.dataset_files import image_bytes, write_files
+    src = write_files(tmp_path / "flowers", {f"jpg/image_{i:05d}.jpg": image_bytes(i, (15, 13), fmt="JPEG")
+                                             for i in range(1, 10)})
+    sio.savemat(src / "imagelabels.mat", {"labels": np.array([[5, 1, 102, 5, 7, 1, 3, 3, 2]], np.uint8)})
+    ids = {"trnid": [[1, 4, 7, 2]], "valid": [[5, 8]], "tstid": [[9, 3, 6]]}
+    sio.savemat(src / "setid.mat", {k: np.array(v, np.uint16) for k, v in ids.items()})
+    tgz = pack(src / "jpg", tmp_path / "102flowers.tgz", arcroot="jpg")
+    served = {}
+    for name, blob in [("102flowers.tgz", tgz), ("imagelabels.mat", (src / "imagelabels.mat").read_bytes()),
+                       ("setid.mat", (src / "setid.mat").read_bytes())]:
+        server.add_file(f"flowers/{name}", blob)
+        served[name] = md5(blob)
+    monkeypatch.setattr(vld.Flowers102, "_download_url_prefix", server.url("flowers/"))
+    file_dict = {k: (name, served[name]) for k, (name, _) in vld.Flowers102._file_dict.items()}
+    for cls in (vld.Flowers102, tvd.Flowers102):
+        monkeypatch.setattr(cls, "_file_dict", file_dict)
+
+    stl = stl10_files(np.random.default_rng(3), tmp_path / "stl_src")
+    blob = pack(tmp_path / "stl_src", tmp_path / "stl10_binary.tar.gz")
+    server.add_file("stl10_binary.tar.gz", blob)
+    checks = {name: md5((stl / name).read_bytes()) for name in
+              ("train_X.bin", "train_y.bin", "unlabeled_X.bin", "test_X.bin", "test_y.bin")}
+    for cls in (vld.STL10, tvd.STL10):
+        monkeypatch.setattr(cls, "train_list", [[n, checks[n]] for n in ("train_X.bin", "train_y.bin",
+                                                                          "unlabeled_X.bin")])
+        monkeypatch.setattr(cls, "test_list", [[n, checks[n]] for n in ("test_X.bin", "test_y.bin")])
+    monkeypatch.setattr(vld.STL10, "url", server.url("stl10_binary.tar.gz"))
+    monkeypatch.setattr(vld.STL10, "tgz_md5", md5(blob))
+
+
+def test_more_datasets_through_worker_loaders(local_http_server, homes, monkeypatch):
+    serve_more_datasets(local_http_server, monkeypatch, homes)
+    run_both("datasets_more", homes, monkeypatch, ours_first=True)
