@@ -6,7 +6,7 @@ import os
 import numpy as np
 import torch
 import torchvision.transforms.functional as F
-from torchvision.io import read_video
+from torchvision.io import decode_jpeg, read_file, read_video, write_jpeg
 from torchvision.models.optical_flow import Raft_Large_Weights, raft_large
 from torchvision.utils import flow_to_image
 
@@ -48,6 +48,14 @@ def main(state_dir):
     print(f"flow images = {tuple(flow_imgs.shape)} {flow_imgs.dtype}")
     img1_batch = [(img1 + 1) / 2 for img1 in img1_batch]
     grid = [[img1, flow_img] for (img1, flow_img) in zip(img1_batch, flow_imgs)]
+    # The tutorial's plot(): each cell through to_pil_image; and its last step writes the flows as JPEGs.
+    pils = [[F.to_pil_image(img.to("cpu")) for img in row] for row in grid]
+    print([[(p.mode, p.size) for p in row] for row in pils])
+    out_path = os.path.join(state_dir, f"predicted_flow_{torch.__name__}.jpg")
+    write_jpeg(flow_imgs[0].to("cpu"), out_path)
+    decoded = decode_jpeg(read_file(out_path))
+    print(f"jpeg = {tuple(decoded.shape)} {decoded.dtype}")
     return {"inputs": np.stack([img.cpu().numpy() for img in img1_batch]),
             "flows": [f.cpu().numpy() for f in list_of_flows],
-            "flow_images": flow_imgs.cpu().numpy().astype(np.float64), "grid": len(grid)}
+            "flow_images": flow_imgs.cpu().numpy().astype(np.float64), "grid": len(grid),
+            "pil_images": np.stack([np.asarray(p, dtype=np.float64) for row in pils for p in row])}
