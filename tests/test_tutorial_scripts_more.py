@@ -292,3 +292,55 @@ def serve_more_datasets(server, monkeypatch, tmp_path):
 def test_more_datasets_through_worker_loaders(local_http_server, homes, monkeypatch):
     serve_more_datasets(local_http_server, monkeypatch, homes)
     run_both("datasets_more", homes, monkeypatch, ours_first=True)
+
+
+def _module_chains(source):
+    """``(alias, dotted name)`` for each attribute chain in ``source`` rooted at an imported torch or
+    torchvision module (``import torch.nn as nn`` roots ``nn.*`` at ``torch.nn``)."""
+    import ast
+    TOP = ("torch", "torchvision")
+    tree = ast.parse(source)
+    roots = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in TOP:
+                    roots[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in TOP:
+            for a in node.names:
+                roots[a.asname or a.name] = f"{node.module}.{a.name}"
+    chains = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            parts, cur = [], node
+            while isinstance(cur, ast.Attribute):
+                parts.append(cur.attr)
+                cur = cur.value
+            if isinstance(cur, ast.Name) and cur.id in roots:
+                chains.add(".".join([roots[cur.id], *reversed(parts)]))
+    return chains
+
+
+def test_every_torch_name_the_scripts_use_resolves():
+    """Each ``torch.x.y`` / ``torchvision.x.y`` the scripts reach through an imported module name exists
+    in visionlite under the same path (what ``import visionlite as torch`` needs), and is importable
+    where the script imports it."""
+    import importlib
+    chains = set()
+    for path in sorted(SCRIPTS.glob("*.py")):
+        chains |= _module_chains(path.read_text())
+    missing = []
+    for chain in sorted(chains):
+        parts = chain.replace("torchvision", "visionlite", 1).replace("torch", "visionlite", 1).split(".")
+        obj = importlib.import_module(parts[0])
+        for i, part in enumerate(parts[1:], 1):
+            if not hasattr(obj, part):
+                try:
+                    obj = importlib.import_module(".".join(parts[:i + 1]))
+                    continue
+                except ImportError:
+                    missing.append(chain)
+                    break
+            obj = getattr(obj, part)
+    assert not missing, missing
+    assert len(chains) > 100
