@@ -4,6 +4,7 @@ Each is the 2-D machinery of ``core/ops/conv.py`` (phase-plane im2col + GEMM) wi
 into channels by ``core/ops/conv3d.py`` (see there). This module checks arguments and shapes.
 """
 from ...amp_state import autocast_op
+from ...autograd import function as _function
 from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.node_names import presents_as
 from ...ops.conv import Conv2dOp
@@ -99,7 +100,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if y.ndim == 4:  # the exact-columns path builds its own (N*To, O, Ho, Wo) output
             y = y.reshape((n, t_out) + tuple(y.shape[1:])).permute(0, 2, 1, 3, 4).contiguous()
         return y.squeeze(0) if unbatched else y
-    if kt == 1 and n == 1 and sides[0] == (0, 0):
+    # (Not while the ONNX exporter traces: it compares op sequences at two batch sizes, which must agree.)
+    if kt == 1 and n == 1 and sides[0] == (0, 0) and _function._TRACER is None:
         # One clip, per-frame kernel: the frames as a strided (To, C, H, W) view, which the 2-D op's
         # phase-plane split reads directly (no window copy).
         cols = x[0, :, : (t_out - 1) * stride[0] + 1 : stride[0]].transpose(0, 1)
