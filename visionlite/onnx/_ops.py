@@ -530,3 +530,6 @@ def _resample(g, n):
             t = g.add("Mul", [t, g.const(np.asarray(w, n.dtype).reshape(shape), "tap_weights")])
         acc = t if acc is None else g.add("Add", [acc, t])
     g.add("Identity", [acc], out=n.out)
+
+
+from . import _ops_video  # noqa: E402,F401  (registers the 3-D/video converters)

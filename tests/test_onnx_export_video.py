@@ -1,0 +1,157 @@
+"""visionlite.onnx.export for 3-D layers and the video classification models: onnx.checker passes and ONNX
+Runtime (the reference) computes what visionlite computes at a batch size other than the exported one.
+
+The default suite exports single 3-D ops (every window case of conv3d/pooling) and small members of each
+video family; the full models are ``slow``."""
+
+import numpy as np
+import pytest
+
+import visionlite as vl
+import visionlite.nn.functional as F
+from tests.helpers.refs import require
+from tests.test_onnx_export import _assert_close, _randomize, _session
+from visionlite import models as M
+from visionlite import nn
+
+onnx = require("onnx")
+ort = require("onnxruntime")
+
+from visionlite.onnx import export  # noqa: E402
+
+
+def _check(model, clip, batch=2, other_batch=3):
+    """Export ``model`` on ``(batch, *clip)`` with a dynamic batch; ORT on ``other_batch`` must match."""
+    model = _randomize(model)
+    x = vl.randn(batch, *clip)
+    proto = export(model, x, None, input_names=["input"], dynamic_axes={"input": {0: "batch"}})
+    onnx.checker.check_model(proto, full_check=True)
+    x2 = vl.randn(other_batch, *clip)
+    with vl.no_grad():
+        want = model(x2).numpy()
+    (got,) = _session(proto).run(None, {"input": x2.numpy()})
+    _assert_close(got, want, type(model).__name__)
+    return proto
+
+
+class _Fn(nn.Module):
+    def __init__(self, fn, *modules):
+        super().__init__()
+        self.fn = fn
+        self.parts = nn.ModuleList(modules)
+
+    def forward(self, x):
+        return self.fn(x, *self.parts)
+
+
+# ------------------------------------------------------------------------------------------- single ops
+CONV3D = {
+    "k333_p1": dict(kernel_size=3, padding=1),
+    "k377_s244": dict(kernel_size=(3, 7, 7), stride=(2, 4, 4), padding=(1, 3, 3)),
+    "k133": dict(kernel_size=(1, 3, 3), padding=(0, 1, 1)),
+    "k311": dict(kernel_size=(3, 1, 1), padding=(1, 0, 0)),
+    "k111_s2": dict(kernel_size=1, stride=2),
+    "dilated_groups": dict(kernel_size=3, padding=2, dilation=(2, 1, 2), groups=2),
+    "stride3_nopad": dict(kernel_size=(2, 3, 3), stride=(3, 2, 1)),
+    "same_even": dict(kernel_size=(2, 2, 4), padding="same"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONV3D))
+def test_conv3d(case):
+    conv = nn.Conv3d(4, 6, **CONV3D[case])
+    _check(_Fn(lambda x, c: c(x).relu(), conv), (4, 7, 9, 10))
+
+
+@pytest.mark.parametrize("case", ["plain", "strided_padded", "output_padding"])
+def test_conv_transpose3d(case):
+    kw = {"plain": dict(kernel_size=3),
+          "strided_padded": dict(kernel_size=(3, 3, 2), stride=(2, 1, 2), padding=(1, 1, 0), groups=2),
+          "output_padding": dict(kernel_size=3, stride=(3, 2, 2), padding=1, output_padding=(2, 1, 0),
+                                 dilation=1)}[case]
+    _check(nn.ConvTranspose3d(4, 6, **kw), (4, 3, 5, 6))
+
+
+POOL = {
+    "max_k3_s2_p1": lambda x: F.max_pool3d(x, 3, 2, 1),
+    "max_ceil_dilated": lambda x: F.max_pool3d(x, (2, 3, 3), (2, 2, 1), (1, 1, 0), dilation=(2, 1, 2),
+                                               ceil_mode=True),
+    "max_k133": lambda x: F.max_pool3d(x, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    "avg_k3_p1_no_pad_count": lambda x: F.avg_pool3d(x, 3, 2, 1, count_include_pad=False),
+    "avg_ceil": lambda x: F.avg_pool3d(x, (2, 2, 3), (2, 3, 2), ceil_mode=True),
+    "avg_divisor": lambda x: F.avg_pool3d(x, 2, divisor_override=3),
+    "adaptive_global": lambda x: F.adaptive_avg_pool3d(x, 1),
+    "adaptive_uneven": lambda x: F.adaptive_avg_pool3d(x, (3, 4, None)),
+    "adaptive_grow": lambda x: F.adaptive_avg_pool3d(x, (9, 2, 1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POOL))
+def test_pool3d(case):
+    _check(_Fn(POOL[case]), (3, 7, 9, 10))
+
+
+# ------------------------------------------------------------------------------------ small video models
+def _tiny_s3d():
+    from visionlite.models.video.s3d import S3D
+
+    model = S3D(num_classes=10)
+    model.avgpool = nn.AvgPool3d(kernel_size=(1, 2, 2), stride=1)  # for 8x64x64 clips (1x2x2 at the end)
+    return model
+
+
+def _tiny_mvit(v2):
+    from visionlite.models.video.mvit import MSBlockConfig, MViT
+
+    k3 = [3, 3, 3]
+    setting = [MSBlockConfig(1, 16, 32, k3, k3, [1, 2, 2], [1, 2, 2]),
+               MSBlockConfig(2, 32, 32, k3 if v2 else [], k3, [1, 1, 1] if v2 else [], [1, 1, 1])]
+    return MViT(spatial_size=(32, 32), temporal_size=4, block_setting=setting, residual_pool=v2,
+                residual_with_cls_embed=not v2, rel_pos_embed=v2, proj_after_attn=v2, num_classes=10)
+
+
+def _tiny_swin3d():
+    from visionlite.models.video.swin_transformer import SwinTransformer3d
+
+    return SwinTransformer3d(patch_size=[2, 4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                             window_size=[2, 4, 4], num_classes=10)
+
+
+SMALL = {
+    "r3d_18": (lambda: M.video.r3d_18(num_classes=10), (3, 4, 32, 32)),
+    "mc3_18": (lambda: M.video.mc3_18(num_classes=10), (3, 4, 32, 32)),
+    "r2plus1d_18": (lambda: M.video.r2plus1d_18(num_classes=10), (3, 4, 32, 32)),
+    "s3d": (_tiny_s3d, (3, 8, 64, 64)),
+    "mvit_v1": (lambda: _tiny_mvit(False), (3, 4, 32, 32)),
+    "mvit_v2": (lambda: _tiny_mvit(True), (3, 4, 32, 32)),
+    "swin3d": (_tiny_swin3d, (3, 4, 32, 32)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_small_video_models_match_onnxruntime_at_another_batch(name):
+    build, clip = SMALL[name]
+    _check(build(), clip)
+
+
+def test_video_model_exported_at_batch_one():
+    # torch.onnx's usual call exports one clip; the graph must still take any batch.
+    _check(M.video.r2plus1d_18(num_classes=10), (3, 4, 32, 32), batch=1, other_batch=2)
+
+
+def test_3d_windows_export_as_slices_not_constants():
+    # The temporal windows are computed in the graph from the input (no clip-sized constant).
+    proto = _check(nn.Conv3d(2, 3, 3, padding=1), (2, 5, 6, 6))
+    big = [t for t in proto.graph.initializer if np.prod(t.dims) > 3 * 2 * 27]
+    assert not big, [t.name for t in big]
+
+
+# ----------------------------------------------------------------------------------------- full models
+VIDEO = sorted(M.list_models(module=M.video))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", VIDEO)
+def test_video_zoo_matches_onnxruntime_at_another_batch(name):
+    clip = (3, 16, 224, 224) if name.startswith(("s3d", "mvit")) else (3, 8, 112, 112)
+    _check(M.get_model(name), clip, batch=2, other_batch=1)
