@@ -51,6 +51,8 @@ _LAZY_ATTRS = {
     "load": ("visionlite.core.serialization", "load"),
     "autocast": ("visionlite.core.amp", "autocast"),  # torch.autocast
     "_assert": ("visionlite.fx.tracer", "_assert"),  # torch._assert: an assert that symbolic traces record
+    **{n: ("visionlite._media_backends", n)  # torchvision's top-level backend switches
+       for n in ("set_image_backend", "get_image_backend", "set_video_backend", "get_video_backend")},
     **{n: ("visionlite.core.nn.functional", n) for n in _TOP_LEVEL_FUNCTIONAL},
     **{n: ("visionlite.core.linalg._legacy", n)
        for n in ("det", "inverse", "logdet", "slogdet", "pinverse", "cholesky", "svd", "qr")},

@@ -423,6 +423,8 @@ from visionlite.core.nn.functional import cosine_similarity as cosine_similarity
 from visionlite.core.linalg._legacy import det as det
 from visionlite.core.nn.functional import dropout as dropout
 from visionlite.core.nn.functional import feature_alpha_dropout as feature_alpha_dropout
+from visionlite._media_backends import get_image_backend as get_image_backend
+from visionlite._media_backends import get_video_backend as get_video_backend
 from visionlite.core.nn.functional import group_norm as group_norm
 from visionlite.core.nn.functional import hardshrink as hardshrink
 from visionlite.core.linalg._legacy import inverse as inverse
@@ -442,6 +444,8 @@ from visionlite.core.nn.functional import rms_norm as rms_norm
 from visionlite.core.nn.functional import rrelu as rrelu
 from visionlite.core.serialization import save as save
 from visionlite.core.nn.functional import selu as selu
+from visionlite._media_backends import set_image_backend as set_image_backend
+from visionlite._media_backends import set_video_backend as set_video_backend
 from visionlite.core.linalg._legacy import slogdet as slogdet
 from visionlite.core.linalg._legacy import svd as svd
 from visionlite.core.nn.functional import threshold as threshold
