@@ -82,6 +82,10 @@ def test_truncated_mkv_keeps_the_frames_before_the_cut(tmp_path, clip):
         part = read_video(str(cut), pts_unit="sec")[0]
     assert full.shape[0] == len(frames)
     assert part.shape[0] < len(frames) and tuple(part.shape[1:]) == (32, 48, 3)
+    from visionlite.io import VideoReader
+
+    with VideoReader(str(cut)) as reader:  # frame by frame: stops at the cut, no error mid-iteration
+        assert [tuple(f["data"].shape) for f in reader] == [(3, 32, 48)] * part.shape[0]
 
 
 def test_read_video_stops_at_the_decoded_bytes_budget(tmp_path, clip, monkeypatch):
@@ -650,3 +654,110 @@ def test_video_model_wrong_clip_shape_as_torchvision():
         mine, ref = _same_error(lambda: ours(vl.rand(3, 4, 16, 16)), lambda: theirs(torch.rand(3, 4, 16, 16)),
                                 ValueError)  # unbatched: the first BatchNorm3d refuses 4-D
         assert "expected 5D input (got 4D input" in mine and "expected 5D input (got 4D input)" in ref
+
+
+# ----------------------------------------------------------------------------------------- ONNX export
+class _Double(vl.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+class _Custom(nn.Module):
+    def forward(self, x):
+        return _Double.apply(x) + 1
+
+
+def _nested(inner):
+    return nn.Sequential(nn.Conv2d(3, 3, 1), nn.Sequential(nn.ReLU(), inner))
+
+
+def test_onnx_unsupported_op_names_the_op_and_the_module(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    from visionlite.onnx import ExportError, _ops, export
+
+    x = vl.randn(2, 3, 8, 8)
+    monkeypatch.delitem(_ops.CONVERTERS, "Relu")
+    with pytest.raises(ExportError, match=r"the op Relu\w* \(core/ops\) has no ONNX converter yet; it was "
+                                          r"reached in 1\.0 \(ReLU\) with an input of shape \[2, 3, 8, 8\]"):
+        export(_nested(nn.Identity()), (x,), tmp_path / "m.onnx")
+    monkeypatch.undo()
+    with pytest.raises(ExportError, match=r"cannot record \(a custom autograd Function.*\(the op \w+ in 1\.1 "
+                                          r"\(_Custom\)\)"):
+        export(_nested(_Custom()), (x,), tmp_path / "m.onnx")
+    assert _files(tmp_path) == []
+
+
+class _Returns(nn.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return self.value if not callable(self.value) else self.value(x)
+
+
+@pytest.mark.parametrize("value, name", [(3, "int"), (None, "NoneType"), ("x", "str"),
+                                         (lambda x: (x * 2, [x + 1, 7]), "int")])
+def test_onnx_non_tensor_outputs(tmp_path, value, name):
+    pytest.importorskip("onnx")
+    from visionlite.onnx import ExportError, export
+
+    with pytest.raises(ExportError, match=f"the model returned a {name}; export supports Tensors and tuples"):
+        export(_Returns(value), (vl.randn(1, 3),), tmp_path / "m.onnx")
+    assert _files(tmp_path) == []
+
+
+def test_onnx_export_to_bad_paths_leaves_nothing(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    from visionlite.onnx import ExportError, _ops, export
+
+    model, x = nn.Sequential(nn.Conv2d(3, 3, 1), nn.ReLU()), vl.randn(1, 3, 4, 4)
+    (tmp_path / "a_file").write_bytes(b"x")
+    for target in (tmp_path / "missing" / "m.onnx", tmp_path / "a_file" / "m.onnx"):
+        with pytest.raises(FileNotFoundError, match=f"cannot save {target}: the folder .* does not exist"):
+            export(model, (x,), target)
+    # a failed export keeps the previous file whole and leaves no temporary one
+    export(model, (x,), tmp_path / "m.onnx")
+    before = (tmp_path / "m.onnx").read_bytes()
+    monkeypatch.delitem(_ops.CONVERTERS, "Relu")
+    with pytest.raises(ExportError):
+        export(model, (x,), tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").read_bytes() == before
+    assert _files(tmp_path) == ["a_file", "m.onnx"]
+
+
+def test_onnx_export_of_a_training_model_is_eval_and_restores_the_mode(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from visionlite.onnx import export
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.ReLU())
+    with vl.no_grad():
+        model[1].running_mean.copy_(vl.randn(4))
+    model.train()
+    x = vl.randn(2, 3, 8, 8)
+    proto = export(model, (x,), tmp_path / "m.onnx", input_names=["x"])
+    assert model.training and all(m.training for m in model.modules())  # mode given back
+    onnx.checker.check_model(proto)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x.numpy()})[0]
+    with vl.no_grad():
+        want = model.eval()(x).numpy()  # eval: running statistics, no dropout
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    torch = require("torch")
+    with pytest.raises(NotImplementedError, match="only eval-mode graphs are exported"):
+        export(model, (x,), tmp_path / "t.onnx", training=torch.onnx.TrainingMode.TRAINING)
+    assert not (tmp_path / "t.onnx").exists()
+
+
+def test_onnx_missing_package_names_the_extra(monkeypatch):
+    from visionlite.onnx import export
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    message = re.escape('needs the onnx package: pip install "visionlite[onnx]"')
+    with pytest.raises(ImportError, match=message):
+        export(nn.Linear(2, 2), (vl.randn(1, 2),))

@@ -349,8 +349,9 @@ def _build(model, inputs, kwargs, *, input_names, output_names, dynamic_axes, op
                         n.ins[k] = g.add("Cast", [name], to=_ops.onnx_dtype(onnx, n.dtype))
         conv = _ops.CONVERTERS.get(n.op)
         if conv is None:
-            raise ExportError(f"the op {n.op} (core/ops) has no ONNX converter yet; it was reached with an "
-                              f"input of shape {list(n.in_shapes[0]) if n.in_shapes else []}")
+            where = f" in {n.module}" if n.module else ""
+            raise ExportError(f"the op {n.op} (core/ops) has no ONNX converter yet; it was reached{where} "
+                              f"with an input of shape {list(n.in_shapes[0]) if n.in_shapes else []}")
         conv(g, n)
 
     helper = onnx.helper

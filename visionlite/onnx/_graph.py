@@ -28,6 +28,7 @@ class Node:
         self.dtype = rec.dtype
         self.in_shapes, self.in_shapes2 = rec.in_shapes, rec2.in_shapes
         self.in_dtypes = rec.in_dtypes
+        self.module = rec.module  # "layer1.0.conv1 (Conv2d)": where the model ran it, for errors
         self.in_static = []  # per input: its value when it is an initializer, else None
         self.fold = None  # (weight, bias) of this convolution with the BatchNorm after it folded in
         self.fold_names = None  # their initializer names

@@ -36,10 +36,11 @@ def _host_attrs(attrs):
 class Record:
     """One executed op: its class, keyword attributes, input value ids and output value id."""
 
-    __slots__ = ("cls", "attrs", "ins", "out", "shape", "dtype", "value", "in_shapes", "in_dtypes")
+    __slots__ = ("cls", "attrs", "ins", "out", "shape", "dtype", "value", "in_shapes", "in_dtypes", "module")
 
-    def __init__(self, cls, attrs, ins, out, result, inputs):
+    def __init__(self, cls, attrs, ins, out, result, inputs, module=""):
         self.cls, self.attrs, self.ins, self.out = cls, _host_attrs(attrs), ins, out
+        self.module = module  # qualified name of the innermost submodule running it, for error messages
         self.shape, self.dtype = tuple(result._data.shape), result._data.dtype
         self.value = result._data  # only read for values computed from weights/constants alone
         self.in_shapes = [tuple(t._data.shape) for t in inputs]
@@ -108,6 +109,30 @@ def _flatten_outputs(out, prefix=""):
                       "lists and dicts of Tensors")
 
 
+def _module_label(name, module):
+    return f"{name} ({type(module).__name__})" if name else f"the model ({type(module).__name__})"
+
+
+def _track_modules(model, stack):
+    """Forward hooks keeping ``stack`` = the running submodules' names, so an op names its module."""
+    if not hasattr(model, "named_modules"):
+        return []
+    handles = []
+    for name, module in model.named_modules():
+        label = _module_label(name, module)
+
+        def enter(mod, args, label=label):
+            stack.append(label)
+
+        def leave(mod, args, output):
+            if stack:
+                stack.pop()
+
+        handles.append(module.register_forward_pre_hook(enter))
+        handles.append(module.register_forward_hook(leave, always_call=True))
+    return handles
+
+
 def trace(model, inputs, kwargs=None):
     """Run ``model(*inputs, **kwargs)`` once and record every primitive op: a ``Trace``."""
     if _function._TRACER is not None:
@@ -131,15 +156,20 @@ def trace(model, inputs, kwargs=None):
         leaves.append(leaf)
 
     me = threading.get_ident()
+    stack = []  # qualified names of the submodules running now, innermost last
     from_input = {vid for vid, src in tr.sources.items() if src[0] == "input"}
 
     def record(op, op_inputs, attrs, result):
         if threading.get_ident() != me:  # another thread's ops (a data loader, another model): not ours
             return
-        ins = [_value_id(t, tr, params) for t in op_inputs]
+        try:
+            ins = [_value_id(t, tr, params) for t in op_inputs]
+        except ExportError as e:  # say which op, and in which module, met the unrecordable value
+            where = f" in {stack[-1]}" if stack else ""
+            raise ExportError(f"{e} (the op {type(op).__name__}{where})") from None
         out = ("n", id(op), 0) if result._ctx is op else ("t", id(result))
         tr.produced[out] = len(tr.records)
-        rec = Record(type(op), attrs, ins, out, result, op_inputs)
+        rec = Record(type(op), attrs, ins, out, result, op_inputs, stack[-1] if stack else "")
         if any(v in from_input for v in ins):
             from_input.add(out)
             rec.value = None  # computed in the graph: only weight-derived values are kept
@@ -148,13 +178,19 @@ def trace(model, inputs, kwargs=None):
         tr.keep.append(result)
 
     _function._TRACER = record
+    handles = _track_modules(model, stack)
     try:
         with enable_grad():
             out = model(*leaves, **(kwargs or {}))
     finally:
         _function._TRACER = None
+        for h in handles:
+            h.remove()
     for name, t in _flatten_outputs(out):
-        tr.outputs.append(_value_id(t, tr, params))
+        try:
+            tr.outputs.append(_value_id(t, tr, params))
+        except ExportError as e:
+            raise ExportError(f"{e} (the model's output {name!r})") from None
         tr.output_names.append(name)
     tr.keep = []  # ids need not stay unique any longer: free the activations and their graph
     return tr
