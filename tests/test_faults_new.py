@@ -761,3 +761,19 @@ def test_onnx_missing_package_names_the_extra(monkeypatch):
     message = re.escape('needs the onnx package: pip install "visionlite[onnx]"')
     with pytest.raises(ImportError, match=message):
         export(nn.Linear(2, 2), (vl.randn(1, 2),))
+
+
+def test_export_cli_checks_the_output_folder_before_fetching_weights(tmp_path, monkeypatch):
+    import contextlib
+
+    from visionlite.cli import main
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the weights were fetched before the output path was checked")
+
+    monkeypatch.setattr(dl, "download", no_network)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["export", "squeezenet1_1", str(tmp_path / "missing" / "m.onnx")])
+    assert code != 0 and "the folder" in err.getvalue() and "does not exist" in err.getvalue()
+    assert "Traceback" not in err.getvalue() and _files(tmp_path) == []

@@ -5,6 +5,7 @@
 """
 
 import inspect
+import os
 
 _DEFAULT_SIZE = 224
 
@@ -70,6 +71,9 @@ def run(args):
 
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1, got {args.batch}")
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):  # before building the model (and downloading its weights)
+        raise ValueError(f"cannot write {args.out}: the folder {folder} does not exist; create it first")
     model, weights = _model(args.spec, args.no_weights)
     model.eval()
     size = _input_size(weights, args.input_size)
