@@ -100,6 +100,29 @@ def test_read_video_stops_at_the_decoded_bytes_budget(tmp_path, clip, monkeypatc
         read_video(str(path), pts_unit="sec")
 
 
+@pytest.mark.parametrize("size", ["W100000 H100000", "W16000 H16000"])
+def test_huge_claimed_frame_size_is_not_allocated(tmp_path, size):
+    # a 250-byte YUV4MPEG file whose header claims 16000x16000 (384 MB a frame) or more
+    pytest.importorskip("av")
+    import resource
+
+    from visionlite.io import read_video
+
+    path = tmp_path / "huge.y4m"
+    path.write_bytes(f"YUV4MPEG2 {size} F25:1 Ip A1:1 C420jpeg\nFRAME\n".encode() + bytes(200))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            frames = read_video(str(path), pts_unit="sec")[0]
+        except ValueError as e:  # FFmpeg refuses the header: the error names the file
+            assert f"cannot read video {path}" in str(e)
+        else:
+            assert frames.shape[0] == 0  # no frame decodes from 200 bytes
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 150, f"peak memory grew by {grown_mb:.0f} MiB"
+
+
 def test_write_video_bad_arrays_and_arguments(tmp_path, clip):
     from visionlite.io import write_video
 
