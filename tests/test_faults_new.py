@@ -800,3 +800,23 @@ def test_export_cli_checks_the_output_folder_before_fetching_weights(tmp_path, m
         code = main(["export", "squeezenet1_1", str(tmp_path / "missing" / "m.onnx")])
     assert code != 0 and "the folder" in err.getvalue() and "does not exist" in err.getvalue()
     assert "Traceback" not in err.getvalue() and _files(tmp_path) == []
+
+
+def test_video_dataset_with_a_damaged_video_or_missing_split_file(tmp_path, clip):
+    # as TorchVision 0.29 (TorchCodec raises on an unreadable file): an error naming that file
+    from visionlite import datasets
+    from visionlite.io import write_video
+
+    frames, _ = clip
+    videos, lists = tmp_path / "videos" / "ApplyEyeMakeup", tmp_path / "lists"
+    videos.mkdir(parents=True)
+    lists.mkdir()
+    write_video(str(videos / "v_ApplyEyeMakeup_g01_c01.avi"), frames, 5, video_codec="mpeg4")
+    with pytest.raises(FileNotFoundError, match=r"UCF101 split file .*trainlist01\.txt not found"):
+        datasets.UCF101(tmp_path / "videos", lists, frames_per_clip=2, num_workers=0)
+    (lists / "trainlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 1\n")
+    assert len(datasets.UCF101(tmp_path / "videos", lists, frames_per_clip=2, step_between_clips=2,
+                               num_workers=0)) == 3
+    (videos / "v_ApplyEyeMakeup_g02_c01.avi").write_bytes(b"not a video" * 20)
+    with pytest.raises(ValueError, match=r"cannot read video .*v_ApplyEyeMakeup_g02_c01\.avi: FFmpeg cannot"):
+        datasets.UCF101(tmp_path / "videos", lists, frames_per_clip=2, num_workers=0)
