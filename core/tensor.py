@@ -214,6 +214,12 @@ class Tensor(InplaceMethods):
         """A Tensor sharing storage with this one, cut from the graph."""
         t = Tensor._wrap(self._data)
         share_version(t, self)
+        from .autograd import function as _function
+
+        if _function._TRACER is not None:  # the ONNX exporter: in its graph the detached value is this one
+            from .ops.movement import Clone
+
+            _function._TRACER(Clone.__new__(Clone), (self,), {}, t)
         return t
 
     def detach_(self):
