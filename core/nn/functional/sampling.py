@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ...amp_state import autocast_op
+from ...autograd import function as _function
 from ...autograd.node_names import presents_as
 from ...backend import array_module
 from ...ops import elementwise as ew
@@ -148,6 +149,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     """
     _check_grid_sample(input, grid, mode, padding_mode)
     align = bool(align_corners)
+    if _function._TRACER is not None:  # the ONNX exporter: one op (ONNX GridSample), not value-made indices
+        from ...ops.grid_sample_op import GridSampleOp
+
+        return GridSampleOp.apply(input, grid, mode=mode, padding_mode=padding_mode, align_corners=align)
     n, c, *spatial = input.shape
     out_spatial = tuple(grid.shape[1:-1])
     nd = len(spatial)
