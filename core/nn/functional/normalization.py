@@ -8,6 +8,7 @@ updated here, in place and outside the graph, as PyTorch does (the unbiased batc
 import numpy as np
 
 from ...amp_state import autocast_op
+from ...autograd import function as _function
 from ...autograd.grad_mode import no_grad
 from ...autograd.node_names import presents_as
 from ...autograd.versions import bump_version
@@ -169,7 +170,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             _update_running(running_mean, mean.reshape(n, c).mean(0), momentum)
         if running_var is not None:
             _update_running(running_var, var.reshape(n, c).mean(0) * (length / (length - 1)), momentum)
-    return _affine(y, weight, bias, (c,) + (1,) * (input.ndim - 2))
+    out = _affine(y, weight, bias, (c,) + (1,) * (input.ndim - 2))
+    if out is y and _function._TRACER is not None:
+        # y is a view; the ONNX exporter cannot follow an in-place op into a view (RAFT's ReLU(inplace=True)
+        # after InstanceNorm2d), so while it traces the result is a copy, as PyTorch's (never a view).
+        out = y.clone()
+    return out
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
