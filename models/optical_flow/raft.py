@@ -12,6 +12,7 @@ import numpy as np
 import visionlite as vl
 import visionlite.nn.functional as F
 from visionlite import nn
+from visionlite.core.autograd import function as _function
 
 from .._api import WeightsEnum, register_model, registered_weights
 from .._utils import Conv2dNormActivation, _load_weights, _reject_pretrained
@@ -277,7 +278,8 @@ class CorrBlock(nn.Module):
         centroids = centroids_coords.permute(0, 2, 3, 1).reshape(n * h * w, 2)
         # RAFT never differentiates through the positions (they are detached each update); then every
         # square shares one bilinear fraction, and a windowed read is exact and much cheaper.
-        fast = not (vl.is_grad_enabled() and centroids.requires_grad)
+        # (Not while the ONNX exporter traces: the window's indices come from the positions' values.)
+        fast = not (vl.is_grad_enabled() and centroids.requires_grad) and _function._TRACER is None
         if not fast:
             offsets = vl.linspace(-self.radius, self.radius, side, dtype=centroids.dtype,
                                   device=centroids.device)
