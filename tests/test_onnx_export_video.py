@@ -134,9 +134,12 @@ def test_small_video_models_match_onnxruntime_at_another_batch(name):
     _check(build(), clip)
 
 
-def test_video_model_exported_at_batch_one():
-    # torch.onnx's usual call exports one clip; the graph must still take any batch.
-    _check(M.video.r2plus1d_18(num_classes=10), (3, 4, 32, 32), batch=1, other_batch=2)
+def test_per_frame_conv3d_exported_at_batch_one():
+    # torch.onnx's usual call exports one clip (conv3d has a one-clip path for 1 x k x k kernels); the graph
+    # must still take any batch.
+    model = nn.Sequential(nn.Conv3d(3, 4, (1, 3, 3), padding=(0, 1, 1)), nn.ReLU(),
+                          nn.Conv3d(4, 5, (3, 1, 1)))
+    _check(model, (3, 4, 8, 8), batch=1, other_batch=2)
 
 
 def test_3d_windows_export_as_slices_not_constants():
@@ -146,6 +149,53 @@ def test_3d_windows_export_as_slices_not_constants():
     assert not big, [t.name for t in big]
 
 
+# ------------------------------------------------------------------------------------------ optical flow
+@pytest.mark.parametrize("mode,padding,align", [("bilinear", "zeros", True), ("bilinear", "border", False),
+                                                ("nearest", "reflection", False)])
+def test_grid_sample_from_the_input(mode, padding, align):
+    # The sampling positions are computed from the input (as RAFT's), so they must be graph values.
+    class Warp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 2, 3, padding=1)
+
+        def forward(self, x):
+            grid = self.conv(x).tanh().permute(0, 2, 3, 1) * 1.2
+            return F.grid_sample(x, grid, mode=mode, padding_mode=padding, align_corners=align)
+
+    _check(Warp(), (3, 9, 11))
+
+
+def test_detached_value_stays_in_the_graph():
+    class Detached(nn.Module):
+        def forward(self, x):
+            y = (x * 2).detach()
+            return y + x.sum(1, keepdim=True)
+
+    _check(Detached(), (3, 4, 4))
+
+
+def _check_raft(model, size, batch=1, other_batch=2, updates=2):
+    model = _randomize(model)
+    x = (vl.randn(batch, 3, *size), vl.randn(batch, 3, *size))
+    dyn = {"image1": {0: "batch"}, "image2": {0: "batch"}}
+    proto = export(model, x, None, input_names=["image1", "image2"], dynamic_axes=dyn,
+                   kwargs={"num_flow_updates": updates})
+    onnx.checker.check_model(proto, full_check=True)
+    x2 = [vl.randn(other_batch, 3, *size) for _ in range(2)]
+    with vl.no_grad():
+        want = [f.numpy() for f in model(*x2, num_flow_updates=updates)]
+    got = _session(proto).run(None, {"image1": x2[0].numpy(), "image2": x2[1].numpy()})
+    assert len(got) == updates
+    for i, (g, w) in enumerate(zip(got, want)):
+        _assert_close(g, w, f"flow {i}")
+
+
+def test_raft_small_matches_onnxruntime_at_another_batch():
+    # Correlation lookups through GridSample, GRU updates unrolled (a fixed number of them).
+    _check_raft(M.optical_flow.raft_small(), (128, 128))
+
+
 # ----------------------------------------------------------------------------------------- full models
 VIDEO = sorted(M.list_models(module=M.video))
 
@@ -153,5 +203,11 @@ VIDEO = sorted(M.list_models(module=M.video))
 @pytest.mark.slow
 @pytest.mark.parametrize("name", VIDEO)
 def test_video_zoo_matches_onnxruntime_at_another_batch(name):
-    clip = (3, 16, 224, 224) if name.startswith(("s3d", "mvit")) else (3, 8, 112, 112)
+    clip = (3, 16, 224, 224) if name.startswith(("s3d", "mvit")) else (3, 8, 112, 112)  # their fixed sizes
     _check(M.get_model(name), clip, batch=2, other_batch=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["raft_small", "raft_large"])
+def test_raft_zoo_matches_onnxruntime_at_another_batch(name):
+    _check_raft(M.get_model(name), (256, 320), batch=2, other_batch=1, updates=12)

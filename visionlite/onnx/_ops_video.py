@@ -129,3 +129,22 @@ def _temporal_fold(g, n):
         z = g.add("Pad", [z, g.const(np.array(pads, _I64), "pads"), zero], mode="constant")
         acc = z if acc is None else g.add("Add", [acc, z])
     _slice(g, acc, g.const(np.array([lo], _I64)), g.const(np.array([lo + size], _I64)), [2], [1], out=n.out)
+
+
+# ------------------------------------------------------------------------------------------ optical flow
+@converter("GridSampleOp")
+def _grid_sample(g, n):
+    # grid_sample records as one op while exporting (core/ops/grid_sample_op.py): ONNX GridSample (opset 16;
+    # opset 20 renamed 'bilinear' to 'linear' and added 5-D inputs).
+    from ._trace import ExportError
+
+    mode = n.attrs.get("mode", "bilinear")
+    if g.opset < 16:
+        raise ExportError(f"grid_sample needs ONNX GridSample (opset 16 or newer); export with "
+                          f"opset_version=17 (got {g.opset})")
+    if len(n.in_shapes[0]) != 4 and g.opset < 20:
+        raise ExportError("grid_sample of a 5-D input needs opset 20 or newer (GridSample on volumes)")
+    if g.opset >= 20:
+        mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    g.add("GridSample", n.ins[:2], out=n.out, mode=mode, padding_mode=n.attrs.get("padding_mode", "zeros"),
+          align_corners=int(bool(n.attrs.get("align_corners", False))))
