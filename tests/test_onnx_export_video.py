@@ -117,10 +117,20 @@ def _tiny_swin3d():
                              window_size=[2, 4, 4], num_classes=10)
 
 
+def _tiny_video_resnet(kind):
+    # r3d_18 / mc3_18 / r2plus1d_18 with one block per stage (the same layers, half the weights).
+    from visionlite.models.video import resnet as R
+
+    makers = {"r3d": [R.Conv3DSimple] * 4, "mc3": [R.Conv3DSimple] + [R.Conv3DNoTemporal] * 3,
+              "r2plus1d": [R.Conv2Plus1D] * 4}[kind]
+    stem = R.R2Plus1dStem if kind == "r2plus1d" else R.BasicStem
+    return R.VideoResNet(R.BasicBlock, makers, [1, 1, 1, 1], stem, num_classes=10)
+
+
 SMALL = {
-    "r3d_18": (lambda: M.video.r3d_18(num_classes=10), (3, 4, 32, 32)),
-    "mc3_18": (lambda: M.video.mc3_18(num_classes=10), (3, 4, 32, 32)),
-    "r2plus1d_18": (lambda: M.video.r2plus1d_18(num_classes=10), (3, 4, 32, 32)),
+    "r3d": (lambda: _tiny_video_resnet("r3d"), (3, 4, 32, 32)),
+    "mc3": (lambda: _tiny_video_resnet("mc3"), (3, 4, 32, 32)),
+    "r2plus1d": (lambda: _tiny_video_resnet("r2plus1d"), (3, 4, 32, 32)),
     "s3d": (_tiny_s3d, (3, 8, 64, 64)),
     "mvit_v1": (lambda: _tiny_mvit(False), (3, 4, 32, 32)),
     "mvit_v2": (lambda: _tiny_mvit(True), (3, 4, 32, 32)),
