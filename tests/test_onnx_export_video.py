@@ -17,7 +17,7 @@ from visionlite import nn
 onnx = require("onnx")
 ort = require("onnxruntime")
 
-from visionlite.onnx import export  # noqa: E402
+from visionlite.onnx import ExportError, export  # noqa: E402
 
 
 def _check(model, clip, batch=2, other_batch=3):
@@ -174,6 +174,29 @@ def test_grid_sample_from_the_input(mode, padding, align):
             return F.grid_sample(x, grid, mode=mode, padding_mode=padding, align_corners=align)
 
     _check(Warp(), (3, 9, 11))
+
+
+def _warp_model():
+    class Warp(nn.Module):
+        def forward(self, x):
+            return F.grid_sample(x, x[:, :2].permute(0, 2, 3, 1).tanh(), align_corners=True)
+
+    return Warp()
+
+
+def test_grid_sample_opsets():
+    # opset 20 renamed GridSample's 'bilinear' to 'linear'; before 16 there is no GridSample.
+    x = vl.randn(2, 3, 5, 6)
+    proto = export(_warp_model(), x, None, opset_version=20, dynamic_axes={"input": {0: "batch"}})
+    (node,) = [nd for nd in proto.graph.node if nd.op_type == "GridSample"]
+    assert onnx.helper.get_attribute_value(node.attribute[[a.name for a in node.attribute].index("mode")]) \
+        == b"linear"
+    x2 = vl.randn(1, 3, 5, 6)
+    (got,) = _session(proto).run(None, {"input": x2.numpy()})
+    with vl.no_grad():
+        _assert_close(got, _warp_model()(x2).numpy(), "opset 20")
+    with pytest.raises(ExportError, match="opset 16"):
+        export(_warp_model(), x, None, opset_version=15)
 
 
 def test_detached_value_stays_in_the_graph():
