@@ -34,6 +34,10 @@ _NAMES = {
     "AdaptiveAvgPool2dOp": "AdaptiveAvgPool2DBackward0",
     "AdaptiveMaxPool2dOp": "AdaptiveMaxPool2DWithIndicesBackward0",
     "BatchNormOp": "NativeBatchNormBackward0", "RowNormOp": "NativeLayerNormBackward0",
+    # the recorded backward of pooling (create_graph): PyTorch's double-backward node names
+    "PlaneScatterOp": "MaxPool2DWithIndicesBackwardBackward0",
+    "AvgPoolAdjointOp": "AvgPool2DBackwardBackward0",
+    "AdaptiveAvgAdjointOp": "AdaptiveAvgPool2DBackwardBackward0",
     "Embedding": "EmbeddingBackward0", "Cdist": "CdistBackward0",
     "BinaryCrossEntropy": "BinaryCrossEntropyBackward0", "Pow": "PowBackward0",
 }
