@@ -820,3 +820,33 @@ def test_video_dataset_with_a_damaged_video_or_missing_split_file(tmp_path, clip
     (videos / "v_ApplyEyeMakeup_g02_c01.avi").write_bytes(b"not a video" * 20)
     with pytest.raises(ValueError, match=r"cannot read video .*v_ApplyEyeMakeup_g02_c01\.avi: FFmpeg cannot"):
         datasets.UCF101(tmp_path / "videos", lists, frames_per_clip=2, num_workers=0)
+
+
+def test_video_reader_bad_seeks_streams_and_closed_use(tmp_path, clip):
+    from visionlite.io import VideoReader
+
+    _, data = clip
+    path = tmp_path / "ok.mp4"
+    path.write_bytes(data)
+    reader = VideoReader(str(path))
+    with pytest.raises(ValueError, match="time_s is NaN"):
+        reader.seek(float("nan"))
+    with pytest.raises(TypeError, match="time_s should be a number of seconds, got str"):
+        reader.seek("1s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyAV's "accurate seek is not implemented" (as TorchVision)
+        for far in (1e30, float("inf"), -5):  # past either end: the last/first key frame, no overflow
+            reader.seek(far)
+    with pytest.raises(ValueError, match="should be 0 or more, got -1"):
+        reader.set_current_stream("video:-1")
+    with pytest.raises(ValueError, match="the file has 1 video stream"):
+        reader.set_current_stream("video:3")
+    reader.close()
+    for use in (lambda: next(reader), lambda: reader.seek(0), reader.get_metadata,
+                lambda: reader.set_current_stream("video")):
+        with pytest.raises(ValueError, match="VideoReader: the file is closed"):
+            use()
+    with pytest.raises(ValueError, match="1-D uint8 tensor"):
+        VideoReader(vl.zeros(3, 4))
+    with pytest.raises(TypeError, match="src should be a path, bytes or a 1-D uint8 Tensor, got int"):
+        VideoReader(5)

@@ -1,5 +1,6 @@
 """``VideoReader``: frame-by-frame video (or audio) decoding, as ``torchvision.io.VideoReader`` on PyAV."""
 import io
+import math
 import os
 import warnings
 
@@ -23,6 +24,8 @@ def _parse_stream(stream):
         number = int(index) if index else 0
     except ValueError:
         raise ValueError(f"stream index should be an integer, got {index!r} (from {stream!r})") from None
+    if number < 0:
+        raise ValueError(f"stream index should be 0 or more, got {number} (from {stream!r})")
     return {kind: number}
 
 
@@ -80,9 +83,12 @@ class VideoReader:
     def __iter__(self):
         return self
 
-    def __next__(self):
+    def _require_open(self):
         if self.container is None:
             raise ValueError("VideoReader: the file is closed")
+
+    def __next__(self):
+        self._require_open()
         try:
             frame = next(self._c)
         except (StopIteration, self._av.error.EOFError):
@@ -102,10 +108,20 @@ class VideoReader:
         PyAV seeks to key frames only; ``keyframes_only=False`` warns that the exact seek is not done, as
         TorchVision's PyAV backend does.
         """
+        self._require_open()
+        try:
+            time_s = float(time_s)
+        except (TypeError, ValueError):
+            raise TypeError(f"VideoReader.seek: time_s should be a number of seconds, got "
+                            f"{type(time_s).__name__}") from None
+        if math.isnan(time_s):
+            raise ValueError("VideoReader.seek: time_s is NaN; pass a number of seconds")
         time_s = max(time_s, 0)  # FFmpeg does not handle negative times
         (kind, index), = self.pyav_stream.items()
         stream = getattr(self.container.streams, kind)[index]
-        offset = int(round(time_s / stream.time_base))
+        # past the end (even inf) seeks to the last key frame; FFmpeg's timestamps are int64
+        ticks = time_s / stream.time_base
+        offset = 2**62 if ticks >= 2**62 else int(round(ticks))
         if not keyframes_only:
             warnings.warn("Accurate seek is not implemented for pyav backend", stacklevel=2)
         self.container.seek(offset, backward=True, any_frame=False, stream=stream)
@@ -115,6 +131,7 @@ class VideoReader:
     def get_metadata(self):
         """Per stream type, a list per stream: ``{"video": {"duration": [...], "fps": [...]},
         "audio": {"duration": [...], "framerate": [...]}}`` (seconds, frames or samples per second)."""
+        self._require_open()
         metadata = {}
         for stream in self.container.streams:
             if stream.type not in ("video", "audio"):
@@ -134,6 +151,7 @@ class VideoReader:
 
     def set_current_stream(self, stream):
         """Decode ``stream`` (``"video"``, ``"audio:0"``, ...) from the start of the file; returns True."""
+        self._require_open()
         self._set(stream)
         (kind, index), = self.pyav_stream.items()
         # from the start: after another stream was read, the demuxer may stand anywhere in the file
