@@ -850,3 +850,25 @@ def test_video_reader_bad_seeks_streams_and_closed_use(tmp_path, clip):
         VideoReader(vl.zeros(3, 4))
     with pytest.raises(TypeError, match="src should be a path, bytes or a 1-D uint8 Tensor, got int"):
         VideoReader(5)
+
+
+def test_read_video_bad_times(tmp_path, clip):
+    from visionlite.io import read_video
+
+    frames, data = clip
+    path = tmp_path / "ok.mp4"
+    path.write_bytes(data)
+    for kwargs, kind, message in [
+        (dict(start_pts=float("nan")), ValueError, "start_pts is NaN"),
+        (dict(end_pts=float("nan")), ValueError, "end_pts is NaN"),
+        (dict(start_pts="1"), TypeError, r"start_pts should be a number \(seconds\), got str"),
+        (dict(start_pts=float("inf")), ValueError, "start_pts should be finite"),
+        (dict(start_pts=2.0, end_pts=1.0), ValueError, "end_pts should be larger than start_pts"),
+        (dict(pts_unit="ms"), ValueError, "pts_unit should be 'pts' or 'sec'"),
+    ]:
+        with pytest.raises(kind, match=message):
+            read_video(str(path), **{"pts_unit": "sec", **kwargs})
+    # far past the end: no overflow, at most the last frame (kept as the frame covering the start)
+    assert read_video(str(path), start_pts=1e30, pts_unit="sec")[0].shape[0] <= 1
+    whole = read_video(str(path), start_pts=vl.tensor(0.0), pts_unit="sec")[0]  # a 0-d tensor is its item
+    assert whole.shape[0] == len(frames)

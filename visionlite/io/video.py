@@ -10,6 +10,7 @@ Differences, on purpose: a file FFmpeg cannot open raises ValueError naming it (
 tensors), and ``read_video`` stops with an error before holding more than ``MAX_DECODED_BYTES`` of frames.
 """
 import math
+import numbers
 import os
 import re
 import secrets
@@ -180,6 +181,7 @@ def _read_from_stream(container, start_offset, end_offset, pts_unit, stream, str
     seek_offset = max(start_offset - 1, 0)  # some files do not seek exactly
     if should_buffer:
         seek_offset = max(seek_offset - max_buffer, 0)
+    seek_offset = min(seek_offset, 2**62)  # a start past the end: FFmpeg's timestamps are int64
     frames = {}
     try:
         container.seek(seek_offset, any_frame=False, backward=True, stream=stream)
@@ -239,6 +241,18 @@ class _Budget:
                               f"limit")
 
 
+def _check_pts(name, value, unit):
+    """``value`` as a number (a 0-d tensor gives its item); TypeError/ValueError naming ``name`` otherwise."""
+    if not isinstance(value, numbers.Real) and hasattr(value, "item"):
+        value = value.item()
+    what = "seconds" if unit == "sec" else "pts"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} should be a number ({what}), got {type(value).__name__}")
+    if math.isnan(value):
+        raise ValueError(f"{name} is NaN; pass a number ({what})")
+    return value
+
+
 def read_video(filename, start_pts=0, end_pts=None, pts_unit="pts", output_format="THWC"):
     """Read the video frames and audio of ``filename`` between ``start_pts`` and ``end_pts``.
 
@@ -259,6 +273,10 @@ def read_video(filename, start_pts=0, end_pts=None, pts_unit="pts", output_forma
         raise ValueError(f"output_format should be either 'THWC' or 'TCHW', got {output_format}.")
     if pts_unit not in ("pts", "sec"):
         raise ValueError(f"pts_unit should be 'pts' or 'sec', got {pts_unit!r}")
+    start_pts = _check_pts("start_pts", start_pts, pts_unit)
+    end_pts = None if end_pts is None else _check_pts("end_pts", end_pts, pts_unit)
+    if math.isinf(start_pts):
+        raise ValueError(f"start_pts should be finite, got {start_pts}")
     av = require_av()
     if end_pts is None:
         end_pts = float("inf")
