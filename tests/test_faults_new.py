@@ -872,3 +872,29 @@ def test_read_video_bad_times(tmp_path, clip):
     assert read_video(str(path), start_pts=1e30, pts_unit="sec")[0].shape[0] <= 1
     whole = read_video(str(path), start_pts=vl.tensor(0.0), pts_unit="sec")[0]  # a 0-d tensor is its item
     assert whole.shape[0] == len(frames)
+
+
+# ------------------------------------------------------------------------------------- MATLAB files
+def test_mat_decompression_bomb_is_refused_and_damage_named(tmp_path, monkeypatch):
+    scipy_io = pytest.importorskip("scipy.io")
+    from visionlite.datasets import _matlab
+
+    path = tmp_path / "bomb.mat"
+    scipy_io.savemat(path, {"zeros": np.zeros((1024, 1024), np.float64), "y": np.arange(3.0)},
+                     do_compression=True)  # 8 MiB of zeros in a few KB
+    assert path.stat().st_size < 100_000
+    got = _matlab.load_mat(path)  # within the default bounds: read as scipy reads it
+    ref = scipy_io.loadmat(path)
+    np.testing.assert_array_equal(got["zeros"], ref["zeros"])
+    np.testing.assert_array_equal(got["y"], ref["y"])
+    monkeypatch.setattr(_matlab, "_INFLATE_FLOOR", 2**20)  # as a much larger bomb meets the real floor
+    with pytest.raises(ValueError, match=r"inflates past .*MAX_INFLATE_RATIO = 100 times the file's size\): "
+                                         "a decompression bomb") as info:
+        _matlab.load_mat(path)
+    assert str(path) in str(info.value)
+    monkeypatch.undo()
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mat"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=f"{re.escape(str(cut))} is not a readable MATLAB 5 file"):
+        _matlab.load_mat(cut)

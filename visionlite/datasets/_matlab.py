@@ -148,6 +148,27 @@ def _matrix(buf, order, path, structs=False, depth=0):
     return name, value.astype(value.dtype.newbyteorder("="))
 
 
+MAX_INFLATE_RATIO = 100  # compressed elements may inflate to this many times the file's size in all...
+_INFLATE_FLOOR = 256 * 2**20  # ...or to 256 MiB, whichever is more (a small file with sparse masks)
+
+
+def _inflate(r, body, offset, budget):
+    """zlib-inflate one miCOMPRESSED element, refusing to produce more than ``budget`` bytes (a bomb)."""
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(body, budget + 1)
+    except zlib.error as e:
+        r.fail(f"compressed element at byte {offset} does not decompress ({e})")
+    if len(data) <= budget and not inflater.eof:
+        r.fail(f"compressed element at byte {offset} is cut short (truncated file?)")
+    if len(data) > budget:
+        raise ValueError(f"{r.path}: the compressed element at byte {offset} inflates past {budget:,} bytes "
+                         f"(visionlite.datasets._matlab.MAX_INFLATE_RATIO = {MAX_INFLATE_RATIO} times the "
+                         f"file's size): a decompression bomb or a damaged file; raise the ratio if you "
+                         f"trust it")
+    return data
+
+
 def load_mat(path, structs=False):
     """Read the numeric and char variables of a MATLAB 5 (.mat) file into ``{name: ndarray}``.
 
@@ -167,15 +188,14 @@ def load_mat(path, structs=False):
         raise ValueError(f"{path} is not a MATLAB 5 file (no byte-order mark at offset 126)")
     out, r = {}, _Reader(memoryview(buf), order, path)
     r.pos = 128
+    budget = max(MAX_INFLATE_RATIO * len(buf), _INFLATE_FLOOR)  # bytes all compressed elements may inflate to
     while r.pos < len(buf):
         kind, count, start, _ = r.tag()
         body = r.buf[start:start + count]
         r.pos = start + count if kind == _MI_COMPRESSED else start + count + (-count % 8)
         if kind == _MI_COMPRESSED:
-            try:
-                body = zlib.decompress(body)
-            except zlib.error as e:
-                r.fail(f"compressed element at byte {start - 8} does not decompress ({e})")
+            body = _inflate(r, body, start - 8, budget)
+            budget -= len(body)
             inner = _Reader(memoryview(body), order, path)
             kind, count, start, _ = inner.tag()
             body = inner.buf[start:start + count]
