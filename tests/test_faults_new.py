@@ -898,3 +898,18 @@ def test_mat_decompression_bomb_is_refused_and_damage_named(tmp_path, monkeypatc
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=f"{re.escape(str(cut))} is not a readable MATLAB 5 file"):
         _matlab.load_mat(cut)
+
+
+def test_usps_bz2_bomb_is_refused(tmp_path, monkeypatch):
+    import bz2
+
+    from visionlite import datasets
+    from visionlite.datasets import usps
+
+    line = "1 " + " ".join(f"{i + 1}:-1" for i in range(256)) + "\n"
+    (tmp_path / "usps.bz2").write_bytes(bz2.compress((line * 20).encode()))
+    assert len(datasets.USPS(tmp_path)) == 20  # a well-formed file reads
+    monkeypatch.setattr(usps, "MAX_TEXT_BYTES", len(line) * 10)  # as a real bomb meets the real bound
+    with pytest.raises(RuntimeError, match=r"usps\.bz2 decompresses to more than .*MAX_TEXT_BYTES.*"
+                                           "decompression bomb; delete it and download it again"):
+        datasets.USPS(tmp_path)

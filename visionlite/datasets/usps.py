@@ -12,6 +12,9 @@ from .vision import VisionDataset
 __all__ = ["USPS"]
 
 
+MAX_TEXT_BYTES = 256 * 2**20  # the most a usps*.bz2 file may decompress to (a module setting)
+
+
 class USPS(VisionDataset):
     """`USPS <https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass.html#usps>`_ digits.
 
@@ -50,7 +53,12 @@ class USPS(VisionDataset):
     def _read(path):
         try:
             with bz2.open(path) as f:
-                rows = [line.decode().split() for line in f]
+                text = f.read(MAX_TEXT_BYTES + 1)  # bounded: a bz2 bomb cannot fill the memory
+            if len(text) > MAX_TEXT_BYTES:
+                raise RuntimeError(f"{path} decompresses to more than visionlite.datasets.usps."
+                                   f"MAX_TEXT_BYTES = {MAX_TEXT_BYTES:,} bytes: a damaged file or a "
+                                   f"decompression bomb; delete it and download it again")
+            rows = [line.decode().split() for line in text.splitlines()]
         except (OSError, EOFError, UnicodeDecodeError) as e:
             raise RuntimeError(f"cannot read {path} ({e}); delete it and download it again") from None
         try:
