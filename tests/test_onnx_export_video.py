@@ -237,7 +237,8 @@ VIDEO = sorted(M.list_models(module=M.video))
 @pytest.mark.parametrize("name", VIDEO)
 def test_video_zoo_matches_onnxruntime_at_another_batch(name):
     clip = (3, 16, 224, 224) if name.startswith(("s3d", "mvit")) else (3, 8, 112, 112)  # their fixed sizes
-    _check(M.get_model(name), clip, batch=2, other_batch=1)
+    # Exported at batch 1 (traced at 1 and 2): MViT's traces at 16x224x224 hold every activation.
+    _check(M.get_model(name), clip, batch=1, other_batch=2)
 
 
 @pytest.mark.slow
