@@ -913,3 +913,27 @@ def test_usps_bz2_bomb_is_refused(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"usps\.bz2 decompresses to more than .*MAX_TEXT_BYTES.*"
                                            "decompression bomb; delete it and download it again"):
         datasets.USPS(tmp_path)
+
+
+@pytest.mark.parametrize("attack", ["local_file_url", "youtube_id_path"])
+def test_kinetics_lists_from_outside_cannot_reach_local_paths(server, tmp_path, monkeypatch, attack):
+    from visionlite import datasets
+
+    secret = tmp_path / "secret_000000_000010.mp4"  # what a crafted list or CSV would try to reach
+    secret.write_bytes(b"private")
+    root = tmp_path / "kinetics"
+    tar_url = server.serve("part0.tar.gz", _tar([("clip.txt", b"x", "f")]))
+    if attack == "local_file_url":
+        listing = f"{tar_url}\nfile://{tmp_path}/secret.tar.gz\n".encode()
+        csv_rows = "label,youtube_id,time_start,time_end,split\n"
+    else:
+        listing = f"{tar_url}\n".encode()
+        csv_rows = "label,youtube_id,time_start,time_end,split\nabseiling,../../secret,0,10,train\n"
+    monkeypatch.setattr(datasets.Kinetics, "_TAR_URLS", {"400": server.serve("k400_train_path.txt", listing)})
+    monkeypatch.setattr(datasets.Kinetics, "_ANNOTATION_URLS",
+                        {"400": server.serve("train.csv", csv_rows.encode())})
+    message = "is not an http\\(s\\) address" if attack == "local_file_url" else "cannot name a video file"
+    with pytest.raises(ValueError, match=message):
+        datasets.Kinetics(root, frames_per_clip=2, split="train", download=True, num_workers=0)
+    assert secret.read_bytes() == b"private"  # neither copied nor moved
+    assert not any("secret" in f for f in _files(root))

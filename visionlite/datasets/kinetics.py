@@ -103,6 +103,10 @@ class Kinetics(VisionDataset):
             download_url(split_url, file_list_path)
         with open(split_url_filepath) as file:
             urls = [urllib.parse.quote(line, safe="/,:") for line in file.read().splitlines() if line.strip()]
+        for url in urls:  # the list comes from outside: only web addresses, never local files
+            if urllib.parse.urlparse(url).scheme not in ("http", "https"):
+                raise ValueError(f"{split_url_filepath}: {url!r} is not an http(s) address; the file list is "
+                                 f"damaged or not Kinetics': delete it and download it again")
         if self.num_download_workers == 1:
             for url in urls:
                 download_and_extract_archive(url, tar_path, self.split_folder)
@@ -120,7 +124,10 @@ class Kinetics(VisionDataset):
             download_url(self._ANNOTATION_URLS[self.num_classes].format(split=self.split), annotation_path)
         with open(annotations, newline="") as csvfile:
             for row in csv.DictReader(csvfile):
-                name = f"{row['youtube_id']}_{int(row['time_start']):06}_{int(row['time_end']):06}.mp4"
+                ytid = row["youtube_id"]
+                if not ytid or "/" in ytid or "\\" in ytid or ytid.startswith("."):
+                    raise ValueError(f"{annotations}: youtube_id {ytid!r} cannot name a video file")
+                name = f"{ytid}_{int(row['time_start']):06}_{int(row['time_end']):06}.mp4"
                 label = row["label"].replace(" ", "_").replace("'", "").replace("(", "").replace(")", "")
                 if not label or label in (".", "..") or "/" in label or "\\" in label:
                     raise ValueError(f"{annotations}: label {row['label']!r} cannot name a class folder")
