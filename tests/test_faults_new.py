@@ -146,6 +146,8 @@ def test_write_video_bad_arrays_and_arguments(tmp_path, clip):
             write_video(**kwargs)
     with pytest.raises(ValueError, match="no container for the extension '.xyz'"):
         write_video(str(tmp_path / "v.xyz"), frames, 5)
+    with pytest.raises(ValueError, match="no container for the extension ''"):
+        write_video(str(tmp_path / "v"), frames, 5)
     assert _files(tmp_path) == []  # no partial or temporary file
 
 

@@ -111,7 +111,7 @@ def _encode(av, path, frames, fps, video_codec, options, audio_array, audio_fps,
     try:
         container = av.open(path, mode="w")
     except ValueError:  # PyAV's "Could not determine output format"
-        ext = os.path.splitext(path)[1]
+        ext = path[path.rfind(".tmp") + 4:]  # the target's extension, after the temporary name's ".tmp"
         raise ValueError(f"write_video: FFmpeg knows no container for the extension {ext!r}; name the file "
                          f".mp4, .avi, .mkv, ...") from None
     with container:
