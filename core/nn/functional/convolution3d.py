@@ -122,8 +122,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 @autocast_op("conv_transpose3d")
 @presents_as("ConvolutionBackward0", "input", "weight", "bias")
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """3-D transposed convolution of ``input (N, C_in, T, H, W)`` with ``weight (C_in, C_out/groups, kT, kH,
-    kW)`` -> ``(N, C_out, (T-1)*stride - 2*padding + dilation*(kT-1) + output_padding + 1, ...)``."""
+    """3-D transposed convolution of ``input (N, C_in, T, H, W)`` with a ``(C_in, C_out/groups, kT, kH, kW)``
+    weight: ``(N, C_out, (T-1)*stride - 2*padding + dilation*(kT-1) + output_padding + 1, ...)``."""
     op = "conv_transpose3d"
     _check_tensors(op, input, weight, bias)
     x, unbatched = _batched5(input, op)
