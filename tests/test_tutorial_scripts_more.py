@@ -241,8 +241,8 @@ def test_onnx_dynamo_export_tutorial(tmp_path):
 
 
 def serve_more_datasets(server, monkeypatch, tmp_path):
-    """CelebA (its Google Drive files), Flowers102 and STL10 on ``server`` for visionlite; TorchVision
-    reads what visionlite downloaded (the file lists and checksums are patched on both)."""
+    """CelebA and WIDERFace (their Google Drive files), Flowers102 and STL10 on ``server`` for visionlite;
+    TorchVision reads what visionlite downloaded (the file lists and checksums are patched on both)."""
     from tests.helpers.dataset_files import md5, pack
     from tests.test_datasets_array_files import stl10_files
     from tests.test_datasets_classification_b import _celeba_files
@@ -287,6 +287,20 @@ def serve_more_datasets(server, monkeypatch, tmp_path):
         monkeypatch.setattr(cls, "test_list", [[n, checks[n]] for n in ("test_X.bin", "test_y.bin")])
     monkeypatch.setattr(vld.STL10, "url", server.url("stl10_binary.tar.gz"))
     monkeypatch.setattr(vld.STL10, "tgz_md5", md5(blob))
+
+    from tests.test_datasets_scenes import widerface_sources
+    zips = widerface_sources(tmp_path / "wider", np.random.default_rng(2))
+    file_list = []
+    for file_id, _, name in vld.WIDERFace.FILE_LIST:
+        server.add_file(f"drive/{file_id}", zips[name])
+        file_list.append((file_id, md5(zips[name]), name))
+    server.add_file("wider_face_split.zip", zips["wider_face_split.zip"])
+    for cls in (vld.WIDERFace, tvd.WIDERFace):
+        monkeypatch.setattr(cls, "FILE_LIST", file_list)
+    monkeypatch.setattr(vld.WIDERFace, "_DRIVE_URL", server.url("drive/{}"))
+    monkeypatch.setattr(vld.WIDERFace, "ANNOTATIONS_FILE", (server.url("wider_face_split.zip"),
+                                                            md5(zips["wider_face_split.zip"]),
+                                                            "wider_face_split.zip"))
 
 
 def test_more_datasets_through_worker_loaders(local_http_server, homes, monkeypatch):
