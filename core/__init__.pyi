@@ -589,7 +589,7 @@ def set_float32_matmul_precision(precision):
 def set_num_interop_threads(n):
     """As ``torch.set_num_interop_threads``. visionlite runs ops one after another (no inter-op"""
 def set_num_threads(n):
-    """Use ``n`` threads for intra-op work, as ``torch.set_num_threads``: both numpy's BLAS (GEMMs of"""
+    """Use ``n`` threads for intra-op work, as ``torch.set_num_threads``: visionlite's pool runs the copies,"""
 def set_printoptions(precision=..., threshold=..., edgeitems=..., linewidth=..., profile=..., sci_mode=...):
     """Options for printing tensors, as ``torch.set_printoptions``: digits after the point (``precision``),"""
 def set_rng_state(state):

@@ -74,7 +74,8 @@ _EXPORTS = {
     "vision_transformer": ["VisionTransformer", "ViT_B_16_Weights", "ViT_B_32_Weights", "ViT_L_16_Weights",
                            "ViT_L_32_Weights", "ViT_H_14_Weights", "vit_b_16", "vit_b_32", "vit_l_16",
                            "vit_l_32", "vit_h_14"],
-    "_finetune": ["replace_head", "get_head", "drop_aux_heads", "load_finetuned", "freeze_backbone", "freeze_batchnorm", "unfreeze_batchnorm",
+    "_finetune": ["replace_head", "get_head", "drop_aux_heads", "load_finetuned", "freeze_backbone",
+                  "freeze_batchnorm", "unfreeze_batchnorm",
                   "param_groups", "count_parameters", "ModelEMA"],
     "feature_extraction": ["create_feature_extractor", "get_graph_node_names"],
 }
