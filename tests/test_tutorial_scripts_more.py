@@ -153,7 +153,6 @@ def test_video_classification_r3d(local_http_server, homes, monkeypatch):
     run_both("video_classification", tmp, monkeypatch)
 
 
-@pytest.mark.slow  # three resnet50s and a MaskRCNN, under both libraries (~30 s)
 def test_feature_extraction_docs(tmp_path, monkeypatch):
     run_both("feature_extraction", tmp_path, monkeypatch)
 
@@ -216,7 +215,6 @@ def serve_datasets(server, monkeypatch, tmp_path):
         monkeypatch.setattr(cls, "data_url", server.url("kitti/"))
 
 
-@pytest.mark.slow  # six DataLoaders with two worker processes each, and a detection training step (~20 s)
 def test_datasets_dataloader_workers_and_v2_detection(local_http_server, homes, monkeypatch):
     serve_datasets(local_http_server, monkeypatch, homes)
     run_both("datasets_usage", homes, monkeypatch)
