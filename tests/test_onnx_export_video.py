@@ -208,6 +208,13 @@ def test_detached_value_stays_in_the_graph():
     _check(Detached(), (3, 4, 4))
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, padding=1), dict(kernel_size=(2, 3), stride=(2, 1),
+                                                                        dilation=(1, 2), padding=(1, 0))])
+def test_unfold(kw):
+    # F.unfold feeds RAFT's convex upsampling (raft_large's mask predictor).
+    _check(_Fn(lambda x: F.unfold(x * 2, **kw)), (3, 7, 9))
+
+
 def _check_raft(model, size, batch=1, other_batch=2, updates=2):
     model = _randomize(model)
     x = (vl.randn(batch, 3, *size), vl.randn(batch, 3, *size))

@@ -148,3 +148,24 @@ def _grid_sample(g, n):
         mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     g.add("GridSample", n.ins[:2], out=n.out, mode=mode, padding_mode=n.attrs.get("padding_mode", "zeros"),
           align_corners=int(bool(n.attrs.get("align_corners", False))))
+
+
+@converter("_Im2Col")
+def _im2col(g, n):
+    # F.unfold (RAFT's convex upsampling): (N, C, H, W) padded -> (N, C*kh*kw, bh*bw); tap (i, j) reads the
+    # strided block grid starting at (i*dh, j*dw), taps ordered row-major after the channel.
+    (kh, kw), (dh, dw) = n.attrs["kernel"], n.attrs["dilation"]
+    (sh, sw), (bh, bw) = n.attrs["stride"], n.attrs["blocks"]
+    c = int(n.in_shapes[0][1])
+    axis2 = g.const(np.array([2], _I64), "axes")
+    taps = []
+    for i in range(int(kh)):
+        for j in range(int(kw)):
+            start = [i * dh, j * dw]
+            end = [i * dh + sh * (bh - 1) + 1, j * dw + sw * (bw - 1) + 1]
+            t = _slice(g, n.ins[0], g.const(np.array(start, _I64)), g.const(np.array(end, _I64)), [2, 3],
+                       [sh, sw])
+            taps.append(g.add("Unsqueeze", [t, axis2]))
+    cols = g.add("Concat", taps, axis=2) if len(taps) > 1 else taps[0]
+    target = g.const(np.array([0, c * kh * kw, bh * bw], _I64), "shape")
+    g.add("Reshape", [cols, target], out=n.out)
