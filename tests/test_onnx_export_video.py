@@ -91,6 +91,20 @@ def test_pool3d(case):
     _check(_Fn(POOL[case]), (3, 7, 9, 10))
 
 
+@pytest.mark.parametrize("opset", [13, 18])
+def test_3d_ops_at_other_opsets(opset):
+    # ReduceMean takes its axes as an attribute before opset 18 and as an input from 18 on.
+    model = _randomize(nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.MaxPool3d(2, 2, 1),
+                                     nn.AvgPool3d((2, 1, 1)), nn.AdaptiveAvgPool3d(1)))
+    x = vl.randn(2, 3, 5, 6, 6)
+    proto = export(model, x, None, opset_version=opset, dynamic_axes={"input": {0: "batch"}})
+    assert proto.opset_import[0].version == opset
+    x2 = vl.randn(1, 3, 5, 6, 6)
+    with vl.no_grad():
+        want = model(x2).numpy()
+    _assert_close(_session(proto).run(None, {"input": x2.numpy()})[0], want, f"opset {opset}")
+
+
 # ------------------------------------------------------------------------------------ small video models
 def _tiny_s3d():
     from visionlite.models.video.s3d import S3D
