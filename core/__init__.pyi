@@ -668,11 +668,11 @@ def transpose(a, dim0, dim1) -> Tensor:
 def tril(a, diagonal=...) -> Tensor:
     """The lower triangle of the last two dims (on and below diagonal ``diagonal``), zeros above."""
 def tril_indices(row, col, offset=..., *, dtype=..., device=..., layout=...) -> Tensor:
-    """int64 tensor (2, N): row and column indices of the lower triangle of a row x col matrix."""
+    """(2, N) tensor (int64 or ``dtype``, on ``device``): the lower-triangle indices of a row x col matrix."""
 def triu(a, diagonal=...) -> Tensor:
     """The upper triangle of the last two dims (on and above diagonal ``diagonal``), zeros below."""
 def triu_indices(row, col, offset=..., *, dtype=..., device=..., layout=...) -> Tensor:
-    """int64 tensor (2, N): row and column indices of the upper triangle of a row x col matrix."""
+    """(2, N) tensor (int64 or ``dtype``, on ``device``): the upper-triangle indices of a row x col matrix."""
 def true_divide(input, other, *, rounding_mode=...) -> Tensor:
     """``input / other`` with broadcasting, rounded per ``rounding_mode`` (None, ``'trunc'``, ``'floor'``)."""
 def trunc(a) -> Tensor:

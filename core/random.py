@@ -109,10 +109,36 @@ def _fill_bernoulli(t, p, generator):
     return _put(t, _gen(generator).random(size=t._data.shape) < p)
 
 
-def _fill_randint(t, low, high, generator):
+def _randint_limits(dt):
+    """(lowest, highest) integers ``random_`` may draw for numpy dtype ``dt``, both inclusive.
+
+    As in PyTorch, floating dtypes stop at 2**digits (the last integer they hold exactly with all
+    smaller ones), so every draw is exact: 2**24 for float32, 2**53 for float64, 2**11 for half."""
+    if dt == np.bool_:
+        return 0, 1
+    if np.issubdtype(dt, np.integer):
+        info = np.iinfo(dt)
+        return int(info.min), int(info.max)
+    digits = int(round(-np.log2(float(np.finfo(dt).eps)))) + 1
+    return -(2**digits), 2**digits
+
+
+def _fill_randint(t, low, high, generator, open_top=True):
+    """Integers in ``[low, high)``; ``high=None`` means up to the dtype's limit, inclusive."""
+    lo_lim, hi_lim = _randint_limits(t._data.dtype)
+    name = str(t.dtype).replace("visionlite.", "")
     if high is None:
-        low, high = 0, low
-    return _put(t, _gen(generator).integers(low, high, size=t._data.shape))
+        high, open_top = hi_lim, False
+    low, high = int(low), int(high)
+    top = high - 1 if open_top else high
+    if low > top:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    if not lo_lim <= low <= hi_lim:
+        raise RuntimeError(f"random_: from={low} is out of bounds for {name} (range [{lo_lim}, {hi_lim}])")
+    if not lo_lim <= top <= hi_lim:
+        raise RuntimeError(f"random_: to - 1={top} is out of bounds for {name} (range [{lo_lim}, {hi_lim}])")
+    values = _gen(generator).integers(low, top, size=t._data.shape, dtype=np.int64, endpoint=True)
+    return _put(t, values)
 
 
 def _fill_exponential(t, lambd, generator):

@@ -803,8 +803,8 @@ class Tensor:
         """Radians to degrees (integer inputs give the default float dtype)."""
     def rad2deg_(self, *args, **kwargs) -> Tensor:
         """In-place ``rad2deg``."""
-    def random_(self, low=..., high=..., generator=...) -> Tensor:
-        """Fills self in place with integers from ``[low, high)`` (or ``[0, low)``); returns self."""
+    def random_(self, *args, generator=..., **kwargs) -> Tensor:
+        """Fills self in place with random integers; returns self."""
     def ravel(self) -> Tensor:
         """``input`` flattened to 1-D, as ``torch.ravel``."""
     @property

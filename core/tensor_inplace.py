@@ -276,12 +276,29 @@ class InplaceMethods:
         self._check_inplace()
         return _fill_bernoulli(self, p, generator)
 
-    def random_(self, low=0, high=None, generator=None):
-        """Fills self in place with integers from ``[low, high)`` (or ``[0, low)``); returns self."""
+    def random_(self, *args, generator=None, **kwargs):
+        """Fills self in place with random integers; returns self.
+
+        As ``torch.Tensor.random_``: ``random_()`` draws from ``[0, max]`` (``max`` is the dtype's
+        largest integer, or 2**digits for floating dtypes: 2**24 for float32), ``random_(to)`` from
+        ``[0, to)``, ``random_(from, to)`` from ``[from, to)`` and ``random_(from, None)`` from
+        ``[from, max]``. ``from`` and ``to`` may also be passed as keywords."""
         from .random import _fill_randint
 
+        names = ("from", "to")
+        unknown = set(kwargs) - set(names)
+        if unknown or len(args) > 2:
+            raise TypeError(
+                f"random_() takes (from=0, to=None, *, generator=None); got {len(args)} positional "
+                f"arguments and keywords {sorted(kwargs)}"
+            )
+        given = dict(zip(names if len(args) == 2 or "to" in kwargs else ("to",), args))
+        for k, v in kwargs.items():
+            if k in given:
+                raise TypeError(f"random_() got multiple values for argument '{k}'")
+            given[k] = v
         self._check_inplace()
-        return _fill_randint(self, low, high, generator)
+        return _fill_randint(self, given.get("from", 0), given.get("to"), generator)
 
     def exponential_(self, lambd=1.0, generator=None):
         """Fills self in place with samples from Exp(``lambd``) (mean ``1 / lambd``); returns self."""

@@ -449,16 +449,27 @@ def unravel_index(indices, shape):
     return tuple(Tensor._wrap(np.asarray(i, dtype=np.int64)) for i in np.unravel_index(idx, tuple(shape)))
 
 
+def _triangle_indices(name, rc, dtype, device):
+    """(2, N) tensor of ``rc`` in ``dtype`` (int64 by default; int32 allowed) on ``device``."""
+    from ..backend import module_for
+    from ..creation import _device, _dtype_np
+
+    npd = _dtype_np(dtype, np.dtype(np.int64))
+    if npd not in (np.dtype(np.int64), np.dtype(np.int32)):
+        raise RuntimeError(f"{name}: dtype must be int64 or int32 (as in PyTorch), got {npd}")
+    arr = np.stack(rc).astype(npd)
+    dev = _device(device)
+    return Tensor._wrap(arr if dev.type == "cpu" else module_for(dev).asarray(arr))
+
+
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    """int64 tensor (2, N): row and column indices of the lower triangle of a row x col matrix."""
-    r, c = np.tril_indices(row, offset, col)
-    return Tensor._wrap(np.stack([r, c]).astype(np.int64))
+    """(2, N) tensor (int64 or ``dtype``, on ``device``): the lower-triangle indices of a row x col matrix."""
+    return _triangle_indices("tril_indices", np.tril_indices(row, offset, col), dtype, device)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    """int64 tensor (2, N): row and column indices of the upper triangle of a row x col matrix."""
-    r, c = np.triu_indices(row, offset, col)
-    return Tensor._wrap(np.stack([r, c]).astype(np.int64))
+    """(2, N) tensor (int64 or ``dtype``, on ``device``): the upper-triangle indices of a row x col matrix."""
+    return _triangle_indices("triu_indices", np.triu_indices(row, offset, col), dtype, device)
 
 
 def broadcast_shapes(*shapes):
