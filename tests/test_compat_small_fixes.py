@@ -97,3 +97,35 @@ def test_triangle_indices_reject_float_dtype(fn):
         getattr(torch, fn)(3, 3, dtype=torch.float32)
     with pytest.raises(RuntimeError, match="int64 or int32"):
         getattr(vl, fn)(3, 3, dtype=vl.float32)
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("stride,groups,bias", [(1, 1, False), (2, 1, True), (1, 2, True)])
+def test_pointwise_conv_keeps_low_precision_dtype(name, transpose, stride, groups, bias):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 6 // groups, 1, 1) if transpose else (6, 4 // groups, 1, 1)).astype(
+        np.float32
+    )
+    b = rng.standard_normal(6).astype(np.float32) if bias else None
+    fn = "conv_transpose2d" if transpose else "conv2d"
+    outs, grads = [], []
+    for lib, F in ((vl, vl.nn.functional), (torch, torch.nn.functional)):
+        dt = getattr(lib, name)
+        xt = lib.tensor(x).to(dt).requires_grad_()
+        wt = lib.tensor(w).to(dt).requires_grad_()
+        bt = None if b is None else lib.tensor(b).to(dt)
+        y = getattr(F, fn)(xt, wt, bt, stride=stride, groups=groups)
+        (y.float() * lib.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        outs.append(y)
+        grads.append((xt.grad, wt.grad))
+    ours, ref = outs
+    assert str(ours.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1] == name
+    tol = 2e-2 if name == "bfloat16" else 2e-3
+    np.testing.assert_allclose(
+        ours.detach().float().numpy(), ref.detach().float().numpy(), rtol=tol, atol=tol * 4
+    )
+    for g, rg in zip(*grads):
+        assert str(g.dtype).split(".")[-1] == name
+        np.testing.assert_allclose(g.float().numpy(), rg.float().numpy(), rtol=tol, atol=tol * 8)

@@ -354,7 +354,8 @@ def _pointwise_input(x, geom):
 
 def _pointwise_forward(x, wm, geom, bias):
     ho, wo = geom.out_hw
-    y = _gemm(wm, _pointwise_input(x, geom)).reshape(geom.n, geom.o, ho, wo)
+    # numpy's matmul gives float32 for bfloat16 operands: round back to the input dtype, as torch does
+    y = _gemm(wm, _pointwise_input(x, geom)).astype(x.dtype, copy=False).reshape(geom.n, geom.o, ho, wo)
     if bias is not None:
         y += bias.reshape(-1, 1, 1)
     return y
@@ -365,7 +366,8 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
     gr = g.reshape(geom.n, geom.groups, geom.o // geom.groups, -1)
     gx = gw = None
     if need_x:
-        gxs = _gemm(wm.transpose(0, 2, 1), gr).reshape((geom.n, geom.c) + geom.out_hw)
+        gxs = _gemm(wm.transpose(0, 2, 1), gr).astype(g.dtype, copy=False)
+        gxs = gxs.reshape((geom.n, geom.c) + geom.out_hw)
         if geom.stride == (1, 1):
             gx = gxs
         else:
@@ -373,7 +375,7 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
             gx = xp.zeros((geom.n, geom.c) + geom.in_hw, dtype=g.dtype)
             gx[:, :, ::sh, ::sw][:, :, : geom.out_hw[0], : geom.out_hw[1]] = gxs
     if need_w:
-        gw = _gemm(gr, _pointwise_input(x, geom).transpose(0, 1, 3, 2)).sum(0)
+        gw = _gemm(gr, _pointwise_input(x, geom).transpose(0, 1, 3, 2)).sum(0).astype(g.dtype, copy=False)
     return gx, gw
 
 
