@@ -129,3 +129,20 @@ def test_pointwise_conv_keeps_low_precision_dtype(name, transpose, stride, group
     for g, rg in zip(*grads):
         assert str(g.dtype).split(".")[-1] == name
         np.testing.assert_allclose(g.float().numpy(), rg.float().numpy(), rtol=tol, atol=tol * 8)
+
+
+@pytest.mark.parametrize("out_size", [(3, 2, 4), 2, (1, 5, 3)])
+def test_adaptive_max_pool3d_double_backward_as_torch(out_size):
+    # d/dx and d/dw of |d(sum (w * y)^3)/dx|^2 through adaptive_max_pool3d (float64), uneven windows
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 2, 4, 5, 6))
+    w = rng.standard_normal(2)
+
+    def second(lib):
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.adaptive_max_pool3d(xt, out_size) * wt.reshape(1, 2, 1, 1, 1)
+        (gx,) = lib.autograd.grad((y**3).sum(), xt, create_graph=True)
+        return [g.detach().numpy() for g in lib.autograd.grad((gx**2).sum(), (xt, wt))]
+
+    for ours, theirs in zip(second(vl), second(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10 * np.abs(theirs).max())

@@ -98,9 +98,17 @@ class AdaptiveMaxPoolNdOp(Op):
         return best
 
     def backward(self, g):
-        if is_grad_enabled():
-            raise RuntimeError("adaptive_max_pool3d: double backward (create_graph=True) is not supported")
         (idx,) = self.saved_values()
+        if is_grad_enabled():
+            # create_graph: a recorded scatter (its own gradient is the matching gather). Each volume is
+            # seen as a one-row plane of its flat positions, which is what ``idx`` indexes.
+            from .pool_adjoint import PlaneScatterOp
+
+            lead, vol = self.in_shape[: -self.k], int(np.prod(self.in_shape[-self.k :], dtype=np.int64))
+            rows = g.reshape(lead + (1, -1))
+            flat_idx = idx.reshape(lead + (1, -1))
+            out = PlaneScatterOp.apply(rows, idx=flat_idx, canvas_hw=(1, vol), crop=(0, 0, 1, vol))
+            return out.reshape(self.in_shape)
         return Tensor._wrap(scatter_volume(g._data, idx, self.in_shape, self.k))
 
 
