@@ -4,6 +4,8 @@ A Generator wraps numpy's PCG64. Numbers are drawn on the host and copied to the
 so a seed gives the same numbers on every run and on every device.
 """
 
+import warnings
+
 import numpy as np
 
 from .autograd.versions import bump_version
@@ -133,10 +135,14 @@ def _fill_randint(t, low, high, generator, open_top=True):
     top = high - 1 if open_top else high
     if low > top:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    if not lo_lim <= low <= hi_lim:
-        raise RuntimeError(f"random_: from={low} is out of bounds for {name} (range [{lo_lim}, {hi_lim}])")
-    if not lo_lim <= top <= hi_lim:
-        raise RuntimeError(f"random_: to - 1={top} is out of bounds for {name} (range [{lo_lim}, {hi_lim}])")
+    for what, v in (("from", low), ("to - 1", top)):
+        if lo_lim <= v <= hi_lim:
+            continue
+        msg = f"random_: {what}={v} is out of bounds for {name} (range [{lo_lim}, {hi_lim}])"
+        if t.dtype.is_floating_point:  # PyTorch only warns here: such draws round to representable values
+            warnings.warn(msg + "; draws beyond it are rounded", UserWarning, stacklevel=3)
+        else:
+            raise RuntimeError(msg)
     values = _gen(generator).integers(low, top, size=t._data.shape, dtype=np.int64, endpoint=True)
     return _put(t, values)
 

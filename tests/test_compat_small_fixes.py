@@ -80,6 +80,15 @@ def test_random_bad_bounds_raise_like_torch(name, args, words):
         vl.empty(3, dtype=getattr(vl, name)).random_(*args)
 
 
+def test_random_float_beyond_exact_range_warns_like_torch():
+    with pytest.warns(UserWarning):
+        ref = torch.empty(4000).random_(0, 2**25)
+    with pytest.warns(UserWarning, match="to - 1"):
+        ours = vl.empty(4000).random_(0, 2**25)
+    assert ours.max().item() > 2**24 and ref.max().item() > 2**24
+    assert ours.max().item() <= 2**25 and ours.min().item() >= 0
+
+
 @pytest.mark.parametrize("fn", ["tril_indices", "triu_indices"])
 @pytest.mark.parametrize("dtype", [None, "int32", "int64"])
 @pytest.mark.parametrize("shape", [(3, 3, 0), (4, 6, -1), (5, 2, 1), (0, 3, 0)])
