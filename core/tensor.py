@@ -216,10 +216,10 @@ class Tensor(InplaceMethods):
         share_version(t, self)
         from .autograd import function as _function
 
-        if _function._TRACER is not None:  # the ONNX exporter: in its graph the detached value is this one
+        if _function.is_op_tracing():  # the ONNX exporter: in its graph the detached value is this one
             from .ops.movement import Clone
 
-            _function._TRACER(Clone.__new__(Clone), (self,), {}, t)
+            _function.record_op(Clone.__new__(Clone), (self,), {}, t)
         return t
 
     def detach_(self):

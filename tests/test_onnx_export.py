@@ -229,7 +229,7 @@ def test_restores_training_mode_and_tracer():
     model.train()
     export(model, vl.randn(2, 3, 32, 32), None)
     assert model.training is True
-    assert _function._TRACER is None
+    assert not _function.is_op_tracing()
 
 
 # ------------------------------------------------------------------------------------------ single ops
@@ -359,7 +359,7 @@ def test_argument_errors():
     with pytest.raises(NotImplementedError, match="eval-mode"):
         export(model, x, None, training="TRAINING")
     export(model, x, None, dynamo=False, optimize=True)  # torch's exporter choices: accepted, no effect
-    assert _function._TRACER is None
+    assert not _function.is_op_tracing()
 
 
 def test_missing_onnx_names_the_extra(monkeypatch):

@@ -9,8 +9,28 @@ from .node_names import next_edges, node_name
 from .versions import counter_of, counter_value, share_version, version_of
 
 # The ONNX exporter's recorder (visionlite/onnx/_trace.py): None unless an export is tracing, so the
-# only cost to every op is one global read. Called as _TRACER(op, inputs, attrs, result).
+# only cost to every op is one global read. Called as _TRACER(op, inputs, attrs, result). Code outside this
+# module goes through the functions below, never the global itself.
 _TRACER = None
+
+
+def is_op_tracing():
+    """True while an exporter records the ops that run (ops whose array code derives indices from values
+    then take a recordable path)."""
+    return _TRACER is not None
+
+
+def set_op_tracer(recorder):
+    """Install ``recorder(op, inputs, attrs, result)`` (or None to remove it); returns the previous one."""
+    global _TRACER
+    previous, _TRACER = _TRACER, recorder
+    return previous
+
+
+def record_op(op, inputs, attrs, result):
+    """Hand an op that did not run through ``Op.apply`` (a detach, say) to the recorder, if one is active."""
+    if _TRACER is not None:
+        _TRACER(op, inputs, attrs, result)
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "

@@ -66,7 +66,7 @@ def foldable(conv, bn, x):
         and isinstance(x, Tensor)
         and x.ndim == 4
         and not amp_state.ACTIVE[0]
-        and getattr(_function, "_TRACER", None) is None
+        and not _function.is_op_tracing()
         and _no_hooks(conv)
         and _no_hooks(bn)
     )

@@ -17,12 +17,12 @@ class GridSampleOp(Op):
     def forward(self, x, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
         from ..nn.functional.sampling import grid_sample
 
-        tracer, _function._TRACER = _function._TRACER, None
+        tracer = _function.set_op_tracer(None)
         try:
             with no_grad():
                 out = grid_sample(Tensor._wrap(x), Tensor._wrap(grid), mode, padding_mode, align_corners)
         finally:
-            _function._TRACER = tracer
+            _function.set_op_tracer(tracer)
         return out._data
 
     def backward(self, g):

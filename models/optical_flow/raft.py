@@ -279,7 +279,7 @@ class CorrBlock(nn.Module):
         # RAFT never differentiates through the positions (they are detached each update); then every
         # square shares one bilinear fraction, and a windowed read is exact and much cheaper.
         # (Not while the ONNX exporter traces: the window's indices come from the positions' values.)
-        fast = not (vl.is_grad_enabled() and centroids.requires_grad) and _function._TRACER is None
+        fast = not (vl.is_grad_enabled() and centroids.requires_grad) and not _function.is_op_tracing()
         if not fast:
             offsets = vl.linspace(-self.radius, self.radius, side, dtype=centroids.dtype,
                                   device=centroids.device)

@@ -1,7 +1,7 @@
 """Recording the primitive ops a model executes (one forward pass), for the ONNX exporter.
 
-Every primitive goes through ``Op.apply`` (core/autograd/function.py), which calls the module-level
-``_TRACER`` hook when one is installed. The trace runs with gradients enabled and the inputs marked as
+Every primitive goes through ``Op.apply`` (core/autograd/function.py), which calls the recorder installed
+with ``set_op_tracer``. The trace runs with gradients enabled and the inputs marked as
 requiring grad, so every value computed from an input or a weight carries its autograd node: a value
 is identified by ``(node, output index)``, which stays right through in-place ops (they hand the
 tensor the new node) and through aliases. Values without a node are weights/buffers (found by
@@ -135,7 +135,7 @@ def _track_modules(model, stack):
 
 def trace(model, inputs, kwargs=None):
     """Run ``model(*inputs, **kwargs)`` once and record every primitive op: a ``Trace``."""
-    if _function._TRACER is not None:
+    if _function.is_op_tracing():
         raise ExportError("an export is already tracing (visionlite.onnx.export is not re-entrant)")
     tr = Trace()
     params = {}
@@ -177,13 +177,13 @@ def trace(model, inputs, kwargs=None):
         tr.keep.append(op)
         tr.keep.append(result)
 
-    _function._TRACER = record
+    _function.set_op_tracer(record)
     handles = _track_modules(model, stack)
     try:
         with enable_grad():
             out = model(*leaves, **(kwargs or {}))
     finally:
-        _function._TRACER = None
+        _function.set_op_tracer(None)
         for h in handles:
             h.remove()
     for name, t in _flatten_outputs(out):

@@ -101,7 +101,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             y = y.reshape((n, t_out) + tuple(y.shape[1:])).permute(0, 2, 1, 3, 4).contiguous()
         return y.squeeze(0) if unbatched else y
     # (Not while the ONNX exporter traces: it compares op sequences at two batch sizes, which must agree.)
-    if kt == 1 and n == 1 and sides[0] == (0, 0) and _function._TRACER is None:
+    if kt == 1 and n == 1 and sides[0] == (0, 0) and not _function.is_op_tracing():
         # One clip, per-frame kernel: the frames as a strided (To, C, H, W) view, which the 2-D op's
         # phase-plane split reads directly (no window copy).
         cols = x[0, :, : (t_out - 1) * stride[0] + 1 : stride[0]].transpose(0, 1)

@@ -171,7 +171,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if running_var is not None:
             _update_running(running_var, var.reshape(n, c).mean(0) * (length / (length - 1)), momentum)
     out = _affine(y, weight, bias, (c,) + (1,) * (input.ndim - 2))
-    if out is y and _function._TRACER is not None:
+    if out is y and _function.is_op_tracing():
         # y is a view; the ONNX exporter cannot follow an in-place op into a view (RAFT's ReLU(inplace=True)
         # after InstanceNorm2d), so while it traces the result is a copy, as PyTorch's (never a view).
         out = y.clone()

@@ -149,7 +149,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     """
     _check_grid_sample(input, grid, mode, padding_mode)
     align = bool(align_corners)
-    if _function._TRACER is not None:  # the ONNX exporter: one op (ONNX GridSample), not value-made indices
+    if _function.is_op_tracing():  # the ONNX exporter: one op (ONNX GridSample), not value-made indices
         from ...ops.grid_sample_op import GridSampleOp
 
         return GridSampleOp.apply(input, grid, mode=mode, padding_mode=padding_mode, align_corners=align)
