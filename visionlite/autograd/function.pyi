@@ -6,6 +6,9 @@ from visionlite.core.autograd.function import FunctionCtx as FunctionCtx
 from visionlite.core.autograd.function import Node as Node
 from visionlite.core.autograd.function import Op as Op
 from visionlite.core.autograd.function import is_grad_enabled as is_grad_enabled
+from visionlite.core.autograd.function import is_op_tracing as is_op_tracing
+from visionlite.core.autograd.function import record_op as record_op
+from visionlite.core.autograd.function import set_op_tracer as set_op_tracer
 from visionlite.core.autograd.node_names import next_edges as next_edges
 from visionlite.core.autograd.node_names import node_name as node_name
 from visionlite.core.autograd.versions import counter_of as counter_of
