@@ -7,7 +7,7 @@ profiler instead wraps, for the duration of one profiled run only, the places wh
   the module that defines them: convolution and movement ops are copies/layout, everything else is
   elementwise arithmetic),
 * numpy's GEMM entry points (``matmul``, ``dot``, ``tensordot``, ``einsum``; the library calls them as
-  ``xp.matmul(...)`` so replacing the module attribute catches them),
+  ``xp.matmul(...)`` so replacing the module attribute catches them) and ``_blas.gemm`` (direct BLAS),
 * a few named helpers that would otherwise hide inside the convolution (the depthwise multiply-adds,
   the phase-plane split/merge/crop copies),
 * ``Optimizer.step``.
@@ -87,7 +87,7 @@ class Profiler:
         import numpy as np
 
         from visionlite.core.autograd.function import Op
-        from visionlite.core.ops import conv
+        from visionlite.core.ops import _blas, conv
         from visionlite.core.optim.optimizer import Optimizer
 
         for cls in _subclasses(Op):
@@ -98,6 +98,7 @@ class Profiler:
         for name in _GEMM_FUNCS:
             if hasattr(np, name):
                 self._patch(np, name, f"numpy.{name}", "GEMM")
+        self._patch(_blas, "gemm", "blas.gemm", "GEMM")  # the convolutions' per-tap GEMMs (conv_implicit)
         for name in ("depthwise_forward", "depthwise_backward"):
             self._patch(conv, name, f"conv:{name}", "elementwise")
         for name in ("split", "merge", "embed", "crop"):

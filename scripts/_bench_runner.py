@@ -115,11 +115,26 @@ def run_worker(args, build):
     peak = _proc_status_mb("VmHWM") if exact else None
     if peak is None:
         peak = peak_rss_mb()
-    result = {"times": times, "rss_mb": peak, "rss_step_mb": peak - before if exact else peak}
+    result = {"times": times, "rss_mb": peak, "rss_step_mb": peak - before if exact else peak,
+              "blas": _blas_kernel(lib)}
     if args.profile and lib == "visionlite":
         result["profile"] = _bench_profile.profile_run(fn)
     print(_TAG + json.dumps(result), flush=True)
     return 0
+
+
+def _blas_kernel(lib):
+    """Which GEMM kernels ``lib`` runs: numpy's OpenBLAS kernel set for visionlite, PyTorch's BLAS and
+    oneDNN ISA for torch (OPENBLAS_CORETYPE, set on some machines, changes the first and not the second)."""
+    if lib == "visionlite":
+        from visionlite.core.ops import _blas
+
+        return f"numpy OpenBLAS {_blas.blas_corename() or 'not used'}"
+    import torch
+
+    config = torch.__config__.show()
+    blas = next((line.split("=", 1)[1] for line in config.splitlines() if "BLAS_INFO=" in line), "?")
+    return f"torch BLAS {blas.split(',')[0]}, oneDNN {torch.backends.cpu.get_cpu_capability()}"
 
 
 # ---------------------------------------------------------------------------------------- the parent
@@ -153,6 +168,7 @@ def run_case(script, case, args):
             results[lib]["times"] += got["times"]
             results[lib]["rss_mb"].append(got["rss_mb"])
             results[lib]["rss_step_mb"].append(got["rss_step_mb"])
+            results[lib]["blas"] = got.get("blas", "?")
             if "profile" in got:
                 results[lib]["profile"] = got["profile"]
     return results
@@ -199,6 +215,10 @@ def main(script, cases, build, description, default_cases=None, add_arguments=No
             print(f"{case:44s} FAILED: {res['error']}", flush=True)
             continue
         v, t = res["visionlite"], res["torch"]
+        if not ratios:
+            forced = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+            print(f"GEMM kernels: {v['blas']}; {t['blas']}"
+                  + (f" (set in the environment: {forced})" if forced else ""), flush=True)
         ratio = statistics.median(v["times"]) / statistics.median(t["times"])
         ratios[case] = ratio
         lo, hi = _ratio_spread(v["times"], t["times"], args.repeat)

@@ -99,6 +99,86 @@ def get_blas_threads():
     return max(counts) if counts else None
 
 
+def blas_corename():
+    """The kernel set numpy's OpenBLAS runs (``"Haswell"``, ``"SkylakeX"``, ...; OpenBLAS picks it from the
+    CPU, or ``OPENBLAS_CORETYPE`` forces it), or None when numpy uses another BLAS."""
+    lib = openblas()
+    fn = None if lib is None else _symbol(lib, "get_corename")
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
+_GEMM_NAMES = {"float32": "sgemm", "float64": "dgemm"}
+_gemm_funcs = {}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _gemm_function(dtype):
+    """ctypes ``cblas_?gemm`` of numpy's OpenBLAS for ``dtype`` (float32/float64), or None."""
+    import numpy as np
+
+    try:
+        name = _GEMM_NAMES.get(np.dtype(dtype).name)
+    except TypeError:
+        return None
+    if name is None:
+        return None
+    if name not in _gemm_funcs:
+        lib, fn, idx = openblas(), None, ctypes.c_int32
+        for sym, width in ((f"scipy_cblas_{name}64_", ctypes.c_int64), (f"cblas_{name}64_", ctypes.c_int64),
+                           (f"cblas_{name}", ctypes.c_int32)):
+            fn = None if lib is None else getattr(lib, sym, None)
+            if fn is not None:
+                idx = width
+                break
+        if fn is not None:
+            real = ctypes.c_float if name == "sgemm" else ctypes.c_double
+            ptr = ctypes.c_void_p
+            fn.argtypes = [ctypes.c_int] * 3 + [idx] * 3 + [real, ptr, idx, ptr, idx, real, ptr, idx]
+            fn.restype = None
+        _gemm_funcs[name] = fn
+    return _gemm_funcs[name]
+
+
+def has_gemm(dtype):
+    """Whether ``gemm`` can run for arrays of ``dtype`` (numpy's BLAS reachable, float32/float64)."""
+    return _gemm_function(dtype) is not None
+
+
+def _operand(v, size):
+    """(transpose flag, leading dimension) of a 2-D view for row-major cblas, or None if not BLAS-able."""
+    r, c = v.shape
+    s0, s1 = v.strides
+    if (s1 == size or c == 1) and s0 % size == 0 and s0 // size >= max(c, 1):
+        return _NO_TRANS, s0 // size
+    if (s0 == size or r == 1) and s1 % size == 0 and s1 // size >= max(r, 1):
+        return _TRANS, s1 // size
+    return None
+
+
+def gemm(a, b, out, beta=0.0):
+    """``out = a @ b + beta * out`` in place by numpy's BLAS, on 2-D CPU views that need not be
+    contiguous: each operand may be a row- or column-major window of a bigger array (shifted or sliced
+    columns, a transpose), which ``numpy.matmul`` would copy first. ``out`` must be row-major. All three
+    share a dtype with ``has_gemm``. Runs on the calling thread (BLAS's own threads as configured)."""
+    size = out.itemsize
+    (m, n), k = out.shape, a.shape[1]
+    if m == 0 or n == 0:
+        return out
+    if k == 0:
+        out *= beta
+        return out
+    fa, fb = _operand(a, size), _operand(b, size)
+    if fa is None or fb is None or out.strides[1] != size and n > 1 or out.strides[0] % size:
+        raise ValueError("gemm: operands must be row- or column-major 2-D views")
+    ldc = max(out.strides[0] // size, n)
+    _gemm_function(out.dtype)(_ROW_MAJOR, fa[0], fb[0], m, n, k, 1.0, a.ctypes.data, fa[1], b.ctypes.data,
+                              fb[1], beta, out.ctypes.data, ldc)
+    return out
+
+
 def quiet_idle_workers():
     """Make OpenBLAS's idle workers sleep right after each GEMM (see the module docstring). Returns True
     when the short timeout is in force (set here or earlier), False when not applicable."""

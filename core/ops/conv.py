@@ -28,6 +28,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from . import conv_implicit
 from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 from .conv_depthwise import depthwise_backward, depthwise_forward
@@ -40,6 +41,7 @@ _PER_IMAGE_ELEMS = 1 << 16  # split copies image by image from this many element
 # conv_exact's exact columns measured faster when the grid wastes over 10% of the columns and the GEMMs
 # are deep (K = taps*C/g >= 512); for shallow ones the grid's contiguous copies matter more.
 _EXACT_WASTE, _EXACT_MIN_K = 1.1, 512
+_EXACT_WASTE_BIG, _EXACT_BIG_GRID = 1.2, 8192
 
 
 class ConvGeometry:
@@ -72,7 +74,12 @@ class ConvGeometry:
         self.pointwise = kh == kw == 1 and not any(pad)
         depthwise = cg == 1 and groups > 1
         deep = kh * kw * cg >= _EXACT_MIN_K
-        self.exact = not self.pointwise and not depthwise and deep and grid_waste(self) > _EXACT_WASTE
+        waste = grid_waste(self)
+        # the per-tap GEMMs (conv_implicit) measured faster than exact columns up to ~1.2x waste on big
+        # grids; below ~8k grid columns (batch 1 past the first stage) the single deep GEMM wins sooner
+        big_grid = self.lq >= _EXACT_BIG_GRID
+        self.exact = not self.pointwise and not depthwise and deep and waste > (
+            _EXACT_WASTE_BIG if big_grid else _EXACT_WASTE)
 
     def _phase_windows(self):
         """Per phase: (phase, dst rows, dst cols, src row slice, src col slice) of the unpadded input."""
@@ -229,6 +236,8 @@ def grid_forward(planes, wm, geom):
     lq, ntap = geom.lq, len(geom.taps)
     if k == ntap and g > 1:  # one input channel per group (depthwise): multiply-adds, not tiny GEMMs
         return depthwise_forward(planes, wm, geom)
+    if conv_implicit.usable(planes, wm, geom):  # one accumulating GEMM per tap, no column copies
+        return conv_implicit.forward(planes, wm, geom)
     out = xp.empty((g, og, lq), dtype=planes.dtype)
     if ntap == 1 and geom.taps[0][1] == 0:
         _matmul_into(wm, planes[geom.taps[0][0]].reshape(g, -1, lq), out)
@@ -337,6 +346,10 @@ def grid_backward(planes, gfull, wm, geom, need_planes, need_weight):
     ntap = len(geom.taps)
     if k == ntap and g > 1:
         return depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight)
+    if conv_implicit.usable(gfull, wm, geom):
+        gplanes = conv_implicit.input_grad(gfull, wm, geom) if need_planes else None
+        gwm = conv_implicit.weight_grad(planes, gfull, wm, geom) if need_weight else None
+        return gplanes, gwm
     # Shifted copies of g (taps * O/g rows) against col2im's read-modify-write adds (taps * C/g rows).
     planes_grad = _backward_planes_col2im if 2 * og > 3 * (k // ntap) else _backward_planes
     gplanes = planes_grad(gfull, wm, geom) if need_planes else None
