@@ -53,15 +53,15 @@ def helper_test_conv(monkeypatch, shape_x, shape_w, dtype, **kw):
 
 
 GEOMETRIES = [
-    ((2, 3, 9, 11), (5, 3, 3, 3), dict(padding=1)),
-    ((2, 4, 10, 7), (6, 4, 3, 3), dict(stride=2, padding=1)),
-    ((1, 3, 12, 12), (4, 3, 5, 5), dict(padding=2, dilation=2)),
-    ((3, 2, 8, 9), (3, 2, 3, 3), dict(stride=3, dilation=2)),  # a phase the smallest offset misses
-    ((2, 5, 7, 7), (4, 5, 2, 2), dict(stride=2)),
-    ((1, 3, 16, 5), (2, 3, 3, 1), dict(stride=(2, 1), padding=(1, 0))),
-    ((4, 8, 15, 15), (8, 8, 7, 7), dict(stride=2, padding=3)),
-    ((2, 3, 5, 5), (3, 3, 3, 3), dict()),
-    ((2, 3, 4, 4), (2, 3, 3, 3), dict(padding=4)),  # padding wider than the kernel reaches
+    ((2, 16, 9, 11), (5, 16, 3, 3), dict(padding=1)),
+    ((2, 17, 10, 7), (6, 17, 3, 3), dict(stride=2, padding=1)),
+    ((1, 16, 12, 12), (4, 16, 5, 5), dict(padding=2, dilation=2)),
+    ((3, 16, 8, 9), (3, 16, 3, 3), dict(stride=3, dilation=2)),  # a phase the smallest offset misses
+    ((2, 20, 7, 7), (4, 20, 2, 2), dict(stride=2)),
+    ((1, 16, 16, 5), (2, 16, 3, 1), dict(stride=(2, 1), padding=(1, 0))),
+    ((2, 16, 15, 15), (8, 16, 5, 5), dict(stride=2, padding=3)),
+    ((2, 16, 5, 5), (3, 16, 3, 3), dict()),
+    ((2, 16, 4, 4), (2, 16, 3, 3), dict(padding=4)),  # padding wider than the kernel reaches
     ((16, 32, 28, 28), (24, 32, 3, 3), dict(padding=1)),  # several column chunks per thread
 ]
 
@@ -75,7 +75,7 @@ def test_conv2d_matches_torch(monkeypatch, threads, shape_x, shape_w, kw, dtype)
 
 def test_float64_gradients_against_finite_differences():
     rng = np.random.default_rng(7)
-    x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3))
+    x, w = rng.standard_normal((1, 16, 5, 4)), rng.standard_normal((2, 16, 3, 3))
     xv, wv = vl.tensor(x, requires_grad=True), vl.tensor(w, requires_grad=True)
     y = vl.nn.functional.conv2d(xv, wv, stride=2, padding=1)
     g = rng.standard_normal(y.shape)
@@ -98,9 +98,9 @@ def test_float64_gradients_against_finite_differences():
 
 def test_same_as_the_column_path(monkeypatch, threads):
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 6, 13, 10)).astype(np.float32)
-    w = rng.standard_normal((7, 6, 3, 3)).astype(np.float32)
-    geom = conv.ConvGeometry(3, 6, (13, 10), w.shape, 1, (2, 1), (1, 1, 2, 0), (1, 2))
+    x = rng.standard_normal((3, 16, 13, 10)).astype(np.float32)
+    w = rng.standard_normal((7, 16, 3, 3)).astype(np.float32)
+    geom = conv.ConvGeometry(3, 16, (13, 10), w.shape, 1, (2, 1), (1, 1, 2, 0), (1, 2))
     g = rng.standard_normal((3, 7) + geom.out_hw).astype(np.float32)
     fast = conv.conv_forward(x, w, None, geom)[0], conv.conv_backward(geom.split(x), g, w, geom, True, True)
     monkeypatch.setattr(conv_implicit, "usable", lambda *a: False)
@@ -117,6 +117,7 @@ def test_not_used_where_it_does_not_apply(monkeypatch):
     vl.nn.functional.conv2d(x, vl.ones(4, 1, 3, 3), groups=4, padding=1)  # depthwise
     vl.nn.functional.conv2d(x.half(), vl.ones(4, 4, 3, 3).half(), padding=1)  # no half-precision BLAS
     vl.nn.functional.conv2d(x, vl.ones(4, 4, 1, 1))  # 1x1: one GEMM already
+    vl.nn.functional.conv2d(x, vl.ones(4, 4, 3, 3))  # few channels: one deep GEMM on columns wins
     assert seen == []
 
 
