@@ -64,7 +64,7 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     ``indices`` are flat ``h * W + w`` positions in each input plane (int64)."""
     _check_input(input, "max_pool2d", 2)
     geom = _geometry(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d", "effective")
-    taps = []
+    taps = [] if return_indices else None  # no list: eval/no_grad pooling skips the argmax bookkeeping
     out = MaxPool2dOp.apply(input, geom=geom, indices_out=taps)
     if not return_indices:
         return out
