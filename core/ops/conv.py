@@ -31,7 +31,13 @@ from ..tensor import Tensor
 from . import conv_implicit
 from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
-from .conv_depthwise import depthwise_backward, depthwise_forward
+from .conv_depthwise import (
+    depthwise_backward,
+    depthwise_forward,
+    direct_backward,
+    direct_forward,
+    direct_usable,
+)
 from .conv_exact import exact_backward, exact_forward, grid_waste
 from .graph_backward import conv_weight_grad, graph_input
 
@@ -399,6 +405,8 @@ def conv_forward(x, w, bias, geom):
     wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         return _pointwise_forward(x, wm, geom, bias), x
+    if direct_usable(x, geom):  # depthwise on CPU: straight from NCHW, no phase planes (conv_depthwise)
+        return direct_forward(x, w, bias, geom), x
     planes = geom.split(x)
     if geom.exact:
         return exact_forward(planes, wm, geom, bias), planes
@@ -407,6 +415,8 @@ def conv_forward(x, w, bias, geom):
 
 def conv_backward(saved, g, w, geom, need_x, need_w):
     """Raw gradients ``(d x, d w)`` of ``conv_forward`` given the output gradient ``g (N, O, Ho, Wo)``."""
+    if direct_usable(g, geom):  # conv_forward saved the input itself
+        return direct_backward(saved, g, w, geom, need_x, need_w)
     wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
@@ -440,7 +450,7 @@ class Conv2dOp(Op):
         y, saved = conv_forward(x, w, b, geom)
         if self.recording:
             self.geom, self.has_bias = geom, b is not None
-            if geom.pointwise:  # the input itself: keep the Tensor so in-place changes are caught
+            if saved is x:  # the input itself: keep the Tensor so in-place changes are caught
                 saved = self.inputs[0]
             self.save(saved if self.needs_input_grad[1] else None, self.inputs[1])
         return y

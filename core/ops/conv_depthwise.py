@@ -10,12 +10,17 @@ Shapes follow conv.py: ``planes (s_h*s_w, C, L)``, weight matrix ``wm (g, O/g, t
 grid outputs ``(g, O/g, L)`` where ``L = N*Hq*Wq``.
 """
 
+import numpy as np
+
 from ..backend import array_module
 from ._threads import split_map
 
 # Channel*column elements per block (the column block is taps times this, ~4.5 MB for 3x3): measured
 # fastest single-threaded on 144x56x56 .. 960x7x7; smaller blocks pay numpy's per-call overhead more often.
 _BLOCK_ELEMS = 1 << 17
+# The direct kernel's block: images*channels*output pixels per column block (taps times this).
+_DIRECT_BLOCK = 1 << 15
+_DIRECT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _blocks(g0, g1, og, lq):
@@ -94,3 +99,188 @@ def depthwise_backward(planes, gfull, wm, geom, need_planes, need_weight):
 
     split_map(part, g, gfull.size * ntap, xp)
     return gplanes, gwm
+
+
+# ------------------------------------------------------------------ direct NCHW kernel (numpy float32/64)
+# The phase-grid path above copies the input into phase planes and crops the grid output back to NCHW:
+# two extra passes that measured ~20% of a 16x64x56x56 3x3 layer. The kernel below gathers each tap's
+# shifted (and strided) window straight from the NCHW array into the column block, leaving the border a
+# tap reads past the image as zeros, and BLAS writes its matrix-vector products straight into the NCHW
+# output: no padding, no planes, no crop. The backward is the same gather run on the output gradient
+# (the input gradient of a stride-s depthwise convolution is, per output phase, a stride-1 one).
+
+
+def direct_usable(x, geom):
+    """Whether ``x``'s depthwise convolution takes the direct NCHW kernel (numpy, float32/64, 4-D: conv3d
+    hands 5-D frames to the phase-grid path)."""
+    return (geom.groups > 1 and geom.c == geom.groups and type(x) is np.ndarray and x.ndim == 4
+            and x.dtype in _DIRECT_DTYPES)
+
+
+def _window(r, s, size, n_out):
+    """Output indices ``[lo, hi)`` whose read ``i*s + r`` lands inside ``[0, size)``."""
+    lo = min(n_out, max(0, -(r // s)))  # ceil(-r / s)
+    hi = min(n_out, max(lo, (size - 1 - r) // s + 1))
+    return lo, hi
+
+
+class _Gather:
+    """``out[n, c*og + o, i, j] = sum_t wm[c, o, t] * src[n, c, k_t, i*sh + r_t, j*sw + c_t]`` (zero where the
+    read falls outside ``src``), cut into blocks of (images, channels, output rows) whose column block
+    ``(nb, cb, taps, rows, Wo)`` stays in cache.
+
+    ``src`` is ``(N, C, K, H, W)``; ``taps`` lists ``(k, r, c)``; ``out_hw`` the output size."""
+
+    def __init__(self, src, taps, stride, out_hw):
+        self.src, self.taps, self.stride, self.out_hw = src, taps, stride, out_hw
+        n, c = src.shape[:2]
+        ho, wo = out_hw
+        hw = ho * wo
+        if hw >= _DIRECT_BLOCK:  # big planes: one image and channel at a time, a band of rows per block
+            self.nb = self.cb = 1
+            self.rows = max(1, _DIRECT_BLOCK // max(wo, 1))
+        else:
+            per = _DIRECT_BLOCK // max(hw, 1)
+            self.cb = min(c, per)
+            self.nb = min(n, max(1, per // c)) if self.cb == c else 1
+            self.rows = ho
+        h, w = src.shape[3:]
+        self.windows = [(_window(r, stride[0], h, ho), _window(cc, stride[1], w, wo)) for _, r, cc in taps]
+        self.blocks = [
+            (n0, min(n0 + self.nb, n), c0, min(c0 + self.cb, c), i0, min(i0 + self.rows, ho))
+            for n0 in range(0, n, self.nb)
+            for c0 in range(0, c, self.cb)
+            for i0 in range(0, ho, self.rows)
+        ]
+
+    def buffer(self):
+        """A column block for one thread, its border (reads outside ``src``) zeroed once when every block
+        spans all output rows (blocks then share the border layout)."""
+        ho, wo = self.out_hw
+        cols = np.empty((self.nb, self.cb, len(self.taps), self.rows, wo), dtype=self.src.dtype)
+        if self.rows == ho:
+            for t, ((lo, hi), (jlo, jhi)) in enumerate(self.windows):
+                _zero_border(cols[:, :, t], lo, hi, jlo, jhi)
+        return cols
+
+    def fill(self, cols, block):
+        """The block's columns ``(nb, cb, taps, rows * Wo)`` (a view of ``cols``)."""
+        n0, n1, c0, c1, i0, i1 = block
+        sh, sw = self.stride
+        view = cols[: n1 - n0, : c1 - c0, :, : i1 - i0]
+        banded = self.rows != self.out_hw[0]
+        for t, ((k, r, c), ((lo, hi), (jlo, jhi))) in enumerate(zip(self.taps, self.windows)):
+            dst = view[:, :, t]
+            a, b = max(lo, i0), min(hi, i1)
+            if banded:
+                _zero_border(dst, a - i0, max(a, b) - i0, jlo, jhi)
+            if a < b and jlo < jhi:
+                src = self.src[n0:n1, c0:c1, k, _span_slice(a, b, sh, r), _span_slice(jlo, jhi, sw, c)]
+                dst[:, :, a - i0 : b - i0, jlo:jhi] = src
+        return view.reshape(n1 - n0, c1 - c0, len(self.taps), -1)
+
+    def run(self, wm, out, bias=None):
+        """Write the gathered convolution with weights ``wm (C, og, taps)`` into ``out (N, C*og, Ho, Wo)``."""
+        og = wm.shape[1]
+
+        def part(b0, b1):
+            cols = self.buffer()
+            for block in self.blocks[b0:b1]:
+                n0, n1, c0, c1, i0, i1 = block
+                dst = out[n0:n1, c0 * og : c1 * og, i0:i1].reshape(n1 - n0, c1 - c0, og, -1)
+                np.matmul(wm[c0:c1], self.fill(cols, block), out=dst)
+                if bias is not None:
+                    dst += bias[c0 * og : c1 * og].reshape(c1 - c0, og, 1)
+
+        split_map(part, len(self.blocks), out.size * len(self.taps))
+
+    def correlate(self, g, og):
+        """``sum over blocks of g_block @ cols^T``: ``(C, og, taps)`` for ``g (N, C*og, Ho, Wo)``."""
+        c = self.src.shape[1]
+
+        def part(b0, b1):
+            cols = self.buffer()
+            acc = np.zeros((c, og, len(self.taps)), dtype=g.dtype)
+            for block in self.blocks[b0:b1]:
+                n0, n1, c0, c1, i0, i1 = block
+                gb = g[n0:n1, c0 * og : c1 * og, i0:i1].reshape(n1 - n0, c1 - c0, og, -1)
+                prod = np.matmul(gb, self.fill(cols, block).transpose(0, 1, 3, 2))
+                acc[c0:c1] += prod[0] if n1 - n0 == 1 else prod.sum(axis=0)
+            return acc
+
+        parts = split_map(part, len(self.blocks), g.size * len(self.taps))
+        total = parts[0]
+        for p in parts[1:]:
+            total += p
+        return total
+
+
+def _span_slice(lo, hi, s, off):
+    """Source indices ``lo*s + off, ..., (hi-1)*s + off``."""
+    return slice(lo * s + off, (hi - 1) * s + off + 1, s)
+
+
+def _zero_border(dst, lo, hi, jlo, jhi):
+    """Zero ``dst[..., rows, cols]`` outside rows ``[lo, hi)`` x cols ``[jlo, jhi)``."""
+    dst[..., :lo, :] = 0
+    dst[..., hi:, :] = 0
+    dst[..., lo:hi, :jlo] = 0
+    dst[..., lo:hi, jhi:] = 0
+
+
+def _forward_taps(geom):
+    """``(0, r, c)`` per kernel tap in (i, j) order: where output (0, 0) reads the unpadded input."""
+    (dh, dw), (top, _, left, _) = geom.dilation, geom.pad
+    kh, kw = geom.k
+    return [(0, i * dh - top, j * dw - left) for i in range(kh) for j in range(kw)]
+
+
+def direct_forward(x, w, bias, geom):
+    """Depthwise convolution of ``x (N, C, H, W)`` with ``w (O, 1, kh, kw)`` (``O = C * og``) and optional
+    ``bias (O,)`` -> ``(N, O, Ho, Wo)``, read straight from NCHW (no padded copy, no phase planes)."""
+    n, c = x.shape[:2]
+    o, _, kh, kw = w.shape
+    out = np.empty((n, o) + tuple(geom.out_hw), dtype=x.dtype)
+    gather = _Gather(x[:, :, None], _forward_taps(geom), geom.stride, geom.out_hw)
+    gather.run(w.reshape(c, o // c, kh * kw), out, bias)
+    return out
+
+
+def direct_backward(x, g, w, geom, need_x, need_w):
+    """``(d x, d w)`` of ``direct_forward`` for the output gradient ``g (N, O, Ho, Wo)`` (None where not
+    needed)."""
+    gw = None
+    if need_w:
+        gather = _Gather(x[:, :, None], _forward_taps(geom), geom.stride, geom.out_hw)
+        gw = gather.correlate(g, w.shape[0] // geom.c).reshape(w.shape)
+    return (_input_grad(g, w, geom) if need_x else None), gw
+
+
+def _input_grad(g, w, geom):
+    """``d x``: per phase ``(a, b)`` of the input (every position for stride 1), a stride-1 gather over the
+    output gradient with the taps that land on that phase, each output channel of a group a source row."""
+    n, o = g.shape[:2]
+    c = geom.c
+    og, (h, wd) = o // c, geom.in_hw
+    (sh, sw), (dh, dw), (top, _, left, _) = geom.stride, geom.dilation, geom.pad
+    kh, kw = geom.k
+    src = g.reshape(n, c, og, *g.shape[2:])
+    w4 = w.reshape(c, og, kh, kw)
+    gx = np.empty((n, c, h, wd), dtype=g.dtype) if (sh, sw) == (1, 1) else np.zeros((n, c, h, wd), g.dtype)
+    for a in range(min(sh, h)):
+        rows = [(i, (a + top - i * dh) // sh) for i in range(kh) if (a + top - i * dh) % sh == 0]
+        for b in range(min(sw, wd)):
+            cols = [(j, (b + left - j * dw) // sw) for j in range(kw) if (b + left - j * dw) % sw == 0]
+            if not rows or not cols:
+                continue  # no tap reaches this phase: its gradient stays zero
+            taps = [(k, r, cc) for k in range(og) for _, r in rows for _, cc in cols]
+            wp = w4[:, :, [i for i, _ in rows]][:, :, :, [j for j, _ in cols]].reshape(c, 1, -1)
+            phase_hw = (-(-(h - a) // sh), -(-(wd - b) // sw))
+            gather = _Gather(src, taps, (1, 1), phase_hw)
+            if (sh, sw) == (1, 1):
+                gather.run(wp, gx)
+            else:
+                part = np.empty((n, c) + phase_hw, dtype=g.dtype)
+                gather.run(wp, part)
+                gx[:, :, a::sh, b::sw] = part
+    return gx
