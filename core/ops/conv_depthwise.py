@@ -10,6 +10,8 @@ Shapes follow conv.py: ``planes (s_h*s_w, C, L)``, weight matrix ``wm (g, O/g, t
 grid outputs ``(g, O/g, L)`` where ``L = N*Hq*Wq``.
 """
 
+import threading
+
 import numpy as np
 
 from ..backend import array_module
@@ -19,7 +21,7 @@ from ._threads import split_map
 # fastest single-threaded on 144x56x56 .. 960x7x7; smaller blocks pay numpy's per-call overhead more often.
 _BLOCK_ELEMS = 1 << 17
 # The direct kernel's block: images*channels*output pixels per column block (taps times this).
-_DIRECT_BLOCK = 1 << 15
+_DIRECT_BLOCK = 1 << 17
 _DIRECT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -154,11 +156,13 @@ class _Gather:
         ]
 
     def buffer(self):
-        """A column block for one thread, its border (reads outside ``src``) zeroed once when every block
-        spans all output rows (blocks then share the border layout)."""
+        """This thread's column block, its border (reads outside ``src``) zeroed when every block spans
+        all output rows (blocks then share the border layout; banded blocks zero theirs in ``fill``)."""
         ho, wo = self.out_hw
-        cols = np.empty((self.nb, self.cb, len(self.taps), self.rows, wo), dtype=self.src.dtype)
-        if self.rows == ho:
+        shape = (self.nb, self.cb, len(self.taps), self.rows, wo)
+        key = (shape, self.src.dtype, tuple(self.windows)) if self.rows == ho else None
+        cols, fresh = _thread_buffer(shape, self.src.dtype, key)
+        if fresh and key is not None:
             for t, ((lo, hi), (jlo, jhi)) in enumerate(self.windows):
                 _zero_border(cols[:, :, t], lo, hi, jlo, jhi)
         return cols
@@ -213,6 +217,26 @@ class _Gather:
         for p in parts[1:]:
             total += p
         return total
+
+
+_local = threading.local()
+
+
+def _thread_buffer(shape, dtype, key):
+    """``(array of shape, whether its contents may differ from the last call with key)``: one scratch
+    array per thread, kept between calls. A fresh ~4.5 MB column block per call measured ~1.7 ms of page
+    faults on a 16x64x56x56 forward+backward (three gathers); a kept one with the same ``key`` also keeps
+    its zeroed border."""
+    size = 1
+    for d in shape:
+        size *= d
+    flat = getattr(_local, "flat", None)
+    if flat is None or flat.dtype != dtype or flat.size < size:
+        flat = _local.flat = np.empty(max(size, 1), dtype=dtype)
+        _local.key = None
+    fresh = key is None or _local.key != key
+    _local.key = key
+    return flat[:size].reshape(shape), fresh
 
 
 def _span_slice(lo, hi, s, off):
