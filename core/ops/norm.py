@@ -3,10 +3,13 @@ normalization (zero mean, unit variance per row) that layer, group and instance 
 
 Batch norm is one op for forward and backward because it is on every training step of a CNN: the
 per-channel sums go through BLAS (a batched gemv against ones, a batched dot for the second moment),
-and the elementwise passes write into preallocated arrays. Backward runs on raw arrays; under
+and the elementwise passes write into preallocated arrays, a block of samples at a time so that the
+next pass over a block finds it in cache. Backward runs on raw arrays; under
 ``create_graph=True`` (grad mode on while it runs) the same formulas are recorded from Tensor ops
 instead, so that double backward works.
 """
+
+import numpy as np
 
 from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
@@ -29,6 +32,16 @@ def channel_dot(a, b):
     if a.shape[2] == 1:
         return (a[:, :, 0] * b[:, :, 0]).sum(0)
     return array_module(a).matmul(a[:, :, None, :], b[:, :, :, None])[:, :, 0, 0].sum(0)
+
+
+_BLOCK_ELEMS = 1 << 17  # elements per block of samples (CPU): 512 KB of float32, L2-sized
+
+
+def _sample_blocks(xp, a, b, sample_elems):
+    """Samples ``[a, b)`` cut into blocks of about ``_BLOCK_ELEMS`` elements (on the CPU; one block on the
+    GPU), so that consecutive passes over a block find it in cache instead of going back to memory."""
+    step = b - a if xp is not np else max(1, _BLOCK_ELEMS // max(sample_elems, 1))
+    return [(s, min(s + step, b)) for s in range(a, b, step)]
 
 
 def _sum_parts(parts):
@@ -59,27 +72,29 @@ class BatchNormOp(Op):
             mean = _sum_parts(split_map(lambda a, b: channel_sum(x3[a:b]), n, x.size, xp)) / m
 
             def center(a, b):  # y holds x - mean until it is scaled below
-                d = xp.subtract(x3[a:b], mean[:, None], out=y[a:b])
-                return channel_dot(d, d)
+                total = 0
+                for s, e in _sample_blocks(xp, a, b, x3[0].size):
+                    d = xp.subtract(x3[s:e], mean[:, None], out=y[s:e])
+                    total = total + channel_dot(d, d)  # d is still in cache
+                return total
 
             var = _sum_parts(split_map(center, n, x.size, xp)) / m  # two passes: no cancellation
             if stats_out is not None:
                 stats_out.append((mean, var))
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-        scale = invstd if weight is None else invstd * weight
+        scale = (invstd if weight is None else invstd * weight)[:, None]
         if training:
-            shift = bias
+            shift = None if bias is None else bias[:, None]
+            src = y
+        else:  # one affine map: x * scale + (bias - mean * scale)
+            shift = (-mean[:, None] * scale) if bias is None else bias[:, None] - mean[:, None] * scale
+            src = x3
 
-            def affine(a, b):
-                xp.multiply(y[a:b], scale[:, None], out=y[a:b])
+        def affine(a, b):
+            for s, e in _sample_blocks(xp, a, b, x3[0].size):
+                yb = xp.multiply(src[s:e], scale, out=y[s:e])
                 if shift is not None:
-                    y[a:b] += shift[:, None]
-        else:  # one fused affine map: x * scale + (bias - mean * scale)
-            shift = -mean * scale if bias is None else bias - mean * scale
-
-            def affine(a, b):
-                xp.multiply(x3[a:b], scale[:, None], out=y[a:b])
-                y[a:b] += shift[:, None]
+                    yb += shift  # on the block just written, still in cache
 
         split_map(affine, n, x.size, xp)
         if self.recording:
@@ -102,25 +117,32 @@ class BatchNormOp(Op):
         gx = xp.empty(x3.shape, dtype=g3.dtype) if needs[0] else None
 
         def sums(a, b):  # gx holds x - mean until the input gradient overwrites it
-            d = xp.subtract(x3[a:b], mean[:, None], out=None if gx is None else gx[a:b])
-            return channel_sum(g3[a:b]), channel_dot(g3[a:b], d)
+            gs = gd = 0
+            for s, e in _sample_blocks(xp, a, b, x3[0].size):
+                d = xp.subtract(x3[s:e], mean[:, None], out=None if gx is None else gx[s:e])
+                gs, gd = gs + channel_sum(g3[s:e]), gd + channel_dot(g3[s:e], d)
+            return gs, gd
 
         parts = split_map(sums, n, 2 * x3.size, xp)
         gsum = _sum_parts([p[0] for p in parts])
         gdot = _sum_parts([p[1] for p in parts]) * invstd  # sum(g * xhat)
         if gx is not None:
+            scale_c = scale[:, None]
             if self.training:  # gx = scale * (g - mean(g) - xhat * mean(g * xhat))
                 coef_d, coef_1 = (-scale * invstd * gdot / m)[:, None], (-scale * gsum / m)[:, None]
 
                 def input_grad(a, b):
-                    d = gx[a:b]
-                    d *= coef_d
-                    d += coef_1
-                    d += g3[a:b] * scale[:, None]
+                    # Block by block, so that the g * scale temporary is small and stays in cache (a
+                    # whole-slice temporary of a 16 MB gradient cost page faults: 11 -> 5 ms, 1 thread).
+                    for s, e in _sample_blocks(xp, a, b, x3[0].size):
+                        d = gx[s:e]
+                        d *= coef_d
+                        d += coef_1
+                        d += xp.multiply(g3[s:e], scale_c)
             else:
 
                 def input_grad(a, b):
-                    xp.multiply(g3[a:b], scale[:, None], out=gx[a:b])
+                    xp.multiply(g3[a:b], scale_c, out=gx[a:b])
 
             split_map(input_grad, n, 2 * x3.size, xp)
             gx = Tensor._wrap(gx.reshape(x.shape))

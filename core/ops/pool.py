@@ -3,6 +3,8 @@
 Windows are visited one kernel tap at a time: tap ``(i, j)`` of every window is one strided slice of
 the (padded) input, so a pooling is ``kh*kw`` vectorized passes over output-sized arrays. Max pooling
 keeps the winning tap per output (int8/int16) and scatters gradients back by flat index (no ``np.add.at``).
+Without autograd (eval, no_grad) max pooling keeps no taps, and windows from 3x3 on are reduced as a max
+along rows then along columns (``kh + kw`` passes instead of ``kh * kw``).
 Planes are processed in parallel slices on the CPU.
 Backward runs on raw arrays; under ``create_graph=True`` (grad mode on while it runs) each op records a
 differentiable backward instead: max pooling scatters through ``pool_adjoint``'s scatter/gather pair,
@@ -109,12 +111,12 @@ def _max_tree(xp, views):
         for (lv, li), (rv, ri) in zip(level[0::2], level[1::2]):
             right = xp.greater(rv, lv)
             val = xp.maximum(lv, rv)
-            if isinstance(li, int) and isinstance(ri, int):  # both leaves: li + right * (ri - li)
-                idx = (right.view(np.int8) if dt == np.int8 else right.astype(dt)) * dt.type(ri - li)
-                if li:
-                    idx += dt.type(li)
-            else:
-                idx = xp.where(right, ri, li).astype(dt, copy=False)
+            # li + right * (ri - li): branch-free; xp.where on a random mask mispredicts its branches
+            # (0.41 ms against 0.007 ms for this blend on a 41x56x56 block of int8 taps)
+            leaves = isinstance(ri, int) and isinstance(li, int)
+            gap = dt.type(ri - li) if leaves else xp.subtract(ri, li, dtype=dt)
+            step = (right.view(np.int8) if dt == np.int8 else right.astype(dt)) * gap
+            idx = step if isinstance(li, int) and not li else xp.add(step, li, dtype=dt)
             nxt.append((val, idx))
         if len(level) % 2:
             nxt.append(level[-1])
@@ -130,9 +132,51 @@ def _blocks(xp, a, b, plane_elems):
     return [(s, min(s + step, b)) for s in range(a, b, step)]
 
 
+def _axis_taps(o, n, s, p, d, k):
+    """Taps of one pooled axis that touch the input: ``(lo, hi, start)`` per tap, where outputs
+    ``[lo, hi)`` read input ``start, start + s, ...`` (the rest of that tap falls in the padding)."""
+    taps = []
+    for t in range(k):
+        off = t * d - p  # input position of this tap in output 0's window
+        lo = min(o, -(off // s)) if off < 0 else 0  # first output whose tap is at >= 0
+        hi = max(lo, min(o, (n - 1 - off) // s + 1))
+        taps.append((lo, hi, lo * s + off))
+    return taps
+
+
+def _axis_slice(axis, a, b, step=1):
+    return (Ellipsis, slice(a, b, step)) if axis == -1 else (Ellipsis, slice(a, b, step), slice(None))
+
+
+def _max_along(xp, src, dst, taps, s, axis, fill):
+    """``dst`` = maximum over ``taps`` (from ``_axis_taps``) of strided slices of ``src`` along ``axis``."""
+    o = dst.shape[axis]
+    full = [t for t in taps if t[0] == 0 and t[1] == o]
+    if full:  # a copy, then in-place maxima (measured faster than a first maximum of two strided taps)
+        lo, hi, st = full[0]
+        xp.copyto(dst, src[_axis_slice(axis, st, st + (o - 1) * s + 1, s)])
+    else:
+        dst.fill(fill)
+    for lo, hi, st in taps:
+        if (full and (lo, hi, st) == full[0]) or hi <= lo:
+            continue
+        d = dst[_axis_slice(axis, lo, hi)]
+        xp.maximum(d, src[_axis_slice(axis, st, st + (hi - lo - 1) * s + 1, s)], out=d)  # carries NaN
+
+
+def _separable(geom):
+    """Untracked max pooling as a max along rows, then along columns: ``kw + kh`` passes instead of
+    ``kh * kw`` and no padded copy. It pays from 3x3 windows on (3x3/2 pad 1 on 16x64x112x112:
+    12.6 -> 10.0 ms, 1 thread); 2x2 windows and single rows/columns stay on the tap loop (2x2/2:
+    1.3 vs 1.7 ms)."""
+    kh, kw = geom.k
+    return kh > 1 and kw > 1 and kh * kw > 4
+
+
 def max_pool_forward(x, geom, track=True):
     """Raw max pooling of ``x (..., H, W)``: ``(out, winning tap per output or None)``; ties go to the
-    first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed.
+    first tap in row-major order, as in PyTorch. Without ``track`` only the maxima are computed (NaN
+    wins, as in PyTorch; with ``track`` the values carry NaN too, the taps of such windows are unspecified).
     Planes are split across threads (see ``_threads``)."""
     xp = array_module(x)
     fill = -np.inf if dtypes.is_float(x.dtype) else np.iinfo(x.dtype).min  # bfloat16's numpy kind is 'V'
@@ -140,11 +184,26 @@ def max_pool_forward(x, geom, track=True):
     out = xp.empty((x3.shape[0],) + geom.out_hw, dtype=x.dtype)
     tap = xp.zeros(out.shape, dtype=_tap_dtype(geom.k[0] * geom.k[1])) if track else None
     slices = geom.tap_slices()
+    separable = not track and _separable(geom)
+    if separable:
+        h, wo = geom.in_hw[0], geom.out_hw[1]
+        row_taps, col_taps = [
+            _axis_taps(o, n, s, p, d, k)
+            for o, n, s, p, d, k in zip(geom.out_hw, geom.in_hw, geom.stride, geom.pad, geom.dilation, geom.k)
+        ]
 
     def part(a, b):
-        for c, d in _blocks(xp, a, b, x3.shape[1] * x3.shape[2]):
-            xpad = geom.padded_input(x3[c:d], fill)
+        blocks = _blocks(xp, a, b, x3.shape[1] * x3.shape[2])
+        if separable:
+            rows_max = xp.empty((blocks[0][1] - blocks[0][0], h, wo), dtype=x.dtype)  # per thread
+        for c, d in blocks:
             o = out[c:d]
+            if separable:
+                r = rows_max[: d - c]
+                _max_along(xp, x3[c:d], r, col_taps, geom.stride[1], -1, fill)
+                _max_along(xp, r, o, row_taps, geom.stride[0], -2, fill)
+                continue
+            xpad = geom.padded_input(x3[c:d], fill)
             if not track:
                 o[...] = xpad[slices[0]]
                 for s in slices[1:]:
