@@ -216,6 +216,44 @@ def max_pool_forward(x, geom, track=True):
     return out.reshape(lead + geom.out_hw), (tap.reshape(lead + geom.out_hw) if track else None)
 
 
+def _stride_phases(geom):
+    """Strided overlapping windows cut the padded input into ``sh * sw`` phase grids (rows ``= r mod sh``,
+    columns ``= c mod sw``); every tap lands in one of them at a fixed offset, so the backward adds each
+    tap's gradients to a contiguous block of rows instead of a strided one (a strided add was 3/4 of the
+    time of a 3x3/2 pool's backward). Returns ``(taps, grids, stride)``: per tap ``(phase, row offset, column
+    offset)``, and per used phase ``(grid shape, input rows slice, phase rows slice, same for columns)``."""
+    (kh, kw), (sh, sw), (dh, dw) = geom.k, geom.stride, geom.dilation
+    (ph, pw), (h, w), (hp, wp) = geom.pad, geom.in_hw, geom.padded
+
+    def axis(p, s, pad, n, padded):
+        count = -(-(padded - p) // s)  # padded positions p, p + s, ... of this phase
+        first = -(-max(pad - p, 0) // s)  # first of them inside the input
+        last = min(count, (n - 1 + pad - p) // s + 1)
+        return count, slice(p + first * s - pad, n, s), slice(first, max(first, last))
+
+    taps = [((i * dh % sh, j * dw % sw), i * dh // sh, j * dw // sw) for i in range(kh) for j in range(kw)]
+    grids = {}
+    for (pr, pc), _, _ in taps:
+        rows, cols = axis(pr, sh, ph, h, hp), axis(pc, sw, pw, w, wp)
+        grids[pr, pc] = ((rows[0], cols[0]), rows[1], rows[2], cols[1], cols[2])
+    return taps, grids, (sh, sw)
+
+
+def _phase_scatter(xp, g, tap, gx, phases, hit, routed):
+    """Max-pool backward of one block of planes through stride phases (``_stride_phases``)."""
+    taps, grids, (sh, sw) = phases
+    ho, wo = g.shape[-2:]
+    acc = {p: xp.zeros((g.shape[0],) + grids[p][0], dtype=g.dtype) for p in grids}
+    for t, (p, r, c) in enumerate(taps):
+        xp.equal(tap, t, out=hit)
+        xp.multiply(g, hit, out=routed)
+        acc[p][:, r : r + ho, c : c + wo] += routed
+    if len(grids) < sh * sw:  # windows skip some phases: their input elements get no gradient
+        gx.fill(0)
+    for p, (_, in_rows, ph_rows, in_cols, ph_cols) in grids.items():
+        gx[:, in_rows, in_cols] = acc[p][:, ph_rows, ph_cols]
+
+
 def max_pool_backward(g, tap, geom):
     """Route ``g`` to each window's winning input element. Few taps: one masked pass per tap over
     cache-sized blocks; many taps (large windows): a scatter by flat index (an assignment when windows are
@@ -228,11 +266,18 @@ def max_pool_backward(g, tap, geom):
     if kh * kw <= _MASKED_TAPS_MAX:
         slices = geom.tap_slices()
 
+        phased = not geom.disjoint and (sh > 1 or sw > 1)
+        if phased:
+            phases = _stride_phases(geom)
+
         def part(a, b):
             for c, d in _blocks(xp, a, b, hp * wp):
-                gpad = xp.zeros((d - c, hp, wp), dtype=g.dtype)
                 hit = xp.empty((d - c, ho, wo), dtype=bool)
                 routed = xp.empty((d - c, ho, wo), dtype=g.dtype)
+                if phased:
+                    _phase_scatter(xp, g3[c:d], tap3[c:d], gx[c:d], phases, hit, routed)
+                    continue
+                gpad = xp.zeros((d - c, hp, wp), dtype=g.dtype)
                 for t, s in enumerate(slices):
                     xp.equal(tap3[c:d], t, out=hit)
                     xp.multiply(g3[c:d], hit, out=routed)
@@ -240,7 +285,8 @@ def max_pool_backward(g, tap, geom):
                         gpad[s] = routed
                     else:
                         gpad[s] += routed
-                gx[c:d] = geom.unpad(gpad)
+                (ph, pw), (h, w) = geom.pad, geom.in_hw
+                gx[c:d] = gpad[:, ph : ph + h, pw : pw + w]
 
         split_map(part, g3.shape[0], g.size * 4, xp)
         return gx.reshape(g.shape[:-2] + geom.in_hw)
