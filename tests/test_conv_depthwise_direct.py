@@ -1,7 +1,8 @@
 """Depthwise convolutions on the direct NCHW kernel (core/ops/conv_depthwise.py, ``_Gather``): forward,
 input, weight and bias gradients equal PyTorch's for strides, dilations, padding (none, wider than the
 kernel's reach), asymmetric kernels, channel multipliers (groups=C with O=2C, 3C), float32 and float64,
-on one and two threads, with blocks banded by rows, and equal to the phase-grid path they replace."""
+on one and two threads, with blocks banded by rows, taps copied as flat slices or as 2-D windows, and
+equal to the phase-grid path they replace."""
 
 import numpy as np
 import pytest
@@ -65,8 +66,12 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("flat_taps", [True, False], ids=["flat_taps", "window_copies"])
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_same_as_torch_float64(monkeypatch, case):
+def test_same_as_torch_float64(monkeypatch, case, flat_taps):
+    # flat_taps: same-size stride-1 gathers copy each tap as one flat slice (_SameGather); else 2-D windows
+    if not flat_taps:
+        monkeypatch.setattr(conv_depthwise._SameGather, "usable", staticmethod(lambda *a: False))
     helper_test_depthwise(monkeypatch, *CASES[case])
 
 
