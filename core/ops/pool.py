@@ -390,15 +390,19 @@ def avg_pool_backward(gd, geom, div):
     g3 = _planes(gd)
     gx = xp.empty((g3.shape[0],) + geom.in_hw, dtype=gd.dtype)
 
+    (ph, pw), (h, w) = geom.pad, geom.in_hw
+    slices = geom.tap_slices()
+
     def part(a, b):
-        gs = g3[a:b] / div
-        gpad = xp.zeros((b - a,) + geom.padded, dtype=gd.dtype)
-        for s in geom.tap_slices():
-            if geom.disjoint:
-                gpad[s] = gs
-            else:
-                gpad[s] += gs
-        gx[a:b] = geom.unpad(gpad)
+        for c, d in _blocks(xp, a, b, h * w):  # cache-sized blocks: the taps revisit each gpad row
+            gs = g3[c:d] / div
+            gpad = xp.zeros((d - c,) + geom.padded, dtype=gd.dtype)
+            for s in slices:
+                if geom.disjoint:
+                    gpad[s] = gs
+                else:
+                    gpad[s] += gs
+            gx[c:d] = gpad[:, ph : ph + h, pw : pw + w]
 
     split_map(part, g3.shape[0], gd.size * 4, xp)
     return gx.reshape(gd.shape[:-2] + geom.in_hw)
