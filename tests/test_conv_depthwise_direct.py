@@ -69,9 +69,9 @@ CASES = {
 @pytest.mark.parametrize("flat_taps", [True, False], ids=["flat_taps", "window_copies"])
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_same_as_torch_float64(monkeypatch, case, flat_taps):
-    # flat_taps: same-size stride-1 gathers copy each tap as one flat slice (_SameGather); else 2-D windows
+    # flat_taps: gathers on the output's grid copy each tap as one flat slice (_FlatGather); else 2-D windows
     if not flat_taps:
-        monkeypatch.setattr(conv_depthwise._SameGather, "usable", staticmethod(lambda *a: False))
+        monkeypatch.setattr(conv_depthwise._FlatGather, "usable", staticmethod(lambda *a: False))
     helper_test_depthwise(monkeypatch, *CASES[case])
 
 

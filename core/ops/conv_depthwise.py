@@ -187,84 +187,131 @@ class _Gather:
 
     def correlate(self, g, og):
         """``sum over blocks of g_block @ cols^T``: ``(C, og, taps)`` for ``g (N, C*og, Ho, Wo)``."""
-        c = self.src.shape[1]
-
-        def part(b0, b1):
-            cols = self.buffer()
-            acc = np.zeros((c, og, len(self.taps)), dtype=g.dtype)
-            for block in self.blocks[b0:b1]:
-                n0, n1, c0, c1, i0, i1 = block
-                gb = g[n0:n1, c0 * og : c1 * og, i0:i1].reshape(n1 - n0, c1 - c0, og, -1)
-                prod = np.matmul(gb, self.fill(cols, block).transpose(0, 1, 3, 2))
-                acc[c0:c1] += prod[0] if n1 - n0 == 1 else prod.sum(axis=0)
-            return acc
-
-        parts = split_map(part, len(self.blocks), g.size * len(self.taps))
-        total = parts[0]
-        for p in parts[1:]:
-            total += p
-        return total
+        return _correlate(self, g, og, lambda block: (slice(block[0], block[1]), slice(block[2], block[3]),
+                                                      slice(block[4], block[5])))
 
 
-class _SameGather:
-    """``_Gather.run`` for stride 1 with outputs the size of the input (``padding='same'``-like: MobileNet's
-    3x3 pad 1) on a contiguous source: a tap at ``(r, c)`` is then the flat offset ``r*W + c`` of the
-    block's contiguous planes, so its columns are ONE contiguous copy across all of the block's channels,
-    then the few positions that wrapped into a neighbouring row or plane are zeroed; the products land
-    straight in the NCHW output (its grid is the input's). Measured against ``_Gather``'s 2-D window
-    copies: 960x7x7 183 -> ~110 us, 16x64x56x56 forward 4.5 -> ~3.5 ms."""
+def _correlate(gather, g, og, where):
+    """Weight gradient of a gather: ``(C, og, taps)``, summed over ``gather``'s blocks (``where(block)``:
+    the block's (images, channels[, rows]) slices of ``g``)."""
+    c, ntap = gather.src.shape[1], len(gather.taps)
 
-    def __init__(self, src, taps):
-        self.src, self.taps = src, tuple(taps)
-        n, c, _, h, w = src.shape
-        self.hw = h * w
-        self.offs = tuple(r * w + cc for _, r, cc in taps)
-        self.windows = tuple((_window(r, 1, h, h), _window(cc, 1, w, w)) for _, r, cc in taps)
-        per = max(1, _DIRECT_BLOCK // max(self.hw, 1))
+    def part(b0, b1):
+        cols = gather.buffer()
+        acc = np.zeros((c, og, ntap), dtype=g.dtype)
+        for block in gather.blocks[b0:b1]:
+            images, chans, *rows = where(block)
+            c0, c1 = chans.start, chans.stop
+            gb = g[(images, slice(c0 * og, c1 * og), *rows)]
+            gb = gb.reshape(gb.shape[0], c1 - c0, og, -1)
+            prod = np.matmul(gb, gather.fill(cols, block).transpose(0, 1, 3, 2))
+            acc[c0:c1] += prod[0] if gb.shape[0] == 1 else prod.sum(axis=0)
+        return acc
+
+    parts = split_map(part, len(gather.blocks), g.size * ntap)
+    total = parts[0]
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+class _FlatGather:
+    """``_Gather`` where every tap reads the output grid's own shape: stride 1 with outputs the size of the
+    input (MobileNet's 3x3 pad 1), or stride ``s`` whose ``s*Ho x s*Wo`` grid covers the input (3x3 pad 1
+    stride 2). A tap is then a flat offset ``qr*Wo + qc`` into one plane per phase ``(r mod s, c mod s)``
+    (the input itself at stride 1, else the block's phases copied into a kept, zero-bordered buffer), so
+    its columns are ONE contiguous copy across all of the block's planes, after which the few positions
+    that wrapped into a neighbouring row or plane are zeroed; the products land straight in the NCHW
+    output. Against ``_Gather``'s 2-D window copies: 960x7x7 stride 1 183 -> 126 us, 16x64x56x56 forward
+    4.5 -> 4.25 ms, 16x144x56x56 stride 2 forward 7.3 -> 5.5 ms."""
+
+    def __init__(self, src, taps, stride, out_hw):
+        self.src, self.taps, self.stride, self.out_hw = src, tuple(taps), tuple(stride), tuple(out_hw)
+        n, c = src.shape[:2]
+        (sh, sw), (ho, wo) = self.stride, self.out_hw
+        self.reads = tuple(((r % sh) * sw + cc % sw, (r // sh) * wo + cc // sw) for _, r, cc in taps)
+        self.windows = tuple((_window(r // sh, 1, ho, ho), _window(cc // sw, 1, wo, wo)) for _, r, cc in taps)
+        per = max(1, _DIRECT_BLOCK // max(ho * wo, 1))
         self.cb = min(c, per)
         self.nb = min(n, max(1, per // c)) if self.cb == c else 1
         self.blocks = [(n0, min(n0 + self.nb, n), c0, min(c0 + self.cb, c))
                        for n0 in range(0, n, self.nb) for c0 in range(0, c, self.cb)]
 
     @staticmethod
-    def usable(src, out_hw):
-        n, c, k, h, w = src.shape
-        return k == 1 and tuple(out_hw) == (h, w) and src.flags.c_contiguous and 4 * h * w <= _DIRECT_BLOCK
+    def usable(src, stride, out_hw):
+        _, _, k, h, w = src.shape
+        (sh, sw), (ho, wo) = stride, out_hw
+        if k != 1 or 4 * ho * wo > _DIRECT_BLOCK:
+            return False
+        if (sh, sw) == (1, 1):
+            return (ho, wo) == (h, w) and src.flags.c_contiguous
+        return sh * ho >= h and sw * wo >= w
+
+    def _phases(self, n0, n1, c0, c1):
+        """The block's planes, one flat contiguous array per phase."""
+        (sh, sw), (ho, wo) = self.stride, self.out_hw
+        nb, cb = n1 - n0, c1 - c0
+        if (sh, sw) == (1, 1):
+            return [self.src[n0:n1, c0:c1].reshape(-1)]  # contiguous: whole planes of whole images
+        h, w = self.src.shape[3:]
+        shape = (sh * sw, self.nb, self.cb, ho, wo)
+        buf, fresh = _thread_buffer(shape, self.src.dtype, (shape, self.src.dtype, h, w), slot="phases")
+        if fresh:
+            buf[...] = 0  # grid slots past the input's edge stay zero (copies below never write them)
+        planes = []
+        for a in range(sh):
+            for b in range(sw):
+                dst = buf[a * sw + b, :nb, :cb]
+                dst[:, :, : -(-(h - a) // sh), : -(-(w - b) // sw)] = self.src[n0:n1, c0:c1, 0, a::sh, b::sw]
+                planes.append(dst.reshape(-1))
+        return planes
+
+    def buffer(self):
+        ho, wo = self.out_hw
+        return _thread_buffer((len(self.taps), self.nb * self.cb * ho * wo), self.src.dtype, None)[0]
+
+    def fill(self, cols, block):
+        """The block's columns as a ``(nb, cb, taps, Ho*Wo)`` view of ``cols``."""
+        n0, n1, c0, c1 = block
+        ho, wo = self.out_hw
+        nb, cb, hw = n1 - n0, c1 - c0, ho * wo
+        planes = self._phases(n0, n1, c0, c1)
+        span = nb * cb * hw
+        for t, (p, off) in enumerate(self.reads):
+            row, flat = cols[t, :span], planes[p]
+            if off >= 0:
+                row[: span - off] = flat[off:]
+            else:
+                row[-off:] = flat[: span + off]
+            (lo, hi), (jlo, jhi) = self.windows[t]
+            _zero_border(row.reshape(nb * cb, ho, wo), lo, hi, jlo, jhi)  # wrapped past an edge
+        return cols[:, :span].reshape(len(self.taps), nb, cb, hw).transpose(1, 2, 0, 3)
 
     def run(self, wm, out, bias=None):
-        h, w = self.src.shape[3:]
-        hw, og, ntap = self.hw, wm.shape[1], len(self.taps)
-        src = self.src.reshape(self.src.shape[0], self.src.shape[1], hw)
+        og = wm.shape[1]
 
         def part(b0, b1):
-            cols, _ = _thread_buffer((ntap, self.nb * self.cb * hw), self.src.dtype, None)
-            for n0, n1, c0, c1 in self.blocks[b0:b1]:
-                nb, cb = n1 - n0, c1 - c0
-                flat = src[n0:n1, c0:c1].reshape(-1)  # contiguous: whole planes of whole images
-                span = flat.size
-                for t, off in enumerate(self.offs):
-                    row = cols[t, :span]
-                    if off >= 0:
-                        row[: span - off] = flat[off:]
-                    else:
-                        row[-off:] = flat[: span + off]
-                    (lo, hi), (jlo, jhi) = self.windows[t]
-                    _zero_border(row.reshape(nb * cb, h, w), lo, hi, jlo, jhi)  # reads past the plane's edge
-                view = cols[:, :span].reshape(ntap, nb, cb, hw).transpose(1, 2, 0, 3)
-                dst = out[n0:n1, c0 * og : c1 * og].reshape(nb, cb, og, hw)
-                np.matmul(wm[c0:c1], view, out=dst)
+            cols = self.buffer()
+            for block in self.blocks[b0:b1]:
+                n0, n1, c0, c1 = block
+                dst = out[n0:n1, c0 * og : c1 * og].reshape(n1 - n0, c1 - c0, og, -1)
+                np.matmul(wm[c0:c1], self.fill(cols, block), out=dst)
                 if bias is not None:
-                    dst += bias[c0 * og : c1 * og].reshape(cb, og, 1)
+                    dst += bias[c0 * og : c1 * og].reshape(c1 - c0, og, 1)
 
-        split_map(part, len(self.blocks), out.size * ntap)
+        split_map(part, len(self.blocks), out.size * len(self.taps))
+
+    def correlate(self, g, og):
+        """As ``_Gather.correlate``."""
+        return _correlate(self, g, og, lambda block: (slice(block[0], block[1]), slice(block[2], block[3])))
 
 
 def _gather(src, taps, stride, out_hw):
-    """The gather for these arguments: ``_SameGather`` where it applies. (A variant that copied each block
+    """The gather for these arguments: ``_FlatGather`` where it applies. (A variant that copied each block
     into a zero-padded buffer and cropped the products back measured faster on 960x7x7, 156 against
     183 us, but slower on 16x64x56x56, 5.0 against 4.5 ms, and was dropped.)"""
-    if tuple(stride) == (1, 1) and _SameGather.usable(src, out_hw):
-        return _SameGather(src, taps)
+    if _FlatGather.usable(src, tuple(stride), tuple(out_hw)):
+        return _FlatGather(src, taps, stride, out_hw)
     return _Gather(src, taps, stride, out_hw)
 
 
@@ -359,7 +406,7 @@ def direct_backward(x, g, w, geom, need_x, need_w):
     needed)."""
     gw = None
     if need_w:
-        gather = _Gather(x[:, :, None], _forward_taps(geom), geom.stride, geom.out_hw)
+        gather = _gather(x[:, :, None], _forward_taps(geom), geom.stride, geom.out_hw)
         gw = gather.correlate(g, w.shape[0] // geom.c).reshape(w.shape)
     return (_input_grad(g, w, geom) if need_x else None), gw
 
