@@ -47,6 +47,20 @@ def _sample_blocks(xp, a, b, sample_elems):
     return [(s, min(s + step, b)) for s in range(a, b, step)]
 
 
+def _per_channel(xp, x3, *vectors):
+    """``(C,)`` vectors (or None) laid out to broadcast against ``x3 (N, C, L)``: ``(C, 1)``, or on the
+    CPU for planes up to 1 MB of float32 ``(C, L)`` copies. numpy then runs one contiguous loop over the
+    ``C * L`` elements of a sample instead of one loop of ``L`` per (sample, channel): a multiply on
+    128x32x32x32 took 0.50 instead of 1.05 ms, and an affine map 0.80 instead of 1.43 ms (at L = 3136
+    1.5x; at 112x112 planes the copies leave L2 and it is not faster)."""
+    n, c, length = x3.shape
+    expand = xp is np and n > 1 and 1 < length and c * length <= 1 << 18
+    return [
+        None if v is None else (xp.repeat(v, length).reshape(c, length) if expand else v[:, None])
+        for v in vectors
+    ]
+
+
 def _sum_parts(parts):
     total = parts[0]
     for p in parts[1:]:
@@ -73,11 +87,12 @@ class BatchNormOp(Op):
         y = xp.empty(x3.shape, dtype=x.dtype)
         if training:
             mean = _sum_parts(split_map(lambda a, b: channel_sum(x3[a:b]), n, x.size, xp)) / m
+            (mean_c,) = _per_channel(xp, x3, mean)
 
             def center(a, b):  # y holds x - mean until it is scaled below
                 total = 0
                 for s, e in _sample_blocks(xp, a, b, x3[0].size):
-                    d = xp.subtract(x3[s:e], mean[:, None], out=y[s:e])
+                    d = xp.subtract(x3[s:e], mean_c, out=y[s:e])
                     total = total + channel_dot(d, d)  # d is still in cache
                 return total
 
@@ -85,13 +100,14 @@ class BatchNormOp(Op):
             if stats_out is not None:
                 stats_out.append((mean, var))
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-        scale = (invstd if weight is None else invstd * weight)[:, None]
+        scale = invstd if weight is None else invstd * weight
         if training:
-            shift = None if bias is None else bias[:, None]
+            shift = bias
             src = y
         else:  # one affine map: x * scale + (bias - mean * scale)
-            shift = (-mean[:, None] * scale) if bias is None else bias[:, None] - mean[:, None] * scale
+            shift = (-mean * scale) if bias is None else bias - mean * scale
             src = x3
+        scale, shift = _per_channel(xp, x3, scale, shift)
 
         def affine(a, b):
             for s, e in _sample_blocks(xp, a, b, x3[0].size):
@@ -119,10 +135,12 @@ class BatchNormOp(Op):
         scale = invstd if w is None else invstd * w._data
         gx = xp.empty(x3.shape, dtype=g3.dtype) if needs[0] else None
 
+        (mean_c,) = _per_channel(xp, x3, mean)
+
         def sums(a, b):  # gx holds x - mean until the input gradient overwrites it
             gs = gd = 0
             for s, e in _sample_blocks(xp, a, b, x3[0].size):
-                d = xp.subtract(x3[s:e], mean[:, None], out=None if gx is None else gx[s:e])
+                d = xp.subtract(x3[s:e], mean_c, out=None if gx is None else gx[s:e])
                 gs, gd = gs + channel_sum(g3[s:e]), gd + channel_dot(g3[s:e], d)
             return gs, gd
 
@@ -130,9 +148,9 @@ class BatchNormOp(Op):
         gsum = _sum_parts([p[0] for p in parts])
         gdot = _sum_parts([p[1] for p in parts]) * invstd  # sum(g * xhat)
         if gx is not None:
-            scale_c = scale[:, None]
+            (scale_c,) = _per_channel(xp, x3, scale)
             if self.training:  # gx = scale * (g - mean(g) - xhat * mean(g * xhat))
-                coef_d, coef_1 = (-scale * invstd * gdot / m)[:, None], (-scale * gsum / m)[:, None]
+                coef_d, coef_1 = _per_channel(xp, x3, -scale * invstd * gdot / m, -scale * gsum / m)
 
                 def input_grad(a, b):
                     # Block by block: the g * scale temporary stays small and in cache.
