@@ -149,12 +149,14 @@ class _Gather:
         all output rows (blocks then share the border layout; banded blocks zero theirs in ``fill``)."""
         ho, wo = self.out_hw
         shape = (self.nb, self.cb, len(self.taps), self.rows, wo)
-        key = (shape, self.src.dtype, self.windows) if self.copies is not None else None
-        cols, fresh = _thread_buffer(shape, self.src.dtype, key)
-        if fresh and key is not None:
+        if self.copies is None:
+            return _thread_buffer(shape, self.src.dtype)
+
+        def zero_border(cols):
             for t, ((lo, hi), (jlo, jhi)) in enumerate(self.windows):
                 _zero_border(cols[:, :, t], lo, hi, jlo, jhi)
-        return cols
+
+        return _thread_buffer(shape, self.src.dtype, (shape, self.src.dtype, self.windows), zero_border)
 
     def fill(self, cols, block):
         """The block's columns ``(nb, cb, taps, rows * Wo)`` (a view of ``cols``)."""
@@ -260,9 +262,9 @@ class _FlatGather:
             return [self.src[n0:n1, c0:c1].reshape(-1)]  # contiguous: whole planes of whole images
         h, w = self.src.shape[3:]
         shape = (sh * sw, self.nb, self.cb, ho, wo)
-        buf, fresh = _thread_buffer(shape, self.src.dtype, (shape, self.src.dtype, h, w), slot="phases")
-        if fresh:
-            buf[...] = 0  # grid slots past the input's edge stay zero (copies below never write them)
+        # grid slots past the input's edge stay zero (the copies below never write them)
+        key = (shape, self.src.dtype, self.stride, h, w)
+        buf = _thread_buffer(shape, self.src.dtype, key, lambda a: a.fill(0), slot="phases")
         planes = []
         for a in range(sh):
             for b in range(sw):
@@ -273,7 +275,7 @@ class _FlatGather:
 
     def buffer(self):
         ho, wo = self.out_hw
-        return _thread_buffer((len(self.taps), self.nb * self.cb * ho * wo), self.src.dtype, None)[0]
+        return _thread_buffer((len(self.taps), self.nb * self.cb * ho * wo), self.src.dtype)
 
     def fill(self, cols, block):
         """The block's columns as a ``(nb, cb, taps, Ho*Wo)`` view of ``cols``."""
@@ -357,11 +359,11 @@ def _layout(shape, taps, stride, out_hw, block):
 _local = threading.local()
 
 
-def _thread_buffer(shape, dtype, key, slot="cols"):
-    """``(array of shape, whether its contents may differ from the last call with key)``: one scratch
-    array per thread and ``slot``, kept between calls. A fresh ~4.5 MB column block per call measured
-    ~1.7 ms of page faults on a 16x64x56x56 forward+backward (three gathers); a kept one with the same
-    ``key`` also keeps its zeroed border."""
+def _thread_buffer(shape, dtype, key=None, init=None, slot="cols"):
+    """An array of ``shape``: one scratch array per thread and ``slot``, kept between calls. A fresh
+    ~4.5 MB column block per call measured ~1.7 ms of page faults on a 16x64x56x56 forward+backward
+    (three gathers). ``init(array)`` runs unless the last call on this slot had the same (not None)
+    ``key`` and so left what ``init`` writes (a zeroed border) in place."""
     size = 1
     for d in shape:
         size *= d
@@ -371,8 +373,12 @@ def _thread_buffer(shape, dtype, key, slot="cols"):
     flat, last = slots.get(slot, (None, None))
     if flat is None or flat.dtype != dtype or flat.size < size:
         flat, last = np.empty(max(size, 1), dtype=dtype), None
+    array = flat[:size].reshape(shape)
+    if init is not None and (key is None or last != key):
+        slots[slot] = (flat, None)  # until init has finished
+        init(array)
     slots[slot] = (flat, key)
-    return flat[:size].reshape(shape), key is None or last != key
+    return array
 
 
 def _span_slice(lo, hi, s, off):
