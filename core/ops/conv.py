@@ -28,7 +28,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from . import conv_implicit
+from . import conv_implicit, conv_winograd
 from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 from .conv_depthwise import (
@@ -399,9 +399,14 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
 
 
 # ------------------------------------------------------------------------------ whole convolutions
-def conv_forward(x, w, bias, geom):
+def conv_forward(x, w, bias, geom, keep=True):
     """Raw NCHW convolution: ``x (N, C, H, W)``, ``w (O, C/g, kh, kw)`` -> ``(N, O, Ho, Wo)``; also returns
-    what ``conv_backward`` needs (the phase planes, or the input itself for 1x1 kernels)."""
+    what ``conv_backward`` needs (the phase planes, or the input itself for 1x1 kernels; with
+    ``keep=False`` the caller will not need it and a path may return None)."""
+    tile = conv_winograd.choose(x, w.shape, geom)
+    if tile:  # stride-1 3x3: Winograd F(4x4, 3x3) or F(2x2, 3x3)
+        planes = geom.split(x) if keep else None
+        return conv_winograd.forward(x, w, bias, geom, tile, planes), planes
     wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         return _pointwise_forward(x, wm, geom, bias), x
@@ -418,6 +423,16 @@ def conv_backward(saved, g, w, geom, need_x, need_w):
     if direct_usable(g, geom):  # conv_forward saved the input itself
         return direct_backward(saved, g, w, geom, need_x, need_w)
     wm = weight_matrix(w, geom.groups)
+    tile = conv_winograd.choose(g, w.shape, geom)
+    if tile:  # input gradient by Winograd, weight gradient on the grid
+        gx = conv_winograd.input_grad(g, w, geom, tile) if need_x else None
+        if not need_w:
+            return gx, None
+        if geom.exact:
+            gwm = exact_backward(saved, g, wm, geom, False, True)[1]
+        else:
+            gwm = grid_backward(saved, geom.embed(g), wm, geom, False, True)[1]
+        return gx, weight_from_matrix(gwm, w.shape)
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
     else:
@@ -447,7 +462,7 @@ class Conv2dOp(Op):
     """``conv2d(x, w[, b])`` on NCHW arrays; ``geom`` is a ConvGeometry for these shapes."""
 
     def forward(self, x, w, b=None, geom=None):
-        y, saved = conv_forward(x, w, b, geom)
+        y, saved = conv_forward(x, w, b, geom, keep=self.recording and self.needs_input_grad[1])
         if self.recording:
             self.geom, self.has_bias = geom, b is not None
             if saved is x:  # the input itself: keep the Tensor so in-place changes are caught

@@ -1,0 +1,164 @@
+"""Winograd F(m x m, 3x3) convolutions (core/ops/conv_winograd.py): the transform matrices compute exact
+1-D correlations, conv2d's forward, input and weight gradients through the Winograd path equal PyTorch's
+(odd sizes, every padding up to 2, batch 1 row bands, one and two threads), float32 rounding stays
+within a fixed multiple of the direct convolution's, and the path is chosen only where it applies."""
+
+import numpy as np
+import pytest
+
+import visionlite as vl
+from tests.helpers.refs import require
+from visionlite.core.ops import conv, conv_winograd
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    before = vl.get_num_threads()
+    vl.set_num_threads(request.param)
+    yield request.param
+    vl.set_num_threads(before)
+
+
+@pytest.fixture
+def anywhere(monkeypatch):
+    """Winograd on every shape it can compute (no tile-count or waste limits), counting its calls."""
+    monkeypatch.setattr(conv_winograd, "_MIN_TILES", 1)
+    monkeypatch.setattr(conv_winograd, "_MAX_WASTE", {4: 100.0, 2: 100.0})
+    calls = []
+    real = conv_winograd.correlate
+    monkeypatch.setattr(conv_winograd, "correlate", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    return calls
+
+
+def helper_test_conv(monkeypatch, tile, shape_x, out_channels, padding, bias=True):
+    """conv2d forward and the gradients of input, weight and bias through F(tile x tile) vs torch."""
+    torch = require("torch")
+    monkeypatch.setattr(conv_winograd, "FORCED_TILE", tile)
+    rng = np.random.default_rng(sum(shape_x) + out_channels)
+    x = rng.standard_normal(shape_x).astype(np.float32)
+    w = (rng.standard_normal((out_channels, shape_x[1], 3, 3)) / np.sqrt(9 * shape_x[1])).astype(np.float32)
+    b = rng.standard_normal(out_channels).astype(np.float32) if bias else None
+    ours = [vl.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    torch_pad = padding
+    if isinstance(padding, tuple) and len(padding) == 4:  # (left, right, top, bottom) as F.pad spells it
+        theirs_x = torch.nn.functional.pad(theirs[0], padding)
+        y_ref = torch.nn.functional.conv2d(theirs_x, *theirs[1:])
+        ours_x = vl.nn.functional.pad(ours[0], padding)
+        torch_pad = 0
+    else:
+        y_ref = torch.nn.functional.conv2d(theirs[0], *theirs[1:], padding=torch_pad)
+        ours_x = ours[0]
+    y = vl.nn.functional.conv2d(ours_x, *ours[1:], padding=torch_pad)
+    g = rng.standard_normal(tuple(y_ref.shape)).astype(np.float32)
+    y_ref.backward(torch.tensor(g))
+    y.backward(vl.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), y_ref.detach().numpy(), rtol=1e-4, atol=5e-5)
+    for a, r in zip(ours, theirs):
+        scale = float(np.abs(r.grad.numpy()).max())
+        np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-4, atol=2e-5 * max(scale, 1.0))
+
+
+CASES = [
+    ((2, 16, 16, 16), 16, 1),
+    ((2, 16, 17, 13), 24, 1),  # odd sizes: partial tiles on both axes
+    ((3, 16, 9, 22), 16, 2),
+    ((4, 32, 12, 12), 16, 0),
+    ((1, 20, 31, 33), 17, 1),
+    ((2, 16, 10, 11), 16, (1, 2)),
+]
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+@pytest.mark.parametrize("shape_x,out_channels,padding", CASES, ids=[str(c[0]) + str(c[2]) for c in CASES])
+def test_conv_matches_torch(monkeypatch, anywhere, threads, tile, shape_x, out_channels, padding):
+    helper_test_conv(monkeypatch, tile, shape_x, out_channels, padding)
+    assert anywhere == [tile, tile]  # forward and input gradient both ran on F(tile x tile)
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_asymmetric_padding_and_no_bias(monkeypatch, anywhere, tile):
+    helper_test_conv(monkeypatch, tile, (2, 16, 11, 14), 16, (0, 2, 1, 0), bias=False)
+    assert anywhere  # the pad op's output goes through the Winograd path too
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_row_bands_of_one_image(monkeypatch, anywhere, threads, tile):
+    """A chunk budget of a few tile rows cuts a single image into bands (batch 1 on big maps)."""
+    monkeypatch.setattr(conv_winograd, "_CHUNK_BYTES", 16 * 6 * 36 * 4)  # 1 or 2 tile rows of 16 channels
+    th, tw = conv_winograd.tiles((40, 24), tile)
+    assert len(conv_winograd._work_items(1, th, tw, 16, tile + 2, 4)) >= th // 2
+    helper_test_conv(monkeypatch, tile, (1, 16, 40, 24), 16, 1)
+    assert anywhere == [tile, tile]
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_toom_cook_matrices_compute_exact_1d_correlations(m):
+    bt, g, at = conv_winograd._toom_cook(m)
+    rng = np.random.default_rng(m)
+    d, k = rng.standard_normal(m + 2), rng.standard_normal(3)
+    expected = np.array([d[i:i + 3] @ k for i in range(m)])
+    np.testing.assert_allclose(at @ ((g @ k) * (bt @ d)), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_float32_rounding_stays_near_the_direct_convolution(monkeypatch, m):
+    """Deep channels (C=256): Winograd's float32 error against a float64 reference stays within 30x
+    (F4) / 3x (F2) of the direct convolution's, relative to the output's scale."""
+    torch = require("torch")
+    monkeypatch.setattr(conv_winograd, "FORCED_TILE", m)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 256, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((64, 256, 3, 3)) / 48).astype(np.float32)
+    f64 = torch.float64
+    tconv = torch.nn.functional.conv2d
+    ref = tconv(torch.tensor(x, dtype=f64), torch.tensor(w, dtype=f64), padding=1).numpy()
+    direct = tconv(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    ours = vl.nn.functional.conv2d(vl.tensor(x), vl.tensor(w), padding=1).numpy()
+    scale = np.abs(ref).max()
+    direct_err = np.sqrt(np.mean((direct - ref) ** 2)) / scale
+    ours_err = np.sqrt(np.mean((ours - ref) ** 2)) / scale
+    assert ours_err < (30 if m == 4 else 3) * direct_err, (ours_err, direct_err)
+
+
+def _geom(n, c, hw, o, stride=1, pad=1, groups=1, dilation=1):
+    return conv.ConvGeometry(n, c, (hw, hw), (o, c // groups, 3, 3), groups, (stride, stride), (pad,) * 4,
+                             (dilation, dilation))
+
+
+def test_choose_picks_tiles_where_they_pay():
+    x32 = np.zeros((1, 1, 1, 1), np.float32)
+    assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64)) == 4  # 56 = 14 whole tiles of 4
+    assert conv_winograd.choose(x32, (256, 256, 3, 3), _geom(16, 256, 14, 256)) == 2  # 14x14: F4 wastes 31%
+    assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(1, 512, 7, 512)) == 0  # 16 tiles: too few
+    assert conv_winograd.choose(np.zeros((1, 1, 1, 1)), (64, 64, 3, 3), _geom(16, 64, 56, 64)) == 0  # float64
+    assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64, stride=2)) == 0
+    assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64, dilation=2, pad=2)) == 0
+    assert conv_winograd.choose(x32, (64, 32, 3, 3), _geom(16, 64, 56, 64, groups=2)) == 0
+    assert conv_winograd.choose(x32, (64, 8, 3, 3), _geom(16, 8, 56, 64)) == 0  # shallow input
+    assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64, pad=3)) == 0
+    assert conv_winograd.choose(x32, (64, 64, 3, 3, 3), _geom(16, 64, 56, 64)) == 0  # 3-D kernels
+
+
+def test_switch_turns_the_path_off(monkeypatch, anywhere):
+    monkeypatch.setattr(conv_winograd, "ENABLED", False)
+    x = vl.randn(2, 16, 16, 16)
+    w = vl.randn(16, 16, 3, 3)
+    vl.nn.functional.conv2d(x, w, padding=1)
+    assert anywhere == []
+
+
+def test_eval_model_uses_winograd_and_keeps_no_planes(monkeypatch, anywhere):
+    """No autograd recording: the forward skips the phase planes it would only save for backward."""
+    split_calls = []
+    real_split = conv.ConvGeometry.split
+    monkeypatch.setattr(conv.ConvGeometry, "split", lambda g, x: split_calls.append(1) or real_split(g, x))
+    x = vl.randn(2, 16, 16, 16)
+    w = vl.randn(16, 16, 3, 3, requires_grad=True)
+    with vl.no_grad():
+        vl.nn.functional.conv2d(x, w, padding=1)
+    assert anywhere and not split_calls
+    y = vl.nn.functional.conv2d(x, w, padding=1)  # recording with a weight gradient: planes kept
+    assert split_calls
+    y.sum().backward()
+    assert w.grad is not None
