@@ -162,3 +162,46 @@ def test_eval_model_uses_winograd_and_keeps_no_planes(monkeypatch, anywhere):
     assert split_calls
     y.sum().backward()
     assert w.grad is not None
+
+
+def test_fixed_weights_keep_their_transform_until_changed(monkeypatch, anywhere):
+    """Under no_grad the transformed kernels are cached per weight; in-place changes (tracked by the
+    version counter, or whole-array writes through ``.data``) rebuild them, and results stay right."""
+    torch = require("torch")
+    monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
+    built = []
+    real = conv_winograd.transform_weights
+    monkeypatch.setattr(conv_winograd, "transform_weights", lambda w, m: built.append(m) or real(w, m))
+    rng = np.random.default_rng(3)
+    x = vl.tensor(rng.standard_normal((2, 16, 12, 12)).astype(np.float32))
+    w = vl.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
+
+    def check():
+        ref = torch.nn.functional.conv2d(torch.tensor(x.numpy()), torch.tensor(w.detach().numpy()), padding=1)
+        with vl.no_grad():
+            y = vl.nn.functional.conv2d(x, w, padding=1)
+        np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-4, atol=3e-5 * float(ref.abs().max()))
+
+    check()
+    check()
+    assert len(built) == 1
+    with vl.no_grad():
+        w.mul_(0.5)  # an optimizer-style in-place step: the version moves
+    check()
+    assert len(built) == 2
+    w.data.copy_(vl.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32)))  # bypasses versions
+    check()
+    assert len(built) == 3
+    y = vl.nn.functional.conv2d(x, w, padding=1)  # recording a weight gradient: nothing cached
+    y.sum().backward()
+    assert len(built) == 4 and len(conv_winograd._KERNELS) == 1  # the forward transformed anew, not cached
+
+
+def test_kernel_cache_is_bounded(monkeypatch, anywhere):
+    monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
+    monkeypatch.setattr(conv_winograd, "_KERNEL_BYTES", 2 * 36 * 16 * 16 * 4)
+    x = vl.randn(1, 16, 8, 8)
+    with vl.no_grad():
+        for _ in range(5):
+            vl.nn.functional.conv2d(x, vl.randn(16, 16, 3, 3), padding=1)
+    assert 1 <= len(conv_winograd._KERNELS) <= 2

@@ -399,14 +399,15 @@ def _pointwise_backward(x, g, wm, geom, need_x, need_w):
 
 
 # ------------------------------------------------------------------------------ whole convolutions
-def conv_forward(x, w, bias, geom, keep=True):
+def conv_forward(x, w, bias, geom, keep=True, wkey=None):
     """Raw NCHW convolution: ``x (N, C, H, W)``, ``w (O, C/g, kh, kw)`` -> ``(N, O, Ho, Wo)``; also returns
     what ``conv_backward`` needs (the phase planes, or the input itself for 1x1 kernels; with
-    ``keep=False`` the caller will not need it and a path may return None)."""
+    ``keep=False`` the caller will not need it and a path may return None). ``wkey`` (the weight Tensor's
+    version counter and version) lets a path cache what it derives from a weight that does not change."""
     tile = conv_winograd.choose(x, w.shape, geom)
     if tile:  # stride-1 3x3: Winograd F(4x4, 3x3) or F(2x2, 3x3)
         planes = geom.split(x) if keep else None
-        return conv_winograd.forward(x, w, bias, geom, tile, planes), planes
+        return conv_winograd.forward(x, w, bias, geom, tile, planes, wkey), planes
     wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         return _pointwise_forward(x, wm, geom, bias), x
@@ -459,10 +460,11 @@ def conv_transpose_forward(x, w, bias, geom):
 
 
 class Conv2dOp(Op):
-    """``conv2d(x, w[, b])`` on NCHW arrays; ``geom`` is a ConvGeometry for these shapes."""
+    """``conv2d(x, w[, b])`` on NCHW arrays; ``geom`` is a ConvGeometry for these shapes, ``wkey`` the
+    weight's version key when it will not change under this call (see ``conv_forward``)."""
 
-    def forward(self, x, w, b=None, geom=None):
-        y, saved = conv_forward(x, w, b, geom, keep=self.recording and self.needs_input_grad[1])
+    def forward(self, x, w, b=None, geom=None, wkey=None):
+        y, saved = conv_forward(x, w, b, geom, keep=self.recording and self.needs_input_grad[1], wkey=wkey)
         if self.recording:
             self.geom, self.has_bias = geom, b is not None
             if saved is x:  # the input itself: keep the Tensor so in-place changes are caught

@@ -5,7 +5,9 @@ This module checks arguments and shapes; the arithmetic lives in ``core/ops/conv
 import numpy as np
 
 from ...amp_state import autocast_op
+from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.node_names import presents_as
+from ...autograd.versions import counter_of, version_of
 from ...ops.conv import Conv2dOp, ConvGeometry, ConvTranspose2dOp
 from ...tensor import Tensor
 
@@ -107,9 +109,12 @@ def _plain_cpu(x, weight, bias):
 
 
 def _run(x, weight, bias, geom):
+    # A weight no gradient will flow to (inference, frozen layers) may have derived arrays cached by
+    # the op, keyed by its version counter.
+    wkey = None if weight.requires_grad and is_grad_enabled() else (counter_of(weight), version_of(weight))
     if bias is None:
-        return Conv2dOp.apply(x, weight, geom=geom)
-    return Conv2dOp.apply(x, weight, bias, geom=geom)
+        return Conv2dOp.apply(x, weight, geom=geom, wkey=wkey)
+    return Conv2dOp.apply(x, weight, bias, geom=geom, wkey=wkey)
 
 
 def _conv2d_checked(x, weight, bias, stride, padding, dilation, groups, op):
