@@ -1,5 +1,5 @@
 """Winograd F(m x m, 3x3) convolutions (core/ops/conv_winograd.py): the transform matrices compute exact
-1-D correlations, conv2d's forward, input and weight gradients through the Winograd path equal PyTorch's
+1-D correlations, conv2d's forward, input and weight gradients (all three by Winograd) equal PyTorch's
 (odd sizes, every padding up to 2, batch 1 row bands, one and two threads), float32 rounding stays
 within a fixed multiple of the direct convolution's, and the path is chosen only where it applies."""
 
@@ -27,6 +27,8 @@ def anywhere(monkeypatch):
     calls = []
     real = conv_winograd.correlate
     monkeypatch.setattr(conv_winograd, "correlate", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    real_wgrad = conv_winograd.weight_grad
+    monkeypatch.setattr(conv_winograd, "weight_grad", lambda *a: calls.append(f"w{a[3]}") or real_wgrad(*a))
     return calls
 
 
@@ -73,7 +75,7 @@ CASES = [
 @pytest.mark.parametrize("shape_x,out_channels,padding", CASES, ids=[str(c[0]) + str(c[2]) for c in CASES])
 def test_conv_matches_torch(monkeypatch, anywhere, threads, tile, shape_x, out_channels, padding):
     helper_test_conv(monkeypatch, tile, shape_x, out_channels, padding)
-    assert anywhere == [tile, tile]  # forward and input gradient both ran on F(tile x tile)
+    assert anywhere == [tile, tile, f"w{tile}"]  # forward, input and weight gradients on F(tile x tile)
 
 
 @pytest.mark.parametrize("tile", [2, 4])
@@ -89,7 +91,7 @@ def test_row_bands_of_one_image(monkeypatch, anywhere, threads, tile):
     th, tw = conv_winograd.tiles((40, 24), tile)
     assert len(conv_winograd._work_items(1, th, tw, 16, tile + 2, 4)) >= th // 2
     helper_test_conv(monkeypatch, tile, (1, 16, 40, 24), 16, 1)
-    assert anywhere == [tile, tile]
+    assert anywhere == [tile, tile, f"w{tile}"]
 
 
 @pytest.mark.parametrize("m", [2, 4])

@@ -425,15 +425,9 @@ def conv_backward(saved, g, w, geom, need_x, need_w):
         return direct_backward(saved, g, w, geom, need_x, need_w)
     wm = weight_matrix(w, geom.groups)
     tile = conv_winograd.choose(g, w.shape, geom)
-    if tile:  # input gradient by Winograd, weight gradient on the grid
+    if tile:  # both gradients by Winograd (the weight's from the saved phase planes)
         gx = conv_winograd.input_grad(g, w, geom, tile) if need_x else None
-        if not need_w:
-            return gx, None
-        if geom.exact:
-            gwm = exact_backward(saved, g, wm, geom, False, True)[1]
-        else:
-            gwm = grid_backward(saved, geom.embed(g), wm, geom, False, True)[1]
-        return gx, weight_from_matrix(gwm, w.shape)
+        return gx, (conv_winograd.weight_grad(saved, g, geom, tile) if need_w else None)
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
     else:

@@ -163,6 +163,25 @@ def _work_items(n, th, tw, c, t, itemsize):
     return [(i, i + 1, r, min(th, r + rows)) for i in range(n) for r in range(0, th, rows)]
 
 
+def _input_tiles(src, n0, n1, r0, r1, tw, m, bt):
+    """``(t^2, C, tiles)`` transformed input tiles ``B^T d B`` of images ``n0:n1``, tile rows ``r0:r1``.
+
+    One axis at a time: the ``t`` row phases (whole rows), ``B^T`` over them as one GEMM, then the ``t``
+    column phases and ``B^T`` over those."""
+    t = m + 2
+    c, ws = src.shape[0], src.shape[3]
+    k, rows = n1 - n0, r1 - r0
+    win = src[:, n0:n1, m * r0:m * r1 + 2]
+    r = np.empty((t, c, k, rows, ws), dtype=src.dtype)
+    for a in range(t):
+        r[a] = win[:, :, a:a + m * rows:m]
+    z = np.matmul(bt, r.reshape(t, -1)).reshape(t, c, k, rows, ws)
+    x = np.empty((t, t, c, k, rows, tw), dtype=src.dtype)
+    for e in range(t):
+        x[:, e] = z[..., e:e + m * tw:m]
+    return np.matmul(bt, x.reshape(t, t, c * k * rows * tw)).reshape(t * t, c, k * rows * tw)
+
+
 def correlate(src, u, out, m, bias=None):
     """3x3 cross-correlation of a zero-padded input into ``out (N, O, Ho, Wo)``, plus ``bias (O,)``.
 
@@ -171,7 +190,7 @@ def correlate(src, u, out, m, bias=None):
     """
     bt, at, _ = _matrices(m, src.dtype)
     t = m + 2
-    c, n, _, ws = src.shape
+    c, n = src.shape[:2]
     o = u.shape[1]
     ho, wo = out.shape[2:]
     th, tw = tiles((ho, wo), m)
@@ -182,18 +201,8 @@ def correlate(src, u, out, m, bias=None):
         for n0, n1, r0, r1 in items[i0:i1]:
             k, rows = n1 - n0, r1 - r0
             cols = k * rows * tw
-            win = src[:, n0:n1, m * r0:m * r1 + 2]
-            # input tiles B^T d B, one axis at a time: the t row phases (whole rows), B^T over them,
-            # then the t column phases and B^T over those
-            r = np.empty((t, c, k, rows, ws), dtype=src.dtype)
-            for a in range(t):
-                r[a] = win[:, :, a:a + m * rows:m]
-            z = np.matmul(bt, r.reshape(t, -1)).reshape(t, c, k, rows, ws)
-            x = np.empty((t, t, c, k, rows, tw), dtype=src.dtype)
-            for e in range(t):
-                x[:, e] = z[..., e:e + m * tw:m]
-            v = np.matmul(bt, x.reshape(t, t, c * cols))  # (t, t, C*cols): [a, e] transformed positions
-            prod = np.matmul(u, v.reshape(t * t, c, cols))  # (t^2, O, cols): one GEMM per position
+            v = _input_tiles(src, n0, n1, r0, r1, tw, m, bt)
+            prod = np.matmul(u, v)  # (t^2, O, cols): one GEMM per transformed position
             # output blocks A^T M A, columns then rows
             half = np.matmul(at, prod.reshape(t, t, o * cols))  # (t, m, O*cols)
             y = np.matmul(at, half.reshape(t, m * o * cols)).reshape(m, m, o, k, rows, tw)
@@ -247,3 +256,46 @@ def input_grad(g, w, geom, m):
     wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     out = np.empty((geom.n, geom.c, h, wd), dtype=g.dtype)
     return correlate(src, transform_weights(wt, m), out, m)
+
+
+def weight_grad(planes, g, geom, m):
+    """``(O, C, 3, 3)`` weight gradient from the forward's phase planes and ``g (N, O, Ho, Wo)``.
+
+    The adjoint of the forward's tile algebra: output-gradient tiles ``dY`` go back through the output
+    transform (``A dY A^T``), each transformed position's kernel gradient is one GEMM summed over the
+    tiles (``dU_f = dM_f V_f^T``, a long reduction BLAS runs well), and ``G^T dU G`` maps them to 3x3."""
+    bt, at, gg = _matrices(m, g.dtype)
+    t = m + 2
+    ho, wo = geom.out_hw
+    th, tw = tiles((ho, wo), m)
+    c, n, o = geom.c, geom.n, geom.o
+    grid = planes.reshape(c, n, geom.hq, geom.wq)
+    if (geom.hq, geom.wq) == (m * th + 2, m * tw + 2):
+        src = grid
+    else:  # whole tiles need rows/columns past the grid: zeros (their outputs get no gradient anyway)
+        src = np.zeros((c, n, m * th + 2, m * tw + 2), dtype=planes.dtype)
+        src[:, :, :geom.hq, :geom.wq] = grid
+    gsrc = padded(g, (0, 0, 0, 0), (ho, wo), m)  # (O, N, .., ..): zeros past the output
+    items = _work_items(n, th, tw, max(c, o), t, g.itemsize)
+    a_t = np.ascontiguousarray(at.T)
+
+    def run(i0, i1):
+        du = np.zeros((t * t, o, c), dtype=g.dtype)
+        for n0, n1, r0, r1 in items[i0:i1]:
+            k, rows = n1 - n0, r1 - r0
+            cols = k * rows * tw
+            v = _input_tiles(src, n0, n1, r0, r1, tw, m, bt)
+            dy = np.empty((m, m, o, k, rows, tw), dtype=g.dtype)
+            for i in range(m):
+                for j in range(m):
+                    dy[i, j] = gsrc[:, n0:n1, m * r0 + i:m * r1:m, j:j + m * tw:m]
+            half = np.matmul(a_t, dy.reshape(m, m * o * cols)).reshape(t, m, o * cols)
+            dprod = np.matmul(a_t, half)  # (t, t, O*cols)
+            du += np.matmul(dprod.reshape(t * t, o, cols), v.transpose(0, 2, 1))
+        return du
+
+    parts = split_map(run, len(items), (c + o) * n * th * tw * t * t)
+    du = parts[0]
+    for p in parts[1:]:
+        du += p
+    return (du.reshape(t * t, o * c).T @ gg).reshape(o, c, 3, 3)
