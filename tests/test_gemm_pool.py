@@ -6,7 +6,7 @@ import pytest
 
 import visionlite as vl
 from tests.helpers.refs import require
-from visionlite.core.ops import _blas, _gemm_pool, _threads, conv_implicit
+from visionlite.core.ops import _blas, _gemm_pool, _threads, conv_implicit, conv_winograd
 
 
 @pytest.fixture
@@ -91,9 +91,10 @@ def test_conv_and_linear_through_the_split_match_torch(two_threads, monkeypatch)
     w = rng.standard_normal((48, 32, 3, 3)).astype(np.float32) * 0.1
     xv, wv = vl.tensor(x, requires_grad=True), vl.tensor(w, requires_grad=True)
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    # 3x3 convolutions run per-tap GEMMs (conv_implicit) unless BLAS is out of reach: this test is about
-    # the column path's split
+    # 3x3 convolutions run Winograd or per-tap GEMMs (conv_implicit) unless BLAS is out of reach: this
+    # test is about the column path's split
     monkeypatch.setattr(conv_implicit, "usable", lambda *args: False)
+    monkeypatch.setattr(conv_winograd, "ENABLED", False)
     yv, yt = vl.nn.functional.conv2d(xv, wv, padding=1), torch.nn.functional.conv2d(xt, wt, padding=1)
     g = rng.standard_normal(yt.shape).astype(np.float32)
     yv.backward(vl.tensor(g))
