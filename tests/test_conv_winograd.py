@@ -23,6 +23,7 @@ def threads(request):
 def anywhere(monkeypatch):
     """Winograd on every shape it can compute (no tile-count or waste limits), counting its calls."""
     monkeypatch.setattr(conv_winograd, "_MIN_TILES", 1)
+    monkeypatch.setattr(conv_winograd, "_MIN_TILES_CACHED", 1)
     monkeypatch.setattr(conv_winograd, "_MAX_WASTE", {4: 100.0, 2: 100.0})
     calls = []
     real = conv_winograd.correlate
@@ -133,6 +134,8 @@ def test_choose_picks_tiles_where_they_pay():
     assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64)) == 4  # 56 = 14 whole tiles of 4
     assert conv_winograd.choose(x32, (256, 256, 3, 3), _geom(16, 256, 14, 256)) == 2  # 14x14: F4 wastes 31%
     assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(1, 512, 7, 512)) == 0  # 16 tiles: too few
+    assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(1, 512, 7, 512), cached=True) == 2  # cached
+    assert conv_winograd.choose(x32, (128, 128, 3, 3), _geom(1, 128, 28, 128), cached=True) == 4
     assert conv_winograd.choose(np.zeros((1, 1, 1, 1)), (64, 64, 3, 3), _geom(16, 64, 56, 64)) == 0  # float64
     assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64, stride=2)) == 0
     assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64, dilation=2, pad=2)) == 0
@@ -201,9 +204,34 @@ def test_fixed_weights_keep_their_transform_until_changed(monkeypatch, anywhere)
 
 def test_kernel_cache_is_bounded(monkeypatch, anywhere):
     monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
-    monkeypatch.setattr(conv_winograd, "_KERNEL_BYTES", 2 * 36 * 16 * 16 * 4)
+    monkeypatch.setattr(conv_winograd, "FORCED_TILE", 4)
+    monkeypatch.setattr(conv_winograd, "_KERNEL_BYTES", 2 * 36 * 16 * 16 * 4)  # two F(4x4) kernels
     x = vl.randn(1, 16, 8, 8)
+    weights = [vl.randn(16, 16, 3, 3) for _ in range(5)]
     with vl.no_grad():
-        for _ in range(5):
-            vl.nn.functional.conv2d(x, vl.randn(16, 16, 3, 3), padding=1)
-    assert 1 <= len(conv_winograd._KERNELS) <= 2
+        for w in weights:
+            vl.nn.functional.conv2d(x, w, padding=1)
+    assert len(conv_winograd._KERNELS) == 2
+    del weights, w
+    assert len(conv_winograd._KERNELS) == 0  # dead weights' kernels are dropped, not kept until evicted
+
+
+def test_a_single_chunk_splits_its_products_across_threads(monkeypatch, anywhere):
+    """Batch 1 on a small map is one chunk: its per-position GEMMs are split across two threads."""
+    torch = require("torch")
+    before = vl.get_num_threads()
+    vl.set_num_threads(2)
+    parts = []
+    real = conv_winograd.split_map
+    monkeypatch.setattr(conv_winograd, "split_map", lambda fn, n, *a: parts.append(n) or real(fn, n, *a))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 64, 7, 7)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32) / 24
+    try:
+        with vl.no_grad():
+            y = vl.nn.functional.conv2d(vl.tensor(x), vl.tensor(w), padding=1)
+    finally:
+        vl.set_num_threads(before)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=3e-5 * float(np.abs(ref).max()))
+    assert anywhere and (36 in parts or 16 in parts)  # the t^2 positions were the split's unit

@@ -404,7 +404,7 @@ def conv_forward(x, w, bias, geom, keep=True, wkey=None):
     what ``conv_backward`` needs (the phase planes, or the input itself for 1x1 kernels; with
     ``keep=False`` the caller will not need it and a path may return None). ``wkey`` (the weight Tensor's
     version counter and version) lets a path cache what it derives from a weight that does not change."""
-    tile = conv_winograd.choose(x, w.shape, geom)
+    tile = conv_winograd.choose(x, w.shape, geom, cached=wkey is not None)
     if tile:  # stride-1 3x3: Winograd F(4x4, 3x3) or F(2x2, 3x3)
         planes = geom.split(x) if keep else None
         return conv_winograd.forward(x, w, bias, geom, tile, planes, wkey), planes
