@@ -89,6 +89,8 @@ def test_asymmetric_padding_and_no_bias(monkeypatch, anywhere, tile):
 def test_row_bands_of_one_image(monkeypatch, anywhere, threads, tile):
     """A chunk budget of a few tile rows cuts a single image into bands (batch 1 on big maps)."""
     monkeypatch.setattr(conv_winograd, "_CHUNK_BYTES", 16 * 6 * 36 * 4)  # 1 or 2 tile rows of 16 channels
+    monkeypatch.setattr(conv_winograd, "_MIN_CHUNK_TILES", 1)
+    monkeypatch.setattr(conv_winograd, "_MIN_WGRAD_TILES", 1)
     th, tw = conv_winograd.tiles((40, 24), tile)
     assert len(conv_winograd._work_items(1, th, tw, 16, tile + 2, 4)) >= th // 2
     helper_test_conv(monkeypatch, tile, (1, 16, 40, 24), 16, 1)

@@ -30,18 +30,22 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._threads import split_map
+from ._threads import num_threads, split_map
 
 # VISIONLITE_WINOGRAD=0 turns the path off; VISIONLITE_WINOGRAD_TILE=2 or 4 forces one tile size.
 ENABLED = os.environ.get("VISIONLITE_WINOGRAD", "1").strip().lower() not in ("0", "false", "no", "off")
 FORCED_TILE = {"2": 2, "4": 4}.get(os.environ.get("VISIONLITE_WINOGRAD_TILE", "").strip())
 
 _MIN_CHANNELS = 16  # input and output channels: below this the per-channel GEMMs are too shallow
-_MIN_TILES = 128  # tiles per call: the weight transform costs about 36/tiles of the GEMMs ...
+_MIN_TILES = 512  # tiles per call: transforming the weights and their gradient costs about t^2/tiles of the
+# GEMMs, and measured more (16x512x7x7, 256 tiles: fwd+bwd 103 ms against 91 without Winograd) ...
 _MIN_TILES_CACHED = 16  # ... unless it is cached (fixed weights): 1x128x28x28 F(4x4) 2.7 -> 1.0 ms
 _MAX_WASTE = {4: 1.1, 2: 1.35}  # computed outputs (whole tiles) over valid outputs; F(4x4) on 14x14
 # maps (1.31) measured slower than F(2x2)
 _CHUNK_BYTES = 1 << 20  # transformed input tiles per chunk (t*t x C x tiles floats); 0.5-2 MB measured alike
+# ... but at least this many tiles per chunk: each chunk streams the transformed weights (16x512x7x7 F(2x2):
+# 16.8 MB of them against 32 tiles per 1 MB chunk), and the weight gradient's GEMMs reduce over the tiles
+_MIN_CHUNK_TILES, _MIN_WGRAD_TILES = 128, 256
 
 
 def _toom_cook(m):
@@ -163,10 +167,14 @@ def kernels(w, m, key=None):
     return u
 
 
-def _work_items(n, th, tw, c, t, itemsize):
-    """``(n0, n1, r0, r1)``: image ranges and tile-row bands of about ``_CHUNK_BYTES`` of tiles each."""
+def _work_items(n, th, tw, c, t, itemsize, min_tiles=None):
+    """``(n0, n1, r0, r1)``: image ranges and tile-row bands of about ``_CHUNK_BYTES`` of tiles each, but
+    at least ``min_tiles`` tiles (the weights are read once per chunk: deep layers need wide chunks) unless
+    that would leave a thread without a chunk."""
     per_row = c * tw * t * t * itemsize
-    rows = max(1, _CHUNK_BYTES // per_row)
+    wanted = _MIN_CHUNK_TILES if min_tiles is None else min_tiles
+    min_tiles = min(wanted, max(1, n * th * tw // num_threads()))
+    rows = max(1, _CHUNK_BYTES // per_row, -(-min_tiles // tw))
     if rows >= th:
         per = max(1, min(n, rows // th))
         return [(i, min(n, i + per), 0, th) for i in range(0, n, per)]
@@ -300,7 +308,7 @@ def weight_grad(planes, g, geom, m):
         src = np.zeros((c, n, m * th + 2, m * tw + 2), dtype=planes.dtype)
         src[:, :, :geom.hq, :geom.wq] = grid
     gsrc = padded(g, (0, 0, 0, 0), (ho, wo), m)  # (O, N, .., ..): zeros past the output
-    items = _work_items(n, th, tw, max(c, o), t, g.itemsize)
+    items = _work_items(n, th, tw, max(c, o), t, g.itemsize, _MIN_WGRAD_TILES)
     a_t = np.ascontiguousarray(at.T)
 
     def run(i0, i1):
