@@ -237,3 +237,35 @@ def test_a_single_chunk_splits_its_products_across_threads(monkeypatch, anywhere
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=3e-5 * float(np.abs(ref).max()))
     assert anywhere and (36 in parts or 16 in parts)  # the t^2 positions were the split's unit
+
+
+def test_kernel_cache_under_concurrent_inference(monkeypatch, anywhere):
+    """Several Python threads running eval convolutions (their own weights, made and dropped) share the
+    cache without errors, and each result matches its own weights."""
+    import threading
+
+    monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
+    monkeypatch.setattr(conv_winograd, "_KERNEL_BYTES", 4 * 36 * 16 * 16 * 4)
+    geom = conv.ConvGeometry(1, 16, (12, 12), (16, 16, 3, 3), 1, (1, 1), (1,) * 4, (1, 1))
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((1, 16, 12, 12)).astype(np.float32)
+        try:
+            for _ in range(20):
+                w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32) / 12
+                with vl.no_grad():
+                    y = vl.nn.functional.conv2d(vl.tensor(x), vl.tensor(w), padding=1).numpy()
+                direct = conv.conv_forward(x.astype(np.float64), w.astype(np.float64), None, geom)[0]
+                np.testing.assert_allclose(y, direct, rtol=1e-4, atol=1e-4)
+        except Exception as e:  # noqa: BLE001 - reported below with the thread's seed
+            errors.append((seed, e))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert anywhere  # the threads went through Winograd

@@ -25,6 +25,7 @@ asks for enough tiles; weights that do not change between calls keep their trans
 """
 
 import os
+import threading
 import weakref
 from collections import OrderedDict
 
@@ -128,6 +129,7 @@ def transform_weights(w, m):
 # weight Tensor's version counter: rebuilt when the weight is replaced or changed in place. Bounded in
 # bytes; least recently used first out.
 _KERNELS = OrderedDict()
+_KERNELS_LOCK = threading.RLock()  # several inference threads; re-entrant for the weakref callback
 _KERNEL_BYTES = 256 << 20
 
 
@@ -139,9 +141,10 @@ def _sample(a):
 
 
 def _forget(slot, ref):
-    entry = _KERNELS.get(slot)
-    if entry is not None and entry[2] is ref:
-        del _KERNELS[slot]
+    with _KERNELS_LOCK:
+        entry = _KERNELS.get(slot)
+        if entry is not None and entry[2] is ref:
+            del _KERNELS[slot]
 
 
 def kernels(w, m, key=None):
@@ -151,19 +154,21 @@ def kernels(w, m, key=None):
         return transform_weights(w, m)
     counter, version = key
     slot = (id(counter), m)
-    hit = _KERNELS.get(slot)
-    if hit is not None:
-        c, v, ref, sample, u = hit
-        if c is counter and v == version and ref() is w and sample == _sample(w):
-            _KERNELS.move_to_end(slot)
-            return u
-        del _KERNELS[slot]
+    with _KERNELS_LOCK:
+        hit = _KERNELS.get(slot)
+        if hit is not None:
+            c, v, ref, sample, u = hit
+            if c is counter and v == version and ref() is w and sample == _sample(w):
+                _KERNELS.move_to_end(slot)
+                return u
+            del _KERNELS[slot]
     u = transform_weights(w, m)
     ref = weakref.ref(w, lambda r, slot=slot: _forget(slot, r))  # a dead weight frees its kernels at once
-    _KERNELS[slot] = (counter, version, ref, _sample(w), u)
-    total = sum(e[4].nbytes for e in _KERNELS.values())
-    while total > _KERNEL_BYTES and len(_KERNELS) > 1:
-        total -= _KERNELS.popitem(last=False)[1][4].nbytes
+    with _KERNELS_LOCK:
+        _KERNELS[slot] = (counter, version, ref, _sample(w), u)
+        total = sum(e[4].nbytes for e in _KERNELS.values())
+        while total > _KERNEL_BYTES and len(_KERNELS) > 1:
+            total -= _KERNELS.popitem(last=False)[1][4].nbytes
     return u
 
 
