@@ -64,3 +64,13 @@ def local_http_server(tmp_path):
     server = LocalHTTPServer(tmp_path / "served").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    """Runs a test with visionlite on one thread and on two (the op pool's split paths), restoring the
+    count afterwards."""
+    before = vl.get_num_threads()
+    vl.set_num_threads(request.param)
+    yield request.param
+    vl.set_num_threads(before)

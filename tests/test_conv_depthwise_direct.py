@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.conv_paths import assert_paths_agree, raw_conv
 from tests.helpers.refs import require
 from visionlite.core.ops import conv, conv_depthwise
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = vl.get_num_threads()
-    vl.set_num_threads(request.param)
-    yield request.param
-    vl.set_num_threads(before)
 
 
 def _runs(monkeypatch):
@@ -99,12 +92,9 @@ def test_same_as_the_phase_grid_path(monkeypatch):
     w = rng.standard_normal((12, 1, 3, 3)).astype(np.float32)
     geom = conv.ConvGeometry(3, 6, (11, 9), w.shape, 6, (2, 1), (1, 2, 0, 1), (1, 2))
     g = rng.standard_normal((3, 12) + geom.out_hw).astype(np.float32)
-    direct = conv.conv_forward(x, w, None, geom)[0], conv.conv_backward(x, g, w, geom, True, True)
+    direct = raw_conv(x, w, g, geom, x)
     monkeypatch.setattr(conv, "direct_usable", lambda *a: False)
-    grid = conv.conv_forward(x, w, None, geom)[0], conv.conv_backward(geom.split(x), g, w, geom, True, True)
-    np.testing.assert_allclose(direct[0], grid[0], rtol=1e-5, atol=1e-5)
-    for a, b in zip(direct[1], grid[1]):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    assert_paths_agree(direct, raw_conv(x, w, g, geom, geom.split(x)))
 
 
 def test_strided_input_view(monkeypatch):

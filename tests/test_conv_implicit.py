@@ -7,18 +7,11 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.conv_paths import assert_paths_agree, raw_conv
 from tests.helpers.refs import require
 from visionlite.core.ops import _blas, conv, conv_implicit, conv_winograd
 
 pytestmark = pytest.mark.skipif(not _blas.has_gemm(np.float32), reason="numpy's BLAS is not OpenBLAS")
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = vl.get_num_threads()
-    vl.set_num_threads(request.param)
-    yield request.param
-    vl.set_num_threads(before)
 
 
 def _calls(monkeypatch):
@@ -103,12 +96,9 @@ def test_same_as_the_column_path(monkeypatch, threads):
     w = rng.standard_normal((7, 16, 3, 3)).astype(np.float32)
     geom = conv.ConvGeometry(3, 16, (13, 10), w.shape, 1, (2, 1), (1, 1, 2, 0), (1, 2))
     g = rng.standard_normal((3, 7) + geom.out_hw).astype(np.float32)
-    fast = conv.conv_forward(x, w, None, geom)[0], conv.conv_backward(geom.split(x), g, w, geom, True, True)
+    fast = raw_conv(x, w, g, geom, geom.split(x))
     monkeypatch.setattr(conv_implicit, "usable", lambda *a: False)
-    slow = conv.conv_forward(x, w, None, geom)[0], conv.conv_backward(geom.split(x), g, w, geom, True, True)
-    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-5, atol=1e-5)
-    for a, b in zip(fast[1], slow[1]):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    assert_paths_agree(fast, raw_conv(x, w, g, geom, geom.split(x)))
 
 
 def test_not_used_where_it_does_not_apply(monkeypatch):

@@ -11,14 +11,6 @@ from tests.helpers.refs import require
 from visionlite.core.ops import conv, conv_winograd
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = vl.get_num_threads()
-    vl.set_num_threads(request.param)
-    yield request.param
-    vl.set_num_threads(before)
-
-
 @pytest.fixture
 def anywhere(monkeypatch):
     """Winograd on every shape it can compute (no tile-count or waste limits), counting its calls."""

@@ -26,7 +26,7 @@ import numpy as np
 from .. import amp_state
 from ..autograd import function as _function
 from ..autograd.grad_mode import is_grad_enabled
-from ..autograd.versions import version_of
+from ..autograd.versions import sample_elements, version_of
 from ..backend import array_module
 from ..tensor import Tensor
 
@@ -76,15 +76,8 @@ def _sources(conv, bn):
     return (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
 
 
-def _sample(a):
-    """A few elements of ``a`` spread over its extent, as bytes (the ``.data`` write guard)."""
-    flat = a.reshape(-1)
-    n = flat.shape[0]
-    return flat[[0, n // 3, n // 2, (2 * n) // 3, n - 1]].tobytes() if n else b""
-
-
 def _state(srcs):
-    return tuple(None if t is None else (t, t._data, version_of(t), _sample(t._data)) for t in srcs)
+    return tuple(None if t is None else (t, t._data, version_of(t), sample_elements(t._data)) for t in srcs)
 
 
 def _same(a, b):

@@ -423,11 +423,11 @@ def conv_backward(saved, g, w, geom, need_x, need_w):
     """Raw gradients ``(d x, d w)`` of ``conv_forward`` given the output gradient ``g (N, O, Ho, Wo)``."""
     if direct_usable(g, geom):  # conv_forward saved the input itself
         return direct_backward(saved, g, w, geom, need_x, need_w)
-    wm = weight_matrix(w, geom.groups)
     tile = conv_winograd.choose(g, w.shape, geom)
     if tile:  # both gradients by Winograd (the weight's from the saved phase planes)
         gx = conv_winograd.input_grad(g, w, geom, tile) if need_x else None
         return gx, (conv_winograd.weight_grad(saved, g, geom, tile) if need_w else None)
+    wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
     else:

@@ -31,6 +31,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..autograd.versions import sample_elements
 from ._threads import num_threads, split_map
 
 # VISIONLITE_WINOGRAD=0 turns the path off; VISIONLITE_WINOGRAD_TILE=2 or 4 forces one tile size.
@@ -133,13 +134,6 @@ _KERNELS_LOCK = threading.RLock()  # several inference threads; re-entrant for t
 _KERNEL_BYTES = 256 << 20
 
 
-def _sample(a):
-    """A few elements spread over ``a`` (catches whole-array writes that bypass version counters)."""
-    flat = a.reshape(-1)
-    n = flat.shape[0]
-    return flat[[0, n // 3, n // 2, (2 * n) // 3, n - 1]].tobytes() if n else b""
-
-
 def _forget(slot, ref):
     with _KERNELS_LOCK:
         entry = _KERNELS.get(slot)
@@ -158,14 +152,14 @@ def kernels(w, m, key=None):
         hit = _KERNELS.get(slot)
         if hit is not None:
             c, v, ref, sample, u = hit
-            if c is counter and v == version and ref() is w and sample == _sample(w):
+            if c is counter and v == version and ref() is w and sample == sample_elements(w):
                 _KERNELS.move_to_end(slot)
                 return u
             del _KERNELS[slot]
     u = transform_weights(w, m)
     ref = weakref.ref(w, lambda r, slot=slot: _forget(slot, r))  # a dead weight frees its kernels at once
     with _KERNELS_LOCK:
-        _KERNELS[slot] = (counter, version, ref, _sample(w), u)
+        _KERNELS[slot] = (counter, version, ref, sample_elements(w), u)
         total = sum(e[4].nbytes for e in _KERNELS.values())
         while total > _KERNEL_BYTES and len(_KERNELS) > 1:
             total -= _KERNELS.popitem(last=False)[1][4].nbytes
