@@ -5,5 +5,6 @@ from visionlite.core.autograd.versions import bump_version as bump_version
 from visionlite.core.autograd.versions import counter_of as counter_of
 from visionlite.core.autograd.versions import counter_value as counter_value
 from visionlite.core.autograd.versions import reset_version as reset_version
+from visionlite.core.autograd.versions import sample_elements as sample_elements
 from visionlite.core.autograd.versions import share_version as share_version
 from visionlite.core.autograd.versions import version_of as version_of
