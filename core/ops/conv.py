@@ -22,13 +22,15 @@ Backward runs on raw arrays too; when ``create_graph=True`` records a differenti
 backward works, and first-order training keeps the raw path.
 """
 
+import copy
+
 import numpy as np
 
 from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from . import conv_implicit, conv_winograd
+from . import conv_implicit, conv_shallow, conv_winograd
 from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 from .conv_depthwise import (
@@ -72,6 +74,7 @@ class ConvGeometry:
         used_h, used_w = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
         self.hq, self.wq = -(-used_h // sh), -(-used_w // sw)
         self.lq = n * self.hq * self.wq
+        self._variants = {}  # derived geometries (padded_below), built once per cached geometry
         self.taps = []  # (phase index, flat offset) per tap, in (i, j) order
         for i in range(kh):
             for j in range(kw):
@@ -182,6 +185,18 @@ class ConvGeometry:
 
         split_map(part, self.n, out.size, xp)
         return out
+
+    def padded_below(self, rows):
+        """This geometry with ``rows`` more zero rows at the bottom of every image's phase planes (the
+        same taps and offsets; ``split`` zeroes them, ``merge`` ignores them)."""
+        key = ("below", rows)
+        if key not in self._variants:
+            other = copy.copy(self)
+            other._variants = {}
+            other.hq += rows
+            other.lq = other.n * other.hq * other.wq
+            self._variants[key] = other
+        return self._variants[key]
 
     def chunk(self, xp, k):
         """Columns per im2col chunk for a column matrix with ``k`` rows."""
@@ -413,6 +428,8 @@ def conv_forward(x, w, bias, geom, keep=True, wkey=None):
         return _pointwise_forward(x, wm, geom, bias), x
     if direct_usable(x, geom):  # depthwise on CPU: straight from NCHW, no phase planes (conv_depthwise)
         return direct_forward(x, w, bias, geom), x
+    if conv_shallow.usable(x, wm, geom):  # few channels per group: columns and GEMM per cached chunk
+        return conv_shallow.forward(x, wm, geom, bias), x
     planes = geom.split(x)
     if geom.exact:
         return exact_forward(planes, wm, geom, bias), planes
@@ -430,6 +447,8 @@ def conv_backward(saved, g, w, geom, need_x, need_w):
     wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
+    elif conv_shallow.usable(g, wm, geom):  # conv_forward saved the input itself
+        gx, gwm = conv_shallow.backward(saved, g, wm, geom, need_x, need_w)
     else:
         if geom.exact:
             gplanes, gwm = exact_backward(saved, g, wm, geom, need_x, need_w)
