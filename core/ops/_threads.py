@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from . import _blas
+from . import _blas, _malloc
 
 _MIN_ELEMS = 1 << 17  # below this many elements, handing work to a thread costs more than it saves
 _pool = None
@@ -89,6 +89,7 @@ def num_threads():
 
 
 def _init_from_env():
+    _malloc.keep_freed_memory()  # process-wide CPU settings, applied once when visionlite loads
     _blas.quiet_idle_workers()
     _blas_default[0] = _blas.get_blas_threads()
     _blas.set_blas_threads(1)  # the pool splits GEMMs instead (module docstring)
