@@ -8,7 +8,7 @@ import pytest
 
 import visionlite as vl
 from tests.helpers.refs import require
-from visionlite.core.ops import conv, conv_winograd
+from visionlite.core.ops import conv, conv_winograd, weight_cache
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_fixed_weights_keep_their_transform_until_changed(monkeypatch, anywhere)
     """Under no_grad the transformed kernels are cached per weight; in-place changes (tracked by the
     version counter, or whole-array writes through ``.data``) rebuild them, and results stay right."""
     torch = require("torch")
-    monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
+    monkeypatch.setattr(weight_cache, "_ENTRIES", type(weight_cache._ENTRIES)())
     built = []
     real = conv_winograd.transform_weights
     monkeypatch.setattr(conv_winograd, "transform_weights", lambda w, m: built.append(m) or real(w, m))
@@ -193,21 +193,21 @@ def test_fixed_weights_keep_their_transform_until_changed(monkeypatch, anywhere)
     assert len(built) == 3
     y = vl.nn.functional.conv2d(x, w, padding=1)  # recording a weight gradient: nothing cached
     y.sum().backward()
-    assert len(built) == 4 and len(conv_winograd._KERNELS) == 1  # the forward transformed anew, not cached
+    assert len(built) == 4 and len(weight_cache._ENTRIES) == 1  # the forward transformed anew, not cached
 
 
 def test_kernel_cache_is_bounded(monkeypatch, anywhere):
-    monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
+    monkeypatch.setattr(weight_cache, "_ENTRIES", type(weight_cache._ENTRIES)())
     monkeypatch.setattr(conv_winograd, "FORCED_TILE", 4)
-    monkeypatch.setattr(conv_winograd, "_KERNEL_BYTES", 2 * 36 * 16 * 16 * 4)  # two F(4x4) kernels
+    monkeypatch.setattr(weight_cache, "_MAX_BYTES", 2 * 36 * 16 * 16 * 4)  # two F(4x4) kernels
     x = vl.randn(1, 16, 8, 8)
     weights = [vl.randn(16, 16, 3, 3) for _ in range(5)]
     with vl.no_grad():
         for w in weights:
             vl.nn.functional.conv2d(x, w, padding=1)
-    assert len(conv_winograd._KERNELS) == 2
+    assert len(weight_cache._ENTRIES) == 2
     del weights, w
-    assert len(conv_winograd._KERNELS) == 0  # dead weights' kernels are dropped, not kept until evicted
+    assert len(weight_cache._ENTRIES) == 0  # dead weights' kernels are dropped, not kept until evicted
 
 
 def test_a_single_chunk_splits_its_products_across_threads(monkeypatch, anywhere):
@@ -236,8 +236,8 @@ def test_kernel_cache_under_concurrent_inference(monkeypatch, anywhere):
     cache without errors, and each result matches its own weights."""
     import threading
 
-    monkeypatch.setattr(conv_winograd, "_KERNELS", type(conv_winograd._KERNELS)())
-    monkeypatch.setattr(conv_winograd, "_KERNEL_BYTES", 4 * 36 * 16 * 16 * 4)
+    monkeypatch.setattr(weight_cache, "_ENTRIES", type(weight_cache._ENTRIES)())
+    monkeypatch.setattr(weight_cache, "_MAX_BYTES", 4 * 36 * 16 * 16 * 4)
     geom = conv.ConvGeometry(1, 16, (12, 12), (16, 16, 3, 3), 1, (1, 1), (1,) * 4, (1, 1))
     errors = []
 

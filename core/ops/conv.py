@@ -30,7 +30,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from . import conv_implicit, conv_shallow, conv_winograd
+from . import conv_implicit, conv_shallow, conv_winograd, weight_cache
 from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 from .conv_depthwise import (
@@ -46,9 +46,11 @@ from .graph_backward import conv_weight_grad, graph_input
 _CHUNK_ELEMS_CPU = 1 << 21  # column-matrix chunk (~8 MB of float32) that stays in a core's cache
 _CHUNK_ELEMS_GPU = 1 << 28
 _PER_IMAGE_ELEMS = 1 << 16  # split copies image by image from this many elements per image (measured)
-# conv_exact's exact columns measured faster when the grid wastes over 10% of the columns and the GEMMs
-# are deep (K = taps*C/g >= 512); for shallow ones the grid's contiguous copies matter more.
-_EXACT_WASTE, _EXACT_MIN_K = 1.1, 512
+# conv_exact's exact columns measured faster for deep GEMMs (K = taps*C/g >= 512) on small grids whatever
+# their waste (batch 1 past the first stage: 1x64x56x56 3x3/2 -> 128, 1.07 waste, 1.55 -> 1.0 ms: one GEMM
+# split across the threads where the per-tap path has a single chunk); for shallow ones the grid's
+# contiguous copies matter more.
+_EXACT_WASTE, _EXACT_MIN_K = 1.0, 512
 _EXACT_WASTE_BIG, _EXACT_BIG_GRID = 1.2, 8192
 
 
@@ -217,6 +219,15 @@ def weight_matrix(w, groups):
     """``(O, C/g, kh, kw)`` weights as ``(g, O/g, kh*kw*C/g)`` with the tap index outer, as the columns."""
     o, cg, kh, kw = w.shape
     return w.reshape(groups, o // groups, cg, kh * kw).transpose(0, 1, 3, 2).reshape(groups, o // groups, -1)
+
+
+def _weight_matrix(w, groups, wkey):
+    """``weight_matrix``, kept for a CPU weight that does not change (``wkey``, see ``weight_cache``) where
+    it is a copy: the tap-major transpose of a kernel with more than one tap."""
+    if wkey is None or type(w) is not np.ndarray or w.shape[2] * w.shape[3] == 1:
+        return weight_matrix(w, groups)
+    return weight_cache.derived(w, ("matrix", groups), wkey,
+                                lambda a: np.ascontiguousarray(weight_matrix(a, groups)))
 
 
 def weight_from_matrix(wm, w_shape):
@@ -423,7 +434,7 @@ def conv_forward(x, w, bias, geom, keep=True, wkey=None):
     if tile:  # stride-1 3x3: Winograd F(4x4, 3x3) or F(2x2, 3x3)
         planes = geom.split(x) if keep else None
         return conv_winograd.forward(x, w, bias, geom, tile, planes, wkey), planes
-    wm = weight_matrix(w, geom.groups)
+    wm = _weight_matrix(w, geom.groups, wkey)
     if geom.pointwise:
         return _pointwise_forward(x, wm, geom, bias), x
     if direct_usable(x, geom):  # depthwise on CPU: straight from NCHW, no phase planes (conv_depthwise)

@@ -25,13 +25,10 @@ asks for enough tiles; weights that do not change between calls keep their trans
 """
 
 import os
-import threading
-import weakref
-from collections import OrderedDict
 
 import numpy as np
 
-from ..autograd.versions import sample_elements
+from . import weight_cache
 from ._threads import num_threads, split_map
 
 # VISIONLITE_WINOGRAD=0 turns the path off; VISIONLITE_WINOGRAD_TILE=2 or 4 forces one tile size.
@@ -126,44 +123,10 @@ def transform_weights(w, m):
     return u
 
 
-# Transformed kernels of weights that stay fixed between calls (inference, frozen layers), keyed by the
-# weight Tensor's version counter: rebuilt when the weight is replaced or changed in place. Bounded in
-# bytes; least recently used first out.
-_KERNELS = OrderedDict()
-_KERNELS_LOCK = threading.RLock()  # several inference threads; re-entrant for the weakref callback
-_KERNEL_BYTES = 256 << 20
-
-
-def _forget(slot, ref):
-    with _KERNELS_LOCK:
-        entry = _KERNELS.get(slot)
-        if entry is not None and entry[2] is ref:
-            del _KERNELS[slot]
-
-
 def kernels(w, m, key=None):
-    """``transform_weights(w, m)``, cached when ``key = (counter, version)`` names the weight Tensor's
-    version counter and its current version (see ``autograd.versions.counter_of``)."""
-    if key is None:
-        return transform_weights(w, m)
-    counter, version = key
-    slot = (id(counter), m)
-    with _KERNELS_LOCK:
-        hit = _KERNELS.get(slot)
-        if hit is not None:
-            c, v, ref, sample, u = hit
-            if c is counter and v == version and ref() is w and sample == sample_elements(w):
-                _KERNELS.move_to_end(slot)
-                return u
-            del _KERNELS[slot]
-    u = transform_weights(w, m)
-    ref = weakref.ref(w, lambda r, slot=slot: _forget(slot, r))  # a dead weight frees its kernels at once
-    with _KERNELS_LOCK:
-        _KERNELS[slot] = (counter, version, ref, sample_elements(w), u)
-        total = sum(e[4].nbytes for e in _KERNELS.values())
-        while total > _KERNEL_BYTES and len(_KERNELS) > 1:
-            total -= _KERNELS.popitem(last=False)[1][4].nbytes
-    return u
+    """``transform_weights(w, m)``, cached for a weight that does not change when ``key = (counter,
+    version)`` names its version counter and current version (``weight_cache``)."""
+    return weight_cache.derived(w, ("winograd", m), key, lambda a: transform_weights(a, m))
 
 
 def _work_items(n, th, tw, c, t, itemsize, min_tiles=None):
