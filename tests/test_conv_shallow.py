@@ -101,7 +101,7 @@ def test_windows_stay_inside_their_image(case):
     geom = conv.ConvGeometry(shape_x[0], shape_x[1], shape_x[2:], w_shape, groups, (sh, sw), (ph, ph, pw, pw),
                              (dh, dw))
     x = np.zeros(shape_x)
-    plan = conv_shallow._Plan(geom, conv.weight_matrix(np.zeros(w_shape), groups), 8, True)
+    plan = conv_shallow._Plan(geom, 8, True)
     planes = plan.geom.split(x)
     lo, hi = byte_bounds(planes)
     slot = plan.hw * planes.itemsize
@@ -128,8 +128,7 @@ def test_path_choice(kwargs, expected):
     shape, w_shape, groups = kwargs["shape"], kwargs["w"], kwargs.get("groups", 1)
     x = np.zeros(shape, dtype=kwargs.get("dtype", np.float32))
     geom = conv.ConvGeometry(shape[0], shape[1], shape[2:], w_shape, groups, (1, 1), (1, 1, 1, 1), (1, 1))
-    wm = conv.weight_matrix(np.zeros(w_shape, dtype=x.dtype), groups)
-    assert conv_shallow.usable(x, wm, geom) is expected
+    assert conv_shallow.usable(x, w_shape, geom) is expected
 
 
 def test_switch_restores_the_column_path(monkeypatch, counted):

@@ -76,7 +76,7 @@ class ConvGeometry:
         used_h, used_w = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
         self.hq, self.wq = -(-used_h // sh), -(-used_w // sw)
         self.lq = n * self.hq * self.wq
-        self._variants = {}  # derived geometries (padded_below), built once per cached geometry
+        self._memo = {}  # what paths derive from these shapes (``memo``)
         self.taps = []  # (phase index, flat offset) per tap, in (i, j) order
         for i in range(kh):
             for j in range(kw):
@@ -188,17 +188,26 @@ class ConvGeometry:
         split_map(part, self.n, out.size, xp)
         return out
 
+    def memo(self, key, build):
+        """``build()``, kept with this geometry under ``key``: what a path derives from the shapes alone
+        is worked out once per cached geometry."""
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = build()
+        return value
+
     def padded_below(self, rows):
         """This geometry with ``rows`` more zero rows at the bottom of every image's phase planes (the
         same taps and offsets; ``split`` zeroes them, ``merge`` ignores them)."""
-        key = ("below", rows)
-        if key not in self._variants:
+
+        def build():
             other = copy.copy(self)
-            other._variants = {}
+            other._memo = {}
             other.hq += rows
             other.lq = other.n * other.hq * other.wq
-            self._variants[key] = other
-        return self._variants[key]
+            return other
+
+        return self.memo(("below", rows), build)
 
     def chunk(self, xp, k):
         """Columns per im2col chunk for a column matrix with ``k`` rows."""
@@ -222,9 +231,9 @@ def weight_matrix(w, groups):
 
 
 def _weight_matrix(w, groups, wkey):
-    """``weight_matrix``, kept for a CPU weight that does not change (``wkey``, see ``weight_cache``) where
-    it is a copy: the tap-major transpose of a kernel with more than one tap."""
-    if wkey is None or type(w) is not np.ndarray or w.shape[2] * w.shape[3] == 1:
+    """``weight_matrix``, kept for a CPU weight that does not change (``wkey``, see ``weight_cache``): the
+    tap-major transpose of a kernel with more than one tap is a copy."""
+    if wkey is None or type(w) is not np.ndarray:
         return weight_matrix(w, groups)
     return weight_cache.derived(w, ("matrix", groups), wkey,
                                 lambda a: np.ascontiguousarray(weight_matrix(a, groups)))
@@ -434,13 +443,13 @@ def conv_forward(x, w, bias, geom, keep=True, wkey=None):
     if tile:  # stride-1 3x3: Winograd F(4x4, 3x3) or F(2x2, 3x3)
         planes = geom.split(x) if keep else None
         return conv_winograd.forward(x, w, bias, geom, tile, planes, wkey), planes
-    wm = _weight_matrix(w, geom.groups, wkey)
-    if geom.pointwise:
-        return _pointwise_forward(x, wm, geom, bias), x
+    if geom.pointwise:  # 1x1: a batched GEMM on the input itself
+        return _pointwise_forward(x, weight_matrix(w, geom.groups), geom, bias), x
     if direct_usable(x, geom):  # depthwise on CPU: straight from NCHW, no phase planes (conv_depthwise)
         return direct_forward(x, w, bias, geom), x
-    if conv_shallow.usable(x, wm, geom):  # few channels per group: columns and GEMM per cached chunk
-        return conv_shallow.forward(x, wm, geom, bias), x
+    if conv_shallow.usable(x, w.shape, geom):  # few channels per group: columns and GEMM per cached chunk
+        return conv_shallow.forward(x, w, bias, geom, wkey), x
+    wm = _weight_matrix(w, geom.groups, wkey)
     planes = geom.split(x)
     if geom.exact:
         return exact_forward(planes, wm, geom, bias), planes
@@ -455,11 +464,11 @@ def conv_backward(saved, g, w, geom, need_x, need_w):
     if tile:  # both gradients by Winograd (the weight's from the saved phase planes)
         gx = conv_winograd.input_grad(g, w, geom, tile) if need_x else None
         return gx, (conv_winograd.weight_grad(saved, g, geom, tile) if need_w else None)
+    if conv_shallow.usable(g, w.shape, geom):  # conv_forward saved the input itself
+        return conv_shallow.backward(saved, g, w, geom, need_x, need_w)
     wm = weight_matrix(w, geom.groups)
     if geom.pointwise:
         gx, gwm = _pointwise_backward(saved, g, wm, geom, need_x, need_w)
-    elif conv_shallow.usable(g, wm, geom):  # conv_forward saved the input itself
-        gx, gwm = conv_shallow.backward(saved, g, wm, geom, need_x, need_w)
     else:
         if geom.exact:
             gplanes, gwm = exact_backward(saved, g, wm, geom, need_x, need_w)

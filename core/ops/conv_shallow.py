@@ -22,7 +22,7 @@ import os
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _blas
+from . import _blas, weight_cache
 from ._threads import num_threads, split_map
 
 _CHUNK_BYTES = 1 << 21  # column buffer per thread; measured 512 KB-4 MB: per-call overhead favours 2 MB
@@ -30,13 +30,19 @@ _MAX_CHANNELS = 16  # input channels per group below which this path beats the p
 _ENABLED = os.environ.get("VISIONLITE_CONV_SHALLOW", "1") != "0"  # 0: the column path (A/B measurements)
 
 
-def usable(x, wm, geom):
+def usable(x, w_shape, geom):
     """Whether a convolution takes this path: CPU float32/float64 4-D array, few input channels per group
     (not depthwise, whose single channel ``conv_depthwise`` handles), a kernel of more than one tap."""
-    ntap = len(geom.taps)
-    cg = wm.shape[2] // ntap if len(wm.shape) == 3 else wm.shape[1]
+    cg = w_shape[1]
     return (_ENABLED and type(x) is np.ndarray and x.dtype in (np.float32, np.float64) and x.ndim == 4
-            and ntap > 1 and cg < _MAX_CHANNELS and not (cg == 1 and geom.groups > 1) and geom.n > 0)
+            and len(geom.taps) > 1 and cg < _MAX_CHANNELS and not (cg == 1 and geom.groups > 1)
+            and geom.n > 0)
+
+
+def _plan(geom, itemsize, bands_for_threads):
+    """The ``_Plan`` of this geometry, built once per (cached) geometry, dtype size and thread count."""
+    key = ("shallow", itemsize, bands_for_threads, num_threads())
+    return geom.memo(key, lambda: _Plan(geom, itemsize, bands_for_threads))
 
 
 class _Plan:
@@ -49,14 +55,12 @@ class _Plan:
 
     Taps are reordered phase by phase, each phase's taps a rectangle of offsets ``base + i*step_i*Wq +
     j*step_j``: the columns of a whole phase are then one copy from one strided view. The weight
-    matrix's columns are permuted to match (``order``; ``unpermute`` for its gradient).
+    matrix's columns are permuted to match (``weights``; ``weight_grad`` back).
     """
 
-    def __init__(self, geom, wm, itemsize, bands_for_threads):
+    def __init__(self, geom, itemsize, bands_for_threads):
         self.geom = grid = geom.padded_below(1)
-        g, og, k = wm.shape
-        ntap = len(grid.taps)
-        self.cg = k // ntap
+        self.cg = geom.c // geom.groups
         self.hw = grid.hq * grid.wq
         self.blocks, order = [], []
         for p in sorted({p for p, _ in grid.taps}):
@@ -71,8 +75,18 @@ class _Plan:
             self.blocks.append((p, len(order), base, len(rows), len(cols), step_i * grid.wq, step_j))
             order.extend(taps)
         self.order = order
-        self.wm = wm.reshape(g, og, ntap, self.cg)[:, :, order].reshape(g, og, k)
-        self.layout = _Layout(grid, k * g, itemsize, bands_for_threads)
+        self.layout = _Layout(grid, len(order) * geom.c, itemsize, bands_for_threads)
+
+    def weights(self, w, wkey=None):
+        """``w (O, C/g, kh, kw)`` as the ``(g, O/g, K)`` matrix in ``order`` (kept for fixed weights)."""
+        g = self.geom.groups
+
+        def build(a):
+            o, cg = a.shape[:2]
+            taps = a.reshape(g, o // g, cg, -1)[:, :, :, self.order]  # (g, O/g, C/g, taps) in order
+            return np.ascontiguousarray(taps.transpose(0, 1, 3, 2)).reshape(g, o // g, -1)
+
+        return weight_cache.derived(w, ("shallow", g, tuple(self.order)), wkey, build)
 
     def windows(self, planes):
         """Per block of taps: ``(first tap, view)``, the view ``(rows, cols, g, C/g, N, Ho*Wq)`` of the
@@ -98,12 +112,12 @@ class _Plan:
             dst = cols[:, t0:t0 + ni * nj].reshape(g, ni, nj, cg, n1 - n0, hi - lo)
             dst[...] = view[..., n0:n1, lo:hi].transpose(2, 0, 1, 3, 4, 5)
 
-    def unpermute(self, gwm):
-        """A weight-matrix gradient in ``order`` back in the natural tap order."""
-        g, og, k = gwm.shape
-        out = np.empty((g, og, len(self.order), self.cg), dtype=gwm.dtype)
-        out[:, :, self.order] = gwm.reshape(g, og, len(self.order), self.cg)
-        return out.reshape(g, og, k)
+    def weight_grad(self, gwm, w_shape):
+        """The gradient of ``weights``' matrix ``(g, O/g, K)`` as the weight's ``(O, C/g, kh, kw)``."""
+        o, cg = w_shape[:2]
+        out = np.empty((o, cg, len(self.order)), dtype=gwm.dtype)
+        out[:, :, self.order] = gwm.reshape(o, len(self.order), cg).transpose(0, 2, 1)
+        return out.reshape(w_shape)
 
 
 class _Layout:
@@ -149,11 +163,12 @@ def _columns(buf, g, k, ntap, nimg, band):
     return cols, cols.reshape(g, k, nimg * band)
 
 
-def forward(x, wm, geom, bias):
-    """NCHW output ``(N, O, Ho, Wo)`` of the convolution of ``x (N, C, H, W)`` with the ``(g, O/g, K)``
-    weight matrix, plus ``bias`` (or None)."""
-    plan = _Plan(geom, wm, x.itemsize, bands_for_threads=True)
+def forward(x, w, bias, geom, wkey=None):
+    """NCHW output ``(N, O, Ho, Wo)`` of the convolution of ``x (N, C, H, W)`` with ``w (O, C/g, kh, kw)``,
+    plus ``bias`` (or None); ``wkey`` as in ``conv.conv_forward``."""
+    plan = _plan(geom, x.itemsize, bands_for_threads=True)
     grid, layout = plan.geom, plan.layout
+    wm = plan.weights(w, wkey)
     windows = plan.windows(grid.split(x))
     g, og, k = wm.shape
     ho, wo = grid.out_hw
@@ -169,7 +184,7 @@ def forward(x, wm, geom, bias):
             cols, cmat = _columns(buf, g, k, ntap, nimg, band)
             plan.fill(cols, windows, n0, n1, h0, h1)
             out = obuf[: g * og * nimg * band].reshape(g, og, nimg * band)
-            np.matmul(plan.wm, cmat, out=out)
+            np.matmul(wm, cmat, out=out)
             res = out.reshape(grid.o, nimg, h1 - h0, wq)[..., :wo]
             if b4 is not None:
                 res += b4
@@ -179,11 +194,12 @@ def forward(x, wm, geom, bias):
     return y
 
 
-def backward(x, g_out, wm, geom, need_x, need_weight):
-    """Gradients of ``forward`` given ``g_out (N, O, Ho, Wo)``: (``d x`` or None, ``d wm`` or None)."""
+def backward(x, g_out, w, geom, need_x, need_weight):
+    """Gradients of ``forward`` given ``g_out (N, O, Ho, Wo)``: (``d x`` or None, ``d w`` or None)."""
     # whole images per thread (no bands for threads): their col2im adds never touch another's rows
-    plan = _Plan(geom, wm, g_out.itemsize, bands_for_threads=False)
+    plan = _plan(geom, g_out.itemsize, bands_for_threads=False)
     grid, layout = plan.geom, plan.layout
+    wm = plan.weights(w)
     g, og, k = wm.shape
     ho, wo = grid.out_hw
     wq, ntap, cg, hw = grid.wq, len(grid.taps), plan.cg, plan.hw
@@ -191,7 +207,7 @@ def backward(x, g_out, wm, geom, need_x, need_weight):
     windows = plan.windows(grid.split(x)) if need_weight else None
     nphase = grid.stride[0] * grid.stride[1]
     gplanes = np.zeros((nphase, grid.c, grid.n * hw), dtype=dtype) if need_x else None
-    wt = plan.wm.transpose(0, 2, 1)
+    wt = wm.transpose(0, 2, 1)
     span = ho * wq
     # per tap (in plan order), where its column gradients add into the phase planes of all images
     targets = [gplanes[p].reshape(g, cg, grid.n, hw)[..., off:off + span]
@@ -232,5 +248,5 @@ def backward(x, g_out, wm, geom, need_x, need_weight):
         gwm = parts[0]
         for extra in parts[1:]:
             gwm += extra
-        gwm = plan.unpermute(gwm.transpose(0, 2, 1))
+        gwm = plan.weight_grad(gwm.transpose(0, 2, 1), w.shape)
     return (grid.merge(gplanes, dtype) if need_x else None), gwm
