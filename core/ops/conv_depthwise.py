@@ -234,15 +234,8 @@ class _FlatGather:
 
     def __init__(self, src, taps, stride, out_hw):
         self.src, self.taps, self.stride, self.out_hw = src, tuple(taps), tuple(stride), tuple(out_hw)
-        n, c = src.shape[:2]
-        (sh, sw), (ho, wo) = self.stride, self.out_hw
-        self.reads = tuple(((r % sh) * sw + cc % sw, (r // sh) * wo + cc // sw) for _, r, cc in taps)
-        self.windows = tuple((_window(r // sh, 1, ho, ho), _window(cc // sw, 1, wo, wo)) for _, r, cc in taps)
-        per = max(1, _DIRECT_BLOCK // max(ho * wo, 1))
-        self.cb = min(c, per)
-        self.nb = min(n, max(1, per // c)) if self.cb == c else 1
-        self.blocks = [(n0, min(n0 + self.nb, n), c0, min(c0 + self.cb, c))
-                       for n0 in range(0, n, self.nb) for c0 in range(0, c, self.cb)]
+        self.reads, self.borders, self.cb, self.nb, self.blocks = _flat_layout(
+            src.shape[:2], self.taps, self.stride, self.out_hw)
 
     @staticmethod
     def usable(src, stride, out_hw):
@@ -290,8 +283,10 @@ class _FlatGather:
                 row[: span - off] = flat[off:]
             else:
                 row[-off:] = flat[: span + off]
-            (lo, hi), (jlo, jhi) = self.windows[t]
-            _zero_border(row.reshape(nb * cb, ho, wo), lo, hi, jlo, jhi)  # wrapped past an edge
+            if self.borders[t]:  # positions that wrapped past an edge
+                grid = row.reshape(nb * cb, ho, wo)
+                for where in self.borders[t]:
+                    grid[where] = 0
         return cols[:, :span].reshape(len(self.taps), nb, cb, hw).transpose(1, 2, 0, 3)
 
     def run(self, wm, out, bias=None):
@@ -311,6 +306,32 @@ class _FlatGather:
     def correlate(self, g, og):
         """As ``_Gather.correlate``."""
         return _correlate(self, g, og, lambda block: (slice(block[0], block[1]), slice(block[2], block[3])))
+
+
+@functools.lru_cache(maxsize=512)
+def _flat_layout(nc, taps, stride, out_hw):
+    """What ``_FlatGather`` works out from the shapes alone (cached: a layer calls with the same shapes
+    every time, and this measured ~35 us of a 220 us 1x384x14x14 call): per tap its (phase, flat offset)
+    and the index tuples of the wrapped border to zero (only the non-empty ones), the block sizes and
+    the blocks."""
+    n, c = nc
+    (sh, sw), (ho, wo) = stride, out_hw
+    reads = tuple(((r % sh) * sw + cc % sw, (r // sh) * wo + cc // sw) for _, r, cc in taps)
+    borders = []
+    for _, r, cc in taps:
+        (lo, hi), (jlo, jhi) = _window(r // sh, 1, ho, ho), _window(cc // sw, 1, wo, wo)
+        regions = [(Ellipsis, slice(0, lo), slice(None))] if lo > 0 else []
+        regions += [(Ellipsis, slice(hi, None), slice(None))] if hi < ho else []
+        if lo < hi:
+            regions += [(Ellipsis, slice(lo, hi), slice(0, jlo))] if jlo > 0 else []
+            regions += [(Ellipsis, slice(lo, hi), slice(jhi, None))] if jhi < wo else []
+        borders.append(tuple(regions))
+    per = max(1, _DIRECT_BLOCK // max(ho * wo, 1))
+    cb = min(c, per)
+    nb = min(n, max(1, per // c)) if cb == c else 1
+    blocks = tuple((n0, min(n0 + nb, n), c0, min(c0 + cb, c))
+                   for n0 in range(0, n, nb) for c0 in range(0, c, cb))
+    return reads, tuple(borders), cb, nb, blocks
 
 
 def _gather(src, taps, stride, out_hw):
