@@ -20,7 +20,7 @@ import threading
 import numpy as np
 
 from ..backend import array_module
-from ._threads import split_map
+from ._threads import num_threads, split_map
 
 # Channel*column elements per block (the column block is taps times this, ~4.5 MB for 3x3): measured
 # fastest single-threaded on 144x56x56 .. 960x7x7; smaller blocks pay numpy's per-call overhead more often.
@@ -235,7 +235,7 @@ class _FlatGather:
     def __init__(self, src, taps, stride, out_hw):
         self.src, self.taps, self.stride, self.out_hw = src, tuple(taps), tuple(stride), tuple(out_hw)
         self.reads, self.borders, self.cb, self.nb, self.blocks = _flat_layout(
-            src.shape[:2], self.taps, self.stride, self.out_hw)
+            src.shape[:2], self.taps, self.stride, self.out_hw, num_threads())
 
     @staticmethod
     def usable(src, stride, out_hw):
@@ -309,7 +309,7 @@ class _FlatGather:
 
 
 @functools.lru_cache(maxsize=512)
-def _flat_layout(nc, taps, stride, out_hw):
+def _flat_layout(nc, taps, stride, out_hw, threads):
     """What ``_FlatGather`` works out from the shapes alone (cached: a layer calls with the same shapes
     every time, and this measured ~35 us of a 220 us 1x384x14x14 call): per tap its (phase, flat offset)
     and the index tuples of the wrapped border to zero (only the non-empty ones), the block sizes and
@@ -329,6 +329,11 @@ def _flat_layout(nc, taps, stride, out_hw):
     per = max(1, _DIRECT_BLOCK // max(ho * wo, 1))
     cb = min(c, per)
     nb = min(n, max(1, per // c)) if cb == c else 1
+    if cb < c:  # equal channel blocks, as many as a multiple of the threads for one image (1x32x112x112:
+        count = -(-c // cb)  # 10+10+10+2 channels left one thread 1.7x the other's work)
+        if n == 1:
+            count = -(-count // threads) * threads
+        cb = -(-c // count)
     blocks = tuple((n0, min(n0 + nb, n), c0, min(c0 + cb, c))
                    for n0 in range(0, n, nb) for c0 in range(0, c, cb))
     return reads, tuple(borders), cb, nb, blocks
