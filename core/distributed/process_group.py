@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 
 from . import _mpi
@@ -28,6 +29,7 @@ __all__ = ["ReduceOp", "ProcessGroup", "init_process_group", "destroy_process_gr
 
 default_pg_timeout = datetime.timedelta(minutes=30)
 _BACKENDS = ("mpi", "nccl", "gloo")
+_ABORT_GRACE_S = 0.3  # before MPI_Abort: lets mpiexec forward the reason (abort_job)
 
 
 class ReduceOp(enum.Enum):
@@ -317,6 +319,9 @@ def abort_job(message, code=1):
     """Print ``message`` (prefixed with this rank) and end every rank of the job with exit ``code``."""
     sys.stderr.write(f"[rank {_STATE.rank}] {message}\n")
     sys.stderr.flush()
+    # The text sits in the pipe to mpiexec's proxy; MPI_Abort makes the proxy tear the job down, and under
+    # load it did so before forwarding the last lines (1 run in ~6 lost the reason). A moment first.
+    time.sleep(_ABORT_GRACE_S)
     _mpi.mpi().COMM_WORLD.Abort(code)
 
 
