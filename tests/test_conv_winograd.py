@@ -128,7 +128,9 @@ def test_choose_picks_tiles_where_they_pay():
     assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64)) == 4  # 56 = 14 whole tiles of 4
     assert conv_winograd.choose(x32, (256, 256, 3, 3), _geom(16, 256, 14, 256)) == 2  # 14x14: F4 wastes 31%
     assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(1, 512, 7, 512)) == 0  # 16 tiles: too few
-    assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(1, 512, 7, 512), cached=True) == 2  # cached
+    assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(1, 512, 7, 512), cached=True) == 0  # 16: direct
+    assert conv_winograd.choose(x32, (512, 512, 3, 3), _geom(2, 512, 7, 512), cached=True) == 2  # 32, cached
+    assert conv_winograd.choose(x32, (256, 256, 3, 3), _geom(1, 256, 14, 256), cached=True) == 2
     assert conv_winograd.choose(x32, (128, 128, 3, 3), _geom(1, 128, 28, 128), cached=True) == 4
     assert conv_winograd.choose(np.zeros((1, 1, 1, 1)), (64, 64, 3, 3), _geom(16, 64, 56, 64)) == 0  # float64
     assert conv_winograd.choose(x32, (64, 64, 3, 3), _geom(16, 64, 56, 64, stride=2)) == 0

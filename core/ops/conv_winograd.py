@@ -38,7 +38,9 @@ FORCED_TILE = {"2": 2, "4": 4}.get(os.environ.get("VISIONLITE_WINOGRAD_TILE", ""
 _MIN_CHANNELS = 16  # input and output channels: below this the per-channel GEMMs are too shallow
 _MIN_TILES = 512  # tiles per call: transforming the weights and their gradient costs about t^2/tiles of the
 # GEMMs, and measured more (16x512x7x7, 256 tiles: fwd+bwd 103 ms against 91 without Winograd) ...
-_MIN_TILES_CACHED = 16  # ... unless it is cached (fixed weights): 1x128x28x28 F(4x4) 2.7 -> 1.0 ms
+_MIN_TILES_CACHED = 32  # ... unless it is cached (fixed weights): 1x128x28x28 F(4x4) 2.7 -> 1.0 ms; not
+# below 32: batch-1 7x7 maps (16 tiles) stream 1.8x the weights' bytes as transformed kernels, and in a whole
+# network (weights beyond the L3 cache) the direct path measured 3-5% faster on resnet18/50 batch 1
 _MAX_WASTE = {4: 1.1, 2: 1.35}  # computed outputs (whole tiles) over valid outputs; F(4x4) on 14x14
 # maps (1.31) measured slower than F(2x2)
 _CHUNK_BYTES = 1 << 20  # transformed input tiles per chunk (t*t x C x tiles floats); 0.5-2 MB measured alike
