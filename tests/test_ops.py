@@ -68,6 +68,12 @@ def test_tanh(): helper_test_op([(3, 4)], torch.tanh, vl.tanh)
 def test_sigmoid(): helper_test_op([(3, 4)], torch.sigmoid, vl.sigmoid, low=-30, high=30)
 def test_relu(): helper_test_op([(3, 4)], torch.relu, vl.relu)
 def test_relu_kink(): helper_test_op([], torch.relu, vl.relu, inputs=[np.array([-1., 0., 1.], np.float32)])
+def test_relu_nan(): helper_test_op([], torch.relu, vl.relu, inputs=[np.array([-1., np.nan, 0., 1.], np.float32)])
+def test_relu_large(): helper_test_op([(64, 4096)], torch.relu, vl.relu)  # split across the threads
+def test_relu_large_float64(): helper_test_op([(64, 4096)], torch.relu, vl.relu, dtype=np.float64)
+def test_relu_strided(): helper_test_op([(256, 1024)], lambda x: torch.relu(x[:, ::2]), lambda x: vl.relu(x[:, ::2]))
+def test_relu_inplace_no_grad(): helper_test_op([(64, 4096)], lambda x: torch.nn.functional.relu_(x * 1),
+                                                lambda x: vl.nn.functional.relu_(x * 1), forward_only=True)
 def test_gelu(): helper_test_op([(3, 4)], torch.nn.functional.gelu, vl.gelu)
 def test_gelu_tanh(): helper_test_op([(3, 4)], lambda a: torch.nn.functional.gelu(a, approximate="tanh"), lambda a: vl.gelu(a, approximate="tanh"))
 def test_silu(): helper_test_op([(3, 4)], torch.nn.functional.silu, vl.silu)

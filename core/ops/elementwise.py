@@ -17,6 +17,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node_names import label, presents_as
 from ..backend import array_module
 from ..tensor import Tensor
+from . import relu_kernels
 from ._util import as_tensor_like, binary_operands, broadcast_error, refuse_integer_zero_division
 from .special import erf as _erf
 
@@ -253,13 +254,13 @@ class Relu(Op):
     saves_output = True
 
     def forward(self, a):
-        return array_module(a).maximum(a, 0)
+        return relu_kernels.relu(a)
 
     def backward(self, g):
         if is_grad_enabled():  # create_graph: recorded, so that it can be differentiated again
             return g * (self.output() > 0)
         # first order: one raw multiply by the mask (Tensor ops would cast the mask to float first)
-        return Tensor._wrap(g._data * (self.output()._data > 0))
+        return Tensor._wrap(relu_kernels.relu_grad(g._data, self.output()._data))
 
 
 class Erf(Op):

@@ -11,6 +11,7 @@ from ...backend import array_module
 from ...ops import activation as _act
 from ...ops import elementwise as _ew
 from ...ops import reduce as _red
+from ...ops import relu_kernels
 from ...tensor import Tensor
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "celu", "selu",
@@ -37,7 +38,7 @@ def _apply(input, fn, inplace, name):
     if fn is _ew.relu and not (is_grad_enabled() and input.requires_grad) and input.is_floating_point():
         # nothing to record (inference, frozen layers): max(x, 0) written straight into the input's
         # storage, one pass instead of a new array plus a copy back
-        array_module(input._data).maximum(input._data, 0, out=input._data)
+        relu_kernels.relu(input._data, out=input._data)
         bump_version(input)
         return input
     # The op may save its input for backward; give it a private copy so the write below doesn't
@@ -249,7 +250,6 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """Softmax of ``(logits + Gumbel noise) / tau`` along ``dim``; ``hard=True`` returns the one-hot of its
     argmax with the soft sample's gradient (straight-through)."""
-    from ...backend import array_module
     from ...random import random_array
 
     x = logits._data
