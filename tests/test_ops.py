@@ -72,6 +72,14 @@ def test_relu_nan(): helper_test_op([], torch.relu, vl.relu, inputs=[np.array([-
 def test_relu_large(): helper_test_op([(64, 4096)], torch.relu, vl.relu)  # split across the threads
 def test_relu_large_float64(): helper_test_op([(64, 4096)], torch.relu, vl.relu, dtype=np.float64)
 def test_relu_strided(): helper_test_op([(256, 1024)], lambda x: torch.relu(x[:, ::2]), lambda x: vl.relu(x[:, ::2]))
+def test_relu6_inplace_no_grad(): helper_test_op([(64, 4096)], lambda x: torch.nn.functional.relu6(x * 4, inplace=True),
+                                                 lambda x: vl.nn.functional.relu6(x * 4, inplace=True), forward_only=True)
+def test_hardtanh_inplace_no_grad(): helper_test_op([(8, 64)], lambda x: torch.nn.functional.hardtanh_(x * 1, -0.5, 0.7),
+                                                    lambda x: vl.nn.functional.hardtanh_(x * 1, -0.5, 0.7),
+                                                    forward_only=True)
+def test_hardtanh_inplace_bounds_checked():
+    with pytest.raises(ValueError, match="min_val"):
+        vl.nn.functional.hardtanh_(vl.ones(3), 1.0, -1.0)
 def test_relu_inplace_no_grad(): helper_test_op([(64, 4096)], lambda x: torch.nn.functional.relu_(x * 1),
                                                 lambda x: vl.nn.functional.relu_(x * 1), forward_only=True)
 def test_gelu(): helper_test_op([(3, 4)], torch.nn.functional.gelu, vl.gelu)

@@ -29,16 +29,17 @@ def _check(input, name):
         raise TypeError(f"{name}(): argument 'input' must be a visionlite Tensor, not {type(input).__name__}")
 
 
-def _apply(input, fn, inplace, name):
-    """``fn(input)``, written back into ``input`` when ``inplace``."""
+def _apply(input, fn, inplace, name, raw=None):
+    """``fn(input)``, written back into ``input`` when ``inplace``. ``raw(array)``, where given, computes the
+    same in place on a floating-point array."""
     _check(input, name)
     if not inplace:
         return fn(input)
     input._check_inplace()
-    if fn is _ew.relu and not (is_grad_enabled() and input.requires_grad) and input.is_floating_point():
-        # nothing to record (inference, frozen layers): max(x, 0) written straight into the input's
-        # storage, one pass instead of a new array plus a copy back
-        relu_kernels.relu(input._data, out=input._data)
+    if raw is not None and not (is_grad_enabled() and input.requires_grad) and input.is_floating_point():
+        # nothing to record (inference, frozen layers): written straight into the input's storage, one
+        # pass instead of a new array plus a copy back (MobileNetV2's ReLU6s at batch 1: ~0.9 ms)
+        raw(input._data)
         bump_version(input)
         return input
     # The op may save its input for backward; give it a private copy so the write below doesn't
@@ -47,9 +48,16 @@ def _apply(input, fn, inplace, name):
     return input._assign(fn(src))
 
 
+def _clip_into(a, lo, hi):
+    if lo > hi:
+        raise ValueError(f"hardtanh: min_val ({lo}) cannot be greater than max_val ({hi})")
+    t = a.dtype.type
+    array_module(a).clip(a, t(lo), t(hi), out=a)
+
+
 def relu(input, inplace=False):
     """max(x, 0); the gradient at 0 is 0."""
-    return _apply(input, _ew.relu, inplace, "relu")
+    return _apply(input, _ew.relu, inplace, "relu", raw=lambda a: relu_kernels.relu(a, out=a))
 
 
 def relu_(input):
@@ -58,7 +66,8 @@ def relu_(input):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val), with zero gradient at the bounds."""
-    return _apply(input, lambda x: _act.hardtanh(x, min_val, max_val), inplace, "hardtanh")
+    return _apply(input, lambda x: _act.hardtanh(x, min_val, max_val), inplace, "hardtanh",
+                  raw=lambda a: _clip_into(a, min_val, max_val))
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -67,7 +76,8 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6) (hardtanh(x, 0, 6))."""
-    return _apply(input, lambda x: _act.hardtanh(x, 0.0, 6.0), inplace, "relu6")
+    return _apply(input, lambda x: _act.hardtanh(x, 0.0, 6.0), inplace, "relu6",
+                  raw=lambda a: _clip_into(a, 0.0, 6.0))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
