@@ -41,4 +41,6 @@ def sample_elements(a):
     whole-array writes through ``.data`` bypass version counters (as in PyTorch)."""
     flat = a.reshape(-1)
     n = flat.shape[0]
-    return flat[[0, n // 3, n // 2, (2 * n) // 3, n - 1]].tobytes() if n else b""
+    # five or six elements evenly spread from the first (a strided slice: 0.75 us against 1.25 us for
+    # picking them by a list of indices; eval convolutions check six tensors per call)
+    return flat[::max(1, (n - 1) // 4)][:6].tobytes() if n else b""

@@ -40,11 +40,21 @@ def _no_hooks(m):
     return not (m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks)
 
 
+_CLASSES = []  # [Conv2d, BatchNorm2d], imported on first use (this module loads before them)
+
+
+def _classes():
+    if not _CLASSES:
+        from .modules.conv import Conv2d
+        from .modules.normalization import BatchNorm2d
+
+        _CLASSES.extend((Conv2d, BatchNorm2d))
+    return _CLASSES
+
+
 def _is_norm(bn):
     """A BatchNorm2d, or TorchVision's FrozenBatchNorm2d (detection backbones), both exactly."""
-    from .modules.normalization import BatchNorm2d
-
-    if type(bn) is BatchNorm2d:
+    if type(bn) is _classes()[1]:
         return bn.running_mean is not None and bn.running_var is not None
     misc = sys.modules.get("visionlite.ops.misc")  # loaded whenever a model uses it
     return misc is not None and type(bn) is misc.FrozenBatchNorm2d
@@ -52,11 +62,9 @@ def _is_norm(bn):
 
 def foldable(conv, bn, x):
     """Whether ``bn(conv(x))`` may run as one folded convolution right now."""
-    from .modules.conv import Conv2d
-
     return (
         ENABLED
-        and type(conv) is Conv2d
+        and type(conv) is _classes()[0]
         and not conv.training
         and not bn.training
         and not is_grad_enabled()
