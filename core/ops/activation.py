@@ -12,6 +12,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
 from . import elementwise as ew
+from .logistic import sigmoid_array
 
 
 def _grad_times(g, d):
@@ -147,8 +148,7 @@ class Softplus(Op):
             return g * ew.where(z > self.threshold, 1.0, ew.sigmoid(z))
         zd = x._data * x._data.dtype.type(self.beta)
         xp = array_module(zd)
-        e = xp.exp(-xp.abs(zd))
-        sig = xp.where(zd >= 0, 1 / (1 + e), e / (1 + e))
+        sig = sigmoid_array(zd)
         return Tensor._wrap(g._data * xp.where(zd > self.threshold, 1, sig).astype(zd.dtype, copy=False))
 
 

@@ -19,6 +19,7 @@ from ..backend import array_module
 from ..tensor import Tensor
 from . import relu_kernels
 from ._util import as_tensor_like, binary_operands, broadcast_error, refuse_integer_zero_division
+from .logistic import sigmoid_array
 from .special import erf as _erf
 
 
@@ -240,10 +241,7 @@ class Sigmoid(Op):
     saves_output = True
 
     def forward(self, a):
-        xp = array_module(a)
-        # Split by sign so that exp never overflows.
-        e = xp.exp(-xp.abs(a))
-        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        return sigmoid_array(a)  # split by sign so that exp never overflows (logistic)
 
     def backward(self, g):
         out = self.output()
@@ -302,10 +300,7 @@ class Silu(Op):
     def forward(self, a):
         if self.recording:
             self.save(self.inputs[0])
-        xp = array_module(a)
-        e = xp.exp(-xp.abs(a))
-        s = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
-        return (a * s).astype(a.dtype, copy=False)
+        return (a * sigmoid_array(a)).astype(a.dtype, copy=False)
 
     def backward(self, g):
         (a,) = self.saved_values()

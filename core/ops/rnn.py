@@ -10,11 +10,11 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from .logistic import sigmoid_array
 
 
 def _sigmoid(xp, a):
-    e = xp.exp(-xp.abs(a))  # split by sign so exp never overflows
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+    return sigmoid_array(a)
 
 
 def _no_double_backward(name):
