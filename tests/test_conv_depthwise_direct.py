@@ -8,17 +8,13 @@ import numpy as np
 import pytest
 
 import visionlite as vl
-from tests.helpers.conv_paths import assert_paths_agree, raw_conv
+from tests.helpers.conv_paths import assert_paths_agree, count_calls, raw_conv
 from tests.helpers.refs import require
 from visionlite.core.ops import conv, conv_depthwise
 
 
 def _runs(monkeypatch):
-    seen = []
-    for name in ("direct_forward", "direct_backward"):
-        real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _r=real, _n=name: seen.append(_n) or _r(*a))
-    return seen
+    return count_calls(monkeypatch, conv, ("direct_forward", "direct_backward"))
 
 
 def helper_test_depthwise(monkeypatch, shape_x, mult, k, kw, dtype=np.float64, bias=True):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import visionlite as vl
+from tests.helpers.conv_paths import count_calls
 from tests.helpers.refs import require
 from visionlite.core.ops import conv, conv_shallow
 
@@ -51,11 +52,7 @@ def helper_test_conv(shape_x, out_channels, kernel, stride, padding, dilation, g
 @pytest.fixture
 def counted(monkeypatch):
     """Counts the calls of the shallow path's forward and backward."""
-    calls = []
-    for name in ("forward", "backward"):
-        real = getattr(conv_shallow, name)
-        monkeypatch.setattr(conv_shallow, name, lambda *a, _n=name, _r=real: calls.append(_n) or _r(*a))
-    return calls
+    return count_calls(monkeypatch, conv_shallow, ("forward", "backward"))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -73,6 +73,12 @@ def test_silu_large(): helper_test_op([(64, 4096)], torch.nn.functional.silu, vl
 def test_relu(): helper_test_op([(3, 4)], torch.relu, vl.relu)
 def test_relu_kink(): helper_test_op([], torch.relu, vl.relu, inputs=[np.array([-1., 0., 1.], np.float32)])
 def test_relu_nan(): helper_test_op([], torch.relu, vl.relu, inputs=[np.array([-1., np.nan, 0., 1.], np.float32)])
+def test_relu_nan_create_graph():  # the recorded backward follows the same rule at NaN outputs
+    x = np.array([-1., np.nan, 0., 1.], np.float32)
+    xs, xt = vl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (ours,) = vl.autograd.grad(vl.relu(xs).sum(), xs, create_graph=True)
+    (theirs,) = torch.autograd.grad(torch.relu(xt).sum(), xt, create_graph=True)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
 def test_relu_large(): helper_test_op([(64, 4096)], torch.relu, vl.relu)  # split across the threads
 def test_relu_large_float64(): helper_test_op([(64, 4096)], torch.relu, vl.relu, dtype=np.float64)
 def test_relu_strided(): helper_test_op([(256, 1024)], lambda x: torch.relu(x[:, ::2]), lambda x: vl.relu(x[:, ::2]))

@@ -158,9 +158,14 @@ def _float(x):
     return x if dtypes.is_float(x._data.dtype) else x.to(dtypes.get_default_dtype())
 
 
-def hardtanh(x, min_val=-1.0, max_val=1.0):
+def check_hardtanh_bounds(min_val, max_val):
+    """hardtanh's bounds must be ordered (PyTorch's error)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    check_hardtanh_bounds(min_val, max_val)
     return Hardtanh.apply(_float(x), lo=float(min_val), hi=float(max_val))
 
 

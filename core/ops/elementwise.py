@@ -256,7 +256,7 @@ class Relu(Op):
 
     def backward(self, g):
         if is_grad_enabled():  # create_graph: recorded, so that it can be differentiated again
-            return g * (self.output() > 0)
+            return g * (self.output() <= 0).logical_not()  # PyTorch's rule: NaN outputs pass g
         # first order: one raw multiply by the mask (Tensor ops would cast the mask to float first)
         return Tensor._wrap(relu_kernels.relu_grad(g._data, self.output()._data))
 

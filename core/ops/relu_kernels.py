@@ -2,8 +2,9 @@
 
 ``numpy.maximum(x, 0)`` against a scalar runs a slow loop in numpy 2.x: 443 us for 1.2M float32 values,
 where ``numpy.clip(x, 0, inf)`` (a SIMD loop, NaN kept as NaN like ``maximum``) takes 131 us. The
-backward multiplies by the mask ``y > 0`` written as the gradient's own dtype (no bool-to-float cast
-inside the multiply). Both split large arrays across the op pool's threads.
+backward passes ``g`` where ``y <= 0`` is false (PyTorch's rule, so NaN outputs pass it), the large case
+with the mask written in the gradient's own dtype (no bool-to-float cast inside the multiply). Both
+split large arrays across the op pool's threads.
 """
 
 import numpy as np
@@ -37,11 +38,9 @@ def relu(a, out=None):
 def relu_grad(g, y):
     """``g`` where ReLU's output ``y`` is not ``<= 0``, else 0 (PyTorch's rule: NaN outputs pass ``g``)."""
     xp = array_module(g)
-    if xp is not np or g.dtype.kind != "f" or not (g.flags.c_contiguous and y.flags.c_contiguous) \
-            or g.shape != y.shape:
-        return xp.where(y <= 0, g.dtype.type(0), g)
-    if g.size < _SPLIT_ELEMS:  # small: fewest calls, no thread hand-off
-        return g * np.logical_not(y <= 0)
+    if g.size < _SPLIT_ELEMS or xp is not np or g.dtype.kind != "f" or g.shape != y.shape \
+            or not (g.flags.c_contiguous and y.flags.c_contiguous):  # fewest calls, no thread hand-off
+        return g * xp.logical_not(y <= 0)
     out = np.empty_like(g)
     flat_g, flat_y, flat_out = g.reshape(-1), y.reshape(-1), out.reshape(-1)
 

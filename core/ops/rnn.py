@@ -13,10 +13,6 @@ from ..tensor import Tensor
 from .logistic import sigmoid_array
 
 
-def _sigmoid(xp, a):
-    return sigmoid_array(a)
-
-
 def _no_double_backward(name):
     if is_grad_enabled():
         raise RuntimeError(
@@ -30,8 +26,8 @@ class LSTMCellState(Op):
     def forward(self, gates, c):
         xp = array_module(gates)
         H = c.shape[-1]
-        i = _sigmoid(xp, gates[..., :H])
-        f = _sigmoid(xp, gates[..., H : 2 * H])
+        i = sigmoid_array(gates[..., :H])
+        f = sigmoid_array(gates[..., H : 2 * H])
         g = xp.tanh(gates[..., 2 * H : 3 * H])
         if self.recording:
             self.save(i, f, g, c)
@@ -56,7 +52,7 @@ class LSTMCellOutput(Op):
     def forward(self, gates, c_new):
         xp = array_module(gates)
         H = c_new.shape[-1]
-        o = _sigmoid(xp, gates[..., 3 * H :])
+        o = sigmoid_array(gates[..., 3 * H :])
         tc = xp.tanh(c_new)
         if self.recording:
             self.save(o, tc)
@@ -80,8 +76,8 @@ class GRUCellUpdate(Op):
     def forward(self, gi, gh, h):
         xp = array_module(gi)
         H = h.shape[-1]
-        r = _sigmoid(xp, gi[..., :H] + gh[..., :H])
-        z = _sigmoid(xp, gi[..., H : 2 * H] + gh[..., H : 2 * H])
+        r = sigmoid_array(gi[..., :H] + gh[..., :H])
+        z = sigmoid_array(gi[..., H : 2 * H] + gh[..., H : 2 * H])
         gh_n = gh[..., 2 * H :]
         n = xp.tanh(gi[..., 2 * H :] + r * gh_n)
         if self.recording:

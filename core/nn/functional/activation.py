@@ -49,8 +49,7 @@ def _apply(input, fn, inplace, name, raw=None):
 
 
 def _clip_into(a, lo, hi):
-    if lo > hi:
-        raise ValueError(f"hardtanh: min_val ({lo}) cannot be greater than max_val ({hi})")
+    _act.check_hardtanh_bounds(lo, hi)
     t = a.dtype.type
     array_module(a).clip(a, t(lo), t(hi), out=a)
 
