@@ -9,7 +9,7 @@ import pytest
 import visionlite as vl
 from tests.helpers.conv_paths import count_calls
 from tests.helpers.refs import require
-from visionlite.core.ops import conv, conv_shallow
+from visionlite.core.ops import conv, conv_batch_inner, conv_shallow
 
 byte_bounds = np.lib.array_utils.byte_bounds
 
@@ -49,6 +49,13 @@ def helper_test_conv(shape_x, out_channels, kernel, stride, padding, dilation, g
         np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=tol["rtol"], atol=tol["atol"] * scale)
 
 
+@pytest.fixture(autouse=True)
+def row_columns(monkeypatch):
+    """These tests are about the row-column layout: stride-1 layers on small images would otherwise take
+    the batch-innermost one (its own tests: test_conv_batch_inner.py)."""
+    monkeypatch.setattr(conv_batch_inner, "usable", lambda x, geom: False)
+
+
 @pytest.fixture
 def counted(monkeypatch):
     """Counts the calls of the shallow path's forward and backward."""
@@ -71,11 +78,11 @@ def test_bands_and_image_groups(chunk_bytes, monkeypatch, threads, counted):
     assert counted.count("forward") == 2
 
 
-def test_weight_gradient_only_and_input_gradient_only(counted):
+def helper_test_one_gradient(shape_x, w_shape):
+    """Only the weight's gradient, then only the input's, each equal to PyTorch's (float64)."""
     torch = require("torch")
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 3, 12, 12))
-    w = rng.standard_normal((8, 3, 5, 5))
+    x, w = rng.standard_normal(shape_x), rng.standard_normal(w_shape)
     for grad_x, grad_w in ((False, True), (True, False)):
         xs, ws = vl.tensor(x, requires_grad=grad_x), vl.tensor(w, requires_grad=grad_w)
         xt, wt = torch.tensor(x, requires_grad=grad_x), torch.tensor(w, requires_grad=grad_w)
@@ -84,6 +91,11 @@ def test_weight_gradient_only_and_input_gradient_only(counted):
         ours, theirs = (xs, xt) if grad_x else (ws, wt)
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10)
         assert (xs.grad is None) != grad_x and (ws.grad is None) != grad_w
+
+
+def test_weight_gradient_only_and_input_gradient_only(counted):
+    helper_test_one_gradient((4, 3, 12, 12), (8, 3, 5, 5))
+    assert counted == ["forward", "backward"] * 2
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -24,6 +24,7 @@ from . import _blas, _threads
 _MIN_MACS = 1 << 22  # ~4M multiply-adds (~0.2 ms on one core): below, handing work to threads costs more
 _MIN_BLOCK = 64  # no block narrower than this many rows/columns (BLAS kernels work in tiles of 4-16)
 _BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
+_FLOAT32 = np.dtype(np.float32)
 _blas_lock = threading.Lock()  # one splitter at a time owns the BLAS thread setting
 
 
@@ -61,10 +62,10 @@ def matmul(a, b, out=None):
         try:
             if along_cols:
                 def part(s, e):
-                    np.matmul(a, b[..., s:e], out=out[..., s:e])
+                    matmul_here(a, b[..., s:e], out[..., s:e])
             else:
                 def part(s, e):
-                    np.matmul(a[..., s:e, :], b, out=out[..., s:e, :])
+                    matmul_here(a[..., s:e, :], b, out[..., s:e, :])
             _split(part, extent, k)
         finally:
             if before > 1:
@@ -76,13 +77,50 @@ def matmul(a, b, out=None):
 
 def _plain(a, b, out):
     if type(a) is np.ndarray and type(b) is np.ndarray:
-        return np.matmul(a, b, out=out)
+        if out is None and a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype == _FLOAT32:
+            out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
+                           dtype=a.dtype)
+        return matmul_here(a, b, out) if out is not None else np.matmul(a, b)
     from ..backend import array_module  # a cupy pair: one call, out filled by assignment
 
     result = array_module(a).matmul(a, b)
     if out is None:
         return result
     out[...] = result
+    return out
+
+
+def matmul_here(a, b, out):
+    """``numpy.matmul(a, b, out=out)`` on one thread, as pieces that OpenBLAS's small-matrix kernel takes
+    where that is faster (``_blas.small_gemm_step``)."""
+    if a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype == out.dtype:
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        # a transposed view is read by BLAS with its trans flag (which the small kernel's rules look at)
+        flags = {"a_trans": a.strides[-1] != a.itemsize, "b_trans": b.strides[-1] != b.itemsize}
+        step = _blas.small_gemm_step(m, n, k, a.dtype, "n", **flags)
+        if step:
+            for s in range(0, n, step):
+                np.matmul(a, b[..., s:s + step], out=out[..., s:s + step])
+            return out
+        step = _blas.small_gemm_step(m, n, k, a.dtype, "m", **flags)
+        if step:
+            for s in range(0, m, step):
+                np.matmul(a[..., s:s + step, :], b, out=out[..., s:s + step, :])
+            return out
+    return np.matmul(a, b, out=out)
+
+
+def accumulate_here(a, b, out):
+    """``out += a @ b`` on the calling thread, for 2-D ``a`` and ``b`` a transposed view (a weight
+    gradient summed over chunks): in place by BLAS, in pieces of the reduction where OpenBLAS's small
+    kernel takes them (``_blas.small_gemm_step``); without numpy's BLAS, by a product and an add."""
+    if not _blas.has_gemm(out.dtype):
+        out += a @ b
+        return out
+    (m, k), n = a.shape, b.shape[1]
+    step = _blas.small_gemm_step(m, n, k, out.dtype, "k", b_trans=True) or k
+    for s in range(0, k, step):
+        _blas.gemm(a[:, s:s + step], b[s:s + step], out, 1.0)
     return out
 
 

@@ -23,7 +23,8 @@ import os
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _blas, weight_cache
+from . import conv_batch_inner, weight_cache
+from ._gemm_pool import accumulate_here, matmul_here
 from ._threads import num_threads, split_map
 
 _CHUNK_BYTES = 1 << 21  # column buffer per thread; measured 512 KB-4 MB: per-call overhead favours 2 MB
@@ -156,14 +157,6 @@ class _Layout:
             yield i * self.images, min((i + 1) * self.images, n), h0, min(h0 + self.rows, ho)
 
 
-def _accumulate(a, b, out):
-    """``out += a @ b`` (in place through BLAS where numpy's BLAS is reachable)."""
-    if _blas.has_gemm(out.dtype):
-        _blas.gemm(a, b, out, 1.0)
-    else:
-        out += a @ b
-
-
 def _columns(buf, g, k, ntap, nimg, band):
     """The column buffer as ``(g, taps, C/g, images, band)`` and as the GEMM's ``(g, K, images*band)``."""
     cols = buf[: g * k * nimg * band].reshape(g, ntap, k // ntap, nimg, band)
@@ -173,6 +166,8 @@ def _columns(buf, g, k, ntap, nimg, band):
 def forward(x, w, bias, geom, wkey=None):
     """NCHW output ``(N, O, Ho, Wo)`` of the convolution of ``x (N, C, H, W)`` with ``w (O, C/g, kh, kw)``,
     plus ``bias`` (or None); ``wkey`` as in ``conv.conv_forward``."""
+    if conv_batch_inner.usable(x, geom):  # stride 1, small images: exact columns, batch innermost
+        return conv_batch_inner.forward(x, w, bias, geom)
     plan = _plan(geom, x.itemsize, bands_for_threads=True)
     grid, layout = plan.geom, plan.layout
     wm = plan.weights(w, wkey)
@@ -191,7 +186,7 @@ def forward(x, w, bias, geom, wkey=None):
             cols, cmat = _columns(buf, g, k, ntap, nimg, band)
             plan.fill(cols, windows, n0, n1, h0, h1)
             out = obuf[: g * og * nimg * band].reshape(g, og, nimg * band)
-            np.matmul(wm, cmat, out=out)
+            matmul_here(wm, cmat, out)
             res = out.reshape(grid.o, nimg, h1 - h0, wq)[..., :wo]
             if b4 is not None:
                 res += b4
@@ -203,6 +198,8 @@ def forward(x, w, bias, geom, wkey=None):
 
 def backward(x, g_out, w, geom, need_x, need_weight):
     """Gradients of ``forward`` given ``g_out (N, O, Ho, Wo)``: (``d x`` or None, ``d w`` or None)."""
+    if conv_batch_inner.usable(g_out, geom):
+        return conv_batch_inner.backward(x, g_out, w, geom, need_x, need_weight)
     # whole images per thread (no bands for threads): their col2im adds never touch another's rows
     plan = _plan(geom, g_out.itemsize, bands_for_threads=False)
     grid, layout = plan.geom, plan.layout
@@ -236,11 +233,11 @@ def backward(x, g_out, w, geom, need_x, need_weight):
                 # cols @ g^T, accumulated in place: 1.8x faster than g @ cols^T for these shapes (few
                 # output channels, long reduction) on OpenBLAS
                 if g == 1:
-                    _accumulate(cmat[0], gmat[0].T, acc[0])
+                    accumulate_here(cmat[0], gmat[0].T, acc[0])
                 else:  # one batched call rather than a tiny GEMM per group
                     acc += np.matmul(cmat, gmat.transpose(0, 2, 1))
             if need_x:
-                np.matmul(wt, gmat, out=cmat)  # column gradients, into the column buffer
+                matmul_here(wt, gmat, cmat)  # column gradients, into the column buffer
                 lo = h0 * wq
                 for t, dst in enumerate(targets):  # col2im: overlapping windows, one tap at a time
                     dst[:, :, n0:n1, lo:lo + band] += cols[:, t]
