@@ -117,13 +117,14 @@ def blas_corename():
 # kernels on its SkylakeX family of kernel sets: no packing of the operands, straight from the caller's
 # arrays. For skinny products (few output rows, as in LeNet's 6- and 16-channel convolutions or a
 # 32-channel 1x1 layer) those run 1.1-2x faster than the packed path on the same product, so cutting such
-# a product into pieces under the limit pays (measured on Zen 4: (6x25)@(25x20976) 45 -> 88 GFLOP/s,
-# (16x150)@(150x3496) 77 -> 98, (32x144)@(144x784) 89 -> 101). Pieces narrower than _MIN_SMALL_STEP
-# gained nothing (64x147 at 96 columns: 100 -> 101) and the per-call cost grows, so those stay whole.
+# a product into pieces under the limit pays (measured on Zen 4, one thread: (6x25)@(25x20976) 45 -> 88
+# GFLOP/s, (16x150)@(150x3496) 77 -> 98, (32x144)@(144x784) 89 -> 101). Only plain-by-plain products are
+# cut: with a transposed operand the small kernels measured slower than the packed path as soon as two
+# threads ran them at once (a (25xN)@(Nx6) weight gradient: 2.2 -> 2.5 ms per LeNet layer). Pieces
+# narrower than _MIN_SMALL_STEP gained nothing (64x147 at 96 columns: 100 -> 101) and cost calls.
 _SMALL_MACS = 100**3
 _SMALL_CORES = frozenset({"SkylakeX", "CooperLake", "SapphireRapids"})
 _MIN_SMALL_STEP = 192
-_TN_MAX_OUTPUT = 1200  # OpenBLAS declines its small kernel for a transposed-by-plain product above this
 _small = [None]  # [bool], looked up once
 
 
@@ -133,19 +134,16 @@ def _small_kernels():
     return _small[0]
 
 
-def small_gemm_step(m, n, k, dtype, along, a_trans=False, b_trans=False):
-    """Cut for a row-major product ``(m x k) @ (k x n)`` (``a_trans``/``b_trans``: an operand that BLAS
-    reads transposed) along ``along`` (``"m"``, ``"n"`` or ``"k"``): the piece size, a multiple of 16,
-    at which every piece runs in OpenBLAS's small-matrix kernel (see above); 0 when the product should be
-    one call (it is small already, pieces would be too narrow, the kernel is absent or declines it)."""
+def small_gemm_step(m, n, k, dtype, along):
+    """Cut for a row-major product ``(m x k) @ (k x n)`` of two plain (not transposed) operands along
+    ``along`` (``"m"`` or ``"n"``): the piece size, a multiple of 16, at which every piece runs in
+    OpenBLAS's small-matrix kernel (see above); 0 when the product should be one call (it is small
+    already, pieces would be too narrow, or the kernel is absent)."""
     if not _small_kernels() or dtype != _FLOAT32:
         return 0
-    extent = {"m": m, "n": n, "k": k}[along]
+    extent = m if along == "m" else n
     limit = _SMALL_MACS * extent // max(m * n * k, 1) // 16 * 16
     if limit < _MIN_SMALL_STEP or extent <= limit:
-        return 0
-    # OpenBLAS runs row-major calls as the column-major C^T = B^T A^T: its first operand is our b.
-    if b_trans and not a_trans and m * n > _TN_MAX_OUTPUT:
         return 0
     pieces = -(-extent // limit)
     return -(-extent // pieces) + 15 & ~15

@@ -91,18 +91,17 @@ def _plain(a, b, out):
 
 
 def matmul_here(a, b, out):
-    """``numpy.matmul(a, b, out=out)`` on one thread, as pieces that OpenBLAS's small-matrix kernel takes
-    where that is faster (``_blas.small_gemm_step``)."""
-    if a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype == out.dtype:
+    """``numpy.matmul(a, b, out=out)`` on the calling thread; a float32 product of plain operands as
+    pieces that OpenBLAS's small-matrix kernel takes where that is faster (``_blas.small_gemm_step``)."""
+    if (a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype == out.dtype
+            and a.strides[-1] == a.itemsize and b.strides[-1] == b.itemsize):  # not transposed views
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-        # a transposed view is read by BLAS with its trans flag (which the small kernel's rules look at)
-        flags = {"a_trans": a.strides[-1] != a.itemsize, "b_trans": b.strides[-1] != b.itemsize}
-        step = _blas.small_gemm_step(m, n, k, a.dtype, "n", **flags)
+        step = _blas.small_gemm_step(m, n, k, a.dtype, "n")
         if step:
             for s in range(0, n, step):
                 np.matmul(a, b[..., s:s + step], out=out[..., s:s + step])
             return out
-        step = _blas.small_gemm_step(m, n, k, a.dtype, "m", **flags)
+        step = _blas.small_gemm_step(m, n, k, a.dtype, "m")
         if step:
             for s in range(0, m, step):
                 np.matmul(a[..., s:s + step, :], b, out=out[..., s:s + step, :])
@@ -111,16 +110,11 @@ def matmul_here(a, b, out):
 
 
 def accumulate_here(a, b, out):
-    """``out += a @ b`` on the calling thread, for 2-D ``a`` and ``b`` a transposed view (a weight
-    gradient summed over chunks): in place by BLAS, in pieces of the reduction where OpenBLAS's small
-    kernel takes them (``_blas.small_gemm_step``); without numpy's BLAS, by a product and an add."""
-    if not _blas.has_gemm(out.dtype):
-        out += a @ b
-        return out
-    (m, k), n = a.shape, b.shape[1]
-    step = _blas.small_gemm_step(m, n, k, out.dtype, "k", b_trans=True) or k
-    for s in range(0, k, step):
-        _blas.gemm(a[:, s:s + step], b[s:s + step], out, 1.0)
+    """``out += a @ b`` on the calling thread for 2-D operands (a weight gradient summed over chunks): in
+    place by BLAS where numpy's BLAS is reachable, else a product and an add."""
+    if _blas.has_gemm(out.dtype):
+        return _blas.gemm(a, b, out, 1.0)
+    out += a @ b
     return out
 
 
