@@ -17,6 +17,8 @@ EXACT = [  # (input shape, weight shape, kwargs): each has K >= 512 and a grid w
     ((2, 64, 8, 8), (4, 64, 3, 3), {"padding": 2, "dilation": 2}),
     ((2, 128, 6, 6), (8, 64, 3, 3), {"padding": 1, "groups": 2}),
     ((2, 32, 9, 9), (4, 32, 5, 5), {"stride": (1, 2)}),
+    ((1, 64, 9, 7), (6, 64, 3, 3), {"stride": 2, "padding": 1}),  # batch 1: the GEMM writes the output
+    ((1, 128, 6, 6), (8, 64, 3, 3), {"padding": 1, "groups": 2}),
 ]
 
 

@@ -77,6 +77,14 @@ def exact_forward(planes, wm, geom, bias):
     for n0, n1 in _chunks(geom, per):
         _fill(cols, p6, geom, n0, n1)
         _gemm(wm, cols.reshape(g, k, -1)[:, :, : (n1 - n0) * hw], out[:, :, n0 * hw : n1 * hw])
+    if geom.n == 1:  # the GEMM's (O, Ho*Wo) output already is the NCHW image: no reordering copy
+        y = out.reshape(1, geom.o, ho, wo)
+        if bias is not None:
+            def add(a, b):
+                y[0, a:b] += bias[a:b].reshape(-1, 1, 1)
+
+            split_map(add, geom.o, y.size, xp)
+        return y
     view = out.reshape(geom.o, geom.n, ho, wo).transpose(1, 0, 2, 3)
     y = xp.empty((geom.n, geom.o, ho, wo), dtype=planes.dtype)
 
