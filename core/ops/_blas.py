@@ -14,6 +14,9 @@ Two things are done here:
   sets it for the library after the fact: it re-reads the environment (``openblas_read_env``) and stops
   the worker threads (``blas_thread_shutdown_``); the next GEMM starts them again with the short timeout.
   A value the user chose (the environment variable) is left alone.
+
+Besides, for the GEMM paths: ``gemm`` calls cblas in place on strided views, and ``small_gemm_step`` says
+where a product is better cut into pieces that OpenBLAS's small-matrix kernels take.
 """
 
 import ctypes
