@@ -12,7 +12,9 @@ join at the end, so a late thread delays only its own share.
 there are fewer columns than rows) into one block per thread and runs the blocks on the op pool, numpy's
 BLAS at one thread (visionlite keeps it there, ``_threads``; should threadpoolctl have raised it, it is
 lowered for the call and restored after); otherwise, on cupy arrays, or inside a pool thread it is one
-plain call.
+plain call. Every block, or the plain call, goes through ``matmul_here``, which cuts skinny float32
+products into pieces for OpenBLAS's small-matrix kernels (``_blas.small_gemm_step``); ``accumulate_here``
+is the in-place ``out += a @ b`` of the chunked convolution paths.
 """
 
 import threading

@@ -145,8 +145,11 @@ def backward(x, g_out, w, geom, need_x, need_weight):
     og, k = wm.shape[1:]
     wt = wm.transpose(0, 2, 1)
     ho, wo = geom.out_hw
-    gx = np.zeros((geom.n, geom.c) + geom.in_hw, dtype=dtype) if need_x else None
     ri, ci = plan.src
+    gx = None
+    if need_x:  # every input pixel gets its gradient below, unless outputs read only part of the input
+        whole = (ri, ci) == (slice(0, geom.in_hw[0]), slice(0, geom.in_hw[1]))
+        gx = (np.empty if whole else np.zeros)((geom.n, geom.c) + geom.in_hw, dtype=dtype)
     blk_shape = (geom.c, plan.hp, plan.wp)
 
     def part(u0, u1):
