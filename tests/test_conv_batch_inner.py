@@ -6,9 +6,7 @@ and one or two threads; the path is taken exactly where it applies."""
 import numpy as np
 import pytest
 
-import visionlite as vl
-from tests.helpers.conv_paths import count_calls
-from tests.helpers.refs import require
+from tests.helpers.conv_paths import count_calls, helper_test_double_backward
 from tests.test_conv_shallow import helper_test_conv, helper_test_one_gradient
 from visionlite.core.ops import conv, conv_batch_inner
 
@@ -69,14 +67,5 @@ def test_path_choice(shape, stride, expected):
 
 
 def test_double_backward_through_a_batch_inner_layer(counted):
-    torch = require("torch")
-    rng = np.random.default_rng(2)
-    x, w = rng.standard_normal((5, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
-    xs, ws = vl.tensor(x, requires_grad=True), vl.tensor(w, requires_grad=True)
-    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    for a, b, lib in ((xs, ws, vl), (xt, wt, torch)):
-        y = lib.nn.functional.conv2d(a, b, padding=1)
-        (gx,) = lib.autograd.grad(y.square().sum(), a, create_graph=True)
-        gx.square().sum().backward()
-    np.testing.assert_allclose(ws.grad.numpy(), wt.grad.numpy(), rtol=1e-10)
+    helper_test_double_backward((5, 3, 7, 7), (4, 3, 3, 3), padding=1)
     assert "forward" in counted

@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 
 import visionlite as vl
-from tests.helpers.conv_paths import assert_paths_agree, count_calls, raw_conv
+from tests.helpers.conv_paths import assert_paths_agree, count_calls, helper_test_strided_input_view, raw_conv
 from tests.helpers.refs import require
-from visionlite.core.ops import conv, conv_depthwise
+from visionlite.core.ops import conv, conv_depthwise, conv_depthwise_rows
+
+
+@pytest.fixture(autouse=True)
+def direct_only(monkeypatch):
+    """These tests are about the direct kernel: stride-1 layers with rows as wide as the input's would
+    otherwise take the column-and-row path (its own tests: test_conv_depthwise_rows.py)."""
+    monkeypatch.setattr(conv_depthwise_rows, "usable", lambda *a: False)
 
 
 def _runs(monkeypatch):
@@ -94,13 +101,8 @@ def test_same_as_the_phase_grid_path(monkeypatch):
 
 
 def test_strided_input_view(monkeypatch):
-    torch = require("torch")
     seen = _runs(monkeypatch)
-    x = np.random.default_rng(2).standard_normal((2, 8, 9, 10))
-    w = np.random.default_rng(3).standard_normal((4, 1, 3, 3))
-    y = vl.nn.functional.conv2d(vl.tensor(x)[:, ::2, :, 1:], vl.tensor(w), padding=1, groups=4)
-    ty = torch.nn.functional.conv2d(torch.tensor(x)[:, ::2, :, 1:], torch.tensor(w), padding=1, groups=4)
-    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-12, atol=1e-12)
+    helper_test_strided_input_view(4, padding=1)
     assert seen == ["direct_forward"]
 
 

@@ -30,7 +30,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from . import conv_implicit, conv_shallow, conv_winograd, weight_cache
+from . import conv_depthwise_rows, conv_implicit, conv_shallow, conv_winograd, weight_cache
 from ._gemm_pool import matmul as _gemm
 from ._threads import split_map
 from .conv_depthwise import (
@@ -445,6 +445,8 @@ def conv_forward(x, w, bias, geom, keep=True, wkey=None):
         return conv_winograd.forward(x, w, bias, geom, tile, planes, wkey), planes
     if geom.pointwise:  # 1x1: a batched GEMM on the input itself
         return _pointwise_forward(x, weight_matrix(w, geom.groups), geom, bias), x
+    if conv_depthwise_rows.usable(x, w.shape, geom):  # depthwise, stride 1, rows as wide as the input's
+        return conv_depthwise_rows.forward(x, w, bias, geom), x
     if direct_usable(x, geom):  # depthwise on CPU: straight from NCHW, no phase planes (conv_depthwise)
         return direct_forward(x, w, bias, geom), x
     if conv_shallow.usable(x, w.shape, geom):  # few channels per group: columns and GEMM per cached chunk
@@ -458,6 +460,11 @@ def conv_forward(x, w, bias, geom, keep=True, wkey=None):
 
 def conv_backward(saved, g, w, geom, need_x, need_w):
     """Raw gradients ``(d x, d w)`` of ``conv_forward`` given the output gradient ``g (N, O, Ho, Wo)``."""
+    if conv_depthwise_rows.usable(g, w.shape, geom):  # conv_forward saved the input itself (if needed)
+        gx, gw = conv_depthwise_rows.backward(saved, g, w, geom, need_x, need_w)
+        if need_x and gx is None:  # more padding than the kernel spans: the direct kernel's
+            gx = direct_backward(saved, g, w, geom, True, False)[0]
+        return gx, gw
     if direct_usable(g, geom):  # conv_forward saved the input itself
         return direct_backward(saved, g, w, geom, need_x, need_w)
     tile = conv_winograd.choose(g, w.shape, geom)

@@ -15,11 +15,11 @@ grid outputs ``(g, O/g, L)`` where ``L = N*Hq*Wq``.
 """
 
 import functools
-import threading
 
 import numpy as np
 
 from ..backend import array_module
+from ._scratch import thread_buffer
 from ._threads import num_threads, split_map
 
 # Channel*column elements per block (the column block is taps times this, ~4.5 MB for 3x3): measured
@@ -150,13 +150,13 @@ class _Gather:
         ho, wo = self.out_hw
         shape = (self.nb, self.cb, len(self.taps), self.rows, wo)
         if self.copies is None:
-            return _thread_buffer(shape, self.src.dtype)
+            return thread_buffer(shape, self.src.dtype)
 
         def zero_border(cols):
             for t, ((lo, hi), (jlo, jhi)) in enumerate(self.windows):
                 _zero_border(cols[:, :, t], lo, hi, jlo, jhi)
 
-        return _thread_buffer(shape, self.src.dtype, (shape, self.src.dtype, self.windows), zero_border)
+        return thread_buffer(shape, self.src.dtype, (shape, self.src.dtype, self.windows), zero_border)
 
     def fill(self, cols, block):
         """The block's columns ``(nb, cb, taps, rows * Wo)`` (a view of ``cols``)."""
@@ -257,7 +257,7 @@ class _FlatGather:
         shape = (sh * sw, self.nb, self.cb, ho, wo)
         # grid slots past the input's edge stay zero (the copies below never write them)
         key = (shape, self.src.dtype, self.stride, h, w)
-        buf = _thread_buffer(shape, self.src.dtype, key, lambda a: a.fill(0), slot="phases")
+        buf = thread_buffer(shape, self.src.dtype, key, lambda a: a.fill(0), slot="phases")
         planes = []
         for a in range(sh):
             for b in range(sw):
@@ -268,7 +268,7 @@ class _FlatGather:
 
     def buffer(self):
         ho, wo = self.out_hw
-        return _thread_buffer((len(self.taps), self.nb * self.cb * ho * wo), self.src.dtype)
+        return thread_buffer((len(self.taps), self.nb * self.cb * ho * wo), self.src.dtype)
 
     def fill(self, cols, block):
         """The block's columns as a ``(nb, cb, taps, Ho*Wo)`` view of ``cols``."""
@@ -380,31 +380,6 @@ def _layout(shape, taps, stride, out_hw, block):
             if lo < hi and jlo < jhi
         )
     return nb, cb, rows, windows, blocks, copies
-
-
-_local = threading.local()
-
-
-def _thread_buffer(shape, dtype, key=None, init=None, slot="cols"):
-    """An array of ``shape``: one scratch array per thread and ``slot``, kept between calls. A fresh
-    ~4.5 MB column block per call measured ~1.7 ms of page faults on a 16x64x56x56 forward+backward
-    (three gathers). ``init(array)`` runs unless the last call on this slot had the same (not None)
-    ``key`` and so left what ``init`` writes (a zeroed border) in place."""
-    size = 1
-    for d in shape:
-        size *= d
-    slots = getattr(_local, "slots", None)
-    if slots is None:
-        slots = _local.slots = {}
-    flat, last = slots.get(slot, (None, None))
-    if flat is None or flat.dtype != dtype or flat.size < size:
-        flat, last = np.empty(max(size, 1), dtype=dtype), None
-    array = flat[:size].reshape(shape)
-    if init is not None and (key is None or last != key):
-        slots[slot] = (flat, None)  # until init has finished
-        init(array)
-    slots[slot] = (flat, key)
-    return array
 
 
 def _span_slice(lo, hi, s, off):

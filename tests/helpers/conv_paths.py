@@ -26,3 +26,35 @@ def count_calls(monkeypatch, module, names):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _n=name, _r=real: calls.append(_n) or _r(*a))
     return calls
+
+
+def helper_test_double_backward(x_shape, w_shape, **kwargs):
+    """A gradient penalty through ``conv2d(x, w, **kwargs)`` (float64): the second-order gradients of the
+    weight and the input equal PyTorch's."""
+    import visionlite as vl
+    from tests.helpers.refs import require
+
+    torch = require("torch")
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    xs, ws = vl.tensor(x, requires_grad=True), vl.tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    for a, b, lib in ((xs, ws, vl), (xt, wt, torch)):
+        y = lib.nn.functional.conv2d(a, b, **kwargs)
+        (gx,) = lib.autograd.grad(y.square().sum(), a, create_graph=True)
+        gx.square().sum().backward()
+    np.testing.assert_allclose(ws.grad.numpy(), wt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def helper_test_strided_input_view(channels, **kwargs):
+    """``conv2d`` of a non-contiguous view (every other channel, one column cropped) equals PyTorch's."""
+    import visionlite as vl
+    from tests.helpers.refs import require
+
+    torch = require("torch")
+    x = np.random.default_rng(2).standard_normal((2, 2 * channels, 14, 15))
+    w = np.random.default_rng(3).standard_normal((channels, 1, 3, 3))
+    y, ty = (lib.nn.functional.conv2d(lib.tensor(x)[:, ::2, :, 1:], lib.tensor(w), groups=channels, **kwargs)
+             for lib in (vl, torch))
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-12, atol=1e-12)
