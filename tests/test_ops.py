@@ -79,8 +79,8 @@ def test_relu_nan_create_graph():  # the recorded backward follows the same rule
     (ours,) = vl.autograd.grad(vl.relu(xs).sum(), xs, create_graph=True)
     (theirs,) = torch.autograd.grad(torch.relu(xt).sum(), xt, create_graph=True)
     np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
-def test_relu_large(): helper_test_op([(64, 4096)], torch.relu, vl.relu)  # split across the threads
-def test_relu_large_float64(): helper_test_op([(64, 4096)], torch.relu, vl.relu, dtype=np.float64)
+def test_relu_large(): helper_test_op([(512, 4096)], torch.relu, vl.relu)  # split across the threads
+def test_relu_large_float64(): helper_test_op([(512, 4096)], torch.relu, vl.relu, dtype=np.float64)
 def test_relu_strided(): helper_test_op([(256, 1024)], lambda x: torch.relu(x[:, ::2]), lambda x: vl.relu(x[:, ::2]))
 def test_relu6_inplace_no_grad(): helper_test_op([(64, 4096)], lambda x: torch.nn.functional.relu6(x * 4, inplace=True),
                                                  lambda x: vl.nn.functional.relu6(x * 4, inplace=True), forward_only=True)

@@ -12,7 +12,12 @@ import numpy as np
 from ..backend import array_module
 from ._threads import split_map
 
-_SPLIT_ELEMS = 1 << 16  # below this, one plain call: the split's hand-off costs more than it saves
+# Below these sizes one plain call: a split's hand-off to the pool thread and back costs 50-100 us on a
+# virtual machine whose idle cores sleep (measured on 2-core cloud VMs), and clip runs ~7 values/ns, so
+# the forward gains from two threads only from ~1.5M values (1M: 209 us plain, 256 us split; 2M: 350 vs
+# 293), the three-pass backward from ~1M (1M: 461 vs 477; 2M: 1036 vs 631).
+_SPLIT_ELEMS = 1 << 21
+_SPLIT_GRAD_ELEMS = 1 << 20
 _CLIP_ELEMS = 1 << 14  # from here clip's faster loop repays its call overhead (measured 4k: not yet)
 
 
@@ -38,7 +43,7 @@ def relu(a, out=None):
 def relu_grad(g, y):
     """``g`` where ReLU's output ``y`` is not ``<= 0``, else 0 (PyTorch's rule: NaN outputs pass ``g``)."""
     xp = array_module(g)
-    if g.size < _SPLIT_ELEMS or xp is not np or g.dtype.kind != "f" or g.shape != y.shape \
+    if g.size < _SPLIT_GRAD_ELEMS or xp is not np or g.dtype.kind != "f" or g.shape != y.shape \
             or not (g.flags.c_contiguous and y.flags.c_contiguous):  # fewest calls, no thread hand-off
         return g * xp.logical_not(y <= 0)
     out = np.empty_like(g)
