@@ -5,6 +5,8 @@ view holds the same list). Everything in visionlite reads, bumps and shares coun
 helpers below, never by touching ``_version`` itself.
 """
 
+import numpy as _np
+
 
 def reset_version(t):
     """Give ``t`` a counter of its own, at version 0 (a new tensor, or one no longer sharing storage)."""
@@ -37,10 +39,14 @@ def counter_value(counter):
 
 
 def sample_elements(a):
-    """A few elements spread over array ``a``, as bytes: an O(1) guard for caches keyed by version, since
-    whole-array writes through ``.data`` bypass version counters (as in PyTorch)."""
+    """A few elements spread over array ``a`` (first, last and three between): an O(1) guard for caches
+    keyed by version, since whole-array writes through ``.data`` bypass version counters (as in
+    PyTorch)."""
+    n = a.size
+    if type(a) is _np.ndarray and n >= 5:
+        # five ``item`` reads: 0.22 us against 0.8 us for a strided slice's bytes (eval convolutions check
+        # six tensors per call)
+        step, item = (n - 1) // 4, a.item
+        return item(0), item(step), item(2 * step), item(3 * step), item(n - 1)
     flat = a.reshape(-1)
-    n = flat.shape[0]
-    # five or six elements evenly spread from the first (a strided slice: 0.75 us against 1.25 us for
-    # picking them by a list of indices; eval convolutions check six tensors per call)
     return flat[::max(1, (n - 1) // 4)][:6].tobytes() if n else b""

@@ -52,25 +52,32 @@ def _classes():
     return _CLASSES
 
 
+def _member(m, name):
+    """Parameter or buffer ``name`` of module ``m`` (None when unset), read straight from its registries:
+    these checks run on every eval convolution, and ``Module.__getattr__`` costs ~0.5 us a lookup."""
+    d = m.__dict__
+    params = d["_parameters"]
+    return params[name] if name in params else d["_buffers"].get(name)
+
+
 def _is_norm(bn):
     """A BatchNorm2d, or TorchVision's FrozenBatchNorm2d (detection backbones), both exactly."""
     if type(bn) is _classes()[1]:
-        return bn.running_mean is not None and bn.running_var is not None
+        return _member(bn, "running_mean") is not None and _member(bn, "running_var") is not None
     misc = sys.modules.get("visionlite.ops.misc")  # loaded whenever a model uses it
     return misc is not None and type(bn) is misc.FrozenBatchNorm2d
 
 
 def foldable(conv, bn, x):
     """Whether ``bn(conv(x))`` may run as one folded convolution right now."""
+    if not ENABLED or is_grad_enabled() or type(conv) is not _classes()[0] or conv.training or bn.training:
+        return False
+    if not _is_norm(bn):
+        return False
+    running_var, weight = _member(bn, "running_var"), _member(conv, "weight")
     return (
-        ENABLED
-        and type(conv) is _classes()[0]
-        and not conv.training
-        and not bn.training
-        and not is_grad_enabled()
-        and _is_norm(bn)
-        and bn.running_var.shape == (conv.out_channels,)
-        and type(bn.running_var._data) is type(conv.weight._data)  # same device
+        running_var.shape == (conv.out_channels,)
+        and type(running_var._data) is type(weight._data)  # same device
         and isinstance(x, Tensor)
         and x.ndim == 4
         and not amp_state.ACTIVE[0]
@@ -80,12 +87,14 @@ def foldable(conv, bn, x):
     )
 
 
-def _sources(conv, bn):
-    return (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+_SOURCES = (("weight", "bias"), ("weight", "bias", "running_mean", "running_var"))
 
 
-def _state(srcs):
-    return tuple(None if t is None else (t, t._data, version_of(t), sample_elements(t._data)) for t in srcs)
+def _state(conv, bn):
+    """What the folded weights depend on: per source tensor (conv weight and bias, the norm's weight, bias
+    and running statistics) the tensor, its array, its version and a sample of its elements."""
+    return tuple(None if t is None else (t, t._data, version_of(t), sample_elements(t._data))
+                 for m, names in zip((conv, bn), _SOURCES) for t in (_member(m, n) for n in names))
 
 
 def _same(a, b):
@@ -96,7 +105,7 @@ def _same(a, b):
 
 def folded(conv, bn):
     """``(weight, bias)`` Tensors of ``conv`` with ``bn``'s eval-mode affine map folded in (cached)."""
-    state = _state(_sources(conv, bn))
+    state = _state(conv, bn)
     cached = conv.__dict__.get("_eval_fold")
     if cached is not None:
         c_state, c_eps, w, b = cached
