@@ -11,6 +11,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
+from . import activation_kernels
 from . import elementwise as ew
 from .logistic import sigmoid_array
 
@@ -72,6 +73,8 @@ class Hardsigmoid(Op):
         xp = array_module(a)
         if self.recording:
             self.save((a > -3) & (a < 3))
+        if activation_kernels.usable(a):
+            return activation_kernels.hardsigmoid(a)
         return xp.clip(a / a.dtype.type(6) + a.dtype.type(0.5), 0, 1).astype(a.dtype, copy=False)
 
     def backward(self, g):
@@ -86,6 +89,8 @@ class Hardswish(Op):
         xp = array_module(a)
         if self.recording:
             self.save(self.inputs[0])
+        if activation_kernels.usable(a):
+            return activation_kernels.hardswish(a)
         return (a * xp.clip(a + a.dtype.type(3), 0, 6) / a.dtype.type(6)).astype(a.dtype, copy=False)
 
     def backward(self, g):

@@ -17,7 +17,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.node_names import label, presents_as
 from ..backend import array_module
 from ..tensor import Tensor
-from . import relu_kernels
+from . import activation_kernels, relu_kernels
 from ._util import as_tensor_like, binary_operands, broadcast_error, refuse_integer_zero_division
 from .logistic import sigmoid_array
 from .special import erf as _erf
@@ -277,6 +277,8 @@ class Gelu(Op):
         self.approximate = approximate
         if self.recording:
             self.save(self.inputs[0])
+        if approximate == "none" and activation_kernels.gelu_usable(a):
+            return activation_kernels.gelu(a)
         xp = array_module(a)
         if approximate == "tanh":
             k = math.sqrt(2 / math.pi)
@@ -285,6 +287,9 @@ class Gelu(Op):
 
     def backward(self, g):
         (a,) = self.saved_values()
+        if self.approximate == "none" and not is_grad_enabled() and g.shape == a.shape \
+                and activation_kernels.gelu_usable(g._data) and activation_kernels.gelu_usable(a._data):
+            return Tensor._wrap(activation_kernels.gelu_grad(g._data, a._data))  # first order, raw passes
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
             inner = k * (a + 0.044715 * a * a * a)
@@ -300,10 +305,15 @@ class Silu(Op):
     def forward(self, a):
         if self.recording:
             self.save(self.inputs[0])
+        if activation_kernels.usable(a):
+            return activation_kernels.silu(a)
         return (a * sigmoid_array(a)).astype(a.dtype, copy=False)
 
     def backward(self, g):
         (a,) = self.saved_values()
+        if not is_grad_enabled() and g.shape == a.shape and g.dtype == a.dtype \
+                and activation_kernels.usable(g._data) and activation_kernels.usable(a._data):
+            return Tensor._wrap(activation_kernels.silu_grad(g._data, a._data))  # first order, raw passes
         s = sigmoid(a)
         return g * s * (1 + a * (1 - s))
 

@@ -9,10 +9,13 @@ branch's value (NaN stays NaN).
 """
 
 from ..backend import array_module
+from . import activation_kernels
 
 
 def sigmoid_array(a):
     """``1 / (1 + exp(-a))`` elementwise, in ``a``'s dtype."""
+    if activation_kernels.usable(a):  # numpy: four in-place passes (its exp overflows to the right limit)
+        return activation_kernels.sigmoid(a)
     xp = array_module(a)
     e = xp.exp(-xp.abs(a))
     d = 1 + e
