@@ -161,3 +161,60 @@ def test_forked_child_uses_pool_and_blas(restore_threads):
     assert proc.exitcode == 0
     for a, b in zip(parent, child):
         np.testing.assert_allclose(a, np.asarray(b, dtype=np.float32), rtol=1e-5, atol=1e-5)
+
+
+def test_parts_run_on_the_workers_in_order(restore_threads):
+    import threading
+
+    vl.set_num_threads(3)
+    seen = []
+    out = _threads.split_map(lambda a, b: seen.append(threading.current_thread().name) or (a, b), 9, 10**6)
+    assert out == [(0, 3), (3, 6), (6, 9)]
+    assert sorted(seen)[:2] == ["MainThread", "visionlite-op-0"] and "visionlite-op-1" in seen
+
+
+def test_an_error_in_a_worker_part_reaches_the_caller_and_the_pool_recovers(restore_threads):
+    vl.set_num_threads(2)
+
+    def part(a, b):
+        if a > 0:
+            raise ValueError(f"part {a}-{b} failed")
+        return a
+
+    with pytest.raises(ValueError, match="part 5-10 failed"):
+        _threads.split_map(part, 10, 10**6)
+    assert _threads.split_map(lambda a, b: b - a, 10, 10**6) == [5, 5]  # the workers are idle again
+
+
+def test_parts_split_again_inside_a_part_run_inline(restore_threads):
+    vl.set_num_threads(2)
+    inner = []
+    def part(a, b):
+        inner.append(_threads.split_map(lambda c, d: (c, d), 4, 10**6))
+
+    outer = _threads.split_map(part, 2, 10**6)
+    assert outer == [None, None] and inner == [[(0, 4)], [(0, 4)]]
+
+
+def test_two_callers_at_once_get_their_own_results(restore_threads):
+    # a second thread that finds the pool busy runs its parts inline; both see exactly their own results
+    import threading
+
+    vl.set_num_threads(2)
+    results, errors = {}, []
+
+    def caller(tag):
+        try:
+            for _ in range(200):
+                got = _threads.split_map(lambda a, b: (tag, a, b), 8, 10**6)
+                assert got == [(tag, 0, 4), (tag, 4, 8)], got
+            results[tag] = True
+        except AssertionError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=caller, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == {"a": True, "b": True}

@@ -126,10 +126,4 @@ def accumulate_here(a, b, out):
 def _split(part, extent, k):
     # blocks rounded to multiples of 16 so that every block but the last keeps whole BLAS tiles
     bounds = [0] + [min(extent, (i * extent // k + 15) // 16 * 16) for i in range(1, k)] + [extent]
-    pool = _threads._get_pool(k - 1)
-    futures = [pool.submit(_threads._run_marked, part, s, e) for s, e in zip(bounds[1:-1], bounds[2:])]
-    try:
-        _threads._run_marked(part, bounds[0], bounds[1])
-    finally:
-        for f in futures:
-            f.result()
+    _threads.run_parts(part, list(zip(bounds[:-1], bounds[1:])))
