@@ -101,9 +101,10 @@ class _Worker:
     """One pool thread with a task slot: ``go`` is released to start a task, ``done`` once it has run.
 
     Two plain locks per hand-off instead of ``concurrent.futures`` (a Future, a work item, a queue and a
-    condition per task): on a VM whose idle cores sleep, a no-op split measured 22 against 46 us
-    (median, 0.3 ms between splits, as between a network's layers), the difference being less Python for
-    the two threads to contend for the GIL on."""
+    condition per task): a no-op split with 0.3 ms between splits (as between a network's layers)
+    measured 45-60 against 56-71 us (medians) on an idle 2-core VM whose idle cores sleep, and 22 against
+    46 us while other processes kept the cores awake; the difference is less Python for the two threads
+    to contend for the GIL on. What remains on the idle VM is waking the sleeping core."""
 
     def __init__(self, index):
         self.go, self.done = threading.Lock(), threading.Lock()
