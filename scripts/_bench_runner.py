@@ -70,6 +70,18 @@ def set_threads(lib, n):
         visionlite.set_num_threads(n)
 
 
+def median_time(fn, repeat, warmup=1):
+    """Median seconds of ``repeat`` calls of ``fn`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def peak_rss_mb():
     import resource
 

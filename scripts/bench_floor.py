@@ -13,10 +13,10 @@ Conv2d/Linear layers (training steps count 3x the forward: forward, input and we
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
+
+import _bench_runner
 
 M, K, N = 64, 576, 16 * 56 * 56  # the 3x3 64->64 convolution of ResNet's first stage, one chunk wide
 
@@ -45,13 +45,7 @@ def gemm_rate(lib, threads, repeat):
 
         def run():
             _gemm_pool.matmul(a, b, out)
-    run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 2 * M * K * N / statistics.median(times) / 1e9
+    return 2 * M * K * N / _bench_runner.median_time(run, repeat) / 1e9
 
 
 def case_macs():

@@ -18,7 +18,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import _bench_runner
 
@@ -65,17 +64,6 @@ def _gemm_shape(spec, batch):
     return spec["o"], spec["c"] // spec["groups"] * spec["k"][0] * spec["k"][1], batch * ho * wo
 
 
-def _median_time(fn, repeat):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def run_worker(lib, layers, batch, threads, repeat):
     """Median seconds per layer (and, for visionlite, each layer's one-thread GEMM time)."""
     import numpy as np
@@ -98,7 +86,8 @@ def run_worker(lib, layers, batch, threads, repeat):
         b = tensor(rng.standard_normal(spec["o"]).astype(np.float32)) if spec["bias"] else None
         options = (spec["stride"], spec["padding"], spec["dilation"], spec["groups"])
         with no_grad():
-            result["times"].append(_median_time(lambda x=x, w=w, b=b, o=options: conv(x, w, b, *o), repeat))
+            result["times"].append(
+                _bench_runner.median_time(lambda x=x, w=w, b=b, o=options: conv(x, w, b, *o), repeat, 3))
         if lib == "visionlite":
             result["gemm"].append(_gemm_time(spec, batch, repeat) if spec["groups"] == 1 else None)
     print(_TAG + json.dumps(result), flush=True)
@@ -113,7 +102,7 @@ def _gemm_time(spec, batch, repeat):
     a = rng.standard_normal((o, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
     out = np.empty((o, n), np.float32)
-    return _median_time(lambda: np.matmul(a, b, out=out), repeat)
+    return _bench_runner.median_time(lambda: np.matmul(a, b, out=out), repeat, 3)
 
 
 def _run(lib, layers, args):
